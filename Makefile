@@ -1,0 +1,126 @@
+# mailauth - build, test and tooling.  The rockspec is what users install
+# with; this Makefile is for people working on the tree.
+#
+#   make [LUA=lua5.4|lua5.3|luajit]   build build/$(LUA)/mailauth/core.so
+#   make demo                         check the sample messages offline
+#   make test                         specs under all three Lua ABIs + Knot
+#   make asan | lint | fuzz | bench | rockspec-test | check-sources
+
+LUA ?= lua5.4
+LUAS := lua5.4 lua5.3 luajit
+CC ?= gcc
+BUILD := build/$(LUA)
+
+# Sources of mailauth.core; the rockspec lists the same (make check-sources).
+CORE_SRCS := src/arena.c src/util.c src/ip.c src/check.c src/iprev.c
+DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
+SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c
+HDRS := $(wildcard src/*.h)
+
+ifeq ($(LUA),luajit)
+LUA_PC := luajit
+# compat-5.3 from Debian's lua-compat53-dev, renamed so it cannot clash
+# with LuaJIT's own 5.2 symbols.
+COMPAT_CFLAGS := -I/usr/include/lua5.1 -DCOMPAT53_PREFIX=mauth_compat
+COMPAT_OBJ := $(BUILD)/obj/compat-5.3.o
+else
+LUA_PC := $(LUA)
+COMPAT_CFLAGS :=
+COMPAT_OBJ :=
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+	-Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS_ALL := -std=c99 $(OPT) $(SAN) $(WARN) -fPIC -fvisibility=hidden \
+	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+LUA_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
+# Never liblua: the host (lua, rspamd, haproxy) provides the VM symbols.
+LIBS := -lldns -lcrypto
+
+OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) $(COMPAT_OBJ)
+MODULE := $(BUILD)/mailauth/core.so
+
+.PHONY: all all-luas deps demo test unit asan lint fuzz bench clean \
+	check-sources rockspec-test install
+
+all: $(MODULE)
+
+$(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
+	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) $(COMPAT_CFLAGS) -Isrc -c $< -o $@
+
+$(BUILD)/obj/compat-5.3.o: /usr/include/lua5.1/compat-5.3.c | $(BUILD)/obj
+	$(CC) -std=c99 $(OPT) $(SAN) -fPIC -fvisibility=hidden -w $(LUA_CFLAGS) \
+		$(COMPAT_CFLAGS) -c $< -o $@
+
+$(MODULE): $(OBJS) | $(BUILD)/mailauth
+	$(CC) -shared $(SAN) -o $@ $(OBJS) $(LIBS)
+
+$(BUILD)/obj $(BUILD)/mailauth:
+	mkdir -p $@
+
+all-luas:
+	@for l in $(LUAS); do $(MAKE) --no-print-directory LUA=$$l all || exit 1; done
+
+# Installs what is missing (as root) or prints the apt-get line (otherwise).
+deps:
+	@sh spec/support/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory LUA=lua5.4 all
+	@LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' \
+		lua5.4 bin/mailauth demo examples
+
+# All specs under lua5.4, lua5.3 and luajit, with Knot on 127.0.0.1.
+test: deps
+	@$(MAKE) --no-print-directory all-luas
+	@sh spec/support/run-specs.sh $(LUAS)
+
+# Unit specs only (no DNS server), for quick iterations.
+unit: all
+	@busted --lua=$(LUA) --lpath='lua/?.lua;lua/?/init.lua' \
+		--cpath='build/$(LUA)/?.so' --exclude-tags=integration spec
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan LUA=lua5.4 \
+		SAN='-fsanitize=address,undefined -fno-omit-frame-pointer' OPT='-O1 -g' all
+	@SPEC_CPATH='build/asan/?.so' SPEC_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		sh spec/support/run-specs.sh lua5.4
+
+valgrind: all
+	@SPEC_VALGRIND=1 sh spec/support/run-specs.sh lua5.4
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -Isrc $(filter-out src/lmailauth.c,$(SRCS))
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -Isrc -I/usr/include/lua5.4 src/lmailauth.c
+	clang-tidy --quiet $(SRCS) -- -std=c99 -Isrc -I/usr/include/lua5.4 \
+		-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+
+FUZZ_SECONDS ?= 300
+fuzz:
+	@sh fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: deps
+	@$(MAKE) --no-print-directory LUA=lua5.4 all
+	@sh bench/run.sh
+
+check-sources:
+	@lua5.4 spec/support/check-sources.lua rockspec/mailauth-scm-1.rockspec $(SRCS)
+
+rockspec-test:
+	@sh spec/support/rockspec-test.sh
+
+PREFIX ?= /usr/local
+LUA_ABI = $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/mailauth \
+		$(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/mailauth
+	install -m 0755 $(MODULE) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)/mailauth/core.so
+	install -m 0644 lua/mailauth/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)/mailauth/
+
+clean:
+	rm -rf build

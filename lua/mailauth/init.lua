@@ -1,0 +1,157 @@
+-- mailauth: who really sent this message, and may I trust it?
+--
+-- The public Lua API (see DESIGN.md).  Every check is a job of the C core
+-- that asks DNS questions; this file runs the loop that answers them.  With
+-- a C resolver the loop runs in C; with a Lua function it runs here, so the
+-- function may yield (Rspamd coroutines, HAProxy cosockets, LuaJIT too).
+
+local core = require "mailauth.core"
+
+local M = {
+  _VERSION = "mailauth scm",
+  _LUA_VERSION = core._LUA_VERSION,
+  core = core,
+}
+
+local DEFAULT_BUDGET = 20 -- seconds per check (RFC 7208 §4.6.4 suggests at least 20)
+
+-- level: 1 for the API function itself, more for helpers it calls.
+local function argerror(fname, n, what, value, level)
+  error(("bad argument #%d to 'mailauth.%s' (%s expected, got %s)")
+        :format(n, fname, what, type(value)), 2 + (level or 1))
+end
+
+local function read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+--- mailauth.resolver([opts]) -> resolver | nil, reason
+-- nil or {}: the system resolver (/etc/resolv.conf); { nameservers = {...},
+-- timeout =, retries =, cache = }: ldns over the network; { zones = {text,...} }
+-- or { zonefiles = {path,...} }: offline answers from master files.
+function M.resolver(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("resolver", 1, "table or nil", opts) end
+  if opts.zones ~= nil or opts.zonefiles ~= nil then
+    local texts = {}
+    for i, text in ipairs(opts.zones or {}) do
+      if type(text) ~= "string" then
+        error(("mailauth.resolver: zones[%d] must be zone-file text"):format(i), 2)
+      end
+      texts[#texts + 1] = text
+    end
+    for i, path in ipairs(opts.zonefiles or {}) do
+      if type(path) ~= "string" then
+        error(("mailauth.resolver: zonefiles[%d] must be a path"):format(i), 2)
+      end
+      local text, err = read_file(path)
+      if not text then return nil, err end
+      texts[#texts + 1] = text
+    end
+    return core.zone_resolver(texts)
+  end
+  local copy = {}
+  for k, v in pairs(opts) do copy[k] = v end
+  if copy.cache == nil then copy.cache = 10000 end
+  return core.resolver(copy)
+end
+
+local default_resolver
+local function resolver_of(opts)
+  local r = opts.resolver
+  if r == nil then
+    if not default_resolver then
+      default_resolver = assert(M.resolver())
+    end
+    return default_resolver
+  end
+  return r
+end
+
+local TIMEOUT = { rcode = "TIMEOUT" }
+local SERVFAIL = { rcode = "SERVFAIL" }
+
+-- Runs a check to its end and returns its result table.
+local function run(check, resolver, budget)
+  budget = budget or DEFAULT_BUDGET
+  local kind = type(resolver)
+  if kind == "userdata" then
+    local result = check:run(resolver, math.floor(budget * 1000))
+    check:close()
+    return result
+  end
+  local ask
+  if kind == "function" then
+    ask = resolver
+  elseif kind == "table" and type(resolver.query) == "function" then
+    ask = function(name, qtype) return resolver:query(name, qtype) end
+  else
+    error("mailauth: resolver must be mailauth.resolver(...), a function(name, qtype)"
+          .. " or an object with :query(name, qtype)", 3)
+  end
+  local deadline = os.time() + budget
+  while check:step() == "dns" do
+    local late = os.time() > deadline
+    for _, q in ipairs(check:questions()) do
+      local answer = TIMEOUT
+      if not late then
+        -- This call may yield; nothing of C is on the stack here.
+        answer = ask(q.name, q.type)
+        if type(answer) ~= "table" then answer = SERVFAIL end
+      end
+      check:answer(q.id, answer)
+    end
+  end
+  local result = check:result()
+  check:close()
+  return result
+end
+M._run = run
+
+local function new_check(fname, kind, params)
+  local check, err = core.check(kind, params)
+  if not check then
+    local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
+    error(("mailauth.%s: %s%s"):format(fname, err, ip), 3)
+  end
+  return check
+end
+
+local function ip_arg(fname, ip)
+  if type(ip) ~= "string" then argerror(fname, 1, "IP address string", ip, 2) end
+end
+
+--- mailauth.iprev(ip, opts) -> { result, name, names, ptr, problem, ip }
+-- RFC 8601 §3: forward-confirmed reverse DNS.
+function M.iprev(ip, opts)
+  ip_arg("iprev", ip)
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("iprev", 2, "table or nil", opts) end
+  local check = new_check("iprev", "iprev", { ip = ip, max_names = opts.max_names })
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  r.names = r.names or {}
+  return r
+end
+
+--- mailauth.ptr(ip, opts) -> { name, ... } | nil, "nxdomain" | "temperror: ...", detail
+function M.ptr(ip, opts)
+  ip_arg("ptr", ip)
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("ptr", 2, "table or nil", opts) end
+  local check = new_check("ptr", "ptr", { ip = ip })
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  if r.result == "pass" then return r.ptr end
+  if r.result == "temperror" then return nil, "temperror: " .. r.problem, r.problem end
+  return nil, "nxdomain", r.problem
+end
+
+M.dns = {
+  query_wire = core.query_wire,
+  parse_wire = core.parse_wire,
+}
+
+return M

@@ -1,0 +1,117 @@
+/*
+ * internal.h - what the protocol files share: the arena, the result
+ * builder, the job machinery behind mauth_check, parameters, names and
+ * addresses.  Nothing here does I/O.
+ */
+#if !defined(MAUTH_INTERNAL_H)
+#define MAUTH_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "mailauth.h"
+
+#define MAUTH_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- arena: one block list per check, freed at once ---- */
+typedef struct arena_chunk arena_chunk;
+typedef struct {
+	arena_chunk *head;
+	int failed;		/* an allocation failed since init */
+} arena;
+
+void arena_init(arena *a);
+void *arena_alloc(arena *a, size_t n);		/* zeroed, 16-aligned */
+char *arena_strndup(arena *a, const char *s, size_t n);	/* NUL-terminated */
+void arena_free(arena *a);
+
+/* ---- result trees (see mauth_value); all storage in the arena ---- */
+mauth_value *val_new(arena *a, mauth_vkind kind);
+/* Appends a member to a list (key NULL) or map; returns it or NULL. */
+mauth_value *val_add(arena *a, mauth_value *parent, const char *key,
+		     mauth_vkind kind);
+void val_str(arena *a, mauth_value *parent, const char *key,
+	     const char *s, size_t len);
+void val_cstr(arena *a, mauth_value *parent, const char *key, const char *s);
+void val_int(arena *a, mauth_value *parent, const char *key, long long n);
+void val_bool(arena *a, mauth_value *parent, const char *key, int b);
+
+/* ---- parameters ---- */
+typedef struct {
+	const mauth_param *v;
+	size_t n;
+} params;
+
+const char *param_get(const params *p, const char *key, size_t *len);
+/* 1 when present and valid, 0 when absent; -1 when malformed or out of range. */
+int param_long(const params *p, const char *key, long min, long max, long *out);
+int param_bool(const params *p, const char *key, int *out);
+
+/* ---- jobs ---- */
+typedef struct check_vt {
+	const char *kind;
+	size_t state_size;
+	/* Reads parameters; may ask the first questions. < 0 with err on misuse. */
+	int (*init)(mauth_check *c, void *st, const params *p,
+		    char *err, size_t errlen);
+	/*
+	 * Called when every question asked so far has its answer (and once
+	 * after init).  Reads answers with check_got(), then asks more with
+	 * check_ask() or ends with check_result().  Returns < 0 only on ENOMEM.
+	 */
+	int (*step)(mauth_check *c, void *st);
+	void (*free)(void *st);			/* may be NULL */
+} check_vt;
+
+/* Asks a question in this step; returns its id (0 when out of memory). */
+unsigned check_ask(mauth_check *c, int type, const char *name);
+/* The answer to a question of the step just completed (NULL if unknown). */
+const mauth_answer *check_got(const mauth_check *c, unsigned id);
+/* The arena that lives as long as the check (results, copies of params). */
+arena *check_arena(mauth_check *c);
+/* Starts the result map and marks the check done. */
+mauth_value *check_result(mauth_check *c);
+
+extern const check_vt mauth_iprev_vt;
+extern const check_vt mauth_ptr_vt;
+
+/* ---- answers ---- */
+/* Builds an owned answer (one malloc block) from records; NULL on ENOMEM. */
+mauth_answer *answer_build(int rcode, unsigned ttl, int secure,
+			   const mauth_rr *rr, size_t n);
+const char *rcode_name(int rcode);
+int rcode_from_name(const char *s);		/* -1 when unknown */
+const char *qtype_name(int type);
+int qtype_from_name(const char *s);		/* -1 when unknown */
+/* "NXDOMAIN or NOERROR with no record" */
+#define ANSWER_EMPTY(a) ((a)->rcode == MAUTH_RC_NXDOMAIN || \
+			 ((a)->rcode == MAUTH_RC_NOERROR && (a)->n == 0))
+/* A failure that may heal: SERVFAIL, TIMEOUT, REFUSED, ... */
+int answer_is_temporary(const mauth_answer *a);
+
+/* ---- names ---- */
+#define NAME_MAX_TEXT 253	/* RFC 1035 2.3.4: 255 octets on the wire */
+#define LABEL_MAX 63
+/* 1 when s (with or without a final dot) is a name that can be asked. */
+int name_is_valid(const char *s, size_t len);
+int ascii_ieq(const char *a, size_t alen, const char *b, size_t blen);
+/* Compares two names ignoring case and a final dot. */
+int name_eq(const char *a, size_t alen, const char *b, size_t blen);
+
+/* ---- addresses ---- */
+typedef struct {
+	int family;		/* 4 or 6 */
+	unsigned char b[16];	/* 4 or 16 bytes in network order */
+} ipaddr;
+
+/* 0 on success; IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4. */
+int ip_parse(const char *s, size_t len, ipaddr *out);
+/* Text form (RFC 5952 for IPv6); returns the length. buf >= 46 bytes. */
+size_t ip_format(const ipaddr *ip, char *buf, size_t buflen);
+/* The in-addr.arpa / ip6.arpa name, no final dot. buf >= 74 bytes. */
+size_t ip_reverse_name(const ipaddr *ip, char *buf, size_t buflen);
+/* 1 when ip is inside net/bits (same family). */
+int ip_in_net(const ipaddr *ip, const ipaddr *net, unsigned bits);
+/* Parses address text of an A/AAAA answer and compares. */
+int ip_equal_text(const ipaddr *ip, const char *s, size_t len);
+
+#endif

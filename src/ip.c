@@ -1,0 +1,114 @@
+/*
+ * ip.c - IP addresses: parsing, text, reverse-lookup names, CIDR matching.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+#include "internal.h"
+
+static const unsigned char v4mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
+int ip_parse(const char *s, size_t len, ipaddr *out)
+{
+	char buf[INET6_ADDRSTRLEN + 1];
+	unsigned char b[16];
+
+	if (s == NULL || len == 0 || len >= sizeof buf || memchr(s, '\0', len))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, b) == 1) {
+		out->family = 4;
+		memset(out->b, 0, sizeof out->b);
+		memcpy(out->b, b, 4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, b) == 1) {
+		/* RFC 7208 §5: a mapped address is checked as the IPv4 one. */
+		if (memcmp(b, v4mapped, sizeof v4mapped) == 0) {
+			out->family = 4;
+			memset(out->b, 0, sizeof out->b);
+			memcpy(out->b, b + 12, 4);
+		} else {
+			out->family = 6;
+			memcpy(out->b, b, 16);
+		}
+		return 0;
+	}
+	return -1;
+}
+
+size_t ip_format(const ipaddr *ip, char *buf, size_t buflen)
+{
+	if (inet_ntop(ip->family == 4 ? AF_INET : AF_INET6, ip->b, buf,
+		      (socklen_t)buflen) == NULL) {
+		if (buflen > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	return strlen(buf);
+}
+
+size_t ip_reverse_name(const ipaddr *ip, char *buf, size_t buflen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	int i;
+
+	if (buflen < 74) {
+		if (buflen > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	if (ip->family == 4) {
+		for (i = 3; i >= 0; i--) {
+			unsigned v = ip->b[i];
+
+			if (v >= 100)
+				buf[n++] = (char)('0' + v / 100);
+			if (v >= 10)
+				buf[n++] = (char)('0' + v / 10 % 10);
+			buf[n++] = (char)('0' + v % 10);
+			buf[n++] = '.';
+		}
+		memcpy(buf + n, "in-addr.arpa", 13);
+		return n + 12;
+	}
+	for (i = 15; i >= 0; i--) {
+		buf[n++] = hex[ip->b[i] & 15];
+		buf[n++] = '.';
+		buf[n++] = hex[ip->b[i] >> 4];
+		buf[n++] = '.';
+	}
+	memcpy(buf + n, "ip6.arpa", 9);
+	return n + 8;
+}
+
+int ip_in_net(const ipaddr *ip, const ipaddr *net, unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+	unsigned max = ip->family == 4 ? 32 : 128;
+
+	if (ip->family != net->family || bits > max)
+		return 0;
+	if (memcmp(ip->b, net->b, whole) != 0)
+		return 0;
+	if (rest != 0) {
+		unsigned char mask = (unsigned char)(0xff << (8 - rest));
+
+		if ((ip->b[whole] & mask) != (net->b[whole] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+int ip_equal_text(const ipaddr *ip, const char *s, size_t len)
+{
+	ipaddr other;
+
+	if (ip_parse(s, len, &other) != 0)
+		return 0;
+	return ip->family == other.family &&
+	       memcmp(ip->b, other.b, ip->family == 4 ? 4 : 16) == 0;
+}

@@ -1,0 +1,752 @@
+/*
+ * lmailauth.c - the Lua binding, mailauth.core: the only file that includes
+ * lua.h.  It knows no protocol: a check is created by kind name with its
+ * options flattened to key/value text, and its result tree becomes a table.
+ * It never calls back into Lua to resolve a name (that would abort an
+ * Rspamd worker and fail in HAProxy): the loop lives in lua/mailauth.
+ *
+ * Rule (from lua-cjson): never raise while holding malloc'd memory.  Every
+ * scratch buffer here is a userdata or a Lua string, owned by the GC.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "lua.h"
+#include "lauxlib.h"
+#if LUA_VERSION_NUM < 503
+#include "compat-5.3.h"
+#endif
+#include "mailauth.h"
+
+#define CHECK_MT "mailauth.check"
+#define RESOLVER_MT "mailauth.resolver"
+#define PARAMS_MAX 4096
+#define PARAM_DEPTH 4
+#define RECORDS_MAX 65535
+
+int luaopen_mailauth_core(lua_State *L) MAUTH_API;
+
+/* ---- errors ---- */
+
+static int push_fail(lua_State *L, int rc, const char *err)
+{
+	lua_pushnil(L);
+	if (rc == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	lua_pushstring(L, err && *err ? err : "invalid argument");
+	return 2;
+}
+
+/* ---- answers: Lua table <-> mauth_answer ---- */
+
+static void push_answer(lua_State *L, const mauth_answer *a, int qtype)
+{
+	size_t i;
+
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, a->rcode == MAUTH_RC_TIMEOUT ? "TIMEOUT" :
+		       a->rcode == MAUTH_RC_BADNAME ? "BADNAME" :
+		       a->rcode == 0 ? "NOERROR" : a->rcode == 1 ? "FORMERR" :
+		       a->rcode == 2 ? "SERVFAIL" : a->rcode == 3 ? "NXDOMAIN" :
+		       a->rcode == 4 ? "NOTIMP" : a->rcode == 5 ? "REFUSED" :
+		       "SERVFAIL");
+	lua_setfield(L, -2, "rcode");
+	lua_createtable(L, (int)a->n, 0);
+	for (i = 0; i < a->n; i++) {
+		if (qtype == MAUTH_T_MX) {
+			lua_createtable(L, 0, 2);
+			lua_pushinteger(L, (lua_Integer)a->rr[i].pref);
+			lua_setfield(L, -2, "preference");
+			lua_pushlstring(L, a->rr[i].data, a->rr[i].len);
+			lua_setfield(L, -2, "exchange");
+		} else {
+			lua_pushlstring(L, a->rr[i].data, a->rr[i].len);
+		}
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "records");
+	lua_pushinteger(L, (lua_Integer)a->ttl);
+	lua_setfield(L, -2, "ttl");
+	lua_pushboolean(L, a->secure);
+	lua_setfield(L, -2, "secure");
+}
+
+static int rcode_arg(lua_State *L, const char *s)
+{
+	static const char *const names[] = {
+		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+		"REFUSED", "TIMEOUT", "BADNAME", NULL
+	};
+	static const int codes[] = { 0, 1, 2, 3, 4, 5, MAUTH_RC_TIMEOUT,
+				     MAUTH_RC_BADNAME };
+	int i;
+
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(names[i], s) == 0)
+			return codes[i];
+	return luaL_error(L, "answer: unknown rcode '%s'", s);
+}
+
+/*
+ * Reads the answer table at idx into *a.  Record text stays in Lua
+ * strings held by the table at anchor (TXT lists are joined there).
+ */
+static void check_answer_table(lua_State *L, int idx, int anchor,
+			       mauth_answer *a)
+{
+	mauth_rr *rr;
+	lua_Integer n, i;
+
+	idx = lua_absindex(L, idx);
+	luaL_checktype(L, idx, LUA_TTABLE);
+	memset(a, 0, sizeof *a);
+	lua_getfield(L, idx, "rcode");
+	a->rcode = lua_isnil(L, -1) ? 0 :
+		   rcode_arg(L, luaL_checkstring(L, -1));
+	lua_pop(L, 1);
+	lua_getfield(L, idx, "ttl");
+	a->ttl = lua_isnumber(L, -1) && lua_tonumber(L, -1) > 0 ?
+		 (unsigned)lua_tonumber(L, -1) : 0;
+	lua_pop(L, 1);
+	lua_getfield(L, idx, "secure");
+	a->secure = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	lua_getfield(L, idx, "records");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "answer: records must be a table");
+	n = (lua_Integer)lua_rawlen(L, -1);
+	if (n > RECORDS_MAX)
+		luaL_error(L, "answer: too many records");
+	rr = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *rr);
+	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+	for (i = 1; i <= n; i++) {
+		mauth_rr *r = &rr[i - 1];
+		int top;
+
+		memset(r, 0, sizeof *r);
+		lua_rawgeti(L, -1, i);
+		top = lua_gettop(L);
+		if (lua_type(L, -1) == LUA_TTABLE) {
+			lua_getfield(L, top, "exchange");
+			if (lua_type(L, -1) == LUA_TSTRING) {
+				/* MX: { preference = n, exchange = "host" } */
+				lua_getfield(L, top, "preference");
+				r->pref = (unsigned)lua_tointeger(L, -1);
+				lua_pop(L, 1);
+			} else {
+				/* TXT as a list of character-strings. */
+				lua_pop(L, 1);
+				luaL_checkstack(L, 4, NULL);
+				lua_getglobal(L, "table");
+				lua_getfield(L, -1, "concat");
+				lua_pushvalue(L, top);
+				if (lua_pcall(L, 1, 1, 0) != 0)
+					luaL_error(L, "answer: records[%d]: %s", (int)i,
+						   lua_tostring(L, -1));
+			}
+		}
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "answer: records[%d] must be a string, "
+				   "a list of strings or an MX table", (int)i);
+		r->data = lua_tolstring(L, -1, &r->len);
+		/* Anchor the text: it must outlive this loop. */
+		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+		lua_settop(L, top - 1);
+	}
+	a->n = (size_t)n;
+	a->rr = rr;
+	lua_pop(L, 1);
+}
+
+/* ---- results: mauth_value -> Lua ---- */
+
+static void push_value(lua_State *L, const mauth_value *v)
+{
+	const mauth_value *m;
+	lua_Integer i = 1;
+
+	luaL_checkstack(L, 4, "result too deep");
+	switch (v->kind) {
+	case MAUTH_V_STR:
+		lua_pushlstring(L, v->str, v->len);
+		break;
+	case MAUTH_V_INT:
+		lua_pushinteger(L, (lua_Integer)v->num);
+		break;
+	case MAUTH_V_BOOL:
+		lua_pushboolean(L, (int)v->num);
+		break;
+	case MAUTH_V_LIST:
+		lua_newtable(L);
+		for (m = v->child; m != NULL; m = m->next) {
+			push_value(L, m);
+			lua_rawseti(L, -2, i++);
+		}
+		break;
+	case MAUTH_V_MAP:
+		lua_newtable(L);
+		for (m = v->child; m != NULL; m = m->next) {
+			push_value(L, m);
+			lua_setfield(L, -2, m->key);
+		}
+		break;
+	}
+}
+
+/* ---- check options: a Lua table flattened to key/value text ---- */
+
+typedef struct {
+	mauth_param *v;
+	size_t n;
+} param_list;
+
+static void flatten(lua_State *L, int t, const char *prefix, int depth,
+		    param_list *pl, int anchor)
+{
+	lua_pushnil(L);
+	while (lua_next(L, t) != 0) {
+		int kt = lua_type(L, -2), vt = lua_type(L, -1);
+		mauth_param *p;
+
+		/* key: a string, or an index inside a nested list */
+		if (kt == LUA_TSTRING) {
+			if (prefix[0])
+				lua_pushfstring(L, "%s.%s", prefix, lua_tostring(L, -2));
+			else
+				lua_pushvalue(L, -2);
+		} else if (kt == LUA_TNUMBER && prefix[0]) {
+			lua_pushfstring(L, "%s.%d", prefix, (int)lua_tointeger(L, -2));
+		} else {
+			lua_pop(L, 1);
+			continue;
+		}
+		/* stack: key value fullkey */
+		if (vt == LUA_TTABLE) {
+			if (depth >= PARAM_DEPTH)
+				luaL_error(L, "options nested too deep at '%s'",
+					   lua_tostring(L, -1));
+			lua_pushvalue(L, -1);
+			lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+			flatten(L, lua_absindex(L, -2), lua_tostring(L, -1),
+				depth + 1, pl, anchor);
+			lua_pop(L, 2);
+			continue;
+		}
+		if (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN) {
+			lua_pop(L, 2);	/* resolver functions and the like */
+			continue;
+		}
+		if (pl->n >= PARAMS_MAX)
+			luaL_error(L, "too many options");
+		p = &pl->v[pl->n++];
+		p->key = lua_tostring(L, -1);
+		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+		if (vt == LUA_TBOOLEAN) {
+			lua_pushstring(L, lua_toboolean(L, -1) ? "1" : "0");
+		} else if (vt == LUA_TNUMBER) {
+			lua_Number d = lua_tonumber(L, -1);
+			char num[64];
+
+			if (d == (lua_Number)(long long)d && d < 9e15 && d > -9e15)
+				snprintf(num, sizeof num, "%.0f", (double)d);
+			else
+				snprintf(num, sizeof num, "%.17g", (double)d);
+			lua_pushstring(L, num);
+		} else {
+			lua_pushvalue(L, -1);
+		}
+		p->val = lua_tolstring(L, -1, &p->len);
+		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+		lua_pop(L, 1);
+	}
+}
+
+/* ---- mailauth.check ---- */
+
+static mauth_check **check_box(lua_State *L)
+{
+	mauth_check **box = luaL_checkudata(L, 1, CHECK_MT);
+
+	if (*box == NULL)
+		luaL_error(L, "mailauth: check is closed");
+	return box;
+}
+
+/* core.check(kind, options) -> check | nil, reason */
+static int l_check_new(lua_State *L)
+{
+	const char *kind = luaL_checkstring(L, 1);
+	param_list pl;
+	mauth_check **box;
+	char err[256] = "";
+	int rc, anchor;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_newtable(L);
+	anchor = lua_gettop(L);
+	pl.n = 0;
+	pl.v = lua_newuserdata(L, PARAMS_MAX * sizeof *pl.v);
+	flatten(L, 2, "", 0, &pl, anchor);
+	box = lua_newuserdata(L, sizeof *box);
+	*box = NULL;
+	luaL_setmetatable(L, CHECK_MT);
+	rc = mauth_check_new(box, kind, pl.v, pl.n, err, sizeof err);
+	if (rc < 0)
+		return push_fail(L, rc, err);
+	return 1;
+}
+
+static int step_rc(lua_State *L, int rc)
+{
+	switch (rc) {
+	case MAUTH_DONE:
+		lua_pushliteral(L, "done");
+		return 1;
+	case MAUTH_WANT_DNS:
+		lua_pushliteral(L, "dns");
+		return 1;
+	case MAUTH_ENOMEM:
+		return luaL_error(L, "mailauth: out of memory");
+	default:
+		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
+	}
+}
+
+/* check:step() -> "dns" | "done" */
+static int l_check_step(lua_State *L)
+{
+	return step_rc(L, mauth_check_step(*check_box(L)));
+}
+
+static const char *type_text(int type, char *buf, size_t len)
+{
+	switch (type) {
+	case MAUTH_T_A: return "A";
+	case MAUTH_T_NS: return "NS";
+	case MAUTH_T_CNAME: return "CNAME";
+	case MAUTH_T_SOA: return "SOA";
+	case MAUTH_T_PTR: return "PTR";
+	case MAUTH_T_MX: return "MX";
+	case MAUTH_T_TXT: return "TXT";
+	case MAUTH_T_AAAA: return "AAAA";
+	default:
+		snprintf(buf, len, "TYPE%d", type);
+		return buf;
+	}
+}
+
+static int type_arg(lua_State *L, int idx)
+{
+	static const char *const names[] = {
+		"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", NULL
+	};
+	static const int codes[] = { 1, 2, 5, 6, 12, 15, 16, 28 };
+	const char *s;
+	char up[16];
+	size_t i, len;
+
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		lua_Integer t = lua_tointeger(L, idx);
+
+		if (t < 1 || t > 65535)
+			luaL_argerror(L, idx, "record type out of range");
+		return (int)t;
+	}
+	s = luaL_checklstring(L, idx, &len);
+	for (i = 0; i < len && i < sizeof up - 1; i++)
+		up[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
+	up[i] = '\0';
+	for (i = 0; names[i] != NULL; i++)
+		if (strcmp(up, names[i]) == 0)
+			return codes[i];
+	return luaL_argerror(L, idx, lua_pushfstring(L, "unknown record type '%s'", s));
+}
+
+/* check:questions() -> { { id = n, type = "TXT", name = "..." }, ... } */
+static int l_check_questions(lua_State *L)
+{
+	const mauth_question *qv;
+	size_t i, n = mauth_check_questions(*check_box(L), &qv);
+	char buf[16];
+
+	lua_createtable(L, (int)n, 0);
+	for (i = 0; i < n; i++) {
+		lua_createtable(L, 0, 3);
+		lua_pushinteger(L, (lua_Integer)qv[i].id);
+		lua_setfield(L, -2, "id");
+		lua_pushstring(L, type_text(qv[i].type, buf, sizeof buf));
+		lua_setfield(L, -2, "type");
+		lua_pushstring(L, qv[i].name);
+		lua_setfield(L, -2, "name");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* check:answer(id, answer) */
+static int l_check_answer(lua_State *L)
+{
+	mauth_check **box = check_box(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	mauth_answer a;
+	int rc;
+
+	lua_settop(L, 3);
+	lua_newtable(L);
+	check_answer_table(L, 3, 4, &a);
+	rc = mauth_check_answer(*box, (unsigned)id, &a);
+	if (rc == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	if (rc < 0)
+		return luaL_argerror(L, 2, "not an open question of this check");
+	return 0;
+}
+
+/* check:result() -> table | nil */
+static int l_check_result(lua_State *L)
+{
+	const mauth_value *v = mauth_check_result(*check_box(L));
+
+	if (v == NULL)
+		lua_pushnil(L);
+	else
+		push_value(L, v);
+	return 1;
+}
+
+static mauth_resolver **resolver_box(lua_State *L, int idx)
+{
+	mauth_resolver **box = luaL_checkudata(L, idx, RESOLVER_MT);
+
+	if (*box == NULL)
+		luaL_error(L, "mailauth: resolver is closed");
+	return box;
+}
+
+/* check:run(resolver [, deadline_ms]) -> result: the C fast path */
+static int l_check_run(lua_State *L)
+{
+	mauth_check **box = check_box(L);
+	mauth_resolver **r = resolver_box(L, 2);
+	lua_Integer deadline = luaL_optinteger(L, 3, 0);
+	int rc;
+
+	if (deadline < 0)
+		deadline = 0;
+	rc = mauth_check_run(*box, *r, (unsigned)deadline);
+	step_rc(L, rc);
+	return l_check_result(L);
+}
+
+static int l_check__gc(lua_State *L)
+{
+	mauth_check **box = luaL_checkudata(L, 1, CHECK_MT);
+
+	mauth_check_free(*box);
+	*box = NULL;
+	return 0;
+}
+
+/* ---- mailauth.resolver ---- */
+
+/* core.resolver{ nameservers = {...}, timeout =, retries =, cache =, resolv_conf = } */
+static int l_resolver_new(lua_State *L)
+{
+	mauth_resolver_opts o;
+	const char *ns[8];
+	mauth_resolver **box;
+	char err[256] = "";
+	int rc;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	memset(&o, 0, sizeof o);
+	o.retries = -1;
+	lua_getfield(L, 1, "nameservers");
+	if (!lua_isnil(L, -1)) {
+		size_t i, n;
+
+		luaL_argcheck(L, lua_istable(L, -1), 1, "nameservers must be a list");
+		n = (size_t)lua_rawlen(L, -1);
+		luaL_argcheck(L, n <= 8, 1, "at most 8 nameservers");
+		for (i = 0; i < n; i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			if (lua_type(L, -1) != LUA_TSTRING)
+				return luaL_argerror(L, 1, "nameservers must be strings");
+			ns[i] = lua_tostring(L, -1);
+			lua_pop(L, 1);	/* still referenced by the list */
+		}
+		o.nameservers = ns;
+		o.n_nameservers = n;
+	}
+	lua_getfield(L, 1, "timeout");
+	if (!lua_isnil(L, -1)) {
+		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) > 0 &&
+			      lua_tonumber(L, -1) <= 600, 1,
+			      "timeout must be seconds in (0, 600]");
+		o.timeout = lua_tonumber(L, -1);
+	}
+	lua_getfield(L, 1, "retries");
+	if (!lua_isnil(L, -1)) {
+		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 0 &&
+			      lua_tonumber(L, -1) <= 10, 1,
+			      "retries must be a number in [0, 10]");
+		o.retries = (int)lua_tointeger(L, -1);
+	}
+	lua_getfield(L, 1, "cache");
+	if (lua_isboolean(L, -1)) {
+		o.cache_size = lua_toboolean(L, -1) ? 10000 : 0;
+	} else if (!lua_isnil(L, -1)) {
+		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 0 &&
+			      lua_tonumber(L, -1) <= 1e8, 1,
+			      "cache must be a number of answers (or a boolean)");
+		o.cache_size = (size_t)lua_tointeger(L, -1);
+	}
+	lua_getfield(L, 1, "resolv_conf");
+	if (!lua_isnil(L, -1))
+		o.resolv_conf = luaL_checkstring(L, -1);
+	box = lua_newuserdata(L, sizeof *box);
+	*box = NULL;
+	luaL_setmetatable(L, RESOLVER_MT);
+	rc = mauth_resolver_new(box, &o, err, sizeof err);
+	if (rc < 0)
+		return push_fail(L, rc, err);
+	return 1;
+}
+
+/* core.zone_resolver{ text, ... } */
+static int l_zone_new(lua_State *L)
+{
+	const char **texts;
+	size_t *lens, i, n;
+	mauth_resolver **box;
+	char err[256] = "";
+	int rc;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	n = (size_t)lua_rawlen(L, 1);
+	texts = lua_newuserdata(L, (n ? n : 1) * sizeof *texts);
+	lens = lua_newuserdata(L, (n ? n : 1) * sizeof *lens);
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, 1, (lua_Integer)i + 1);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			return luaL_argerror(L, 1, "zones must be strings of zone-file text");
+		texts[i] = lua_tolstring(L, -1, &lens[i]);
+		lua_pop(L, 1);	/* still referenced by the list */
+	}
+	box = lua_newuserdata(L, sizeof *box);
+	*box = NULL;
+	luaL_setmetatable(L, RESOLVER_MT);
+	rc = mauth_resolver_new_zone(box, texts, lens, n, err, sizeof err);
+	if (rc < 0)
+		return push_fail(L, rc, err);
+	return 1;
+}
+
+/* resolver:query(name, qtype) -> answer */
+static int l_resolver_query(lua_State *L)
+{
+	mauth_resolver **r = resolver_box(L, 1);
+	mauth_question q;
+	const mauth_answer *a;
+	int rc;
+
+	q.name = luaL_checkstring(L, 2);
+	q.type = type_arg(L, 3);
+	q.id = 1;
+	rc = mauth_resolver_query(*r, &q, 1, &a);
+	if (rc < 0)
+		return luaL_error(L, "mailauth: out of memory");
+	push_answer(L, a, q.type);
+	return 1;
+}
+
+/* resolver:query_many{ {name=, type=}, ... } -> { answer, ... } (in parallel) */
+static int l_resolver_query_many(lua_State *L)
+{
+	mauth_resolver **r = resolver_box(L, 1);
+	mauth_question *qv;
+	const mauth_answer **av;
+	size_t i, n;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	n = (size_t)lua_rawlen(L, 2);
+	luaL_argcheck(L, n <= 1024, 2, "at most 1024 questions");
+	qv = lua_newuserdata(L, (n ? n : 1) * sizeof *qv);
+	av = lua_newuserdata(L, (n ? n : 1) * sizeof *av);
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, 2, (lua_Integer)i + 1);
+		luaL_argcheck(L, lua_istable(L, -1), 2, "questions must be tables");
+		lua_getfield(L, -1, "name");
+		if (lua_type(L, -1) != LUA_TSTRING)
+			return luaL_argerror(L, 2, "question name must be a string");
+		qv[i].name = lua_tostring(L, -1);
+		lua_getfield(L, -2, "type");
+		qv[i].type = type_arg(L, lua_gettop(L));
+		qv[i].id = (unsigned)i + 1;
+		lua_pop(L, 3);	/* the name stays referenced by the question */
+	}
+	if (mauth_resolver_query(*r, qv, n, av) < 0)
+		return luaL_error(L, "mailauth: out of memory");
+	lua_createtable(L, (int)n, 0);
+	for (i = 0; i < n; i++) {
+		push_answer(L, av[i], qv[i].type);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int l_resolver_stats(lua_State *L)
+{
+	mauth_resolver_stats s;
+
+	mauth_resolver_stats_get(*resolver_box(L, 1), &s);
+	lua_createtable(L, 0, 5);
+	lua_pushinteger(L, (lua_Integer)s.queries);
+	lua_setfield(L, -2, "queries");
+	lua_pushinteger(L, (lua_Integer)s.tcp);
+	lua_setfield(L, -2, "tcp");
+	lua_pushinteger(L, (lua_Integer)s.cache_hits);
+	lua_setfield(L, -2, "cache_hits");
+	lua_pushinteger(L, (lua_Integer)s.cache_misses);
+	lua_setfield(L, -2, "cache_misses");
+	lua_pushinteger(L, (lua_Integer)s.timeouts);
+	lua_setfield(L, -2, "timeouts");
+	return 1;
+}
+
+static int l_resolver__gc(lua_State *L)
+{
+	mauth_resolver **box = luaL_checkudata(L, 1, RESOLVER_MT);
+
+	mauth_resolver_free(*box);
+	*box = NULL;
+	return 0;
+}
+
+/* ---- DNS wire helpers ---- */
+
+/* core.query_wire(name, qtype, id) -> bytes | nil, reason */
+static int l_query_wire(lua_State *L)
+{
+	size_t len;
+	const char *name = luaL_checklstring(L, 1, &len);
+	int type = type_arg(L, 2);
+	lua_Integer id = luaL_optinteger(L, 3, 0);
+	unsigned char buf[1024];
+	int n;
+
+	luaL_argcheck(L, id >= 0 && id <= 65535, 3, "id must be in [0, 65535]");
+	if (memchr(name, '\0', len) != NULL) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "name contains a NUL byte");
+		return 2;
+	}
+	n = mauth_wire_query(name, type, (unsigned)id, buf, sizeof buf);
+	if (n < 0) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "not a valid domain name");
+		return 2;
+	}
+	lua_pushlstring(L, (const char *)buf, (size_t)n);
+	return 1;
+}
+
+/* core.parse_wire(bytes) -> answer (with id, tc) | nil, reason */
+static int l_parse_wire(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	mauth_answer *a = NULL;
+	unsigned id = 0;
+	int tc = 0, rc, qtype = 0;
+	char err[256] = "";
+
+	rc = mauth_wire_parse((const unsigned char *)s, len, &a, &id, &tc,
+			      err, sizeof err);
+	if (rc < 0)
+		return push_fail(L, rc, err);
+	/* The question's type tells how to present records. */
+	if (len >= 12 && s[4] == 0 && s[5] == 1) {
+		size_t p = 12;
+
+		while (p < len && s[p] != 0 && (s[p] & 0xc0) == 0)
+			p += (size_t)(unsigned char)s[p] + 1;
+		if (p + 2 < len)
+			qtype = (unsigned char)s[p + 1] << 8 | (unsigned char)s[p + 2];
+	}
+	/* push_answer raises only on out-of-memory, where a leak is moot. */
+	push_answer(L, a, qtype);
+	mauth_answer_free(a);
+	lua_pushinteger(L, (lua_Integer)id);
+	lua_setfield(L, -2, "id");
+	lua_pushboolean(L, tc);
+	lua_setfield(L, -2, "tc");
+	return 1;
+}
+
+/* ---- module ---- */
+
+static const luaL_Reg check_methods[] = {
+	{ "step", l_check_step },
+	{ "questions", l_check_questions },
+	{ "answer", l_check_answer },
+	{ "result", l_check_result },
+	{ "run", l_check_run },
+	{ "close", l_check__gc },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg resolver_methods[] = {
+	{ "query", l_resolver_query },
+	{ "query_many", l_resolver_query_many },
+	{ "stats", l_resolver_stats },
+	{ "close", l_resolver__gc },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg functions[] = {
+	{ "check", l_check_new },
+	{ "resolver", l_resolver_new },
+	{ "zone_resolver", l_zone_new },
+	{ "query_wire", l_query_wire },
+	{ "parse_wire", l_parse_wire },
+	{ NULL, NULL }
+};
+
+static void new_class(lua_State *L, const char *name, const luaL_Reg *methods,
+		      lua_CFunction gc)
+{
+	luaL_newmetatable(L, name);
+	lua_newtable(L);
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, gc);
+	lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+	lua_pushcfunction(L, gc);
+	lua_setfield(L, -2, "__close");
+#endif
+	lua_pop(L, 1);
+}
+
+int luaopen_mailauth_core(lua_State *L)
+{
+	const char *const *k;
+	int i = 1;
+
+	new_class(L, CHECK_MT, check_methods, l_check__gc);
+	new_class(L, RESOLVER_MT, resolver_methods, l_resolver__gc);
+	luaL_newlib(L, functions);
+	lua_pushliteral(L, LUA_VERSION);
+	lua_setfield(L, -2, "_LUA_VERSION");
+	lua_newtable(L);
+	for (k = mauth_check_kinds(); *k != NULL; k++) {
+		lua_pushstring(L, *k);
+		lua_rawseti(L, -2, i++);
+	}
+	lua_setfield(L, -2, "kinds");
+	return 1;
+}

@@ -1,0 +1,191 @@
+/*
+ * mailauth.h - the public C API of mailauth.
+ *
+ * Every check (iprev, SPF, DKIM, DMARC, ARC) is a *job*: an object that never
+ * touches the network or the clock.  It asks DNS questions and takes answers:
+ *
+ *	mauth_check *c;
+ *	mauth_check_new(&c, "iprev", params, nparams, err, sizeof err);
+ *	while (mauth_check_step(c) == MAUTH_WANT_DNS) {
+ *		n = mauth_check_questions(c, &qv);
+ *		for (i = 0; i < n; i++)   ... resolve qv[i], then
+ *			mauth_check_answer(c, qv[i].id, &answer);
+ *	}
+ *	result = mauth_check_result(c);
+ *	mauth_check_free(c);
+ *
+ * Questions of one step do not depend on each other, so a driver may ask
+ * them in parallel and answer them in any order.  mauth_check_run() is the
+ * blocking driver over a mauth_resolver (ldns or an offline zone).
+ *
+ * Ownership: strings handed in are copied; pointers handed out are borrowed
+ * from the check (or resolver) and stay valid until the next call that
+ * changes it, or its free.
+ */
+#if !defined(MAILAUTH_H)
+#define MAILAUTH_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define MAUTH_API __attribute__((visibility("default")))
+#else
+#define MAUTH_API
+#endif
+
+/* Return codes of the calls below: >= 0 is progress, < 0 an error. */
+enum {
+	MAUTH_DONE = 0,		/* result() is ready */
+	MAUTH_WANT_DNS = 1,	/* answer every question of questions() */
+	MAUTH_ENOMEM = -1,
+	MAUTH_EINVAL = -2,	/* bad argument: see the err text */
+	MAUTH_ESTATE = -3	/* call out of order (answer after DONE, unknown id) */
+};
+
+/* Record types a check may ask for (the IANA numbers). */
+enum {
+	MAUTH_T_A = 1, MAUTH_T_NS = 2, MAUTH_T_CNAME = 5, MAUTH_T_SOA = 6,
+	MAUTH_T_PTR = 12, MAUTH_T_MX = 15, MAUTH_T_TXT = 16, MAUTH_T_AAAA = 28
+};
+
+/* Answer codes: the DNS RCODEs, plus pseudo-codes for "no usable reply". */
+enum {
+	MAUTH_RC_NOERROR = 0, MAUTH_RC_FORMERR = 1, MAUTH_RC_SERVFAIL = 2,
+	MAUTH_RC_NXDOMAIN = 3, MAUTH_RC_NOTIMP = 4, MAUTH_RC_REFUSED = 5,
+	MAUTH_RC_TIMEOUT = 256,	/* no reply in time (or network error) */
+	MAUTH_RC_BADNAME = 257	/* the name cannot be asked (too long, bad label) */
+};
+
+typedef struct mauth_check mauth_check;
+typedef struct mauth_resolver mauth_resolver;
+
+/* One question: name is presentation text without the trailing dot. */
+typedef struct {
+	unsigned id;
+	int type;
+	const char *name;
+} mauth_question;
+
+/*
+ * One record of an answer, decoded: TXT is the record's character-strings
+ * joined; A/AAAA the address text; PTR/CNAME/NS the name (no trailing dot,
+ * RFC 1035 escapes for odd bytes); MX the exchange with pref set.
+ */
+typedef struct {
+	const char *data;
+	size_t len;
+	unsigned pref;
+} mauth_rr;
+
+typedef struct {
+	int rcode;		/* MAUTH_RC_* */
+	unsigned ttl;		/* seconds the answer may be kept */
+	int secure;		/* validated by DNSSEC (as the driver says) */
+	size_t n;
+	const mauth_rr *rr;
+} mauth_answer;
+
+/* Parameters of a check: key/value byte strings (numbers as text). */
+typedef struct {
+	const char *key;
+	const char *val;
+	size_t len;
+} mauth_param;
+
+/* A result is a small tree of values; maps keep their fields in order. */
+typedef enum {
+	MAUTH_V_STR, MAUTH_V_INT, MAUTH_V_BOOL, MAUTH_V_LIST, MAUTH_V_MAP
+} mauth_vkind;
+
+typedef struct mauth_value mauth_value;
+struct mauth_value {
+	mauth_vkind kind;
+	const char *key;	/* field name inside a map, else NULL */
+	const char *str;	/* STR */
+	size_t len;
+	long long num;		/* INT; BOOL is 0 or 1 */
+	mauth_value *child;	/* LIST and MAP: first member */
+	mauth_value *next;	/* next member of the parent */
+};
+
+/*
+ * kind: "iprev", "ptr", "spf", ... (mauth_check_kinds() lists them).
+ * err (may be NULL) receives a reason when MAUTH_EINVAL is returned.
+ */
+MAUTH_API int mauth_check_new(mauth_check **out, const char *kind,
+			      const mauth_param *pv, size_t pn,
+			      char *err, size_t errlen);
+MAUTH_API const char *const *mauth_check_kinds(void);
+MAUTH_API int mauth_check_step(mauth_check *c);
+MAUTH_API size_t mauth_check_questions(const mauth_check *c,
+				       const mauth_question **qv);
+MAUTH_API int mauth_check_answer(mauth_check *c, unsigned id,
+				 const mauth_answer *a);
+MAUTH_API const mauth_value *mauth_check_result(const mauth_check *c);
+MAUTH_API void mauth_check_free(mauth_check *c);	/* NULL is a no-op */
+
+/* Looks up a field of a map result (NULL when absent). */
+MAUTH_API const mauth_value *mauth_value_get(const mauth_value *map,
+					     const char *key);
+
+/* ---- drivers: the only code that does I/O ---- */
+
+typedef struct {
+	const char *const *nameservers;	/* "127.0.0.1", "::1@5353"; NULL: system */
+	size_t n_nameservers;
+	const char *resolv_conf;	/* used when no nameservers; NULL: /etc/resolv.conf */
+	double timeout;			/* seconds per try; 0: 5 */
+	int retries;			/* extra tries per server; < 0: 1 */
+	size_t cache_size;		/* answers kept; 0: no cache */
+} mauth_resolver_opts;
+
+typedef struct {
+	unsigned long queries;		/* sent over the network (UDP and TCP) */
+	unsigned long tcp;		/* of them, over TCP after truncation */
+	unsigned long cache_hits;
+	unsigned long cache_misses;
+	unsigned long timeouts;
+} mauth_resolver_stats;
+
+MAUTH_API int mauth_resolver_new(mauth_resolver **out,
+				 const mauth_resolver_opts *o,
+				 char *err, size_t errlen);
+/* An offline resolver answering from master-file text (RFC 1035 §5). */
+MAUTH_API int mauth_resolver_new_zone(mauth_resolver **out,
+				      const char *const *texts,
+				      const size_t *lens, size_t n,
+				      char *err, size_t errlen);
+/*
+ * Answers several questions, in parallel where the driver can.  out[i] is
+ * valid until the next call on r or its free.
+ */
+MAUTH_API int mauth_resolver_query(mauth_resolver *r,
+				   const mauth_question *qv, size_t n,
+				   const mauth_answer **out);
+MAUTH_API void mauth_resolver_stats_get(const mauth_resolver *r,
+					mauth_resolver_stats *s);
+MAUTH_API void mauth_resolver_free(mauth_resolver *r);
+
+/*
+ * Runs a check to the end over r.  deadline_ms bounds the whole run (0: no
+ * bound); questions still open then are answered TIMEOUT.
+ */
+MAUTH_API int mauth_check_run(mauth_check *c, mauth_resolver *r,
+			      unsigned deadline_ms);
+
+/* ---- DNS wire helpers, for hosts that move DNS bytes themselves ---- */
+
+/* Writes a query (RD set, EDNS0 4096) into buf; returns its length or < 0. */
+MAUTH_API int mauth_wire_query(const char *name, int type, unsigned id,
+			       unsigned char *buf, size_t buflen);
+/*
+ * Parses a reply.  *out (free with mauth_answer_free) holds the records of
+ * the question's type; id and tc (truncated) are set when not NULL.
+ */
+MAUTH_API int mauth_wire_parse(const unsigned char *buf, size_t len,
+			       mauth_answer **out, unsigned *id, int *tc,
+			       char *err, size_t errlen);
+MAUTH_API mauth_answer *mauth_answer_dup(const mauth_answer *a);
+MAUTH_API void mauth_answer_free(mauth_answer *a);
+
+#endif

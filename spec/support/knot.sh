@@ -1,0 +1,41 @@
+#!/bin/sh
+# knot.sh start DIR | stop DIR: Knot DNS on 127.0.0.1, serving every
+# spec/fixtures/zones/NAME.zone as zone NAME, in the foreground process
+# group of the caller's shell.  Port: $MAILAUTH_TEST_DNS_PORT or 5353.
+set -u
+cmd=$1 dir=$2
+zones="$(cd "$(dirname "$0")/../fixtures/zones" && pwd)"
+port=${MAILAUTH_TEST_DNS_PORT:-5353}
+case $cmd in
+start)
+  mkdir -p "$dir/db"
+  {
+    printf 'server:\n    rundir: "%s"\n    listen: [ 127.0.0.1@%s ]\n    udp-max-payload: 4096\n' "$dir" "$port"
+    printf 'log:\n  - target: stderr\n    any: warning\n'
+    printf 'database:\n    storage: "%s/db"\n' "$dir"
+    printf 'template:\n  - id: default\n    storage: "%s"\n    file: "%%s.zone"\n    zonefile-sync: -1\n    journal-content: none\n' "$zones"
+    printf 'zone:\n'
+    for z in "$zones"/*.zone; do
+      printf '  - domain: %s\n' "$(basename "$z" .zone)"
+    done
+  } > "$dir/knot.conf"
+  echo "$port" > "$dir/port"
+  knotd -c "$dir/knot.conf" > "$dir/knot.log" 2>&1 &
+  echo $! > "$dir/knot.pid"
+  # Ready when it answers for the first zone (about 30 ms; give it 10 s).
+  first=$(basename "$(ls "$zones"/*.zone | head -n 1)" .zone)
+  i=0
+  while [ $i -lt 500 ]; do
+    if kdig +short +time=1 +tries=1 -p "$port" @127.0.0.1 SOA "$first" 2>/dev/null | grep -q .; then
+      exit 0
+    fi
+    kill -0 "$(cat "$dir/knot.pid")" 2>/dev/null || exit 1
+    sleep 0.02
+    i=$((i + 1))
+  done
+  exit 1 ;;
+stop)
+  [ -f "$dir/knot.pid" ] && kill "$(cat "$dir/knot.pid")" 2>/dev/null
+  rm -f "$dir/knot.pid"
+  exit 0 ;;
+esac

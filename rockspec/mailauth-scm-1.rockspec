@@ -36,6 +36,8 @@ build = {
     },
     ["mailauth"] = "lua/mailauth/init.lua",
     ["mailauth.cli"] = "lua/mailauth/cli.lua",
+    ["mailauth.rspamd"] = "lua/mailauth/rspamd.lua",
+    ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
   },
   install = {
     bin = { mailauth = "bin/mailauth" },

@@ -38,6 +38,7 @@ build = {
     ["mailauth.cli"] = "lua/mailauth/cli.lua",
     ["mailauth.rspamd"] = "lua/mailauth/rspamd.lua",
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
+    ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
   },
   install = {
     bin = { mailauth = "bin/mailauth" },

@@ -39,6 +39,7 @@ build = {
     ["mailauth.rspamd"] = "lua/mailauth/rspamd.lua",
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
     ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
+    ["mailauth.run"] = "lua/mailauth/run.lua",
   },
   install = {
     bin = { mailauth = "bin/mailauth" },

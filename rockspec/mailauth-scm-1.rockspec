@@ -26,6 +26,8 @@ build = {
       -- The same list as SRCS in the Makefile (make check-sources).
       sources = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/check.c", "src/iprev.c",
+        "src/message.c", "src/tags.c", "src/canon.c", "src/crypto.c", "src/dkim.c",
+        "src/dkim_sign.c",
         "src/dnswire.c", "src/zone.c", "src/resolver.c",
         "src/lmailauth.c",
       },

@@ -154,7 +154,7 @@ function M.dkim_sign(message, opts)
     algorithm = opts.algorithm, canonicalization = opts.canonicalization,
     headers = opts.headers, expire = opts.expire, identity = opts.identity,
     now = opts.now or os.time() })
-  local r = run(check, function() return SERVFAIL end)
+  local r = run(check, function() return { rcode = "SERVFAIL" } end) -- asks nothing
   if r.header then return r.header end
   return nil, r.problem
 end

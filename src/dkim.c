@@ -557,6 +557,14 @@ static int body_hashes(const msg *m, dkim_state *st, const msg_field *const *fie
 			nb++;
 		}
 		s->body_total = bh[j].total;
+		if (s->l >= 0 && bh[j].total > (unsigned long long)s->l) {
+			char n[32];
+
+			snprintf(n, sizeof n, "%llu",
+				 bh[j].total - (unsigned long long)s->l);
+			add_problem(s, "l=: %s body bytes after the signed "
+				    "length are not signed", n);
+		}
 		tags_parse(fields[i]->value, fields[i]->vlen, &tl, &why);
 		t = tags_get(&tl, "bh");
 		b64_decode(t->val, t->vlen, want);

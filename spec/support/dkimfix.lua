@@ -60,7 +60,77 @@ end
 function F.stalwart(name)
   local text = F.read("stalwart/" .. name)
   local head, message = text:match("^(.-)\n\n(.*)$")
-  return F.records(head), F.crlf(message)
+  local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+function F.b64decode(s)
+  s = s:gsub("[^%w%+/]", "")
+  local out, bits, n = {}, 0, 0
+  for c in s:gmatch(".") do
+    bits = bits * 64 + (B64:find(c, 1, true) - 1)
+    n = n + 6
+    if n >= 8 then
+      n = n - 8
+      local byte = math.floor(bits / 2 ^ n)
+      out[#out + 1] = string.char(byte)
+      bits = bits - byte * 2 ^ n
+    end
+  end
+  return table.concat(out)
+end
+
+function F.b64encode(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local chunk = {}
+    for k = 3, 0, -1 do
+      local idx = math.floor(v / 64 ^ k) % 64
+      chunk[#chunk + 1] = B64:sub(idx + 1, idx + 1)
+    end
+    if not b then chunk[3], chunk[4] = "=", "="
+    elseif not c then chunk[4] = "=" end
+    out[#out + 1] = table.concat(chunk)
+  end
+  return table.concat(out)
+end
+
+-- An Ed25519 private key PEM (PKCS#8, RFC 8410) from a base64 32-byte seed.
+function F.ed25519_pem(seed_b64)
+  local seed = F.b64decode(seed_b64)
+  assert(#seed == 32, "seed is not 32 bytes")
+  local der = "\48\46\2\1\0\48\5\6\3\43\101\112\4\34\4\32" .. seed
+  local b64 = F.b64encode(der)
+  return "-----BEGIN PRIVATE KEY-----\n" .. b64 .. "\n-----END PRIVATE KEY-----\n"
+end
+
+function F.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+function F.slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- A fresh temporary directory (removed with F.rmdir).
+function F.tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p '" .. p .. "'"))
+  return p
+end
+
+function F.rmdir(p)
+  if p and p:match("^/tmp/") then os.execute("rm -rf '" .. p .. "'") end
+end
+
+return F.records(head), F.crlf(message)
 end
 
 -- Tab-separated expectation files, "#" comments skipped.
@@ -74,6 +144,76 @@ function F.tsv(path)
     end
   end
   return rows
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+function F.b64decode(s)
+  s = s:gsub("[^%w%+/]", "")
+  local out, bits, n = {}, 0, 0
+  for c in s:gmatch(".") do
+    bits = bits * 64 + (B64:find(c, 1, true) - 1)
+    n = n + 6
+    if n >= 8 then
+      n = n - 8
+      local byte = math.floor(bits / 2 ^ n)
+      out[#out + 1] = string.char(byte)
+      bits = bits - byte * 2 ^ n
+    end
+  end
+  return table.concat(out)
+end
+
+function F.b64encode(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local chunk = {}
+    for k = 3, 0, -1 do
+      local idx = math.floor(v / 64 ^ k) % 64
+      chunk[#chunk + 1] = B64:sub(idx + 1, idx + 1)
+    end
+    if not b then chunk[3], chunk[4] = "=", "="
+    elseif not c then chunk[4] = "=" end
+    out[#out + 1] = table.concat(chunk)
+  end
+  return table.concat(out)
+end
+
+-- An Ed25519 private key PEM (PKCS#8, RFC 8410) from a base64 32-byte seed.
+function F.ed25519_pem(seed_b64)
+  local seed = F.b64decode(seed_b64)
+  assert(#seed == 32, "seed is not 32 bytes")
+  local der = "\48\46\2\1\0\48\5\6\3\43\101\112\4\34\4\32" .. seed
+  local b64 = F.b64encode(der)
+  return "-----BEGIN PRIVATE KEY-----\n" .. b64 .. "\n-----END PRIVATE KEY-----\n"
+end
+
+function F.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+function F.slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- A fresh temporary directory (removed with F.rmdir).
+function F.tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p '" .. p .. "'"))
+  return p
+end
+
+function F.rmdir(p)
+  if p and p:match("^/tmp/") then os.execute("rm -rf '" .. p .. "'") end
 end
 
 return F

@@ -207,13 +207,19 @@ static size_t eol_at(const char *p, const char *end)
 void canon_body(canon_body_state *st, const char *body, size_t len)
 {
 	static const char SP[] = " ";
-	const char *p = body, *cut, *end = body + len;
+	const char *p, *cut, *end;
 
 	st->hashed = st->total = 0;
 	st->span_len = 0;
+	if (body == NULL) {		/* no body at all: as an empty one */
+		body = CRLF;
+		len = 0;
+	}
+	p = body;
+	end = body + len;
 	/* cut: just after the last byte that survives at the end. */
 	cut = end;
-	while (body != NULL && cut > body) {
+	while (cut > body) {
 		char c = cut[-1];
 
 		if (c == '\n' || (c == '\r' && cut < end && *cut == '\n') ||
@@ -222,7 +228,7 @@ void canon_body(canon_body_state *st, const char *body, size_t len)
 		else
 			break;
 	}
-	if (body == NULL || cut == body) {
+	if (cut == body) {
 		if (!st->relaxed)
 			emit(st, CRLF, 2);	/* empty body: one CRLF (§3.4.3) */
 		span_flush(st);

@@ -30,6 +30,12 @@
 #include "dkim.h"
 
 #define DKIM_MAX_SIGS 20	/* signatures checked; more are reported only */
+/*
+ * Body passes: one per distinct (c=, a=, l=).  Without l= there are at
+ * most four (two canonicalisations, two hashes); the l= ones are bounded
+ * so junk signatures cannot multiply the work, nor crowd out the rest.
+ */
+#define DKIM_MAX_L_BODIES 4
 #define MIN_KEY_BITS 1024	/* RFC 8301 §3.2 */
 #define KEY_RECORD_MAX 8192	/* bytes of a key record we read */
 #define B_PREFIX_MIN 8		/* RFC 6008 §4: header.b, at least 8 chars */
@@ -514,7 +520,7 @@ static int header_hash(const msg *m, dkim_sig *s, unsigned char *used)
 static int body_hashes(const msg *m, dkim_state *st)
 {
 	body_hash *bh;
-	size_t nb = 0, i, j;
+	size_t nb = 0, nl = 0, i, j;
 
 	bh = calloc(st->n ? st->n : 1, sizeof *bh);
 	if (bh == NULL)
@@ -529,6 +535,11 @@ static int body_hashes(const msg *m, dkim_state *st)
 			if (bh[j].relaxed == s->bc && bh[j].alg == s->alg &&
 			    bh[j].limit == lim)
 				break;
+		if (j == nb && s->l >= 0 && nl++ == DKIM_MAX_L_BODIES) {
+			decide(s, "permerror", "not checked: more than %s "
+			       "distinct l= body hashes asked for", "4");
+			continue;
+		}
 		if (j == nb) {
 			canon_body_state cb;
 

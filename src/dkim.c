@@ -535,13 +535,15 @@ static int body_hashes(const msg *m, dkim_state *st)
 			if (bh[j].relaxed == s->bc && bh[j].alg == s->alg &&
 			    bh[j].limit == lim)
 				break;
-		if (j == nb && s->l >= 0 && nl++ == DKIM_MAX_L_BODIES) {
+		if (j == nb && s->l >= 0 && nl == DKIM_MAX_L_BODIES) {
 			decide(s, "permerror", "not checked: more than %s "
 			       "distinct l= body hashes asked for", "4");
 			continue;
 		}
 		if (j == nb) {
 			canon_body_state cb;
+
+			nl += s->l >= 0;
 
 			memset(&cb, 0, sizeof cb);
 			cb.relaxed = s->bc;

@@ -40,7 +40,7 @@ typedef struct {
 	arena *a;
 	char err[160];
 	/* text of the first comment skipped by the last cfws(), if asked */
-	const char *comment;
+	char *comment;
 	size_t comment_len;
 } parser;
 
@@ -72,6 +72,30 @@ static int is_atext(int c)
 {
 	return is_alpha(c) || is_digit(c) || (c > 32 && c < 127 &&
 					      strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/*
+ * The text of a comment: quoted-pairs resolved, folding removed, so that
+ * the formatter can write it back escaped and get the same text again.
+ */
+static int comment_text(parser *p, size_t from, size_t to)
+{
+	char *out = arena_alloc(p->a, to - from + 1);
+	size_t o = 0, k;
+
+	if (out == NULL)
+		return -1;
+	for (k = from; k < to; k++) {
+		if (p->s[k] == '\\' && k + 1 < to)
+			k++;
+		else if (p->s[k] == '\r' || p->s[k] == '\n')
+			continue;
+		out[o++] = p->s[k];
+	}
+	out[o] = '\0';
+	p->comment = out;
+	p->comment_len = o;
+	return 0;
 }
 
 /*
@@ -110,10 +134,9 @@ static int cfws(parser *p, int want_comment)
 				p->i = open;
 				return fail(p, "unterminated comment");
 			}
-			if (want_comment && p->comment == NULL) {
-				p->comment = p->s + open + 1;
-				p->comment_len = p->i - open - 2;
-			}
+			if (want_comment && p->comment == NULL &&
+			    comment_text(p, open + 1, p->i - 1) < 0)
+				return fail(p, "out of memory");
 			continue;
 		}
 		break;
@@ -131,33 +154,54 @@ static int peek(parser *p)
 	return p->i < p->n ? (unsigned char)p->s[p->i] : -1;
 }
 
-/* Keyword (RFC 5321 Ldh-str), lower-cased into the arena. */
-static char *keyword(parser *p, const char *what)
+static char *quoted(parser *p, size_t *len);
+
+static void lower_in_place(char *s)
 {
-	size_t start = p->i, k;
+	for (; s != NULL && *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s + 32);
+}
+
+/*
+ * Keyword (RFC 5321 Ldh-str), lower-cased into the arena.  Lenient: "_" and
+ * "." inside (Yahoo's "dkim_pass", Gmail's "gateway.spf"), and a keyword
+ * written as a quoted-string.
+ */
+static char *keyword_ex(parser *p, const char *what, int dot)
+{
+	size_t start = p->i, len;
 	char *out;
 
+	if (p->lenient && p->i < p->n && p->s[p->i] == '"') {
+		out = quoted(p, &len);
+		lower_in_place(out);
+		return out;
+	}
 	while (p->i < p->n) {
 		int c = (unsigned char)p->s[p->i];
 
 		if (is_alpha(c) || is_digit(c) || c == '-' ||
-		    (p->lenient && c == '_'))
+		    (p->lenient && (c == '_' || (c == '.' && dot))))
 			p->i++;
 		else
 			break;
 	}
-	if (p->i == start || p->s[start] == '-' ||
+	if (p->i == start || !(is_alpha((unsigned char)p->s[start]) ||
+				is_digit((unsigned char)p->s[start])) ||
 	    (p->s[p->i - 1] == '-' && !p->lenient)) {
 		p->i = start;
 		fail(p, what);
 		return NULL;
 	}
 	out = arena_strndup(p->a, p->s + start, p->i - start);
-	if (out != NULL)
-		for (k = 0; out[k]; k++)
-			if (out[k] >= 'A' && out[k] <= 'Z')
-				out[k] = (char)(out[k] + 32);
+	lower_in_place(out);
 	return out;
+}
+
+static char *keyword(parser *p, const char *what)
+{
+	return keyword_ex(p, what, 0);
 }
 
 /* quoted-string, unquoted (quoted-pairs resolved, folding removed). */
@@ -286,6 +330,10 @@ static char *pvalue(parser *p, size_t *len)
 		p->i++;
 	}
 	end = p->i;
+	if (end == start && p->lenient && peek(p) == ';') {
+		*len = 0;
+		return arena_strndup(p->a, "", 0);
+	}
 	if (end == start) {
 		fail(p, "missing property value");
 		return NULL;
@@ -340,7 +388,7 @@ static int resinfo(parser *p, mauth_value *list)
 
 	if (r == NULL)
 		return -1;
-	method = keyword(p, "expected a method");
+	method = keyword_ex(p, "expected a method", 1);
 	if (method == NULL)
 		return -1;
 	val_cstr(p->a, r, "method", method);
@@ -357,7 +405,10 @@ static int resinfo(parser *p, mauth_value *list)
 	p->i++;
 	if (cfws(p, 0) < 0)
 		return -1;
-	result = keyword(p, "expected a result");
+	if (p->lenient && peek(p) == ';')
+		result = "";	/* "one=;" */
+	else
+		result = keyword_ex(p, "expected a result", 1);
 	if (result == NULL)
 		return -1;
 	val_cstr(p->a, r, "result", result);
@@ -399,7 +450,11 @@ static int resinfo(parser *p, mauth_value *list)
 			props = val_add(p->a, r, "properties", MAUTH_V_LIST);
 		if (++nprops > AUTHRES_MAX_PROPS)
 			return fail(p, "too many properties");
-		if (peek(p) == '.') {
+		if (p->lenient && peek(p) == '=' && strchr(ptype, '.') != NULL) {
+			/* "smtp.mailfrom"="..." : a quoted ptype.property */
+			prop = strchr(ptype, '.');
+			*prop++ = '\0';
+		} else if (peek(p) == '.') {
 			p->i++;
 			if (cfws(p, 0) < 0)
 				return -1;
@@ -469,6 +524,81 @@ static void field_name(parser *p)
 	}
 }
 
+/* Lenient recovery: on to the next ";" (outside comments and quotes). */
+static void skip_to_semicolon(parser *p)
+{
+	while (p->i < p->n && p->s[p->i] != ';') {
+		if (p->s[p->i] == '(') {
+			if (cfws(p, 0) < 0) {
+				p->err[0] = '\0';
+				p->i++;
+			}
+			continue;
+		}
+		if (p->s[p->i] == '"') {
+			size_t len;
+
+			if (quoted(p, &len) == NULL) {
+				p->err[0] = '\0';
+				p->i++;
+			}
+			continue;
+		}
+		p->i++;
+	}
+}
+
+/*
+ * Lenient: words after the authserv-id, each "keyword" or "keyword=value"
+ * with nothing around the "=" (Yahoo's "id  from=example.com;").
+ */
+static int lenient_words(parser *p)
+{
+	size_t len;
+
+	while (!at_end(p) && peek(p) != ';') {
+		if (keyword(p, "unexpected text after the authserv-id") == NULL)
+			return -1;
+		if (peek(p) == '=') {
+			p->i++;
+			if (pvalue(p, &len) == NULL)
+				return -1;
+		}
+		if (cfws(p, 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A resinfo that is only a domain, with no "=" after it (lenient mode). */
+static int bare_token(parser *p)
+{
+	size_t save = p->i;
+	int bare;
+
+	if (peek(p) == ';')
+		return 1;	/* ";;" */
+	while (p->i < p->n && p->s[p->i] != '=' && p->s[p->i] != ';' &&
+	       p->s[p->i] != '(' && p->s[p->i] != '/' && p->s[p->i] != '"' &&
+	       !(p->s[p->i] == ' ' || p->s[p->i] == '\t' ||
+		 p->s[p->i] == '\r' || p->s[p->i] == '\n'))
+		p->i++;
+	if (cfws(p, 0) < 0)
+		p->err[0] = '\0';
+	bare = peek(p) == ';' && is_domain(p->s + save, p->i - save);
+	if (!bare) {
+		/* "domain" then ";" only; trailing space already skipped */
+		size_t e = p->i;
+
+		while (e > save && (p->s[e - 1] == ' ' || p->s[e - 1] == '\t' ||
+				    p->s[e - 1] == '\r' || p->s[e - 1] == '\n'))
+			e--;
+		bare = peek(p) == ';' && is_domain(p->s + save, e - save);
+	}
+	p->i = save;
+	return bare;
+}
+
 static int payload(parser *p, mauth_value *r)
 {
 	mauth_value *list;
@@ -500,7 +630,7 @@ static int payload(parser *p, mauth_value *r)
 		}
 	}
 	list = NULL;
-	if (p->lenient) {
+	if (p->lenient && mauth_value_get(r, "instance") == NULL) {
 		/* No authserv-id at all: "spf=pass ..." right away. */
 		size_t save = p->i;
 
@@ -518,6 +648,12 @@ static int payload(parser *p, mauth_value *r)
 		}
 		p->i = save;
 	}
+	if (p->lenient && at_end(p) && mauth_value_get(r, "instance") == NULL) {
+		val_cstr(p->a, r, "authserv_id", "");
+		val_add(p->a, r, "results", MAUTH_V_LIST);
+		val_cstr(p->a, r, "result", "none");
+		return 0;
+	}
 	id = value(p, &len, "expected the authserv-id");
 	if (id == NULL)
 		return -1;
@@ -532,6 +668,8 @@ static int payload(parser *p, mauth_value *r)
 	list = val_add(p->a, r, "results", MAUTH_V_LIST);
 	if (list == NULL)
 		return -1;
+	if (p->lenient && lenient_words(p) < 0)
+		return -1;	/* Yahoo: "id  from=example.com;" */
 	if (at_end(p)) {
 		if (!p->lenient)
 			return fail(p, "expected ';' and \"none\" or a result");
@@ -573,8 +711,12 @@ results:
 	for (;;) {
 		if (++nres > AUTHRES_MAX_RESULTS)
 			return fail(p, "too many results");
-		if (resinfo(p, list) < 0)
+		if (p->lenient && bare_token(p)) {
+			/* Office 365's "domain.com;" between results: skipped */
+			skip_to_semicolon(p);
+		} else if (resinfo(p, list) < 0) {
 			return -1;
+		}
 		if (at_end(p))
 			return 0;
 		/* peek is ';' */

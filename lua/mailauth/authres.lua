@@ -84,7 +84,8 @@ end
 
 local function keyword(k, what)
   k = tostring(k)
-  if not k:find("^[%w][%w%-_]*$") then
+  -- "_" and "." only come from lenient parses of real-world headers
+  if not k:find("^[%w][%w%-_%.]*$") then
     error(("mailauth.authres.format: %s %q is not a keyword"):format(what, k), 4)
   end
   return k

@@ -260,7 +260,40 @@ describe("dmarc policy discovery (RFC 7489 §6.6.3)", function()
   end)
 end)
 
+describe("dmarc over an offline zone (the C driver loop)", function()
+  -- RFC 7489 Appendix B.2.4's record, served from master-file text.
+  local zone = table.concat({
+    "$ORIGIN example.com.",
+    "@ 300 IN SOA ns hostmaster 1 3600 600 86400 300",
+    "@ 300 IN A 192.0.2.1",
+    '_dmarc.test 300 IN TXT "v=DMARC1; p=quarantine; " "rua=mailto:dmarc-feedback@example.com," '
+      .. '"mailto:tld-test@thirdparty.example.net!10m; " "pct=25"',
+  }, "\n") .. "\n"
+  it("joins the record's strings and applies it", function()
+    local r = mailauth.dmarc{ from = "test.example.com", pct_roll = 3,
+      dkim = { { result = "pass", domain = "other.example" } },
+      resolver = mailauth.resolver{ zones = { zone } } }
+    assert.equal("fail", r.result)
+    assert.equal("quarantine", r.disposition)
+    assert.equal(2, #r.rua)
+  end)
+end)
+
 describe("dmarc hostile input", function()
+  it("bounds the number of DKIM results looked at", function()
+    local dkim = {}
+    for i = 1, 500 do dkim[i] = { result = "fail", domain = "x" .. i .. ".example" } end
+    dkim[501] = { result = "pass", domain = "example.com" }
+    local r = mailauth.dmarc{ from = "example.com", dkim = dkim, pct_roll = 0,
+      resolver = table_resolver{ ["_dmarc.example.com"] = { TXT = { "v=DMARC1; p=reject" } } } }
+    assert.equal("pass", r.result)   -- failing ones are skipped, not counted
+    dkim = {}
+    for i = 1, 1100 do dkim[i] = { result = "fail", domain = "x" .. i .. ".example" } end
+    dkim[1101] = { result = "pass", domain = "example.com" }
+    r = mailauth.dmarc{ from = "example.com", dkim = dkim, pct_roll = 0,
+      resolver = table_resolver{ ["_dmarc.example.com"] = { TXT = { "v=DMARC1; p=reject" } } } }
+    assert.equal("fail", r.result)   -- only the first 1024 results are read
+  end)
   it("bounds the record size", function()
     local big = "v=DMARC1; p=reject; rua=" .. ("mailto:a@example.com,"):rep(400)
     local r = mailauth.dmarc{ from = "example.com", resolver = table_resolver{ ["_dmarc.example.com"] = { TXT = { big } } } }

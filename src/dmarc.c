@@ -23,7 +23,8 @@
 #include "internal.h"
 
 #define DMARC_RECORD_MAX 4096	/* bytes of one TXT record we parse */
-#define DMARC_DKIM_MAX 32	/* DKIM results considered */
+#define DMARC_DKIM_MAX 32	/* passing DKIM results considered */
+#define DMARC_DKIM_SCAN 1024	/* DKIM results read at all */
 #define DMARC_FROM_MAX 16	/* From domains looked at (all must be equal) */
 #define TREE_MAX_QUERIES 8	/* RFC 9989 §4.10 */
 #define LOOKUP_MAX 96		/* tree walks of From + identifiers */
@@ -768,7 +769,7 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 		return 0;
 	}
 	for (i = 1; i <= n && i <= DMARC_FROM_MAX; i++) {
-		char key[32];
+		char key[48];
 		char *d;
 
 		snprintf(key, sizeof key, "from_domains.%ld", i);
@@ -831,8 +832,9 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 	st->spf_result = s != NULL ? pslcache_lower(a, s, len) : NULL;
 	s = param_get(p, "spf.domain", &len);
 	st->spf_domain = domain_param(a, s, len);
-	for (i = 0; i < DMARC_DKIM_MAX; i++) {
-		char key[40];
+	/* Only passing signatures can align: keep those (bounded). */
+	for (i = 0, st->ndkim = 0; i < DMARC_DKIM_SCAN && st->ndkim < DMARC_DKIM_MAX; i++) {
+		char key[48];
 		const char *res;
 		size_t rlen;
 
@@ -842,10 +844,12 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 		s = param_get(p, key, &len);
 		if (res == NULL && s == NULL)
 			break;
-		st->dkim_result[i] = res != NULL ? pslcache_lower(a, res, rlen) : NULL;
-		st->dkim_domain[i] = domain_param(a, s, len);
+		if (res == NULL || !ascii_ieq(res, rlen, "pass", 4))
+			continue;
+		st->dkim_result[st->ndkim] = "pass";
+		st->dkim_domain[st->ndkim] = domain_param(a, s, len);
+		st->ndkim++;
 	}
-	st->ndkim = i;
 	if (!st->tree) {
 		const char *org = pslcache_registrable(st->psl, st->from);
 

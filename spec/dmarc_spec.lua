@@ -406,6 +406,26 @@ describe("dmarc: authheaders cases", function()
       }
       local want = ours[case.id] or case.expect
       assert.equal(want.dmarc, r.result)
+      -- The dmarc= entry mailauth writes says what authheaders' header says.
+      if not ours[case.id] then
+        local theirs = assert(mailauth.authres.parse(case.expect.authheaders_ar))
+        local mine = assert(mailauth.authres.parse(mailauth.authres.format({ dmarc = r }, "example.com")))
+        local function entry(ar)
+          for _, res in ipairs(ar.results) do
+            if res.method == "dmarc" then
+              local from
+              for _, prop in ipairs(res.properties) do
+                if prop.ptype == "header" and prop.property == "from" then from = prop.value end
+              end
+              return res.result, from
+            end
+          end
+        end
+        local tr, tf = entry(theirs)
+        local mr, mf = entry(mine)
+        assert.equal(tr, mr)
+        if tf ~= nil and tf ~= "none" then assert.equal(tf, mf) end
+      end
       if want.policy and want.dmarc ~= "permerror" then assert.equal(want.policy, r.policy) end
       if case.expect.header_from and case.expect.header_from ~= "none" and r.result ~= "permerror" then
         assert.equal(case.expect.header_from, r.domain)

@@ -337,6 +337,18 @@ describe("dmarc tree walk (org_domain = 'tree', DMARCbis)", function()
       dkim = { { result = "pass", domain = "x.example.com" } }, resolver = table_resolver(data) }
     assert.equal("fail", r.result)
   end)
+  it("walks a passing identifier's tree too, in the same step, unless it cannot align", function()
+    local log = {}
+    local r = mailauth.dmarc{ from = "a.example.com", org_domain = "tree", pct_roll = 0,
+      dkim = { { result = "pass", domain = "b.example.com" }, { result = "pass", domain = "unrelated.org" },
+               { result = "fail", domain = "c.example.com" } },
+      resolver = table_resolver({ ["_dmarc.example.com"] = { TXT = { "v=DMARC1; p=reject" } } }, log) }
+    table.sort(log)
+    assert.same({ "TXT _dmarc.a.example.com", "TXT _dmarc.b.example.com", "TXT _dmarc.com",
+                  "TXT _dmarc.example.com" }, log)
+    assert.equal("pass", r.result)
+    assert.equal("b.example.com", r.dkim_domain)
+  end)
   it("t=y lowers the disposition (testing mode)", function()
     local r = mailauth.dmarc{ from = "example.com", org_domain = "tree", pct_roll = 0,
       resolver = table_resolver{ ["_dmarc.example.com"] = { TXT = { "v=DMARC1; p=reject; t=y" } } } }

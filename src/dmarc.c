@@ -794,6 +794,16 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 	return 0;
 }
 
+/*
+ * An Organizational Domain is always a suffix of its name, so an identifier
+ * that does not even share the top label with From cannot align: no walk.
+ */
+static int may_align(const dmarc_state *st, const char *id)
+{
+	return id != NULL && strcmp(id, st->from) != 0 &&
+	       strcmp(last_labels(id, 1), last_labels(st->from, 1)) == 0;
+}
+
 static int dmarc_init(mauth_check *c, void *vst, const params *p,
 		      char *err, size_t errlen)
 {
@@ -863,12 +873,10 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 	/* Passing identifiers that may align in relaxed mode need their own
 	 * org domain; their walks mostly repeat the From walk's names. */
 	if (st->spf_result != NULL && strcmp(st->spf_result, "pass") == 0 &&
-	    st->spf_domain != NULL && ask_walk(c, st, st->spf_domain) < 0)
+	    may_align(st, st->spf_domain) && ask_walk(c, st, st->spf_domain) < 0)
 		return MAUTH_ENOMEM;
 	for (i = 0; i < st->ndkim; i++)
-		if (st->dkim_result[i] != NULL &&
-		    strcmp(st->dkim_result[i], "pass") == 0 &&
-		    st->dkim_domain[i] != NULL &&
+		if (may_align(st, st->dkim_domain[i]) &&
 		    ask_walk(c, st, st->dkim_domain[i]) < 0)
 			return MAUTH_ENOMEM;
 	return 0;

@@ -43,7 +43,7 @@ OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) $(COMPAT_OBJ)
 MODULE := $(BUILD)/mailauth/core.so
 
 .PHONY: all all-luas deps demo test unit asan lint fuzz bench clean \
-	check-sources rockspec-test install
+	check-sources rockspec-test install print-srcs print-libs
 
 all: $(MODULE)
 
@@ -100,9 +100,20 @@ lint:
 	clang-tidy --quiet $(SRCS) -- -std=c99 -Isrc -I/usr/include/lua5.4 \
 		-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 
+# Every fuzz/fuzz_<name>.c for FUZZ_SECONDS each (FUZZ_TARGETS: only those
+# names); clang and its fuzzer runtime are installed as an optional group.
 FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?=
 fuzz:
-	@sh fuzz/run.sh $(FUZZ_SECONDS)
+	@sh spec/support/deps.sh fuzz
+	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# What the fuzz targets (and other out-of-module builds) link with.
+print-srcs:
+	@echo $(CORE_SRCS) $(DRIVER_SRCS)
+
+print-libs:
+	@echo $(LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory LUA=lua5.4 all

@@ -85,8 +85,8 @@ static void make_key(char *key, size_t keylen, const mauth_question *q)
 
 static void lru_unlink(net_resolver *r, cache_entry *e)
 {
-	if (e->prev) e->prev->next = e->next; else r->lru_head = e->next;
-	if (e->next) e->next->prev = e->prev; else r->lru_tail = e->prev;
+	if (r->lru_head == e) r->lru_head = e->next; else e->prev->next = e->next;
+	if (r->lru_tail == e) r->lru_tail = e->prev; else e->next->prev = e->prev;
 	e->prev = e->next = NULL;
 }
 
@@ -472,9 +472,15 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 static void net_free(mauth_resolver *base)
 {
 	net_resolver *r = (net_resolver *)base;
+	cache_entry *e = r->lru_head, *next;
 
-	while (r->lru_head)
-		cache_drop(r, r->lru_head);
+	/* Every entry is on the LRU list: free along it, no unlinking. */
+	for (; e != NULL; e = next) {
+		next = e->next;
+		mauth_answer_free(e->ans);
+		free(e->key);
+		free(e);
+	}
 	free(r->buckets);
 	free(r);
 }
@@ -499,10 +505,9 @@ static int parse_ns(const char *s, nsaddr *out)
 			port = end + 2;
 		else if (end[1] != '\0')
 			return -1;
-	} else if ((end = strchr(s, '@')) != NULL) {
-		hl = (size_t)(end - s);
-		port = end + 1;
-	} else if ((end = strchr(s, ':')) != NULL && strchr(end + 1, ':') == NULL) {
+	} else if ((end = strchr(s, '@')) != NULL ||
+		   ((end = strchr(s, ':')) != NULL && strchr(end + 1, ':') == NULL)) {
+		/* host@port, or host:port when only one colon (not IPv6) */
 		hl = (size_t)(end - s);
 		port = end + 1;
 	} else {

@@ -49,7 +49,7 @@ static void lowercase(char *s)
 }
 
 static int add_entry(zone_resolver *z, const char *owner, int type,
-		     unsigned ttl, char *data, size_t len, unsigned pref)
+		     unsigned ttl, const char *data, size_t len, unsigned pref)
 {
 	entry *e;
 

@@ -79,7 +79,7 @@ test: deps
 
 # Unit specs only (no DNS server), for quick iterations.
 unit: all
-	@busted --lua=$(LUA) --lpath='lua/?.lua;lua/?/init.lua' \
+	@busted --lua=$(LUA) --lpath='lua/?.lua' --lpath='lua/?/init.lua' \
 		--cpath='build/$(LUA)/?.so' --exclude-tags=integration spec
 
 asan: deps

@@ -277,29 +277,31 @@ static unsigned random_id(void)
 	return v;
 }
 
-/* Does this reply answer this question? (RFC 5452 §9.1: id and question.) */
+/*
+ * Does this reply answer this question? (RFC 5452 §9.1: id and question.)
+ * Names are compared on the wire, ignoring case: the text of the question
+ * may spell an octet "\109" where the reply's text says "m".
+ */
 static int reply_matches(const unsigned char *buf, size_t len, const flight *f)
 {
 	ldns_pkt *pkt = NULL;
-	char name[1100], want[NAME_MAX_TEXT * 4 + 8];
-	int type, ok = 0;
-	size_t i, n;
+	ldns_rdf *want;
+	const ldns_rr_list *ql;
+	const ldns_rr *q;
+	int ok = 0;
 
 	if (ldns_wire2pkt(&pkt, buf, len) != LDNS_STATUS_OK)
 		return 0;
-	n = strlen(f->q->name);
-	if (n >= sizeof want)
-		n = sizeof want - 1;
-	for (i = 0; i < n; i++)
-		want[i] = (char)(f->q->name[i] >= 'A' && f->q->name[i] <= 'Z' ?
-				 f->q->name[i] + 32 : f->q->name[i]);
-	if (n > 0 && want[n - 1] == '.')
-		n--;
-	want[n] = '\0';
-	if (ldns_pkt_qr(pkt) && ldns_pkt_id(pkt) == f->id &&
-	    pkt_question(pkt, name, sizeof name, &type) == 0 &&
-	    type == f->q->type && strcmp(name, want) == 0)
+	want = dname_from_text(f->q->name);
+	ql = ldns_pkt_question(pkt);
+	q = ql != NULL && ldns_rr_list_rr_count(ql) == 1 ?
+	    ldns_rr_list_rr(ql, 0) : NULL;
+	if (want != NULL && q != NULL && ldns_pkt_qr(pkt) &&
+	    ldns_pkt_id(pkt) == f->id &&
+	    (int)ldns_rr_get_type(q) == f->q->type &&
+	    ldns_dname_compare(ldns_rr_owner(q), want) == 0)
 		ok = 1;
+	ldns_rdf_deep_free(want);
 	ldns_pkt_free(pkt);
 	return ok;
 }

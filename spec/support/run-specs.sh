@@ -32,7 +32,9 @@ for lua in $LUAS; do
   else
     runner="busted --lua=$lua"
   fi
-  LD_PRELOAD=${SPEC_PRELOAD:-} $runner -o TAP --lpath='lua/?.lua;lua/?/init.lua' \
+  # One --lpath per pattern: busted --lua=X re-executes itself through a
+  # shell, which would end the command at a ';' inside one path.
+  LD_PRELOAD=${SPEC_PRELOAD:-} $runner -o TAP --lpath='lua/?.lua' --lpath='lua/?/init.lua' \
     --cpath="$cpath" spec > "$out" 2>&1
   rc=$?
   p=$(grep -c '^ok ' "$out")

@@ -42,7 +42,7 @@ LIBS := -lldns -lcrypto
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) $(COMPAT_OBJ)
 MODULE := $(BUILD)/mailauth/core.so
 
-.PHONY: all all-luas deps demo test unit asan lint fuzz bench clean \
+.PHONY: all all-luas deps demo test unit asan valgrind lint fuzz bench clean \
 	check-sources rockspec-test install print-srcs print-libs
 
 all: $(MODULE)
@@ -88,9 +88,16 @@ asan: deps
 	@SPEC_CPATH='build/asan/?.so' SPEC_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		sh spec/support/run-specs.sh lua5.4
+	@LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/asan/?.so;;' \
+		LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		lua5.4 spec/support/sanitizer-smoke.lua
 
 valgrind: all
+	@sh spec/support/deps.sh valgrind
 	@SPEC_VALGRIND=1 sh spec/support/run-specs.sh lua5.4
+	@LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' \
+		valgrind -q --leak-check=full --error-exitcode=9 lua5.4 spec/support/sanitizer-smoke.lua
 
 # cppcheck, then clang-tidy with the checks of .clang-tidy (warnings are
 # errors).  --force: the Lua headers have more #if configurations than

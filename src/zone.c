@@ -274,15 +274,16 @@ static void zone_free(mauth_resolver *r)
  * Reads one master file record by record.  ldns_zone_new_frm_fp_l would do
  * the loop, but on a syntax error (and for a second SOA) it frees only the
  * list shell, leaking every record read so far (ldns 1.8.3): so the loop is
- * here, each record is copied into z and freed at once.  Like ldns, a
- * record without a TTL takes the previous record's.
+ * here, each record is copied into z and freed at once.  A record without
+ * a TTL takes $TTL (RFC 2308 §4), or without one the previous record's
+ * (RFC 1035 §5.1), as Knot does; ldns' loop always took the previous one.
  */
 static int load_text(zone_resolver *z, const char *text, size_t len,
 		     char *err, size_t errlen)
 {
 	ldns_rdf *origin = NULL, *prev = NULL;
 	uint32_t ttl = 300;
-	int line = 0, rc = 0;
+	int line = 0, rc = 0, have_ttl = 0;
 	FILE *f;
 
 	if (len == 0)
@@ -303,11 +304,14 @@ static int load_text(zone_resolver *z, const char *text, size_t len,
 		case LDNS_STATUS_OK:
 			if (add_rr(z, rr) != 0)
 				rc = MAUTH_ENOMEM;
-			ttl = ldns_rr_ttl(rr);
+			if (!have_ttl)
+				ttl = ldns_rr_ttl(rr);
 			ldns_rr_free(rr);
 			break;
-		case LDNS_STATUS_SYNTAX_EMPTY:
 		case LDNS_STATUS_SYNTAX_TTL:
+			have_ttl = 1;	/* ldns has set ttl */
+			break;
+		case LDNS_STATUS_SYNTAX_EMPTY:
 		case LDNS_STATUS_SYNTAX_ORIGIN:
 			break;		/* a blank line or a directive */
 		case LDNS_STATUS_SYNTAX_INCLUDE:

@@ -32,6 +32,18 @@ describe("regress 001 (fuzz_zone)", function()
     assert.matches("zone line 6", err)
   end)
 
+  it("gives a record without a TTL the $TTL, else the previous record's", function()
+    -- RFC 2308 §4 and RFC 1035 §5.1; Knot serves the fixture zones this way.
+    local r = assert(mailauth.resolver{ zones = {
+      'x.test. 60 IN TXT "a"\ny.test. IN TXT "b"\n$TTL 100\n' ..
+      'z.test. IN TXT "c"\nw.test. 5 IN TXT "d"\nv.test. IN TXT "e"\n' } })
+    local got = {}
+    for _, n in ipairs { "x", "y", "z", "w", "v" } do
+      got[#got + 1] = r:query(n .. ".test", "TXT").ttl
+    end
+    assert.same({ 60, 60, 100, 5, 100 }, got)
+  end)
+
   it("refuses $INCLUDE in zone text", function()
     local r, err = mailauth.resolver{ zones = { "$INCLUDE /etc/hostname\n" } }
     assert.is_nil(r)

@@ -94,9 +94,13 @@ int answer_is_temporary(const mauth_answer *a);
 /* ---- names ---- */
 #define NAME_MAX_TEXT 253	/* RFC 1035 2.3.4: 255 octets on the wire */
 #define LABEL_MAX 63
+/* Room for the text of any valid name: every octet may be written "\DDD". */
+#define NAME_TEXT_MAX (NAME_MAX_TEXT * 4 + 8)
 /* 1 when s (with or without a final dot) is a name that can be asked. */
 int name_is_valid(const char *s, size_t len);
 int ascii_ieq(const char *a, size_t alen, const char *b, size_t blen);
+/* The length of s without its final dot (an escaped "\\." is no final dot). */
+size_t name_strip_dot(const char *s, size_t len);
 /* Compares two names ignoring case and a final dot. */
 int name_eq(const char *a, size_t alen, const char *b, size_t blen);
 

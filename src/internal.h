@@ -73,6 +73,7 @@ mauth_value *check_result(mauth_check *c);
 
 extern const check_vt mauth_iprev_vt;
 extern const check_vt mauth_ptr_vt;
+extern const check_vt mauth_spf_vt;
 
 /* ---- answers ---- */
 /* Builds an owned answer (one malloc block) from records; NULL on ENOMEM. */

@@ -149,6 +149,109 @@ function M.ptr(ip, opts)
   return nil, "nxdomain", r.problem
 end
 
+local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
+                      "max_ptr_names", "time_budget" }
+local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
+
+--- mailauth.spf{ ip =, sender =, helo =, resolver =, receiver =, scope =, now =,
+--   default_explanation =, max_lookups =, max_void_lookups =, max_mx_names =,
+--   max_ptr_names =, time_budget = }
+--> { result, scope, domain, record, mechanism, explanation, problem, lookups,
+--    void_lookups, property, identity, ip, helo, received_spf }
+-- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
+-- default; an empty sender checks postmaster@helo, §2.4) or the HELO
+-- identity (scope = "helo").
+function M.spf(opts)
+  if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+  local function bad(field, what)
+    error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
+          :format(field, what, type(opts[field])), 3)
+  end
+  if type(opts.ip) ~= "string" then bad("ip", "IP address string") end
+  for _, k in ipairs(SPF_STRINGS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then bad(k, "string") end
+  end
+  for _, k in ipairs(SPF_NUMBERS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then bad(k, "number") end
+  end
+  if opts.scope ~= nil and opts.scope ~= "mfrom" and opts.scope ~= "helo" then
+    bad("scope", '"mfrom" or "helo"')
+  end
+  local params = {
+    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = opts.scope,
+    receiver = opts.receiver, default_explanation = opts.default_explanation,
+    -- The core reads no clock: %{t} comes from here.
+    now = math.floor(opts.now or os.time()),
+  }
+  for _, k in ipairs(SPF_NUMBERS) do
+    if k ~= "now" and k ~= "time_budget" and opts[k] ~= nil then
+      params[k] = math.floor(opts[k])
+    end
+  end
+  local check = new_check("spf", "spf", params)
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  r.received_spf = M.spf_received(r, opts)
+  return r
+end
+
+-- RFC 7208 §9.1 comment and key-value pairs; values that are not a
+-- dot-atom are quoted (RFC 5322 quoted-string).
+local function kv_value(s)
+  if s:match("^[%w!#$%%&'*+/=?^_`{|}~%-]+[%w!#$%%&'*+/=?^_`{|}~%-%.]*$")
+     and not s:match("%.%.") and not s:match("%.$") then
+    return s
+  end
+  return '"' .. s:gsub('[%c"\\]', function(ch)
+    if ch == '"' or ch == "\\" then return "\\" .. ch end
+    return ""
+  end) .. '"'
+end
+
+local RESULT_COMMENT = {
+  pass = "domain of %s designates %s as permitted sender",
+  fail = "domain of %s does not designate %s as permitted sender",
+  softfail = "transitioning domain of %s does not designate %s as permitted sender",
+  neutral = "%s is neither permitted nor denied by domain of %s",
+  none = "domain of %s does not designate permitted sender hosts",
+  temperror = "error in processing during lookup of %s",
+  permerror = "permanent error in processing domain of %s",
+}
+
+--- mailauth.spf_received(result, { receiver = "mx.example.org" }) -> "Received-SPF: ..."
+-- The header field of RFC 7208 §9.1 for a mailauth.spf result.
+function M.spf_received(result, opts)
+  if type(result) ~= "table" then argerror("spf_received", 1, "table", result) end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("spf_received", 2, "table or nil", opts) end
+  local res = result.result or "none"
+  local identity = result.identity or ""
+  local ip = result.ip or ""
+  local fmt = RESULT_COMMENT[res] or RESULT_COMMENT.permerror
+  local comment
+  if res == "neutral" then
+    comment = fmt:format(ip, identity)
+  elseif res == "pass" or res == "fail" or res == "softfail" then
+    comment = fmt:format(identity, ip)
+  else
+    comment = fmt:format(identity)
+  end
+  local receiver = opts.receiver
+  if receiver then comment = receiver .. ": " .. comment end
+  comment = comment:gsub("[()\\]", "\\%0"):gsub("%c", "")
+  local pairs_ = {}
+  local function add(k, v)
+    if v ~= nil and v ~= "" then pairs_[#pairs_ + 1] = k .. "=" .. kv_value(tostring(v)) end
+  end
+  add("client-ip", ip)
+  add("envelope-from", result.scope == "helo" and nil or identity)
+  add("helo", result.helo)
+  add("receiver", receiver)
+  add("mechanism", result.mechanism)
+  add("problem", result.problem and result.problem:sub(1, 200))
+  add("identity", result.scope)
+  return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
+end
+
 M.dns = {
   query_wire = core.query_wire,
   parse_wire = core.parse_wire,

@@ -18,17 +18,7 @@ DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
 SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c
 HDRS := $(wildcard src/*.h)
 
-ifeq ($(LUA),luajit)
-LUA_PC := luajit
-# compat-5.3 from Debian's lua-compat53-dev, renamed so it cannot clash
-# with LuaJIT's own 5.2 symbols.
-COMPAT_CFLAGS := -I/usr/include/lua5.1 -DCOMPAT53_PREFIX=mauth_compat
-COMPAT_OBJ := $(BUILD)/obj/compat-5.3.o
-else
 LUA_PC := $(LUA)
-COMPAT_CFLAGS :=
-COMPAT_OBJ :=
-endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wformat=2 -Wno-format-nonliteral
@@ -40,7 +30,7 @@ LUA_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
 # Never liblua: the host (lua, rspamd, haproxy) provides the VM symbols.
 LIBS := -lldns -lcrypto
 
-OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS)) $(COMPAT_OBJ)
+OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 MODULE := $(BUILD)/mailauth/core.so
 
 .PHONY: all all-luas deps demo test unit asan lint fuzz bench clean \
@@ -49,11 +39,7 @@ MODULE := $(BUILD)/mailauth/core.so
 all: $(MODULE)
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
-	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) $(COMPAT_CFLAGS) -Isrc -c $< -o $@
-
-$(BUILD)/obj/compat-5.3.o: /usr/include/lua5.1/compat-5.3.c | $(BUILD)/obj
-	$(CC) -std=c99 $(OPT) $(SAN) -fPIC -fvisibility=hidden -w $(LUA_CFLAGS) \
-		$(COMPAT_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -Isrc -c $< -o $@
 
 $(MODULE): $(OBJS) | $(BUILD)/mailauth
 	$(CC) -shared $(SAN) -o $@ $(OBJS) $(LIBS)
@@ -80,7 +66,7 @@ test: deps
 
 # Unit specs only (no DNS server), for quick iterations.
 unit: all
-	@busted --lua=$(LUA) --lpath='lua/?.lua;lua/?/init.lua' \
+	@busted --lua=$(LUA) \
 		--cpath='build/$(LUA)/?.so' --exclude-tags=integration spec
 
 asan: deps

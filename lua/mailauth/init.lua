@@ -13,8 +13,6 @@ local M = {
   core = core,
 }
 
-local DEFAULT_BUDGET = 20 -- seconds per check (RFC 7208 §4.6.4 suggests at least 20)
-
 -- level: 1 for the API function itself, more for helpers it calls.
 local function argerror(fname, n, what, value, level)
   error(("bad argument #%d to 'mailauth.%s' (%s expected, got %s)")
@@ -72,45 +70,10 @@ local function resolver_of(opts)
   return r
 end
 
-local TIMEOUT = { rcode = "TIMEOUT" }
-local SERVFAIL = { rcode = "SERVFAIL" }
-
--- Runs a check to its end and returns its result table.
-local function run(check, resolver, budget)
-  budget = budget or DEFAULT_BUDGET
-  local kind = type(resolver)
-  if kind == "userdata" then
-    local result = check:run(resolver, math.floor(budget * 1000))
-    check:close()
-    return result
-  end
-  local ask
-  if kind == "function" then
-    ask = resolver
-  elseif kind == "table" and type(resolver.query) == "function" then
-    ask = function(name, qtype) return resolver:query(name, qtype) end
-  else
-    error("mailauth: resolver must be mailauth.resolver(...), a function(name, qtype)"
-          .. " or an object with :query(name, qtype)", 3)
-  end
-  local deadline = os.time() + budget
-  while check:step() == "dns" do
-    local late = os.time() > deadline
-    for _, q in ipairs(check:questions()) do
-      local answer = TIMEOUT
-      if not late then
-        -- This call may yield; nothing of C is on the stack here.
-        answer = ask(q.name, q.type)
-        if type(answer) ~= "table" then answer = SERVFAIL end
-      end
-      check:answer(q.id, answer)
-    end
-  end
-  local result = check:result()
-  check:close()
-  return result
-end
+local driver = require "mailauth.run"
+local run = driver.run
 M._run = run
+M._run_all = driver.run_all
 
 local function new_check(fname, kind, params)
   local check, err = core.check(kind, params)

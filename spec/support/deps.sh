@@ -4,8 +4,9 @@
 set -e
 PKGS="build-essential pkg-config libldns-dev libssl-dev libpsl-dev publicsuffix
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev luajit libluajit-5.1-dev
-lua-compat53-dev lua-busted lua-cjson lua-yaml knot knot-dnsutils
-python3-spf python3-dnspython python3-dkim python3-nacl python3-authres"
+lua-compat53-dev lua-busted lua-cjson lua-yaml luarocks knot knot-dnsutils
+python3-spf python3-dnspython python3-dkim python3-nacl python3-authres
+rspamd haproxy curl"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -16,7 +17,7 @@ if [ "$(id -u)" = 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  apt-get install -y -qq $missing >/dev/null
 else
   echo "deps: missing packages; run as root:"
   echo "  apt-get install -y$missing"

@@ -32,7 +32,7 @@ for lua in $LUAS; do
   else
     runner="busted --lua=$lua"
   fi
-  LD_PRELOAD=${SPEC_PRELOAD:-} $runner -o TAP --lpath='lua/?.lua;lua/?/init.lua' \
+  LD_PRELOAD=${SPEC_PRELOAD:-} $runner -o TAP \
     --cpath="$cpath" spec > "$out" 2>&1
   rc=$?
   p=$(grep -c '^ok ' "$out")

@@ -1,0 +1,47 @@
+-- mailauth: iprev, SPF, DKIM, DMARC, ARC and Authentication-Results for Lua.
+rockspec_format = "3.0"
+package = "mailauth"
+version = "scm-1"
+source = {
+  url = "git+file:///dev/null", -- built from a checkout: luarocks make rockspec/mailauth-scm-1.rockspec
+}
+description = {
+  summary = "Mail authentication (iprev, SPF, DKIM, DMARC, ARC) for Lua, in C",
+  detailed = [[
+    Answers, for one incoming message, who really sent it and whether to
+    trust it.  Each check is a DNS-free job; resolvers are the ldns driver,
+    offline zone files, or any (yielding) Lua function.
+  ]],
+  license = "MIT",
+}
+dependencies = { "lua >= 5.1" }
+external_dependencies = {
+  LDNS = { header = "ldns/ldns.h", library = "ldns" },
+  OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["mailauth.core"] = {
+      -- The same list as SRCS in the Makefile (make check-sources).
+      sources = {
+        "src/arena.c", "src/util.c", "src/ip.c", "src/check.c", "src/iprev.c",
+        "src/dnswire.c", "src/zone.c", "src/resolver.c",
+        "src/lmailauth.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
+      libraries = { "ldns", "crypto" },
+      incdirs = { "src", "$(LDNS_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(LDNS_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+    },
+    ["mailauth"] = "lua/mailauth/init.lua",
+    ["mailauth.cli"] = "lua/mailauth/cli.lua",
+    ["mailauth.rspamd"] = "lua/mailauth/rspamd.lua",
+    ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
+    ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
+    ["mailauth.run"] = "lua/mailauth/run.lua",
+  },
+  install = {
+    bin = { mailauth = "bin/mailauth" },
+  },
+}

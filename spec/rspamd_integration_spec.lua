@@ -1,0 +1,91 @@
+-- mailauth inside a real Rspamd (LuaJIT): a rule registered with
+-- flags = "coro" runs mailauth.iprev with DNS through Rspamd's own resolver,
+-- which yields the symbol's coroutine.  Rspamd asks the Knot server of the
+-- test harness.  Runs under LuaJIT only: that is the Lua Rspamd embeds.
+local daemon = require "spec.support.daemon"
+local helpers = require "spec.support.helpers"
+
+local NS = helpers.test_nameserver()
+local PORT = 11433
+
+local function with_rspamd(body)
+  if not jit then return end
+  describe("#integration #rspamd mailauth in Rspamd", body)
+end
+
+with_rspamd(function()
+  local dir, pid
+  local root = os.getenv("PWD")
+
+  setup(function()
+    assert(NS, "MAILAUTH_TEST_NS is not set: run the specs through make test")
+    local host, port = NS:match("^(.-)@(%d+)$")
+    dir = daemon.tmpdir("mailauth-rspamd")
+    for _, d in ipairs { "run", "db", "log", "local" } do os.execute("mkdir -p " .. dir .. "/" .. d) end
+    daemon.write(dir .. "/local/rule.lua", ([[
+package.path = "%s/lua/?.lua;%s/lua/?/init.lua;" .. package.path
+package.cpath = "%s/build/luajit/?.so;" .. package.cpath
+local mailauth = require "mailauth"
+local adapter = require "mailauth.rspamd"
+rspamd_config:register_symbol{
+  name = "MAILAUTH_IPREV", score = 0.0, type = "normal", flags = "coro",
+  callback = function(task)
+    local r = mailauth.iprev(adapter.client_ip(task), { resolver = adapter.resolver(task) })
+    task:insert_result("MAILAUTH_IPREV", 1.0, r.result, r.name or "-", mailauth._LUA_VERSION)
+  end,
+}
+]]):format(root, root, root))
+    daemon.write(dir .. "/rspamd.conf", ([[
+options {
+  pidfile = "%s/run/rspamd.pid";
+  dns { nameserver = ["%s:%s"]; timeout = 1s; retransmits = 1; }
+  control_socket = "%s/run/rspamd.sock mode=0600";
+  history_file = "%s/db/rspamd.history";
+  dynamic_conf = "%s/db/rspamd_dynamic";
+  url_tld = "/usr/share/rspamd/effective_tld_names.dat";
+}
+logging { type = "file"; filename = "%s/log/rspamd.log"; level = "info"; }
+worker "normal" { bind_socket = "127.0.0.1:%d"; count = 1; }
+lua = "%s/local/rule.lua";
+]]):format(dir, host, port, dir, dir, dir, dir, PORT, dir))
+    pid = daemon.start(("rspamd -f -i -u root -g root -c %s/rspamd.conf"):format(dir), dir .. "/log/stdout")
+    local ready = daemon.wait(60, function()
+      return daemon.capture(("curl -s http://127.0.0.1:%d/ping"):format(PORT)):match("pong")
+    end)
+    assert(ready, "rspamd did not start: " .. daemon.read(dir .. "/log/stdout")
+           .. daemon.read(dir .. "/log/rspamd.log"):sub(-3000))
+  end)
+
+  teardown(function()
+    daemon.stop(pid)
+    if dir then os.execute("rm -rf " .. dir) end
+  end)
+
+  local function scan(ip)
+    local msg = dir .. "/msg.eml"
+    daemon.write(msg, "From: a@example.com\r\nTo: b@example.com\r\nSubject: t\r\n\r\nhello\r\n")
+    local out = daemon.capture(("rspamc -h 127.0.0.1:%d -i %s -j symbols %s"):format(PORT, ip, msg))
+    local cjson = require "cjson"
+    local ok, doc = pcall(cjson.decode, out)
+    assert(ok, "rspamc said: " .. out)
+    local sym = doc.default and doc.default.MAILAUTH_IPREV or doc.symbols and doc.symbols.MAILAUTH_IPREV
+    assert(sym, "no MAILAUTH_IPREV in " .. out .. daemon.read(dir .. "/log/rspamd.log"):sub(-2000))
+    return sym.options
+  end
+
+  it("confirms a client whose PTR maps back, over Rspamd's DNS", function()
+    assert.are.same({ "pass", "mail.example.com", "Lua 5.1" }, scan("192.0.2.25"))
+    assert.are.same({ "pass", "mail.example.com", "Lua 5.1" }, scan("2001:db8::25"))
+  end)
+
+  it("reports fail, permerror and temperror from the same rule", function()
+    assert.are.equal("fail", scan("192.0.2.27")[1])
+    assert.are.equal("permerror", scan("192.0.2.29")[1])
+    assert.are.equal("temperror", scan("192.0.2.30")[1])
+  end)
+
+  it("keeps the worker alive across many yielding checks", function()
+    for _ = 1, 20 do assert.are.equal("pass", scan("192.0.2.26")[1]) end
+    assert.is_true(daemon.alive(pid))
+  end)
+end)

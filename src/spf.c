@@ -56,6 +56,7 @@ typedef struct {
 	const char *local, *sdomain, *helo, *receiver, *default_exp;
 	size_t local_len, sdomain_len, helo_len, receiver_len, default_exp_len;
 	const char *identity;	/* smtp.mailfrom / smtp.helo value */
+	const char *sender;	/* MAIL FROM as given */
 	int scope_helo;
 	long long now;
 	long max_lookups, max_void, max_mx, max_ptr;
@@ -130,6 +131,7 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 		return MAUTH_EINVAL;
 	}
 	st->scope_helo = scope != NULL && strcmp(scope, "helo") == 0;
+	st->sender = arena_strndup(a, sender, slen);
 	st->helo = arena_strndup(a, helo, hlen);
 	st->helo_len = hlen;
 	if (st->scope_helo || slen == 0) {
@@ -144,8 +146,17 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 		st->local_len = 10;
 		st->sdomain = st->helo;
 		st->sdomain_len = hlen;
-		st->identity = st->scope_helo ? st->helo :
-			       arena_strndup(a, sender, slen);
+		if (st->scope_helo) {
+			st->identity = st->helo;
+		} else {
+			char *id = arena_alloc(a, hlen + 12);
+
+			if (id != NULL) {
+				memcpy(id, "postmaster@", 11);
+				memcpy(id + 11, helo, hlen);
+			}
+			st->identity = id;
+		}
 	} else {
 		for (at = slen; at > 0 && sender[at - 1] != '@'; at--)
 			;
@@ -210,6 +221,8 @@ static void put_common(mauth_check *c, spf_state *st, mauth_value *r)
 	val_str(a, r, "domain", st->sdomain, st->sdomain_len);
 	val_cstr(a, r, "property", st->scope_helo ? "smtp.helo" : "smtp.mailfrom");
 	val_cstr(a, r, "identity", st->identity);
+	if (st->sender != NULL && st->sender[0] != '\0')
+		val_cstr(a, r, "sender", st->sender);
 	val_cstr(a, r, "ip", st->iptext);
 	if (st->helo_len > 0)
 		val_str(a, r, "helo", st->helo, st->helo_len);

@@ -120,7 +120,8 @@ local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 --   default_explanation =, max_lookups =, max_void_lookups =, max_mx_names =,
 --   max_ptr_names =, time_budget = }
 --> { result, scope, domain, record, mechanism, explanation, problem, lookups,
---    void_lookups, property, identity, ip, helo, received_spf }
+--    void_lookups, property ("smtp.mailfrom"|"smtp.helo"), identity (its value
+--    for Authentication-Results), sender, ip, helo, received_spf }
 -- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
 -- default; an empty sender checks postmaster@helo, §2.4) or the HELO
 -- identity (scope = "helo").
@@ -206,12 +207,12 @@ function M.spf_received(result, opts)
     if v ~= nil and v ~= "" then pairs_[#pairs_ + 1] = k .. "=" .. kv_value(tostring(v)) end
   end
   add("client-ip", ip)
-  add("envelope-from", result.scope == "helo" and nil or identity)
+  add("envelope-from", result.sender)
   add("helo", result.helo)
   add("receiver", receiver)
   add("mechanism", result.mechanism)
   add("problem", result.problem and result.problem:sub(1, 200))
-  add("identity", result.scope)
+  add("identity", result.scope == "helo" and "helo" or "mailfrom")
   return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
 end
 

@@ -89,8 +89,8 @@ local function record(i, nspf, nhosts)
   if chance(0.08) then n = 9 + rnd(6) end
   for _ = 1, n do parts[#parts + 1] = term(nspf, nhosts) end
   if chance(0.25) then parts[#parts + 1] = "redirect=" .. spfname(rnd(nspf)) end
-  if chance(0.3) then parts[#parts + 1] = "exp=" .. pick({ "exp1.example.test", "exp2.example.test", "%{d}.exp.example.test", "nx.exp.example.test" }) end
-  if chance(0.15) then parts[#parts + 1] = pick({ "-all", "~all", "?all" }) end
+  if chance(0.5) then parts[#parts + 1] = "exp=" .. pick({ "exp1.example.test", "exp2.example.test", "%{d}.exp.example.test", "nx.exp.example.test" }) end
+  if chance(0.4) then parts[#parts + 1] = pick({ "-all", "-all", "-all", "~all", "?all" }) end
   if chance(0.03) then parts[#parts + 1] = pick({ "foo=bar", "x-unknown=%{d}", "a:bad/99", "ip4:1.2.3", "bogus:x" }) end
   local text = table.concat(parts, " ")
   if i == 0 and chance(0.05) then return { text, "v=spf1 -all" } end -- two records: permerror

@@ -161,8 +161,9 @@ end
 -- RFC 7208 §9.1 comment and key-value pairs; values that are not a
 -- dot-atom are quoted (RFC 5322 quoted-string).
 local function kv_value(s)
-  if s:match("^[%w!#$%%&'*+/=?^_`{|}~%-]+[%w!#$%%&'*+/=?^_`{|}~%-%.]*$")
-     and not s:match("%.%.") and not s:match("%.$") then
+  -- one character class only: patterns that can backtrack are quadratic
+  if s:find("^[%w!#$%%&'*+/=?^_`{|}~%-%.]+$") and not s:find("^%.")
+     and not s:find("..", 1, true) and not s:find("%.$") then
     return s
   end
   return '"' .. s:gsub('[%c"\\]', function(ch)

@@ -21,7 +21,7 @@
 #include "macro.h"
 #include "spf.h"
 
-#define EXPAND_MAX 8192		/* bound on any macro expansion */
+#define EXPAND_MAX 2048		/* scratch: a longer domain expansion keeps its tail */
 #define EXPLAIN_MAX 1024	/* explanation text kept */
 
 typedef struct {
@@ -210,8 +210,9 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	st->cap = (size_t)st->max_lookups + 2;
 	st->stack = arena_alloc(a, st->cap * sizeof *st->stack);
 	st->buf = arena_alloc(a, EXPAND_MAX);
-	st->qids = arena_alloc(a, 100 * sizeof *st->qids);
-	st->qnames = arena_alloc(a, 100 * sizeof *st->qnames);
+	len = (size_t)(st->max_mx > st->max_ptr ? st->max_mx : st->max_ptr);
+	st->qids = arena_alloc(a, len * sizeof *st->qids);
+	st->qnames = arena_alloc(a, len * sizeof *st->qnames);
 	if (st->stack == NULL || st->buf == NULL || st->qids == NULL ||
 	    st->qnames == NULL || st->helo == NULL || st->sdomain == NULL ||
 	    st->local == NULL || st->receiver == NULL || st->identity == NULL)

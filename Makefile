@@ -13,7 +13,8 @@ BUILD := build/$(LUA)
 
 # Sources of mailauth.core; the rockspec lists the same (make check-sources).
 CORE_SRCS := src/arena.c src/util.c src/ip.c src/check.c src/iprev.c \
-	src/macro.c src/spfrecord.c src/spf.c
+	src/macro.c src/spfrecord.c src/spf.c \
+	src/psl.c src/dmarc.c src/authres.c
 DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
 SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c
 HDRS := $(wildcard src/*.h)
@@ -28,7 +29,7 @@ CFLAGS_ALL := -std=c99 $(OPT) $(SAN) $(WARN) -fPIC -fvisibility=hidden \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LUA_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
 # Never liblua: the host (lua, rspamd, haproxy) provides the VM symbols.
-LIBS := -lldns -lcrypto
+LIBS := -lldns -lcrypto -lpsl
 
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 MODULE := $(BUILD)/mailauth/core.so

@@ -18,6 +18,7 @@ dependencies = { "lua >= 5.1" }
 external_dependencies = {
   LDNS = { header = "ldns/ldns.h", library = "ldns" },
   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+  PSL = { header = "libpsl.h", library = "psl" },
 }
 build = {
   type = "builtin",
@@ -27,13 +28,14 @@ build = {
       sources = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/check.c", "src/iprev.c",
         "src/macro.c", "src/spfrecord.c", "src/spf.c",
+        "src/psl.c", "src/dmarc.c", "src/authres.c",
         "src/dnswire.c", "src/zone.c", "src/resolver.c",
         "src/lmailauth.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
-      libraries = { "ldns", "crypto" },
-      incdirs = { "src", "$(LDNS_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(LDNS_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+      libraries = { "ldns", "crypto", "psl" },
+      incdirs = { "src", "$(LDNS_INCDIR)", "$(OPENSSL_INCDIR)", "$(PSL_INCDIR)" },
+      libdirs = { "$(LDNS_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(PSL_LIBDIR)" },
     },
     ["mailauth"] = "lua/mailauth/init.lua",
     ["mailauth.cli"] = "lua/mailauth/cli.lua",
@@ -41,6 +43,7 @@ build = {
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
     ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
     ["mailauth.run"] = "lua/mailauth/run.lua",
+    ["mailauth.authres"] = "lua/mailauth/authres.lua",
   },
   install = {
     bin = { mailauth = "bin/mailauth" },

@@ -74,6 +74,9 @@ mauth_value *check_result(mauth_check *c);
 extern const check_vt mauth_iprev_vt;
 extern const check_vt mauth_ptr_vt;
 extern const check_vt mauth_spf_vt;
+extern const check_vt mauth_dmarc_vt;
+extern const check_vt mauth_org_domain_vt;
+extern const check_vt mauth_authres_parse_vt;
 
 /* ---- answers ---- */
 /* Builds an owned answer (one malloc block) from records; NULL on ENOMEM. */
@@ -116,5 +119,14 @@ int ip_in_net(const ipaddr *ip, const ipaddr *net, unsigned bits);
 int ip_parse_cidr(const char *s, size_t len, ipaddr *net, unsigned *bits);
 /* Parses address text of an A/AAAA answer and compares. */
 int ip_equal_text(const ipaddr *ip, const char *s, size_t len);
+
+/* ---- public suffix list (psl.c: the one file the core reads) ---- */
+#define PSL_DEFAULT_FILE "/usr/share/publicsuffix/public_suffix_list.dat"
+/* Loads path once per process (cached); NULL with *why on failure. */
+const void *pslcache_get(const char *path, const char **why);
+/* Registrable domain of a lower-case name, a pointer into it, or NULL. */
+const char *pslcache_registrable(const void *ctx, const char *name);
+/* Lower-case copy of a name in the arena (UTF-8 aware). */
+char *pslcache_lower(arena *a, const char *s, size_t len);
 
 #endif

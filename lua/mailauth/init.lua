@@ -226,9 +226,80 @@ function M.spf_received(result, opts)
   return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
 end
 
+--- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll = }
+-- RFC 7489 (org_domain = "psl", the default) or the DMARCbis tree walk
+-- (org_domain = "tree").  from: the RFC5322.From domain; or from_domains = {...}
+-- with every domain of the From header (none or several distinct -> permerror).
+-- spf: { result =, domain = }; dkim: { { result =, domain = }, ... }.
+-- pct_roll (0..99) picks the pct sample; without it a random roll is used.
+function M.dmarc(opts)
+  if type(opts) ~= "table" then argerror("dmarc", 1, "table", opts) end
+  local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
+              pct_roll = opts.pct_roll }
+  if opts.from_domains ~= nil then
+    if type(opts.from_domains) ~= "table" then
+      error("bad argument 'from_domains' to 'mailauth.dmarc' (list of domains expected)", 2)
+    end
+    p.from_domains, p.from_count = {}, #opts.from_domains
+    for i, d in ipairs(opts.from_domains) do
+      if type(d) ~= "string" then
+        error(("bad argument 'from_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), 2)
+      end
+      p.from_domains[i] = d
+    end
+  elseif type(opts.from) ~= "string" then
+    error(("bad argument 'from' to 'mailauth.dmarc' (string expected, got %s)"):format(type(opts.from)), 2)
+  else
+    p.from = opts.from
+  end
+  if opts.spf ~= nil then
+    if type(opts.spf) ~= "table" then
+      error("bad argument 'spf' to 'mailauth.dmarc' (SPF result table expected)", 2)
+    end
+    p.spf = { result = opts.spf.result, domain = opts.spf.domain }
+  end
+  if opts.dkim ~= nil then
+    if type(opts.dkim) ~= "table" then
+      error("bad argument 'dkim' to 'mailauth.dmarc' (list of DKIM results expected)", 2)
+    end
+    p.dkim = {}
+    for i, d in ipairs(opts.dkim) do
+      if type(d) ~= "table" then
+        error(("bad argument 'dkim[%d]' to 'mailauth.dmarc' (DKIM result table expected)"):format(i), 2)
+      end
+      p.dkim[i] = { result = d.result or "none", domain = d.domain or "" }
+    end
+  end
+  if p.pct_roll == nil then p.pct_roll = math.random(0, 99) end
+  local check = new_check("dmarc", "dmarc", p)
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  if r.result ~= "temperror" and r.result ~= "permerror" then
+    r.rua = r.rua or {}
+    r.ruf = r.ruf or {}
+  end
+  return r
+end
+
+--- mailauth.org_domain(name [, { psl_file = }]) -> org_domain, registrable
+-- RFC 7489 §3.2 Organizational Domain from the Public Suffix List.  The list
+-- file is read once per process and cached.  registrable is nil when name is
+-- itself a public suffix (its org domain is then the name); both are nil for
+-- a name that is not usable (".com", "a..b").
+function M.org_domain(name, opts)
+  if type(name) ~= "string" then argerror("org_domain", 1, "string", name) end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("org_domain", 2, "table or nil", opts) end
+  local check = new_check("org_domain", "org_domain", { domain = name, psl_file = opts.psl_file })
+  local r = run(check, function() return { rcode = "TIMEOUT" } end)
+  return r.org_domain, r.registrable
+end
+
 M.dns = {
   query_wire = core.query_wire,
   parse_wire = core.parse_wire,
 }
+
+-- Authentication-Results (RFC 8601): parse and format.
+M.authres = require("mailauth.authres")
 
 return M

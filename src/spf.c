@@ -442,7 +442,8 @@ static int take_record(mauth_check *c, spf_state *st)
 
 	if (a == NULL)
 		return -1;
-	snprintf(st->target, sizeof st->target, "%s", f->domain);
+	/* for problem texts; domains are at most NAME_MAX_TEXT here */
+	memcpy(st->target, f->domain, f->domain_len + 1);
 	none_result = st->depth == 1 && !f->via_redirect ? SPF_R_NONE : SPF_R_PERMERROR;
 	if (answer_is_temporary(a))
 		return temp_problem(c, st, a, "TXT");

@@ -208,10 +208,15 @@ static int walk(const char *s, size_t len, const spf_macro_env *env,
 		if (k->total > TOTAL_MAX)
 			return MACRO_TOOBIG;
 		if (ch != '%') {
-			if (!is_literal(ch, flags))
-				return MACRO_SYNTAX;
-			put(k, s + i, 1);
-			i++;
+			size_t start = i;
+
+			/* a run of literal characters goes out in one piece */
+			while (i < len && s[i] != '%') {
+				if (!is_literal((unsigned char)s[i], flags))
+					return MACRO_SYNTAX;
+				i++;
+			}
+			put(k, s + start, i - start);
 			continue;
 		}
 		if (i + 1 >= len)

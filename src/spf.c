@@ -209,11 +209,10 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	/* Each include costs a lookup, so the stack never grows past this. */
 	st->cap = (size_t)st->max_lookups + 2;
 	st->stack = arena_alloc(a, st->cap * sizeof *st->stack);
-	st->buf = arena_alloc(a, EXPAND_MAX);
 	len = (size_t)(st->max_mx > st->max_ptr ? st->max_mx : st->max_ptr);
 	st->qids = arena_alloc(a, len * sizeof *st->qids);
 	st->qnames = arena_alloc(a, len * sizeof *st->qnames);
-	if (st->stack == NULL || st->buf == NULL || st->qids == NULL ||
+	if (st->stack == NULL || st->qids == NULL ||
 	    st->qnames == NULL || st->helo == NULL || st->sdomain == NULL ||
 	    st->local == NULL || st->receiver == NULL || st->identity == NULL)
 		return MAUTH_ENOMEM;
@@ -276,6 +275,14 @@ static void fail_with(mauth_check *c, spf_state *st, int result, const char *fmt
 
 /* ---- macros and targets ---- */
 
+/* The expansion buffer, allocated on first use (most records need none). */
+static char *scratch(mauth_check *c, spf_state *st)
+{
+	if (st->buf == NULL)
+		st->buf = arena_alloc(check_arena(c), EXPAND_MAX);
+	return st->buf;
+}
+
 static void macro_env(spf_state *st, const frame *f, spf_macro_env *e)
 {
 	size_t i, best = (size_t)-1;
@@ -336,15 +343,24 @@ static int expand_target(mauth_check *c, spf_state *st, const frame *f,
 		s = f->domain;
 		n = f->domain_len;
 	} else {
-		macro_env(st, f, &e);
-		rc = spf_macro_expand(spec, len, &e, MACRO_TAIL, st->buf, EXPAND_MAX, &n);
-		if (rc != MACRO_OK) {
-			fail_with(c, st, SPF_R_PERMERROR, "%s",
-				  rc == MACRO_TOOBIG ? "macro expansion too large" :
-				  "bad macro in domain-spec");
-			return -1;
+		if (memchr(spec, '%', len) == NULL) {
+			/* no macro: the domain-spec is the name as written */
+			s = spec;
+			n = len;
+		} else {
+			if (scratch(c, st) == NULL)
+				return -1;
+			macro_env(st, f, &e);
+			rc = spf_macro_expand(spec, len, &e, MACRO_TAIL, st->buf,
+					      EXPAND_MAX, &n);
+			if (rc != MACRO_OK) {
+				fail_with(c, st, SPF_R_PERMERROR, "%s",
+					  rc == MACRO_TOOBIG ? "macro expansion too large" :
+					  "bad macro in domain-spec");
+				return -1;
+			}
+			s = st->buf;
 		}
-		s = st->buf;
 		if (n > 0 && s[n - 1] == '.')
 			n--;
 		while (n > NAME_MAX_TEXT) {
@@ -787,6 +803,8 @@ static void finish_fail(mauth_check *c, spf_state *st, const char *exp_text,
 	const char *text = NULL;
 
 	macro_env(st, f, &e);
+	if (scratch(c, st) == NULL)
+		return;
 	if (exp_text != NULL &&
 	    spf_macro_expand(exp_text, exp_len, &e, MACRO_EXPLAIN,
 			     st->buf, EXPLAIN_MAX, &n) == MACRO_OK)

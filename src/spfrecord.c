@@ -178,11 +178,12 @@ static int parse_ip(const char *s, size_t len, int family, ipaddr *out)
 
 static const struct {
 	const char *name;
+	size_t len;
 	enum spf_mech mech;
 } mechs[] = {
-	{ "all", SPF_ALL }, { "include", SPF_INCLUDE }, { "a", SPF_A },
-	{ "mx", SPF_MX }, { "ptr", SPF_PTR }, { "ip4", SPF_IP4 },
-	{ "ip6", SPF_IP6 }, { "exists", SPF_EXISTS },
+	{ "all", 3, SPF_ALL }, { "include", 7, SPF_INCLUDE }, { "a", 1, SPF_A },
+	{ "mx", 2, SPF_MX }, { "ptr", 3, SPF_PTR }, { "ip4", 3, SPF_IP4 },
+	{ "ip6", 3, SPF_IP6 }, { "exists", 6, SPF_EXISTS },
 };
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return MAUTH_EINVAL; } while (0)
@@ -194,7 +195,7 @@ static int parse_mechanism(spf_term *t, const char *name, size_t nlen,
 	int uses_p = 0;
 
 	for (i = 0; i < sizeof mechs / sizeof mechs[0]; i++)
-		if (ascii_ieq(name, nlen, mechs[i].name, strlen(mechs[i].name)))
+		if (nlen == mechs[i].len && ascii_ieq(name, nlen, mechs[i].name, nlen))
 			break;
 	if (i == sizeof mechs / sizeof mechs[0])
 		FAIL("unknown mechanism '%.*s'", (int)(nlen > 40 ? 40 : nlen), name);

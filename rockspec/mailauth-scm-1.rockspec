@@ -27,6 +27,7 @@ build = {
       -- The same list as SRCS in the Makefile (make check-sources).
       sources = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/check.c", "src/iprev.c",
+        "src/macro.c", "src/spfrecord.c", "src/spf.c",
         "src/psl.c", "src/dmarc.c", "src/authres.c",
         "src/dnswire.c", "src/zone.c", "src/resolver.c",
         "src/lmailauth.c",

@@ -73,6 +73,7 @@ mauth_value *check_result(mauth_check *c);
 
 extern const check_vt mauth_iprev_vt;
 extern const check_vt mauth_ptr_vt;
+extern const check_vt mauth_spf_vt;
 extern const check_vt mauth_dmarc_vt;
 extern const check_vt mauth_org_domain_vt;
 extern const check_vt mauth_authres_parse_vt;

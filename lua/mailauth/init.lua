@@ -112,6 +112,120 @@ function M.ptr(ip, opts)
   return nil, "nxdomain", r.problem
 end
 
+local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
+                      "max_ptr_names", "time_budget" }
+local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
+
+--- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
+--> { result, scope, domain, record, mechanism, explanation, problem, lookups,
+--    void_lookups, property ("smtp.mailfrom"|"smtp.helo"), identity (its value
+--    for Authentication-Results), sender, ip, helo, received_spf }
+-- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
+-- default; an empty sender checks postmaster@helo, §2.4) or the HELO
+-- identity (scope = "helo", §2.3).  Options:
+--   receiver             %{r} in explanations (§7.2), default "unknown"
+--   now                  %{t}, seconds since the epoch; default os.time()
+--   default_explanation  local-policy text for a fail without usable exp= (§6.2);
+--                        macros are expanded; absent: no explanation
+--   max_lookups          DNS-querying terms, default 10 (§4.6.4)
+--   max_void_lookups     terms whose lookup found nothing, default 2 (§4.6.4)
+--   max_mx_names         MX records of one mx term, default 10, more is permerror (§4.6.4)
+--   max_ptr_names        PTR names examined by ptr and %{p}, default 10, rest ignored (§4.6.4)
+--   time_budget          seconds for the whole check, default 20 (§4.6.4); late
+--                        answers become TIMEOUT, hence temperror
+-- Records longer than 4096 bytes and macro expansions over 1 MiB are permerror.
+function M.spf(opts)
+  if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+  local function bad(field, what)
+    error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
+          :format(field, what, type(opts[field])), 3)
+  end
+  if type(opts.ip) ~= "string" then bad("ip", "IP address string") end
+  for _, k in ipairs(SPF_STRINGS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then bad(k, "string") end
+  end
+  for _, k in ipairs(SPF_NUMBERS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then bad(k, "number") end
+  end
+  if opts.scope ~= nil and opts.scope ~= "mfrom" and opts.scope ~= "helo" then
+    bad("scope", '"mfrom" or "helo"')
+  end
+  local params = {
+    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = opts.scope,
+    receiver = opts.receiver, default_explanation = opts.default_explanation,
+    -- The core reads no clock: %{t} comes from here.
+    now = math.floor(opts.now or os.time()),
+  }
+  for _, k in ipairs(SPF_NUMBERS) do
+    if k ~= "now" and k ~= "time_budget" and opts[k] ~= nil then
+      params[k] = math.floor(opts[k])
+    end
+  end
+  local check = new_check("spf", "spf", params)
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  r.received_spf = M.spf_received(r, opts)
+  return r
+end
+
+-- RFC 7208 §9.1 comment and key-value pairs; values that are not a
+-- dot-atom are quoted (RFC 5322 quoted-string).
+local function kv_value(s)
+  -- one character class only: patterns that can backtrack are quadratic
+  if s:find("^[%w!#$%%&'*+/=?^_`{|}~%-%.]+$") and not s:find("^%.")
+     and not s:find("..", 1, true) and not s:find("%.$") then
+    return s
+  end
+  return '"' .. s:gsub('[%c"\\]', function(ch)
+    if ch == '"' or ch == "\\" then return "\\" .. ch end
+    return ""
+  end) .. '"'
+end
+
+local RESULT_COMMENT = {
+  pass = "domain of %s designates %s as permitted sender",
+  fail = "domain of %s does not designate %s as permitted sender",
+  softfail = "transitioning domain of %s does not designate %s as permitted sender",
+  neutral = "%s is neither permitted nor denied by domain of %s",
+  none = "domain of %s does not designate permitted sender hosts",
+  temperror = "error in processing during lookup of %s",
+  permerror = "permanent error in processing domain of %s",
+}
+
+--- mailauth.spf_received(result, { receiver = "mx.example.org" }) -> "Received-SPF: ..."
+-- The header field of RFC 7208 §9.1 for a mailauth.spf result.
+function M.spf_received(result, opts)
+  if type(result) ~= "table" then argerror("spf_received", 1, "table", result) end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("spf_received", 2, "table or nil", opts) end
+  local res = result.result or "none"
+  local identity = result.identity or ""
+  local ip = result.ip or ""
+  local fmt = RESULT_COMMENT[res] or RESULT_COMMENT.permerror
+  local comment
+  if res == "neutral" then
+    comment = fmt:format(ip, identity)
+  elseif res == "pass" or res == "fail" or res == "softfail" then
+    comment = fmt:format(identity, ip)
+  else
+    comment = fmt:format(identity)
+  end
+  local receiver = opts.receiver
+  if receiver then comment = receiver .. ": " .. comment end
+  comment = comment:gsub("[()\\]", "\\%0"):gsub("%c", "")
+  local pairs_ = {}
+  local function add(k, v)
+    if v ~= nil and v ~= "" then pairs_[#pairs_ + 1] = k .. "=" .. kv_value(tostring(v)) end
+  end
+  add("client-ip", ip)
+  add("envelope-from", result.sender)
+  add("helo", result.helo)
+  add("receiver", receiver)
+  add("mechanism", result.mechanism)
+  add("problem", result.problem and result.problem:sub(1, 200))
+  add("identity", result.scope == "helo" and "helo" or "mailfrom")
+  return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
+end
+
 --- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll = }
 -- RFC 7489 (org_domain = "psl", the default) or the DMARCbis tree walk
 -- (org_domain = "tree").  from: the RFC5322.From domain; or from_domains = {...}

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the SPF record parser and the macro expander.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc fuzz/spf_record.c \
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_spf.c (sh fuzz/run.sh 600 spf) \
  *     src/spfrecord.c src/macro.c src/arena.c src/util.c src/ip.c -o fuzz-spf
  * The first byte picks the target: record parse, or macro expansion of the
  * rest as a domain-spec or as explanation text.

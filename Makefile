@@ -13,6 +13,8 @@ BUILD := build/$(LUA)
 
 # Sources of mailauth.core; the rockspec lists the same (make check-sources).
 CORE_SRCS := src/arena.c src/util.c src/ip.c src/check.c src/iprev.c \
+	src/macro.c src/spfrecord.c src/spf.c \
+	src/psl.c src/dmarc.c src/authres.c \
 	src/message.c src/tags.c src/canon.c src/crypto.c src/dkim.c src/dkim_sign.c
 DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
 SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c
@@ -28,13 +30,13 @@ CFLAGS_ALL := -std=c99 $(OPT) $(SAN) $(WARN) -fPIC -fvisibility=hidden \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LUA_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
 # Never liblua: the host (lua, rspamd, haproxy) provides the VM symbols.
-LIBS := -lldns -lcrypto
+LIBS := -lldns -lcrypto -lpsl
 
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 MODULE := $(BUILD)/mailauth/core.so
 
-.PHONY: all all-luas deps demo test unit asan lint fuzz bench clean \
-	check-sources rockspec-test install
+.PHONY: all all-luas deps demo test unit asan valgrind lint fuzz bench clean \
+	check-sources rockspec-test install print-srcs print-libs
 
 all: $(MODULE)
 
@@ -75,21 +77,47 @@ asan: deps
 	@SPEC_CPATH='build/asan/?.so' SPEC_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
 		ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		sh spec/support/run-specs.sh lua5.4
+	@LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/asan/?.so;;' \
+		LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		lua5.4 spec/support/sanitizer-smoke.lua
 
 valgrind: all
+	@sh spec/support/deps.sh valgrind
 	@SPEC_VALGRIND=1 sh spec/support/run-specs.sh lua5.4
+	@LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' \
+		valgrind -q --leak-check=full --error-exitcode=9 lua5.4 spec/support/sanitizer-smoke.lua
 
+# cppcheck, then clang-tidy with the checks of .clang-tidy (warnings are
+# errors).  --force: the Lua headers have more #if configurations than
+# cppcheck's default 12, and checking them all takes half a second.
+LINT_LUA_INC ?= /usr/include/lua5.4
 lint:
+	@sh spec/support/deps.sh lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --suppress=missingIncludeSystem -Isrc $(filter-out src/lmailauth.c,$(SRCS))
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Isrc -I/usr/include/lua5.4 src/lmailauth.c
-	clang-tidy --quiet $(SRCS) -- -std=c99 -Isrc -I/usr/include/lua5.4 \
-		-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+	cppcheck --quiet --force --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -Isrc -I$(LINT_LUA_INC) src/lmailauth.c
+	@mkdir -p build
+	@echo "clang-tidy $(SRCS)"
+	@clang-tidy --quiet $(SRCS) -- -std=c99 -Isrc -I$(LINT_LUA_INC) \
+		-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE > build/clang-tidy.log 2>&1; \
+		rc=$$?; grep -v ' warnings generated\.$$' build/clang-tidy.log; exit $$rc
 
+# Every fuzz/fuzz_<name>.c for FUZZ_SECONDS each (FUZZ_TARGETS: only those
+# names); clang and its fuzzer runtime are installed as an optional group.
 FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?=
 fuzz:
-	@sh fuzz/run.sh $(FUZZ_SECONDS)
+	@sh spec/support/deps.sh fuzz
+	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# What the fuzz targets (and other out-of-module builds) link with.
+print-srcs:
+	@echo $(CORE_SRCS) $(DRIVER_SRCS)
+
+print-libs:
+	@echo $(LIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory LUA=lua5.4 all

@@ -18,6 +18,7 @@ dependencies = { "lua >= 5.1" }
 external_dependencies = {
   LDNS = { header = "ldns/ldns.h", library = "ldns" },
   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+  PSL = { header = "libpsl.h", library = "psl" },
 }
 build = {
   type = "builtin",
@@ -26,15 +27,17 @@ build = {
       -- The same list as SRCS in the Makefile (make check-sources).
       sources = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/check.c", "src/iprev.c",
+        "src/macro.c", "src/spfrecord.c", "src/spf.c",
+        "src/psl.c", "src/dmarc.c", "src/authres.c",
         "src/message.c", "src/tags.c", "src/canon.c", "src/crypto.c", "src/dkim.c",
         "src/dkim_sign.c",
         "src/dnswire.c", "src/zone.c", "src/resolver.c",
         "src/lmailauth.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
-      libraries = { "ldns", "crypto" },
-      incdirs = { "src", "$(LDNS_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(LDNS_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+      libraries = { "ldns", "crypto", "psl" },
+      incdirs = { "src", "$(LDNS_INCDIR)", "$(OPENSSL_INCDIR)", "$(PSL_INCDIR)" },
+      libdirs = { "$(LDNS_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(PSL_LIBDIR)" },
     },
     ["mailauth"] = "lua/mailauth/init.lua",
     ["mailauth.cli"] = "lua/mailauth/cli.lua",
@@ -42,6 +45,7 @@ build = {
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
     ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
     ["mailauth.run"] = "lua/mailauth/run.lua",
+    ["mailauth.authres"] = "lua/mailauth/authres.lua",
   },
   install = {
     bin = { mailauth = "bin/mailauth" },

@@ -34,7 +34,8 @@ struct mauth_check {
 };
 
 static const check_vt *const kinds[] = {
-	&mauth_iprev_vt, &mauth_ptr_vt,
+	&mauth_iprev_vt, &mauth_ptr_vt, &mauth_spf_vt,
+	&mauth_dmarc_vt, &mauth_org_domain_vt, &mauth_authres_parse_vt,
 	&mauth_dkim_verify_vt, &mauth_dkim_sign_vt,
 };
 

@@ -171,7 +171,9 @@ static unsigned negative_ttl(const ldns_pkt *pkt)
 			uint32_t min = ldns_rdf2native_int32(ldns_rr_rdf(rr, 6));
 			uint32_t ttl = ldns_rr_ttl(rr);
 
-			return min < ttl ? min : ttl;
+			if (ttl > min)
+				ttl = min;
+			return ttl < TTL_MAX ? ttl : TTL_MAX;
 		}
 	}
 	return 0;
@@ -225,7 +227,7 @@ ldns_rdf *dname_from_text(const char *name)
 		return NULL;
 	memcpy(buf, name, len);
 	/* Without the final dot ldns would make a relative name. */
-	if (buf[len - 1] != '.' || (len > 1 && buf[len - 2] == '\\'))
+	if (name_strip_dot(buf, len) == len)
 		buf[len++] = '.';
 	buf[len] = '\0';
 	if (ldns_str2rdf_dname(&d, buf) != LDNS_STATUS_OK)

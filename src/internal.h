@@ -73,6 +73,10 @@ mauth_value *check_result(mauth_check *c);
 
 extern const check_vt mauth_iprev_vt;
 extern const check_vt mauth_ptr_vt;
+extern const check_vt mauth_spf_vt;
+extern const check_vt mauth_dmarc_vt;
+extern const check_vt mauth_org_domain_vt;
+extern const check_vt mauth_authres_parse_vt;
 extern const check_vt mauth_dkim_verify_vt;
 extern const check_vt mauth_dkim_sign_vt;
 
@@ -93,9 +97,13 @@ int answer_is_temporary(const mauth_answer *a);
 /* ---- names ---- */
 #define NAME_MAX_TEXT 253	/* RFC 1035 2.3.4: 255 octets on the wire */
 #define LABEL_MAX 63
+/* Room for the text of any valid name: every octet may be written "\DDD". */
+#define NAME_TEXT_MAX (NAME_MAX_TEXT * 4 + 8)
 /* 1 when s (with or without a final dot) is a name that can be asked. */
 int name_is_valid(const char *s, size_t len);
 int ascii_ieq(const char *a, size_t alen, const char *b, size_t blen);
+/* The length of s without its final dot (an escaped "\\." is no final dot). */
+size_t name_strip_dot(const char *s, size_t len);
 /* Compares two names ignoring case and a final dot. */
 int name_eq(const char *a, size_t alen, const char *b, size_t blen);
 
@@ -117,5 +125,14 @@ int ip_in_net(const ipaddr *ip, const ipaddr *net, unsigned bits);
 int ip_parse_cidr(const char *s, size_t len, ipaddr *net, unsigned *bits);
 /* Parses address text of an A/AAAA answer and compares. */
 int ip_equal_text(const ipaddr *ip, const char *s, size_t len);
+
+/* ---- public suffix list (psl.c: the one file the core reads) ---- */
+#define PSL_DEFAULT_FILE "/usr/share/publicsuffix/public_suffix_list.dat"
+/* Loads path once per process (cached); NULL with *why on failure. */
+const void *pslcache_get(const char *path, const char **why);
+/* Registrable domain of a lower-case name, a pointer into it, or NULL. */
+const char *pslcache_registrable(const void *ctx, const char *name);
+/* Lower-case copy of a name in the arena (UTF-8 aware). */
+char *pslcache_lower(arena *a, const char *s, size_t len);
 
 #endif

@@ -85,8 +85,8 @@ static void make_key(char *key, size_t keylen, const mauth_question *q)
 
 static void lru_unlink(net_resolver *r, cache_entry *e)
 {
-	if (e->prev) e->prev->next = e->next; else r->lru_head = e->next;
-	if (e->next) e->next->prev = e->prev; else r->lru_tail = e->prev;
+	if (r->lru_head == e) r->lru_head = e->next; else e->prev->next = e->next;
+	if (r->lru_tail == e) r->lru_tail = e->prev; else e->next->prev = e->prev;
 	e->prev = e->next = NULL;
 }
 
@@ -277,29 +277,31 @@ static unsigned random_id(void)
 	return v;
 }
 
-/* Does this reply answer this question? (RFC 5452 §9.1: id and question.) */
+/*
+ * Does this reply answer this question? (RFC 5452 §9.1: id and question.)
+ * Names are compared on the wire, ignoring case: the text of the question
+ * may spell an octet "\109" where the reply's text says "m".
+ */
 static int reply_matches(const unsigned char *buf, size_t len, const flight *f)
 {
 	ldns_pkt *pkt = NULL;
-	char name[1100], want[NAME_MAX_TEXT * 4 + 8];
-	int type, ok = 0;
-	size_t i, n;
+	ldns_rdf *want;
+	const ldns_rr_list *ql;
+	const ldns_rr *q;
+	int ok = 0;
 
 	if (ldns_wire2pkt(&pkt, buf, len) != LDNS_STATUS_OK)
 		return 0;
-	n = strlen(f->q->name);
-	if (n >= sizeof want)
-		n = sizeof want - 1;
-	for (i = 0; i < n; i++)
-		want[i] = (char)(f->q->name[i] >= 'A' && f->q->name[i] <= 'Z' ?
-				 f->q->name[i] + 32 : f->q->name[i]);
-	if (n > 0 && want[n - 1] == '.')
-		n--;
-	want[n] = '\0';
-	if (ldns_pkt_qr(pkt) && ldns_pkt_id(pkt) == f->id &&
-	    pkt_question(pkt, name, sizeof name, &type) == 0 &&
-	    type == f->q->type && strcmp(name, want) == 0)
+	want = dname_from_text(f->q->name);
+	ql = ldns_pkt_question(pkt);
+	q = ql != NULL && ldns_rr_list_rr_count(ql) == 1 ?
+	    ldns_rr_list_rr(ql, 0) : NULL;
+	if (want != NULL && q != NULL && ldns_pkt_qr(pkt) &&
+	    ldns_pkt_id(pkt) == f->id &&
+	    (int)ldns_rr_get_type(q) == f->q->type &&
+	    ldns_dname_compare(ldns_rr_owner(q), want) == 0)
 		ok = 1;
+	ldns_rdf_deep_free(want);
 	ldns_pkt_free(pkt);
 	return ok;
 }
@@ -472,9 +474,15 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 static void net_free(mauth_resolver *base)
 {
 	net_resolver *r = (net_resolver *)base;
+	cache_entry *e = r->lru_head, *next;
 
-	while (r->lru_head)
-		cache_drop(r, r->lru_head);
+	/* Every entry is on the LRU list: free along it, no unlinking. */
+	for (; e != NULL; e = next) {
+		next = e->next;
+		mauth_answer_free(e->ans);
+		free(e->key);
+		free(e);
+	}
 	free(r->buckets);
 	free(r);
 }
@@ -499,10 +507,9 @@ static int parse_ns(const char *s, nsaddr *out)
 			port = end + 2;
 		else if (end[1] != '\0')
 			return -1;
-	} else if ((end = strchr(s, '@')) != NULL) {
-		hl = (size_t)(end - s);
-		port = end + 1;
-	} else if ((end = strchr(s, ':')) != NULL && strchr(end + 1, ':') == NULL) {
+	} else if ((end = strchr(s, '@')) != NULL ||
+		   ((end = strchr(s, ':')) != NULL && strchr(end + 1, ':') == NULL)) {
+		/* host@port, or host:port when only one colon (not IPv6) */
 		hl = (size_t)(end - s);
 		port = end + 1;
 	} else {

@@ -72,13 +72,21 @@ int ascii_ieq(const char *a, size_t alen, const char *b, size_t blen)
 	return 1;
 }
 
+size_t name_strip_dot(const char *s, size_t len)
+{
+	size_t slashes = 0;
+
+	if (len == 0 || s[len - 1] != '.')
+		return len;
+	/* "a\\." ends in a dot, "a\." in an escaped one: count backslashes. */
+	while (slashes + 1 < len && s[len - 2 - slashes] == '\\')
+		slashes++;
+	return slashes % 2 == 0 ? len - 1 : len;
+}
+
 int name_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
-	if (alen > 0 && a[alen - 1] == '.')
-		alen--;
-	if (blen > 0 && b[blen - 1] == '.')
-		blen--;
-	return ascii_ieq(a, alen, b, blen);
+	return ascii_ieq(a, name_strip_dot(a, alen), b, name_strip_dot(b, blen));
 }
 
 /*
@@ -90,8 +98,7 @@ int name_is_valid(const char *s, size_t len)
 {
 	size_t i, label = 0, wire = 1;
 
-	if (len > 0 && s[len - 1] == '.' && !(len > 1 && s[len - 2] == '\\'))
-		len--;
+	len = name_strip_dot(s, len);
 	if (len == 0)
 		return 0;
 	for (i = 0; i < len; i++) {
@@ -129,6 +136,8 @@ int name_is_valid(const char *s, size_t len)
 		if (++label > LABEL_MAX)
 			return 0;
 	}
+	if (label == 0)
+		return 0;	/* "a.." ends in an empty label */
 	wire += label + 1;
 	return wire <= 255;
 }

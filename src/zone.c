@@ -49,7 +49,7 @@ static void lowercase(char *s)
 }
 
 static int add_entry(zone_resolver *z, const char *owner, int type,
-		     unsigned ttl, char *data, size_t len, unsigned pref)
+		     unsigned ttl, const char *data, size_t len, unsigned pref)
 {
 	entry *e;
 
@@ -177,7 +177,7 @@ static const char *answer_owner(const zone_resolver *z, const char *name,
 
 static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 {
-	char name[NAME_MAX_TEXT + 8], wild[NAME_MAX_TEXT + 8];
+	char name[NAME_TEXT_MAX], wild[NAME_TEXT_MAX + 2];
 	mauth_rr *rrs;
 	mauth_answer *out;
 	const apex *ap;
@@ -188,8 +188,7 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 	len = strlen(qname);
 	if (!name_is_valid(qname, len))
 		return answer_build(MAUTH_RC_BADNAME, 0, 0, NULL, 0);
-	if (qname[len - 1] == '.')
-		len--;
+	len = name_strip_dot(qname, len);
 	memcpy(name, qname, len);
 	name[len] = '\0';
 	lowercase(name);
@@ -271,13 +270,20 @@ static void zone_free(mauth_resolver *r)
 	free(z);
 }
 
+/*
+ * Reads one master file record by record.  ldns_zone_new_frm_fp_l would do
+ * the loop, but on a syntax error (and for a second SOA) it frees only the
+ * list shell, leaking every record read so far (ldns 1.8.3): so the loop is
+ * here, each record is copied into z and freed at once.  A record without
+ * a TTL takes $TTL (RFC 2308 §4), or without one the previous record's
+ * (RFC 1035 §5.1), as Knot does; ldns' loop always took the previous one.
+ */
 static int load_text(zone_resolver *z, const char *text, size_t len,
 		     char *err, size_t errlen)
 {
-	ldns_zone *zone = NULL;
-	ldns_status st;
-	int line = 0;
-	size_t i;
+	ldns_rdf *origin = NULL, *prev = NULL;
+	uint32_t ttl = 300;
+	int line = 0, rc = 0, have_ttl = 0;
 	FILE *f;
 
 	if (len == 0)
@@ -285,23 +291,44 @@ static int load_text(zone_resolver *z, const char *text, size_t len,
 	f = fmemopen((void *)text, len, "r");
 	if (f == NULL)
 		return MAUTH_ENOMEM;
-	st = ldns_zone_new_frm_fp_l(&zone, f, NULL, 300, LDNS_RR_CLASS_IN, &line);
-	fclose(f);
-	if (st != LDNS_STATUS_OK) {
-		snprintf(err, errlen, "zone line %d: %s", line,
-			 ldns_get_errorstr_by_id(st));
-		return MAUTH_EINVAL;
+	origin = ldns_dname_new_frm_str(".");
+	prev = ldns_dname_new_frm_str(".");
+	if (origin == NULL || prev == NULL)
+		rc = MAUTH_ENOMEM;
+	while (rc == 0 && !feof(f)) {
+		ldns_rr *rr = NULL;
+		ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin,
+						      &prev, &line);
+
+		switch (st) {
+		case LDNS_STATUS_OK:
+			if (add_rr(z, rr) != 0)
+				rc = MAUTH_ENOMEM;
+			if (!have_ttl)
+				ttl = ldns_rr_ttl(rr);
+			ldns_rr_free(rr);
+			break;
+		case LDNS_STATUS_SYNTAX_TTL:
+			have_ttl = 1;	/* ldns has set ttl */
+			break;
+		case LDNS_STATUS_SYNTAX_EMPTY:
+		case LDNS_STATUS_SYNTAX_ORIGIN:
+			break;		/* a blank line or a directive */
+		case LDNS_STATUS_SYNTAX_INCLUDE:
+			st = LDNS_STATUS_SYNTAX_INCLUDE_ERR_NOTIMPL;
+			/* fall through */
+		default:
+			ldns_rr_free(rr);
+			snprintf(err, errlen, "zone line %d: %s", line,
+				 ldns_get_errorstr_by_id(st));
+			rc = MAUTH_EINVAL;
+			break;
+		}
 	}
-	if (ldns_zone_soa(zone) != NULL && add_rr(z, ldns_zone_soa(zone)) != 0)
-		goto nomem;
-	for (i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(zone)); i++)
-		if (add_rr(z, ldns_rr_list_rr(ldns_zone_rrs(zone), i)) != 0)
-			goto nomem;
-	ldns_zone_deep_free(zone);
-	return 0;
-nomem:
-	ldns_zone_deep_free(zone);
-	return MAUTH_ENOMEM;
+	fclose(f);
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	return rc;
 }
 
 int mauth_resolver_new_zone(mauth_resolver **out, const char *const *texts,

@@ -112,6 +112,188 @@ function M.ptr(ip, opts)
   return nil, "nxdomain", r.problem
 end
 
+local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
+                      "max_ptr_names", "time_budget" }
+local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
+
+--- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
+--> { result, scope, domain, record, mechanism, explanation, problem, lookups,
+--    void_lookups, property ("smtp.mailfrom"|"smtp.helo"), identity (its value
+--    for Authentication-Results), sender, ip, helo, received_spf }
+-- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
+-- default; an empty sender checks postmaster@helo, §2.4) or the HELO
+-- identity (scope = "helo", §2.3).  Options:
+--   receiver             %{r} in explanations (§7.2), default "unknown"
+--   now                  %{t}, seconds since the epoch; default os.time()
+--   default_explanation  local-policy text for a fail without usable exp= (§6.2);
+--                        macros are expanded; absent: no explanation
+--   max_lookups          DNS-querying terms, default 10 (§4.6.4)
+--   max_void_lookups     terms whose lookup found nothing, default 2 (§4.6.4)
+--   max_mx_names         MX records of one mx term, default 10, more is permerror (§4.6.4)
+--   max_ptr_names        PTR names examined by ptr and %{p}, default 10, rest ignored (§4.6.4)
+--   time_budget          seconds for the whole check, default 20 (§4.6.4); late
+--                        answers become TIMEOUT, hence temperror
+-- Records longer than 4096 bytes and macro expansions over 1 MiB are permerror.
+function M.spf(opts)
+  if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+  local function bad(field, what)
+    error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
+          :format(field, what, type(opts[field])), 3)
+  end
+  if type(opts.ip) ~= "string" then bad("ip", "IP address string") end
+  for _, k in ipairs(SPF_STRINGS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then bad(k, "string") end
+  end
+  for _, k in ipairs(SPF_NUMBERS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then bad(k, "number") end
+  end
+  if opts.scope ~= nil and opts.scope ~= "mfrom" and opts.scope ~= "helo" then
+    bad("scope", '"mfrom" or "helo"')
+  end
+  local params = {
+    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = opts.scope,
+    receiver = opts.receiver, default_explanation = opts.default_explanation,
+    -- The core reads no clock: %{t} comes from here.
+    now = math.floor(opts.now or os.time()),
+  }
+  for _, k in ipairs(SPF_NUMBERS) do
+    if k ~= "now" and k ~= "time_budget" and opts[k] ~= nil then
+      params[k] = math.floor(opts[k])
+    end
+  end
+  local check = new_check("spf", "spf", params)
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  r.received_spf = M.spf_received(r, opts)
+  return r
+end
+
+-- RFC 7208 §9.1 comment and key-value pairs; values that are not a
+-- dot-atom are quoted (RFC 5322 quoted-string).
+local function kv_value(s)
+  -- one character class only: patterns that can backtrack are quadratic
+  if s:find("^[%w!#$%%&'*+/=?^_`{|}~%-%.]+$") and not s:find("^%.")
+     and not s:find("..", 1, true) and not s:find("%.$") then
+    return s
+  end
+  return '"' .. s:gsub('[%c"\\]', function(ch)
+    if ch == '"' or ch == "\\" then return "\\" .. ch end
+    return ""
+  end) .. '"'
+end
+
+local RESULT_COMMENT = {
+  pass = "domain of %s designates %s as permitted sender",
+  fail = "domain of %s does not designate %s as permitted sender",
+  softfail = "transitioning domain of %s does not designate %s as permitted sender",
+  neutral = "%s is neither permitted nor denied by domain of %s",
+  none = "domain of %s does not designate permitted sender hosts",
+  temperror = "error in processing during lookup of %s",
+  permerror = "permanent error in processing domain of %s",
+}
+
+--- mailauth.spf_received(result, { receiver = "mx.example.org" }) -> "Received-SPF: ..."
+-- The header field of RFC 7208 §9.1 for a mailauth.spf result.
+function M.spf_received(result, opts)
+  if type(result) ~= "table" then argerror("spf_received", 1, "table", result) end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("spf_received", 2, "table or nil", opts) end
+  local res = result.result or "none"
+  local identity = result.identity or ""
+  local ip = result.ip or ""
+  local fmt = RESULT_COMMENT[res] or RESULT_COMMENT.permerror
+  local comment
+  if res == "neutral" then
+    comment = fmt:format(ip, identity)
+  elseif res == "pass" or res == "fail" or res == "softfail" then
+    comment = fmt:format(identity, ip)
+  else
+    comment = fmt:format(identity)
+  end
+  local receiver = opts.receiver
+  if receiver then comment = receiver .. ": " .. comment end
+  comment = comment:gsub("[()\\]", "\\%0"):gsub("%c", "")
+  local pairs_ = {}
+  local function add(k, v)
+    if v ~= nil and v ~= "" then pairs_[#pairs_ + 1] = k .. "=" .. kv_value(tostring(v)) end
+  end
+  add("client-ip", ip)
+  add("envelope-from", result.sender)
+  add("helo", result.helo)
+  add("receiver", receiver)
+  add("mechanism", result.mechanism)
+  add("problem", result.problem and result.problem:sub(1, 200))
+  add("identity", result.scope == "helo" and "helo" or "mailfrom")
+  return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
+end
+
+--- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll = }
+-- RFC 7489 (org_domain = "psl", the default) or the DMARCbis tree walk
+-- (org_domain = "tree").  from: the RFC5322.From domain; or from_domains = {...}
+-- with every domain of the From header (none or several distinct -> permerror).
+-- spf: { result =, domain = }; dkim: { { result =, domain = }, ... }.
+-- pct_roll (0..99) picks the pct sample; without it a random roll is used.
+function M.dmarc(opts)
+  if type(opts) ~= "table" then argerror("dmarc", 1, "table", opts) end
+  local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
+              pct_roll = opts.pct_roll }
+  if opts.from_domains ~= nil then
+    if type(opts.from_domains) ~= "table" then
+      error("bad argument 'from_domains' to 'mailauth.dmarc' (list of domains expected)", 2)
+    end
+    p.from_domains, p.from_count = {}, #opts.from_domains
+    for i, d in ipairs(opts.from_domains) do
+      if type(d) ~= "string" then
+        error(("bad argument 'from_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), 2)
+      end
+      p.from_domains[i] = d
+    end
+  elseif type(opts.from) ~= "string" then
+    error(("bad argument 'from' to 'mailauth.dmarc' (string expected, got %s)"):format(type(opts.from)), 2)
+  else
+    p.from = opts.from
+  end
+  if opts.spf ~= nil then
+    if type(opts.spf) ~= "table" then
+      error("bad argument 'spf' to 'mailauth.dmarc' (SPF result table expected)", 2)
+    end
+    p.spf = { result = opts.spf.result, domain = opts.spf.domain }
+  end
+  if opts.dkim ~= nil then
+    if type(opts.dkim) ~= "table" then
+      error("bad argument 'dkim' to 'mailauth.dmarc' (list of DKIM results expected)", 2)
+    end
+    p.dkim = {}
+    for i, d in ipairs(opts.dkim) do
+      if type(d) ~= "table" then
+        error(("bad argument 'dkim[%d]' to 'mailauth.dmarc' (DKIM result table expected)"):format(i), 2)
+      end
+      p.dkim[i] = { result = d.result or "none", domain = d.domain or "" }
+    end
+  end
+  if p.pct_roll == nil then p.pct_roll = math.random(0, 99) end
+  local check = new_check("dmarc", "dmarc", p)
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  if r.result ~= "temperror" and r.result ~= "permerror" then
+    r.rua = r.rua or {}
+    r.ruf = r.ruf or {}
+  end
+  return r
+end
+
+--- mailauth.org_domain(name [, { psl_file = }]) -> org_domain, registrable
+-- RFC 7489 §3.2 Organizational Domain from the Public Suffix List.  The list
+-- file is read once per process and cached.  registrable is nil when name is
+-- itself a public suffix (its org domain is then the name); both are nil for
+-- a name that is not usable (".com", "a..b").
+function M.org_domain(name, opts)
+  if type(name) ~= "string" then argerror("org_domain", 1, "string", name) end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("org_domain", 2, "table or nil", opts) end
+  local check = new_check("org_domain", "org_domain", { domain = name, psl_file = opts.psl_file })
+  local r = run(check, function() return { rcode = "TIMEOUT" } end)
+  return r.org_domain, r.registrable
+end
+
 --- mailauth.dkim_verify(message, opts) -> { signature result, ... }[, problem]
 -- RFC 6376 (+ RFC 8463 Ed25519, RFC 8301).  One entry per DKIM-Signature,
 -- in header order; {} when there is none.  opts: resolver, now (default
@@ -163,5 +345,8 @@ M.dns = {
   query_wire = core.query_wire,
   parse_wire = core.parse_wire,
 }
+
+-- Authentication-Results (RFC 8601): parse and format.
+M.authres = require("mailauth.authres")
 
 return M

@@ -1,12 +1,27 @@
 #!/bin/sh
 # Installs the Debian packages mailauth needs to build and test, when they
 # are missing: with apt-get as root, otherwise it prints the command and stops.
+#   deps.sh [GROUP...]   GROUP adds an optional set, for the tools that
+#   only some targets use (make test needs none of them):
+#     fuzz      clang and its libFuzzer runtime      (make fuzz)
+#     lint      cppcheck and clang-tidy              (make lint)
+#     valgrind  valgrind                             (make valgrind)
 set -e
 PKGS="build-essential pkg-config libldns-dev libssl-dev libpsl-dev publicsuffix
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev luajit libluajit-5.1-dev
 lua-compat53-dev lua-busted lua-cjson lua-yaml luarocks knot knot-dnsutils
 python3-spf python3-dnspython python3-dkim python3-nacl python3-authres
-rspamd haproxy curl libmail-dkim-perl"
+rspamd haproxy curl libmail-dmarc-perl libmail-dkim-perl"
+for group in "$@"; do
+  case $group in
+    # libclang-rt-14-dev is only Recommended by clang-14, yet it holds
+    # libclang_rt.fuzzer: name it.
+    fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
+    lint) PKGS="$PKGS cppcheck clang-tidy" ;;
+    valgrind) PKGS="$PKGS valgrind" ;;
+    *) echo "deps: unknown group '$group' (fuzz, lint, valgrind)" >&2; exit 2 ;;
+  esac
+done
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -1,0 +1,51 @@
+/*
+ * fuzz.h - what the libFuzzer targets share: a checked assertion that
+ * survives -DNDEBUG, and a reader that turns the fuzz input into choices.
+ *
+ * A target is fuzz/fuzz_<name>.c defining LLVMFuzzerTestOneInput; run.sh
+ * finds it, links it with the core and driver sources, and runs it.
+ */
+#if !defined(MAUTH_FUZZ_H)
+#define MAUTH_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_ASSERT(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "%s:%d: assertion failed: %s\n", \
+			__FILE__, __LINE__, #cond); \
+		abort(); \
+	} \
+} while (0)
+
+/* Consumes the input from the front; runs dry as zeros. */
+typedef struct {
+	const uint8_t *p;
+	size_t left;
+} fuzz_reader;
+
+static inline unsigned fuzz_byte(fuzz_reader *r)
+{
+	if (r->left == 0)
+		return 0;
+	r->left--;
+	return *r->p++;
+}
+
+/* Up to n bytes (fewer when the input runs out); returns how many. */
+static inline size_t fuzz_bytes(fuzz_reader *r, const uint8_t **out, size_t n)
+{
+	if (n > r->left)
+		n = r->left;
+	*out = r->p;
+	r->p += n;
+	r->left -= n;
+	return n;
+}
+
+#endif

@@ -1,0 +1,198 @@
+-- mailauth.authres: Authentication-Results header fields (RFC 8601).
+--
+-- parse(text [, { lenient = true }]) -> { authserv_id, version, instance,
+--   results = { { method, method_version, result, comment, reason,
+--                 properties = { { ptype, property, value }, ... } }, ... } }
+--   ("none": result = "none" and results = {}); nil, reason when invalid.
+--   The text may carry the "Authentication-Results:" field name or not.
+--
+-- format(report, authserv_id [, { fold = false }]) -> "Authentication-Results: ..."
+--   report is either what parse() returns (so format(parse(h)) parses back
+--   to the same table) or mailauth results: { iprev =, spf =, dkim = {...},
+--   dmarc =, arc = } as mailauth.iprev/spf/dkim_verify/dmarc/arc_verify give.
+
+local core = require "mailauth.core"
+
+local M = {}
+
+local function lower(s) return s and s:lower() end
+
+function M.parse(text, opts)
+  if type(text) ~= "string" then
+    error(("bad argument #1 to 'mailauth.authres.parse' (string expected, got %s)")
+          :format(type(text)), 2)
+  end
+  opts = opts or {}
+  local check, err = core.check("authres_parse", { text = text, lenient = opts.lenient and true or false })
+  if not check then error("mailauth.authres.parse: " .. tostring(err), 2) end
+  check:step()
+  local r = check:result()
+  check:close()
+  if r.invalid then return nil, r.invalid end
+  r.results = r.results or {}
+  for _, res in ipairs(r.results) do res.properties = res.properties or {} end
+  return r
+end
+
+-- ---- formatting ----
+
+-- RFC 2045 token: CHAR except SPACE, CTLs and tspecials.
+local function is_token(s)
+  return #s > 0 and not s:find('[%z\1-\32\127-\255%(%)<>@,;:\\"/%[%]%?=]')
+end
+
+local function is_domain(s)
+  if #s == 0 or s:find("%.%.") or s:sub(1, 1) == "." or s:sub(-1) == "." then return false end
+  for label in s:gmatch("[^.]+") do
+    if not label:find("^%w[%w%-]*$") or label:find("%-$") then return false end
+  end
+  return true
+end
+
+local function is_dot_atom(s)
+  return #s > 0 and not s:find("^%.") and not s:find("%.$") and not s:find("%.%.")
+    and not s:find("[^%w!#$%%&'*+%-/=?^_`{|}~.]")
+end
+
+-- Control characters would break the header (or forge a new one): spaces.
+local function clean(s)
+  return (tostring(s):gsub("[%z\1-\31\127]", " "))
+end
+
+local function quote(s)
+  return '"' .. s:gsub('[\\"]', "\\%0") .. '"'
+end
+
+-- pvalue (RFC 8601 §2.2): a token, [local-part]@domain, else quoted.
+local function pvalue(v)
+  v = clean(v)
+  if is_token(v) then return v end
+  local lp, dom = v:match("^(.*)@([^@]*)$")
+  if lp and is_domain(dom) and (lp == "" or is_dot_atom(lp)) then return v end
+  return quote(v)
+end
+
+local function value(v)
+  v = clean(v)
+  if is_token(v) then return v end
+  return quote(v)
+end
+
+local function comment(c)
+  return "(" .. clean(c):gsub("[\\()]", "\\%0") .. ")"
+end
+
+local function keyword(k, what)
+  k = tostring(k)
+  -- "_" and "." only come from lenient parses of real-world headers
+  if not k:find("^[%w][%w%-_%.]*$") then
+    error(("mailauth.authres.format: %s %q is not a keyword"):format(what, k), 4)
+  end
+  return k
+end
+
+local function resinfo(res)
+  local out = { keyword(res.method, "method") }
+  if res.method_version then out[1] = out[1] .. "/" .. tostring(math.floor(res.method_version)) end
+  out[1] = out[1] .. "=" .. keyword(res.result, "result")
+  if res.comment then out[#out + 1] = comment(res.comment) end
+  if res.reason then out[#out + 1] = "reason=" .. value(res.reason) end
+  for _, p in ipairs(res.properties or {}) do
+    local name = keyword(p.property, "property")
+    if p.ptype then name = keyword(p.ptype, "ptype") .. "." .. name end
+    out[#out + 1] = name .. "=" .. pvalue(p.value)
+  end
+  return table.concat(out, " ")
+end
+
+local function prop(list, ptype, property, v)
+  if v ~= nil and v ~= "" then
+    list[#list + 1] = { ptype = ptype, property = property, value = tostring(v) }
+  end
+end
+
+-- A mailauth result carries a problem; report it as the reason.
+local function reason_of(r)
+  if r.problem and r.result ~= "pass" then return r.problem end
+end
+
+-- mailauth results -> RFC 8601 resinfo tables.
+local function from_report(report)
+  local results = {}
+  local ip = report.iprev
+  if ip and ip.result then
+    local props = {}
+    prop(props, "policy", "iprev", ip.ip)
+    results[#results + 1] = { method = "iprev", result = ip.result, reason = reason_of(ip),
+                              comment = ip.name, properties = props }
+  end
+  local spf = report.spf
+  if spf and spf.result then
+    local props = {}
+    if spf.scope == "helo" then
+      prop(props, "smtp", "helo", spf.helo or spf.domain)
+    else
+      prop(props, "smtp", "mailfrom", spf.sender or spf.mailfrom or spf.domain)
+    end
+    results[#results + 1] = { method = "spf", result = spf.result, reason = reason_of(spf),
+                              properties = props }
+  end
+  local dkim = report.dkim
+  if type(dkim) == "table" and dkim.result then dkim = { dkim } end
+  for _, d in ipairs(dkim or {}) do
+    local props = {}
+    prop(props, "header", "d", d.domain)
+    prop(props, "header", "i", d.identity)
+    prop(props, "header", "s", d.selector)
+    prop(props, "header", "a", d.algorithm)
+    prop(props, "header", "b", d.b)
+    results[#results + 1] = { method = "dkim", result = d.result, reason = reason_of(d),
+                              properties = props }
+  end
+  local dm = report.dmarc
+  if dm and dm.result then
+    local props, c = {}, nil
+    prop(props, "header", "from", dm.domain)
+    if dm.policy then
+      c = "p=" .. dm.policy .. " dis=" .. tostring(dm.disposition or "none")
+    end
+    results[#results + 1] = { method = "dmarc", result = dm.result, comment = c,
+                              reason = reason_of(dm), properties = props }
+  end
+  local arc = report.arc
+  if arc and arc.result then
+    local props = {}
+    prop(props, "header", "oldest-pass", arc.oldest_pass)
+    results[#results + 1] = { method = "arc", result = arc.result, reason = reason_of(arc),
+                              properties = props }
+  end
+  return results
+end
+
+function M.format(report, authserv_id, opts)
+  if type(report) ~= "table" then
+    error(("bad argument #1 to 'mailauth.authres.format' (table expected, got %s)")
+          :format(type(report)), 2)
+  end
+  authserv_id = authserv_id or report.authserv_id
+  if type(authserv_id) ~= "string" or authserv_id == "" then
+    error("bad argument #2 to 'mailauth.authres.format' (authserv-id string expected)", 2)
+  end
+  opts = opts or {}
+  local results = report.results
+  if type(results) ~= "table" then results = from_report(report) end
+  local head = "Authentication-Results: "
+  if report.instance then
+    head = "ARC-Authentication-Results: i=" .. tostring(math.floor(report.instance)) .. "; "
+  end
+  head = head .. value(authserv_id)
+  if report.version then head = head .. " " .. tostring(math.floor(report.version)) end
+  if #results == 0 then return head .. "; none" end
+  local sep = opts.fold == false and "; " or ";\r\n\t"
+  local parts = {}
+  for i, res in ipairs(results) do parts[i] = resinfo(res) end
+  return head .. sep .. table.concat(parts, sep)
+end
+
+M._lower = lower
+return M

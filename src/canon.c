@@ -56,7 +56,9 @@ void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
 		for (i = 0; i < nlen; i++) {
 			char c = raw[i];
 
-			out_c(&o, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			out_c(&o, c);
 		}
 		/* Past the name: WSP, then the colon (obsolete syntax). */
 		while (i < len && raw[i] != ':')

@@ -249,8 +249,8 @@ void crypto_key_free(crypto_key *k)
 	OPENSSL_free(k);
 }
 
-int crypto_verify(crypto_key *k, int alg, const unsigned char *digest,
-		  size_t dlen, const unsigned char *sig, size_t slen)
+int crypto_verify(crypto_key *k, int alg, const unsigned char *tbs,
+		  size_t tbslen, const unsigned char *sig, size_t siglen)
 {
 	int rc = -1;
 
@@ -259,7 +259,7 @@ int crypto_verify(crypto_key *k, int alg, const unsigned char *digest,
 
 		if (ctx != NULL &&
 		    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) == 1)
-			rc = EVP_DigestVerify(ctx, sig, slen, digest, dlen) == 1;
+			rc = EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1;
 		EVP_MD_CTX_free(ctx);
 	} else {
 		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(k->pkey, NULL);
@@ -267,7 +267,7 @@ int crypto_verify(crypto_key *k, int alg, const unsigned char *digest,
 		if (ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
 		    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
 		    EVP_PKEY_CTX_set_signature_md(ctx, md_of(alg)) == 1)
-			rc = EVP_PKEY_verify(ctx, sig, slen, digest, dlen) == 1;
+			rc = EVP_PKEY_verify(ctx, sig, siglen, tbs, tbslen) == 1;
 		EVP_PKEY_CTX_free(ctx);
 	}
 	ERR_clear_error();
@@ -360,7 +360,7 @@ size_t b64_encode(const unsigned char *in, size_t len, char *out)
 
 	/* EVP_EncodeBlock NUL-terminates and never adds newlines. */
 	while (len > 0) {
-		size_t chunk = len > 3 * 4096 ? 3 * 4096 : len;
+		size_t chunk = len > (size_t)3 * 4096 ? (size_t)3 * 4096 : len;
 
 		n += (size_t)EVP_EncodeBlock((unsigned char *)out + n, in,
 					     (int)chunk);

@@ -341,7 +341,7 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 	REQUIRE("bh");
 	{
 		unsigned char bh[HASH_MAX * 2 + 3];
-		size_t n = t->vlen < HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
+		size_t n = t->vlen < (size_t)HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
 						  : (size_t)-1;
 
 		if (n == (size_t)-1 || n != crypto_hash_len(s->alg)) {

@@ -204,6 +204,118 @@ crypto_key *crypto_pubkey_new(int type, const unsigned char *der, size_t len,
 	return key_wrap(pkey, why);
 }
 
+/*
+ * Private keys, for the same reason as public ones: the PEM armour is
+ * removed with PEM_read_bio and the common forms are built directly:
+ * "RSA PRIVATE KEY" (PKCS#1) and "PRIVATE KEY" (PKCS#8) holding RSA or
+ * Ed25519 (RFC 8410).  Anything else goes to the generic decoder.
+ */
+static EVP_PKEY *rsa_private(const ASN1_SEQUENCE_ANY *v)
+{
+	/* RSAPrivateKey: version, n, e, d, p, q, dp, dq, qinv (RFC 8017 A.1.2) */
+	static const char *const names[] = {
+		OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
+		OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2,
+		OSSL_PKEY_PARAM_RSA_EXPONENT1, OSSL_PKEY_PARAM_RSA_EXPONENT2,
+		OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+	};
+	BIGNUM *bn[8] = { NULL };
+	OSSL_PARAM_BLD *bld;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	int i, ok;
+
+	if (sk_ASN1_TYPE_num(v) != 9)
+		return NULL;
+	for (i = 0; i < 9; i++)
+		if (sk_ASN1_TYPE_value(v, i)->type != V_ASN1_INTEGER)
+			return NULL;
+	bld = OSSL_PARAM_BLD_new();
+	ok = bld != NULL;
+	for (i = 0; ok && i < 8; i++) {
+		bn[i] = ASN1_INTEGER_to_BN(sk_ASN1_TYPE_value(v, i + 1)->value.integer,
+					   NULL);
+		ok = bn[i] != NULL && OSSL_PARAM_BLD_push_BN(bld, names[i], bn[i]);
+	}
+	if (!ok || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
+		pkey = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	for (i = 0; i < 8; i++)
+		BN_clear_free(bn[i]);
+	return pkey;
+}
+
+/* PrivateKeyInfo ::= SEQUENCE { version, AlgorithmIdentifier, OCTET STRING, ... } */
+static EVP_PKEY *pkcs8_private(const ASN1_SEQUENCE_ANY *v)
+{
+	ASN1_TYPE *alg, *key;
+	const unsigned char *p;
+	X509_ALGOR *algor;
+	EVP_PKEY *pkey = NULL;
+	int nid;
+
+	if (sk_ASN1_TYPE_num(v) < 3 ||
+	    sk_ASN1_TYPE_value(v, 0)->type != V_ASN1_INTEGER ||
+	    (alg = sk_ASN1_TYPE_value(v, 1))->type != V_ASN1_SEQUENCE ||
+	    (key = sk_ASN1_TYPE_value(v, 2))->type != V_ASN1_OCTET_STRING)
+		return NULL;
+	p = ASN1_STRING_get0_data(alg->value.sequence);
+	algor = d2i_X509_ALGOR(NULL, &p, ASN1_STRING_length(alg->value.sequence));
+	nid = algor != NULL ? OBJ_obj2nid(algor->algorithm) : NID_undef;
+	X509_ALGOR_free(algor);
+	if (nid == NID_rsaEncryption) {
+		ASN1_SEQUENCE_ANY *inner = der_sequence(
+			ASN1_STRING_get0_data(key->value.octet_string),
+			ASN1_STRING_length(key->value.octet_string));
+
+		if (inner != NULL)
+			pkey = rsa_private(inner);
+		sk_ASN1_TYPE_pop_free(inner, ASN1_TYPE_free);
+	} else if (nid == NID_ED25519) {
+		/* CurvePrivateKey ::= OCTET STRING (the 32-byte seed) */
+		const unsigned char *q = ASN1_STRING_get0_data(key->value.octet_string);
+		long qlen = ASN1_STRING_length(key->value.octet_string);
+		ASN1_OCTET_STRING *seed = d2i_ASN1_OCTET_STRING(NULL, &q, qlen);
+
+		if (seed != NULL && ASN1_STRING_length(seed) == 32 &&
+		    q == ASN1_STRING_get0_data(key->value.octet_string) + qlen)
+			pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
+				ASN1_STRING_get0_data(seed), 32);
+		ASN1_OCTET_STRING_free(seed);
+	}
+	return pkey;
+}
+
+static EVP_PKEY *private_fast(BIO *bio)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long len = 0;
+	ASN1_SEQUENCE_ANY *seq = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if (PEM_read_bio(bio, &name, &header, &der, &len) == 1 &&
+	    header != NULL && header[0] == '\0' &&	/* not encrypted */
+	    (seq = der_sequence(der, len)) != NULL) {
+		if (strcmp(name, "RSA PRIVATE KEY") == 0)
+			pkey = rsa_private(seq);
+		else if (strcmp(name, "PRIVATE KEY") == 0)
+			pkey = pkcs8_private(seq);
+	}
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	if (der != NULL)
+		OPENSSL_clear_free(der, (size_t)len);
+	return pkey;
+}
+
 crypto_key *crypto_privkey_pem(const char *pem, size_t len, const char **why)
 {
 	BIO *bio;
@@ -218,8 +330,10 @@ crypto_key *crypto_privkey_pem(const char *pem, size_t len, const char **why)
 		*why = "out of memory";
 		return NULL;
 	}
-	/* A NULL callback with "" as passphrase: never prompt on a tty. */
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
+	pkey = private_fast(bio);
+	if (pkey == NULL && BIO_reset(bio) == 1)
+		/* A NULL callback with "" as passphrase: never prompt on a tty. */
+		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
 	BIO_free(bio);
 	ERR_clear_error();
 	if (pkey == NULL) {

@@ -180,9 +180,15 @@ describe("#integration npm mailauth interop", function()
     if HAVE_CHECK then
       it(id .. ": DKIM", function()
         local n, o = npm[id].dkim, ours[id].dkim
-        -- npm lists an unsigned message as one { result = "none" } entry;
-        -- mailauth as an empty list.
-        if #n == 1 and n[1].result == "none" then n = {} end
+        -- npm lists an unsigned message as one { result = "none" } entry
+        -- without a domain; count that (on either side) as no signature.
+        local function signatures(list)
+          if #list == 1 and list[1].result == "none" and value(list[1].domain) == nil then
+            return {}
+          end
+          return list
+        end
+        n, o = signatures(n), signatures(o)
         compare(id, "dkim.count", #n, #o)
         for i = 1, #n do
           compare(id, ("dkim.%d.domain"):format(i), n[i].domain, o[i].domain)

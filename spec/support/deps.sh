@@ -13,7 +13,7 @@ PKGS="build-essential pkg-config libldns-dev libssl-dev libpsl-dev publicsuffix
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev luajit libluajit-5.1-dev
 lua-compat53-dev lua-busted lua-cjson lua-yaml luarocks knot knot-dnsutils
 python3-spf python3-dnspython python3-dkim python3-nacl python3-authres
-rspamd haproxy curl libmail-dmarc-perl"
+rspamd haproxy curl libmail-dmarc-perl libmail-dkim-perl"
 for group in "$@"; do
   case $group in
     # libclang-rt-14-dev is only Recommended by clang-14, yet it holds

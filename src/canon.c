@@ -1,0 +1,282 @@
+/*
+ * canon.c - "simple" and "relaxed" canonicalisation (RFC 6376 §3.4.1-4).
+ * A bare LF counts as CRLF everywhere (an MTA would have converted it).
+ */
+#include <string.h>
+#include "canon.h"
+
+static int is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* ---- header fields ---- */
+
+typedef struct {
+	crypto_hash *h;
+	char buf[512];
+	size_t n;
+} outbuf;
+
+static void out_c(outbuf *o, char c)
+{
+	if (o->n == sizeof o->buf) {
+		crypto_hash_update(o->h, o->buf, o->n);
+		o->n = 0;
+	}
+	o->buf[o->n++] = c;
+}
+
+static void out_flush(outbuf *o)
+{
+	crypto_hash_update(o->h, o->buf, o->n);
+	o->n = 0;
+}
+
+void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
+		  size_t skip_from, size_t skip_to, int crlf, crypto_hash *h)
+{
+	outbuf o;
+	size_t i;
+	int space = 0, any = 0;
+
+	o.h = h;
+	o.n = 0;
+	if (!relaxed) {
+		for (i = 0; i < len; i++) {
+			if (i == skip_from && skip_to > skip_from) {
+				i = skip_to - 1;
+				continue;
+			}
+			if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r'))
+				out_c(&o, '\r');
+			out_c(&o, raw[i]);
+		}
+	} else {
+		for (i = 0; i < nlen; i++) {
+			char c = raw[i];
+
+			out_c(&o, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+		}
+		/* Past the name: WSP, then the colon (obsolete syntax). */
+		while (i < len && raw[i] != ':')
+			i++;
+		out_c(&o, ':');
+		for (i++; i < len; i++) {
+			char c = raw[i];
+
+			if (i == skip_from && skip_to > skip_from) {
+				i = skip_to - 1;
+				continue;
+			}
+			if (c == '\r' && i + 1 < len && raw[i + 1] == '\n')
+				continue;	/* unfold */
+			if (c == '\n')
+				continue;
+			if (is_wsp(c)) {
+				space = 1;
+				continue;
+			}
+			if (space && any)
+				out_c(&o, ' ');
+			space = 0;
+			any = 1;
+			out_c(&o, c);
+		}
+	}
+	if (crlf) {
+		out_c(&o, '\r');
+		out_c(&o, '\n');
+	}
+	out_flush(&o);
+}
+
+/* ---- bodies ---- */
+
+static void span_flush(canon_body_state *st)
+{
+	if (st->span_len > 0)
+		crypto_hash_update(st->h, st->span, st->span_len);
+	st->span_len = 0;
+}
+
+/* Emits n canonical bytes at p, merging runs that are adjacent in memory. */
+static void emit(canon_body_state *st, const char *p, size_t n)
+{
+	unsigned long long room;
+
+	st->total += n;
+	if (st->hashed >= st->limit)
+		return;
+	room = st->limit - st->hashed;
+	if (n > room)
+		n = (size_t)room;
+	st->hashed += n;
+	if (st->span_len > 0 && st->span + st->span_len == p) {
+		st->span_len += n;
+		return;
+	}
+	span_flush(st);
+	st->span = p;
+	st->span_len = n;
+}
+
+static const char CRLF[] = "\r\n";
+
+/*
+ * The fast path.  Only the end of a body has lines to drop (trailing empty
+ * or WSP-only lines), so the body is cut at its last byte that is not WSP
+ * or a line end, and everything before that cut is copied to the digest
+ * in contiguous runs, stopping only at "events":
+ *   relaxed: a TAB, a SP followed by SP/TAB/CR/LF, a bare LF;
+ *   simple:  a bare LF.
+ * An event is handled on its own (WSP run -> one SP or nothing at a line
+ * end; bare LF -> CRLF) and the copying resumes after it.
+ */
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+static int is_space_or_eol(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Is there an event at p (p + 1 < end, or p is the last byte)? */
+static int event_at(int relaxed, const char *p, const char *end)
+{
+	if (p + 1 < end && p[1] == '\n' && p[0] != '\r')
+		return 1;	/* the next byte is a bare LF */
+	if (!relaxed)
+		return 0;
+	if (*p == '\t')
+		return 1;
+	return *p == ' ' && p + 1 < end && is_space_or_eol(p[1]);
+}
+
+/*
+ * The first p in [p, end) with an event, or end.  An event at p means:
+ * p is TAB or a SP run start to rewrite, or p[1] is a bare LF.
+ */
+static const char *next_event(int relaxed, const char *p, const char *end)
+{
+#if defined(__SSE2__)
+	const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	while (end - p >= 17) {
+		__m128i cur = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i nxt = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		__m128i nlf = _mm_cmpeq_epi8(nxt, lf);
+		__m128i ev = _mm_andnot_si128(_mm_cmpeq_epi8(cur, cr), nlf);
+		int m;
+
+		if (relaxed) {
+			__m128i nws = _mm_or_si128(
+				_mm_or_si128(_mm_cmpeq_epi8(nxt, sp),
+					     _mm_cmpeq_epi8(nxt, tab)),
+				_mm_or_si128(_mm_cmpeq_epi8(nxt, cr), nlf));
+
+			ev = _mm_or_si128(ev, _mm_cmpeq_epi8(cur, tab));
+			ev = _mm_or_si128(ev, _mm_and_si128(
+				_mm_cmpeq_epi8(cur, sp), nws));
+		}
+		m = _mm_movemask_epi8(ev);
+		if (m != 0)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; p < end; p++)
+		if (event_at(relaxed, p, end))
+			return p;
+	return end;
+}
+
+/* Length of a line end at p (CRLF 2, bare LF 1), else 0. */
+static size_t eol_at(const char *p, const char *end)
+{
+	if (p < end && *p == '\n')
+		return 1;
+	if (p + 1 < end && p[0] == '\r' && p[1] == '\n')
+		return 2;
+	return 0;
+}
+
+void canon_body(canon_body_state *st, const char *body, size_t len)
+{
+	static const char SP[] = " ";
+	const char *p, *cut, *end;
+
+	st->hashed = st->total = 0;
+	st->span_len = 0;
+	if (body == NULL) {		/* no body at all: as an empty one */
+		body = CRLF;
+		len = 0;
+	}
+	p = body;
+	end = body + len;
+	/* cut: just after the last byte that survives at the end. */
+	cut = end;
+	while (cut > body) {
+		char c = cut[-1];
+
+		if (c == '\n' || (c == '\r' && cut < end && *cut == '\n') ||
+		    (st->relaxed && (c == ' ' || c == '\t')))
+			cut--;
+		else
+			break;
+	}
+	if (cut == body) {
+		if (!st->relaxed)
+			emit(st, CRLF, 2);	/* empty body: one CRLF (§3.4.3) */
+		span_flush(st);
+		return;
+	}
+	while (p < cut) {
+		const char *q, *k;
+		size_t le;
+
+		/* Wherever we resume, a LF here follows no CR: a bare LF. */
+		if (*p == '\n') {
+			emit(st, CRLF, 2);
+			p++;
+			continue;
+		}
+		q = next_event(st->relaxed, p, cut);
+		if (q == cut) {
+			emit(st, p, (size_t)(cut - p));
+			break;
+		}
+		if (!st->relaxed || (*q != ' ' && *q != '\t')) {
+			/* q[1] is a bare LF */
+			emit(st, p, (size_t)(q + 1 - p));
+			emit(st, CRLF, 2);
+			p = q + 2;
+			continue;
+		}
+		emit(st, p, (size_t)(q - p));
+		for (k = q; k < cut && (*k == ' ' || *k == '\t'); k++)
+			;
+		le = eol_at(k, cut);
+		if (le == 0) {			/* inside a line: one SP */
+			if (k - q == 1 && *q == ' ')
+				emit(st, q, 1);
+			else
+				emit(st, SP, 1);
+			p = k;
+		} else if (le == 1) {		/* trailing WSP, bare LF */
+			emit(st, CRLF, 2);
+			p = k + 1;
+		} else {			/* trailing WSP, CRLF */
+			p = k;
+		}
+	}
+	/* The last line's end: the input's CRLF when there is one. */
+	if (cut + 1 < end && cut[0] == '\r' && cut[1] == '\n')
+		emit(st, cut, 2);
+	else
+		emit(st, CRLF, 2);
+	span_flush(st);
+}

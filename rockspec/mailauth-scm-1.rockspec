@@ -29,7 +29,7 @@ build = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/check.c", "src/iprev.c",
         "src/macro.c", "src/spfrecord.c", "src/spf.c",
         "src/psl.c", "src/dmarc.c", "src/authres.c",
-        "src/message.c", "src/tags.c", "src/canon.c", "src/crypto.c", "src/dkim.c",
+        "src/message.c", "src/msginfo.c", "src/tags.c", "src/canon.c", "src/crypto.c", "src/dkim.c",
         "src/dkim_sign.c",
         "src/dnswire.c", "src/zone.c", "src/resolver.c",
         "src/lmailauth.c",
@@ -45,6 +45,7 @@ build = {
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
     ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
     ["mailauth.run"] = "lua/mailauth/run.lua",
+    ["mailauth.check"] = "lua/mailauth/check.lua",
     ["mailauth.authres"] = "lua/mailauth/authres.lua",
   },
   install = {

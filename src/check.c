@@ -36,7 +36,7 @@ struct mauth_check {
 static const check_vt *const kinds[] = {
 	&mauth_iprev_vt, &mauth_ptr_vt, &mauth_spf_vt,
 	&mauth_dmarc_vt, &mauth_org_domain_vt, &mauth_authres_parse_vt,
-	&mauth_dkim_verify_vt, &mauth_dkim_sign_vt,
+	&mauth_dkim_verify_vt, &mauth_dkim_sign_vt, &mauth_message_info_vt,
 };
 
 static const char *kind_names[sizeof kinds / sizeof kinds[0] + 1];

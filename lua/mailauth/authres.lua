@@ -126,19 +126,28 @@ local function from_report(report)
     results[#results + 1] = { method = "iprev", result = ip.result, reason = reason_of(ip),
                               comment = ip.name, properties = props }
   end
-  local spf = report.spf
-  if spf and spf.result then
-    local props = {}
-    if spf.scope == "helo" then
-      prop(props, "smtp", "helo", spf.helo or spf.domain)
-    else
-      prop(props, "smtp", "mailfrom", spf.sender or spf.mailfrom or spf.domain)
+  -- SPF for MAIL FROM, then for HELO (RFC 8601 §2.7.2: smtp.mailfrom, smtp.helo)
+  for _, spf in ipairs { report.spf or false, report.spf_helo or false } do
+    if spf and spf.result then
+      local props = {}
+      if spf.scope == "helo" then
+        prop(props, "smtp", "helo", spf.helo or spf.domain)
+      else
+        -- an empty MAIL FROM was checked as postmaster@HELO (RFC 7208 §2.4)
+        local mailfrom = spf.sender
+        if mailfrom == nil or mailfrom == "" then mailfrom = spf.identity or spf.mailfrom or spf.domain end
+        prop(props, "smtp", "mailfrom", mailfrom)
+      end
+      results[#results + 1] = { method = "spf", result = spf.result, reason = reason_of(spf),
+                                properties = props }
     end
-    results[#results + 1] = { method = "spf", result = spf.result, reason = reason_of(spf),
-                              properties = props }
   end
   local dkim = report.dkim
   if type(dkim) == "table" and dkim.result then dkim = { dkim } end
+  -- a message without any signature: dkim=none (RFC 8601 §2.7.1)
+  if type(dkim) == "table" and #dkim == 0 then
+    results[#results + 1] = { method = "dkim", result = "none", properties = {} }
+  end
   for _, d in ipairs(dkim or {}) do
     local props = {}
     prop(props, "header", "d", d.domain)

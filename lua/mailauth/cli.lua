@@ -9,12 +9,23 @@ local USAGE = [[
 usage: mailauth [options] COMMAND ...
 
 commands:
+  check MESSAGE       every check for a message file (- for stdin): iprev, SPF
+                      (MAIL FROM and HELO), DKIM, DMARC; prints the
+                      Authentication-Results header and a summary
+  spf                 SPF for --ip/--sender (or --helo with an empty sender)
   iprev IP            forward-confirmed reverse DNS of IP (RFC 8601 §3)
   ptr IP              the PTR names of IP
+  dkim MESSAGE        verify every DKIM signature of a message
+  dmarc DOMAIN        the DMARC record and policy of a From domain
   query NAME TYPE     one DNS question (A, AAAA, MX, TXT, PTR, CNAME, NS)
-  demo [DIR]          check the sample connections in DIR (default: examples)
+  demo [DIR]          check the sample messages in DIR (default: examples)
 
 options:
+  --ip ADDRESS        the SMTP client's address
+  --helo NAME         the HELO/EHLO name
+  --sender ADDRESS    the MAIL FROM address ("" for a bounce)
+  --authserv-id ID    the name in Authentication-Results (default: localhost)
+  --now SECONDS       the clock for signature times (default: now)
   --dns NS            ask this nameserver (127.0.0.1, 127.0.0.1@5353, [::1]:53);
                       may be given more than once
   --zone FILE         answer offline from this zone file; may be repeated
@@ -42,6 +53,11 @@ local function parse_args(argv)
     if a == "--dns" then o.dns[#o.dns + 1] = value()
     elseif a == "--zone" then o.zones[#o.zones + 1] = value()
     elseif a == "--timeout" then o.timeout = tonumber(value()) or die("--timeout wants seconds")
+    elseif a == "--ip" then o.ip = value()
+    elseif a == "--helo" then o.helo = value()
+    elseif a == "--sender" then o.sender = value()
+    elseif a == "--authserv-id" then o.authserv_id = value()
+    elseif a == "--now" then o.now = tonumber(value()) or die("--now wants seconds since the epoch")
     elseif a == "--json" then o.json = true
     elseif a == "-h" or a == "--help" then o.help = true
     elseif a:sub(1, 2) == "--" then die("unknown option " .. a .. " (see --help)")
@@ -119,8 +135,102 @@ function commands.query(o, resolver)
   return a.rcode == "NOERROR" and 0 or 1
 end
 
--- The demo: every connection listed in DIR/demo.lua, answered from the
--- zone files in DIR/zones, nothing from the network.
+local function read_message(path)
+  local text
+  if path == "-" then
+    text = io.read("*a")
+  else
+    local f, err = io.open(path, "rb")
+    if not f then die(err) end
+    text = f:read("*a")
+    f:close()
+  end
+  return text
+end
+
+local function row(name, result, detail)
+  print(("   %-8s %-10s %s"):format(name, result or "-", detail or ""))
+end
+
+local function describe_spf(s)
+  if not s then return end
+  local who = s.scope == "helo" and ("helo " .. tostring(s.helo or s.domain))
+              or ("mail from " .. tostring(s.identity or s.sender or s.domain))
+  row("spf", s.result, who .. (s.problem and ("; " .. s.problem) or
+                               s.mechanism and ("; matched " .. s.mechanism) or ""))
+end
+
+-- The summary a mail admin reads at a glance.
+local function show_report(rep)
+  if #rep.from_domains ~= 1 then
+    row("from", "?", ("%d From domains: %s"):format(#rep.from_domains, list(rep.from_domains)))
+  end
+  if rep.iprev then
+    row("iprev", rep.iprev.result, rep.iprev.name or rep.iprev.problem)
+  end
+  describe_spf(rep.spf)
+  describe_spf(rep.spf_helo)
+  if #rep.dkim == 0 then row("dkim", "none", "no signature") end
+  for _, d in ipairs(rep.dkim) do
+    row("dkim", d.result, ("d=%s s=%s %s%s"):format(tostring(d.domain), tostring(d.selector),
+      tostring(d.algorithm), d.problem and ("; " .. d.problem) or ""))
+  end
+  local dm = rep.dmarc
+  row("dmarc", dm.result, ("From %s; policy %s, disposition %s%s"):format(
+    tostring(dm.domain), tostring(dm.policy or "-"), tostring(dm.disposition or "-"),
+    dm.problem and ("; " .. dm.problem) or ""))
+end
+
+function commands.check(o, resolver)
+  local path = o.words[2] or die("check needs a message file (or - for stdin)")
+  local ok, rep = pcall(mailauth.check, read_message(path), { ip = o.ip, helo = o.helo,
+    sender = o.sender, resolver = resolver, authserv_id = o.authserv_id, now = o.now })
+  if not ok then die(rep) end
+  if o.json then print(to_json(rep)) return 0 end
+  print(rep.authentication_results)
+  show_report(rep)
+  return rep.dmarc.result == "fail" and 1 or 0
+end
+
+function commands.spf(o, resolver)
+  if not o.ip then die("spf needs --ip") end
+  local ok, r = pcall(mailauth.spf, { ip = o.ip, sender = o.sender or "", helo = o.helo,
+    resolver = resolver, scope = (o.sender == nil and o.helo) and "helo" or nil })
+  if not ok then die(r) end
+  if o.json then print(to_json(r)) else
+    print(r.received_spf)
+    describe_spf(r)
+  end
+  return r.result == "pass" and 0 or 1
+end
+
+function commands.dkim(o, resolver)
+  local path = o.words[2] or die("dkim needs a message file (or - for stdin)")
+  local ok, sigs = pcall(mailauth.dkim_verify, read_message(path), { resolver = resolver, now = o.now })
+  if not ok then die(sigs) end
+  if o.json then print(to_json(sigs)) return 0 end
+  if #sigs == 0 then row("dkim", "none", "no signature") end
+  for _, d in ipairs(sigs) do
+    row("dkim", d.result, ("d=%s s=%s %s%s"):format(tostring(d.domain), tostring(d.selector),
+      tostring(d.algorithm), d.problem and ("; " .. d.problem) or ""))
+  end
+  return 0
+end
+
+function commands.dmarc(o, resolver)
+  local domain = o.words[2] or die("dmarc needs a From domain")
+  local ok, r = pcall(mailauth.dmarc, { from = domain, resolver = resolver })
+  if not ok then die(r) end
+  if o.json then print(to_json(r)) return 0 end
+  print(("record   %s"):format(r.record or "-"))
+  print(("policy   %s (from %s, org domain %s)"):format(tostring(r.policy or "-"),
+    tostring(r.policy_domain or "-"), tostring(r.org_domain or "-")))
+  if r.problem then print("problem  " .. r.problem) end
+  return 0
+end
+
+-- The demo: every message listed in DIR/demo.lua, checked with the zone
+-- files in DIR/zones (nothing from the network), judged by DIR/policy.lua.
 function commands.demo(o)
   local dir = o.words[2] or "examples"
   local zonefiles = {}
@@ -132,20 +242,32 @@ function commands.demo(o)
   local chunk, err = loadfile(dir .. "/demo.lua")
   if not chunk then die(err) end
   local demo = chunk()
-  print(("mailauth demo: %d connections, offline zones from %s/zones (%d files)")
+  local policy = assert(loadfile(dir .. "/policy.lua"))()
+  print(("mailauth demo: %d messages, DNS answered offline from %s/zones (%d zone files)")
         :format(#demo.connections, dir, #zonefiles))
+  local failed = 0
   for _, c in ipairs(demo.connections) do
     print("")
     print(("== %s"):format(c.title))
     print(("   client %s  helo %s  mail from <%s>"):format(c.ip, c.helo or "-", c.sender or ""))
-    local r = mailauth.iprev(c.ip, { resolver = resolver })
-    show_iprev(c.ip, r)
-    if c.expect and c.expect.iprev and c.expect.iprev ~= r.result then
-      die(("demo: %s: iprev gave %s, expected %s"):format(c.title, r.result, c.expect.iprev))
+    local rep = mailauth.check(read_message(dir .. "/" .. c.message), { ip = c.ip, helo = c.helo,
+      sender = c.sender, resolver = resolver, authserv_id = demo.authserv_id, now = demo.now })
+    print("")
+    for line in rep.authentication_results:gmatch("[^\r\n]+") do print("   " .. line) end
+    print("")
+    show_report(rep)
+    local verdict, why = policy(rep, demo)
+    print(("   verdict  %s: %s"):format(verdict:upper(), why))
+    if c.note then print("   note     " .. c.note) end
+    for key, want in pairs(c.expect or {}) do
+      local got = key == "verdict" and verdict or (rep[key] and rep[key].result)
+      if got ~= want then
+        io.stderr:write(("demo: %s: %s is %s, expected %s\n"):format(c.title, key, tostring(got), want))
+        failed = failed + 1
+      end
     end
-    if c.note then print("   note: " .. c.note) end
   end
-  return 0
+  return failed == 0 and 0 or 1
 end
 
 function M.main(argv)

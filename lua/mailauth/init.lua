@@ -75,14 +75,19 @@ local run = driver.run
 M._run = run
 M._run_all = driver.run_all
 
-local function new_check(fname, kind, params)
+-- level: as for error(), counted from the API function that was called.
+local function new_check(fname, kind, params, level)
   local check, err = core.check(kind, params)
   if not check then
     local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
-    error(("mailauth.%s: %s%s"):format(fname, err, ip), 3)
+    error(("mailauth.%s: %s%s"):format(fname, err, ip), (level or 2) + 1)
   end
   return check
 end
+
+-- Each check in two halves, so that mailauth.check can run several at once:
+-- prepare.X(...) -> check object, finish(result) -> what mailauth.X returns.
+local prepare = {}
 
 local function ip_arg(fname, ip)
   if type(ip) ~= "string" then argerror(fname, 1, "IP address string", ip, 2) end
@@ -90,14 +95,20 @@ end
 
 --- mailauth.iprev(ip, opts) -> { result, name, names, ptr, problem, ip }
 -- RFC 8601 §3: forward-confirmed reverse DNS.
+function prepare.iprev(ip, opts, level)
+  local check = new_check("iprev", "iprev", { ip = ip, max_names = opts.max_names }, level + 1)
+  return check, function(r)
+    r.names = r.names or {}
+    return r
+  end
+end
+
 function M.iprev(ip, opts)
   ip_arg("iprev", ip)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("iprev", 2, "table or nil", opts) end
-  local check = new_check("iprev", "iprev", { ip = ip, max_names = opts.max_names })
-  local r = run(check, resolver_of(opts), opts.time_budget)
-  r.names = r.names or {}
-  return r
+  local check, finish = prepare.iprev(ip, opts, 2)
+  return finish(run(check, resolver_of(opts), opts.time_budget))
 end
 
 --- mailauth.ptr(ip, opts) -> { name, ... } | nil, "nxdomain" | "temperror: ...", detail
@@ -134,11 +145,10 @@ local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 --   time_budget          seconds for the whole check, default 20 (§4.6.4); late
 --                        answers become TIMEOUT, hence temperror
 -- Records longer than 4096 bytes and macro expansions over 1 MiB are permerror.
-function M.spf(opts)
-  if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+function prepare.spf(opts, level)
   local function bad(field, what)
     error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
-          :format(field, what, type(opts[field])), 3)
+          :format(field, what, type(opts[field])), level + 2)
   end
   if type(opts.ip) ~= "string" then bad("ip", "IP address string") end
   for _, k in ipairs(SPF_STRINGS) do
@@ -161,10 +171,17 @@ function M.spf(opts)
       params[k] = math.floor(opts[k])
     end
   end
-  local check = new_check("spf", "spf", params)
-  local r = run(check, resolver_of(opts), opts.time_budget)
-  r.received_spf = M.spf_received(r, opts)
-  return r
+  local check = new_check("spf", "spf", params, level + 1)
+  return check, function(r)
+    r.received_spf = M.spf_received(r, opts)
+    return r
+  end
+end
+
+function M.spf(opts)
+  if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+  local check, finish = prepare.spf(opts, 2)
+  return finish(run(check, resolver_of(opts), opts.time_budget))
 end
 
 -- RFC 7208 §9.1 comment and key-value pairs; values that are not a
@@ -301,15 +318,19 @@ end
 -- min_key_bits (default 1024), legacy_versions (default false: a missing
 -- v= or the draft v=0.5 is a permerror).  A second value reports a message that hit
 -- the reader's limits.
+function prepare.dkim_verify(message, opts, level)
+  local check = new_check("dkim_verify", "dkim_verify", {
+    message = message, now = opts.now or os.time(), allow_sha1 = opts.allow_sha1,
+    min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions }, level + 1)
+  return check, function(r) return r.signatures or {}, r.problem end
+end
+
 function M.dkim_verify(message, opts)
   if type(message) ~= "string" then argerror("dkim_verify", 1, "message string", message) end
   opts = opts or {}
   if type(opts) ~= "table" then argerror("dkim_verify", 2, "table or nil", opts) end
-  local check = new_check("dkim_verify", "dkim_verify", {
-    message = message, now = opts.now or os.time(), allow_sha1 = opts.allow_sha1,
-    min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions })
-  local r = run(check, resolver_of(opts), opts.time_budget)
-  return r.signatures or {}, r.problem
+  local check, finish = prepare.dkim_verify(message, opts, 2)
+  return finish(run(check, resolver_of(opts), opts.time_budget))
 end
 
 --- mailauth.dkim_sign(message, opts) -> "DKIM-Signature: ..." | nil, reason
@@ -341,6 +362,18 @@ function M.dkim_sign(message, opts)
   return nil, r.problem
 end
 
+--- mailauth.message_info(message) -> { from_domains, from_addresses, from_fields, fields, problem }
+-- The author domains DMARC needs (RFC 5322 §3.6.2 mailbox-list, groups and
+-- comments included), read without DNS.
+function M.message_info(message)
+  if type(message) ~= "string" then argerror("message_info", 1, "message string", message) end
+  return run(new_check("message_info", "message_info", { message = message }),
+             function() return { rcode = "SERVFAIL" } end)
+end
+
+M._prepare = prepare
+M._resolver_of = resolver_of
+
 M.dns = {
   query_wire = core.query_wire,
   parse_wire = core.parse_wire,
@@ -348,5 +381,11 @@ M.dns = {
 
 -- Authentication-Results (RFC 8601): parse and format.
 M.authres = require("mailauth.authres")
+
+--- mailauth.check(message, { ip, helo, sender, resolver, authserv_id, now, ... })
+-- Everything at once: see lua/mailauth/check.lua.
+function M.check(message, opts)
+  return require("mailauth.check").check(M, message, opts)
+end
 
 return M

@@ -12,7 +12,8 @@ CC ?= gcc
 BUILD := build/$(LUA)
 
 # Sources of mailauth.core; the rockspec lists the same (make check-sources).
-CORE_SRCS := src/arena.c src/util.c src/ip.c src/check.c src/iprev.c
+CORE_SRCS := src/arena.c src/util.c src/ip.c src/check.c src/iprev.c \
+	src/macro.c src/spfrecord.c src/spf.c
 DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
 SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c
 HDRS := $(wildcard src/*.h)

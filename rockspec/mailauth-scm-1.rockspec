@@ -26,6 +26,7 @@ build = {
       -- The same list as SRCS in the Makefile (make check-sources).
       sources = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/check.c", "src/iprev.c",
+        "src/macro.c", "src/spfrecord.c", "src/spf.c",
         "src/dnswire.c", "src/zone.c", "src/resolver.c",
         "src/lmailauth.c",
       },
@@ -38,6 +39,8 @@ build = {
     ["mailauth.cli"] = "lua/mailauth/cli.lua",
     ["mailauth.rspamd"] = "lua/mailauth/rspamd.lua",
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
+    ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
+    ["mailauth.run"] = "lua/mailauth/run.lua",
   },
   install = {
     bin = { mailauth = "bin/mailauth" },

@@ -217,3 +217,35 @@ describe("the DNS wire helpers", function()
     assert.has_error(function() mailauth.dns.query_wire("example.com", "A", 70000) end)
   end)
 end)
+
+describe("several checks run together", function()
+  local r = assert(mailauth.resolver { zonefiles = {
+    "spec/fixtures/zones/example.com.zone", "spec/fixtures/zones/2.0.192.in-addr.arpa.zone" } })
+
+  it("asks their questions in one batch, once each", function()
+    local batches = {}
+    local function resolve(name, qtype)
+      batches[#batches + 1] = qtype .. " " .. name
+      return r:query(name, qtype)
+    end
+    local checks = {
+      assert(core.check("iprev", { ip = "192.0.2.25" })),
+      assert(core.check("iprev", { ip = "192.0.2.25" })),
+      assert(core.check("ptr", { ip = "192.0.2.26" })),
+    }
+    local results = mailauth._run_all(checks, resolve)
+    assert.are.equal("pass", results[1].result)
+    assert.are.equal("pass", results[2].result)
+    assert.are.same({ "nowhere.example.com", "pair.example.com" }, results[3].ptr)
+    -- two PTR questions (25 asked once for both iprev checks), then one A
+    assert.are.same({ "PTR 25.2.0.192.in-addr.arpa", "PTR 26.2.0.192.in-addr.arpa",
+                      "A mail.example.com" }, batches)
+  end)
+
+  it("uses the C resolver's parallel batch when given one", function()
+    local results = mailauth._run_all({ assert(core.check("iprev", { ip = "192.0.2.27" })),
+                                        assert(core.check("iprev", { ip = "192.0.2.29" })) }, r)
+    assert.are.equal("fail", results[1].result)
+    assert.are.equal("permerror", results[2].result)
+  end)
+end)

@@ -34,7 +34,7 @@ struct mauth_check {
 };
 
 static const check_vt *const kinds[] = {
-	&mauth_iprev_vt, &mauth_ptr_vt,
+	&mauth_iprev_vt, &mauth_ptr_vt, &mauth_spf_vt,
 };
 
 static const char *kind_names[sizeof kinds / sizeof kinds[0] + 1];

@@ -73,6 +73,7 @@ mauth_value *check_result(mauth_check *c);
 
 extern const check_vt mauth_iprev_vt;
 extern const check_vt mauth_ptr_vt;
+extern const check_vt mauth_spf_vt;
 
 /* ---- answers ---- */
 /* Builds an owned answer (one malloc block) from records; NULL on ENOMEM. */
@@ -111,6 +112,8 @@ size_t ip_format(const ipaddr *ip, char *buf, size_t buflen);
 size_t ip_reverse_name(const ipaddr *ip, char *buf, size_t buflen);
 /* 1 when ip is inside net/bits (same family). */
 int ip_in_net(const ipaddr *ip, const ipaddr *net, unsigned bits);
+/* "192.0.2.0/24", "2001:db8::/32" or a bare address (all bits). */
+int ip_parse_cidr(const char *s, size_t len, ipaddr *net, unsigned *bits);
 /* Parses address text of an A/AAAA answer and compares. */
 int ip_equal_text(const ipaddr *ip, const char *s, size_t len);
 

@@ -112,3 +112,53 @@ int ip_equal_text(const ipaddr *ip, const char *s, size_t len)
 	return ip->family == other.family &&
 	       memcmp(ip->b, other.b, ip->family == 4 ? 4 : 16) == 0;
 }
+
+int ip_parse_cidr(const char *s, size_t len, ipaddr *net, unsigned *bits)
+{
+	const char *slash = memchr(s, '/', len);
+	unsigned max, b = 0;
+	size_t i;
+
+	if (slash == NULL) {
+		if (ip_parse(s, len, net) != 0)
+			return -1;
+		*bits = net->family == 4 ? 32 : 128;
+		return 0;
+	}
+	if (ip_parse(s, (size_t)(slash - s), net) != 0)
+		return -1;
+	max = net->family == 4 ? 32 : 128;
+	/* ::ffff:a.b.c.d/n counts bits of the IPv6 form. */
+	if (net->family == 4 && memchr(s, ':', (size_t)(slash - s)) != NULL)
+		max = 128;
+	i = (size_t)(slash - s) + 1;
+	if (i == len || len - i > 3)
+		return -1;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		b = b * 10 + (unsigned)(s[i] - '0');
+	}
+	if (b > max)
+		return -1;
+	if (max == 128 && net->family == 4)
+		b = b >= 96 ? b - 96 : 0;
+	*bits = b;
+	return 0;
+}
+
+int mauth_ip_match(const char *ip, size_t iplen, const char *const *nets,
+		   const size_t *lens, size_t n)
+{
+	ipaddr addr, net;
+	unsigned bits;
+	size_t i;
+
+	if (ip_parse(ip, iplen, &addr) != 0)
+		return MAUTH_EINVAL;
+	for (i = 0; i < n; i++)
+		if (ip_parse_cidr(nets[i], lens[i], &net, &bits) == 0 &&
+		    ip_in_net(&addr, &net, bits))
+			return (int)i + 1;
+	return 0;
+}

@@ -695,6 +695,36 @@ static int l_parse_wire(lua_State *L)
 	return 1;
 }
 
+/* core.ip_match(ip, { "192.0.2.0/24", ... }) -> index | false; raises on a non-IP */
+static int l_ip_match(lua_State *L)
+{
+	size_t len, i, n;
+	const char *ip = luaL_checklstring(L, 1, &len);
+	const char **nets;
+	size_t *lens;
+	int rc;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	n = (size_t)lua_rawlen(L, 2);
+	nets = lua_newuserdata(L, (n ? n : 1) * sizeof *nets);
+	lens = lua_newuserdata(L, (n ? n : 1) * sizeof *lens);
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, 2, (lua_Integer)i + 1);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			return luaL_argerror(L, 2, "networks must be strings");
+		nets[i] = lua_tolstring(L, -1, &lens[i]);
+		lua_pop(L, 1);	/* still referenced by the list */
+	}
+	rc = mauth_ip_match(ip, len, nets, lens, n);
+	if (rc < 0)
+		return luaL_argerror(L, 1, "not an IP address");
+	if (rc == 0)
+		lua_pushboolean(L, 0);
+	else
+		lua_pushinteger(L, rc);
+	return 1;
+}
+
 /* ---- module ---- */
 
 static const luaL_Reg check_methods[] = {
@@ -721,6 +751,7 @@ static const luaL_Reg functions[] = {
 	{ "zone_resolver", l_zone_new },
 	{ "query_wire", l_query_wire },
 	{ "parse_wire", l_parse_wire },
+	{ "ip_match", l_ip_match },
 	{ NULL, NULL }
 };
 

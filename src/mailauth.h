@@ -128,6 +128,15 @@ MAUTH_API void mauth_check_free(mauth_check *c);	/* NULL is a no-op */
 MAUTH_API const mauth_value *mauth_value_get(const mauth_value *map,
 					     const char *key);
 
+/*
+ * Which of the networks ("192.0.2.0/24", "2001:db8::/32", bare addresses)
+ * holds ip: the 1-based index of the first, 0 for none, MAUTH_EINVAL when
+ * ip is not an address.  Networks that do not parse are skipped.
+ */
+MAUTH_API int mauth_ip_match(const char *ip, size_t iplen,
+			     const char *const *nets, const size_t *lens,
+			     size_t n);
+
 /* ---- drivers: the only code that does I/O ---- */
 
 typedef struct {

@@ -13,8 +13,6 @@ local M = {
   core = core,
 }
 
-local DEFAULT_BUDGET = 20 -- seconds per check (RFC 7208 §4.6.4 suggests at least 20)
-
 -- level: 1 for the API function itself, more for helpers it calls.
 local function argerror(fname, n, what, value, level)
   error(("bad argument #%d to 'mailauth.%s' (%s expected, got %s)")
@@ -72,45 +70,10 @@ local function resolver_of(opts)
   return r
 end
 
-local TIMEOUT = { rcode = "TIMEOUT" }
-local SERVFAIL = { rcode = "SERVFAIL" }
-
--- Runs a check to its end and returns its result table.
-local function run(check, resolver, budget)
-  budget = budget or DEFAULT_BUDGET
-  local kind = type(resolver)
-  if kind == "userdata" then
-    local result = check:run(resolver, math.floor(budget * 1000))
-    check:close()
-    return result
-  end
-  local ask
-  if kind == "function" then
-    ask = resolver
-  elseif kind == "table" and type(resolver.query) == "function" then
-    ask = function(name, qtype) return resolver:query(name, qtype) end
-  else
-    error("mailauth: resolver must be mailauth.resolver(...), a function(name, qtype)"
-          .. " or an object with :query(name, qtype)", 3)
-  end
-  local deadline = os.time() + budget
-  while check:step() == "dns" do
-    local late = os.time() > deadline
-    for _, q in ipairs(check:questions()) do
-      local answer = TIMEOUT
-      if not late then
-        -- This call may yield; nothing of C is on the stack here.
-        answer = ask(q.name, q.type)
-        if type(answer) ~= "table" then answer = SERVFAIL end
-      end
-      check:answer(q.id, answer)
-    end
-  end
-  local result = check:result()
-  check:close()
-  return result
-end
+local driver = require "mailauth.run"
+local run = driver.run
 M._run = run
+M._run_all = driver.run_all
 
 local function new_check(fname, kind, params)
   local check, err = core.check(kind, params)
@@ -147,6 +110,110 @@ function M.ptr(ip, opts)
   if r.result == "pass" then return r.ptr end
   if r.result == "temperror" then return nil, "temperror: " .. r.problem, r.problem end
   return nil, "nxdomain", r.problem
+end
+
+local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
+                      "max_ptr_names", "time_budget" }
+local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
+
+--- mailauth.spf{ ip =, sender =, helo =, resolver =, receiver =, scope =, now =,
+--   default_explanation =, max_lookups =, max_void_lookups =, max_mx_names =,
+--   max_ptr_names =, time_budget = }
+--> { result, scope, domain, record, mechanism, explanation, problem, lookups,
+--    void_lookups, property ("smtp.mailfrom"|"smtp.helo"), identity (its value
+--    for Authentication-Results), sender, ip, helo, received_spf }
+-- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
+-- default; an empty sender checks postmaster@helo, §2.4) or the HELO
+-- identity (scope = "helo").
+function M.spf(opts)
+  if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+  local function bad(field, what)
+    error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
+          :format(field, what, type(opts[field])), 3)
+  end
+  if type(opts.ip) ~= "string" then bad("ip", "IP address string") end
+  for _, k in ipairs(SPF_STRINGS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then bad(k, "string") end
+  end
+  for _, k in ipairs(SPF_NUMBERS) do
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then bad(k, "number") end
+  end
+  if opts.scope ~= nil and opts.scope ~= "mfrom" and opts.scope ~= "helo" then
+    bad("scope", '"mfrom" or "helo"')
+  end
+  local params = {
+    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = opts.scope,
+    receiver = opts.receiver, default_explanation = opts.default_explanation,
+    -- The core reads no clock: %{t} comes from here.
+    now = math.floor(opts.now or os.time()),
+  }
+  for _, k in ipairs(SPF_NUMBERS) do
+    if k ~= "now" and k ~= "time_budget" and opts[k] ~= nil then
+      params[k] = math.floor(opts[k])
+    end
+  end
+  local check = new_check("spf", "spf", params)
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  r.received_spf = M.spf_received(r, opts)
+  return r
+end
+
+-- RFC 7208 §9.1 comment and key-value pairs; values that are not a
+-- dot-atom are quoted (RFC 5322 quoted-string).
+local function kv_value(s)
+  if s:match("^[%w!#$%%&'*+/=?^_`{|}~%-]+[%w!#$%%&'*+/=?^_`{|}~%-%.]*$")
+     and not s:match("%.%.") and not s:match("%.$") then
+    return s
+  end
+  return '"' .. s:gsub('[%c"\\]', function(ch)
+    if ch == '"' or ch == "\\" then return "\\" .. ch end
+    return ""
+  end) .. '"'
+end
+
+local RESULT_COMMENT = {
+  pass = "domain of %s designates %s as permitted sender",
+  fail = "domain of %s does not designate %s as permitted sender",
+  softfail = "transitioning domain of %s does not designate %s as permitted sender",
+  neutral = "%s is neither permitted nor denied by domain of %s",
+  none = "domain of %s does not designate permitted sender hosts",
+  temperror = "error in processing during lookup of %s",
+  permerror = "permanent error in processing domain of %s",
+}
+
+--- mailauth.spf_received(result, { receiver = "mx.example.org" }) -> "Received-SPF: ..."
+-- The header field of RFC 7208 §9.1 for a mailauth.spf result.
+function M.spf_received(result, opts)
+  if type(result) ~= "table" then argerror("spf_received", 1, "table", result) end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("spf_received", 2, "table or nil", opts) end
+  local res = result.result or "none"
+  local identity = result.identity or ""
+  local ip = result.ip or ""
+  local fmt = RESULT_COMMENT[res] or RESULT_COMMENT.permerror
+  local comment
+  if res == "neutral" then
+    comment = fmt:format(ip, identity)
+  elseif res == "pass" or res == "fail" or res == "softfail" then
+    comment = fmt:format(identity, ip)
+  else
+    comment = fmt:format(identity)
+  end
+  local receiver = opts.receiver
+  if receiver then comment = receiver .. ": " .. comment end
+  comment = comment:gsub("[()\\]", "\\%0"):gsub("%c", "")
+  local pairs_ = {}
+  local function add(k, v)
+    if v ~= nil and v ~= "" then pairs_[#pairs_ + 1] = k .. "=" .. kv_value(tostring(v)) end
+  end
+  add("client-ip", ip)
+  add("envelope-from", result.sender)
+  add("helo", result.helo)
+  add("receiver", receiver)
+  add("mechanism", result.mechanism)
+  add("problem", result.problem and result.problem:sub(1, 200))
+  add("identity", result.scope == "helo" and "helo" or "mailfrom")
+  return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
 end
 
 M.dns = {

@@ -1,0 +1,159 @@
+-- Loads an OpenSPF test suite (YAML, see spec/fixtures/spf/SOURCES.md) and
+-- serves its zonedata as a Lua-function resolver for mailauth.spf.
+--
+-- Driver rules (from the suite's header and pyspf's test driver):
+--  * a name absent from zonedata is NXDOMAIN; a listed name without records
+--    of the asked type answers NOERROR with none;
+--  * SPF (type 99) records are served as TXT only when the name lists no
+--    TXT entry (RFC 7208 dropped type SPF; "TXT: NONE" only stops the copy);
+--  * TIMEOUT at a name makes every type not listed there time out;
+--  * a TXT given as a list is one record of several strings;
+--  * CNAMEs are followed (up to 10), as a recursive resolver does.
+local lyaml = require "lyaml"
+
+local M = {}
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- lyaml cuts strings at a NUL byte, and the suites hold "\0" escapes
+-- (a-null, mx-null): carry them through as U+2400 and restore the byte.
+local NUL_MARK = "\226\144\128" -- UTF-8 of U+2400
+local function restore_nul(v)
+  if type(v) == "string" then return (v:gsub(NUL_MARK, "\0")) end
+  if type(v) == "table" then
+    local out = {}
+    for k, x in pairs(v) do out[restore_nul(k)] = restore_nul(x) end
+    return out
+  end
+  return v
+end
+
+function M.load(path)
+  local text = read(path)
+  assert(not text:find(NUL_MARK, 1, true))
+  text = text:gsub("\\0", "\\u2400")
+  return restore_nul(lyaml.load(text, { all = true }))
+end
+
+local function lname(n)
+  n = tostring(n):lower()
+  if n:sub(-1) == "." then n = n:sub(1, -2) end
+  return n
+end
+
+-- zonedata -> { [name] = { timeout = bool, TXT = {...}, A = {...}, ... } }
+function M.zone(zonedata)
+  local zone = {}
+  for name, recs in pairs(zonedata or {}) do
+    local z = zone[lname(name)] or { types = {} }
+    zone[lname(name)] = z
+    local spf, has_txt = {}, false
+    for _, r in ipairs(recs) do
+      if r == "TIMEOUT" then
+        z.timeout = true
+      elseif type(r) == "table" then
+        for t, v in pairs(r) do
+          if t == "SPF" then
+            spf[#spf + 1] = v
+          else
+            if t == "TXT" then has_txt = true end
+            -- "TXT: NONE" lists no type: TIMEOUT still applies to TXT
+            if not (t == "TXT" and v == "NONE") then
+              z.types[t] = z.types[t] or {}
+              local list = z.types[t]
+              if t == "MX" then
+                list[#list + 1] = { preference = tonumber(v[1]), exchange = lname(v[2]) }
+              elseif t == "TXT" then
+                if type(v) == "table" then
+                  local parts = {}
+                  for i, p in ipairs(v) do parts[i] = tostring(p) end
+                  list[#list + 1] = parts
+                else
+                  list[#list + 1] = tostring(v)
+                end
+              elseif t == "PTR" or t == "CNAME" then
+                list[#list + 1] = lname(v)
+              else
+                list[#list + 1] = tostring(v)
+              end
+            end
+          end
+        end
+      end
+    end
+    if not has_txt and #spf > 0 then
+      z.types.TXT = z.types.TXT or {}
+      for _, v in ipairs(spf) do
+        if type(v) == "table" then
+          local parts = {}
+          for i, p in ipairs(v) do parts[i] = tostring(p) end
+          z.types.TXT[#z.types.TXT + 1] = parts
+        else
+          z.types.TXT[#z.types.TXT + 1] = tostring(v)
+        end
+      end
+    end
+  end
+  return zone
+end
+
+-- A resolver function(name, qtype) over a zone built by M.zone.
+function M.resolver(zone, log)
+  return function(name, qtype)
+    local n = lname(name)
+    for _ = 1, 11 do
+      if log then log[#log + 1] = qtype .. " " .. n end
+      local z = zone[n]
+      if not z then return { rcode = "NXDOMAIN" } end
+      local recs = z.types[qtype]
+      if recs then return { rcode = "NOERROR", records = recs } end
+      if z.types.CNAME and qtype ~= "CNAME" then
+        n = z.types.CNAME[1]
+      elseif z.timeout then
+        return { rcode = "TIMEOUT" }
+      else
+        return { rcode = "NOERROR", records = {} }
+      end
+    end
+    return { rcode = "SERVFAIL" }
+  end
+end
+
+-- Every test of a suite as a flat list, in file order of scenarios and
+-- sorted by name inside a scenario (YAML maps have no order in Lua).
+function M.cases(docs)
+  local out = {}
+  for si, doc in ipairs(docs) do
+    local zone = M.zone(doc.zonedata)
+    local names = {}
+    for name in pairs(doc.tests or {}) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      local t = doc.tests[name]
+      local expect = t.result
+      if type(expect) ~= "table" then expect = { expect } end
+      out[#out + 1] = {
+        scenario = doc.description or ("scenario " .. si),
+        name = name,
+        test = t,
+        zone = zone,
+        expect = expect,
+      }
+    end
+  end
+  return out
+end
+
+function M.accepts(list, result)
+  for _, r in ipairs(list) do
+    if r == result then return true end
+  end
+  return false
+end
+
+return M

@@ -13,7 +13,8 @@ BUILD := build/$(LUA)
 
 # Sources of mailauth.core; the rockspec lists the same (make check-sources).
 CORE_SRCS := src/arena.c src/util.c src/ip.c src/check.c src/iprev.c \
-	src/macro.c src/spfrecord.c src/spf.c
+	src/macro.c src/spfrecord.c src/spf.c \
+	src/message.c src/tags.c src/canon.c src/crypto.c src/dkim.c src/dkim_sign.c
 DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
 SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c
 HDRS := $(wildcard src/*.h)

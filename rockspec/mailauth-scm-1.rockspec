@@ -27,6 +27,8 @@ build = {
       sources = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/check.c", "src/iprev.c",
         "src/macro.c", "src/spfrecord.c", "src/spf.c",
+        "src/message.c", "src/tags.c", "src/canon.c", "src/crypto.c", "src/dkim.c",
+        "src/dkim_sign.c",
         "src/dnswire.c", "src/zone.c", "src/resolver.c",
         "src/lmailauth.c",
       },

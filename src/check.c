@@ -35,6 +35,7 @@ struct mauth_check {
 
 static const check_vt *const kinds[] = {
 	&mauth_iprev_vt, &mauth_ptr_vt, &mauth_spf_vt,
+	&mauth_dkim_verify_vt, &mauth_dkim_sign_vt,
 };
 
 static const char *kind_names[sizeof kinds / sizeof kinds[0] + 1];

@@ -74,6 +74,8 @@ mauth_value *check_result(mauth_check *c);
 extern const check_vt mauth_iprev_vt;
 extern const check_vt mauth_ptr_vt;
 extern const check_vt mauth_spf_vt;
+extern const check_vt mauth_dkim_verify_vt;
+extern const check_vt mauth_dkim_sign_vt;
 
 /* ---- answers ---- */
 /* Builds an owned answer (one malloc block) from records; NULL on ENOMEM. */

@@ -216,6 +216,53 @@ function M.spf_received(result, opts)
   return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
 end
 
+--- mailauth.dkim_verify(message, opts) -> { signature result, ... }[, problem]
+-- RFC 6376 (+ RFC 8463 Ed25519, RFC 8301).  One entry per DKIM-Signature,
+-- in header order; {} when there is none.  opts: resolver, now (default
+-- os.time()), allow_sha1 (default false: rsa-sha1 gives "policy"),
+-- min_key_bits (default 1024), legacy_versions (default false: a missing
+-- v= or the draft v=0.5 is a permerror).  A second value reports a message that hit
+-- the reader's limits.
+function M.dkim_verify(message, opts)
+  if type(message) ~= "string" then argerror("dkim_verify", 1, "message string", message) end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("dkim_verify", 2, "table or nil", opts) end
+  local check = new_check("dkim_verify", "dkim_verify", {
+    message = message, now = opts.now or os.time(), allow_sha1 = opts.allow_sha1,
+    min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions })
+  local r = run(check, resolver_of(opts), opts.time_budget)
+  return r.signatures or {}, r.problem
+end
+
+--- mailauth.dkim_sign(message, opts) -> "DKIM-Signature: ..." | nil, reason
+-- opts: domain, selector, key (PEM), algorithm ("rsa-sha256" default or
+-- "ed25519-sha256"), canonicalization ("relaxed/relaxed" default),
+-- headers (names to sign; default: those of RFC 6376 5.4.1 present, From
+-- once more than present), expire (seconds; adds x=), identity (i=),
+-- now (default os.time()).  The text is folded with CRLF TAB and has no
+-- final CRLF: prepend it as  header .. "\r\n" .. message.
+function M.dkim_sign(message, opts)
+  if type(message) ~= "string" then argerror("dkim_sign", 1, "message string", message) end
+  if type(opts) ~= "table" then argerror("dkim_sign", 2, "table", opts) end
+  for _, k in ipairs{ "domain", "selector", "key" } do
+    if type(opts[k]) ~= "string" then
+      error(("bad argument #2 to 'mailauth.dkim_sign' (opts.%s must be a string, got %s)")
+            :format(k, type(opts[k])), 2)
+    end
+  end
+  if opts.headers ~= nil and type(opts.headers) ~= "table" then
+    error("bad argument #2 to 'mailauth.dkim_sign' (opts.headers must be a list of names)", 2)
+  end
+  local check = new_check("dkim_sign", "dkim_sign", {
+    message = message, domain = opts.domain, selector = opts.selector, key = opts.key,
+    algorithm = opts.algorithm, canonicalization = opts.canonicalization,
+    headers = opts.headers, expire = opts.expire, identity = opts.identity,
+    now = opts.now or os.time() })
+  local r = run(check, function() return { rcode = "SERVFAIL" } end) -- asks nothing
+  if r.header then return r.header end
+  return nil, r.problem
+end
+
 M.dns = {
   query_wire = core.query_wire,
   parse_wire = core.parse_wire,

@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config libldns-dev libssl-dev libpsl-dev publicsuffix
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev luajit libluajit-5.1-dev
 lua-compat53-dev lua-busted lua-cjson lua-yaml luarocks knot knot-dnsutils
 python3-spf python3-dnspython python3-dkim python3-nacl python3-authres
-rspamd haproxy curl"
+rspamd haproxy curl libmail-dkim-perl"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

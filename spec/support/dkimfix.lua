@@ -1,0 +1,219 @@
+-- Helpers for the DKIM specs: fixture files, line ends, offline DNS.
+local F = {}
+
+F.dir = "spec/fixtures/dkim/"
+
+function F.read(path)
+  local f = assert(io.open(F.dir .. path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- LF -> CRLF (the stored messages mostly have LF line ends).
+function F.crlf(s)
+  return (s:gsub("\r\n", "\n"):gsub("\n", "\r\n"))
+end
+
+-- A Lua resolver over { ["owner"] = "TXT value" | { rcode = ... } }.
+function F.resolver(records, log)
+  return function(name, qtype)
+    if log then log[#log + 1] = name end
+    local v = records[name:lower()]
+    if v == nil then return { rcode = "NXDOMAIN", records = {} } end
+    if type(v) == "table" then return v end
+    if qtype ~= "TXT" then return { rcode = "NOERROR", records = {} } end
+    return { rcode = "NOERROR", records = { v } }
+  end
+end
+
+-- "<owner> <value>" lines (stalwart, rfc8463/dns.txt, C-dns.txt).
+function F.records(text, into)
+  into = into or {}
+  for line in text:gmatch("[^\r\n]+") do
+    local owner, value = line:match("^(%S+)%s+(.*)$")
+    if owner and not owner:match("^[#;]") then
+      into[owner:lower():gsub("%.$", "")] = value
+    end
+  end
+  return into
+end
+
+-- Mail::DKIM's FAKE_DNS.dat: NXDOMAIN / timeouts / SERVFAIL / "" markers.
+function F.fake_dns(text)
+  local r = {}
+  for line in text:gmatch("[^\r\n]+") do
+    local owner, value = line:match("^(%S+)%s+(.-)%s*$")
+    if owner and not owner:match("^[#;]") then
+      owner = owner:lower()
+      if value == "NXDOMAIN" then r[owner] = { rcode = "NXDOMAIN", records = {} }
+      elseif value == "~~Query timed out~~" then r[owner] = { rcode = "TIMEOUT", records = {} }
+      elseif value == "~~SERVFAIL~~" then r[owner] = { rcode = "SERVFAIL", records = {} }
+      elseif value == '""' then r[owner] = { rcode = "NOERROR", records = { "" } }
+      else r[owner] = value end
+    end
+  end
+  return r
+end
+
+-- stalwart's format: records, an empty line, then the message.
+function F.stalwart(name)
+  local text = F.read("stalwart/" .. name)
+  local head, message = text:match("^(.-)\n\n(.*)$")
+  local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+function F.b64decode(s)
+  s = s:gsub("[^%w%+/]", "")
+  local out, bits, n = {}, 0, 0
+  for c in s:gmatch(".") do
+    bits = bits * 64 + (B64:find(c, 1, true) - 1)
+    n = n + 6
+    if n >= 8 then
+      n = n - 8
+      local byte = math.floor(bits / 2 ^ n)
+      out[#out + 1] = string.char(byte)
+      bits = bits - byte * 2 ^ n
+    end
+  end
+  return table.concat(out)
+end
+
+function F.b64encode(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local chunk = {}
+    for k = 3, 0, -1 do
+      local idx = math.floor(v / 64 ^ k) % 64
+      chunk[#chunk + 1] = B64:sub(idx + 1, idx + 1)
+    end
+    if not b then chunk[3], chunk[4] = "=", "="
+    elseif not c then chunk[4] = "=" end
+    out[#out + 1] = table.concat(chunk)
+  end
+  return table.concat(out)
+end
+
+-- An Ed25519 private key PEM (PKCS#8, RFC 8410) from a base64 32-byte seed.
+function F.ed25519_pem(seed_b64)
+  local seed = F.b64decode(seed_b64)
+  assert(#seed == 32, "seed is not 32 bytes")
+  local der = "\48\46\2\1\0\48\5\6\3\43\101\112\4\34\4\32" .. seed
+  local b64 = F.b64encode(der)
+  return "-----BEGIN PRIVATE KEY-----\n" .. b64 .. "\n-----END PRIVATE KEY-----\n"
+end
+
+function F.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+function F.slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- A fresh temporary directory (removed with F.rmdir).
+function F.tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p '" .. p .. "'"))
+  return p
+end
+
+function F.rmdir(p)
+  if p and p:match("^/tmp/") then os.execute("rm -rf '" .. p .. "'") end
+end
+
+return F.records(head), F.crlf(message)
+end
+
+-- Tab-separated expectation files, "#" comments skipped.
+function F.tsv(path)
+  local rows = {}
+  for line in F.read(path):gmatch("[^\n]+") do
+    if not line:match("^#") then
+      local row = {}
+      for cell in (line .. "\t"):gmatch("([^\t]*)\t") do row[#row + 1] = cell end
+      rows[#rows + 1] = row
+    end
+  end
+  return rows
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+function F.b64decode(s)
+  s = s:gsub("[^%w%+/]", "")
+  local out, bits, n = {}, 0, 0
+  for c in s:gmatch(".") do
+    bits = bits * 64 + (B64:find(c, 1, true) - 1)
+    n = n + 6
+    if n >= 8 then
+      n = n - 8
+      local byte = math.floor(bits / 2 ^ n)
+      out[#out + 1] = string.char(byte)
+      bits = bits - byte * 2 ^ n
+    end
+  end
+  return table.concat(out)
+end
+
+function F.b64encode(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local v = a * 65536 + (b or 0) * 256 + (c or 0)
+    local chunk = {}
+    for k = 3, 0, -1 do
+      local idx = math.floor(v / 64 ^ k) % 64
+      chunk[#chunk + 1] = B64:sub(idx + 1, idx + 1)
+    end
+    if not b then chunk[3], chunk[4] = "=", "="
+    elseif not c then chunk[4] = "=" end
+    out[#out + 1] = table.concat(chunk)
+  end
+  return table.concat(out)
+end
+
+-- An Ed25519 private key PEM (PKCS#8, RFC 8410) from a base64 32-byte seed.
+function F.ed25519_pem(seed_b64)
+  local seed = F.b64decode(seed_b64)
+  assert(#seed == 32, "seed is not 32 bytes")
+  local der = "\48\46\2\1\0\48\5\6\3\43\101\112\4\34\4\32" .. seed
+  local b64 = F.b64encode(der)
+  return "-----BEGIN PRIVATE KEY-----\n" .. b64 .. "\n-----END PRIVATE KEY-----\n"
+end
+
+function F.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+function F.slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+-- A fresh temporary directory (removed with F.rmdir).
+function F.tmpdir()
+  local p = os.tmpname()
+  os.remove(p)
+  assert(os.execute("mkdir -p '" .. p .. "'"))
+  return p
+end
+
+function F.rmdir(p)
+  if p and p:match("^/tmp/") then os.execute("rm -rf '" .. p .. "'") end
+end
+
+return F

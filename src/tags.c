@@ -1,0 +1,157 @@
+/*
+ * tags.c - the tag=value list parser of RFC 6376 §3.2 (see tags.h).
+ * Strict: a syntax error makes the whole list unusable, because a
+ * signature or record that parses differently in different verifiers is
+ * an attack surface.
+ */
+#include <string.h>
+#include "tags.h"
+
+static int is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Skips FWS (WSP, and CRLF or LF followed by WSP); returns the new offset. */
+static size_t skip_fws(const char *s, size_t len, size_t i)
+{
+	for (;;) {
+		if (i < len && is_wsp(s[i])) {
+			i++;
+		} else if (i + 1 < len && s[i] == '\n' && is_wsp(s[i + 1])) {
+			i += 1;
+		} else if (i + 2 < len && s[i] == '\r' && s[i + 1] == '\n' &&
+			   is_wsp(s[i + 2])) {
+			i += 2;
+		} else {
+			return i;
+		}
+	}
+}
+
+static int is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_alnumpunc(char c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int is_valchar(unsigned char c)
+{
+	return c >= 0x21 && c <= 0x7e && c != ';';
+}
+
+int tags_parse(const char *s, size_t len, tag_list *out, const char **why)
+{
+	size_t i = 0, j;
+
+	out->n = 0;
+	for (;;) {
+		tag *t;
+		size_t end;
+
+		i = skip_fws(s, len, i);
+		if (i == len)
+			return 0;	/* empty list, or a trailing ";" */
+		if (!is_alpha(s[i])) {
+			*why = "tag name expected";
+			return -1;
+		}
+		if (out->n == TAGS_MAX) {
+			*why = "too many tags";
+			return -1;
+		}
+		t = &out->v[out->n];
+		t->name = s + i;
+		while (i < len && is_alnumpunc(s[i]))
+			i++;
+		t->nlen = (size_t)(s + i - t->name);
+		i = skip_fws(s, len, i);
+		if (i == len || s[i] != '=') {
+			*why = "\"=\" expected after tag name";
+			return -1;
+		}
+		i++;
+		t->raw_start = i;
+		i = skip_fws(s, len, i);
+		t->val = s + i;
+		end = i;
+		/* tval *( FWS tval ): stop at ";" or at the end. */
+		while (i < len && s[i] != ';') {
+			if (is_valchar((unsigned char)s[i])) {
+				i++;
+				end = i;
+				continue;
+			}
+			j = skip_fws(s, len, i);
+			if (j == i) {
+				*why = "invalid character in tag value";
+				return -1;
+			}
+			i = j;
+		}
+		t->vlen = (size_t)(s + end - t->val);
+		t->raw_end = i;
+		for (j = 0; j < out->n; j++)
+			if (out->v[j].nlen == t->nlen &&
+			    memcmp(out->v[j].name, t->name, t->nlen) == 0) {
+				*why = "duplicate tag";
+				return -1;
+			}
+		out->n++;
+		if (i == len)
+			return 0;
+		i++;		/* the ";" */
+	}
+}
+
+const tag *tags_get(const tag_list *t, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].nlen == n && memcmp(t->v[i].name, name, n) == 0)
+			return &t->v[i];
+	return NULL;
+}
+
+int tag_ieq(const tag *t, const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (t->vlen != n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char a = t->val[i], b = s[i];
+
+		if (a >= 'A' && a <= 'Z')
+			a = (char)(a + 32);
+		if (b >= 'A' && b <= 'Z')
+			b = (char)(b + 32);
+		if (a != b)
+			return 0;
+	}
+	return 1;
+}
+
+size_t tag_compact(const tag *t, char *out, size_t outlen)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < t->vlen; i++) {
+		char c = t->val[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (n + 1 >= outlen)
+			return (size_t)-1;
+		out[n++] = c;
+	}
+	if (outlen == 0)
+		return (size_t)-1;
+	out[n] = '\0';
+	return n;
+}

@@ -32,13 +32,15 @@ def main():
     if mode == "check":
         print("pass" if verify() else "fail")
         return
-    verify()
+    if not verify():
+        sys.exit("dkimpy: verification failed")
     rounds = []
     for _ in range(3):
         n = 0
         start = time.process_time()
         while True:
-            verify()
+            if not verify():
+                sys.exit("dkimpy: verification failed")
             n += 1
             used = time.process_time() - start
             if used >= seconds:

@@ -310,10 +310,18 @@ describe("mailauth.spf hostile input", function()
   end)
 
   it("bounds macro bombs", function()
+    -- 400 x %{s} of 100 kB: over the 1 MiB expansion bound -> permerror
     local z = { ["example.com"] = { TXT = { "v=spf1 exists:" .. ("%{s}"):rep(400) .. " -all" } } }
-    local r = spf(with{ sender = ("x"):rep(400) .. "@example.com" }, z)
+    local r = spf(with{ sender = ("x"):rep(100000) .. "@example.com" }, z)
     assert.are.equal("permerror", r.result)
     assert.matches("too large", r.problem, 1, true)
+    -- 400 x %{s} of 400 bytes: 160 kB, cut from the left to one 253-octet name (§4.8)
+    local log = {}
+    z = { ["example.com"] = { TXT = { "v=spf1 exists:" .. ("%{s}."):rep(400) .. "x.example.com -all" } } }
+    r = spf(with{ sender = ("x"):rep(50) .. "@example.com" }, z, log)
+    assert.are.equal("fail", r.result)
+    assert.are.equal(2, #log)
+    assert.is_true(#log[2] - 2 <= 253 and #log[2] - 2 > 200)
     -- a long but bounded expansion is cut from the left to 253 (§4.8)
     local log = {}
     z = { ["example.com"] = { TXT = { "v=spf1 exists:" .. ("%{d}."):rep(20) .. "x.example.com -all" } } }
@@ -334,6 +342,21 @@ describe("mailauth.spf hostile input", function()
     assert.are.same({ "TXT example.com" }, log)
     r = spf(with{ sender = "a@" .. ("abcdefghi."):rep(30) .. "com" }, z)
     assert.are.equal("none", r.result)
+  end)
+
+  it("takes over-long identities as data, not errors", function()
+    local z = { ["example.com"] = { TXT = { "v=spf1 exists:%{l}.x.example.com -all" } } }
+    -- a 10000-byte local-part: the exists name is cut to 253 from the left (§4.8)
+    local log = {}
+    local r = spf(with{ sender = ("ab."):rep(3333) .. "z@example.com" }, z, log)
+    assert.are.equal("fail", r.result)
+    assert.is_true(#log[2] - 2 <= 253)
+    -- an over-long domain is malformed: none (§4.3)
+    r = spf(with{ sender = "a@" .. ("x"):rep(70000) .. ".com" }, z)
+    assert.are.equal("none", r.result)
+    -- a huge HELO does not stop the MAIL FROM check
+    r = spf(with{ helo = ("h"):rep(100000) }, z)
+    assert.are.equal("fail", r.result)
   end)
 
   it("treats NUL bytes in records as permerror and in arguments as misuse", function()

@@ -15,17 +15,29 @@
 #include "macro.h"
 
 #define MAX_PARTS 128		/* a value split finer than this keeps the rest whole */
+#define TOTAL_MAX (1u << 20)	/* no expansion may produce more (macro bombs) */
 
 typedef struct {
-	char *out;		/* NULL: check only */
+	int expand;		/* 0: syntax check only */
+	char *out;		/* NULL: count only */
 	size_t cap, n;
+	size_t total;		/* bytes the expansion produces */
+	size_t skip;		/* leading bytes to drop (keeping the tail) */
 	int full;
 } sink;
 
 static void put(sink *k, const char *s, size_t len)
 {
+	k->total += len;
 	if (k->out == NULL)
 		return;
+	if (k->skip > 0) {
+		size_t drop = len < k->skip ? len : k->skip;
+
+		k->skip -= drop;
+		s += drop;
+		len -= drop;
+	}
 	if (k->full || len > k->cap - k->n - 1) {
 		k->full = 1;
 		return;
@@ -89,16 +101,7 @@ static int letter_value(int letter, const spf_macro_env *e, char *buf,
 	int i;
 
 	switch (letter) {
-	case 's':
-		/* <sender> = local "@" domain, rebuilt so it is never truncated */
-		if (e->local_len + 1 + e->sdomain_len >= bufsize)
-			return -1;
-		memcpy(buf, e->local, e->local_len);
-		buf[e->local_len] = '@';
-		memcpy(buf + e->local_len + 1, e->sdomain, e->sdomain_len);
-		*v = buf;
-		*vlen = e->local_len + 1 + e->sdomain_len;
-		return 0;
+	case 's': *v = e->sender; *vlen = e->sender_len; return 0;
 	case 'l': *v = e->local; *vlen = e->local_len; return 0;
 	case 'o': *v = e->sdomain; *vlen = e->sdomain_len; return 0;
 	case 'd': *v = e->domain; *vlen = e->domain_len; return 0;
@@ -202,6 +205,8 @@ static int walk(const char *s, size_t len, const spf_macro_env *env,
 		const char *delims;
 		size_t ndelims;
 
+		if (k->total > TOTAL_MAX)
+			return MACRO_TOOBIG;
 		if (ch != '%') {
 			if (!is_literal(ch, flags))
 				return MACRO_SYNTAX;
@@ -250,18 +255,12 @@ static int walk(const char *s, size_t len, const spf_macro_env *env,
 		if (i >= len || s[i] != '}')
 			return MACRO_SYNTAX;
 		i++;
-		if (k->out != NULL) {
+		if (k->expand) {
 			char buf[80];
 			const char *v;
 			size_t vlen;
-			char sbuf[1100];
-
-			if (letter == 's') {
-				if (letter_value('s', env, sbuf, sizeof sbuf, &v, &vlen) != 0)
-					return MACRO_TOOBIG;
-			} else if (letter_value(letter, env, buf, sizeof buf, &v, &vlen) != 0) {
+			if (letter_value(letter, env, buf, sizeof buf, &v, &vlen) != 0)
 				return MACRO_SYNTAX;
-			}
 			if (v == NULL)
 				v = "", vlen = 0;
 			put_transformed(k, v, vlen, delims, ndelims, keep, reverse,
@@ -273,8 +272,9 @@ static int walk(const char *s, size_t len, const spf_macro_env *env,
 
 int spf_macro_check(const char *s, size_t len, int flags, int *uses_p)
 {
-	sink k = { NULL, 0, 0, 0 };
+	sink k;
 
+	memset(&k, 0, sizeof k);
 	if (uses_p != NULL)
 		*uses_p = 0;
 	return walk(s, len, NULL, flags, &k, uses_p);
@@ -289,10 +289,19 @@ int spf_macro_expand(const char *s, size_t len, const spf_macro_env *env,
 	*outlen = 0;
 	if (cap == 0)
 		return MACRO_TOOBIG;
+	memset(&k, 0, sizeof k);
+	k.expand = 1;
+	if (flags & MACRO_TAIL) {
+		/* First count, so that only the tail is written (§4.8 cuts from the left). */
+		rc = walk(s, len, env, flags, &k, NULL);
+		if (rc != MACRO_OK)
+			return rc;
+		if (k.total > cap - 1)
+			k.skip = k.total - (cap - 1);
+		k.total = 0;
+	}
 	k.out = out;
 	k.cap = cap;
-	k.n = 0;
-	k.full = 0;
 	rc = walk(s, len, env, flags, &k, NULL);
 	if (rc != MACRO_OK)
 		return rc;

@@ -12,6 +12,7 @@
 #include "internal.h"
 
 typedef struct {
+	const char *sender;	size_t sender_len;	/* s: <sender>, local "@" domain */
 	const char *local;	size_t local_len;	/* l: local-part of <sender> */
 	const char *sdomain;	size_t sdomain_len;	/* o: domain of <sender> */
 	const char *domain;	size_t domain_len;	/* d: current <domain> */
@@ -30,6 +31,8 @@ enum {
 
 /* Flags: explanation text allows c, r, t and spaces (§7.2, §6.2). */
 #define MACRO_EXPLAIN 1
+/* An expansion longer than the buffer keeps its right-hand end (domain names, §4.8). */
+#define MACRO_TAIL 2
 
 /*
  * Checks the syntax of a macro-string; *uses_p (may be NULL) is set when a
@@ -39,7 +42,9 @@ int spf_macro_check(const char *s, size_t len, int flags, int *uses_p);
 
 /*
  * Expands s into out (cap bytes, NUL-terminated on success); *outlen gets
- * the length.  Returns MACRO_OK, MACRO_SYNTAX or MACRO_TOOBIG.
+ * the length.  Returns MACRO_OK, MACRO_SYNTAX or MACRO_TOOBIG (never with
+ * MACRO_TAIL: the walk then costs two passes, each bounded by len times
+ * the longest macro value).
  */
 int spf_macro_expand(const char *s, size_t len, const spf_macro_env *env,
 		     int flags, char *out, size_t cap, size_t *outlen);

@@ -21,7 +21,6 @@
 #include "macro.h"
 #include "spf.h"
 
-#define SENDER_MAX 512		/* local-part and domain together */
 #define EXPAND_MAX 8192		/* bound on any macro expansion */
 #define EXPLAIN_MAX 1024	/* explanation text kept */
 
@@ -53,8 +52,9 @@ typedef struct {
 	/* inputs */
 	ipaddr ip;
 	char iptext[48];
-	const char *local, *sdomain, *helo, *receiver, *default_exp;
-	size_t local_len, sdomain_len, helo_len, receiver_len, default_exp_len;
+	const char *local, *sdomain, *helo, *receiver, *default_exp, *full;
+	size_t local_len, sdomain_len, helo_len, receiver_len, default_exp_len,
+	       full_len;		/* full: <sender> as local "@" domain, %{s} */
 	const char *identity;	/* smtp.mailfrom / smtp.helo value */
 	const char *sender;	/* MAIL FROM as given */
 	int scope_helo;
@@ -118,12 +118,13 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 		sender = "", slen = 0;
 	if (helo == NULL)
 		helo = "", hlen = 0;
-	if (slen > SENDER_MAX || memchr(sender, '\0', slen) != NULL) {
-		snprintf(err, errlen, "sender: longer than %d bytes or holds NUL", SENDER_MAX);
+	/* No length limit here: an over-long domain is malformed, so none (§4.3). */
+	if (memchr(sender, '\0', slen) != NULL) {
+		snprintf(err, errlen, "sender: holds a NUL byte");
 		return MAUTH_EINVAL;
 	}
-	if (hlen > SENDER_MAX || memchr(helo, '\0', hlen) != NULL) {
-		snprintf(err, errlen, "helo: longer than %d bytes or holds NUL", SENDER_MAX);
+	if (memchr(helo, '\0', hlen) != NULL) {
+		snprintf(err, errlen, "helo: holds a NUL byte");
 		return MAUTH_EINVAL;
 	}
 	if (scope != NULL && strcmp(scope, "helo") != 0 && strcmp(scope, "mfrom") != 0) {
@@ -174,6 +175,13 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 		}
 		st->identity = arena_strndup(a, sender, slen);
 	}
+	st->full_len = st->local_len + 1 + st->sdomain_len;
+	st->full = arena_alloc(a, st->full_len + 1);
+	if (st->full == NULL || st->local == NULL || st->sdomain == NULL)
+		return MAUTH_ENOMEM;
+	memcpy((char *)st->full, st->local, st->local_len);
+	((char *)st->full)[st->local_len] = '@';
+	memcpy((char *)st->full + st->local_len + 1, st->sdomain, st->sdomain_len);
 	s = param_get(p, "receiver", &len);
 	if (s == NULL)
 		s = "unknown", len = 7;
@@ -271,6 +279,8 @@ static void macro_env(spf_state *st, const frame *f, spf_macro_env *e)
 {
 	size_t i, best = (size_t)-1;
 
+	e->sender = st->full;
+	e->sender_len = st->full_len;
 	e->local = st->local;
 	e->local_len = st->local_len;
 	e->sdomain = st->sdomain;
@@ -326,7 +336,7 @@ static int expand_target(mauth_check *c, spf_state *st, const frame *f,
 		n = f->domain_len;
 	} else {
 		macro_env(st, f, &e);
-		rc = spf_macro_expand(spec, len, &e, 0, st->buf, EXPAND_MAX, &n);
+		rc = spf_macro_expand(spec, len, &e, MACRO_TAIL, st->buf, EXPAND_MAX, &n);
 		if (rc != MACRO_OK) {
 			fail_with(c, st, SPF_R_PERMERROR, "%s",
 				  rc == MACRO_TOOBIG ? "macro expansion too large" :

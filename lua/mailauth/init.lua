@@ -116,15 +116,24 @@ local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
                       "max_ptr_names", "time_budget" }
 local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 
---- mailauth.spf{ ip =, sender =, helo =, resolver =, receiver =, scope =, now =,
---   default_explanation =, max_lookups =, max_void_lookups =, max_mx_names =,
---   max_ptr_names =, time_budget = }
+--- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
 --> { result, scope, domain, record, mechanism, explanation, problem, lookups,
 --    void_lookups, property ("smtp.mailfrom"|"smtp.helo"), identity (its value
 --    for Authentication-Results), sender, ip, helo, received_spf }
 -- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
 -- default; an empty sender checks postmaster@helo, §2.4) or the HELO
--- identity (scope = "helo").
+-- identity (scope = "helo", §2.3).  Options:
+--   receiver             %{r} in explanations (§7.2), default "unknown"
+--   now                  %{t}, seconds since the epoch; default os.time()
+--   default_explanation  local-policy text for a fail without usable exp= (§6.2);
+--                        macros are expanded; absent: no explanation
+--   max_lookups          DNS-querying terms, default 10 (§4.6.4)
+--   max_void_lookups     terms whose lookup found nothing, default 2 (§4.6.4)
+--   max_mx_names         MX records of one mx term, default 10, more is permerror (§4.6.4)
+--   max_ptr_names        PTR names examined by ptr and %{p}, default 10, rest ignored (§4.6.4)
+--   time_budget          seconds for the whole check, default 20 (§4.6.4); late
+--                        answers become TIMEOUT, hence temperror
+-- Records longer than 4096 bytes and macro expansions over 1 MiB are permerror.
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
   local function bad(field, what)
@@ -161,8 +170,9 @@ end
 -- RFC 7208 §9.1 comment and key-value pairs; values that are not a
 -- dot-atom are quoted (RFC 5322 quoted-string).
 local function kv_value(s)
-  if s:match("^[%w!#$%%&'*+/=?^_`{|}~%-]+[%w!#$%%&'*+/=?^_`{|}~%-%.]*$")
-     and not s:match("%.%.") and not s:match("%.$") then
+  -- one character class only: patterns that can backtrack are quadratic
+  if s:find("^[%w!#$%%&'*+/=?^_`{|}~%-%.]+$") and not s:find("^%.")
+     and not s:find("..", 1, true) and not s:find("%.$") then
     return s
   end
   return '"' .. s:gsub('[%c"\\]', function(ch)

@@ -165,6 +165,20 @@ describe("dkim hostile input", function()
     assert.is_true(r[2].testing)
   end)
 
+  it("distinct body lengths are bounded: each costs a pass over the body", function()
+    local sigs = {}
+    for i = 1, 10 do sigs[i] = "DKIM-Signature: " .. BASE .. "; l=" .. i .. "\r\n" end
+    local r = verify(table.concat(sigs) .. SIGNED)
+    assert.equal(12, #r)
+    for i = 1, 4 do assert.equal("fail", r[i].result) end
+    for i = 5, 10 do
+      assert.equal("permerror", r[i].result)
+      assert.matches("distinct l= body hashes", r[i].problem)
+    end
+    assert.equal("pass", r[11].result) -- bodies without l= are always hashed
+    assert.equal("pass", r[12].result)
+  end)
+
   it("a message without signatures gives an empty list", function()
     assert.same({}, verify("From: a@b.example\r\n\r\nhi\r\n"))
     assert.same({}, verify(""))

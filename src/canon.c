@@ -123,76 +123,160 @@ static void emit(canon_body_state *st, const char *p, size_t n)
 
 static const char CRLF[] = "\r\n";
 
-static void emit_blank_lines(canon_body_state *st, size_t n)
+/*
+ * The fast path.  Only the end of a body has lines to drop (trailing empty
+ * or WSP-only lines), so the body is cut at its last byte that is not WSP
+ * or a line end, and everything before that cut is copied to the digest
+ * in contiguous runs, stopping only at "events":
+ *   relaxed: a TAB, a SP followed by SP/TAB/CR/LF, a bare LF;
+ *   simple:  a bare LF.
+ * An event is handled on its own (WSP run -> one SP or nothing at a line
+ * end; bare LF -> CRLF) and the copying resumes after it.
+ */
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+static int is_space_or_eol(char c)
 {
-	while (n-- > 0)
-		emit(st, CRLF, 2);
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* One line of a relaxed body, without its line end; 0 when it is blank. */
-static int relaxed_line(canon_body_state *st, const char *a, const char *b,
-			size_t *blank)
+/* Is there an event at p (p + 1 < end, or p is the last byte)? */
+static int event_at(int relaxed, const char *p, const char *end)
 {
-	static const char SP[] = " ";
-
-	while (b > a && is_wsp(b[-1]))
-		b--;
-	if (a == b)
+	if (p + 1 < end && p[1] == '\n' && p[0] != '\r')
+		return 1;	/* the next byte is a bare LF */
+	if (!relaxed)
 		return 0;
-	emit_blank_lines(st, *blank);
-	*blank = 0;
-	while (a < b) {
-		const char *j = a, *k;
+	if (*p == '\t')
+		return 1;
+	return *p == ' ' && p + 1 < end && is_space_or_eol(p[1]);
+}
 
-		while (j < b && !is_wsp(*j))
-			j++;
-		if (j > a)
-			emit(st, a, (size_t)(j - a));
-		if (j == b)
-			break;
-		for (k = j; k < b && is_wsp(*k); k++)
-			;
-		if (k - j == 1 && *j == ' ')
-			emit(st, j, 1);
-		else
-			emit(st, SP, 1);
-		a = k;
+/*
+ * The first p in [p, end) with an event, or end.  An event at p means:
+ * p is TAB or a SP run start to rewrite, or p[1] is a bare LF.
+ */
+static const char *next_event(int relaxed, const char *p, const char *end)
+{
+#if defined(__SSE2__)
+	const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	while (end - p >= 17) {
+		__m128i cur = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i nxt = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		__m128i nlf = _mm_cmpeq_epi8(nxt, lf);
+		__m128i ev = _mm_andnot_si128(_mm_cmpeq_epi8(cur, cr), nlf);
+		int m;
+
+		if (relaxed) {
+			__m128i nws = _mm_or_si128(
+				_mm_or_si128(_mm_cmpeq_epi8(nxt, sp),
+					     _mm_cmpeq_epi8(nxt, tab)),
+				_mm_or_si128(_mm_cmpeq_epi8(nxt, cr), nlf));
+
+			ev = _mm_or_si128(ev, _mm_cmpeq_epi8(cur, tab));
+			ev = _mm_or_si128(ev, _mm_and_si128(
+				_mm_cmpeq_epi8(cur, sp), nws));
+		}
+		m = _mm_movemask_epi8(ev);
+		if (m != 0)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
 	}
-	return 1;
+#endif
+	for (; p < end; p++)
+		if (event_at(relaxed, p, end))
+			return p;
+	return end;
+}
+
+/* Length of a line end at p (CRLF 2, bare LF 1), else 0. */
+static size_t eol_at(const char *p, const char *end)
+{
+	if (p < end && *p == '\n')
+		return 1;
+	if (p + 1 < end && p[0] == '\r' && p[1] == '\n')
+		return 2;
+	return 0;
 }
 
 void canon_body(canon_body_state *st, const char *body, size_t len)
 {
-	const char *p = body, *end = body + len;
-	size_t blank = 0;	/* empty lines held back: dropped at the end */
+	static const char SP[] = " ";
+	const char *p, *cut, *end;
 
 	st->hashed = st->total = 0;
 	st->span_len = 0;
-	while (body != NULL && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *ce = nl ? nl : end;	/* content end */
-		const char *le;			/* line end bytes, if CRLF */
-
-		if (nl != NULL && ce > p && ce[-1] == '\r')
-			ce--;
-		le = nl != NULL && ce < nl ? ce : NULL;
-		if (st->relaxed) {
-			if (relaxed_line(st, p, ce, &blank))
-				emit(st, le ? le : CRLF, 2);
-			else
-				blank++;
-		} else if (ce == p && nl != NULL) {
-			blank++;
-		} else {
-			emit_blank_lines(st, blank);
-			blank = 0;
-			emit(st, p, (size_t)(ce - p));
-			emit(st, le ? le : CRLF, 2);
-		}
-		p = nl ? nl + 1 : end;
+	if (body == NULL) {		/* no body at all: as an empty one */
+		body = CRLF;
+		len = 0;
 	}
-	/* A final blank "line" without a line end is not a line. */
-	if (!st->relaxed && st->total == 0)
-		emit(st, CRLF, 2);	/* empty body: one CRLF (§3.4.3) */
+	p = body;
+	end = body + len;
+	/* cut: just after the last byte that survives at the end. */
+	cut = end;
+	while (cut > body) {
+		char c = cut[-1];
+
+		if (c == '\n' || (c == '\r' && cut < end && *cut == '\n') ||
+		    (st->relaxed && (c == ' ' || c == '\t')))
+			cut--;
+		else
+			break;
+	}
+	if (cut == body) {
+		if (!st->relaxed)
+			emit(st, CRLF, 2);	/* empty body: one CRLF (§3.4.3) */
+		span_flush(st);
+		return;
+	}
+	while (p < cut) {
+		const char *q, *k;
+		size_t le;
+
+		/* Wherever we resume, a LF here follows no CR: a bare LF. */
+		if (*p == '\n') {
+			emit(st, CRLF, 2);
+			p++;
+			continue;
+		}
+		q = next_event(st->relaxed, p, cut);
+		if (q == cut) {
+			emit(st, p, (size_t)(cut - p));
+			break;
+		}
+		if (!st->relaxed || (*q != ' ' && *q != '\t')) {
+			/* q[1] is a bare LF */
+			emit(st, p, (size_t)(q + 1 - p));
+			emit(st, CRLF, 2);
+			p = q + 2;
+			continue;
+		}
+		emit(st, p, (size_t)(q - p));
+		for (k = q; k < cut && (*k == ' ' || *k == '\t'); k++)
+			;
+		le = eol_at(k, cut);
+		if (le == 0) {			/* inside a line: one SP */
+			if (k - q == 1 && *q == ' ')
+				emit(st, q, 1);
+			else
+				emit(st, SP, 1);
+			p = k;
+		} else if (le == 1) {		/* trailing WSP, bare LF */
+			emit(st, CRLF, 2);
+			p = k + 1;
+		} else {			/* trailing WSP, CRLF */
+			p = k;
+		}
+	}
+	/* The last line's end: the input's CRLF when there is one. */
+	if (cut + 1 < end && cut[0] == '\r' && cut[1] == '\n')
+		emit(st, cut, 2);
+	else
+		emit(st, CRLF, 2);
 	span_flush(st);
 }

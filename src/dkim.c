@@ -30,6 +30,12 @@
 #include "dkim.h"
 
 #define DKIM_MAX_SIGS 20	/* signatures checked; more are reported only */
+/*
+ * Body passes: one per distinct (c=, a=, l=).  Without l= there are at
+ * most four (two canonicalisations, two hashes); the l= ones are bounded
+ * so junk signatures cannot multiply the work, nor crowd out the rest.
+ */
+#define DKIM_MAX_L_BODIES 4
 #define MIN_KEY_BITS 1024	/* RFC 8301 §3.2 */
 #define KEY_RECORD_MAX 8192	/* bytes of a key record we read */
 #define B_PREFIX_MIN 8		/* RFC 6008 §4: header.b, at least 8 chars */
@@ -54,6 +60,9 @@ typedef struct {
 	unsigned char *b;
 	size_t blen;
 	unsigned char hdigest[HASH_MAX];
+	unsigned char bh[HASH_MAX];	/* bh= decoded */
+	size_t b_from, b_to;	/* the b= value in the raw field */
+	const msg_field *field;	/* valid during init only */
 	size_t hdlen;
 	unsigned qid;
 	int key_bits, testing, strict, checked;
@@ -315,6 +324,8 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 		return 0;
 	}
 	REQUIRE("b");
+	s->b_from = (size_t)(f->value - f->raw) + t->raw_start;
+	s->b_to = (size_t)(f->value - f->raw) + t->raw_end;
 	if (s->b64 == NULL || strlen(s->b64) == 0) {
 		decide(s, "permerror", "empty b= tag%s", "");
 		return 0;
@@ -338,6 +349,7 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 			       s->alg == HASH_SHA1 ? "SHA-1" : "SHA-256");
 			return 0;
 		}
+		memcpy(s->bh, bh, n);
 	}
 	REQUIRE("d");
 	if (s->domain == NULL || !name_is_valid(s->domain, strlen(s->domain)) ||
@@ -486,14 +498,11 @@ void dkim_hash_fields(const msg *m, const char *const *names,
 }
 
 /* Hashes the signed fields and the signature itself (b= emptied). */
-static int header_hash(const msg *m, const msg_field *f, dkim_sig *s,
-		       unsigned char *used)
+static int header_hash(const msg *m, dkim_sig *s, unsigned char *used)
 {
+	const msg_field *f = s->field;
 	crypto_hash *h = crypto_hash_new(s->alg);
-	size_t lens[DKIM_MAX_H], i, from, to;
-	tag_list tl;
-	const char *why;
-	const tag *b;
+	size_t lens[DKIM_MAX_H], i;
 
 	if (h == NULL)
 		return -1;
@@ -501,22 +510,17 @@ static int header_hash(const msg *m, const msg_field *f, dkim_sig *s,
 		lens[i] = strlen(s->h[i]);
 	dkim_hash_fields(m, (const char *const *)s->h, lens, s->nh, s->hc,
 			 used, h);
-	/* Parsed before, so this parse succeeds too. */
-	tags_parse(f->value, f->vlen, &tl, &why);
-	b = tags_get(&tl, "b");
-	from = (size_t)(f->value - f->raw) + b->raw_start;
-	to = (size_t)(f->value - f->raw) + b->raw_end;
-	canon_header(s->hc, f->raw, f->len, f->nlen, from, to, 0, h);
+	canon_header(s->hc, f->raw, f->len, f->nlen, s->b_from, s->b_to, 0, h);
 	s->hdlen = crypto_hash_final(h, s->hdigest);
 	crypto_hash_free(h);
 	return s->hdlen > 0 ? 0 : -1;
 }
 
 /* Computes each distinct (canon, alg, l) body hash once; checks bh=. */
-static int body_hashes(const msg *m, dkim_state *st, const msg_field *const *fields)
+static int body_hashes(const msg *m, dkim_state *st)
 {
 	body_hash *bh;
-	size_t nb = 0, i, j;
+	size_t nb = 0, nl = 0, i, j;
 
 	bh = calloc(st->n ? st->n : 1, sizeof *bh);
 	if (bh == NULL)
@@ -525,19 +529,21 @@ static int body_hashes(const msg *m, dkim_state *st, const msg_field *const *fie
 		dkim_sig *s = &st->sig[i];
 		unsigned long long lim = s->l >= 0 ? (unsigned long long)s->l :
 					 CANON_NO_LIMIT;
-		unsigned char want[HASH_MAX * 2 + 3];
-		tag_list tl;
-		const char *why;
-		const tag *t;
-
 		if (s->result != NULL)
 			continue;
 		for (j = 0; j < nb; j++)
 			if (bh[j].relaxed == s->bc && bh[j].alg == s->alg &&
 			    bh[j].limit == lim)
 				break;
+		if (j == nb && s->l >= 0 && nl == DKIM_MAX_L_BODIES) {
+			decide(s, "permerror", "not checked: more than %s "
+			       "distinct l= body hashes asked for", "4");
+			continue;
+		}
 		if (j == nb) {
 			canon_body_state cb;
+
+			nl += s->l >= 0;
 
 			memset(&cb, 0, sizeof cb);
 			cb.relaxed = s->bc;
@@ -565,13 +571,10 @@ static int body_hashes(const msg *m, dkim_state *st, const msg_field *const *fie
 			add_problem(s, "l=: %s body bytes after the signed "
 				    "length are not signed", n);
 		}
-		tags_parse(fields[i]->value, fields[i]->vlen, &tl, &why);
-		t = tags_get(&tl, "bh");
-		b64_decode(t->val, t->vlen, want);
 		/* Decided after the key is checked, as RFC 6376 6.1 orders it. */
 		if (s->l >= 0 && (unsigned long long)s->l > bh[j].total)
 			s->bh_fail = "l= is longer than the body";
-		else if (memcmp(want, bh[j].digest, crypto_hash_len(s->alg)) != 0)
+		else if (memcmp(s->bh, bh[j].digest, crypto_hash_len(s->alg)) != 0)
 			s->bh_fail = "body hash did not verify";
 	}
 	free(bh);
@@ -583,7 +586,6 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 {
 	dkim_state *st = vst;
 	arena *a = check_arena(c);
-	const msg_field **fields;
 	unsigned char *used;
 	size_t len, i, nsig = 0, checked = 0;
 	const char *text = param_get(p, "message", &len);
@@ -626,10 +628,8 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 	for (i = 0; i < m.n; i++)
 		nsig += msg_field_is(&m.f[i], "DKIM-Signature", 14);
 	st->sig = arena_alloc(a, (nsig ? nsig : 1) * sizeof *st->sig);
-	fields = calloc(nsig ? nsig : 1, sizeof *fields);
 	used = malloc(m.n ? m.n : 1);
-	if (st->sig == NULL || fields == NULL || used == NULL) {
-		free(fields);
+	if (st->sig == NULL || used == NULL) {
 		free(used);
 		return MAUTH_ENOMEM;
 	}
@@ -639,7 +639,8 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 		if (!msg_field_is(&m.f[i], "DKIM-Signature", 14))
 			continue;
 		s = &st->sig[st->n];
-		fields[st->n++] = &m.f[i];
+		s->field = &m.f[i];
+		st->n++;
 		if (parse_sig(a, st, &m.f[i], s) != 0)
 			goto nomem;
 		/* Only signatures that would cost a lookup count (RFC 6376 8.4). */
@@ -651,7 +652,7 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 		if (s->result == NULL && note_unsigned(a, &m, s) != 0)
 			goto nomem;
 	}
-	if (body_hashes(&m, st, fields) != 0)
+	if (body_hashes(&m, st) != 0)
 		goto nomem;
 	for (i = 0; i < st->n; i++) {
 		dkim_sig *s = &st->sig[i];
@@ -660,7 +661,7 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 
 		if (s->result != NULL)
 			continue;
-		if (header_hash(&m, fields[i], s, used) != 0)
+		if (header_hash(&m, s, used) != 0)
 			goto nomem;
 		n = snprintf(name, sizeof name, "%s._domainkey.%s",
 			     s->selector, s->domain);
@@ -672,11 +673,12 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 		}
 		s->qid = check_ask(c, MAUTH_T_TXT, name);
 	}
-	free(fields);
+	/* The message is the caller's again after init. */
+	for (i = 0; i < st->n; i++)
+		st->sig[i].field = NULL;
 	free(used);
 	return 0;
 nomem:
-	free(fields);
 	free(used);
 	return MAUTH_ENOMEM;
 }

@@ -12,12 +12,25 @@
 struct arena_chunk {
 	arena_chunk *next;
 	size_t used, size;
+	int owned;		/* malloc'd here, so freed by arena_free */
 	_Alignas(16) unsigned char data[];
 };
 
 void arena_init(arena *a)
 {
 	a->head = NULL;
+	a->failed = 0;
+}
+
+void arena_init_inline(arena *a, void *block, size_t size)
+{
+	arena_chunk *first = block;
+
+	first->next = NULL;
+	first->used = 0;
+	first->size = size - sizeof *first;
+	first->owned = 0;
+	a->head = first;
 	a->failed = 0;
 }
 
@@ -39,6 +52,7 @@ void *arena_alloc(arena *a, size_t n)
 		}
 		c->size = size;
 		c->used = 0;
+		c->owned = 1;
 		/* A big block goes second so the open chunk stays in use. */
 		if (a->head != NULL && size > CHUNK_MIN) {
 			c->next = a->head->next;
@@ -73,7 +87,8 @@ void arena_free(arena *a)
 	while (c != NULL) {
 		arena_chunk *next = c->next;
 
-		free(c);
+		if (c->owned)
+			free(c);
 		c = next;
 	}
 	a->head = NULL;

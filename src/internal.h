@@ -20,6 +20,11 @@ typedef struct {
 } arena;
 
 void arena_init(arena *a);
+/*
+ * Starts with the caller's 16-aligned block (size bytes, not freed by
+ * arena_free): a check embeds its first block, saving a malloc per check.
+ */
+void arena_init_inline(arena *a, void *block, size_t size);
 void *arena_alloc(arena *a, size_t n);		/* zeroed, 16-aligned */
 char *arena_strndup(arena *a, const char *s, size_t n);	/* NUL-terminated */
 void arena_free(arena *a);
@@ -62,6 +67,8 @@ typedef struct check_vt {
 	void (*free)(void *st);			/* may be NULL */
 } check_vt;
 
+/* Gives a driver's freshly built answer to the check (always consumed). */
+int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a);
 /* Asks a question in this step; returns its id (0 when out of memory). */
 unsigned check_ask(mauth_check *c, int type, const char *name);
 /* The answer to a question of the step just completed (NULL if unknown). */

@@ -188,14 +188,20 @@ static void push_value(lua_State *L, const mauth_value *v)
 		lua_pushboolean(L, (int)v->num);
 		break;
 	case MAUTH_V_LIST:
-		lua_newtable(L);
+		for (m = v->child, i = 0; m != NULL; m = m->next)
+			i++;
+		lua_createtable(L, (int)i, 0);
+		i = 1;
 		for (m = v->child; m != NULL; m = m->next) {
 			push_value(L, m);
 			lua_rawseti(L, -2, i++);
 		}
 		break;
 	case MAUTH_V_MAP:
-		lua_newtable(L);
+		/* sized at once: a result map has a dozen fields */
+		for (m = v->child, i = 0; m != NULL; m = m->next)
+			i++;
+		lua_createtable(L, 0, (int)i);
 		for (m = v->child; m != NULL; m = m->next) {
 			push_value(L, m);
 			lua_setfield(L, -2, m->key);
@@ -208,66 +214,129 @@ static void push_value(lua_State *L, const mauth_value *v)
 
 typedef struct {
 	mauth_param *v;
-	size_t n;
+	size_t n, cap;
+	int anchor;		/* table keeping the strings made here alive */
+	lua_Integer kept;	/* how many it holds */
 } param_list;
 
+/* Pops the top value into the anchor table. */
+static void keep(lua_State *L, param_list *pl)
+{
+	lua_rawseti(L, pl->anchor, ++pl->kept);
+}
+
+/* The next free parameter; the array grows as a userdata (GC-owned). */
+static mauth_param *param_slot(lua_State *L, param_list *pl)
+{
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap * 2;
+		mauth_param *v;
+
+		if (pl->n >= PARAMS_MAX)
+			luaL_error(L, "too many options");
+		if (cap > PARAMS_MAX)
+			cap = PARAMS_MAX;
+		v = lua_newuserdata(L, cap * sizeof *v);
+		memcpy(v, pl->v, pl->n * sizeof *v);
+		keep(L, pl);
+		pl->v = v;
+		pl->cap = cap;
+	}
+	return &pl->v[pl->n++];
+}
+
+/* Decimal text of the number on top of the stack, pushed and anchored. */
+static const char *number_text(lua_State *L, param_list *pl, size_t *len)
+{
+	char num[64];
+	const char *s;
+
+#if LUA_VERSION_NUM >= 503
+	if (lua_isinteger(L, -1)) {
+		lua_Integer i = lua_tointeger(L, -1);
+
+		if (i < 9000000000000000LL && i > -9000000000000000LL) {
+			/* the common case (ports, limits, times): no printf */
+			char *e = num + sizeof num, *w = e;
+			unsigned long long u = i < 0 ? (unsigned long long)-i :
+						   (unsigned long long)i;
+
+			do
+				*--w = (char)('0' + u % 10);
+			while ((u /= 10) != 0);
+			if (i < 0)
+				*--w = '-';
+			lua_pushlstring(L, w, (size_t)(e - w));
+			goto pushed;
+		}
+	}
+#endif
+	{
+		lua_Number d = lua_tonumber(L, -1);
+
+		if (d == (lua_Number)(long long)d && d < 9e15 && d > -9e15)
+			snprintf(num, sizeof num, "%.0f", (double)d);
+		else
+			snprintf(num, sizeof num, "%.17g", (double)d);
+		lua_pushstring(L, num);
+	}
+#if LUA_VERSION_NUM >= 503
+pushed:
+#endif
+	s = lua_tolstring(L, -1, len);
+	keep(L, pl);
+	return s;
+}
+
+/*
+ * Strings already in the options table (top-level keys, string values) are
+ * used in place: the table is an argument, so they outlive the call.  Only
+ * what is made here (dotted keys, numbers as text) is anchored.
+ */
 static void flatten(lua_State *L, int t, const char *prefix, int depth,
-		    param_list *pl, int anchor)
+		    param_list *pl)
 {
 	lua_pushnil(L);
 	while (lua_next(L, t) != 0) {
 		int kt = lua_type(L, -2), vt = lua_type(L, -1);
+		const char *key;
 		mauth_param *p;
 
+		if (vt != LUA_TSTRING && vt != LUA_TNUMBER &&
+		    vt != LUA_TBOOLEAN && vt != LUA_TTABLE) {
+			lua_pop(L, 1);	/* resolver functions and the like */
+			continue;
+		}
 		/* key: a string, or an index inside a nested list */
-		if (kt == LUA_TSTRING) {
-			if (prefix[0])
-				lua_pushfstring(L, "%s.%s", prefix, lua_tostring(L, -2));
-			else
-				lua_pushvalue(L, -2);
+		if (kt == LUA_TSTRING && prefix[0] == '\0') {
+			key = lua_tostring(L, -2);
+		} else if (kt == LUA_TSTRING) {
+			key = lua_pushfstring(L, "%s.%s", prefix, lua_tostring(L, -2));
+			keep(L, pl);
 		} else if (kt == LUA_TNUMBER && prefix[0]) {
-			lua_pushfstring(L, "%s.%d", prefix, (int)lua_tointeger(L, -2));
+			key = lua_pushfstring(L, "%s.%d", prefix, (int)lua_tointeger(L, -2));
+			keep(L, pl);
 		} else {
 			lua_pop(L, 1);
 			continue;
 		}
-		/* stack: key value fullkey */
 		if (vt == LUA_TTABLE) {
 			if (depth >= PARAM_DEPTH)
-				luaL_error(L, "options nested too deep at '%s'",
-					   lua_tostring(L, -1));
-			lua_pushvalue(L, -1);
-			lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
-			flatten(L, lua_absindex(L, -2), lua_tostring(L, -1),
-				depth + 1, pl, anchor);
-			lua_pop(L, 2);
+				luaL_error(L, "options nested too deep at '%s'", key);
+			flatten(L, lua_absindex(L, -1), key, depth + 1, pl);
+			lua_pop(L, 1);
 			continue;
 		}
-		if (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN) {
-			lua_pop(L, 2);	/* resolver functions and the like */
-			continue;
-		}
-		if (pl->n >= PARAMS_MAX)
-			luaL_error(L, "too many options");
-		p = &pl->v[pl->n++];
-		p->key = lua_tostring(L, -1);
-		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+		p = param_slot(L, pl);
+		p->key = key;
 		if (vt == LUA_TBOOLEAN) {
-			lua_pushstring(L, lua_toboolean(L, -1) ? "1" : "0");
+			p->val = lua_toboolean(L, -1) ? "1" : "0";
+			p->len = 1;
 		} else if (vt == LUA_TNUMBER) {
-			lua_Number d = lua_tonumber(L, -1);
-			char num[64];
-
-			if (d == (lua_Number)(long long)d && d < 9e15 && d > -9e15)
-				snprintf(num, sizeof num, "%.0f", (double)d);
-			else
-				snprintf(num, sizeof num, "%.17g", (double)d);
-			lua_pushstring(L, num);
+			p->val = number_text(L, pl, &p->len);
 		} else {
-			lua_pushvalue(L, -1);
+			p->val = lua_tolstring(L, -1, &p->len);
 		}
-		p->val = lua_tolstring(L, -1, &p->len);
-		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
 		lua_pop(L, 1);
 	}
 }
@@ -290,14 +359,17 @@ static int l_check_new(lua_State *L)
 	param_list pl;
 	mauth_check **box;
 	char err[256] = "";
-	int rc, anchor;
+	int rc;
+	mauth_param few[32];	/* grows into a userdata past 32 options */
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_newtable(L);
-	anchor = lua_gettop(L);
+	pl.anchor = lua_gettop(L);
+	pl.kept = 0;
 	pl.n = 0;
-	pl.v = lua_newuserdata(L, PARAMS_MAX * sizeof *pl.v);
-	flatten(L, 2, "", 0, &pl, anchor);
+	pl.cap = sizeof few / sizeof few[0];
+	pl.v = few;
+	flatten(L, 2, "", 0, &pl);
 	box = lua_newuserdata(L, sizeof *box);
 	*box = NULL;
 	luaL_setmetatable(L, CHECK_MT);

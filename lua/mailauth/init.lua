@@ -163,8 +163,15 @@ function M.spf(opts)
   end
   local check = new_check("spf", "spf", params)
   local r = run(check, resolver_of(opts), opts.time_budget)
-  r.received_spf = M.spf_received(r, opts)
-  return r
+  -- received_spf is built on first read: most callers never look at it,
+  -- and building it cost more than the evaluation itself.
+  local receiver = opts.receiver
+  return setmetatable(r, { __index = function(t, k)
+    if k ~= "received_spf" then return nil end
+    local v = M.spf_received(t, { receiver = receiver })
+    rawset(t, k, v)
+    return v
+  end })
 end
 
 -- RFC 7208 §9.1 comment and key-value pairs; values that are not a

@@ -118,6 +118,8 @@ typedef struct {
 	unsigned char b[16];	/* 4 or 16 bytes in network order */
 } ipaddr;
 
+/* Dotted-quad IPv4 exactly as inet_pton(AF_INET) takes it; 0 on success. */
+int ip_parse_v4(const char *s, size_t len, unsigned char out[4]);
 /* 0 on success; IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4. */
 int ip_parse(const char *s, size_t len, ipaddr *out);
 /* Text form (RFC 5952 for IPv6); returns the length. buf >= 46 bytes. */

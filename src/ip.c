@@ -9,6 +9,40 @@ static const unsigned char v4mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
+int ip_parse_v4(const char *s, size_t len, unsigned char out[4])
+{
+	unsigned char b[4];
+	unsigned v = 0;
+	size_t i, octets = 0;
+	int digits = 0;
+
+	/* exactly inet_pton(AF_INET): four decimal octets, no leading zero */
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (ch >= '0' && ch <= '9') {
+			if (digits > 0 && v == 0)
+				return -1;
+			v = v * 10 + (unsigned)(ch - '0');
+			if (v > 255)
+				return -1;
+			if (digits++ == 0 && ++octets > 4)
+				return -1;
+		} else if (ch == '.' && digits > 0 && octets < 4) {
+			b[octets - 1] = (unsigned char)v;
+			v = 0;
+			digits = 0;
+		} else {
+			return -1;
+		}
+	}
+	if (octets < 4 || digits == 0)
+		return -1;
+	b[3] = (unsigned char)v;
+	memcpy(out, b, 4);
+	return 0;
+}
+
 int ip_parse(const char *s, size_t len, ipaddr *out)
 {
 	char buf[INET6_ADDRSTRLEN + 1];
@@ -16,6 +50,13 @@ int ip_parse(const char *s, size_t len, ipaddr *out)
 
 	if (s == NULL || len == 0 || len >= sizeof buf || memchr(s, '\0', len))
 		return -1;
+	if (ip_parse_v4(s, len, b) == 0) {
+		/* the common case, without a copy and inet_pton */
+		out->family = 4;
+		memset(out->b, 0, sizeof out->b);
+		memcpy(out->b, b, 4);
+		return 0;
+	}
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	if (inet_pton(AF_INET, buf, b) == 1) {
@@ -41,6 +82,25 @@ int ip_parse(const char *s, size_t len, ipaddr *out)
 
 size_t ip_format(const ipaddr *ip, char *buf, size_t buflen)
 {
+	if (ip->family == 4 && buflen >= 16) {
+		/* dotted decimal by hand: inet_ntop goes through sprintf */
+		size_t n = 0;
+		int i;
+
+		for (i = 0; i < 4; i++) {
+			unsigned v = ip->b[i];
+
+			if (i > 0)
+				buf[n++] = '.';
+			if (v >= 100)
+				buf[n++] = (char)('0' + v / 100);
+			if (v >= 10)
+				buf[n++] = (char)('0' + v / 10 % 10);
+			buf[n++] = (char)('0' + v % 10);
+		}
+		buf[n] = '\0';
+		return n;
+	}
 	if (inet_ntop(ip->family == 4 ? AF_INET : AF_INET6, ip->b, buf,
 		      (socklen_t)buflen) == NULL) {
 		if (buflen > 0)

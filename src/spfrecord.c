@@ -171,6 +171,8 @@ static int parse_ip(const char *s, size_t len, int family, ipaddr *out)
 	buf[len] = '\0';
 	memset(out, 0, sizeof *out);
 	out->family = family;
+	if (family == 4)
+		return ip_parse_v4(s, len, out->b);
 	/* Not ip_parse(): an ip6: network stays IPv6 even when v4-mapped. */
 	return inet_pton(family == 4 ? AF_INET : AF_INET6, buf, out->b) == 1 ?
 	       0 : -1;
@@ -195,7 +197,8 @@ static int parse_mechanism(spf_term *t, const char *name, size_t nlen,
 	int uses_p = 0;
 
 	for (i = 0; i < sizeof mechs / sizeof mechs[0]; i++)
-		if (nlen == mechs[i].len && ascii_ieq(name, nlen, mechs[i].name, nlen))
+		if (nlen == mechs[i].len && lower((unsigned char)name[0]) == mechs[i].name[0] &&
+		    ascii_ieq(name, nlen, mechs[i].name, nlen))
 			break;
 	if (i == sizeof mechs / sizeof mechs[0])
 		FAIL("unknown mechanism '%.*s'", (int)(nlen > 40 ? 40 : nlen), name);

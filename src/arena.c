@@ -133,6 +133,17 @@ void val_str(arena *a, mauth_value *parent, const char *key,
 		v->str = "";
 }
 
+void val_ref(arena *a, mauth_value *parent, const char *key,
+	     const char *s, size_t len)
+{
+	mauth_value *v = val_add(a, parent, key, MAUTH_V_STR);
+
+	if (v != NULL) {
+		v->str = s;
+		v->len = len;
+	}
+}
+
 void val_cstr(arena *a, mauth_value *parent, const char *key, const char *s)
 {
 	if (s != NULL)

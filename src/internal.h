@@ -37,6 +37,13 @@ mauth_value *val_add(arena *a, mauth_value *parent, const char *key,
 void val_str(arena *a, mauth_value *parent, const char *key,
 	     const char *s, size_t len);
 void val_cstr(arena *a, mauth_value *parent, const char *key, const char *s);
+/*
+ * Like val_str without the copy: s[len] must be NUL and s must live as long
+ * as the result (a static string, or one already in the same arena).
+ */
+void val_ref(arena *a, mauth_value *parent, const char *key,
+	     const char *s, size_t len);
+#define VAL_LITERAL(a, parent, key, lit) val_ref(a, parent, key, lit, sizeof lit - 1)
 void val_int(arena *a, mauth_value *parent, const char *key, long long n);
 void val_bool(arena *a, mauth_value *parent, const char *key, int b);
 

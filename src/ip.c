@@ -12,33 +12,37 @@ static const unsigned char v4mapped[12] = {
 int ip_parse_v4(const char *s, size_t len, unsigned char out[4])
 {
 	unsigned char b[4];
-	unsigned v = 0;
-	size_t i, octets = 0;
-	int digits = 0;
+	size_t i = 0;
+	int k;
 
-	/* exactly inet_pton(AF_INET): four decimal octets, no leading zero */
-	for (i = 0; i < len; i++) {
-		char ch = s[i];
+	/*
+	 * Exactly what inet_pton(AF_INET) takes: four decimal octets <= 255
+	 * joined by dots, no leading zero (so never more than three digits).
+	 */
+	for (k = 0; k < 4; k++) {
+		unsigned v;
 
-		if (ch >= '0' && ch <= '9') {
-			if (digits > 0 && v == 0)
+		if (k > 0) {
+			if (i >= len || s[i] != '.')
 				return -1;
-			v = v * 10 + (unsigned)(ch - '0');
-			if (v > 255)
-				return -1;
-			if (digits++ == 0 && ++octets > 4)
-				return -1;
-		} else if (ch == '.' && digits > 0 && octets < 4) {
-			b[octets - 1] = (unsigned char)v;
-			v = 0;
-			digits = 0;
-		} else {
-			return -1;
+			i++;
 		}
+		if (i >= len || s[i] < '0' || s[i] > '9')
+			return -1;
+		v = (unsigned)(s[i++] - '0');
+		if (i < len && s[i] >= '0' && s[i] <= '9') {
+			if (v == 0)
+				return -1;
+			v = v * 10 + (unsigned)(s[i++] - '0');
+			if (i < len && s[i] >= '0' && s[i] <= '9')
+				v = v * 10 + (unsigned)(s[i++] - '0');
+			if (v > 255 || (i < len && s[i] >= '0' && s[i] <= '9'))
+				return -1;
+		}
+		b[k] = (unsigned char)v;
 	}
-	if (octets < 4 || digits == 0)
+	if (i != len)
 		return -1;
-	b[3] = (unsigned char)v;
 	memcpy(out, b, 4);
 	return 0;
 }
@@ -48,15 +52,15 @@ int ip_parse(const char *s, size_t len, ipaddr *out)
 	char buf[INET6_ADDRSTRLEN + 1];
 	unsigned char b[16];
 
-	if (s == NULL || len == 0 || len >= sizeof buf || memchr(s, '\0', len))
-		return -1;
-	if (ip_parse_v4(s, len, b) == 0) {
+	if (s != NULL && ip_parse_v4(s, len, b) == 0) {
 		/* the common case, without a copy and inet_pton */
 		out->family = 4;
 		memset(out->b, 0, sizeof out->b);
 		memcpy(out->b, b, 4);
 		return 0;
 	}
+	if (s == NULL || len == 0 || len >= sizeof buf || memchr(s, '\0', len))
+		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	if (inet_pton(AF_INET, buf, b) == 1) {

@@ -67,8 +67,19 @@ int spf_domain_spec_ok(const char *s, size_t len, int *uses_p)
 {
 	size_t i = 0, last_macro_end = (size_t)-1, dot;
 
-	if (len == 0 || spf_macro_check(s, len, 0, uses_p) != MACRO_OK)
+	if (len == 0)
 		return 0;
+	if (memchr(s, '%', len) == NULL) {
+		/* no macro (the usual case): visible characters only, %x21-7E */
+		for (i = 0; i < len; i++)
+			if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+				return 0;
+		if (uses_p != NULL)
+			*uses_p = 0;
+		i = len;
+	} else if (spf_macro_check(s, len, 0, uses_p) != MACRO_OK) {
+		return 0;
+	}
 	/* The syntax is valid, so this scan only has to find the macros. */
 	while (i < len) {
 		if (s[i] != '%') {
@@ -262,8 +273,15 @@ int spf_record_parse(const char *txt, size_t len, spf_record *rec,
 		FAIL("not an SPF record");
 	if (len > SPF_RECORD_MAX)
 		FAIL("record longer than %d bytes", SPF_RECORD_MAX);
-	for (i = 6; i < len; i++)
-		max += txt[i] == ' ';
+	/* at most one term per space; memchr is much faster than a byte loop */
+	for (i = 6; i < len; i++) {
+		const char *sp = memchr(txt + i, ' ', len - i);
+
+		if (sp == NULL)
+			break;
+		max++;
+		i = (size_t)(sp - txt);
+	}
 	rec->terms = arena_alloc(a, (max ? max : 1) * sizeof *rec->terms);
 	if (rec->terms == NULL)
 		return MAUTH_ENOMEM;
@@ -279,8 +297,11 @@ int spf_record_parse(const char *txt, size_t len, spf_record *rec,
 		if (i == len)
 			break;
 		tok = txt + i;
-		while (i < len && txt[i] != ' ')
-			i++;
+		{
+			const char *sp = memchr(tok, ' ', len - i);
+
+			i = sp != NULL ? (size_t)(sp - txt) : len;
+		}
 		tlen = (size_t)(txt + i - tok);
 		name = tok;
 		switch (*name) {

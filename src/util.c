@@ -11,8 +11,10 @@ const char *param_get(const params *p, const char *key, size_t *len)
 	size_t i;
 
 	/* The last one wins, as in a Lua table built by hand. */
+	/* the first-byte test spares most strcmp calls */
 	for (i = p->n; i-- > 0;)
-		if (p->v[i].key != NULL && strcmp(p->v[i].key, key) == 0) {
+		if (p->v[i].key != NULL && p->v[i].key[0] == key[0] &&
+		    strcmp(p->v[i].key, key) == 0) {
 			if (len != NULL)
 				*len = p->v[i].len;
 			return p->v[i].val;

@@ -20,6 +20,7 @@ void arena_init(arena *a)
 {
 	a->head = NULL;
 	a->failed = 0;
+	a->tail_parent = a->tail = NULL;
 }
 
 void arena_init_inline(arena *a, void *block, size_t size)
@@ -32,6 +33,7 @@ void arena_init_inline(arena *a, void *block, size_t size)
 	first->owned = 0;
 	a->head = first;
 	a->failed = 0;
+	a->tail_parent = a->tail = NULL;
 }
 
 void *arena_alloc(arena *a, size_t n)
@@ -114,9 +116,17 @@ mauth_value *val_add(arena *a, mauth_value *parent, const char *key,
 	if (v == NULL)
 		return NULL;
 	v->key = key;
-	for (tail = &parent->child; *tail != NULL; tail = &(*tail)->next)
-		;
+	/* The remembered tail is used only while it still ends parent's list
+	 * (a caller may have cut the list: authres drops a half-built tree). */
+	if (parent == a->tail_parent && parent->child != NULL &&
+	    a->tail->next == NULL)
+		tail = &a->tail->next;
+	else
+		for (tail = &parent->child; *tail != NULL; tail = &(*tail)->next)
+			;
 	*tail = v;
+	a->tail_parent = parent;
+	a->tail = v;
 	return v;
 }
 

@@ -24,6 +24,7 @@ typedef struct {
 } batch;
 
 /* The first arena block lives in the check itself: one malloc per check. */
+#define BATCH_INLINE 8
 #define INLINE_ARENA 4096
 
 struct mauth_check {
@@ -36,6 +37,9 @@ struct mauth_check {
 	batch open;		/* asked, being answered */
 	batch done;		/* answered; read by the running step() */
 	mauth_question *view;	/* questions() output when some are answered */
+	/* first storage of the two batches: most checks ask a few at a time */
+	mauth_question q0[2][BATCH_INLINE];
+	mauth_answer *a0[2][BATCH_INLINE];
 	_Alignas(16) unsigned char first[INLINE_ARENA];	/* arena block */
 };
 
@@ -95,8 +99,14 @@ int mauth_check_new(mauth_check **out, const char *kind,
 	c = malloc(sizeof *c);
 	if (c == NULL)
 		return MAUTH_ENOMEM;
-	memset(c, 0, offsetof(mauth_check, first));
+	memset(c, 0, offsetof(mauth_check, q0));
 	arena_init_inline(&c->mem, c->first, sizeof c->first);
+	c->open.q = c->q0[0];
+	c->open.ans = c->a0[0];
+	c->open.cap = BATCH_INLINE;
+	c->done.q = c->q0[1];
+	c->done.ans = c->a0[1];
+	c->done.cap = BATCH_INLINE;
 	c->vt = vt;
 	c->next_id = 1;
 	c->state = arena_alloc(&c->mem, vt->state_size);
@@ -115,6 +125,35 @@ int mauth_check_new(mauth_check **out, const char *kind,
 	return 0;
 }
 
+static int batch_inline(const mauth_check *c, const batch *b)
+{
+	return b->q == c->q0[0] || b->q == c->q0[1];
+}
+
+/* Doubles a batch; the check's inline arrays are copied out, never freed. */
+static int batch_grow(mauth_check *c, batch *b)
+{
+	size_t cap = b->cap * 2;
+	mauth_question *q = malloc(cap * sizeof *q);
+	mauth_answer **ans = malloc(cap * sizeof *ans);
+
+	if (q == NULL || ans == NULL) {
+		free(q);
+		free(ans);
+		return -1;
+	}
+	memcpy(q, b->q, b->n * sizeof *q);
+	memcpy(ans, b->ans, b->n * sizeof *ans);
+	if (!batch_inline(c, b)) {
+		free(b->q);
+		free(b->ans);
+	}
+	b->q = q;
+	b->ans = ans;
+	b->cap = cap;
+	return 0;
+}
+
 unsigned check_ask(mauth_check *c, int type, const char *name)
 {
 	batch *b = &c->open;
@@ -128,23 +167,9 @@ unsigned check_ask(mauth_check *c, int type, const char *name)
 		if (b->q[i].type == type &&
 		    name_eq(b->q[i].name, strlen(b->q[i].name), name, len))
 			return b->q[i].id;
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8;
-		mauth_question *qs = realloc(b->q, cap * sizeof *qs);
-		mauth_answer **ans;
-
-		if (qs == NULL) {
-			c->failed = 1;
-			return 0;
-		}
-		b->q = qs;
-		ans = realloc(b->ans, cap * sizeof *ans);
-		if (ans == NULL) {
-			c->failed = 1;
-			return 0;
-		}
-		b->ans = ans;
-		b->cap = cap;
+	if (b->n == b->cap && batch_grow(c, b) != 0) {
+		c->failed = 1;
+		return 0;
 	}
 	q = &b->q[b->n];
 	q->name = arena_strndup(&c->mem, name, len);
@@ -293,10 +318,14 @@ void mauth_check_free(mauth_check *c)
 		c->vt->free(c->state);
 	batch_clear(&c->open);
 	batch_clear(&c->done);
-	free(c->open.q);
-	free(c->open.ans);
-	free(c->done.q);
-	free(c->done.ans);
+	if (!batch_inline(c, &c->open)) {
+		free(c->open.q);
+		free(c->open.ans);
+	}
+	if (!batch_inline(c, &c->done)) {
+		free(c->done.q);
+		free(c->done.ans);
+	}
 	free(c->view);
 	arena_free(&c->mem);
 	free(c);

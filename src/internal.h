@@ -17,6 +17,9 @@ typedef struct arena_chunk arena_chunk;
 typedef struct {
 	arena_chunk *head;
 	int failed;		/* an allocation failed since init */
+	/* the member val_add appended last, and to what: results are built
+	 * field after field, so the next one goes right after it */
+	mauth_value *tail_parent, *tail;
 } arena;
 
 void arena_init(arena *a);

@@ -212,16 +212,24 @@ static void push_value(lua_State *L, const mauth_value *v)
 
 /* ---- check options: a Lua table flattened to key/value text ---- */
 
+#define NUM_TEXT 32		/* room for "%.17g" of any double */
+
 typedef struct {
 	mauth_param *v;
 	size_t n, cap;
-	int anchor;		/* table keeping the strings made here alive */
+	int anchor;		/* stack slot: nil, or a table keeping made strings */
 	lua_Integer kept;	/* how many it holds */
+	char (*num)[NUM_TEXT];	/* caller's buffers for numbers as text */
+	size_t nnum, numcap;
 } param_list;
 
-/* Pops the top value into the anchor table. */
+/* Pops the top value into the anchor table, made on first use. */
 static void keep(lua_State *L, param_list *pl)
 {
+	if (pl->kept == 0) {
+		lua_newtable(L);
+		lua_replace(L, pl->anchor);
+	}
 	lua_rawseti(L, pl->anchor, ++pl->kept);
 }
 
@@ -245,11 +253,15 @@ static mauth_param *param_slot(lua_State *L, param_list *pl)
 	return &pl->v[pl->n++];
 }
 
-/* Decimal text of the number on top of the stack, pushed and anchored. */
+/*
+ * Decimal text of the number on top of the stack: in one of the caller's
+ * buffers while they last (options live only as long as mauth_check_new),
+ * else as an anchored Lua string.
+ */
 static const char *number_text(lua_State *L, param_list *pl, size_t *len)
 {
-	char num[64];
-	const char *s;
+	char tmp[NUM_TEXT], *num = pl->nnum < pl->numcap ? pl->num[pl->nnum++] : tmp;
+	int n = -1;
 
 #if LUA_VERSION_NUM >= 503
 	if (lua_isinteger(L, -1)) {
@@ -257,7 +269,7 @@ static const char *number_text(lua_State *L, param_list *pl, size_t *len)
 
 		if (i < 9000000000000000LL && i > -9000000000000000LL) {
 			/* the common case (ports, limits, times): no printf */
-			char *e = num + sizeof num, *w = e;
+			char digits[24], *w = digits + sizeof digits;
 			unsigned long long u = i < 0 ? (unsigned long long)-i :
 						   (unsigned long long)i;
 
@@ -266,26 +278,27 @@ static const char *number_text(lua_State *L, param_list *pl, size_t *len)
 			while ((u /= 10) != 0);
 			if (i < 0)
 				*--w = '-';
-			lua_pushlstring(L, w, (size_t)(e - w));
-			goto pushed;
+			n = (int)(digits + sizeof digits - w);
+			memcpy(num, w, (size_t)n);
+			num[n] = '\0';
 		}
 	}
 #endif
-	{
+	if (n < 0) {
 		lua_Number d = lua_tonumber(L, -1);
 
 		if (d == (lua_Number)(long long)d && d < 9e15 && d > -9e15)
-			snprintf(num, sizeof num, "%.0f", (double)d);
+			n = snprintf(num, NUM_TEXT, "%.0f", (double)d);
 		else
-			snprintf(num, sizeof num, "%.17g", (double)d);
-		lua_pushstring(L, num);
+			n = snprintf(num, NUM_TEXT, "%.17g", (double)d);
 	}
-#if LUA_VERSION_NUM >= 503
-pushed:
-#endif
-	s = lua_tolstring(L, -1, len);
+	*len = (size_t)n;
+	if (num != tmp)
+		return num;
+	lua_pushlstring(L, num, *len);
+	num = (char *)lua_tostring(L, -1);
 	keep(L, pl);
-	return s;
+	return num;
 }
 
 /*
@@ -361,11 +374,16 @@ static int l_check_new(lua_State *L)
 	char err[256] = "";
 	int rc;
 	mauth_param few[32];	/* grows into a userdata past 32 options */
+	char nums[16][NUM_TEXT];
 
 	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_newtable(L);
-	pl.anchor = lua_gettop(L);
+	lua_settop(L, 2);
+	lua_pushnil(L);		/* the anchor table, made when needed */
+	pl.anchor = 3;
 	pl.kept = 0;
+	pl.num = nums;
+	pl.nnum = 0;
+	pl.numcap = sizeof nums / sizeof nums[0];
 	pl.n = 0;
 	pl.cap = sizeof few / sizeof few[0];
 	pl.v = few;

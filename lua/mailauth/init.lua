@@ -134,44 +134,56 @@ local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 --   time_budget          seconds for the whole check, default 20 (§4.6.4); late
 --                        answers become TIMEOUT, hence temperror
 -- Records longer than 4096 bytes and macro expansions over 1 MiB are permerror.
+local function spf_bad(opts, field, what)
+  error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
+        :format(field, what, type(opts[field])), 3)
+end
+
+-- received_spf is built on first read (most callers never look at it, and
+-- building it cost more than the evaluation): one metatable for all
+-- results, and the receiver option, when given, kept aside per result.
+local spf_receiver = setmetatable({}, { __mode = "k" })
+local SPF_RESULT_MT = {
+  __index = function(t, k)
+    if k ~= "received_spf" then return nil end
+    local v = M.spf_received(t, { receiver = spf_receiver[t] })
+    rawset(t, k, v)
+    return v
+  end,
+}
+
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
-  local function bad(field, what)
-    error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
-          :format(field, what, type(opts[field])), 3)
+  if type(opts.ip) ~= "string" then spf_bad(opts, "ip", "IP address string") end
+  -- numeric loops: ipairs costs a C call per element
+  for i = 1, #SPF_STRINGS do
+    local k = SPF_STRINGS[i]
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then spf_bad(opts, k, "string") end
   end
-  if type(opts.ip) ~= "string" then bad("ip", "IP address string") end
-  for _, k in ipairs(SPF_STRINGS) do
-    if opts[k] ~= nil and type(opts[k]) ~= "string" then bad(k, "string") end
+  for i = 1, #SPF_NUMBERS do
+    local k = SPF_NUMBERS[i]
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then spf_bad(opts, k, "number") end
   end
-  for _, k in ipairs(SPF_NUMBERS) do
-    if opts[k] ~= nil and type(opts[k]) ~= "number" then bad(k, "number") end
-  end
-  if opts.scope ~= nil and opts.scope ~= "mfrom" and opts.scope ~= "helo" then
-    bad("scope", '"mfrom" or "helo"')
+  local scope = opts.scope
+  if scope ~= nil and scope ~= "mfrom" and scope ~= "helo" then
+    spf_bad(opts, "scope", '"mfrom" or "helo"')
   end
   local params = {
-    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = opts.scope,
+    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = scope,
     receiver = opts.receiver, default_explanation = opts.default_explanation,
     -- The core reads no clock: %{t} comes from here.
     now = math.floor(opts.now or os.time()),
   }
-  for _, k in ipairs(SPF_NUMBERS) do
+  for i = 1, #SPF_NUMBERS do
+    local k = SPF_NUMBERS[i]
     if k ~= "now" and k ~= "time_budget" and opts[k] ~= nil then
       params[k] = math.floor(opts[k])
     end
   end
   local check = new_check("spf", "spf", params)
   local r = run(check, resolver_of(opts), opts.time_budget)
-  -- received_spf is built on first read: most callers never look at it,
-  -- and building it cost more than the evaluation itself.
-  local receiver = opts.receiver
-  return setmetatable(r, { __index = function(t, k)
-    if k ~= "received_spf" then return nil end
-    local v = M.spf_received(t, { receiver = receiver })
-    rawset(t, k, v)
-    return v
-  end })
+  if opts.receiver ~= nil then spf_receiver[r] = opts.receiver end
+  return setmetatable(r, SPF_RESULT_MT)
 end
 
 -- RFC 7208 §9.1 comment and key-value pairs; values that are not a

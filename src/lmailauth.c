@@ -356,9 +356,33 @@ static void flatten(lua_State *L, int t, const char *prefix, int depth,
 
 /* ---- mailauth.check ---- */
 
+/*
+ * Every function of the module holds the two metatables and the run slot
+ * as upvalues: comparing a userdata's metatable with an upvalue is much
+ * cheaper than luaL_checkudata's registry lookup by name.
+ */
+#define UP_CHECK_MT lua_upvalueindex(1)
+#define UP_RESOLVER_MT lua_upvalueindex(2)
+#define UP_RUN_SLOT lua_upvalueindex(3)
+#define NUPVALUES 3
+
+static void *udata(lua_State *L, int idx, int mt, const char *tname)
+{
+	void *p = lua_touserdata(L, idx);
+
+	if (p != NULL && lua_getmetatable(L, idx)) {
+		int same = lua_rawequal(L, -1, mt);
+
+		lua_pop(L, 1);
+		if (same)
+			return p;
+	}
+	return luaL_checkudata(L, idx, tname);	/* raises the usual error */
+}
+
 static mauth_check **check_box(lua_State *L)
 {
-	mauth_check **box = luaL_checkudata(L, 1, CHECK_MT);
+	mauth_check **box = udata(L, 1, UP_CHECK_MT, CHECK_MT);
 
 	if (*box == NULL)
 		luaL_error(L, "mailauth: check is closed");
@@ -390,7 +414,8 @@ static int l_check_new(lua_State *L)
 	flatten(L, 2, "", 0, &pl);
 	box = lua_newuserdata(L, sizeof *box);
 	*box = NULL;
-	luaL_setmetatable(L, CHECK_MT);
+	lua_pushvalue(L, UP_CHECK_MT);
+	lua_setmetatable(L, -2);
 	rc = mauth_check_new(box, kind, pl.v, pl.n, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
@@ -517,7 +542,7 @@ static int l_check_result(lua_State *L)
 
 static mauth_resolver **resolver_box(lua_State *L, int idx)
 {
-	mauth_resolver **box = luaL_checkudata(L, idx, RESOLVER_MT);
+	mauth_resolver **box = udata(L, idx, UP_RESOLVER_MT, RESOLVER_MT);
 
 	if (*box == NULL)
 		luaL_error(L, "mailauth: resolver is closed");
@@ -541,10 +566,76 @@ static int l_check_run(lua_State *L)
 
 static int l_check__gc(lua_State *L)
 {
-	mauth_check **box = luaL_checkudata(L, 1, CHECK_MT);
+	mauth_check **box = udata(L, 1, UP_CHECK_MT, CHECK_MT);
 
 	mauth_check_free(*box);
 	*box = NULL;
+	return 0;
+}
+
+/*
+ * core.run(kind, options, resolver [, deadline_ms]) -> result | nil, reason
+ * A check made, run with a C resolver and freed in one call: no check
+ * object for the GC.  The check sits in the run slot while it lives, so
+ * one left there by an error (out of memory building the result) is freed
+ * by the next call or with the module.
+ */
+static int l_run(lua_State *L)
+{
+	mauth_check **slot = lua_touserdata(L, UP_RUN_SLOT);
+	const char *kind = luaL_checkstring(L, 1);
+	mauth_resolver **r;
+	lua_Integer deadline = luaL_optinteger(L, 4, 0);
+	const mauth_value *v;
+	param_list pl;
+	mauth_param few[32];
+	char nums[16][NUM_TEXT], err[256] = "";
+	int rc;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	r = resolver_box(L, 3);
+	if (deadline < 0)
+		deadline = 0;
+	mauth_check_free(*slot);
+	*slot = NULL;
+	lua_settop(L, 4);
+	lua_pushnil(L);		/* the anchor table, made when needed */
+	pl.anchor = 5;
+	pl.kept = 0;
+	pl.num = nums;
+	pl.nnum = 0;
+	pl.numcap = sizeof nums / sizeof nums[0];
+	pl.n = 0;
+	pl.cap = sizeof few / sizeof few[0];
+	pl.v = few;
+	flatten(L, 2, "", 0, &pl);
+	rc = mauth_check_new(slot, kind, pl.v, pl.n, err, sizeof err);
+	if (rc < 0)
+		return push_fail(L, rc, err);
+	rc = mauth_check_run(*slot, *r, (unsigned)deadline);
+	if (rc != MAUTH_DONE) {
+		mauth_check_free(*slot);
+		*slot = NULL;
+		if (rc == MAUTH_ENOMEM)
+			return luaL_error(L, "mailauth: out of memory");
+		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
+	}
+	v = mauth_check_result(*slot);
+	if (v == NULL)
+		lua_pushnil(L);
+	else
+		push_value(L, v);
+	mauth_check_free(*slot);
+	*slot = NULL;
+	return 1;
+}
+
+static int l_run_slot__gc(lua_State *L)
+{
+	mauth_check **slot = lua_touserdata(L, 1);
+
+	mauth_check_free(*slot);
+	*slot = NULL;
 	return 0;
 }
 
@@ -717,7 +808,7 @@ static int l_resolver_stats(lua_State *L)
 
 static int l_resolver__gc(lua_State *L)
 {
-	mauth_resolver **box = luaL_checkudata(L, 1, RESOLVER_MT);
+	mauth_resolver **box = udata(L, 1, UP_RESOLVER_MT, RESOLVER_MT);
 
 	mauth_resolver_free(*box);
 	*box = NULL;
@@ -837,6 +928,7 @@ static const luaL_Reg resolver_methods[] = {
 
 static const luaL_Reg functions[] = {
 	{ "check", l_check_new },
+	{ "run", l_run },
 	{ "resolver", l_resolver_new },
 	{ "zone_resolver", l_zone_new },
 	{ "query_wire", l_query_wire },
@@ -845,30 +937,52 @@ static const luaL_Reg functions[] = {
 	{ NULL, NULL }
 };
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods,
-		      lua_CFunction gc)
+/* Pushes the module's upvalues; first, second and slot are stack indexes. */
+static void push_upvalues(lua_State *L, int check_mt, int resolver_mt, int slot)
 {
-	luaL_newmetatable(L, name);
+	lua_pushvalue(L, check_mt);
+	lua_pushvalue(L, resolver_mt);
+	lua_pushvalue(L, slot);
+}
+
+/* Fills the metatable at mt: methods as __index, gc as __gc (and __close). */
+static void fill_class(lua_State *L, int mt, const luaL_Reg *methods,
+		       lua_CFunction gc)
+{
 	lua_newtable(L);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, gc);
-	lua_setfield(L, -2, "__gc");
+	push_upvalues(L, 1, 2, 3);
+	luaL_setfuncs(L, methods, NUPVALUES);
+	lua_setfield(L, mt, "__index");
+	push_upvalues(L, 1, 2, 3);
+	lua_pushcclosure(L, gc, NUPVALUES);
+	lua_setfield(L, mt, "__gc");
 #if LUA_VERSION_NUM >= 504
-	lua_pushcfunction(L, gc);
-	lua_setfield(L, -2, "__close");
+	push_upvalues(L, 1, 2, 3);
+	lua_pushcclosure(L, gc, NUPVALUES);
+	lua_setfield(L, mt, "__close");
 #endif
-	lua_pop(L, 1);
 }
 
 int luaopen_mailauth_core(lua_State *L)
 {
 	const char *const *k;
 	int i = 1;
+	mauth_check **slot;
 
-	new_class(L, CHECK_MT, check_methods, l_check__gc);
-	new_class(L, RESOLVER_MT, resolver_methods, l_resolver__gc);
-	luaL_newlib(L, functions);
+	lua_settop(L, 0);
+	luaL_newmetatable(L, CHECK_MT);		/* 1 */
+	luaL_newmetatable(L, RESOLVER_MT);	/* 2 */
+	slot = lua_newuserdata(L, sizeof *slot);	/* 3: core.run's check */
+	*slot = NULL;
+	lua_newtable(L);
+	lua_pushcfunction(L, l_run_slot__gc);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, 3);
+	fill_class(L, 1, check_methods, l_check__gc);
+	fill_class(L, 2, resolver_methods, l_resolver__gc);
+	luaL_newlibtable(L, functions);
+	push_upvalues(L, 1, 2, 3);
+	luaL_setfuncs(L, functions, NUPVALUES);
 	lua_pushliteral(L, LUA_VERSION);
 	lua_setfield(L, -2, "_LUA_VERSION");
 	lua_newtable(L);

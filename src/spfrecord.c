@@ -176,17 +176,16 @@ static int parse_ip(const char *s, size_t len, int family, ipaddr *out)
 {
 	char buf[64];
 
+	memset(out, 0, sizeof *out);
+	out->family = family;
+	if (family == 4)	/* rejects NUL and any other stray byte itself */
+		return ip_parse_v4(s, len, out->b);
 	if (len == 0 || len >= sizeof buf || memchr(s, '\0', len) != NULL)
 		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	memset(out, 0, sizeof *out);
-	out->family = family;
-	if (family == 4)
-		return ip_parse_v4(s, len, out->b);
 	/* Not ip_parse(): an ip6: network stays IPv6 even when v4-mapped. */
-	return inet_pton(family == 4 ? AF_INET : AF_INET6, buf, out->b) == 1 ?
-	       0 : -1;
+	return inet_pton(AF_INET6, buf, out->b) == 1 ? 0 : -1;
 }
 
 static const struct {

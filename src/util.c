@@ -106,6 +106,12 @@ int name_is_valid(const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
+		/* letters, digits and most else: one test (all are above '.') */
+		if (ch > '.' && ch != '\\') {
+			if (++label > LABEL_MAX)
+				return 0;
+			continue;
+		}
 		if (ch == '\0')
 			return 0;
 		if (ch == '.') {

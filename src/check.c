@@ -133,7 +133,7 @@ static int batch_inline(const mauth_check *c, const batch *b)
 /* Doubles a batch; the check's inline arrays are copied out, never freed. */
 static int batch_grow(mauth_check *c, batch *b)
 {
-	size_t cap = b->cap * 2;
+	size_t cap = b->cap > 0 ? b->cap * 2 : BATCH_INLINE;
 	mauth_question *q = malloc(cap * sizeof *q);
 	mauth_answer **ans = malloc(cap * sizeof *ans);
 

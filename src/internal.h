@@ -46,7 +46,8 @@ void val_cstr(arena *a, mauth_value *parent, const char *key, const char *s);
  */
 void val_ref(arena *a, mauth_value *parent, const char *key,
 	     const char *s, size_t len);
-#define VAL_LITERAL(a, parent, key, lit) val_ref(a, parent, key, lit, sizeof lit - 1)
+#define VAL_LITERAL(a, parent, key, lit) \
+	val_ref((a), (parent), (key), (lit), sizeof(lit) - 1)
 void val_int(arena *a, mauth_value *parent, const char *key, long long n);
 void val_bool(arena *a, mauth_value *parent, const char *key, int b);
 

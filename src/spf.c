@@ -153,8 +153,9 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 			char *id = arena_alloc(a, hlen + 12);
 
 			if (id != NULL) {
-				memcpy(id, "postmaster@", 11);
+				memcpy(id, "postmaster@", 12);	/* with its NUL */
 				memcpy(id + 11, helo, hlen);
+				id[11 + hlen] = '\0';
 			}
 			st->identity = id;
 		}

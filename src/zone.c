@@ -12,6 +12,8 @@
 
 #define CNAME_CHAIN_MAX 8
 #define TYPE_NODE 0		/* marks a name that exists (empty non-terminal) */
+#define FNV_OFFSET 2166136261U	/* FNV-1a, for the owner-name hash table */
+#define FNV_PRIME 16777619U
 
 typedef struct {
 	char *owner;		/* lowercase, no final dot */
@@ -133,11 +135,11 @@ static int add_rr(zone_resolver *z, const ldns_rr *rr)
 /* FNV-1a over the bytes of a lowercase name. */
 static uint32_t name_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = FNV_OFFSET;
 	size_t i;
 
 	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
+		h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
 	return h;
 }
 
@@ -285,7 +287,7 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 	const node *nd;
 	size_t len, qlen, i, n;
 	unsigned ttl = 86400;
-	uint32_t hash = 2166136261u;
+	uint32_t hash = FNV_OFFSET;
 	int hops;
 
 	qlen = strlen(qname);
@@ -299,7 +301,7 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 		if (ch >= 'A' && ch <= 'Z')
 			ch = (char)(ch + 32);
 		name[i] = ch;
-		hash = (hash ^ (unsigned char)ch) * 16777619u;
+		hash = (hash ^ (unsigned char)ch) * FNV_PRIME;
 	}
 	name[len] = '\0';
 	nd = node_find(z, name, len, hash);

@@ -176,7 +176,10 @@ static void push_value(lua_State *L, const mauth_value *v)
 	const mauth_value *m;
 	lua_Integer i = 1;
 
-	luaL_checkstack(L, 4, "result too deep");
+	/* only a list or map nests (a scalar needs the one slot its parent
+	 * checked for), so the stack is checked there, once per table */
+	if (v->kind == MAUTH_V_LIST || v->kind == MAUTH_V_MAP)
+		luaL_checkstack(L, 4, "result too deep");
 	switch (v->kind) {
 	case MAUTH_V_STR:
 		lua_pushlstring(L, v->str, v->len);

@@ -26,7 +26,10 @@ static int is_digit(int ch)
 
 int spf_is_record(const char *txt, size_t len)
 {
-	return len >= 6 && ascii_ieq(txt, 6, "v=spf1", 6) &&
+	/* "v=spf1" in any case; | 0x20 lowercases exactly V, S, P, F here */
+	return len >= 6 && (txt[0] | 0x20) == 'v' && txt[1] == '=' &&
+	       (txt[2] | 0x20) == 's' && (txt[3] | 0x20) == 'p' &&
+	       (txt[4] | 0x20) == 'f' && txt[5] == '1' &&
 	       (len == 6 || txt[6] == ' ');
 }
 

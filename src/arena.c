@@ -36,7 +36,8 @@ void arena_init_inline(arena *a, void *block, size_t size)
 	a->tail_parent = a->tail = NULL;
 }
 
-void *arena_alloc(arena *a, size_t n)
+/* n bytes, 16-aligned, not zeroed. */
+static void *arena_take(arena *a, size_t n)
 {
 	arena_chunk *c = a->head;
 	void *p;
@@ -66,13 +67,21 @@ void *arena_alloc(arena *a, size_t n)
 	}
 	p = c->data + c->used;
 	c->used += n;
-	memset(p, 0, n);
+	return p;
+}
+
+void *arena_alloc(arena *a, size_t n)
+{
+	void *p = arena_take(a, n);
+
+	if (p != NULL)
+		memset(p, 0, n);
 	return p;
 }
 
 char *arena_strndup(arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = arena_take(a, n + 1);	/* every byte is written below */
 
 	if (p == NULL)
 		return NULL;

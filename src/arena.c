@@ -12,6 +12,7 @@
 struct arena_chunk {
 	arena_chunk *next;
 	size_t used, size;
+	int owned;		/* malloc'd here, so freed by arena_free */
 	_Alignas(16) unsigned char data[];
 };
 
@@ -19,9 +20,24 @@ void arena_init(arena *a)
 {
 	a->head = NULL;
 	a->failed = 0;
+	a->tail_parent = a->tail = NULL;
 }
 
-void *arena_alloc(arena *a, size_t n)
+void arena_init_inline(arena *a, void *block, size_t size)
+{
+	arena_chunk *first = block;
+
+	first->next = NULL;
+	first->used = 0;
+	first->size = size - sizeof *first;
+	first->owned = 0;
+	a->head = first;
+	a->failed = 0;
+	a->tail_parent = a->tail = NULL;
+}
+
+/* n bytes, 16-aligned, not zeroed. */
+static void *arena_take(arena *a, size_t n)
 {
 	arena_chunk *c = a->head;
 	void *p;
@@ -39,6 +55,7 @@ void *arena_alloc(arena *a, size_t n)
 		}
 		c->size = size;
 		c->used = 0;
+		c->owned = 1;
 		/* A big block goes second so the open chunk stays in use. */
 		if (a->head != NULL && size > CHUNK_MIN) {
 			c->next = a->head->next;
@@ -50,13 +67,21 @@ void *arena_alloc(arena *a, size_t n)
 	}
 	p = c->data + c->used;
 	c->used += n;
-	memset(p, 0, n);
+	return p;
+}
+
+void *arena_alloc(arena *a, size_t n)
+{
+	void *p = arena_take(a, n);
+
+	if (p != NULL)
+		memset(p, 0, n);
 	return p;
 }
 
 char *arena_strndup(arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = arena_take(a, n + 1);	/* every byte is written below */
 
 	if (p == NULL)
 		return NULL;
@@ -73,7 +98,8 @@ void arena_free(arena *a)
 	while (c != NULL) {
 		arena_chunk *next = c->next;
 
-		free(c);
+		if (c->owned)
+			free(c);
 		c = next;
 	}
 	a->head = NULL;
@@ -99,9 +125,17 @@ mauth_value *val_add(arena *a, mauth_value *parent, const char *key,
 	if (v == NULL)
 		return NULL;
 	v->key = key;
-	for (tail = &parent->child; *tail != NULL; tail = &(*tail)->next)
-		;
+	/* The remembered tail is used only while it still ends parent's list
+	 * (a caller may have cut the list: authres drops a half-built tree). */
+	if (parent == a->tail_parent && parent->child != NULL &&
+	    a->tail->next == NULL)
+		tail = &a->tail->next;
+	else
+		for (tail = &parent->child; *tail != NULL; tail = &(*tail)->next)
+			;
 	*tail = v;
+	a->tail_parent = parent;
+	a->tail = v;
 	return v;
 }
 
@@ -116,6 +150,17 @@ void val_str(arena *a, mauth_value *parent, const char *key,
 	v->len = v->str != NULL ? len : 0;
 	if (v->str == NULL)
 		v->str = "";
+}
+
+void val_ref(arena *a, mauth_value *parent, const char *key,
+	     const char *s, size_t len)
+{
+	mauth_value *v = val_add(a, parent, key, MAUTH_V_STR);
+
+	if (v != NULL) {
+		v->str = s;
+		v->len = len;
+	}
 }
 
 void val_cstr(arena *a, mauth_value *parent, const char *key, const char *s)

@@ -11,15 +11,21 @@
 #include <string.h>
 #include "internal.h"
 
+/*
+ * Questions and answers are parallel arrays so that a batch with no answer
+ * yet can be handed to a driver as it is (mauth_check_questions without a
+ * copy).  The arrays are kept from step to step.
+ */
 typedef struct {
-	mauth_question q;
-	mauth_answer *ans;
-} slot;
-
-typedef struct {
-	slot *v;
+	mauth_question *q;
+	mauth_answer **ans;
 	size_t n, cap;
+	size_t answered;
 } batch;
+
+/* The first arena block lives in the check itself: one malloc per check. */
+#define BATCH_INLINE 8
+#define INLINE_ARENA 4096
 
 struct mauth_check {
 	const check_vt *vt;
@@ -30,7 +36,11 @@ struct mauth_check {
 	unsigned next_id;
 	batch open;		/* asked, being answered */
 	batch done;		/* answered; read by the running step() */
-	mauth_question *view;	/* questions() output */
+	mauth_question *view;	/* questions() output when some are answered */
+	/* first storage of the two batches: most checks ask a few at a time */
+	mauth_question q0[2][BATCH_INLINE];
+	mauth_answer *a0[2][BATCH_INLINE];
+	_Alignas(16) unsigned char first[INLINE_ARENA];	/* arena block */
 };
 
 static const check_vt *const kinds[] = {
@@ -63,8 +73,9 @@ static void batch_clear(batch *b)
 	size_t i;
 
 	for (i = 0; i < b->n; i++)
-		mauth_answer_free(b->v[i].ans);
+		mauth_answer_free(b->ans[i]);
 	b->n = 0;
+	b->answered = 0;
 }
 
 int mauth_check_new(mauth_check **out, const char *kind,
@@ -84,10 +95,19 @@ int mauth_check_new(mauth_check **out, const char *kind,
 		seterr(err, errlen, "unknown check kind");
 		return MAUTH_EINVAL;
 	}
-	c = calloc(1, sizeof *c);
+	/* Not calloc: the inline arena block needs no zeroing (arena_alloc
+	 * zeroes what it hands out). */
+	c = malloc(sizeof *c);
 	if (c == NULL)
 		return MAUTH_ENOMEM;
-	arena_init(&c->mem);
+	memset(c, 0, offsetof(mauth_check, q0));
+	arena_init_inline(&c->mem, c->first, sizeof c->first);
+	c->open.q = c->q0[0];
+	c->open.ans = c->a0[0];
+	c->open.cap = BATCH_INLINE;
+	c->done.q = c->q0[1];
+	c->done.ans = c->a0[1];
+	c->done.cap = BATCH_INLINE;
 	c->vt = vt;
 	c->next_id = 1;
 	c->state = arena_alloc(&c->mem, vt->state_size);
@@ -106,42 +126,65 @@ int mauth_check_new(mauth_check **out, const char *kind,
 	return 0;
 }
 
+static int batch_inline(const mauth_check *c, const batch *b)
+{
+	return b->q == c->q0[0] || b->q == c->q0[1];
+}
+
+/* Doubles a batch; the check's inline arrays are copied out, never freed. */
+static int batch_grow(mauth_check *c, batch *b)
+{
+	size_t cap = b->cap > 0 ? b->cap * 2 : BATCH_INLINE;
+	mauth_question *q = malloc(cap * sizeof *q);
+	mauth_answer **ans = malloc(cap * sizeof *ans);
+
+	if (q == NULL || ans == NULL) {
+		free(q);
+		free(ans);
+		return -1;
+	}
+	memcpy(q, b->q, b->n * sizeof *q);
+	memcpy(ans, b->ans, b->n * sizeof *ans);
+	if (!batch_inline(c, b)) {
+		free(b->q);
+		free(b->ans);
+	}
+	b->q = q;
+	b->ans = ans;
+	b->cap = cap;
+	return 0;
+}
+
 unsigned check_ask(mauth_check *c, int type, const char *name)
 {
 	batch *b = &c->open;
-	slot *s;
+	mauth_question *q;
 	size_t i;
 
 	/* One question per (type, name) in a batch; both askers get its id. */
-	for (i = 0; i < b->n; i++)
-		if (b->v[i].q.type == type &&
-		    name_eq(b->v[i].q.name, strlen(b->v[i].q.name),
-			    name, strlen(name)))
-			return b->v[i].q.id;
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8;
-		slot *v = realloc(b->v, cap * sizeof *v);
+	size_t len = strlen(name);
 
-		if (v == NULL) {
-			c->failed = 1;
-			return 0;
-		}
-		b->v = v;
-		b->cap = cap;
-	}
-	s = &b->v[b->n];
-	s->q.name = arena_strndup(&c->mem, name, strlen(name));
-	if (s->q.name == NULL) {
+	for (i = 0; i < b->n; i++)
+		if (b->q[i].type == type &&
+		    name_eq(b->q[i].name, strlen(b->q[i].name), name, len))
+			return b->q[i].id;
+	if (b->n == b->cap && batch_grow(c, b) != 0) {
 		c->failed = 1;
 		return 0;
 	}
-	s->q.type = type;
-	s->q.id = c->next_id++;
+	q = &b->q[b->n];
+	q->name = arena_strndup(&c->mem, name, len);
+	if (q->name == NULL) {
+		c->failed = 1;
+		return 0;
+	}
+	q->type = type;
+	q->id = c->next_id++;
 	if (c->next_id == 0)
 		c->next_id = 1;
-	s->ans = NULL;
+	b->ans[b->n] = NULL;
 	b->n++;
-	return s->q.id;
+	return q->id;
 }
 
 const mauth_answer *check_got(const mauth_check *c, unsigned id)
@@ -149,8 +192,8 @@ const mauth_answer *check_got(const mauth_check *c, unsigned id)
 	size_t i;
 
 	for (i = 0; i < c->done.n; i++)
-		if (c->done.v[i].q.id == id)
-			return c->done.v[i].ans;
+		if (c->done.q[i].id == id)
+			return c->done.ans[i];
 	return NULL;
 }
 
@@ -171,7 +214,6 @@ mauth_value *check_result(mauth_check *c)
 int mauth_check_step(mauth_check *c)
 {
 	batch tmp;
-	size_t i;
 	int rc;
 
 	if (c == NULL)
@@ -180,9 +222,8 @@ int mauth_check_step(mauth_check *c)
 		return MAUTH_ENOMEM;
 	if (c->result != NULL && c->open.n == 0)
 		return MAUTH_DONE;
-	for (i = 0; i < c->open.n; i++)
-		if (c->open.v[i].ans == NULL)
-			return MAUTH_WANT_DNS;
+	if (c->open.answered < c->open.n)
+		return MAUTH_WANT_DNS;
 	/* The batch is complete: it becomes what step() reads. */
 	batch_clear(&c->done);
 	tmp = c->done;
@@ -209,34 +250,60 @@ size_t mauth_check_questions(const mauth_check *c, const mauth_question **qv)
 	*qv = NULL;
 	if (c == NULL || c->open.n == 0)
 		return 0;
+	if (c->open.answered == 0) {
+		/* the usual case: the whole batch is open, no copy needed */
+		*qv = c->open.q;
+		return c->open.n;
+	}
 	free(mc->view);
 	mc->view = malloc(c->open.n * sizeof *mc->view);
 	if (mc->view == NULL)
 		return 0;
 	for (i = 0; i < c->open.n; i++)
-		if (c->open.v[i].ans == NULL)
-			mc->view[n++] = c->open.v[i].q;
+		if (c->open.ans[i] == NULL)
+			mc->view[n++] = c->open.q[i];
 	*qv = mc->view;
 	return n;
 }
 
-int mauth_check_answer(mauth_check *c, unsigned id, const mauth_answer *a)
+/* The open question id, or -1. */
+static long open_index(const mauth_check *c, unsigned id)
 {
 	size_t i;
 
+	for (i = 0; i < c->open.n; i++)
+		if (c->open.q[i].id == id)
+			return c->open.ans[i] == NULL ? (long)i : -1;
+	return -1;
+}
+
+int mauth_check_answer(mauth_check *c, unsigned id, const mauth_answer *a)
+{
+	long i;
+
 	if (c == NULL || a == NULL)
 		return MAUTH_EINVAL;
-	for (i = 0; i < c->open.n; i++) {
-		slot *s = &c->open.v[i];
+	i = open_index(c, id);
+	if (i < 0)
+		return MAUTH_ESTATE;
+	c->open.ans[i] = mauth_answer_dup(a);
+	if (c->open.ans[i] == NULL)
+		return MAUTH_ENOMEM;
+	c->open.answered++;
+	return 0;
+}
 
-		if (s->q.id != id)
-			continue;
-		if (s->ans != NULL)
-			return MAUTH_ESTATE;
-		s->ans = mauth_answer_dup(a);
-		return s->ans != NULL ? 0 : MAUTH_ENOMEM;
+int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a)
+{
+	long i = open_index(c, id);
+
+	if (i < 0) {
+		mauth_answer_free(a);
+		return MAUTH_ESTATE;
 	}
-	return MAUTH_ESTATE;
+	c->open.ans[i] = a;
+	c->open.answered++;
+	return 0;
 }
 
 const mauth_value *mauth_check_result(const mauth_check *c)
@@ -252,8 +319,14 @@ void mauth_check_free(mauth_check *c)
 		c->vt->free(c->state);
 	batch_clear(&c->open);
 	batch_clear(&c->done);
-	free(c->open.v);
-	free(c->done.v);
+	if (!batch_inline(c, &c->open)) {
+		free(c->open.q);
+		free(c->open.ans);
+	}
+	if (!batch_inline(c, &c->done)) {
+		free(c->done.q);
+		free(c->done.ans);
+	}
 	free(c->view);
 	arena_free(&c->mem);
 	free(c);

@@ -17,9 +17,17 @@ typedef struct arena_chunk arena_chunk;
 typedef struct {
 	arena_chunk *head;
 	int failed;		/* an allocation failed since init */
+	/* the member val_add appended last, and to what: results are built
+	 * field after field, so the next one goes right after it */
+	mauth_value *tail_parent, *tail;
 } arena;
 
 void arena_init(arena *a);
+/*
+ * Starts with the caller's 16-aligned block (size bytes, not freed by
+ * arena_free): a check embeds its first block, saving a malloc per check.
+ */
+void arena_init_inline(arena *a, void *block, size_t size);
 void *arena_alloc(arena *a, size_t n);		/* zeroed, 16-aligned */
 char *arena_strndup(arena *a, const char *s, size_t n);	/* NUL-terminated */
 void arena_free(arena *a);
@@ -32,6 +40,14 @@ mauth_value *val_add(arena *a, mauth_value *parent, const char *key,
 void val_str(arena *a, mauth_value *parent, const char *key,
 	     const char *s, size_t len);
 void val_cstr(arena *a, mauth_value *parent, const char *key, const char *s);
+/*
+ * Like val_str without the copy: s[len] must be NUL and s must live as long
+ * as the result (a static string, or one already in the same arena).
+ */
+void val_ref(arena *a, mauth_value *parent, const char *key,
+	     const char *s, size_t len);
+#define VAL_LITERAL(a, parent, key, lit) \
+	val_ref((a), (parent), (key), (lit), sizeof(lit) - 1)
 void val_int(arena *a, mauth_value *parent, const char *key, long long n);
 void val_bool(arena *a, mauth_value *parent, const char *key, int b);
 
@@ -62,6 +78,8 @@ typedef struct check_vt {
 	void (*free)(void *st);			/* may be NULL */
 } check_vt;
 
+/* Gives a driver's freshly built answer to the check (always consumed). */
+int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a);
 /* Asks a question in this step; returns its id (0 when out of memory). */
 unsigned check_ask(mauth_check *c, int type, const char *name);
 /* The answer to a question of the step just completed (NULL if unknown). */
@@ -114,6 +132,8 @@ typedef struct {
 	unsigned char b[16];	/* 4 or 16 bytes in network order */
 } ipaddr;
 
+/* Dotted-quad IPv4 exactly as inet_pton(AF_INET) takes it; 0 on success. */
+int ip_parse_v4(const char *s, size_t len, unsigned char out[4]);
 /* 0 on success; IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4. */
 int ip_parse(const char *s, size_t len, ipaddr *out);
 /* Text form (RFC 5952 for IPv6); returns the length. buf >= 46 bytes. */

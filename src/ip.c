@@ -9,11 +9,56 @@ static const unsigned char v4mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
+int ip_parse_v4(const char *s, size_t len, unsigned char out[4])
+{
+	unsigned char b[4];
+	size_t i = 0;
+	int k;
+
+	/*
+	 * Exactly what inet_pton(AF_INET) takes: four decimal octets <= 255
+	 * joined by dots, no leading zero (so never more than three digits).
+	 */
+	for (k = 0; k < 4; k++) {
+		unsigned v;
+
+		if (k > 0) {
+			if (i >= len || s[i] != '.')
+				return -1;
+			i++;
+		}
+		if (i >= len || s[i] < '0' || s[i] > '9')
+			return -1;
+		v = (unsigned)(s[i++] - '0');
+		if (i < len && s[i] >= '0' && s[i] <= '9') {
+			if (v == 0)
+				return -1;
+			v = v * 10 + (unsigned)(s[i++] - '0');
+			if (i < len && s[i] >= '0' && s[i] <= '9')
+				v = v * 10 + (unsigned)(s[i++] - '0');
+			if (v > 255 || (i < len && s[i] >= '0' && s[i] <= '9'))
+				return -1;
+		}
+		b[k] = (unsigned char)v;
+	}
+	if (i != len)
+		return -1;
+	memcpy(out, b, 4);
+	return 0;
+}
+
 int ip_parse(const char *s, size_t len, ipaddr *out)
 {
 	char buf[INET6_ADDRSTRLEN + 1];
 	unsigned char b[16];
 
+	if (s != NULL && ip_parse_v4(s, len, b) == 0) {
+		/* the common case, without a copy and inet_pton */
+		out->family = 4;
+		memset(out->b, 0, sizeof out->b);
+		memcpy(out->b, b, 4);
+		return 0;
+	}
 	if (s == NULL || len == 0 || len >= sizeof buf || memchr(s, '\0', len))
 		return -1;
 	memcpy(buf, s, len);
@@ -41,6 +86,25 @@ int ip_parse(const char *s, size_t len, ipaddr *out)
 
 size_t ip_format(const ipaddr *ip, char *buf, size_t buflen)
 {
+	if (ip->family == 4 && buflen >= 16) {
+		/* dotted decimal by hand: inet_ntop goes through sprintf */
+		size_t n = 0;
+		int i;
+
+		for (i = 0; i < 4; i++) {
+			unsigned v = ip->b[i];
+
+			if (i > 0)
+				buf[n++] = '.';
+			if (v >= 100)
+				buf[n++] = (char)('0' + v / 100);
+			if (v >= 10)
+				buf[n++] = (char)('0' + v / 10 % 10);
+			buf[n++] = (char)('0' + v % 10);
+		}
+		buf[n] = '\0';
+		return n;
+	}
 	if (inet_ntop(ip->family == 4 ? AF_INET : AF_INET6, ip->b, buf,
 		      (socklen_t)buflen) == NULL) {
 		if (buflen > 0)

@@ -176,7 +176,10 @@ static void push_value(lua_State *L, const mauth_value *v)
 	const mauth_value *m;
 	lua_Integer i = 1;
 
-	luaL_checkstack(L, 4, "result too deep");
+	/* only a list or map nests (a scalar needs the one slot its parent
+	 * checked for), so the stack is checked there, once per table */
+	if (v->kind == MAUTH_V_LIST || v->kind == MAUTH_V_MAP)
+		luaL_checkstack(L, 4, "result too deep");
 	switch (v->kind) {
 	case MAUTH_V_STR:
 		lua_pushlstring(L, v->str, v->len);
@@ -188,14 +191,20 @@ static void push_value(lua_State *L, const mauth_value *v)
 		lua_pushboolean(L, (int)v->num);
 		break;
 	case MAUTH_V_LIST:
-		lua_newtable(L);
+		for (m = v->child, i = 0; m != NULL; m = m->next)
+			i++;
+		lua_createtable(L, (int)i, 0);
+		i = 1;
 		for (m = v->child; m != NULL; m = m->next) {
 			push_value(L, m);
 			lua_rawseti(L, -2, i++);
 		}
 		break;
 	case MAUTH_V_MAP:
-		lua_newtable(L);
+		/* sized at once: a result map has a dozen fields */
+		for (m = v->child, i = 0; m != NULL; m = m->next)
+			i++;
+		lua_createtable(L, 0, (int)i);
 		for (m = v->child; m != NULL; m = m->next) {
 			push_value(L, m);
 			lua_setfield(L, -2, m->key);
@@ -206,77 +215,177 @@ static void push_value(lua_State *L, const mauth_value *v)
 
 /* ---- check options: a Lua table flattened to key/value text ---- */
 
+#define NUM_TEXT 32		/* room for "%.17g" of any double */
+
 typedef struct {
 	mauth_param *v;
-	size_t n;
+	size_t n, cap;
+	int anchor;		/* stack slot: nil, or a table keeping made strings */
+	lua_Integer kept;	/* how many it holds */
+	char (*num)[NUM_TEXT];	/* caller's buffers for numbers as text */
+	size_t nnum, numcap;
 } param_list;
 
+/* Pops the top value into the anchor table, made on first use. */
+static void keep(lua_State *L, param_list *pl)
+{
+	if (pl->kept == 0) {
+		lua_newtable(L);
+		lua_replace(L, pl->anchor);
+	}
+	lua_rawseti(L, pl->anchor, ++pl->kept);
+}
+
+/* The next free parameter; the array grows as a userdata (GC-owned). */
+static mauth_param *param_slot(lua_State *L, param_list *pl)
+{
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap * 2;
+		mauth_param *v;
+
+		if (pl->n >= PARAMS_MAX)
+			luaL_error(L, "too many options");
+		if (cap > PARAMS_MAX)
+			cap = PARAMS_MAX;
+		v = lua_newuserdata(L, cap * sizeof *v);
+		memcpy(v, pl->v, pl->n * sizeof *v);
+		keep(L, pl);
+		pl->v = v;
+		pl->cap = cap;
+	}
+	return &pl->v[pl->n++];
+}
+
+/*
+ * Decimal text of the number on top of the stack: in one of the caller's
+ * buffers while they last (options live only as long as mauth_check_new),
+ * else as an anchored Lua string.
+ */
+static const char *number_text(lua_State *L, param_list *pl, size_t *len)
+{
+	char tmp[NUM_TEXT], *num = pl->nnum < pl->numcap ? pl->num[pl->nnum++] : tmp;
+	int n = -1;
+
+#if LUA_VERSION_NUM >= 503
+	if (lua_isinteger(L, -1)) {
+		lua_Integer i = lua_tointeger(L, -1);
+
+		if (i < 9000000000000000LL && i > -9000000000000000LL) {
+			/* the common case (ports, limits, times): no printf */
+			char digits[24], *w = digits + sizeof digits;
+			unsigned long long u = i < 0 ? (unsigned long long)-i :
+						   (unsigned long long)i;
+
+			do
+				*--w = (char)('0' + u % 10);
+			while ((u /= 10) != 0);
+			if (i < 0)
+				*--w = '-';
+			n = (int)(digits + sizeof digits - w);
+			memcpy(num, w, (size_t)n);
+			num[n] = '\0';
+		}
+	}
+#endif
+	if (n < 0) {
+		lua_Number d = lua_tonumber(L, -1);
+
+		if (d == (lua_Number)(long long)d && d < 9e15 && d > -9e15)
+			n = snprintf(num, NUM_TEXT, "%.0f", (double)d);
+		else
+			n = snprintf(num, NUM_TEXT, "%.17g", (double)d);
+	}
+	*len = (size_t)n;
+	if (num != tmp)
+		return num;
+	lua_pushlstring(L, num, *len);
+	num = (char *)lua_tostring(L, -1);
+	keep(L, pl);
+	return num;
+}
+
+/*
+ * Strings already in the options table (top-level keys, string values) are
+ * used in place: the table is an argument, so they outlive the call.  Only
+ * what is made here (dotted keys, numbers as text) is anchored.
+ */
 static void flatten(lua_State *L, int t, const char *prefix, int depth,
-		    param_list *pl, int anchor)
+		    param_list *pl)
 {
 	lua_pushnil(L);
 	while (lua_next(L, t) != 0) {
 		int kt = lua_type(L, -2), vt = lua_type(L, -1);
+		const char *key;
 		mauth_param *p;
 
+		if (vt != LUA_TSTRING && vt != LUA_TNUMBER &&
+		    vt != LUA_TBOOLEAN && vt != LUA_TTABLE) {
+			lua_pop(L, 1);	/* resolver functions and the like */
+			continue;
+		}
 		/* key: a string, or an index inside a nested list */
-		if (kt == LUA_TSTRING) {
-			if (prefix[0])
-				lua_pushfstring(L, "%s.%s", prefix, lua_tostring(L, -2));
-			else
-				lua_pushvalue(L, -2);
+		if (kt == LUA_TSTRING && prefix[0] == '\0') {
+			key = lua_tostring(L, -2);
+		} else if (kt == LUA_TSTRING) {
+			key = lua_pushfstring(L, "%s.%s", prefix, lua_tostring(L, -2));
+			keep(L, pl);
 		} else if (kt == LUA_TNUMBER && prefix[0]) {
-			lua_pushfstring(L, "%s.%d", prefix, (int)lua_tointeger(L, -2));
+			key = lua_pushfstring(L, "%s.%d", prefix, (int)lua_tointeger(L, -2));
+			keep(L, pl);
 		} else {
 			lua_pop(L, 1);
 			continue;
 		}
-		/* stack: key value fullkey */
 		if (vt == LUA_TTABLE) {
 			if (depth >= PARAM_DEPTH)
-				luaL_error(L, "options nested too deep at '%s'",
-					   lua_tostring(L, -1));
-			lua_pushvalue(L, -1);
-			lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
-			flatten(L, lua_absindex(L, -2), lua_tostring(L, -1),
-				depth + 1, pl, anchor);
-			lua_pop(L, 2);
+				luaL_error(L, "options nested too deep at '%s'", key);
+			flatten(L, lua_absindex(L, -1), key, depth + 1, pl);
+			lua_pop(L, 1);
 			continue;
 		}
-		if (vt != LUA_TSTRING && vt != LUA_TNUMBER && vt != LUA_TBOOLEAN) {
-			lua_pop(L, 2);	/* resolver functions and the like */
-			continue;
-		}
-		if (pl->n >= PARAMS_MAX)
-			luaL_error(L, "too many options");
-		p = &pl->v[pl->n++];
-		p->key = lua_tostring(L, -1);
-		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+		p = param_slot(L, pl);
+		p->key = key;
 		if (vt == LUA_TBOOLEAN) {
-			lua_pushstring(L, lua_toboolean(L, -1) ? "1" : "0");
+			p->val = lua_toboolean(L, -1) ? "1" : "0";
+			p->len = 1;
 		} else if (vt == LUA_TNUMBER) {
-			lua_Number d = lua_tonumber(L, -1);
-			char num[64];
-
-			if (d == (lua_Number)(long long)d && d < 9e15 && d > -9e15)
-				snprintf(num, sizeof num, "%.0f", (double)d);
-			else
-				snprintf(num, sizeof num, "%.17g", (double)d);
-			lua_pushstring(L, num);
+			p->val = number_text(L, pl, &p->len);
 		} else {
-			lua_pushvalue(L, -1);
+			p->val = lua_tolstring(L, -1, &p->len);
 		}
-		p->val = lua_tolstring(L, -1, &p->len);
-		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
 		lua_pop(L, 1);
 	}
 }
 
 /* ---- mailauth.check ---- */
 
+/*
+ * Every function of the module holds the two metatables and the run slot
+ * as upvalues: comparing a userdata's metatable with an upvalue is much
+ * cheaper than luaL_checkudata's registry lookup by name.
+ */
+#define UP_CHECK_MT lua_upvalueindex(1)
+#define UP_RESOLVER_MT lua_upvalueindex(2)
+#define UP_RUN_SLOT lua_upvalueindex(3)
+#define NUPVALUES 3
+
+static void *udata(lua_State *L, int idx, int mt, const char *tname)
+{
+	void *p = lua_touserdata(L, idx);
+
+	if (p != NULL && lua_getmetatable(L, idx)) {
+		int same = lua_rawequal(L, -1, mt);
+
+		lua_pop(L, 1);
+		if (same)
+			return p;
+	}
+	return luaL_checkudata(L, idx, tname);	/* raises the usual error */
+}
+
 static mauth_check **check_box(lua_State *L)
 {
-	mauth_check **box = luaL_checkudata(L, 1, CHECK_MT);
+	mauth_check **box = udata(L, 1, UP_CHECK_MT, CHECK_MT);
 
 	if (*box == NULL)
 		luaL_error(L, "mailauth: check is closed");
@@ -290,17 +399,26 @@ static int l_check_new(lua_State *L)
 	param_list pl;
 	mauth_check **box;
 	char err[256] = "";
-	int rc, anchor;
+	int rc;
+	mauth_param few[32];	/* grows into a userdata past 32 options */
+	char nums[16][NUM_TEXT];
 
 	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_newtable(L);
-	anchor = lua_gettop(L);
+	lua_settop(L, 2);
+	lua_pushnil(L);		/* the anchor table, made when needed */
+	pl.anchor = 3;
+	pl.kept = 0;
+	pl.num = nums;
+	pl.nnum = 0;
+	pl.numcap = sizeof nums / sizeof nums[0];
 	pl.n = 0;
-	pl.v = lua_newuserdata(L, PARAMS_MAX * sizeof *pl.v);
-	flatten(L, 2, "", 0, &pl, anchor);
+	pl.cap = sizeof few / sizeof few[0];
+	pl.v = few;
+	flatten(L, 2, "", 0, &pl);
 	box = lua_newuserdata(L, sizeof *box);
 	*box = NULL;
-	luaL_setmetatable(L, CHECK_MT);
+	lua_pushvalue(L, UP_CHECK_MT);
+	lua_setmetatable(L, -2);
 	rc = mauth_check_new(box, kind, pl.v, pl.n, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
@@ -427,7 +545,7 @@ static int l_check_result(lua_State *L)
 
 static mauth_resolver **resolver_box(lua_State *L, int idx)
 {
-	mauth_resolver **box = luaL_checkudata(L, idx, RESOLVER_MT);
+	mauth_resolver **box = udata(L, idx, UP_RESOLVER_MT, RESOLVER_MT);
 
 	if (*box == NULL)
 		luaL_error(L, "mailauth: resolver is closed");
@@ -451,10 +569,76 @@ static int l_check_run(lua_State *L)
 
 static int l_check__gc(lua_State *L)
 {
-	mauth_check **box = luaL_checkudata(L, 1, CHECK_MT);
+	mauth_check **box = udata(L, 1, UP_CHECK_MT, CHECK_MT);
 
 	mauth_check_free(*box);
 	*box = NULL;
+	return 0;
+}
+
+/*
+ * core.run(kind, options, resolver [, deadline_ms]) -> result | nil, reason
+ * A check made, run with a C resolver and freed in one call: no check
+ * object for the GC.  The check sits in the run slot while it lives, so
+ * one left there by an error (out of memory building the result) is freed
+ * by the next call or with the module.
+ */
+static int l_run(lua_State *L)
+{
+	mauth_check **slot = lua_touserdata(L, UP_RUN_SLOT);
+	const char *kind = luaL_checkstring(L, 1);
+	mauth_resolver **r;
+	lua_Integer deadline = luaL_optinteger(L, 4, 0);
+	const mauth_value *v;
+	param_list pl;
+	mauth_param few[32];
+	char nums[16][NUM_TEXT], err[256] = "";
+	int rc;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	r = resolver_box(L, 3);
+	if (deadline < 0)
+		deadline = 0;
+	mauth_check_free(*slot);
+	*slot = NULL;
+	lua_settop(L, 4);
+	lua_pushnil(L);		/* the anchor table, made when needed */
+	pl.anchor = 5;
+	pl.kept = 0;
+	pl.num = nums;
+	pl.nnum = 0;
+	pl.numcap = sizeof nums / sizeof nums[0];
+	pl.n = 0;
+	pl.cap = sizeof few / sizeof few[0];
+	pl.v = few;
+	flatten(L, 2, "", 0, &pl);
+	rc = mauth_check_new(slot, kind, pl.v, pl.n, err, sizeof err);
+	if (rc < 0)
+		return push_fail(L, rc, err);
+	rc = mauth_check_run(*slot, *r, (unsigned)deadline);
+	if (rc != MAUTH_DONE) {
+		mauth_check_free(*slot);
+		*slot = NULL;
+		if (rc == MAUTH_ENOMEM)
+			return luaL_error(L, "mailauth: out of memory");
+		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
+	}
+	v = mauth_check_result(*slot);
+	if (v == NULL)
+		lua_pushnil(L);
+	else
+		push_value(L, v);
+	mauth_check_free(*slot);
+	*slot = NULL;
+	return 1;
+}
+
+static int l_run_slot__gc(lua_State *L)
+{
+	mauth_check **slot = lua_touserdata(L, 1);
+
+	mauth_check_free(*slot);
+	*slot = NULL;
 	return 0;
 }
 
@@ -627,7 +811,7 @@ static int l_resolver_stats(lua_State *L)
 
 static int l_resolver__gc(lua_State *L)
 {
-	mauth_resolver **box = luaL_checkudata(L, 1, RESOLVER_MT);
+	mauth_resolver **box = udata(L, 1, UP_RESOLVER_MT, RESOLVER_MT);
 
 	mauth_resolver_free(*box);
 	*box = NULL;
@@ -747,6 +931,7 @@ static const luaL_Reg resolver_methods[] = {
 
 static const luaL_Reg functions[] = {
 	{ "check", l_check_new },
+	{ "run", l_run },
 	{ "resolver", l_resolver_new },
 	{ "zone_resolver", l_zone_new },
 	{ "query_wire", l_query_wire },
@@ -755,30 +940,52 @@ static const luaL_Reg functions[] = {
 	{ NULL, NULL }
 };
 
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods,
-		      lua_CFunction gc)
+/* Pushes the module's upvalues; first, second and slot are stack indexes. */
+static void push_upvalues(lua_State *L, int check_mt, int resolver_mt, int slot)
 {
-	luaL_newmetatable(L, name);
+	lua_pushvalue(L, check_mt);
+	lua_pushvalue(L, resolver_mt);
+	lua_pushvalue(L, slot);
+}
+
+/* Fills the metatable at mt: methods as __index, gc as __gc (and __close). */
+static void fill_class(lua_State *L, int mt, const luaL_Reg *methods,
+		       lua_CFunction gc)
+{
 	lua_newtable(L);
-	luaL_setfuncs(L, methods, 0);
-	lua_setfield(L, -2, "__index");
-	lua_pushcfunction(L, gc);
-	lua_setfield(L, -2, "__gc");
+	push_upvalues(L, 1, 2, 3);
+	luaL_setfuncs(L, methods, NUPVALUES);
+	lua_setfield(L, mt, "__index");
+	push_upvalues(L, 1, 2, 3);
+	lua_pushcclosure(L, gc, NUPVALUES);
+	lua_setfield(L, mt, "__gc");
 #if LUA_VERSION_NUM >= 504
-	lua_pushcfunction(L, gc);
-	lua_setfield(L, -2, "__close");
+	push_upvalues(L, 1, 2, 3);
+	lua_pushcclosure(L, gc, NUPVALUES);
+	lua_setfield(L, mt, "__close");
 #endif
-	lua_pop(L, 1);
 }
 
 int luaopen_mailauth_core(lua_State *L)
 {
 	const char *const *k;
 	int i = 1;
+	mauth_check **slot;
 
-	new_class(L, CHECK_MT, check_methods, l_check__gc);
-	new_class(L, RESOLVER_MT, resolver_methods, l_resolver__gc);
-	luaL_newlib(L, functions);
+	lua_settop(L, 0);
+	luaL_newmetatable(L, CHECK_MT);		/* 1 */
+	luaL_newmetatable(L, RESOLVER_MT);	/* 2 */
+	slot = lua_newuserdata(L, sizeof *slot);	/* 3: core.run's check */
+	*slot = NULL;
+	lua_newtable(L);
+	lua_pushcfunction(L, l_run_slot__gc);
+	lua_setfield(L, -2, "__gc");
+	lua_setmetatable(L, 3);
+	fill_class(L, 1, check_methods, l_check__gc);
+	fill_class(L, 2, resolver_methods, l_resolver__gc);
+	luaL_newlibtable(L, functions);
+	push_upvalues(L, 1, 2, 3);
+	luaL_setfuncs(L, functions, NUPVALUES);
 	lua_pushliteral(L, LUA_VERSION);
 	lua_setfield(L, -2, "_LUA_VERSION");
 	lua_newtable(L);

@@ -669,15 +669,52 @@ void mauth_resolver_free(mauth_resolver *r)
 	r->free(r);
 }
 
+/*
+ * Asks r and gives each answer straight to c, which keeps it: the public
+ * path (mauth_resolver_query, mauth_check_answer) would copy every answer
+ * once more.
+ */
+static int run_batch(mauth_check *c, mauth_resolver *r,
+		     const mauth_question *qv, size_t n)
+{
+	mauth_answer *few[16], **av = n <= 16 ? few : calloc(n, sizeof *av);
+	unsigned ids[16], *idv = n <= 16 ? ids : calloc(n, sizeof *idv);
+	size_t i;
+	int rc = 0;
+
+	if (av == NULL || idv == NULL) {
+		rc = MAUTH_ENOMEM;
+		goto out;
+	}
+	memset(av, 0, n * sizeof *av);
+	/* qv is the check's own array: read the ids before it changes */
+	for (i = 0; i < n; i++)
+		idv[i] = qv[i].id;
+	rc = r->query(r, qv, n, av);
+	for (i = 0; i < n; i++) {
+		if (av[i] == NULL && rc >= 0)
+			rc = MAUTH_ENOMEM;
+		if (rc < 0)
+			mauth_answer_free(av[i]);
+		else
+			rc = check_take_answer(c, idv[i], av[i]);
+	}
+out:
+	if (av != few)
+		free(av);
+	if (idv != ids)
+		free(idv);
+	return rc;
+}
+
 int mauth_check_run(mauth_check *c, mauth_resolver *r, unsigned deadline_ms)
 {
-	double end = now_s() + deadline_ms / 1000.0;
+	double end = deadline_ms > 0 ? now_s() + deadline_ms / 1000.0 : 0;
 	static const mauth_answer timeout = { MAUTH_RC_TIMEOUT, 0, 0, 0, NULL };
 	int rc;
 
 	while ((rc = mauth_check_step(c)) == MAUTH_WANT_DNS) {
 		const mauth_question *qv;
-		const mauth_answer **av;
 		size_t i, n = mauth_check_questions(c, &qv);
 
 		if (n == 0)
@@ -690,13 +727,7 @@ int mauth_check_run(mauth_check *c, mauth_resolver *r, unsigned deadline_ms)
 				return rc;
 			continue;
 		}
-		av = malloc(n * sizeof *av);
-		if (av == NULL)
-			return MAUTH_ENOMEM;
-		rc = mauth_resolver_query(r, qv, n, av);
-		for (i = 0; rc >= 0 && i < n; i++)
-			rc = mauth_check_answer(c, qv[i].id, av[i]);
-		free(av);
+		rc = run_batch(c, r, qv, n);
 		if (rc < 0)
 			return rc;
 	}

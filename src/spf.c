@@ -154,8 +154,9 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 
 			/* The arena zeroes: id ends with a NUL after helo. */
 			if (id != NULL) {
-				memcpy(id, "postmaster@", 11 + 1);
+				memcpy(id, "postmaster@", 12);	/* with its NUL */
 				memcpy(id + 11, helo, hlen);
+				id[11 + hlen] = '\0';
 			}
 			st->identity = id;
 		}
@@ -222,19 +223,29 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 
 /* ---- finishing ---- */
 
+/*
+ * The strings here are static or already in the check's arena (and NUL
+ * terminated), so they go into the result without a copy.
+ */
 static void put_common(mauth_check *c, spf_state *st, mauth_value *r)
 {
 	arena *a = check_arena(c);
 
-	val_cstr(a, r, "scope", st->scope_helo ? "helo" : "mfrom");
-	val_str(a, r, "domain", st->sdomain, st->sdomain_len);
-	val_cstr(a, r, "property", st->scope_helo ? "smtp.helo" : "smtp.mailfrom");
-	val_cstr(a, r, "identity", st->identity);
+	if (st->scope_helo)
+		VAL_LITERAL(a, r, "scope", "helo");
+	else
+		VAL_LITERAL(a, r, "scope", "mfrom");
+	val_ref(a, r, "domain", st->sdomain, st->sdomain_len);
+	if (st->scope_helo)
+		VAL_LITERAL(a, r, "property", "smtp.helo");
+	else
+		VAL_LITERAL(a, r, "property", "smtp.mailfrom");
+	val_ref(a, r, "identity", st->identity, strlen(st->identity));
 	if (st->sender != NULL && st->sender[0] != '\0')
-		val_cstr(a, r, "sender", st->sender);
-	val_cstr(a, r, "ip", st->iptext);
+		val_ref(a, r, "sender", st->sender, strlen(st->sender));
+	val_ref(a, r, "ip", st->iptext, strlen(st->iptext));
 	if (st->helo_len > 0)
-		val_str(a, r, "helo", st->helo, st->helo_len);
+		val_ref(a, r, "helo", st->helo, st->helo_len);
 	val_int(a, r, "lookups", st->lookups);
 	val_int(a, r, "void_lookups", st->voids);
 }
@@ -246,17 +257,18 @@ static void finish(mauth_check *c, spf_state *st, int result,
 	arena *a = check_arena(c);
 	mauth_value *r = check_result(c);
 	frame *top = st->depth > 0 ? &st->stack[0] : NULL;
+	const char *name = spf_result_name(result);
 
 	if (r == NULL || st->done)
 		return;
-	val_cstr(a, r, "result", spf_result_name(result));
+	val_ref(a, r, "result", name, strlen(name));
 	put_common(c, st, r);
 	if (top != NULL && top->has_rec)
-		val_str(a, r, "record", top->text, top->text_len);
-	if (mech != NULL)
+		val_ref(a, r, "record", top->text, top->text_len);
+	if (mech != NULL)	/* a term inside the record text: copied */
 		val_str(a, r, "mechanism", mech->text, mech->text_len);
 	else if (result == SPF_R_NEUTRAL && top != NULL && top->has_rec)
-		val_cstr(a, r, "mechanism", "default");
+		VAL_LITERAL(a, r, "mechanism", "default");
 	if (explanation != NULL)
 		val_str(a, r, "explanation", explanation, exp_len);
 	if (problem != NULL)

@@ -26,7 +26,10 @@ static int is_digit(int ch)
 
 int spf_is_record(const char *txt, size_t len)
 {
-	return len >= 6 && ascii_ieq(txt, 6, "v=spf1", 6) &&
+	/* "v=spf1" in any case; | 0x20 lowercases exactly V, S, P, F here */
+	return len >= 6 && (txt[0] | 0x20) == 'v' && txt[1] == '=' &&
+	       (txt[2] | 0x20) == 's' && (txt[3] | 0x20) == 'p' &&
+	       (txt[4] | 0x20) == 'f' && txt[5] == '1' &&
 	       (len == 6 || txt[6] == ' ');
 }
 
@@ -67,8 +70,19 @@ int spf_domain_spec_ok(const char *s, size_t len, int *uses_p)
 {
 	size_t i = 0, last_macro_end = (size_t)-1, dot;
 
-	if (len == 0 || spf_macro_check(s, len, 0, uses_p) != MACRO_OK)
+	if (len == 0)
 		return 0;
+	if (memchr(s, '%', len) == NULL) {
+		/* no macro (the usual case): visible characters only, %x21-7E */
+		for (i = 0; i < len; i++)
+			if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+				return 0;
+		if (uses_p != NULL)
+			*uses_p = 0;
+		i = len;
+	} else if (spf_macro_check(s, len, 0, uses_p) != MACRO_OK) {
+		return 0;
+	}
 	/* The syntax is valid, so this scan only has to find the macros. */
 	while (i < len) {
 		if (s[i] != '%') {
@@ -165,15 +179,16 @@ static int parse_ip(const char *s, size_t len, int family, ipaddr *out)
 {
 	char buf[64];
 
+	memset(out, 0, sizeof *out);
+	out->family = family;
+	if (family == 4)	/* rejects NUL and any other stray byte itself */
+		return ip_parse_v4(s, len, out->b);
 	if (len == 0 || len >= sizeof buf || memchr(s, '\0', len) != NULL)
 		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	memset(out, 0, sizeof *out);
-	out->family = family;
 	/* Not ip_parse(): an ip6: network stays IPv6 even when v4-mapped. */
-	return inet_pton(family == 4 ? AF_INET : AF_INET6, buf, out->b) == 1 ?
-	       0 : -1;
+	return inet_pton(AF_INET6, buf, out->b) == 1 ? 0 : -1;
 }
 
 static const struct {
@@ -195,7 +210,8 @@ static int parse_mechanism(spf_term *t, const char *name, size_t nlen,
 	int uses_p = 0;
 
 	for (i = 0; i < sizeof mechs / sizeof mechs[0]; i++)
-		if (nlen == mechs[i].len && ascii_ieq(name, nlen, mechs[i].name, nlen))
+		if (nlen == mechs[i].len && lower((unsigned char)name[0]) == mechs[i].name[0] &&
+		    ascii_ieq(name, nlen, mechs[i].name, nlen))
 			break;
 	if (i == sizeof mechs / sizeof mechs[0])
 		FAIL("unknown mechanism '%.*s'", (int)(nlen > 40 ? 40 : nlen), name);
@@ -259,8 +275,15 @@ int spf_record_parse(const char *txt, size_t len, spf_record *rec,
 		FAIL("not an SPF record");
 	if (len > SPF_RECORD_MAX)
 		FAIL("record longer than %d bytes", SPF_RECORD_MAX);
-	for (i = 6; i < len; i++)
-		max += txt[i] == ' ';
+	/* at most one term per space; memchr is much faster than a byte loop */
+	for (i = 6; i < len; i++) {
+		const char *sp = memchr(txt + i, ' ', len - i);
+
+		if (sp == NULL)
+			break;
+		max++;
+		i = (size_t)(sp - txt);
+	}
 	rec->terms = arena_alloc(a, (max ? max : 1) * sizeof *rec->terms);
 	if (rec->terms == NULL)
 		return MAUTH_ENOMEM;
@@ -276,8 +299,11 @@ int spf_record_parse(const char *txt, size_t len, spf_record *rec,
 		if (i == len)
 			break;
 		tok = txt + i;
-		while (i < len && txt[i] != ' ')
-			i++;
+		{
+			const char *sp = memchr(tok, ' ', len - i);
+
+			i = sp != NULL ? (size_t)(sp - txt) : len;
+		}
 		tlen = (size_t)(txt + i - tok);
 		name = tok;
 		switch (*name) {

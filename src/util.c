@@ -11,8 +11,10 @@ const char *param_get(const params *p, const char *key, size_t *len)
 	size_t i;
 
 	/* The last one wins, as in a Lua table built by hand. */
+	/* the first-byte test spares most strcmp calls */
 	for (i = p->n; i-- > 0;)
-		if (p->v[i].key != NULL && strcmp(p->v[i].key, key) == 0) {
+		if (p->v[i].key != NULL && p->v[i].key[0] == key[0] &&
+		    strcmp(p->v[i].key, key) == 0) {
 			if (len != NULL)
 				*len = p->v[i].len;
 			return p->v[i].val;
@@ -104,6 +106,12 @@ int name_is_valid(const char *s, size_t len)
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
+		/* letters, digits and most else: one test (all are above '.') */
+		if (ch > '.' && ch != '\\') {
+			if (++label > LABEL_MAX)
+				return 0;
+			continue;
+		}
 		if (ch == '\0')
 			return 0;
 		if (ch == '.') {

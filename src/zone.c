@@ -12,6 +12,8 @@
 
 #define CNAME_CHAIN_MAX 8
 #define TYPE_NODE 0		/* marks a name that exists (empty non-terminal) */
+#define FNV_OFFSET 2166136261U	/* FNV-1a, for the owner-name hash table */
+#define FNV_PRIME 16777619U
 
 typedef struct {
 	char *owner;		/* lowercase, no final dot */
@@ -22,8 +24,18 @@ typedef struct {
 
 typedef struct {
 	char *name;
+	size_t len;
 	unsigned negttl;
 } apex;
+
+/* The entries of one owner name: e[first..end), sorted by type. */
+typedef struct {
+	const char *owner;
+	size_t len;
+	uint32_t hash;
+	size_t first, end;
+	int valid;		/* name_is_valid(owner): a name equal to it is too */
+} node;
 
 typedef struct {
 	mauth_resolver base;
@@ -31,6 +43,11 @@ typedef struct {
 	size_t n, cap;
 	apex *apexes;
 	size_t napex;
+	/* built once the zone is loaded: a hash table of owner names */
+	node *nodes;
+	size_t nnodes;
+	uint32_t *slots;	/* node index + 1, 0 = empty; open addressing */
+	size_t nslots;		/* a power of two */
 } zone_resolver;
 
 static int entry_cmp(const void *a, const void *b)
@@ -96,6 +113,7 @@ static int add_rr(zone_resolver *z, const ldns_rr *rr)
 		if (a[z->napex].name == NULL)
 			return -1;
 		lowercase(a[z->napex].name);
+		a[z->napex].len = strlen(a[z->napex].name);
 		a[z->napex].negttl = min < ldns_rr_ttl(rr) ? min : ldns_rr_ttl(rr);
 		z->napex++;
 	}
@@ -114,115 +132,198 @@ static int add_rr(zone_resolver *z, const ldns_rr *rr)
 	return 0;
 }
 
-/* First entry with this owner (and type >= type), or z->n. */
-static size_t lower_bound(const zone_resolver *z, const char *owner, int type)
+/* FNV-1a over the bytes of a lowercase name. */
+static uint32_t name_hash(const char *s, size_t len)
 {
-	size_t lo = 0, hi = z->n;
+	uint32_t h = FNV_OFFSET;
+	size_t i;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(z->e[mid].owner, owner);
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
+	return h;
+}
 
-		if (c < 0 || (c == 0 && z->e[mid].type < type))
-			lo = mid + 1;
-		else
-			hi = mid;
+static const node *node_find(const zone_resolver *z, const char *name,
+			     size_t len, uint32_t hash)
+{
+	size_t mask = z->nslots - 1, i;
+
+	if (z->nslots == 0)
+		return NULL;
+	for (i = hash & mask; z->slots[i] != 0; i = (i + 1) & mask) {
+		const node *nd = &z->nodes[z->slots[i] - 1];
+
+		if (nd->hash == hash && nd->len == len &&
+		    memcmp(nd->owner, name, len) == 0)
+			return nd;
 	}
-	return lo;
+	return NULL;
 }
 
-static int name_exists(const zone_resolver *z, const char *name)
+/* Groups the sorted entries by owner and indexes the groups by name. */
+static int build_index(zone_resolver *z)
 {
-	size_t i = lower_bound(z, name, TYPE_NODE);
+	size_t i, k;
 
-	return i < z->n && strcmp(z->e[i].owner, name) == 0;
+	if (z->n == 0)
+		return 0;
+	z->nodes = malloc(z->n * sizeof *z->nodes);
+	if (z->nodes == NULL)
+		return MAUTH_ENOMEM;
+	for (i = 0; i < z->n; i++) {
+		node *nd;
+
+		if (i > 0 && strcmp(z->e[i].owner, z->e[i - 1].owner) == 0) {
+			z->nodes[z->nnodes - 1].end = i + 1;
+			continue;
+		}
+		nd = &z->nodes[z->nnodes++];
+		nd->owner = z->e[i].owner;
+		nd->len = strlen(nd->owner);
+		nd->hash = name_hash(nd->owner, nd->len);
+		nd->first = i;
+		nd->end = i + 1;
+		nd->valid = name_is_valid(nd->owner, nd->len);
+	}
+	for (z->nslots = 16; z->nslots < 2 * z->nnodes; z->nslots *= 2)
+		;
+	z->slots = calloc(z->nslots, sizeof *z->slots);
+	if (z->slots == NULL)
+		return MAUTH_ENOMEM;
+	for (k = 0; k < z->nnodes; k++) {
+		size_t j = z->nodes[k].hash & (z->nslots - 1);
+
+		while (z->slots[j] != 0)
+			j = (j + 1) & (z->nslots - 1);
+		z->slots[j] = (uint32_t)(k + 1);
+	}
+	return 0;
 }
 
-static const apex *find_apex(const zone_resolver *z, const char *name)
+static const node *name_node(const zone_resolver *z, const char *name)
+{
+	size_t len = strlen(name);
+
+	return node_find(z, name, len, name_hash(name, len));
+}
+
+/* The entries of type at nd: *at is the first, the count is returned. */
+static size_t node_rrset(const zone_resolver *z, const node *nd, int type,
+			 size_t *at)
+{
+	size_t i = nd->first, n = 0;
+
+	while (i < nd->end && z->e[i].type < type)
+		i++;
+	*at = i;
+	while (i + n < nd->end && z->e[i + n].type == type)
+		n++;
+	return n;
+}
+
+static const apex *find_apex(const zone_resolver *z, const char *name,
+			     size_t nl)
 {
 	const apex *best = NULL;
-	size_t i, nl = strlen(name);
+	size_t i;
 
 	for (i = 0; i < z->napex; i++) {
 		const char *a = z->apexes[i].name;
-		size_t al = strlen(a);
+		size_t al = z->apexes[i].len;
 
-		if (al == 0 || (nl == al && strcmp(name, a) == 0) ||
+		if (al == 0 || (nl == al && memcmp(name, a, al) == 0) ||
 		    (nl > al && name[nl - al - 1] == '.' &&
-		     strcmp(name + nl - al, a) == 0))
-			if (best == NULL || al > strlen(best->name))
+		     memcmp(name + nl - al, a, al) == 0))
+			if (best == NULL || al > best->len)
 				best = &z->apexes[i];
 	}
 	return best;
 }
 
-/* The owner whose records answer name: itself or a wildcard. */
-static const char *answer_owner(const zone_resolver *z, const char *name,
-				char *wild, size_t wildlen)
+/* The node whose records answer name: itself or a wildcard. */
+static const node *answer_node(const zone_resolver *z, const char *name,
+			       size_t len, uint32_t hash, char *wild,
+			       size_t wildlen)
 {
+	const node *nd = node_find(z, name, len, hash);
 	const char *p;
 
-	if (name_exists(z, name))
-		return name;
+	if (nd != NULL)
+		return nd;
 	/* RFC 4592 §3.3.1: the wildcard below the closest encloser. */
 	for (p = strchr(name, '.'); p != NULL; p = strchr(p + 1, '.')) {
-		if (!name_exists(z, p + 1))
+		if (name_node(z, p + 1) == NULL)
 			continue;
 		snprintf(wild, wildlen, "*.%s", p + 1);
-		return name_exists(z, wild) ? wild : NULL;
+		return name_node(z, wild);
 	}
-	snprintf(wild, wildlen, "*");
-	return name_exists(z, wild) ? wild : NULL;
+	return name_node(z, "*");
+}
+
+static mauth_answer *rrset_answer(const zone_resolver *z, size_t at, size_t n,
+				  unsigned ttl)
+{
+	mauth_rr few[16], *rrs = n <= 16 ? few : malloc(n * sizeof *rrs);
+	mauth_answer *out;
+	size_t i;
+
+	if (rrs == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		rrs[i] = z->e[at + i].rr;
+		if (z->e[at + i].ttl < ttl)
+			ttl = z->e[at + i].ttl;
+	}
+	out = answer_build(MAUTH_RC_NOERROR, ttl, 0, rrs, n);
+	if (rrs != few)
+		free(rrs);
+	return out;
 }
 
 static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 {
 	char name[NAME_TEXT_MAX], wild[NAME_TEXT_MAX + 2];
-	mauth_rr *rrs;
-	mauth_answer *out;
 	const apex *ap;
-	size_t len, i, n = 0;
+	const node *nd;
+	size_t len, qlen, i, n;
 	unsigned ttl = 86400;
+	uint32_t hash = FNV_OFFSET;
 	int hops;
 
-	len = strlen(qname);
-	if (!name_is_valid(qname, len))
+	qlen = strlen(qname);
+	len = name_strip_dot(qname, qlen);
+	if (len >= sizeof name)
 		return answer_build(MAUTH_RC_BADNAME, 0, 0, NULL, 0);
-	len = name_strip_dot(qname, len);
-	memcpy(name, qname, len);
+	/* lowercase and hash in one pass */
+	for (i = 0; i < len; i++) {
+		char ch = qname[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch + 32);
+		name[i] = ch;
+		hash = (hash ^ (unsigned char)ch) * FNV_PRIME;
+	}
 	name[len] = '\0';
-	lowercase(name);
-	if (z->napex > 0 && find_apex(z, name) == NULL)
+	nd = node_find(z, name, len, hash);
+	/* A name spelled as an owner is as valid as the owner (checked at load). */
+	if (nd != NULL ? !nd->valid : !name_is_valid(qname, qlen))
+		return answer_build(MAUTH_RC_BADNAME, 0, 0, NULL, 0);
+	ap = find_apex(z, name, len);
+	if (z->napex > 0 && ap == NULL)
 		return answer_build(MAUTH_RC_REFUSED, 0, 0, NULL, 0);
-	ap = find_apex(z, name);
 	for (hops = 0; hops <= CNAME_CHAIN_MAX; hops++) {
-		const char *owner = answer_owner(z, name, wild, sizeof wild);
 		size_t at;
 
-		if (owner == NULL)
+		if (nd == NULL)
+			nd = answer_node(z, name, len, hash, wild, sizeof wild);
+		if (nd == NULL)
 			return answer_build(MAUTH_RC_NXDOMAIN,
 					    ap ? ap->negttl : 0, 0, NULL, 0);
-		at = lower_bound(z, owner, type);
-		while (at + n < z->n && z->e[at + n].type == type &&
-		       strcmp(z->e[at + n].owner, owner) == 0)
-			n++;
-		if (n > 0) {
-			rrs = malloc(n * sizeof *rrs);
-			if (rrs == NULL)
-				return NULL;
-			for (i = 0; i < n; i++) {
-				rrs[i] = z->e[at + i].rr;
-				if (z->e[at + i].ttl < ttl)
-					ttl = z->e[at + i].ttl;
-			}
-			out = answer_build(MAUTH_RC_NOERROR, ttl, 0, rrs, n);
-			free(rrs);
-			return out;
-		}
-		at = lower_bound(z, owner, MAUTH_T_CNAME);
-		if (type == MAUTH_T_CNAME || at >= z->n ||
-		    z->e[at].type != MAUTH_T_CNAME ||
-		    strcmp(z->e[at].owner, owner) != 0)
+		n = node_rrset(z, nd, type, &at);
+		if (n > 0)
+			return rrset_answer(z, at, n, ttl);
+		if (type == MAUTH_T_CNAME ||
+		    node_rrset(z, nd, MAUTH_T_CNAME, &at) == 0)
 			return answer_build(MAUTH_RC_NOERROR,
 					    ap ? ap->negttl : 0, 0, NULL, 0);
 		if (z->e[at].ttl < ttl)
@@ -232,7 +333,10 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 		memcpy(name, z->e[at].rr.data, len);
 		name[len] = '\0';
 		lowercase(name);
-		ap = find_apex(z, name);
+		len = strlen(name);
+		hash = name_hash(name, len);
+		nd = NULL;
+		ap = find_apex(z, name, len);
 		if (z->napex > 0 && ap == NULL)
 			return answer_build(MAUTH_RC_NOERROR, 0, 0, NULL, 0);
 	}
@@ -266,6 +370,8 @@ static void zone_free(mauth_resolver *r)
 	for (i = 0; i < z->napex; i++)
 		free(z->apexes[i].name);
 	free(z->apexes);
+	free(z->nodes);
+	free(z->slots);
 	free(z->e);
 	free(z);
 }
@@ -353,6 +459,10 @@ int mauth_resolver_new_zone(mauth_resolver **out, const char *const *texts,
 	}
 	if (z->n > 0)
 		qsort(z->e, z->n, sizeof *z->e, entry_cmp);
+	if (build_index(z) != 0) {
+		zone_free(&z->base);
+		return MAUTH_ENOMEM;
+	}
 	*out = &z->base;
 	return 0;
 }

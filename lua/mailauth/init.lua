@@ -75,18 +75,32 @@ local run = driver.run
 M._run = run
 M._run_all = driver.run_all
 
--- level: as for error(), counted from the API function that was called.
+local function check_error(fname, params, err, level)
+  local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
+  error(("mailauth.%s: %s%s"):format(fname, err, ip), level + 1)
+end
+
 local function new_check(fname, kind, params, level)
   local check, err = core.check(kind, params)
-  if not check then
-    local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
-    error(("mailauth.%s: %s%s"):format(fname, err, ip), (level or 2) + 1)
-  end
+  if not check then check_error(fname, params, err, (level or 2) + 1) end
   return check
+end
+
+-- A check run to its end.  With a mailauth C resolver the whole check runs
+-- inside one C call (core.run), with no check object for the GC.
+local function run_new(fname, kind, params, resolver, budget)
+  if type(resolver) == "userdata" and resolver.query_many then
+    local deadline = math.floor((budget or driver.DEFAULT_BUDGET) * 1000)
+    local result, err = core.run(kind, params, resolver, deadline)
+    if result == nil then check_error(fname, params, err, 3) end
+    return result
+  end
+  return run(new_check(fname, kind, params, 3), resolver, budget)
 end
 
 -- Each check in two halves, so that mailauth.check can run several at once:
 -- prepare.X(...) -> check object, finish(result) -> what mailauth.X returns.
+-- level: where the caller stands, as error() counts from the API function.
 local prepare = {}
 
 local function ip_arg(fname, ip)
@@ -145,43 +159,71 @@ local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 --   time_budget          seconds for the whole check, default 20 (§4.6.4); late
 --                        answers become TIMEOUT, hence temperror
 -- Records longer than 4096 bytes and macro expansions over 1 MiB are permerror.
-function prepare.spf(opts, level)
-  local function bad(field, what)
-    error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
-          :format(field, what, type(opts[field])), level + 2)
+-- level: as error() counts it from the function that calls spf_bad.
+local function spf_bad(opts, field, what, level)
+  error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
+        :format(field, what, type(opts[field])), level + 1)
+end
+
+-- received_spf is built on first read (most callers never look at it, and
+-- building it cost more than the evaluation): one metatable for all
+-- results, and the receiver option, when given, kept aside per result.
+local spf_receiver = setmetatable({}, { __mode = "k" })
+local SPF_RESULT_MT = {
+  __index = function(t, k)
+    if k ~= "received_spf" then return nil end
+    local v = M.spf_received(t, { receiver = spf_receiver[t] })
+    rawset(t, k, v)
+    return v
+  end,
+}
+
+-- The options checked and turned into the core's parameters; level: where
+-- the API caller stands, as error() counts it from here.
+local function spf_params(opts, level)
+  if type(opts.ip) ~= "string" then spf_bad(opts, "ip", "IP address string", level) end
+  -- numeric loops: ipairs costs a C call per element
+  for i = 1, #SPF_STRINGS do
+    local k = SPF_STRINGS[i]
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then spf_bad(opts, k, "string", level) end
   end
-  if type(opts.ip) ~= "string" then bad("ip", "IP address string") end
-  for _, k in ipairs(SPF_STRINGS) do
-    if opts[k] ~= nil and type(opts[k]) ~= "string" then bad(k, "string") end
+  for i = 1, #SPF_NUMBERS do
+    local k = SPF_NUMBERS[i]
+    if opts[k] ~= nil and type(opts[k]) ~= "number" then spf_bad(opts, k, "number", level) end
   end
-  for _, k in ipairs(SPF_NUMBERS) do
-    if opts[k] ~= nil and type(opts[k]) ~= "number" then bad(k, "number") end
-  end
-  if opts.scope ~= nil and opts.scope ~= "mfrom" and opts.scope ~= "helo" then
-    bad("scope", '"mfrom" or "helo"')
+  local scope = opts.scope
+  if scope ~= nil and scope ~= "mfrom" and scope ~= "helo" then
+    spf_bad(opts, "scope", '"mfrom" or "helo"', level)
   end
   local params = {
-    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = opts.scope,
+    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = scope,
     receiver = opts.receiver, default_explanation = opts.default_explanation,
     -- The core reads no clock: %{t} comes from here.
     now = math.floor(opts.now or os.time()),
   }
-  for _, k in ipairs(SPF_NUMBERS) do
+  for i = 1, #SPF_NUMBERS do
+    local k = SPF_NUMBERS[i]
     if k ~= "now" and k ~= "time_budget" and opts[k] ~= nil then
       params[k] = math.floor(opts[k])
     end
   end
-  local check = new_check("spf", "spf", params, level + 1)
-  return check, function(r)
-    r.received_spf = M.spf_received(r, opts)
-    return r
-  end
+  return params
+end
+
+local function spf_finish(r, opts)
+  if opts.receiver ~= nil then spf_receiver[r] = opts.receiver end
+  return setmetatable(r, SPF_RESULT_MT)
+end
+
+function prepare.spf(opts, level)
+  local params = spf_params(opts, level + 2)
+  return new_check("spf", "spf", params, level + 1), function(r) return spf_finish(r, opts) end
 end
 
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
-  local check, finish = prepare.spf(opts, 2)
-  return finish(run(check, resolver_of(opts), opts.time_budget))
+  local params = spf_params(opts, 3)
+  return spf_finish(run_new("spf", "spf", params, resolver_of(opts), opts.time_budget), opts)
 end
 
 -- RFC 7208 §9.1 comment and key-value pairs; values that are not a

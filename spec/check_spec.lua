@@ -146,3 +146,13 @@ describe("mailauth.check", function()
     assert.has_error(function() mailauth.check("x", { ip = "not an ip", resolver = r }) end)
   end)
 end)
+
+describe("regressions", function()
+  it("does not report an empty From domain for a NUL or control byte (fuzz_message)", function()
+    for _, bad in ipairs { "a@\0b.example", "a@b\1.example", "a@\127" } do
+      local info = mailauth.message_info("From: " .. bad .. "\r\n\r\n")
+      assert.are.same({}, info.from_domains)
+      assert.is_string(info.problem)
+    end
+  end)
+end)

@@ -55,10 +55,13 @@ static int addr_domain(const char *s, size_t len, char *out, size_t outlen)
 	if (at == (size_t)-1)
 		return -1;
 	for (i = at + 1; i < len && n + 1 < outlen; i++) {
-		char ch = s[i];
+		unsigned char ch = (unsigned char)s[i];
 
 		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
 			continue;
+		/* NUL and other controls: no domain (a NUL would also cut it short) */
+		if (ch < 0x20 || ch == 0x7f)
+			return -1;
 		out[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
 	}
 	if (n > 0 && out[n - 1] == '.')

@@ -30,7 +30,7 @@
 #include "dkim.h"
 
 #define ARC_MAX_INSTANCES 50	/* RFC 8617 §4.2.1 */
-#define ARC_MAX_FIELDS (3 * ARC_MAX_INSTANCES)
+#define ARC_MAX_FIELDS 150	/* 3 * ARC_MAX_INSTANCES */
 #define ARC_MAX_BODIES 4	/* distinct (c=, l=) body hashes computed */
 #define MIN_KEY_BITS 1024	/* RFC 8301 §3.2 */
 #define PROBLEM_MAX 300
@@ -286,11 +286,12 @@ static int parse_ams(arena *a, const arc_state *st, arc_set *set)
 	if ((t = tags_get(&tl, "bh")) == NULL) {
 		sig_decide(s, "permerror", "no bh= tag%s", "");
 		return 0;
-	} else {
+	}
+	{
 		unsigned char bh[HASH_MAX * 2 + 3];
 
-		n = t->vlen < HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
-					   : (size_t)-1;
+		n = t->vlen < (size_t)HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
+						   : (size_t)-1;
 		if (n != crypto_hash_len(s->alg)) {
 			sig_decide(s, "permerror", "bh= is not a base64 SHA-256 hash%s", "");
 			return 0;
@@ -670,8 +671,8 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 		}
 	}
 	used = malloc(m.n ? m.n : 1);
-	names = malloc(2 * st->n * sizeof *names);
-	ids = malloc(2 * st->n * sizeof *ids);
+	names = malloc((2 * st->n + 1) * sizeof *names);
+	ids = malloc((2 * st->n + 1) * sizeof *ids);
 	if (used == NULL || names == NULL || ids == NULL)
 		goto nomem;
 	for (k = 0; k < st->n; k++) {

@@ -211,6 +211,52 @@ describe("arc: stalwart real chains", function()
   end
 end)
 
+describe("arc: hostile input stays bounded", function()
+  local body = "From: a@example.com\r\n\r\nbody\r\n"
+  local function count_verify(msg)
+    local asked = 0
+    local t0 = os.clock()
+    local r = mailauth.arc_verify(msg, { now = NOW, resolver = function()
+      asked = asked + 1
+      return { rcode = "NXDOMAIN", records = {} }
+    end })
+    return r, asked, os.clock() - t0
+  end
+
+  it("more than 150 ARC fields: fail without a lookup", function()
+    local r, asked = count_verify(string.rep("ARC-Seal: i=1; a=rsa-sha256; b=AAAA; cv=none; d=x.example; s=s\r\n", 400) .. body)
+    assert.equal("fail", r.result)
+    assert.matches("more than 150", r.problem)
+    assert.equal(0, asked)
+  end)
+
+  it("an instance above 50 is a structural failure (§4.2.1)", function()
+    local r, asked = count_verify("ARC-Seal: i=51; a=rsa-sha256; b=AAAA; cv=none; d=x.example; s=s\r\n" .. body)
+    assert.equal("fail", r.result)
+    assert.equal(0, asked)
+  end)
+
+  it("50 complete junk sets: one lookup per distinct key name, then fail", function()
+    local h = {}
+    for i = 50, 1, -1 do
+      h[#h + 1] = ("ARC-Seal: i=%d; a=rsa-sha256; b=AAAA; cv=%s; d=d%d.example; s=s"):format(i, i == 1 and "none" or "pass", i)
+      h[#h + 1] = ("ARC-Message-Signature: i=%d; a=rsa-sha256; b=AAAA; bh=%s; c=relaxed/relaxed; d=d%d.example; s=s; h=from; l=%d"):format(i, ("A"):rep(43) .. "=", i, i)
+      h[#h + 1] = ("ARC-Authentication-Results: i=%d; mx.example; none"):format(i)
+    end
+    local r, asked, secs = count_verify(table.concat(h, "\r\n") .. "\r\n" .. body)
+    assert.equal("fail", r.result)
+    assert.equal(50, r.instances)
+    assert.is_true(asked <= 100, tostring(asked))
+    assert.is_true(secs < 2)
+    -- only four distinct l= body hashes are computed; the rest say so
+    local skipped = 0
+    for _, c in ipairs(r.chain) do
+      if (c.ams_problem or ""):match("too many distinct body hashes") then skipped = skipped + 1 end
+    end
+    assert.equal(46, skipped)
+  end)
+end)
+
 describe("arc: API", function()
   local plain = "From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
 

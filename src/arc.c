@@ -562,8 +562,9 @@ static int collect(arena *a, arc_state *st, const msg *m, int *ok)
 			continue;
 		}
 		if (++nf > ARC_MAX_FIELDS) {
-			chain_fail(st, "more than %ld ARC header fields%s",
-				   ARC_MAX_FIELDS, NULL);
+			st->result = "fail";
+			snprintf(st->problem, sizeof st->problem,
+				 "more than %d ARC header fields", ARC_MAX_FIELDS);
 			return 0;
 		}
 		if (inst == 0) {

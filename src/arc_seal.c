@@ -575,7 +575,11 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 		h = crypto_hash_new(HASH_SHA256);
 		if (h == NULL)
 			goto done;
-		/* §5.1.1: the sets before, oldest first; none after a failure. */
+		/*
+		 * §5.1.1: the sets before, oldest first.  With cv=fail only the
+		 * new set, as the ValiMail suite (i1_base_fail, i2_base_fail)
+		 * and dkimpy have it: a failed chain is not vouched for.
+		 */
 		for (k = 1; cv != CV_FAIL && k <= top; k++) {
 			int j;
 

@@ -89,6 +89,9 @@ describe("dkim hostile input", function()
       { BASE .. "; t=1a", "t=" },
     } do
       local r = verify(with_sig(case[1]))
+      if case[2] == "canonicalization" then
+        assert.equal("simple/fancy", r[1].canonicalization)
+      end
       if case[2] then
         assert.equal("permerror", r[1].result, case[1])
         assert.matches(case[2], r[1].problem)

@@ -79,6 +79,22 @@ describe("dkim_verify: RFC 8463 appendix A", function()
     assert.equal(msg:match("b=(/gCrinpc[^;\r\n]*)"):sub(1, #r[1].b), r[1].b)
   end)
 
+  it("feeds mailauth.authres.format, and python3-authres parses the result", function()
+    local r = mailauth.dkim_verify(msg, { resolver = F.resolver(recs) })
+    local header = mailauth.authres.format({ dkim = r }, "mx.example.net")
+    assert.matches("dkim=pass header.d=football.example.com header.i=@football.example.com "
+                   .. "header.s=brisbane header.a=ed25519%-sha256", header)
+    local dir = F.tmpdir()
+    F.write(dir .. "/ar.txt", header)
+    local p = io.popen("/usr/bin/python3 -c 'import sys, authres; h = authres."
+      .. "AuthenticationResultsHeader.parse(open(sys.argv[1]).read()); print(\" \".join("
+      .. "\"%s=%s/%s\" % (x.method, x.result, x.header_s) for x in h.results))' " .. dir .. "/ar.txt")
+    local parsed = p:read("*a")
+    p:close()
+    F.rmdir(dir)
+    assert.equal("dkim=pass/brisbane dkim=pass/test\n", parsed)
+  end)
+
   it("reports temperror when DNS fails and permerror when there is no key", function()
     local r = mailauth.dkim_verify(msg, { resolver = function() return { rcode = "SERVFAIL" } end })
     assert.equal("temperror, temperror", results(r))

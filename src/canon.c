@@ -56,7 +56,9 @@ void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
 		for (i = 0; i < nlen; i++) {
 			char c = raw[i];
 
-			out_c(&o, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c);
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			out_c(&o, c);
 		}
 		/* Past the name: WSP, then the colon (obsolete syntax). */
 		while (i < len && raw[i] != ':')
@@ -93,10 +95,28 @@ void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
 
 /* ---- bodies ---- */
 
+#define STAGE_RUN 256	/* runs shorter than this are copied to the stage */
+
+static void stage_flush(canon_body_state *st)
+{
+	if (st->staged > 0)
+		crypto_hash_update(st->h, st->stage, st->staged);
+	st->staged = 0;
+}
+
 static void span_flush(canon_body_state *st)
 {
-	if (st->span_len > 0)
+	if (st->span_len == 0)
+		return;
+	if (st->span_len < STAGE_RUN) {
+		if (st->staged + st->span_len > sizeof st->stage)
+			stage_flush(st);
+		memcpy(st->stage + st->staged, st->span, st->span_len);
+		st->staged += st->span_len;
+	} else {
+		stage_flush(st);	/* keep the order of the bytes */
 		crypto_hash_update(st->h, st->span, st->span_len);
+	}
 	st->span_len = 0;
 }
 
@@ -211,6 +231,7 @@ void canon_body(canon_body_state *st, const char *body, size_t len)
 
 	st->hashed = st->total = 0;
 	st->span_len = 0;
+	st->staged = 0;
 	if (body == NULL) {		/* no body at all: as an empty one */
 		body = CRLF;
 		len = 0;
@@ -232,6 +253,7 @@ void canon_body(canon_body_state *st, const char *body, size_t len)
 		if (!st->relaxed)
 			emit(st, CRLF, 2);	/* empty body: one CRLF (§3.4.3) */
 		span_flush(st);
+		stage_flush(st);
 		return;
 	}
 	while (p < cut) {
@@ -279,4 +301,5 @@ void canon_body(canon_body_state *st, const char *body, size_t len)
 	else
 		emit(st, CRLF, 2);
 	span_flush(st);
+	stage_flush(st);
 }

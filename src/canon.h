@@ -30,6 +30,9 @@ typedef struct {
 	unsigned long long total;	/* canonical body length */
 	const char *span;		/* bytes waiting, contiguous in input */
 	size_t span_len;
+	/* Short runs are gathered here: one digest call per few KB. */
+	char stage[4096];
+	size_t staged;
 } canon_body_state;
 
 /*

@@ -39,12 +39,12 @@ int crypto_key_bits(const crypto_key *k);
 void crypto_key_free(crypto_key *k);
 
 /*
- * Checks sig over digest (the hash of the signed data).  RSA: PKCS#1 v1.5
+ * Checks sig over tbs, the digest of the signed data.  RSA: PKCS#1 v1.5
  * with the hash alg's DigestInfo; Ed25519: PureEdDSA over the digest bytes
  * (RFC 8463 §3).  1 good, 0 bad, -1 unusable input.
  */
-int crypto_verify(crypto_key *k, int alg, const unsigned char *digest,
-		  size_t dlen, const unsigned char *sig, size_t slen);
+int crypto_verify(crypto_key *k, int alg, const unsigned char *tbs,
+		  size_t tbslen, const unsigned char *sig, size_t siglen);
 /* Signs digest; sig has SIG_MAX bytes.  Returns the length, 0 on error. */
 size_t crypto_sign(crypto_key *k, int alg, const unsigned char *digest,
 		   size_t dlen, unsigned char *sig);

@@ -65,7 +65,7 @@ typedef struct {
 	const msg_field *field;	/* valid during init only */
 	size_t hdlen;
 	unsigned qid;
-	int key_bits, testing, strict, checked;
+	int key_bits, testing, strict, checked, canon_bad;
 	const char *bh_fail;	/* body hash problem, decided after the key */
 	char *unsigned_fields;	/* "from, subject" or NULL */
 } dkim_sig;
@@ -341,7 +341,7 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 	REQUIRE("bh");
 	{
 		unsigned char bh[HASH_MAX * 2 + 3];
-		size_t n = t->vlen < HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
+		size_t n = t->vlen < (size_t)HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
 						  : (size_t)-1;
 
 		if (n == (size_t)-1 || n != crypto_hash_len(s->alg)) {
@@ -395,6 +395,7 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 				ok = 0;
 		}
 		if (!ok) {
+			s->canon_bad = 1;
 			decide(s, "permerror", "unsupported canonicalization c=%.40s",
 			       s->canon);
 			return 0;
@@ -874,7 +875,9 @@ static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k)
 	}
 	val_cstr(a, e, "identity", identity);
 	val_cstr(a, e, "algorithm", s->algorithm);
-	if (s->alg != 0) {
+	if (s->canon_bad) {
+		val_cstr(a, e, "canonicalization", s->canon);
+	} else if (s->alg != 0) {
 		snprintf(canon, sizeof canon, "%s/%s",
 			 s->hc ? "relaxed" : "simple", s->bc ? "relaxed" : "simple");
 		val_cstr(a, e, "canonicalization", canon);

@@ -14,7 +14,7 @@
 #include "internal.h"
 
 #define MSG_MAX_FIELDS 1000		/* header fields read */
-#define MSG_MAX_HEADER (1024 * 1024)	/* bytes of the header section */
+#define MSG_MAX_HEADER ((size_t)1024 * 1024)	/* bytes of the header section */
 
 typedef struct {
 	const char *raw;	/* the whole field, folded lines included */

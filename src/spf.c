@@ -152,8 +152,9 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 		} else {
 			char *id = arena_alloc(a, hlen + 12);
 
+			/* The arena zeroes: id ends with a NUL after helo. */
 			if (id != NULL) {
-				memcpy(id, "postmaster@", 11);
+				memcpy(id, "postmaster@", 11 + 1);
 				memcpy(id + 11, helo, hlen);
 			}
 			st->identity = id;

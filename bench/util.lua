@@ -1,0 +1,46 @@
+-- util.lua: what the Lua drivers of `make bench` share (see bench.h for the
+-- C side: same two modes, same BENCH line).
+local M = {}
+
+function M.read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- Lines of TAB-separated fields (empty fields kept).
+function M.tsv(text, nf)
+  local rows = {}
+  for line in text:gmatch("[^\n]+") do
+    local row, pos = {}, 1
+    for k = 1, nf do
+      local tab = k < nf and line:find("\t", pos, true)
+      row[k] = line:sub(pos, tab and tab - 1 or #line)
+      pos = tab and tab + 1 or #line + 1
+    end
+    rows[#rows + 1] = row
+  end
+  return rows
+end
+
+-- Operations per CPU second (os.clock), best of 3 rounds of >= seconds,
+-- after one warm-up pass.  pass() runs once over the inputs and returns
+-- how many operations it did.
+function M.bench(seconds, pass)
+  pass()
+  local rounds, best = {}, 0
+  for r = 1, 3 do
+    collectgarbage("collect")
+    local n, start, used = 0, os.clock(), 0
+    repeat
+      n = n + pass()
+      used = os.clock() - start
+    until used >= seconds
+    rounds[r] = n / used
+    if rounds[r] > best then best = rounds[r] end
+  end
+  print(("BENCH %.1f %.1f %.1f %.1f"):format(best, rounds[1], rounds[2], rounds[3]))
+end
+
+return M

@@ -165,6 +165,17 @@ static int sig_instance(const msg_field *f)
 	return t == NULL ? 0 : instance_of(t->val, t->vlen);
 }
 
+/* The value of a tag of at most 18 digits (the text is not NUL-ended). */
+static long long tag_num(const tag *t)
+{
+	long long v = 0;
+	size_t i;
+
+	for (i = 0; i < t->vlen; i++)
+		v = v * 10 + (t->val[i] - '0');
+	return v;
+}
+
 static char *tag_dup(arena *a, const tag *t)
 {
 	char *out = arena_alloc(a, t->vlen + 1);
@@ -246,7 +257,7 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 			sig_decide(s, "permerror", "t= is not a timestamp%s", "");
 			return 0;
 		}
-		ts = strtoll(t->val, NULL, 10);
+		ts = tag_num(t);
 	}
 	if ((t = tags_get(tl, "x")) != NULL) {
 		long long x;
@@ -255,7 +266,7 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 			sig_decide(s, "permerror", "x= is not a timestamp%s", "");
 			return 0;
 		}
-		x = strtoll(t->val, NULL, 10);
+		x = tag_num(t);
 		if ((ts >= 0 && x < ts) || (st->now >= 0 && x < st->now)) {
 			sig_decide(s, "permerror", "signature expired (x=)%s", "");
 			return 0;
@@ -331,7 +342,7 @@ static int parse_ams(arena *a, const arc_state *st, arc_set *set)
 			sig_decide(s, "permerror", "l= is not a length%s", "");
 			return 0;
 		}
-		set->l = strtoll(t->val, NULL, 10);
+		set->l = tag_num(t);
 	}
 	if ((t = tags_get(&tl, "h")) == NULL) {
 		sig_decide(s, "permerror", "no h= tag%s", "");

@@ -31,6 +31,8 @@ build = {
         "src/psl.c", "src/dmarc.c", "src/authres.c",
         "src/message.c", "src/msginfo.c", "src/tags.c", "src/canon.c", "src/crypto.c", "src/dkim.c",
         "src/dkim_sign.c",
+        "src/arc.c",
+        "src/arc_seal.c",
         "src/dnswire.c", "src/zone.c", "src/resolver.c",
         "src/lmailauth.c",
       },

@@ -88,7 +88,8 @@ describe("mailauth.check", function()
     assert.are.equal("mx.example.net", ar.authserv_id)
     local methods = {}
     for _, res in ipairs(ar.results) do methods[#methods + 1] = res.method .. "=" .. res.result end
-    assert.are.same({ "iprev=pass", "spf=pass", "spf=none", "dkim=pass", "dmarc=pass" }, methods)
+    assert.are.same({ "iprev=pass", "spf=pass", "spf=none", "dkim=pass", "dmarc=pass",
+                      "arc=none" }, methods)
   end)
 
   it("fails DMARC for another tenant forging the From through the same pool", function()
@@ -138,6 +139,35 @@ describe("mailauth.check", function()
     local a, b = co()
     while a ~= "done" do a, b = co(r:query(a, b)) end
     assert.are.equal("pass", b.dmarc.result)
+  end)
+
+  it("validates ARC alongside DKIM: a real Gmail-relayed chain (stalwart 001)", function()
+    local text = helpers.read("spec/fixtures/arc/stalwart/001.txt")
+    local dns, msg = text:match("^(.-)\n\n(.*)$")
+    local recs = {}
+    for l in dns:gmatch("[^\n]+") do
+      local n, v = l:match("^(%S+) (.*)$")
+      recs[n:lower()] = v
+    end
+    local asked = {}
+    local rep = mailauth.check((msg:gsub("\r?\n", "\r\n")), { authserv_id = "mx.example", now = 1700000000,
+      resolver = function(name, qtype)
+        asked[#asked + 1] = name
+        local v = recs[name:lower()]
+        if not v or qtype ~= "TXT" then return { rcode = "NXDOMAIN", records = {} } end
+        return { rcode = "NOERROR", records = { v } }
+      end })
+    assert.are.equal("pass", rep.arc.result, rep.arc.problem)
+    assert.are.equal("google.com", rep.arc.chain[#rep.arc.chain].domain)
+    assert.matches("^i=1; mx%.google%.com;", rep.arc.chain[1].authentication_results)
+    assert.matches("arc=pass %(?[^;]*header%.oldest%-pass=0", rep.authentication_results)
+    -- the ARC seal key is asked in the same round as the DKIM keys
+    local arc_at, dkim_at
+    for i, n in ipairs(asked) do
+      if n == "arc-20160816._domainkey.google.com" then arc_at = i end
+      if n:match("^ietf1%._domainkey") then dkim_at = dkim_at or i end
+    end
+    assert.is_true(arc_at ~= nil and dkim_at ~= nil)
   end)
 
   it("raises on wrong argument types", function()

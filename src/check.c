@@ -47,6 +47,7 @@ static const check_vt *const kinds[] = {
 	&mauth_iprev_vt, &mauth_ptr_vt, &mauth_spf_vt,
 	&mauth_dmarc_vt, &mauth_org_domain_vt, &mauth_authres_parse_vt,
 	&mauth_dkim_verify_vt, &mauth_dkim_sign_vt, &mauth_message_info_vt,
+	&mauth_arc_verify_vt, &mauth_arc_seal_vt,
 };
 
 static const char *kind_names[sizeof kinds / sizeof kinds[0] + 1];

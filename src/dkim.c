@@ -939,3 +939,40 @@ static int dkim_step(mauth_check *c, void *vst)
 const check_vt mauth_dkim_verify_vt = {
 	"dkim_verify", sizeof(dkim_state), dkim_init, dkim_step, NULL
 };
+
+/*
+ * For ARC (arc.c): the key record checks and signature check of
+ * key_answer(), for a signature that is not a DKIM-Signature.
+ */
+const char *dkim_check_answer(const mauth_answer *a, int keytype, int alg,
+			      const unsigned char *digest, size_t dlen,
+			      const unsigned char *sig, size_t slen,
+			      const char *bh_fail, long min_bits,
+			      char *problem, size_t plen, int *key_bits)
+{
+	dkim_state st;
+	dkim_sig *s = calloc(1, sizeof *s);
+	const char *result;
+
+	if (s == NULL) {
+		snprintf(problem, plen, "out of memory");
+		return "temperror";
+	}
+	memset(&st, 0, sizeof st);
+	st.now = -1;
+	st.min_bits = min_bits;
+	s->keytype = keytype;
+	s->alg = alg;
+	s->hdlen = dlen < HASH_MAX ? dlen : HASH_MAX;
+	memcpy(s->hdigest, digest, s->hdlen);
+	s->b = (unsigned char *)sig;
+	s->blen = slen;
+	s->bh_fail = bh_fail;
+	key_answer(&st, s, a);
+	result = s->result;
+	snprintf(problem, plen, "%s", s->problem);
+	if (key_bits != NULL)
+		*key_bits = s->key_bits;
+	free(s);
+	return result;
+}

@@ -20,4 +20,16 @@ void dkim_hash_fields(const msg *m, const char *const *names,
 		      const size_t *lens, size_t n, int relaxed,
 		      unsigned char *used, crypto_hash *h);
 
+/*
+ * Checks sig over digest (made with keytype/alg) with the key record of a
+ * DNS answer, as a DKIM verifier would (RFC 6376 §3.6.1, RFC 8301 sizes):
+ * "pass", "fail" (bad signature, or bh_fail when not NULL), "permerror"
+ * or "temperror", with the reason in problem.  Used by ARC.
+ */
+const char *dkim_check_answer(const mauth_answer *a, int keytype, int alg,
+			      const unsigned char *digest, size_t dlen,
+			      const unsigned char *sig, size_t slen,
+			      const char *bh_fail, long min_bits,
+			      char *problem, size_t plen, int *key_bits);
+
 #endif

@@ -98,6 +98,8 @@ extern const check_vt mauth_authres_parse_vt;
 extern const check_vt mauth_dkim_verify_vt;
 extern const check_vt mauth_dkim_sign_vt;
 extern const check_vt mauth_message_info_vt;
+extern const check_vt mauth_arc_verify_vt;
+extern const check_vt mauth_arc_seal_vt;
 
 /* ---- answers ---- */
 /* Builds an owned answer (one malloc block) from records; NULL on ENOMEM. */

@@ -1,6 +1,6 @@
 -- mailauth.check: every check for one message in one call.
 --
--- iprev, SPF for MAIL FROM and for HELO, and DKIM do not depend on each
+-- iprev, SPF for MAIL FROM and for HELO, DKIM and ARC do not depend on each
 -- other: they run together, so each round of their DNS questions goes out
 -- as one batch.  DMARC needs their results and runs after them.  The
 -- Authentication-Results header is written from all of it.
@@ -58,6 +58,7 @@ function M.check(api, message, opts)
     end
   end
   add("dkim", prepare.dkim_verify(message, { now = now, allow_sha1 = opts.allow_sha1 }, 3))
+  add("arc", prepare.arc_verify(message, { now = now }, 3))
 
   local results = api._run_all(checks, resolver, opts.time_budget)
   for i, name in ipairs(names) do report[name] = (finishers[i](results[i])) end

@@ -179,6 +179,13 @@ local function show_report(rep)
   row("dmarc", dm.result, ("From %s; policy %s, disposition %s%s"):format(
     tostring(dm.domain), tostring(dm.policy or "-"), tostring(dm.disposition or "-"),
     dm.problem and ("; " .. dm.problem) or ""))
+  local arc = rep.arc
+  if arc and arc.result ~= "none" then
+    local newest = arc.chain and arc.chain[#arc.chain]
+    row("arc", arc.result, ("%d set(s)%s%s"):format(arc.instances or 0,
+      newest and newest.domain and (", newest sealed by " .. newest.domain) or "",
+      arc.problem and ("; " .. arc.problem) or ""))
+  end
 end
 
 function commands.check(o, resolver)

@@ -404,6 +404,67 @@ function M.dkim_sign(message, opts)
   return nil, r.problem
 end
 
+--- mailauth.arc_verify(message, opts) -> { result =, instances =, chain =, oldest_pass =, problem = }
+-- RFC 8617 §5.2.  result: "none" (no ARC field), "pass" or "fail" (problem
+-- says why).  chain: one entry per ARC set, oldest first: { instance,
+-- domain, selector (of the ARC-Seal), cv, seal_result, ams_result,
+-- ams_domain, ams_selector, authentication_results (the AAR value),
+-- seal_problem, ams_problem }.  oldest_pass (with pass): 0 when every AMS
+-- validates, else the oldest instance from which they all do (§5.2 step 5).
+-- opts: resolver, now (default os.time()), min_key_bits (default 1024).
+function prepare.arc_verify(message, opts, level)
+  local check = new_check("arc_verify", "arc_verify", {
+    message = message, now = opts.now or os.time(),
+    min_key_bits = opts.min_key_bits }, level + 1)
+  return check, function(r) return r end
+end
+
+function M.arc_verify(message, opts)
+  if type(message) ~= "string" then argerror("arc_verify", 1, "message string", message) end
+  opts = opts or {}
+  if type(opts) ~= "table" then argerror("arc_verify", 2, "table or nil", opts) end
+  local check, finish = prepare.arc_verify(message, opts, 2)
+  return finish(run(check, resolver_of(opts), opts.time_budget))
+end
+
+--- mailauth.arc_seal(message, opts) -> "ARC-Seal: ...\r\nARC-Message-Signature: ...\r\nARC-Authentication-Results: ...", fields
+--                                     | nil, reason
+-- RFC 8617 §5.1.  opts: domain, selector, key (PEM), algorithm ("rsa-sha256"
+-- default, or "ed25519-sha256"), authserv_id, authentication_results (the
+-- results this hop found, e.g. "spf=pass ...; dkim=pass ...; arc=pass", or a
+-- whole Authentication-Results value or field), cv ("none"|"pass"|"fail";
+-- default: the arc= result in authentication_results, else none), headers
+-- (names the AMS signs; default those of RFC 6376 5.4.1 present, plus
+-- DKIM-Signature), now (default os.time()).  The text has no final CRLF:
+-- prepend it as  text .. "\r\n" .. message.  fields: { seal,
+-- message_signature, authentication_results, instance, cv }.
+-- No set is added to a chain whose newest seal says cv=fail (nil, reason).
+function M.arc_seal(message, opts)
+  if type(message) ~= "string" then argerror("arc_seal", 1, "message string", message) end
+  if type(opts) ~= "table" then argerror("arc_seal", 2, "table", opts) end
+  for _, k in ipairs{ "domain", "selector", "key" } do
+    if type(opts[k]) ~= "string" then
+      error(("bad argument #2 to 'mailauth.arc_seal' (opts.%s must be a string, got %s)")
+            :format(k, type(opts[k])), 2)
+    end
+  end
+  local ar = opts.authentication_results or ""
+  if type(ar) ~= "string" then
+    error("bad argument #2 to 'mailauth.arc_seal' (opts.authentication_results must be a string)", 2)
+  end
+  if opts.headers ~= nil and type(opts.headers) ~= "table" then
+    error("bad argument #2 to 'mailauth.arc_seal' (opts.headers must be a list of names)", 2)
+  end
+  local check = new_check("arc_seal", "arc_seal", {
+    message = message, domain = opts.domain, selector = opts.selector, key = opts.key,
+    algorithm = opts.algorithm, authserv_id = opts.authserv_id,
+    authentication_results = ar, cv = opts.cv, headers = opts.headers,
+    now = opts.now or os.time() })
+  local r = run(check, function() return { rcode = "SERVFAIL" } end) -- asks nothing
+  if not r.seal then return nil, r.problem end
+  return r.seal .. "\r\n" .. r.message_signature .. "\r\n" .. r.authentication_results, r
+end
+
 --- mailauth.message_info(message) -> { from_domains, from_addresses, from_fields, fields, problem }
 -- The author domains DMARC needs (RFC 5322 §3.6.2 mailbox-list, groups and
 -- comments included), read without DNS.

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "internal.h"
+#include "textbuf.h"
 #include "message.h"
 #include "tags.h"
 #include "canon.h"
@@ -44,47 +45,14 @@ typedef struct {
 	int instance, cv;
 } seal_state;
 
-/* A growing text buffer (plain memory) for a header being built. */
-typedef struct {
-	char *p;
-	size_t n, cap, line;
-	int failed;
-} text;
-
-static void put(text *t, const char *s, size_t n)
-{
-	if (t->failed)
-		return;
-	if (t->n + n + 1 > t->cap) {
-		size_t cap = (t->n + n + 1) * 2;
-		char *p = realloc(t->p, cap);
-
-		if (p == NULL) {
-			t->failed = 1;
-			return;
-		}
-		t->p = p;
-		t->cap = cap;
-	}
-	memcpy(t->p + t->n, s, n);
-	t->n += n;
-	t->p[t->n] = '\0';
-	t->line += n;
-}
-
-static void puts_(text *t, const char *s)
-{
-	put(t, s, strlen(s));
-}
-
 /* "; " before the next item, or ";" CRLF SP when the line would grow long. */
-static void sep(text *t, size_t next)
+static void sep(textbuf *t, size_t next)
 {
 	if (t->line + 2 + next > FOLD_AT) {
-		put(t, ";\r\n ", 4);
+		text_put(t, ";\r\n ", 4);
 		t->line = 1;
 	} else {
-		put(t, "; ", 2);
+		text_put(t, "; ", 2);
 	}
 }
 
@@ -226,20 +194,20 @@ typedef struct {
  * Builds "Name: a=..; b=" + sig + rest, where items[bi] is "b=".  With
  * sig NULL the b= value is empty (what gets hashed).
  */
-static void build(text *t, const char *name, const char *const *items,
+static void build(textbuf *t, const char *name, const char *const *items,
 		  size_t n, size_t bi, const char *sig)
 {
 	size_t i;
 
 	t->n = t->line = 0;
-	puts_(t, name);
-	put(t, " ", 1);
+	text_puts(t, name);
+	text_put(t, " ", 1);
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			sep(t, i == bi && sig ? 2 + strlen(sig) : strlen(items[i]));
-		puts_(t, items[i]);
+		text_puts(t, items[i]);
 		if (i == bi && sig != NULL)
-			puts_(t, sig);
+			text_puts(t, sig);
 	}
 }
 
@@ -269,7 +237,7 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 	crypto_key *pk = NULL;
 	crypto_hash *h = NULL;
 	canon_body_state cb;
-	text t = { NULL, 0, 0, 0, 0 }, hl = { NULL, 0, 0, 0, 0 };
+	textbuf t = { NULL, 0, 0, 0, 0 }, hl = { NULL, 0, 0, 0, 0 };
 	msg m;
 
 	if (message == NULL || domain == NULL || selector == NULL ||
@@ -419,8 +387,8 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 		const char *s = aar;
 
 		snprintf(prefix, sizeof prefix, "i=%d", st->instance);
-		puts_(&t, "ARC-Authentication-Results: ");
-		puts_(&t, prefix);
+		text_puts(&t, "ARC-Authentication-Results: ");
+		text_puts(&t, prefix);
 		while (*s) {
 			/* A ";" then a space ends a resinfo (one in a comment may not). */
 			const char *e = strstr(s, "; ");
@@ -431,7 +399,7 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 				n--;
 			}
 			sep(&t, n);
-			put(&t, s, n);
+			text_put(&t, s, n);
 			s += n;
 			if (*s == ';')
 				s++;
@@ -514,11 +482,11 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 	crypto_hash_free(cb.h);
 	b64_encode(digest, 32, bhb64);
 	for (i = 0; i < nh; i++) {
-		put(&hl, i ? ":" : "h=", i ? 1 : 2);
-		put(&hl, names[i], lens[i]);
+		text_put(&hl, i ? ":" : "h=", i ? 1 : 2);
+		text_put(&hl, names[i], lens[i]);
 	}
 	if (nh == 0)
-		puts_(&hl, "h=");
+		text_puts(&hl, "h=");
 	if (hl.failed)
 		goto done;
 	snprintf(buf[0], sizeof buf[0], "a=%s", alg);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include "internal.h"
+#include "textbuf.h"
 #include "message.h"
 #include "canon.h"
 #include "crypto.h"
@@ -31,52 +32,24 @@ typedef struct {
 	const char *problem;
 } sign_state;
 
-/* A growing text buffer in plain memory, for the header being built. */
-typedef struct {
-	char *p;
-	size_t n, cap, line;	/* line: bytes on the current line */
-	int failed;
-} text;
-
-static void put(text *t, const char *s, size_t n)
+static void fold(textbuf *t)
 {
-	if (t->failed)
-		return;
-	if (t->n + n + 1 > t->cap) {
-		size_t cap = (t->n + n + 1) * 2;
-		char *p = realloc(t->p, cap);
-
-		if (p == NULL) {
-			t->failed = 1;
-			return;
-		}
-		t->p = p;
-		t->cap = cap;
-	}
-	memcpy(t->p + t->n, s, n);
-	t->n += n;
-	t->p[t->n] = '\0';
-	t->line += n;
-}
-
-static void fold(text *t)
-{
-	put(t, "\r\n\t", 3);
+	text_put(t, "\r\n\t", 3);
 	t->line = 1;
 }
 
 /* Adds " tag=value;" folding before it when the line would grow too long. */
-static void put_tag(text *t, const char *tagv, int last)
+static void put_tag(textbuf *t, const char *tagv, int last)
 {
 	size_t n = strlen(tagv) + (last ? 0 : 1);
 
 	if (t->line + 1 + n > FOLD_AT)
 		fold(t);
 	else
-		put(t, " ", 1);
-	put(t, tagv, strlen(tagv));
+		text_put(t, " ", 1);
+	text_put(t, tagv, strlen(tagv));
 	if (!last)
-		put(t, ";", 1);
+		text_put(t, ";", 1);
 }
 
 static const char *list_param(const params *p, size_t i, char *key, size_t klen)
@@ -108,7 +81,7 @@ static int sign_init(mauth_check *c, void *vst, const params *p,
 	crypto_key *k = NULL;
 	crypto_hash *h = NULL;
 	canon_body_state cb;
-	text t = { NULL, 0, 0, 0, 0 };
+	textbuf t = { NULL, 0, 0, 0, 0 };
 	msg m;
 
 	if (message == NULL || domain == NULL || selector == NULL || keypem == NULL) {
@@ -255,7 +228,7 @@ static int sign_init(mauth_check *c, void *vst, const params *p,
 	b64_encode(digest, 32, b64);
 
 	/* The field up to "b=", folded; it is what gets signed. */
-	put(&t, "DKIM-Signature:", 15);
+	text_put(&t, "DKIM-Signature:", 15);
 	put_tag(&t, "v=1", 0);
 	snprintf(buf, sizeof buf, "a=%s", keytype == KEY_RSA ? "rsa-sha256" :
 		 "ed25519-sha256");
@@ -283,24 +256,24 @@ static int sign_init(mauth_check *c, void *vst, const params *p,
 	if (t.line + 4 > FOLD_AT)
 		fold(&t);
 	else
-		put(&t, " ", 1);
-	put(&t, "h=", 2);
+		text_put(&t, " ", 1);
+	text_put(&t, "h=", 2);
 	for (i = 0; i < nh; i++) {
 		if (i > 0) {
-			put(&t, ":", 1);
+			text_put(&t, ":", 1);
 			if (t.line + lens[i] + 1 > FOLD_AT)
 				fold(&t);
 		}
-		put(&t, names[i], lens[i]);
+		text_put(&t, names[i], lens[i]);
 	}
-	put(&t, ";", 1);
+	text_put(&t, ";", 1);
 	snprintf(buf, sizeof buf, "bh=%s", b64);
 	put_tag(&t, buf, 0);
 	if (t.line + 3 > FOLD_AT)
 		fold(&t);
 	else
-		put(&t, " ", 1);
-	put(&t, "b=", 2);
+		text_put(&t, " ", 1);
+	text_put(&t, "b=", 2);
 	if (t.failed)
 		goto done;
 
@@ -332,7 +305,7 @@ static int sign_init(mauth_check *c, void *vst, const params *p,
 				fold(&t);
 				continue;
 			}
-			put(&t, sig64 + off, take);
+			text_put(&t, sig64 + off, take);
 			off += take;
 		}
 	}

@@ -708,26 +708,40 @@ static int l_resolver_new(lua_State *L)
 	return 1;
 }
 
+/*
+ * The strings of the list at idx, borrowed (the list keeps them alive):
+ * pointer and length arrays in GC-owned userdata.  Raises with what on a
+ * non-string element.
+ */
+static size_t string_list(lua_State *L, int idx, const char ***strs,
+			  size_t **lens, const char *what)
+{
+	size_t i, n;
+
+	luaL_checktype(L, idx, LUA_TTABLE);
+	n = (size_t)lua_rawlen(L, idx);
+	*strs = lua_newuserdata(L, (n ? n : 1) * sizeof **strs);
+	*lens = lua_newuserdata(L, (n ? n : 1) * sizeof **lens);
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, idx, (lua_Integer)i + 1);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_argerror(L, idx, what);
+		(*strs)[i] = lua_tolstring(L, -1, &(*lens)[i]);
+		lua_pop(L, 1);	/* still referenced by the list */
+	}
+	return n;
+}
+
 /* core.zone_resolver{ text, ... } */
 static int l_zone_new(lua_State *L)
 {
 	const char **texts;
-	size_t *lens, i, n;
+	size_t *lens, n;
 	mauth_resolver **box;
 	char err[256] = "";
 	int rc;
 
-	luaL_checktype(L, 1, LUA_TTABLE);
-	n = (size_t)lua_rawlen(L, 1);
-	texts = lua_newuserdata(L, (n ? n : 1) * sizeof *texts);
-	lens = lua_newuserdata(L, (n ? n : 1) * sizeof *lens);
-	for (i = 0; i < n; i++) {
-		lua_rawgeti(L, 1, (lua_Integer)i + 1);
-		if (lua_type(L, -1) != LUA_TSTRING)
-			return luaL_argerror(L, 1, "zones must be strings of zone-file text");
-		texts[i] = lua_tolstring(L, -1, &lens[i]);
-		lua_pop(L, 1);	/* still referenced by the list */
-	}
+	n = string_list(L, 1, &texts, &lens, "zones must be strings of zone-file text");
 	box = lua_newuserdata(L, sizeof *box);
 	*box = NULL;
 	luaL_setmetatable(L, RESOLVER_MT);
@@ -882,23 +896,13 @@ static int l_parse_wire(lua_State *L)
 /* core.ip_match(ip, { "192.0.2.0/24", ... }) -> index | false; raises on a non-IP */
 static int l_ip_match(lua_State *L)
 {
-	size_t len, i, n;
+	size_t len, n;
 	const char *ip = luaL_checklstring(L, 1, &len);
 	const char **nets;
 	size_t *lens;
 	int rc;
 
-	luaL_checktype(L, 2, LUA_TTABLE);
-	n = (size_t)lua_rawlen(L, 2);
-	nets = lua_newuserdata(L, (n ? n : 1) * sizeof *nets);
-	lens = lua_newuserdata(L, (n ? n : 1) * sizeof *lens);
-	for (i = 0; i < n; i++) {
-		lua_rawgeti(L, 2, (lua_Integer)i + 1);
-		if (lua_type(L, -1) != LUA_TSTRING)
-			return luaL_argerror(L, 2, "networks must be strings");
-		nets[i] = lua_tolstring(L, -1, &lens[i]);
-		lua_pop(L, 1);	/* still referenced by the list */
-	}
+	n = string_list(L, 2, &nets, &lens, "networks must be strings");
 	rc = mauth_ip_match(ip, len, nets, lens, n);
 	if (rc < 0)
 		return luaL_argerror(L, 1, "not an IP address");

@@ -353,6 +353,39 @@ function M.org_domain(name, opts)
   return r.org_domain, r.registrable
 end
 
+-- Argument rules shared by the functions that take a message.  depth: how
+-- far below the API function the caller of these helpers is (0: the API
+-- function itself).
+local function message_args(fname, message, opts, required, depth)
+  depth = depth or 0
+  if type(message) ~= "string" then argerror(fname, 1, "message string", message, 2 + depth) end
+  if opts == nil and not required then return {} end
+  if type(opts) ~= "table" then
+    argerror(fname, 2, required and "table" or "table or nil", opts, 2 + depth)
+  end
+  return opts
+end
+
+-- Signers also need domain, selector and a PEM key, and headers is a list.
+local function signer_args(fname, message, opts)
+  message_args(fname, message, opts, true, 1)
+  for _, k in ipairs { "domain", "selector", "key" } do
+    if type(opts[k]) ~= "string" then
+      error(("bad argument #2 to 'mailauth.%s' (opts.%s must be a string, got %s)")
+            :format(fname, k, type(opts[k])), 3)
+    end
+  end
+  if opts.headers ~= nil and type(opts.headers) ~= "table" then
+    error(("bad argument #2 to 'mailauth.%s' (opts.headers must be a list of names)"):format(fname), 3)
+  end
+end
+
+-- A message check run to its end (dkim_verify, arc_verify).
+local function run_message(fname, message, opts)
+  local check, finish = prepare[fname](message, opts, 3)
+  return finish(run(check, resolver_of(opts), opts.time_budget))
+end
+
 --- mailauth.dkim_verify(message, opts) -> { signature result, ... }[, problem]
 -- RFC 6376 (+ RFC 8463 Ed25519, RFC 8301).  One entry per DKIM-Signature,
 -- in header order; {} when there is none.  opts: resolver, now (default
@@ -368,11 +401,7 @@ function prepare.dkim_verify(message, opts, level)
 end
 
 function M.dkim_verify(message, opts)
-  if type(message) ~= "string" then argerror("dkim_verify", 1, "message string", message) end
-  opts = opts or {}
-  if type(opts) ~= "table" then argerror("dkim_verify", 2, "table or nil", opts) end
-  local check, finish = prepare.dkim_verify(message, opts, 2)
-  return finish(run(check, resolver_of(opts), opts.time_budget))
+  return run_message("dkim_verify", message, message_args("dkim_verify", message, opts))
 end
 
 --- mailauth.dkim_sign(message, opts) -> "DKIM-Signature: ..." | nil, reason
@@ -383,17 +412,7 @@ end
 -- now (default os.time()).  The text is folded with CRLF TAB and has no
 -- final CRLF: prepend it as  header .. "\r\n" .. message.
 function M.dkim_sign(message, opts)
-  if type(message) ~= "string" then argerror("dkim_sign", 1, "message string", message) end
-  if type(opts) ~= "table" then argerror("dkim_sign", 2, "table", opts) end
-  for _, k in ipairs{ "domain", "selector", "key" } do
-    if type(opts[k]) ~= "string" then
-      error(("bad argument #2 to 'mailauth.dkim_sign' (opts.%s must be a string, got %s)")
-            :format(k, type(opts[k])), 2)
-    end
-  end
-  if opts.headers ~= nil and type(opts.headers) ~= "table" then
-    error("bad argument #2 to 'mailauth.dkim_sign' (opts.headers must be a list of names)", 2)
-  end
+  signer_args("dkim_sign", message, opts)
   local check = new_check("dkim_sign", "dkim_sign", {
     message = message, domain = opts.domain, selector = opts.selector, key = opts.key,
     algorithm = opts.algorithm, canonicalization = opts.canonicalization,
@@ -420,11 +439,7 @@ function prepare.arc_verify(message, opts, level)
 end
 
 function M.arc_verify(message, opts)
-  if type(message) ~= "string" then argerror("arc_verify", 1, "message string", message) end
-  opts = opts or {}
-  if type(opts) ~= "table" then argerror("arc_verify", 2, "table or nil", opts) end
-  local check, finish = prepare.arc_verify(message, opts, 2)
-  return finish(run(check, resolver_of(opts), opts.time_budget))
+  return run_message("arc_verify", message, message_args("arc_verify", message, opts))
 end
 
 --- mailauth.arc_seal(message, opts) -> "ARC-Seal: ...\r\nARC-Message-Signature: ...\r\nARC-Authentication-Results: ...", fields
@@ -440,20 +455,10 @@ end
 -- message_signature, authentication_results, instance, cv }.
 -- No set is added to a chain whose newest seal says cv=fail (nil, reason).
 function M.arc_seal(message, opts)
-  if type(message) ~= "string" then argerror("arc_seal", 1, "message string", message) end
-  if type(opts) ~= "table" then argerror("arc_seal", 2, "table", opts) end
-  for _, k in ipairs{ "domain", "selector", "key" } do
-    if type(opts[k]) ~= "string" then
-      error(("bad argument #2 to 'mailauth.arc_seal' (opts.%s must be a string, got %s)")
-            :format(k, type(opts[k])), 2)
-    end
-  end
+  signer_args("arc_seal", message, opts)
   local ar = opts.authentication_results or ""
   if type(ar) ~= "string" then
     error("bad argument #2 to 'mailauth.arc_seal' (opts.authentication_results must be a string)", 2)
-  end
-  if opts.headers ~= nil and type(opts.headers) ~= "table" then
-    error("bad argument #2 to 'mailauth.arc_seal' (opts.headers must be a list of names)", 2)
   end
   local check = new_check("arc_seal", "arc_seal", {
     message = message, domain = opts.domain, selector = opts.selector, key = opts.key,

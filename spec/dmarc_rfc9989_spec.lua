@@ -1,0 +1,114 @@
+-- RFC 9989 (DMARCbis) Appendix B.3.1 and B.4: the Mail Receiver example and
+-- the three tree-walk examples, with org_domain = "tree".  The zone holds
+-- exactly the records each example says exist; records are written out as
+-- the examples describe them (policy values are ours where the text gives
+-- none: every record here says p=reject).  Text read from
+-- draft-ietf-dmarc-dmarcbis-41, Appendix B, which became RFC 9989.
+local mailauth = require "mailauth"
+
+local function zone(records)
+  local lines = { "$ORIGIN example.\n@ IN SOA ns hm 1 2 3 4 60\n" }
+  for name, txt in pairs(records) do
+    lines[#lines + 1] = ('%s. IN TXT "%s"\n'):format(name, txt)
+  end
+  -- com. and example. are separate zones in reality; one offline text is
+  -- enough as long as every name asked is answered authoritatively.
+  local r = assert(mailauth.resolver { zones = { table.concat(lines),
+    "$ORIGIN com.\n@ IN SOA ns hm 1 2 3 4 60\n" ..
+    (records.__com or "") } })
+  local asked = {}
+  return function(name, qtype)
+    asked[#asked + 1] = name
+    return r:query(name, qtype)
+  end, asked
+end
+
+local function set(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+
+describe("RFC 9989 Appendix B examples (DMARC tree walk)", function()
+  it("B.3.1: SPF and DKIM identifiers of example.com both align", function()
+    local resolve = zone { ["_dmarc.example.com"] =
+      "v=DMARC1; p=reject; aspf=r; rua=mailto:dmarc-feedback@example.com" }
+    local r = mailauth.dmarc { from = "example.com", org_domain = "tree", resolver = resolve,
+      spf = { result = "pass", domain = "mail.example.com" },
+      dkim = { { result = "pass", domain = "example.com" } } }
+    assert.are.equal("pass", r.result)
+    assert.is_true(r.spf_aligned)
+    assert.is_true(r.dkim_aligned)
+    assert.are.equal("reject", r.policy)
+    assert.are.equal("none", r.disposition)
+  end)
+
+  it("B.4.1: signing.example.com and example.com share the Organizational Domain", function()
+    local resolve, asked = zone {
+      ["_dmarc.example.com"] = "v=DMARC1; p=reject",
+      ["_dmarc.signing.example.com"] = "v=DMARC1; p=reject",
+    }
+    local r = mailauth.dmarc { from = "example.com", org_domain = "tree", resolver = resolve,
+      spf = { result = "fail", domain = "example.com" },
+      dkim = { { result = "pass", domain = "signing.example.com" } } }
+    assert.are.equal("pass", r.result)
+    assert.are.equal("example.com", r.org_domain)
+    assert.are.equal("example.com", r.policy_domain)
+    assert.is_true(r.dkim_aligned)
+    local q = set(asked)
+    assert.is_true(q["_dmarc.example.com"] and q["_dmarc.com"] and q["_dmarc.signing.example.com"])
+  end)
+
+  it("B.4.2: a deep Author Domain is walked with the intermediate names skipped", function()
+    local resolve, asked = zone {
+      ["_dmarc.example.com"] = "v=DMARC1; p=reject",
+      ["_dmarc.signing.example.com"] = "v=DMARC1; p=reject",
+    }
+    local r = mailauth.dmarc { from = "a.b.c.d.e.f.g.h.i.j.k.example.com", org_domain = "tree",
+      resolver = resolve, pct_roll = 0,
+      spf = { result = "fail", domain = "example.com" },
+      dkim = { { result = "fail", domain = "signing.example.com" } } }
+    -- The Author Domain's own walk: exactly the eight names the example lists.
+    local want = { "_dmarc.a.b.c.d.e.f.g.h.i.j.k.example.com", "_dmarc.g.h.i.j.k.example.com",
+                   "_dmarc.h.i.j.k.example.com", "_dmarc.i.j.k.example.com",
+                   "_dmarc.j.k.example.com", "_dmarc.k.example.com",
+                   "_dmarc.example.com", "_dmarc.com" }
+    local q = set(asked)
+    for _, name in ipairs(want) do assert.is_true(q[name], name) end
+    for _, skipped in ipairs { "_dmarc.b.c.d.e.f.g.h.i.j.k.example.com",
+                               "_dmarc.f.g.h.i.j.k.example.com" } do
+      assert.is_nil(q[skipped], skipped)
+    end
+    assert.are.equal("example.com", r.org_domain)
+    -- No record at the Author Domain: the policy domain is example.com.
+    assert.are.equal("example.com", r.policy_domain)
+    assert.are.equal("fail", r.result)
+    assert.are.equal("reject", r.disposition)
+  end)
+
+  it("B.4.2 (passing): SPF for example.com aligns with the deep Author Domain", function()
+    local resolve = zone { ["_dmarc.example.com"] = "v=DMARC1; p=reject",
+                           ["_dmarc.signing.example.com"] = "v=DMARC1; p=reject" }
+    local r = mailauth.dmarc { from = "a.b.c.d.e.f.g.h.i.j.k.example.com", org_domain = "tree",
+      resolver = resolve, spf = { result = "pass", domain = "example.com" },
+      dkim = { { result = "pass", domain = "signing.example.com" } } }
+    assert.are.equal("pass", r.result)
+    assert.is_true(r.spf_aligned)
+    assert.is_true(r.dkim_aligned)
+  end)
+
+  it("B.4.3: a PSD record with psd=y ends the walk below it", function()
+    local lines = "$ORIGIN example.\n@ IN SOA ns hm 1 2 3 4 60\n" ..
+      '_dmarc.bank IN TXT "v=DMARC1; p=reject; psd=y"\n' ..
+      '_dmarc.giant.bank IN TXT "v=DMARC1; p=reject"\n'
+    local r0 = assert(mailauth.resolver { zones = { lines } })
+    local r = mailauth.dmarc { from = "giant.bank.example", org_domain = "tree", resolver = r0,
+      spf = { result = "pass", domain = "mail.giant.bank.example" },
+      dkim = { { result = "pass", domain = "mail.mega.bank.example" } } }
+    assert.are.equal("giant.bank.example", r.org_domain)
+    assert.are.equal("giant.bank.example", r.policy_domain)
+    assert.is_true(r.spf_aligned)   -- same Organizational Domain
+    assert.is_false(r.dkim_aligned) -- mega.bank.example is another organization
+    assert.are.equal("pass", r.result)
+  end)
+end)

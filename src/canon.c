@@ -224,6 +224,132 @@ static size_t eol_at(const char *p, const char *end)
 	return 0;
 }
 
+/*
+ * Relaxed bodies are rewritten into the stage, not referenced: text has a
+ * WSP event every dozen bytes or so, too often for per-run bookkeeping.
+ * The stage is hashed (up to the l= limit) whenever it fills.
+ */
+static void relaxed_flush(canon_body_state *st, size_t n)
+{
+	unsigned long long room;
+
+	st->total += n;
+	if (st->hashed < st->limit) {
+		room = st->limit - st->hashed;
+		if (n > room)
+			n = (size_t)room;
+		crypto_hash_update(st->h, st->stage, n);
+		st->hashed += n;
+	}
+}
+
+/* Room kept free at the end of the stage: a 16-byte store and an event. */
+#define STAGE_SLACK 32
+
+/* body < cut; everything before cut is canonicalised into the stage. */
+static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
+{
+	char *o = st->stage;
+	char *olim = st->stage + sizeof st->stage - STAGE_SLACK;
+	int resume = 1;		/* at p, a LF follows no CR: a bare LF */
+#if defined(__SSE2__)
+	const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+#endif
+
+	while (p < cut) {
+		const char *k;
+		size_t le;
+
+		if (o > olim) {
+			relaxed_flush(st, (size_t)(o - st->stage));
+			o = st->stage;
+		}
+		if (resume && *p == '\n') {
+			*o++ = '\r';
+			*o++ = '\n';
+			p++;
+			continue;
+		}
+		resume = 0;
+#if defined(__SSE2__)
+		if (cut - p >= 17) {
+			/* Same events as next_event(); the 16 bytes are stored
+			 * whole and the output advances only over clean ones. */
+			__m128i cur = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i nxt = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+			__m128i nlf = _mm_cmpeq_epi8(nxt, lf);
+			__m128i ev = _mm_andnot_si128(_mm_cmpeq_epi8(cur, cr), nlf);
+			__m128i nws = _mm_or_si128(
+				_mm_or_si128(_mm_cmpeq_epi8(nxt, sp),
+					     _mm_cmpeq_epi8(nxt, tab)),
+				_mm_or_si128(_mm_cmpeq_epi8(nxt, cr), nlf));
+			__m128i csp = _mm_cmpeq_epi8(cur, sp);
+			__m128i ctab = _mm_cmpeq_epi8(cur, tab);
+			unsigned m, wsm, eolm, run;
+
+			ev = _mm_or_si128(ev, ctab);
+			ev = _mm_or_si128(ev, _mm_and_si128(csp, nws));
+			m = (unsigned)_mm_movemask_epi8(ev);
+			_mm_storeu_si128((__m128i *)(void *)o, cur);
+			if (m == 0) {
+				p += 16;
+				o += 16;
+				continue;
+			}
+			m = (unsigned)__builtin_ctz(m);
+			p += m;
+			o += m;
+			/* The usual event, a WSP run inside a line, from the
+			 * masks: the run and the byte after it are in the block. */
+			wsm = (unsigned)_mm_movemask_epi8(_mm_or_si128(csp, ctab)) >> m;
+			if (wsm & 1) {
+				eolm = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+					_mm_cmpeq_epi8(cur, cr),
+					_mm_cmpeq_epi8(cur, lf))) >> m;
+				run = (unsigned)__builtin_ctz(~wsm);
+				if (m + run < 16 && !((eolm >> run) & 1)) {
+					*o++ = ' ';
+					p += run;
+					continue;
+				}
+			}
+		} else
+#endif
+		if (!event_at(1, p, cut)) {
+			*o++ = *p++;
+			continue;
+		}
+		/* An event at p. */
+		if (*p != ' ' && *p != '\t') {	/* p[1] is a bare LF */
+			*o++ = *p;
+			*o++ = '\r';
+			*o++ = '\n';
+			p += 2;
+			resume = 1;
+			continue;
+		}
+		for (k = p; k < cut && (*k == ' ' || *k == '\t'); k++)
+			;
+		le = eol_at(k, cut);
+		if (le == 0) {			/* inside a line: one SP */
+			*o++ = ' ';
+			p = k;
+		} else if (le == 1) {		/* trailing WSP, bare LF */
+			*o++ = '\r';
+			*o++ = '\n';
+			p = k + 1;
+			resume = 1;
+		} else {			/* trailing WSP, CRLF */
+			p = k;
+		}
+	}
+	/* The last line's end. */
+	*o++ = '\r';
+	*o++ = '\n';
+	relaxed_flush(st, (size_t)(o - st->stage));
+}
+
 void canon_body(canon_body_state *st, const char *body, size_t len)
 {
 	static const char SP[] = " ";
@@ -254,6 +380,10 @@ void canon_body(canon_body_state *st, const char *body, size_t len)
 			emit(st, CRLF, 2);	/* empty body: one CRLF (§3.4.3) */
 		span_flush(st);
 		stage_flush(st);
+		return;
+	}
+	if (st->relaxed) {
+		relaxed_body(st, p, cut);
 		return;
 	}
 	while (p < cut) {

@@ -31,7 +31,7 @@ typedef struct {
 	const char *span;		/* bytes waiting, contiguous in input */
 	size_t span_len;
 	/* Short runs are gathered here: one digest call per few KB. */
-	char stage[4096];
+	char stage[16384];
 	size_t staged;
 } canon_body_state;
 

@@ -252,9 +252,10 @@ static void relaxed_flush(canon_body_state *st, size_t n)
  * WSP, a TAB becomes SP, and the kept bytes are packed with PSHUFB, 8 at a
  * time.  A block goes back to relaxed_body's event code when it has WSP
  * before a CR or LF (trailing WSP), or a bare LF right after one of its
- * bytes.  A block ending in WSP is consumed only up to that run, so a run
- * is never split between two blocks and the event code never starts in
- * the middle of one.
+ * bytes.  p always moves by 16 (no dependency from one block's contents
+ * to the next block's address); a WSP run across blocks is followed with
+ * a carry bit, and given back whole to the event code when the fast loop
+ * stops inside it, so the event code never starts in the middle of one.
  */
 #if defined(__SSE2__) && defined(__GNUC__) && defined(__x86_64__)
 #define CANON_SSSE3 1
@@ -358,7 +359,9 @@ static const char *relaxed_fast(const char *p, const char *cut, char **op,
 	const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
 	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
 	const __m128i flip = _mm_set1_epi8(' ' ^ '\t'), eight = _mm_set1_epi8(8);
+	const char *start = p;
 	char *o = *op;
+	unsigned carry = 0;	/* the byte before p is WSP of a run begun here */
 
 	while (cut - p >= 17 && o <= olim) {
 		__m128i cur = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -369,21 +372,14 @@ static const char *relaxed_fast(const char *p, const char *cut, char **op,
 		__m128i neol = _mm_or_si128(_mm_cmpeq_epi8(nxt, cr), nlf);
 		__m128i hard = _mm_or_si128(_mm_and_si128(ws, neol),
 			_mm_andnot_si128(_mm_cmpeq_epi8(cur, cr), nlf));
-		unsigned wsm, keep, n, lo, hi;
+		unsigned wsm, keep, lo, hi;
 		__m128i out, ilo, ihi;
 
 		if (_mm_movemask_epi8(hard) != 0)
 			break;
 		wsm = (unsigned)_mm_movemask_epi8(ws);
-		n = 16;
-		if (wsm & 0x8000) {	/* stop before the run at the end */
-			unsigned other = ~wsm & 0xffff;
-
-			if (other == 0)
-				break;
-			n = 32 - (unsigned)__builtin_clz(other);
-		}
-		keep = ~(wsm & (wsm << 1)) & ((1u << n) - 1);
+		keep = ~(wsm & ((wsm << 1) | carry)) & 0xffff;
+		carry = wsm >> 15;
 		out = _mm_xor_si128(cur, _mm_and_si128(ctab, flip));
 		lo = keep & 0xff;
 		hi = keep >> 8;
@@ -394,7 +390,14 @@ static const char *relaxed_fast(const char *p, const char *cut, char **op,
 		o += __builtin_popcount(lo);
 		_mm_storel_epi64((__m128i *)(void *)o, _mm_shuffle_epi8(out, ihi));
 		o += __builtin_popcount(hi);
-		p += n;
+		p += 16;
+	}
+	if (carry) {
+		/* Stopped inside a WSP run: its one SP is the last byte out.
+		 * Take it back and leave the whole run to the event code. */
+		o--;
+		while (p > start && (p[-1] == ' ' || p[-1] == '\t'))
+			p--;
 	}
 	*op = o;
 	return p;

@@ -417,20 +417,29 @@ size_t crypto_sign(crypto_key *k, int alg, const unsigned char *digest,
 
 /* ---- base64: an encoding, not cryptography; strict on purpose ---- */
 
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* Base64 digit values; B64_WSP skipped (FWS), B64_PAD '=', B64_BAD others. */
+enum { B64_BAD = -1, B64_WSP = -2, B64_PAD = -3 };
+
+#define X B64_BAD
+static const signed char b64_tab[256] = {
+	X, X, X, X, X, X, X, X, X, -2, -2, X, X, -2, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	-2, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, -3, X, X,
+	X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
+	X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+};
+#undef X
 
 size_t b64_decode(const char *in, size_t len, unsigned char *out)
 {
@@ -438,18 +447,35 @@ size_t b64_decode(const char *in, size_t len, unsigned char *out)
 	size_t i, n = 0, pad = 0, bits = 0;
 
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		int v;
+		int v = b64_tab[(unsigned char)in[i]];
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+		/* Four digits at a time while no padding has been seen. */
+		if (v >= 0 && pad == 0 && bits == 0 && i + 4 <= len) {
+			int v1 = b64_tab[(unsigned char)in[i + 1]];
+			int v2 = b64_tab[(unsigned char)in[i + 2]];
+			int v3 = b64_tab[(unsigned char)in[i + 3]];
+
+			if ((v1 | v2 | v3) >= 0) {
+				unsigned long w = (unsigned long)v << 18 |
+					(unsigned long)v1 << 12 |
+					(unsigned long)v2 << 6 | (unsigned long)v3;
+
+				out[n] = (unsigned char)(w >> 16);
+				out[n + 1] = (unsigned char)(w >> 8);
+				out[n + 2] = (unsigned char)w;
+				n += 3;
+				i += 3;
+				continue;
+			}
+		}
+		if (v == B64_WSP)
 			continue;
-		if (c == '=') {
+		if (v == B64_PAD) {
 			pad++;
 			continue;
 		}
 		if (pad > 0)		/* data after padding */
 			return (size_t)-1;
-		v = b64_val(c);
 		if (v < 0)
 			return (size_t)-1;
 		acc = (acc << 6) | (unsigned long)v;

@@ -113,6 +113,53 @@ static ASN1_SEQUENCE_ANY *der_sequence(const unsigned char *der, long len)
 	return seq;
 }
 
+/* Copies the big-endian magnitude of an INTEGER into out, least
+ * significant byte first (the native order OSSL_PARAM BNs have here). */
+static int int_to_native(const ASN1_INTEGER *i, unsigned char *out, size_t cap,
+			 size_t *len)
+{
+	const unsigned char *d = ASN1_STRING_get0_data(i);
+	int n = ASN1_STRING_length(i), k;
+
+	if (n <= 0 || (size_t)n > cap || d[0] == 0)
+		return 0;
+	for (k = 0; k < n; k++)
+		out[k] = d[n - 1 - k];
+	*len = (size_t)n;
+	return 1;
+}
+
+/*
+ * n and e straight from their bytes into the key, without BIGNUMs and a
+ * param builder in between, on little-endian hosts; 0 = not done (the
+ * general path then builds the same key).
+ */
+static int rsa_fromdata_direct(const ASN1_INTEGER *n, const ASN1_INTEGER *e,
+			       EVP_PKEY **pkey)
+{
+	static const unsigned short one = 1;
+	unsigned char nb[1024], eb[64];
+	size_t nl, el;
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	if (*(const unsigned char *)&one != 1 ||
+	    !int_to_native(n, nb, sizeof nb, &nl) ||
+	    !int_to_native(e, eb, sizeof eb, &el))
+		return 0;
+	params[0] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, nb, nl);
+	params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, eb, el);
+	params[2] = OSSL_PARAM_construct_end();
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	ok = ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+	     EVP_PKEY_fromdata(ctx, pkey, EVP_PKEY_PUBLIC_KEY, params) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		*pkey = NULL;
+	return 1;
+}
+
 /* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
 static EVP_PKEY *rsa_from_ints(const ASN1_SEQUENCE_ANY *ints)
 {
@@ -129,6 +176,8 @@ static EVP_PKEY *rsa_from_ints(const ASN1_SEQUENCE_ANY *ints)
 	e = sk_ASN1_TYPE_value(ints, 1);
 	if (n->type != V_ASN1_INTEGER || e->type != V_ASN1_INTEGER)
 		return NULL;	/* V_ASN1_NEG_INTEGER is another type */
+	if (rsa_fromdata_direct(n->value.integer, e->value.integer, &pkey))
+		return pkey;
 	bn = ASN1_INTEGER_to_BN(n->value.integer, NULL);
 	be = ASN1_INTEGER_to_BN(e->value.integer, NULL);
 	bld = OSSL_PARAM_BLD_new();

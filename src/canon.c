@@ -5,11 +5,6 @@
 #include <string.h>
 #include "canon.h"
 
-static int is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* ---- header fields ---- */
 
 typedef struct {
@@ -31,6 +26,58 @@ static void out_flush(outbuf *o)
 {
 	crypto_hash_update(o->h, o->buf, o->n);
 	o->n = 0;
+}
+
+static void out_n(outbuf *o, const char *p, size_t n)
+{
+	if (o->n + n > sizeof o->buf) {
+		out_flush(o);
+		if (n > sizeof o->buf) {
+			crypto_hash_update(o->h, p, n);
+			return;
+		}
+	}
+	memcpy(o->buf + o->n, p, n);
+	o->n += n;
+}
+
+static int is_hdr_special(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Relaxed header value bytes [from, to) of raw (len: the whole field, for
+ * looking past to): unfolded, WSP runs to one SP, none before the first
+ * or after the last other byte.  space and any carry across calls.
+ */
+static void relaxed_value(outbuf *o, const char *raw, size_t len, size_t from,
+			  size_t to, int *space, int *any)
+{
+	size_t i = from, j;
+
+	while (i < to) {
+		char c = raw[i];
+
+		if (c == ' ' || c == '\t') {
+			*space = 1;
+			i++;
+			continue;
+		}
+		if (c == '\n' || (c == '\r' && i + 1 < len && raw[i + 1] == '\n')) {
+			i++;			/* unfold */
+			continue;
+		}
+		if (*space && *any)
+			out_c(o, ' ');
+		*space = 0;
+		*any = 1;
+		/* a run of bytes copied as they are (a lone CR is one) */
+		for (j = i + 1; j < to && !is_hdr_special(raw[j]); j++)
+			;
+		out_n(o, raw + i, j - i);
+		i = j;
+	}
 }
 
 void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
@@ -64,26 +111,12 @@ void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
 		while (i < len && raw[i] != ':')
 			i++;
 		out_c(&o, ':');
-		for (i++; i < len; i++) {
-			char c = raw[i];
-
-			if (i == skip_from && skip_to > skip_from) {
-				i = skip_to - 1;
-				continue;
-			}
-			if (c == '\r' && i + 1 < len && raw[i + 1] == '\n')
-				continue;	/* unfold */
-			if (c == '\n')
-				continue;
-			if (is_wsp(c)) {
-				space = 1;
-				continue;
-			}
-			if (space && any)
-				out_c(&o, ' ');
-			space = 0;
-			any = 1;
-			out_c(&o, c);
+		/* The value, around the skipped bytes (only after the colon). */
+		if (skip_to > skip_from && skip_from > i && skip_from < len) {
+			relaxed_value(&o, raw, len, i + 1, skip_from, &space, &any);
+			relaxed_value(&o, raw, len, skip_to, len, &space, &any);
+		} else {
+			relaxed_value(&o, raw, len, i + 1, len, &space, &any);
 		}
 	}
 	if (crlf) {

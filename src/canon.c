@@ -455,6 +455,7 @@ static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
 	while (p < cut) {
 		const char *k;
 		size_t le;
+		int block = 0;	/* p is at an event found in a 16-byte block */
 
 		if (o > olim) {
 			relaxed_flush(st, (size_t)(o - st->stage));
@@ -481,6 +482,7 @@ static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
 		if (cut - p >= 17) {
 			/* Same events as next_event(); the 16 bytes are stored
 			 * whole and the output advances only over clean ones. */
+			block = 1;
 			__m128i cur = _mm_loadu_si128((const __m128i *)(const void *)p);
 			__m128i nxt = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
 			__m128i nlf = _mm_cmpeq_epi8(nxt, lf);
@@ -519,9 +521,9 @@ static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
 					continue;
 				}
 			}
-		} else
+		}
 #endif
-		if (!event_at(1, p, cut)) {
+		if (!block && !event_at(1, p, cut)) {
 			*o++ = *p++;
 			continue;
 		}

@@ -466,15 +466,16 @@ size_t crypto_sign(crypto_key *k, int alg, const unsigned char *digest,
 
 /* ---- base64: an encoding, not cryptography; strict on purpose ---- */
 
-/* Base64 digit values; B64_WSP skipped (FWS), B64_PAD '=', B64_BAD others. */
-enum { B64_BAD = -1, B64_WSP = -2, B64_PAD = -3 };
+/* Base64 digit values (0-63); B64_WSP skipped (FWS), B64_PAD '=', X others. */
+enum { B64_WSP = 64, B64_PAD = 65, B64_BAD = 255 };
 
 #define X B64_BAD
-static const signed char b64_tab[256] = {
-	X, X, X, X, X, X, X, X, X, -2, -2, X, X, -2, X, X,
+#define W B64_WSP
+static const unsigned char b64_tab[256] = {
+	X, X, X, X, X, X, X, X, X, W, W, X, X, W, X, X,
 	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	-2, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
-	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, -3, X, X,
+	W, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, B64_PAD, X, X,
 	X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
 	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
 	X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
@@ -488,6 +489,7 @@ static const signed char b64_tab[256] = {
 	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
 	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
 };
+#undef W
 #undef X
 
 size_t b64_decode(const char *in, size_t len, unsigned char *out)
@@ -496,15 +498,15 @@ size_t b64_decode(const char *in, size_t len, unsigned char *out)
 	size_t i, n = 0, pad = 0, bits = 0;
 
 	for (i = 0; i < len; i++) {
-		int v = b64_tab[(unsigned char)in[i]];
+		unsigned v = b64_tab[(unsigned char)in[i]];
 
 		/* Four digits at a time while no padding has been seen. */
-		if (v >= 0 && pad == 0 && bits == 0 && i + 4 <= len) {
-			int v1 = b64_tab[(unsigned char)in[i + 1]];
-			int v2 = b64_tab[(unsigned char)in[i + 2]];
-			int v3 = b64_tab[(unsigned char)in[i + 3]];
+		if (v < 64 && pad == 0 && bits == 0 && i + 4 <= len) {
+			unsigned v1 = b64_tab[(unsigned char)in[i + 1]];
+			unsigned v2 = b64_tab[(unsigned char)in[i + 2]];
+			unsigned v3 = b64_tab[(unsigned char)in[i + 3]];
 
-			if ((v1 | v2 | v3) >= 0) {
+			if ((v1 | v2 | v3) < 64) {
 				unsigned long w = (unsigned long)v << 18 |
 					(unsigned long)v1 << 12 |
 					(unsigned long)v2 << 6 | (unsigned long)v3;
@@ -525,7 +527,7 @@ size_t b64_decode(const char *in, size_t len, unsigned char *out)
 		}
 		if (pad > 0)		/* data after padding */
 			return (size_t)-1;
-		if (v < 0)
+		if (v >= 64)
 			return (size_t)-1;
 		acc = (acc << 6) | (unsigned long)v;
 		bits += 6;

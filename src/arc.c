@@ -436,7 +436,7 @@ static int ams_body(const msg *m, arc_set *set, body_hash *bh, size_t *nb)
 				   "distinct body hashes%s", "");
 			return 0;
 		}
-		memset(&cb, 0, sizeof cb);
+		memset(&cb, 0, CANON_BODY_CLEAR);
 		cb.relaxed = set->bc;
 		cb.limit = set->l >= 0 ? (unsigned long long)set->l : CANON_NO_LIMIT;
 		cb.h = crypto_hash_new(HASH_SHA256);

@@ -471,7 +471,7 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 	}
 
 	/* AMS: body relaxed, headers relaxed (§4.1.2, as DKIM). */
-	memset(&cb, 0, sizeof cb);
+	memset(&cb, 0, CANON_BODY_CLEAR);
 	cb.relaxed = 1;
 	cb.limit = CANON_NO_LIMIT;
 	cb.h = crypto_hash_new(HASH_SHA256);

@@ -5,11 +5,6 @@
 #include <string.h>
 #include "canon.h"
 
-static int is_wsp(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* ---- header fields ---- */
 
 typedef struct {
@@ -31,6 +26,58 @@ static void out_flush(outbuf *o)
 {
 	crypto_hash_update(o->h, o->buf, o->n);
 	o->n = 0;
+}
+
+static void out_n(outbuf *o, const char *p, size_t n)
+{
+	if (o->n + n > sizeof o->buf) {
+		out_flush(o);
+		if (n > sizeof o->buf) {
+			crypto_hash_update(o->h, p, n);
+			return;
+		}
+	}
+	memcpy(o->buf + o->n, p, n);
+	o->n += n;
+}
+
+static int is_hdr_special(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Relaxed header value bytes [from, to) of raw (len: the whole field, for
+ * looking past to): unfolded, WSP runs to one SP, none before the first
+ * or after the last other byte.  space and any carry across calls.
+ */
+static void relaxed_value(outbuf *o, const char *raw, size_t len, size_t from,
+			  size_t to, int *space, int *any)
+{
+	size_t i = from, j;
+
+	while (i < to) {
+		char c = raw[i];
+
+		if (c == ' ' || c == '\t') {
+			*space = 1;
+			i++;
+			continue;
+		}
+		if (c == '\n' || (c == '\r' && i + 1 < len && raw[i + 1] == '\n')) {
+			i++;			/* unfold */
+			continue;
+		}
+		if (*space && *any)
+			out_c(o, ' ');
+		*space = 0;
+		*any = 1;
+		/* a run of bytes copied as they are (a lone CR is one) */
+		for (j = i + 1; j < to && !is_hdr_special(raw[j]); j++)
+			;
+		out_n(o, raw + i, j - i);
+		i = j;
+	}
 }
 
 void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
@@ -64,26 +111,12 @@ void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
 		while (i < len && raw[i] != ':')
 			i++;
 		out_c(&o, ':');
-		for (i++; i < len; i++) {
-			char c = raw[i];
-
-			if (i == skip_from && skip_to > skip_from) {
-				i = skip_to - 1;
-				continue;
-			}
-			if (c == '\r' && i + 1 < len && raw[i + 1] == '\n')
-				continue;	/* unfold */
-			if (c == '\n')
-				continue;
-			if (is_wsp(c)) {
-				space = 1;
-				continue;
-			}
-			if (space && any)
-				out_c(&o, ' ');
-			space = 0;
-			any = 1;
-			out_c(&o, c);
+		/* The value, around the skipped bytes (only after the colon). */
+		if (skip_to > skip_from && skip_from > i && skip_from < len) {
+			relaxed_value(&o, raw, len, i + 1, skip_from, &space, &any);
+			relaxed_value(&o, raw, len, skip_to, len, &space, &any);
+		} else {
+			relaxed_value(&o, raw, len, i + 1, len, &space, &any);
 		}
 	}
 	if (crlf) {
@@ -224,6 +257,306 @@ static size_t eol_at(const char *p, const char *end)
 	return 0;
 }
 
+/*
+ * Relaxed bodies are rewritten into the stage, not referenced: text has a
+ * WSP event every dozen bytes or so, too often for per-run bookkeeping.
+ * The stage is hashed (up to the l= limit) whenever it fills.
+ */
+static void relaxed_flush(canon_body_state *st, size_t n)
+{
+	unsigned long long room;
+
+	st->total += n;
+	if (st->hashed < st->limit) {
+		room = st->limit - st->hashed;
+		if (n > room)
+			n = (size_t)room;
+		crypto_hash_update(st->h, st->stage, n);
+		st->hashed += n;
+	}
+}
+
+/* Room kept free at the end of the stage: a 16-byte store and an event. */
+#define STAGE_SLACK 32
+
+/*
+ * With SSSE3, blocks of 16 bytes with no line end to touch are rewritten
+ * without a branch per WSP run: a byte is dropped when it is WSP after a
+ * WSP, a TAB becomes SP, and the kept bytes are packed with PSHUFB, 8 at a
+ * time.  A block goes back to relaxed_body's event code when it has WSP
+ * before a CR or LF (trailing WSP), or a bare LF right after one of its
+ * bytes.  p always moves by 16 (no dependency from one block's contents
+ * to the next block's address); a WSP run across blocks is followed with
+ * a carry bit, and given back whole to the event code when the fast loop
+ * stops inside it, so the event code never starts in the middle of one.
+ */
+#if defined(__SSE2__) && defined(__GNUC__) && defined(__x86_64__)
+#define CANON_SSSE3 1
+#include <tmmintrin.h>
+
+/* Entry m: the positions of the set bits of m, lowest first, then 0x80
+ * (PSHUFB writes 0 there). */
+static const unsigned long long compact_idx[256] = {
+	0x8080808080808080ULL, 0x8080808080808000ULL, 0x8080808080808001ULL,
+	0x8080808080800100ULL, 0x8080808080808002ULL, 0x8080808080800200ULL,
+	0x8080808080800201ULL, 0x8080808080020100ULL, 0x8080808080808003ULL,
+	0x8080808080800300ULL, 0x8080808080800301ULL, 0x8080808080030100ULL,
+	0x8080808080800302ULL, 0x8080808080030200ULL, 0x8080808080030201ULL,
+	0x8080808003020100ULL, 0x8080808080808004ULL, 0x8080808080800400ULL,
+	0x8080808080800401ULL, 0x8080808080040100ULL, 0x8080808080800402ULL,
+	0x8080808080040200ULL, 0x8080808080040201ULL, 0x8080808004020100ULL,
+	0x8080808080800403ULL, 0x8080808080040300ULL, 0x8080808080040301ULL,
+	0x8080808004030100ULL, 0x8080808080040302ULL, 0x8080808004030200ULL,
+	0x8080808004030201ULL, 0x8080800403020100ULL, 0x8080808080808005ULL,
+	0x8080808080800500ULL, 0x8080808080800501ULL, 0x8080808080050100ULL,
+	0x8080808080800502ULL, 0x8080808080050200ULL, 0x8080808080050201ULL,
+	0x8080808005020100ULL, 0x8080808080800503ULL, 0x8080808080050300ULL,
+	0x8080808080050301ULL, 0x8080808005030100ULL, 0x8080808080050302ULL,
+	0x8080808005030200ULL, 0x8080808005030201ULL, 0x8080800503020100ULL,
+	0x8080808080800504ULL, 0x8080808080050400ULL, 0x8080808080050401ULL,
+	0x8080808005040100ULL, 0x8080808080050402ULL, 0x8080808005040200ULL,
+	0x8080808005040201ULL, 0x8080800504020100ULL, 0x8080808080050403ULL,
+	0x8080808005040300ULL, 0x8080808005040301ULL, 0x8080800504030100ULL,
+	0x8080808005040302ULL, 0x8080800504030200ULL, 0x8080800504030201ULL,
+	0x8080050403020100ULL, 0x8080808080808006ULL, 0x8080808080800600ULL,
+	0x8080808080800601ULL, 0x8080808080060100ULL, 0x8080808080800602ULL,
+	0x8080808080060200ULL, 0x8080808080060201ULL, 0x8080808006020100ULL,
+	0x8080808080800603ULL, 0x8080808080060300ULL, 0x8080808080060301ULL,
+	0x8080808006030100ULL, 0x8080808080060302ULL, 0x8080808006030200ULL,
+	0x8080808006030201ULL, 0x8080800603020100ULL, 0x8080808080800604ULL,
+	0x8080808080060400ULL, 0x8080808080060401ULL, 0x8080808006040100ULL,
+	0x8080808080060402ULL, 0x8080808006040200ULL, 0x8080808006040201ULL,
+	0x8080800604020100ULL, 0x8080808080060403ULL, 0x8080808006040300ULL,
+	0x8080808006040301ULL, 0x8080800604030100ULL, 0x8080808006040302ULL,
+	0x8080800604030200ULL, 0x8080800604030201ULL, 0x8080060403020100ULL,
+	0x8080808080800605ULL, 0x8080808080060500ULL, 0x8080808080060501ULL,
+	0x8080808006050100ULL, 0x8080808080060502ULL, 0x8080808006050200ULL,
+	0x8080808006050201ULL, 0x8080800605020100ULL, 0x8080808080060503ULL,
+	0x8080808006050300ULL, 0x8080808006050301ULL, 0x8080800605030100ULL,
+	0x8080808006050302ULL, 0x8080800605030200ULL, 0x8080800605030201ULL,
+	0x8080060503020100ULL, 0x8080808080060504ULL, 0x8080808006050400ULL,
+	0x8080808006050401ULL, 0x8080800605040100ULL, 0x8080808006050402ULL,
+	0x8080800605040200ULL, 0x8080800605040201ULL, 0x8080060504020100ULL,
+	0x8080808006050403ULL, 0x8080800605040300ULL, 0x8080800605040301ULL,
+	0x8080060504030100ULL, 0x8080800605040302ULL, 0x8080060504030200ULL,
+	0x8080060504030201ULL, 0x8006050403020100ULL, 0x8080808080808007ULL,
+	0x8080808080800700ULL, 0x8080808080800701ULL, 0x8080808080070100ULL,
+	0x8080808080800702ULL, 0x8080808080070200ULL, 0x8080808080070201ULL,
+	0x8080808007020100ULL, 0x8080808080800703ULL, 0x8080808080070300ULL,
+	0x8080808080070301ULL, 0x8080808007030100ULL, 0x8080808080070302ULL,
+	0x8080808007030200ULL, 0x8080808007030201ULL, 0x8080800703020100ULL,
+	0x8080808080800704ULL, 0x8080808080070400ULL, 0x8080808080070401ULL,
+	0x8080808007040100ULL, 0x8080808080070402ULL, 0x8080808007040200ULL,
+	0x8080808007040201ULL, 0x8080800704020100ULL, 0x8080808080070403ULL,
+	0x8080808007040300ULL, 0x8080808007040301ULL, 0x8080800704030100ULL,
+	0x8080808007040302ULL, 0x8080800704030200ULL, 0x8080800704030201ULL,
+	0x8080070403020100ULL, 0x8080808080800705ULL, 0x8080808080070500ULL,
+	0x8080808080070501ULL, 0x8080808007050100ULL, 0x8080808080070502ULL,
+	0x8080808007050200ULL, 0x8080808007050201ULL, 0x8080800705020100ULL,
+	0x8080808080070503ULL, 0x8080808007050300ULL, 0x8080808007050301ULL,
+	0x8080800705030100ULL, 0x8080808007050302ULL, 0x8080800705030200ULL,
+	0x8080800705030201ULL, 0x8080070503020100ULL, 0x8080808080070504ULL,
+	0x8080808007050400ULL, 0x8080808007050401ULL, 0x8080800705040100ULL,
+	0x8080808007050402ULL, 0x8080800705040200ULL, 0x8080800705040201ULL,
+	0x8080070504020100ULL, 0x8080808007050403ULL, 0x8080800705040300ULL,
+	0x8080800705040301ULL, 0x8080070504030100ULL, 0x8080800705040302ULL,
+	0x8080070504030200ULL, 0x8080070504030201ULL, 0x8007050403020100ULL,
+	0x8080808080800706ULL, 0x8080808080070600ULL, 0x8080808080070601ULL,
+	0x8080808007060100ULL, 0x8080808080070602ULL, 0x8080808007060200ULL,
+	0x8080808007060201ULL, 0x8080800706020100ULL, 0x8080808080070603ULL,
+	0x8080808007060300ULL, 0x8080808007060301ULL, 0x8080800706030100ULL,
+	0x8080808007060302ULL, 0x8080800706030200ULL, 0x8080800706030201ULL,
+	0x8080070603020100ULL, 0x8080808080070604ULL, 0x8080808007060400ULL,
+	0x8080808007060401ULL, 0x8080800706040100ULL, 0x8080808007060402ULL,
+	0x8080800706040200ULL, 0x8080800706040201ULL, 0x8080070604020100ULL,
+	0x8080808007060403ULL, 0x8080800706040300ULL, 0x8080800706040301ULL,
+	0x8080070604030100ULL, 0x8080800706040302ULL, 0x8080070604030200ULL,
+	0x8080070604030201ULL, 0x8007060403020100ULL, 0x8080808080070605ULL,
+	0x8080808007060500ULL, 0x8080808007060501ULL, 0x8080800706050100ULL,
+	0x8080808007060502ULL, 0x8080800706050200ULL, 0x8080800706050201ULL,
+	0x8080070605020100ULL, 0x8080808007060503ULL, 0x8080800706050300ULL,
+	0x8080800706050301ULL, 0x8080070605030100ULL, 0x8080800706050302ULL,
+	0x8080070605030200ULL, 0x8080070605030201ULL, 0x8007060503020100ULL,
+	0x8080808007060504ULL, 0x8080800706050400ULL, 0x8080800706050401ULL,
+	0x8080070605040100ULL, 0x8080800706050402ULL, 0x8080070605040200ULL,
+	0x8080070605040201ULL, 0x8007060504020100ULL, 0x8080800706050403ULL,
+	0x8080070605040300ULL, 0x8080070605040301ULL, 0x8007060504030100ULL,
+	0x8080070605040302ULL, 0x8007060504030200ULL, 0x8007060504030201ULL,
+	0x0706050403020100ULL,
+};
+
+__attribute__((target("ssse3,popcnt")))
+static const char *relaxed_fast(const char *p, const char *cut, char **op,
+				const char *olim)
+{
+	const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	const __m128i flip = _mm_set1_epi8(' ' ^ '\t'), eight = _mm_set1_epi8(8);
+	const char *start = p;
+	char *o = *op;
+	unsigned carry = 0;	/* the byte before p is WSP of a run begun here */
+
+	while (cut - p >= 17 && o <= olim) {
+		__m128i cur = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i nxt = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		__m128i ctab = _mm_cmpeq_epi8(cur, tab);
+		__m128i ws = _mm_or_si128(_mm_cmpeq_epi8(cur, sp), ctab);
+		__m128i nlf = _mm_cmpeq_epi8(nxt, lf);
+		__m128i neol = _mm_or_si128(_mm_cmpeq_epi8(nxt, cr), nlf);
+		__m128i hard = _mm_or_si128(_mm_and_si128(ws, neol),
+			_mm_andnot_si128(_mm_cmpeq_epi8(cur, cr), nlf));
+		unsigned wsm, keep, lo, hi;
+		__m128i out, ilo, ihi;
+
+		if (_mm_movemask_epi8(hard) != 0)
+			break;
+		wsm = (unsigned)_mm_movemask_epi8(ws);
+		keep = ~(wsm & ((wsm << 1) | carry)) & 0xffff;
+		carry = wsm >> 15;
+		out = _mm_xor_si128(cur, _mm_and_si128(ctab, flip));
+		lo = keep & 0xff;
+		hi = keep >> 8;
+		ilo = _mm_loadl_epi64((const __m128i *)(const void *)&compact_idx[lo]);
+		ihi = _mm_add_epi8(_mm_loadl_epi64(
+			(const __m128i *)(const void *)&compact_idx[hi]), eight);
+		_mm_storel_epi64((__m128i *)(void *)o, _mm_shuffle_epi8(out, ilo));
+		o += __builtin_popcount(lo);
+		_mm_storel_epi64((__m128i *)(void *)o, _mm_shuffle_epi8(out, ihi));
+		o += __builtin_popcount(hi);
+		p += 16;
+	}
+	if (carry) {
+		/* Stopped inside a WSP run: its one SP is the last byte out.
+		 * Take it back and leave the whole run to the event code. */
+		o--;
+		while (p > start && (p[-1] == ' ' || p[-1] == '\t'))
+			p--;
+	}
+	*op = o;
+	return p;
+}
+#endif
+
+/* body < cut; everything before cut is canonicalised into the stage. */
+static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
+{
+	char *o = st->stage;
+	char *olim = st->stage + sizeof st->stage - STAGE_SLACK;
+	int resume = 1;		/* at p, a LF follows no CR: a bare LF */
+#if defined(CANON_SSSE3)
+	int ssse3 = __builtin_cpu_supports("ssse3") &&
+		    __builtin_cpu_supports("popcnt");
+#endif
+#if defined(__SSE2__)
+	const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+#endif
+
+	while (p < cut) {
+		const char *k;
+		size_t le;
+		int block = 0;	/* p is at an event found in a 16-byte block */
+
+		if (o > olim) {
+			relaxed_flush(st, (size_t)(o - st->stage));
+			o = st->stage;
+		}
+		if (resume && *p == '\n') {
+			*o++ = '\r';
+			*o++ = '\n';
+			p++;
+			continue;
+		}
+		resume = 0;
+#if defined(CANON_SSSE3)
+		if (ssse3) {
+			const char *q = relaxed_fast(p, cut, &o, olim);
+
+			if (q != p) {
+				p = q;
+				continue;
+			}
+		}
+#endif
+#if defined(__SSE2__)
+		if (cut - p >= 17) {
+			/* Same events as next_event(); the 16 bytes are stored
+			 * whole and the output advances only over clean ones. */
+			block = 1;
+			__m128i cur = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i nxt = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+			__m128i nlf = _mm_cmpeq_epi8(nxt, lf);
+			__m128i ev = _mm_andnot_si128(_mm_cmpeq_epi8(cur, cr), nlf);
+			__m128i nws = _mm_or_si128(
+				_mm_or_si128(_mm_cmpeq_epi8(nxt, sp),
+					     _mm_cmpeq_epi8(nxt, tab)),
+				_mm_or_si128(_mm_cmpeq_epi8(nxt, cr), nlf));
+			__m128i csp = _mm_cmpeq_epi8(cur, sp);
+			__m128i ctab = _mm_cmpeq_epi8(cur, tab);
+			unsigned m, wsm, eolm, run;
+
+			ev = _mm_or_si128(ev, ctab);
+			ev = _mm_or_si128(ev, _mm_and_si128(csp, nws));
+			m = (unsigned)_mm_movemask_epi8(ev);
+			_mm_storeu_si128((__m128i *)(void *)o, cur);
+			if (m == 0) {
+				p += 16;
+				o += 16;
+				continue;
+			}
+			m = (unsigned)__builtin_ctz(m);
+			p += m;
+			o += m;
+			/* The usual event, a WSP run inside a line, from the
+			 * masks: the run and the byte after it are in the block. */
+			wsm = (unsigned)_mm_movemask_epi8(_mm_or_si128(csp, ctab)) >> m;
+			if (wsm & 1) {
+				eolm = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+					_mm_cmpeq_epi8(cur, cr),
+					_mm_cmpeq_epi8(cur, lf))) >> m;
+				run = (unsigned)__builtin_ctz(~wsm);
+				if (m + run < 16 && !((eolm >> run) & 1)) {
+					*o++ = ' ';
+					p += run;
+					continue;
+				}
+			}
+		}
+#endif
+		if (!block && !event_at(1, p, cut)) {
+			*o++ = *p++;
+			continue;
+		}
+		/* An event at p. */
+		if (*p != ' ' && *p != '\t') {	/* p[1] is a bare LF */
+			*o++ = *p;
+			*o++ = '\r';
+			*o++ = '\n';
+			p += 2;
+			resume = 1;
+			continue;
+		}
+		for (k = p; k < cut && (*k == ' ' || *k == '\t'); k++)
+			;
+		le = eol_at(k, cut);
+		if (le == 0) {			/* inside a line: one SP */
+			*o++ = ' ';
+			p = k;
+		} else if (le == 1) {		/* trailing WSP, bare LF */
+			*o++ = '\r';
+			*o++ = '\n';
+			p = k + 1;
+			resume = 1;
+		} else {			/* trailing WSP, CRLF */
+			p = k;
+		}
+	}
+	/* The last line's end. */
+	*o++ = '\r';
+	*o++ = '\n';
+	relaxed_flush(st, (size_t)(o - st->stage));
+}
+
 void canon_body(canon_body_state *st, const char *body, size_t len)
 {
 	static const char SP[] = " ";
@@ -254,6 +587,10 @@ void canon_body(canon_body_state *st, const char *body, size_t len)
 			emit(st, CRLF, 2);	/* empty body: one CRLF (§3.4.3) */
 		span_flush(st);
 		stage_flush(st);
+		return;
+	}
+	if (st->relaxed) {
+		relaxed_body(st, p, cut);
 		return;
 	}
 	while (p < cut) {

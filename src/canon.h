@@ -30,10 +30,14 @@ typedef struct {
 	unsigned long long total;	/* canonical body length */
 	const char *span;		/* bytes waiting, contiguous in input */
 	size_t span_len;
-	/* Short runs are gathered here: one digest call per few KB. */
-	char stage[4096];
 	size_t staged;
+	/* Short runs (simple) or all output (relaxed) gathered here: one
+	 * digest call per 16 KB.  Last: needs no zeroing. */
+	char stage[16384];
 } canon_body_state;
+
+/* Bytes to zero before setting relaxed, h and limit: all but the stage. */
+#define CANON_BODY_CLEAR offsetof(canon_body_state, stage)
 
 /*
  * Canonicalises a whole body (NULL/0 for none) into st->h in one pass,

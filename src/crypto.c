@@ -113,6 +113,53 @@ static ASN1_SEQUENCE_ANY *der_sequence(const unsigned char *der, long len)
 	return seq;
 }
 
+/* Copies the big-endian magnitude of an INTEGER into out, least
+ * significant byte first (the native order OSSL_PARAM BNs have here). */
+static int int_to_native(const ASN1_INTEGER *i, unsigned char *out, size_t cap,
+			 size_t *len)
+{
+	const unsigned char *d = ASN1_STRING_get0_data(i);
+	int n = ASN1_STRING_length(i), k;
+
+	if (n <= 0 || (size_t)n > cap || d[0] == 0)
+		return 0;
+	for (k = 0; k < n; k++)
+		out[k] = d[n - 1 - k];
+	*len = (size_t)n;
+	return 1;
+}
+
+/*
+ * n and e straight from their bytes into the key, without BIGNUMs and a
+ * param builder in between, on little-endian hosts; 0 = not done (the
+ * general path then builds the same key).
+ */
+static int rsa_fromdata_direct(const ASN1_INTEGER *n, const ASN1_INTEGER *e,
+			       EVP_PKEY **pkey)
+{
+	static const unsigned short one = 1;
+	unsigned char nb[1024], eb[64];
+	size_t nl, el;
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	if (*(const unsigned char *)&one != 1 ||
+	    !int_to_native(n, nb, sizeof nb, &nl) ||
+	    !int_to_native(e, eb, sizeof eb, &el))
+		return 0;
+	params[0] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, nb, nl);
+	params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, eb, el);
+	params[2] = OSSL_PARAM_construct_end();
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	ok = ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+	     EVP_PKEY_fromdata(ctx, pkey, EVP_PKEY_PUBLIC_KEY, params) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		*pkey = NULL;
+	return 1;
+}
+
 /* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
 static EVP_PKEY *rsa_from_ints(const ASN1_SEQUENCE_ANY *ints)
 {
@@ -129,6 +176,8 @@ static EVP_PKEY *rsa_from_ints(const ASN1_SEQUENCE_ANY *ints)
 	e = sk_ASN1_TYPE_value(ints, 1);
 	if (n->type != V_ASN1_INTEGER || e->type != V_ASN1_INTEGER)
 		return NULL;	/* V_ASN1_NEG_INTEGER is another type */
+	if (rsa_fromdata_direct(n->value.integer, e->value.integer, &pkey))
+		return pkey;
 	bn = ASN1_INTEGER_to_BN(n->value.integer, NULL);
 	be = ASN1_INTEGER_to_BN(e->value.integer, NULL);
 	bld = OSSL_PARAM_BLD_new();
@@ -417,20 +466,31 @@ size_t crypto_sign(crypto_key *k, int alg, const unsigned char *digest,
 
 /* ---- base64: an encoding, not cryptography; strict on purpose ---- */
 
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* Base64 digit values (0-63); B64_WSP skipped (FWS), B64_PAD '=', X others. */
+enum { B64_WSP = 64, B64_PAD = 65, B64_BAD = 255 };
+
+#define X B64_BAD
+#define W B64_WSP
+static const unsigned char b64_tab[256] = {
+	X, X, X, X, X, X, X, X, X, W, W, X, X, W, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	W, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, B64_PAD, X, X,
+	X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
+	X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+};
+#undef W
+#undef X
 
 size_t b64_decode(const char *in, size_t len, unsigned char *out)
 {
@@ -438,19 +498,36 @@ size_t b64_decode(const char *in, size_t len, unsigned char *out)
 	size_t i, n = 0, pad = 0, bits = 0;
 
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		int v;
+		unsigned v = b64_tab[(unsigned char)in[i]];
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+		/* Four digits at a time while no padding has been seen. */
+		if (v < 64 && pad == 0 && bits == 0 && i + 4 <= len) {
+			unsigned v1 = b64_tab[(unsigned char)in[i + 1]];
+			unsigned v2 = b64_tab[(unsigned char)in[i + 2]];
+			unsigned v3 = b64_tab[(unsigned char)in[i + 3]];
+
+			if ((v1 | v2 | v3) < 64) {
+				unsigned long w = (unsigned long)v << 18 |
+					(unsigned long)v1 << 12 |
+					(unsigned long)v2 << 6 | (unsigned long)v3;
+
+				out[n] = (unsigned char)(w >> 16);
+				out[n + 1] = (unsigned char)(w >> 8);
+				out[n + 2] = (unsigned char)w;
+				n += 3;
+				i += 3;
+				continue;
+			}
+		}
+		if (v == B64_WSP)
 			continue;
-		if (c == '=') {
+		if (v == B64_PAD) {
 			pad++;
 			continue;
 		}
 		if (pad > 0)		/* data after padding */
 			return (size_t)-1;
-		v = b64_val(c);
-		if (v < 0)
+		if (v >= 64)
 			return (size_t)-1;
 		acc = (acc << 6) | (unsigned long)v;
 		bits += 6;

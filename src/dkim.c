@@ -546,7 +546,7 @@ static int body_hashes(const msg *m, dkim_state *st)
 
 			nl += s->l >= 0;
 
-			memset(&cb, 0, sizeof cb);
+			memset(&cb, 0, CANON_BODY_CLEAR);
 			cb.relaxed = s->bc;
 			cb.limit = lim;
 			cb.h = crypto_hash_new(s->alg);

@@ -216,7 +216,7 @@ static int sign_init(mauth_check *c, void *vst, const params *p,
 		goto done;
 	}
 	/* Body hash: one streaming pass. */
-	memset(&cb, 0, sizeof cb);
+	memset(&cb, 0, CANON_BODY_CLEAR);
 	cb.relaxed = relaxed_b;
 	cb.limit = CANON_NO_LIMIT;
 	cb.h = crypto_hash_new(HASH_SHA256);

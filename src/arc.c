@@ -635,27 +635,15 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 	unsigned *ids = NULL;
 	unsigned char *used = NULL;
 	body_hash bh[ARC_MAX_BODIES];
-	long v;
-	int b, ok;
+	int ok;
 	msg m;
 
 	if (text == NULL) {
 		snprintf(err, errlen, "message: required");
 		return MAUTH_EINVAL;
 	}
-	st->now = -1;
-	b = param_long(p, "now", 0, 0x7fffffffffffffffL, &v);
-	if (b < 0) {
-		snprintf(err, errlen, "now: want seconds since the epoch");
+	if (dkim_verify_opts(p, &st->now, &st->min_bits, err, errlen) < 0)
 		return MAUTH_EINVAL;
-	}
-	if (b > 0)
-		st->now = v;
-	st->min_bits = MIN_KEY_BITS;
-	if (param_long(p, "min_key_bits", 512, 16384, &st->min_bits) < 0) {
-		snprintf(err, errlen, "min_key_bits: want 512..16384");
-		return MAUTH_EINVAL;
-	}
 	if (msg_parse(a, text, len, NULL, &m) != 0)
 		return MAUTH_ENOMEM;
 	if (collect(a, st, &m, &ok) != 0)

@@ -590,7 +590,6 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 	unsigned char *used;
 	size_t len, i, nsig = 0, checked = 0;
 	const char *text = param_get(p, "message", &len);
-	long v;
 	msg m;
 	int b;
 
@@ -598,19 +597,8 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 		snprintf(err, errlen, "message: required");
 		return MAUTH_EINVAL;
 	}
-	st->now = -1;
-	b = param_long(p, "now", 0, 0x7fffffffffffffffL, &v);
-	if (b < 0) {
-		snprintf(err, errlen, "now: want seconds since the epoch");
+	if (dkim_verify_opts(p, &st->now, &st->min_bits, err, errlen) < 0)
 		return MAUTH_EINVAL;
-	}
-	if (b > 0)
-		st->now = v;
-	st->min_bits = MIN_KEY_BITS;
-	if (param_long(p, "min_key_bits", 512, 16384, &st->min_bits) < 0) {
-		snprintf(err, errlen, "min_key_bits: want 512..16384");
-		return MAUTH_EINVAL;
-	}
 	b = 0;
 	if (param_bool(p, "allow_sha1", &b) < 0) {
 		snprintf(err, errlen, "allow_sha1: want a boolean");
@@ -975,4 +963,23 @@ const char *dkim_check_answer(const mauth_answer *a, int keytype, int alg,
 		*key_bits = s->key_bits;
 	free(s);
 	return result;
+}
+
+int dkim_verify_opts(const params *p, long long *now, long *min_bits,
+		     char *err, size_t errlen)
+{
+	long v;
+	int b = param_long(p, "now", 0, 0x7fffffffffffffffL, &v);
+
+	if (b < 0) {
+		snprintf(err, errlen, "now: want seconds since the epoch");
+		return MAUTH_EINVAL;
+	}
+	*now = b > 0 ? v : -1;
+	*min_bits = MIN_KEY_BITS;
+	if (param_long(p, "min_key_bits", 512, 16384, min_bits) < 0) {
+		snprintf(err, errlen, "min_key_bits: want 512..16384");
+		return MAUTH_EINVAL;
+	}
+	return 0;
 }

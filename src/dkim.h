@@ -32,4 +32,12 @@ const char *dkim_check_answer(const mauth_answer *a, int keytype, int alg,
 			      const char *bh_fail, long min_bits,
 			      char *problem, size_t plen, int *key_bits);
 
+/*
+ * The verifier options DKIM and ARC share: now (seconds since the epoch,
+ * -1 when not given: no expiry check) and min_key_bits (RFC 8301: 1024
+ * unless the caller lowers it).  < 0 with err on a bad value.
+ */
+int dkim_verify_opts(const params *p, long long *now, long *min_bits,
+		     char *err, size_t errlen);
+
 #endif

@@ -95,18 +95,6 @@ static void chain_fail(arc_state *st, const char *fmt, long a, const char *b)
 	snprintf(st->problem, sizeof st->problem, fmt, a, b ? b : "");
 }
 
-static int is_digits(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
 /* An instance number 1..50 from text, or 0. */
 static int instance_of(const char *s, size_t n)
 {
@@ -163,26 +151,6 @@ static int sig_instance(const msg_field *f)
 		return 0;
 	t = tags_get(&tl, "i");
 	return t == NULL ? 0 : instance_of(t->val, t->vlen);
-}
-
-/* The value of a tag of at most 18 digits (the text is not NUL-ended). */
-static long long tag_num(const tag *t)
-{
-	long long v = 0;
-	size_t i;
-
-	for (i = 0; i < t->vlen; i++)
-		v = v * 10 + (t->val[i] - '0');
-	return v;
-}
-
-static char *tag_dup(arena *a, const tag *t)
-{
-	char *out = arena_alloc(a, t->vlen + 1);
-
-	if (out == NULL || tag_compact(t, out, t->vlen + 1) == (size_t)-1)
-		return NULL;
-	return out;
 }
 
 static int ftext_name(const char *s, size_t n)
@@ -253,20 +221,18 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 		return 0;
 	}
 	if ((t = tags_get(tl, "t")) != NULL) {
-		if (!is_digits(t->val, t->vlen) || t->vlen > 18) {
+		if ((ts = tag_number(t, 18)) < 0) {
 			sig_decide(s, "permerror", "t= is not a timestamp%s", "");
 			return 0;
 		}
-		ts = tag_num(t);
 	}
 	if ((t = tags_get(tl, "x")) != NULL) {
 		long long x;
 
-		if (!is_digits(t->val, t->vlen) || t->vlen > 18) {
+		if ((x = tag_number(t, 18)) < 0) {
 			sig_decide(s, "permerror", "x= is not a timestamp%s", "");
 			return 0;
 		}
-		x = tag_num(t);
 		if ((ts >= 0 && x < ts) || (st->now >= 0 && x < st->now)) {
 			sig_decide(s, "permerror", "signature expired (x=)%s", "");
 			return 0;
@@ -338,11 +304,10 @@ static int parse_ams(arena *a, const arc_state *st, arc_set *set)
 		}
 	}
 	if ((t = tags_get(&tl, "l")) != NULL) {
-		if (!is_digits(t->val, t->vlen) || t->vlen > 18) {
+		if ((set->l = tag_number(t, 18)) < 0) {
 			sig_decide(s, "permerror", "l= is not a length%s", "");
 			return 0;
 		}
-		set->l = tag_num(t);
 	}
 	if ((t = tags_get(&tl, "h")) == NULL) {
 		sig_decide(s, "permerror", "no h= tag%s", "");

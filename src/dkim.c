@@ -103,41 +103,6 @@ static void decide(dkim_sig *s, const char *result, const char *problem,
 		add_problem(s, problem, arg ? arg : "");
 }
 
-static int is_digits(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
-}
-
-/* A decimal tag value of at most maxd digits, or -1. */
-static long long tag_number(const tag *t, size_t maxd)
-{
-	long long v = 0;
-	size_t i;
-
-	if (!is_digits(t->val, t->vlen) || t->vlen > maxd)
-		return -1;
-	for (i = 0; i < t->vlen; i++)
-		v = v * 10 + (t->val[i] - '0');
-	return v;
-}
-
-/* Copies a tag value without FWS into the arena; NULL if too long or ENOMEM. */
-static char *tag_dup(arena *a, const tag *t)
-{
-	char *out = arena_alloc(a, t->vlen + 1);
-
-	if (out == NULL || tag_compact(t, out, t->vlen + 1) == (size_t)-1)
-		return NULL;
-	return out;
-}
-
 /* Is list (colon-separated, compacted) holding word (case-insensitive)? */
 static int list_has(const char *list, const char *word)
 {

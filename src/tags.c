@@ -155,3 +155,36 @@ size_t tag_compact(const tag *t, char *out, size_t outlen)
 	out[n] = '\0';
 	return n;
 }
+
+int is_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+long long tag_number(const tag *t, size_t maxd)
+{
+	long long v = 0;
+	size_t i;
+
+	if (!is_digits(t->val, t->vlen) || t->vlen > maxd)
+		return -1;
+	for (i = 0; i < t->vlen; i++)
+		v = v * 10 + (t->val[i] - '0');
+	return v;
+}
+
+char *tag_dup(arena *a, const tag *t)
+{
+	char *out = arena_alloc(a, t->vlen + 1);
+
+	if (out == NULL || tag_compact(t, out, t->vlen + 1) == (size_t)-1)
+		return NULL;
+	return out;
+}

@@ -14,6 +14,7 @@
 #define MAUTH_TAGS_H
 
 #include <stddef.h>
+#include "internal.h"
 
 #define TAGS_MAX 64		/* more tags than any record has a use for */
 
@@ -45,5 +46,12 @@ int tag_ieq(const tag *t, const char *s);
  * returns the length, or (size_t)-1 when it does not fit.
  */
 size_t tag_compact(const tag *t, char *out, size_t outlen);
+
+/* The value without FWS, copied into the arena; NULL if too long or ENOMEM. */
+char *tag_dup(arena *a, const tag *t);
+/* 1 when s is one or more ASCII digits. */
+int is_digits(const char *s, size_t n);
+/* A decimal tag value of at most maxd digits (maxd <= 18), or -1. */
+long long tag_number(const tag *t, size_t maxd);
 
 #endif

@@ -153,19 +153,6 @@ static int sig_instance(const msg_field *f)
 	return t == NULL ? 0 : instance_of(t->val, t->vlen);
 }
 
-static int ftext_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 33 || (unsigned char)s[i] > 126 ||
-		    s[i] == ':')
-			return 0;
-	return 1;
-}
-
 /*
  * The tags AMS and AS share: a=, b=, d=, s=, t=, x=.  Returns 0 (s->result
  * set when unusable) or -1 on ENOMEM.
@@ -331,7 +318,7 @@ static int parse_ams(arena *a, const arc_state *st, arc_set *set)
 		if (e != NULL)
 			*e = '\0';
 		/* "a::b": an empty name signs nothing (ams_fields_h_mis_hdr). */
-		if (*p != '\0' && !ftext_name(p, strlen(p))) {
+		if (*p != '\0' && !msg_name_ok(p, strlen(p))) {
 			sig_decide(s, "permerror", "h= is not a list of field names%s", "");
 			return 0;
 		}

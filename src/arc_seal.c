@@ -217,6 +217,7 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 	seal_state *st = vst;
 	arena *a = check_arena(c);
 	size_t mlen, klen, arlen, i, nh = 0;
+	long given;
 	const char *message = param_get(p, "message", &mlen);
 	const char *keypem = param_get(p, "key", &klen);
 	const char *ar = param_get(p, "authentication_results", &arlen);
@@ -229,7 +230,7 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 	const char **names = NULL, *why = NULL;
 	size_t *lens = NULL;
 	char *artext = NULL, *aar = NULL, *ams_b = NULL, *as_b = NULL;
-	char key[32], buf[4][600], bhb64[HASH_MAX * 2];
+	char buf[4][600], bhb64[HASH_MAX * 2];
 	const char *items[10];
 	unsigned char digest[HASH_MAX], *used = NULL;
 	int keytype, top = 0, rc = MAUTH_ENOMEM, k, cv = 0;
@@ -281,13 +282,17 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 		snprintf(err, errlen, "now: want seconds since the epoch");
 		return MAUTH_EINVAL;
 	}
-	while (snprintf(key, sizeof key, "headers.%zu", nh + 1) > 0 &&
-	       param_get(p, key, NULL) != NULL)
-		nh++;
-	if (nh > DKIM_MAX_H) {
-		snprintf(err, errlen, "headers: more than %d names", DKIM_MAX_H);
-		return MAUTH_EINVAL;
-	}
+	given = dkim_sign_names(a, p, &names, &lens, err, errlen);
+	if (given < 0)
+		return (int)given;
+	nh = (size_t)given;
+	for (i = 0; i < nh; i++)
+		if (ascii_ieq(names[i], lens[i], "ARC-Seal", 8)) {
+			/* §4.1.2: the AMS must not sign ARC-Seal fields */
+			snprintf(err, errlen, "headers[%zu]: ARC-Seal may not be "
+				 "signed", i + 1);
+			return MAUTH_EINVAL;
+		}
 	if (msg_parse(a, message, mlen, NULL, &m) != 0)
 		return MAUTH_ENOMEM;
 	if (m.truncated) {
@@ -412,32 +417,7 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 	}
 
 	/* Header names for the AMS. */
-	if (nh > 0) {
-		names = arena_alloc(a, nh * sizeof *names);
-		lens = arena_alloc(a, nh * sizeof *lens);
-		if (names == NULL || lens == NULL)
-			goto done;
-		for (i = 0; i < nh; i++) {
-			size_t j;
-
-			snprintf(key, sizeof key, "headers.%zu", i + 1);
-			names[i] = param_get(p, key, &lens[i]);
-			for (j = 0; j < lens[i]; j++)
-				if ((unsigned char)names[i][j] <= 32 ||
-				    (unsigned char)names[i][j] > 126 ||
-				    names[i][j] == ':' || names[i][j] == ';')
-					break;
-			if (lens[i] == 0 || j < lens[i] ||
-			    ascii_ieq(names[i], lens[i], "ARC-Seal", 8)) {
-				snprintf(err, errlen, "headers[%zu]: not a field "
-					 "name that may be signed", i + 1);
-				rc = MAUTH_EINVAL;
-				goto done;
-			}
-			if ((names[i] = arena_strndup(a, names[i], lens[i])) == NULL)
-				goto done;
-		}
-	} else {
+	if (nh == 0) {
 		size_t cap = 64;
 
 		names = arena_alloc(a, cap * sizeof *names);

@@ -121,19 +121,6 @@ static int list_has(const char *list, const char *word)
 	return 0;
 }
 
-static int ftext_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 33 || (unsigned char)s[i] > 126 ||
-		    s[i] == ':')
-			return 0;
-	return 1;
-}
-
 /* Splits the compacted h= value in place into s->h; 0 or -1 (bad list). */
 static int split_h(arena *a, dkim_sig *s, char *hv)
 {
@@ -152,7 +139,7 @@ static int split_h(arena *a, dkim_sig *s, char *hv)
 
 		if (e != NULL)
 			*e = '\0';
-		if (!ftext_name(p, strlen(p)))
+		if (!msg_name_ok(p, strlen(p)))
 			return -1;
 		s->h[i] = p;
 		p = e ? e + 1 : p + strlen(p);

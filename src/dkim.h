@@ -33,6 +33,15 @@ const char *dkim_check_answer(const mauth_answer *a, int keytype, int alg,
 			      char *problem, size_t plen, int *key_bits);
 
 /*
+ * The header names a signer was asked to sign (params headers.1, 2, ...),
+ * copied into the arena: each must be a field name (RFC 5322 ftext) with
+ * no ";".  Returns how many (0: none given, use the defaults), or
+ * MAUTH_EINVAL / MAUTH_ENOMEM.
+ */
+long dkim_sign_names(arena *a, const params *p, const char ***names,
+		     size_t **lens, char *err, size_t errlen);
+
+/*
  * The verifier options DKIM and ARC share: now (seconds since the epoch,
  * -1 when not given: no expiry check) and min_key_bits (RFC 8301: 1024
  * unless the caller lowers it).  < 0 with err on a bad value.

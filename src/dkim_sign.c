@@ -63,7 +63,8 @@ static int sign_init(mauth_check *c, void *vst, const params *p,
 {
 	sign_state *st = vst;
 	arena *a = check_arena(c);
-	size_t mlen, klen, i, nh = 0, hl;
+	size_t mlen, klen, i, nh = 0;
+	long given;
 	const char *message = param_get(p, "message", &mlen);
 	const char *domain = param_get(p, "domain", NULL);
 	const char *selector = param_get(p, "selector", NULL);
@@ -77,7 +78,7 @@ static int sign_init(mauth_check *c, void *vst, const params *p,
 	long now = 0, expire = 0;
 	int has_now, has_expire;
 	unsigned char digest[HASH_MAX], sig[SIG_MAX], *used = NULL;
-	char key[32], buf[600], b64[HASH_MAX * 2], *sig64 = NULL;
+	char buf[600], b64[HASH_MAX * 2], *sig64 = NULL;
 	crypto_key *k = NULL;
 	crypto_hash *h = NULL;
 	canon_body_state cb;
@@ -137,39 +138,17 @@ static int sign_init(mauth_check *c, void *vst, const params *p,
 		return MAUTH_EINVAL;
 	}
 	/* The header list: given, or the default with From signed once more. */
-	while (list_param(p, nh + 1, key, sizeof key) != NULL)
-		nh++;
-	if (nh > DKIM_MAX_H) {
-		snprintf(err, errlen, "headers: more than %d names", DKIM_MAX_H);
-		return MAUTH_EINVAL;
-	}
+	given = dkim_sign_names(a, p, &names, &lens, err, errlen);
+	if (given < 0)
+		return (int)given;
+	nh = (size_t)given;
 	if (msg_parse(a, message, mlen, NULL, &m) != 0)
 		return MAUTH_ENOMEM;
 	if (nh > 0) {
 		int from = 0;
 
-		names = arena_alloc(a, nh * sizeof *names);
-		lens = arena_alloc(a, nh * sizeof *lens);
-		if (names == NULL || lens == NULL)
-			return MAUTH_ENOMEM;
-		for (i = 0; i < nh; i++) {
-			names[i] = list_param(p, i + 1, key, sizeof key);
-			lens[i] = strlen(names[i]);
-			for (hl = 0; hl < lens[i]; hl++)
-				if ((unsigned char)names[i][hl] <= 32 ||
-				    (unsigned char)names[i][hl] > 126 ||
-				    names[i][hl] == ':' || names[i][hl] == ';')
-					break;
-			if (lens[i] == 0 || hl < lens[i]) {
-				snprintf(err, errlen, "headers[%zu]: not a "
-					 "field name", i + 1);
-				return MAUTH_EINVAL;
-			}
-			names[i] = arena_strndup(a, names[i], lens[i]);
-			if (names[i] == NULL)
-				return MAUTH_ENOMEM;
+		for (i = 0; i < nh; i++)
 			from |= ascii_ieq(names[i], lens[i], "from", 4);
-		}
 		if (!from) {
 			snprintf(err, errlen, "headers: must include From "
 				 "(RFC 6376 5.4)");
@@ -342,3 +321,38 @@ static int sign_step(mauth_check *c, void *vst)
 const check_vt mauth_dkim_sign_vt = {
 	"dkim_sign", sizeof(sign_state), sign_init, sign_step, NULL
 };
+
+long dkim_sign_names(arena *a, const params *p, const char ***names,
+		     size_t **lens, char *err, size_t errlen)
+{
+	char key[32];
+	size_t i, n = 0;
+
+	while (list_param(p, n + 1, key, sizeof key) != NULL)
+		n++;
+	if (n > DKIM_MAX_H) {
+		snprintf(err, errlen, "headers: more than %d names", DKIM_MAX_H);
+		return MAUTH_EINVAL;
+	}
+	if (n == 0)
+		return 0;
+	*names = arena_alloc(a, n * sizeof **names);
+	*lens = arena_alloc(a, n * sizeof **lens);
+	if (*names == NULL || *lens == NULL)
+		return MAUTH_ENOMEM;
+	for (i = 0; i < n; i++) {
+		size_t len;
+		const char *v;
+
+		snprintf(key, sizeof key, "headers.%zu", i + 1);
+		v = param_get(p, key, &len);
+		if (!msg_name_ok(v, len) || memchr(v, ';', len) != NULL) {
+			snprintf(err, errlen, "headers[%zu]: not a field name", i + 1);
+			return MAUTH_EINVAL;
+		}
+		if (((*names)[i] = arena_strndup(a, v, len)) == NULL)
+			return MAUTH_ENOMEM;
+		(*lens)[i] = len;
+	}
+	return (long)n;
+}

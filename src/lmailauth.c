@@ -357,6 +357,27 @@ static void flatten(lua_State *L, int t, const char *prefix, int depth,
 	}
 }
 
+/*
+ * Flattens the options table at idx into pl, starting in the caller's
+ * stack arrays (few, nums).  Pushes the anchor slot (nil until strings need
+ * keeping) on top of the stack: the caller must not pop it before using pl.
+ */
+static void read_options(lua_State *L, int idx, param_list *pl,
+			 mauth_param *few, size_t cap, char (*nums)[NUM_TEXT],
+			 size_t numcap)
+{
+	lua_pushnil(L);		/* the anchor table, made when needed */
+	pl->anchor = lua_gettop(L);
+	pl->kept = 0;
+	pl->num = nums;
+	pl->nnum = 0;
+	pl->numcap = numcap;
+	pl->n = 0;
+	pl->cap = cap;
+	pl->v = few;
+	flatten(L, idx, "", 0, pl);
+}
+
 /* ---- mailauth.check ---- */
 
 /*
@@ -405,16 +426,8 @@ static int l_check_new(lua_State *L)
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
-	lua_pushnil(L);		/* the anchor table, made when needed */
-	pl.anchor = 3;
-	pl.kept = 0;
-	pl.num = nums;
-	pl.nnum = 0;
-	pl.numcap = sizeof nums / sizeof nums[0];
-	pl.n = 0;
-	pl.cap = sizeof few / sizeof few[0];
-	pl.v = few;
-	flatten(L, 2, "", 0, &pl);
+	read_options(L, 2, &pl, few, sizeof few / sizeof few[0], nums,
+		     sizeof nums / sizeof nums[0]);
 	box = lua_newuserdata(L, sizeof *box);
 	*box = NULL;
 	lua_pushvalue(L, UP_CHECK_MT);
@@ -602,16 +615,8 @@ static int l_run(lua_State *L)
 	mauth_check_free(*slot);
 	*slot = NULL;
 	lua_settop(L, 4);
-	lua_pushnil(L);		/* the anchor table, made when needed */
-	pl.anchor = 5;
-	pl.kept = 0;
-	pl.num = nums;
-	pl.nnum = 0;
-	pl.numcap = sizeof nums / sizeof nums[0];
-	pl.n = 0;
-	pl.cap = sizeof few / sizeof few[0];
-	pl.v = few;
-	flatten(L, 2, "", 0, &pl);
+	read_options(L, 2, &pl, few, sizeof few / sizeof few[0], nums,
+		     sizeof nums / sizeof nums[0]);
 	rc = mauth_check_new(slot, kind, pl.v, pl.n, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);

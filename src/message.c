@@ -104,3 +104,16 @@ size_t msg_count(const msg *m, const char *name, size_t nlen)
 		n += msg_field_is(&m->f[i], name, nlen);
 	return n;
 }
+
+int msg_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 33 || (unsigned char)s[i] > 126 ||
+		    s[i] == ':')
+			return 0;
+	return 1;
+}

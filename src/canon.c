@@ -128,6 +128,8 @@ void canon_header(int relaxed, const char *raw, size_t len, size_t nlen,
 
 /* ---- bodies ---- */
 
+int canon_simd = CANON_SIMD_AVX512 | CANON_SIMD_SSSE3;
+
 #define STAGE_RUN 256	/* runs shorter than this are copied to the stage */
 
 static void stage_flush(canon_body_state *st)
@@ -276,8 +278,8 @@ static void relaxed_flush(canon_body_state *st, size_t n)
 	}
 }
 
-/* Room kept free at the end of the stage: a 16-byte store and an event. */
-#define STAGE_SLACK 32
+/* Room kept free at the end of the stage: a 64-byte store and an event. */
+#define STAGE_SLACK 96
 
 /*
  * With SSSE3, blocks of 16 bytes with no line end to touch are rewritten
@@ -443,8 +445,10 @@ static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
 	char *o = st->stage;
 	char *olim = st->stage + sizeof st->stage - STAGE_SLACK;
 	int resume = 1;		/* at p, a LF follows no CR: a bare LF */
+	int avx512 = (canon_simd & CANON_SIMD_AVX512) && canon_avx512_usable();
 #if defined(CANON_SSSE3)
-	int ssse3 = __builtin_cpu_supports("ssse3") &&
+	int ssse3 = (canon_simd & CANON_SIMD_SSSE3) &&
+		    __builtin_cpu_supports("ssse3") &&
 		    __builtin_cpu_supports("popcnt");
 #endif
 #if defined(__SSE2__)
@@ -468,6 +472,15 @@ static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
 			continue;
 		}
 		resume = 0;
+		if (avx512) {
+			const char *q = canon_relaxed_avx512(p, cut, &o, olim);
+
+			if (q != p) {
+				resume = q[-1] != '\r';	/* a LF at q is bare */
+				p = q;
+				continue;
+			}
+		}
 #if defined(CANON_SSSE3)
 		if (ssse3) {
 			const char *q = relaxed_fast(p, cut, &o, olim);

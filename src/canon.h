@@ -46,4 +46,24 @@ typedef struct {
  */
 void canon_body(canon_body_state *st, const char *body, size_t len);
 
+/*
+ * The vector paths the body canonicaliser may use when the CPU has them
+ * (all by default).  Only tests change it, to compare the paths' output.
+ */
+enum { CANON_SIMD_AVX512 = 1, CANON_SIMD_SSSE3 = 2 };
+extern int canon_simd;
+
+/*
+ * canon_avx512.c: relaxed body blocks of 64 bytes (x86-64 with AVX-512
+ * VBMI2, checked at run time).  Canonicalises from p (not inside a WSP
+ * run, not at a bare LF) towards cut into *op while *op <= olim (olim
+ * leaves 96 bytes of room); returns where it stopped.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CANON_AVX512 1
+#endif
+int canon_avx512_usable(void);
+const char *canon_relaxed_avx512(const char *p, const char *cut, char **op,
+				 const char *olim);
+
 #endif

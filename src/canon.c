@@ -28,19 +28,6 @@ static void out_flush(outbuf *o)
 	o->n = 0;
 }
 
-static void out_n(outbuf *o, const char *p, size_t n)
-{
-	if (o->n + n > sizeof o->buf) {
-		out_flush(o);
-		if (n > sizeof o->buf) {
-			crypto_hash_update(o->h, p, n);
-			return;
-		}
-	}
-	memcpy(o->buf + o->n, p, n);
-	o->n += n;
-}
-
 static int is_hdr_special(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -50,33 +37,33 @@ static int is_hdr_special(char c)
  * Relaxed header value bytes [from, to) of raw (len: the whole field, for
  * looking past to): unfolded, WSP runs to one SP, none before the first
  * or after the last other byte.  space and any carry across calls.
+ * A byte at a time into the buffer: values are short words between
+ * single spaces, where per-run copies cost more than they save.
  */
 static void relaxed_value(outbuf *o, const char *raw, size_t len, size_t from,
 			  size_t to, int *space, int *any)
 {
-	size_t i = from, j;
+	size_t i;
 
-	while (i < to) {
+	for (i = from; i < to; i++) {
 		char c = raw[i];
 
-		if (c == ' ' || c == '\t') {
-			*space = 1;
-			i++;
-			continue;
+		if (is_hdr_special(c)) {
+			if (c == ' ' || c == '\t') {
+				*space = 1;
+				continue;
+			}
+			if (c == '\n' || (i + 1 < len && raw[i + 1] == '\n'))
+				continue;	/* unfold (a lone CR is kept) */
 		}
-		if (c == '\n' || (c == '\r' && i + 1 < len && raw[i + 1] == '\n')) {
-			i++;			/* unfold */
-			continue;
-		}
+		/* room for a SP and the byte */
+		if (o->n + 2 > sizeof o->buf)
+			out_flush(o);
 		if (*space && *any)
-			out_c(o, ' ');
+			o->buf[o->n++] = ' ';
 		*space = 0;
 		*any = 1;
-		/* a run of bytes copied as they are (a lone CR is one) */
-		for (j = i + 1; j < to && !is_hdr_special(raw[j]); j++)
-			;
-		out_n(o, raw + i, j - i);
-		i = j;
+		o->buf[o->n++] = c;
 	}
 }
 

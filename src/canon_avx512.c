@@ -36,12 +36,6 @@ int canon_avx512_usable(void)
 	       __builtin_cpu_supports("bmi2");
 }
 
-/* Does a line end (CRLF or LF) start at p?  p + 1 is readable. */
-static int eol_starts(const char *p)
-{
-	return p[0] == '\n' || (p[0] == '\r' && p[1] == '\n');
-}
-
 TARGET
 const char *canon_relaxed_avx512(const char *p, const char *cut, char **op,
 				 const char *olim)
@@ -64,7 +58,8 @@ const char *canon_relaxed_avx512(const char *p, const char *cut, char **op,
 			_mm512_loadu_si512((const void *)p));
 		__m512i rn = _mm512_permutexvar_epi8(rev,
 			_mm512_loadu_si512((const void *)(p + 1)));
-		unsigned long long ws, lfm, crm, nlf, eol, bare, seeds, drop, keep;
+		unsigned long long ws, lfm, crm, nlf, nws, eol, bare, seeds, drop,
+				   keep, eol64;
 		unsigned lim = 64, k;
 		int bare_end = 0;
 
@@ -73,21 +68,26 @@ const char *canon_relaxed_avx512(const char *p, const char *cut, char **op,
 			break;		/* a run as long as the block */
 		lfm = _mm512_cmpeq_epi8_mask(r, lf);
 		crm = _mm512_cmpeq_epi8_mask(r, cr);
-		nlf = _mm512_cmpeq_epi8_mask(rn, lf);	/* the next byte is LF */
+		/* the same of the next byte (bit 0: the byte after the block) */
+		nlf = _mm512_cmpeq_epi8_mask(rn, lf);
+		nws = _mm512_cmpeq_epi8_mask(rn, sp) | _mm512_cmpeq_epi8_mask(rn, tab);
 		bare = nlf & ~crm;	/* the byte after this one is a bare LF */
-		if (bare != 0) {
+		if (__builtin_expect(bare != 0, 0)) {
 			/* the first bare LF, at byte lim: the block ends there */
 			lim = (unsigned)__builtin_clzll(bare) + 1;
 			bare_end = 1;
-		} else if ((ws & 1) && (p[64] == ' ' || p[64] == '\t')) {
+		} else if (__builtin_expect((ws & nws & 1) != 0, 0)) {
 			/* the last run goes on: end the block at its start */
 			lim = 64 - (unsigned)__builtin_ctzll(~ws);
 		}
 		/* Runs followed by a line end are dropped: seed each at its
 		 * last byte (the bit above a line end's first byte; bit 0 for
-		 * the byte after the block) and let the carry run through it. */
+		 * the byte after the block) and let the carry run through it.
+		 * No branch on the bytes here: they are text, unpredictable. */
 		eol = lfm | (crm & nlf);
-		seeds = ((eol << 1) | (unsigned long long)eol_starts(p + 64)) & ws;
+		eol64 = (nlf & 1) | ((unsigned long long)(p[64] == '\r') &
+				     (unsigned long long)(p[65] == '\n'));
+		seeds = ((eol << 1) | eol64) & ws;
 		drop = ws & ~(ws + seeds);
 		/* Keep non-WSP bytes and one byte of each other run, before lim. */
 		keep = (~ws | (ws & ~(ws << 1))) & ~drop;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "crypto.h"
 
 /*
  * Questions and answers are parallel arrays so that a batch with no answer
@@ -51,6 +52,11 @@ static const check_vt *const kinds[] = {
 };
 
 static const char *kind_names[sizeof kinds / sizeof kinds[0] + 1];
+
+void mauth_caches_clear(void)
+{
+	crypto_keycache_clear();
+}
 
 const char *const *mauth_check_kinds(void)
 {

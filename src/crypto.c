@@ -3,7 +3,9 @@
  * The only file that includes OpenSSL headers.  No algorithm is written
  * here: digests, RSA and Ed25519 are OpenSSL's.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -16,13 +18,18 @@
 #include <openssl/param_build.h>
 #include "crypto.h"
 
+/* Small updates (a header field at a time) are gathered in buf: one
+ * EVP call per kilobyte instead of one per field. */
 struct crypto_hash {
 	EVP_MD_CTX *ctx;
+	size_t n;
+	unsigned char buf[1024];
 };
 
 struct crypto_key {
 	EVP_PKEY *pkey;
 	int type;
+	int slot;		/* its key cache slot, -1 for none */
 };
 
 static const EVP_MD *md_of(int alg)
@@ -38,10 +45,11 @@ size_t crypto_hash_len(int alg)
 
 crypto_hash *crypto_hash_new(int alg)
 {
-	crypto_hash *h = OPENSSL_zalloc(sizeof *h);
+	crypto_hash *h = OPENSSL_malloc(sizeof *h);
 
 	if (h == NULL)
 		return NULL;
+	h->n = 0;
 	h->ctx = EVP_MD_CTX_new();
 	if (h->ctx == NULL || md_of(alg) == NULL ||
 	    EVP_DigestInit_ex(h->ctx, md_of(alg), NULL) != 1) {
@@ -53,14 +61,29 @@ crypto_hash *crypto_hash_new(int alg)
 
 void crypto_hash_update(crypto_hash *h, const void *p, size_t n)
 {
-	if (n > 0)
+	if (h->n + n <= sizeof h->buf) {
+		memcpy(h->buf + h->n, p, n);
+		h->n += n;
+		return;
+	}
+	if (h->n > 0)
+		EVP_DigestUpdate(h->ctx, h->buf, h->n);
+	h->n = 0;
+	if (n >= sizeof h->buf) {
 		EVP_DigestUpdate(h->ctx, p, n);
+	} else {
+		memcpy(h->buf, p, n);
+		h->n = n;
+	}
 }
 
 size_t crypto_hash_final(crypto_hash *h, unsigned char *out)
 {
 	unsigned int n = 0;
 
+	if (h->n > 0)
+		EVP_DigestUpdate(h->ctx, h->buf, h->n);
+	h->n = 0;
 	if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1)
 		return 0;
 	return n;
@@ -92,6 +115,7 @@ static crypto_key *key_wrap(EVP_PKEY *pkey, const char **why)
 	}
 	k->pkey = pkey;
 	k->type = id == EVP_PKEY_RSA ? KEY_RSA : KEY_ED25519;
+	k->slot = -1;
 	return k;
 }
 
@@ -230,8 +254,8 @@ static EVP_PKEY *rsa_pubkey(const unsigned char *der, long len)
 	return pkey;
 }
 
-crypto_key *crypto_pubkey_new(int type, const unsigned char *der, size_t len,
-			      const char **why)
+static EVP_PKEY *pubkey_decode(int type, const unsigned char *der,
+				size_t len, const char **why)
 {
 	EVP_PKEY *pkey = NULL;
 
@@ -246,11 +270,182 @@ crypto_key *crypto_pubkey_new(int type, const unsigned char *der, size_t len,
 		pkey = rsa_pubkey(der, (long)len);
 	}
 	ERR_clear_error();
-	if (pkey == NULL) {
+	if (pkey == NULL)
 		*why = "p= is not a valid public key";
-		return NULL;
+	return pkey;
+}
+
+/*
+ * Decoded public keys, shared by the whole process.  A mail stream
+ * meets the same few hundred keys again and again, and OpenSSL spends
+ * more on turning a key's bytes into a usable key (building it, then
+ * its Montgomery form on first use) than on the RSA operation itself.
+ * The cache only remembers the output of a pure function of the p=
+ * text, so results never depend on it.  Direct-mapped by a hash of the
+ * text (a collision evicts), the text compared in full on a hit; keys
+ * are reference-counted, so a key evicted while in use stays valid.
+ * One mutex: a hit holds it for a hash, a compare and an up-ref.
+ *
+ * An RSA slot also keeps a verification context per digest, set up
+ * (padding, digest) and reusable: setting one up costs OpenSSL a few
+ * microseconds of lookups.  A verifier takes it out of the slot, so no
+ * two threads share one, and puts it back when done.
+ */
+#define KEYCACHE_SLOTS 128
+#define KEYCACHE_MAX_TEXT 1500	/* an 8192-bit key's p= (1.4 KB) fits */
+
+typedef struct {
+	EVP_PKEY *pkey;		/* NULL: empty */
+	size_t len;
+	EVP_PKEY_CTX *verify[3];	/* by HASH_*, each NULL or ready */
+	int type;
+	char text[KEYCACHE_MAX_TEXT];	/* the p= value, as published */
+} keycache_slot;
+
+static keycache_slot keycache[KEYCACHE_SLOTS];
+static pthread_mutex_t keycache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Frees what a slot (or a copy of one taken out under the lock) holds. */
+static void slot_free(keycache_slot *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof s->verify / sizeof s->verify[0]; i++)
+		EVP_PKEY_CTX_free(s->verify[i]);
+	EVP_PKEY_free(s->pkey);
+}
+
+/* A hash of the text, 8 bytes at a time (the text is about 400 bytes). */
+static unsigned keycache_index(int type, const char *text, size_t len)
+{
+	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ (unsigned)type ^ len;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		unsigned long long w;
+
+		memcpy(&w, text + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
 	}
-	return key_wrap(pkey, why);
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+	return (unsigned)((h ^ (h >> 32)) % KEYCACHE_SLOTS);
+}
+
+/* A new reference to the cached key for this text, or NULL. */
+static EVP_PKEY *keycache_get(unsigned at, int type, const char *text,
+			      size_t len)
+{
+	keycache_slot *s = &keycache[at];
+	EVP_PKEY *pkey = NULL;
+
+	pthread_mutex_lock(&keycache_lock);
+	if (s->pkey != NULL && s->type == type && s->len == len &&
+	    memcmp(s->text, text, len) == 0 && EVP_PKEY_up_ref(s->pkey) == 1)
+		pkey = s->pkey;
+	pthread_mutex_unlock(&keycache_lock);
+	return pkey;
+}
+
+static void keycache_put(unsigned at, int type, const char *text, size_t len,
+			 EVP_PKEY *pkey)
+{
+	keycache_slot *s = &keycache[at];
+	keycache_slot old;
+
+	if (len > KEYCACHE_MAX_TEXT || EVP_PKEY_up_ref(pkey) != 1)
+		return;
+	pthread_mutex_lock(&keycache_lock);
+	old.pkey = s->pkey;
+	memcpy(old.verify, s->verify, sizeof old.verify);
+	s->pkey = pkey;
+	memset(s->verify, 0, sizeof s->verify);
+	s->type = type;
+	s->len = len;
+	memcpy(s->text, text, len);
+	pthread_mutex_unlock(&keycache_lock);
+	slot_free(&old);
+}
+
+/* The slot's ready context for k and alg, taken out of it; or NULL. */
+static EVP_PKEY_CTX *keycache_take_verify(const crypto_key *k, int alg)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+
+	if (k->slot < 0)
+		return NULL;
+	pthread_mutex_lock(&keycache_lock);
+	if (keycache[k->slot].pkey == k->pkey) {
+		ctx = keycache[k->slot].verify[alg];
+		keycache[k->slot].verify[alg] = NULL;
+	}
+	pthread_mutex_unlock(&keycache_lock);
+	return ctx;
+}
+
+/* Gives ctx back to k's slot, or frees it when the slot moved on. */
+static void keycache_give_verify(const crypto_key *k, int alg,
+				 EVP_PKEY_CTX *ctx)
+{
+	if (k->slot >= 0) {
+		pthread_mutex_lock(&keycache_lock);
+		if (keycache[k->slot].pkey == k->pkey &&
+		    keycache[k->slot].verify[alg] == NULL) {
+			keycache[k->slot].verify[alg] = ctx;
+			ctx = NULL;
+		}
+		pthread_mutex_unlock(&keycache_lock);
+	}
+	EVP_PKEY_CTX_free(ctx);
+}
+
+void crypto_keycache_clear(void)
+{
+	unsigned i;
+
+	for (i = 0; i < KEYCACHE_SLOTS; i++) {
+		keycache_slot old;
+
+		pthread_mutex_lock(&keycache_lock);
+		old.pkey = keycache[i].pkey;
+		memcpy(old.verify, keycache[i].verify, sizeof old.verify);
+		keycache[i].pkey = NULL;
+		memset(keycache[i].verify, 0, sizeof keycache[i].verify);
+		pthread_mutex_unlock(&keycache_lock);
+		slot_free(&old);
+	}
+}
+
+crypto_key *crypto_pubkey_new(int type, const char *b64, size_t len,
+			      const char **why)
+{
+	unsigned at = keycache_index(type, b64, len);
+	EVP_PKEY *pkey = len <= KEYCACHE_MAX_TEXT ?
+			 keycache_get(at, type, b64, len) : NULL;
+	crypto_key *k;
+
+	if (pkey == NULL) {
+		unsigned char *der = malloc(len / 4 * 3 + 3);
+		size_t n = der != NULL ? b64_decode(b64, len, der) : 0;
+
+		if (der == NULL) {
+			*why = "out of memory";
+			return NULL;
+		}
+		if (n == (size_t)-1)
+			*why = "p= is not valid base64";
+		else
+			pkey = pubkey_decode(type, der, n, why);
+		free(der);
+		if (pkey == NULL)
+			return NULL;
+		keycache_put(at, type, b64, len, pkey);
+	}
+	k = key_wrap(pkey, why);
+	if (k != NULL && len <= KEYCACHE_MAX_TEXT)
+		k->slot = (int)at;
+	return k;
 }
 
 /*
@@ -424,14 +619,22 @@ int crypto_verify(crypto_key *k, int alg, const unsigned char *tbs,
 		    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) == 1)
 			rc = EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1;
 		EVP_MD_CTX_free(ctx);
-	} else {
-		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(k->pkey, NULL);
+	} else if (md_of(alg) != NULL) {
+		EVP_PKEY_CTX *ctx = keycache_take_verify(k, alg);
 
-		if (ctx != NULL && EVP_PKEY_verify_init(ctx) == 1 &&
-		    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(ctx, md_of(alg)) == 1)
+		if (ctx == NULL) {
+			ctx = EVP_PKEY_CTX_new(k->pkey, NULL);
+			if (ctx != NULL && (EVP_PKEY_verify_init(ctx) != 1 ||
+			    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1 ||
+			    EVP_PKEY_CTX_set_signature_md(ctx, md_of(alg)) != 1)) {
+				EVP_PKEY_CTX_free(ctx);
+				ctx = NULL;
+			}
+		}
+		if (ctx != NULL) {
 			rc = EVP_PKEY_verify(ctx, sig, siglen, tbs, tbslen) == 1;
-		EVP_PKEY_CTX_free(ctx);
+			keycache_give_verify(k, alg, ctx);
+		}
 	}
 	ERR_clear_error();
 	return rc;

@@ -26,12 +26,18 @@ void crypto_hash_free(crypto_hash *h);		/* NULL is a no-op */
 size_t crypto_hash_len(int alg);
 
 /*
- * A public key of a DKIM key record: for RSA the DER of a
- * SubjectPublicKeyInfo (or, as some publish, a bare PKCS#1 RSAPublicKey);
- * for Ed25519 the 32 raw bytes (RFC 8463 §4).  NULL with *why set.
+ * The public key of a DKIM key record's p= value (base64, FWS allowed):
+ * for RSA the DER of a SubjectPublicKeyInfo (or, as some publish, a bare
+ * PKCS#1 RSAPublicKey); for Ed25519 the 32 raw bytes (RFC 8463 §4).
+ * NULL with *why set ("p= is not valid base64", ...).
  */
-crypto_key *crypto_pubkey_new(int type, const unsigned char *der, size_t len,
+crypto_key *crypto_pubkey_new(int type, const char *b64, size_t len,
 			      const char **why);
+/*
+ * Decoded public keys are kept in a small process-wide cache (thread-safe);
+ * this empties it (the Lua module does when its state closes).
+ */
+void crypto_keycache_clear(void);
 /* A private key in PEM (PKCS#1, PKCS#8, or SEC1-less Ed25519 PKCS#8). */
 crypto_key *crypto_privkey_pem(const char *pem, size_t len, const char **why);
 int crypto_key_type(const crypto_key *k);	/* KEY_RSA / KEY_ED25519 / 0 */

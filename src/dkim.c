@@ -53,6 +53,7 @@ typedef struct {
 	char problem[PROBLEM_MAX];
 	char *domain, *selector, *identity, *algorithm, *canon, *b64;
 	char **h;
+	size_t *hlen;		/* strlen of each h[i] */
 	size_t nh;
 	int alg, keytype, hc, bc;
 	long long l, t, x;	/* -1 when absent */
@@ -132,17 +133,19 @@ static int split_h(arena *a, dkim_sig *s, char *hv)
 	if (n > DKIM_MAX_H)
 		return -1;
 	s->h = arena_alloc(a, n * sizeof *s->h);
-	if (s->h == NULL)
+	s->hlen = arena_alloc(a, n * sizeof *s->hlen);
+	if (s->h == NULL || s->hlen == NULL)
 		return -1;
 	for (i = 0, p = hv; i < n; i++) {
 		char *e = strchr(p, ':');
 
 		if (e != NULL)
 			*e = '\0';
-		if (!msg_name_ok(p, strlen(p)))
+		s->hlen[i] = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (!msg_name_ok(p, s->hlen[i]))
 			return -1;
 		s->h[i] = p;
-		p = e ? e + 1 : p + strlen(p);
+		p += s->hlen[i] + (e != NULL);
 	}
 	s->nh = n;
 	return 0;
@@ -324,7 +327,7 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 		int from = 0;
 
 		for (i = 0; i < s->nh; i++)
-			from |= ascii_ieq(s->h[i], strlen(s->h[i]), "from", 4);
+			from |= ascii_ieq(s->h[i], s->hlen[i], "from", 4);
 		if (!from) {
 			decide(s, "permerror", "From field not signed (h=)%s", "");
 			return 0;
@@ -405,15 +408,15 @@ static int note_unsigned(arena *a, const msg *m, dkim_sig *s)
 	size_t i, j, len = 0;
 
 	for (i = 0; i < s->nh; i++) {
-		size_t nl = strlen(s->h[i]), in_h = 0, in_m;
+		size_t nl = s->hlen[i], in_h = 0, in_m;
 		int seen = 0;
 
 		for (j = 0; j < i; j++)
-			seen |= ascii_ieq(s->h[j], strlen(s->h[j]), s->h[i], nl);
+			seen |= ascii_ieq(s->h[j], s->hlen[j], s->h[i], nl);
 		if (seen)
 			continue;
 		for (j = i; j < s->nh; j++)
-			in_h += ascii_ieq(s->h[j], strlen(s->h[j]), s->h[i], nl);
+			in_h += ascii_ieq(s->h[j], s->hlen[j], s->h[i], nl);
 		in_m = msg_count(m, s->h[i], nl);
 		if (in_m > in_h && len + nl + 3 < sizeof list) {
 			len += (size_t)snprintf(list + len, sizeof list - len,
@@ -455,13 +458,10 @@ static int header_hash(const msg *m, dkim_sig *s, unsigned char *used)
 {
 	const msg_field *f = s->field;
 	crypto_hash *h = crypto_hash_new(s->alg);
-	size_t lens[DKIM_MAX_H], i;
 
 	if (h == NULL)
 		return -1;
-	for (i = 0; i < s->nh; i++)
-		lens[i] = strlen(s->h[i]);
-	dkim_hash_fields(m, (const char *const *)s->h, lens, s->nh, s->hc,
+	dkim_hash_fields(m, (const char *const *)s->h, s->hlen, s->nh, s->hc,
 			 used, h);
 	canon_header(s->hc, f->raw, f->len, f->nlen, s->b_from, s->b_to, 0, h);
 	s->hdlen = crypto_hash_final(h, s->hdigest);
@@ -631,8 +631,6 @@ static void check_key(dkim_state *st, dkim_sig *s, const char *rec, size_t len)
 	const tag *t;
 	const char *why = NULL;
 	char buf[KEY_RECORD_MAX];
-	unsigned char *der;
-	size_t n;
 	crypto_key *key;
 	int keytype = KEY_RSA, ok;
 
@@ -698,18 +696,7 @@ static void check_key(dkim_state *st, dkim_sig *s, const char *rec, size_t len)
 		decide(s, "permerror", "key revoked (empty p=)%s", "");
 		return;
 	}
-	der = malloc(t->vlen + 3);
-	if (der == NULL) {
-		decide(s, "temperror", "out of memory%s", "");
-		return;
-	}
-	n = b64_decode(t->val, t->vlen, der);
-	key = n == (size_t)-1 ? NULL : crypto_pubkey_new(keytype, der, n, &why);
-	free(der);
-	if (n == (size_t)-1) {
-		decide(s, "permerror", "key p= is not valid base64%s", "");
-		return;
-	}
+	key = crypto_pubkey_new(keytype, t->val, t->vlen, &why);
 	if (key == NULL) {
 		decide(s, "permerror", "key: %s", why);
 		return;

@@ -638,12 +638,15 @@ static int l_run(lua_State *L)
 	return 1;
 }
 
+/* Collected when the Lua state closes, before the module is unloaded:
+ * the key cache goes with it. */
 static int l_run_slot__gc(lua_State *L)
 {
 	mauth_check **slot = lua_touserdata(L, 1);
 
 	mauth_check_free(*slot);
 	*slot = NULL;
+	mauth_caches_clear();
 	return 0;
 }
 

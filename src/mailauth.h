@@ -124,6 +124,14 @@ MAUTH_API int mauth_check_answer(mauth_check *c, unsigned id,
 MAUTH_API const mauth_value *mauth_check_result(const mauth_check *c);
 MAUTH_API void mauth_check_free(mauth_check *c);	/* NULL is a no-op */
 
+/*
+ * Checks keep decoded DKIM/ARC public keys in a small process-wide cache
+ * (thread-safe; results never depend on it).  This empties it: call it
+ * before unloading the library or exiting if a leak checker should see
+ * nothing left.  The Lua module calls it when its state closes.
+ */
+MAUTH_API void mauth_caches_clear(void);
+
 /* Looks up a field of a map result (NULL when absent). */
 MAUTH_API const mauth_value *mauth_value_get(const mauth_value *map,
 					     const char *key);

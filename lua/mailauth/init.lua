@@ -380,10 +380,15 @@ local function signer_args(fname, message, opts)
   end
 end
 
--- A message check run to its end (dkim_verify, arc_verify).
+-- The verifiers of a message: their check parameters, and what their API
+-- function makes of the check's result.
+local message_params, message_finish = {}, {}
+
+-- A message check run to its end (dkim_verify, arc_verify), in one C call
+-- when the resolver is mailauth's own.
 local function run_message(fname, message, opts)
-  local check, finish = prepare[fname](message, opts, 3)
-  return finish(run(check, resolver_of(opts), opts.time_budget))
+  return message_finish[fname](run_new(fname, fname, message_params[fname](message, opts),
+                                       resolver_of(opts), opts.time_budget))
 end
 
 --- mailauth.dkim_verify(message, opts) -> { signature result, ... }[, problem]
@@ -393,11 +398,16 @@ end
 -- min_key_bits (default 1024), legacy_versions (default false: a missing
 -- v= or the draft v=0.5 is a permerror).  A second value reports a message that hit
 -- the reader's limits.
+function message_params.dkim_verify(message, opts)
+  return { message = message, now = opts.now or os.time(), allow_sha1 = opts.allow_sha1,
+           min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions }
+end
+
+function message_finish.dkim_verify(r) return r.signatures or {}, r.problem end
+
 function prepare.dkim_verify(message, opts, level)
-  local check = new_check("dkim_verify", "dkim_verify", {
-    message = message, now = opts.now or os.time(), allow_sha1 = opts.allow_sha1,
-    min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions }, level + 1)
-  return check, function(r) return r.signatures or {}, r.problem end
+  return new_check("dkim_verify", "dkim_verify", message_params.dkim_verify(message, opts),
+                   level + 1), message_finish.dkim_verify
 end
 
 function M.dkim_verify(message, opts)
@@ -431,11 +441,15 @@ end
 -- seal_problem, ams_problem }.  oldest_pass (with pass): 0 when every AMS
 -- validates, else the oldest instance from which they all do (§5.2 step 5).
 -- opts: resolver, now (default os.time()), min_key_bits (default 1024).
+function message_params.arc_verify(message, opts)
+  return { message = message, now = opts.now or os.time(), min_key_bits = opts.min_key_bits }
+end
+
+function message_finish.arc_verify(r) return r end
+
 function prepare.arc_verify(message, opts, level)
-  local check = new_check("arc_verify", "arc_verify", {
-    message = message, now = opts.now or os.time(),
-    min_key_bits = opts.min_key_bits }, level + 1)
-  return check, function(r) return r end
+  return new_check("arc_verify", "arc_verify", message_params.arc_verify(message, opts),
+                   level + 1), message_finish.arc_verify
 end
 
 function M.arc_verify(message, opts)

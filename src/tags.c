@@ -176,14 +176,22 @@ size_t tag_compact(const tag *t, char *out, size_t outlen)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < t->vlen; i++) {
+	for (i = 0; i < t->vlen;) {
 		char c = t->val[i];
+		size_t e;
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			i++;
 			continue;
-		if (n + 1 >= outlen)
+		}
+		/* a run of value characters (the parser allowed nothing
+		 * else but FWS inside a value) */
+		e = valchars_end(t->val, t->vlen, i + 1);
+		if (n + (e - i) >= outlen)
 			return (size_t)-1;
-		out[n++] = c;
+		memcpy(out + n, t->val + i, e - i);
+		n += e - i;
+		i = e;
 	}
 	if (outlen == 0)
 		return (size_t)-1;

@@ -1,0 +1,229 @@
+-- The process-wide cache of decoded DKIM public keys (src/crypto.c) must
+-- never change a result.  Every expectation here comes from how the data
+-- was made, not from mailauth: a signature made with key X passes with X's
+-- record and fails with any other key's (RFC 6376 6.1.3); a record whose
+-- p= is not a key of its k= type, or an empty p=, is a permerror (6.1.2);
+-- Mail::DKIM's corpus says its mine_ietf01 messages pass.  The keys are
+-- fixtures of dkimpy, RFC 6376 appendix C and RFC 8463 (SOURCES.md there).
+-- Records change between verifications through a Lua resolver over a table.
+package.path = "spec/support/?.lua;" .. package.path
+local mailauth = require "mailauth"
+local F = require "dkimfix"
+
+local NOW = 1700000000
+local DOMAIN, SELECTOR = "example.com", "sel"
+local OWNER = SELECTOR .. "._domainkey." .. DOMAIN
+
+local function p_of(record)
+  return assert(record:match("p=([%w%+/=]+)"), "no p= in fixture record")
+end
+
+-- Two RSA-1024 and two Ed25519 keys, all different.
+local KEYS = {
+  rsaA = { k = "rsa", alg = "rsa-sha256", pem = F.read("dkimpy/test.private"),
+           p = p_of(F.read("dkimpy/test.txt")) },
+  rsaB = { k = "rsa", alg = "rsa-sha256", pem = F.read("rfc6376/C-brisbane.private.pem"),
+           p = p_of(F.read("rfc6376/C-dns.txt")) },
+  edA = { k = "ed25519", alg = "ed25519-sha256",
+          pem = F.ed25519_pem(F.read("dkimpy/ed25519test.key")),
+          p = p_of(F.read("dkimpy/ed25519test.dns")) },
+  edB = { k = "ed25519", alg = "ed25519-sha256",
+          pem = F.ed25519_pem(F.read("rfc8463/ed25519-brisbane.seed.b64")),
+          p = p_of(F.read("rfc8463/dns.txt"):match("brisbane%S+ ([^\n]+)")) },
+}
+local NAMES = { "rsaA", "rsaB", "edA", "edB" }
+local OTHER = { rsaA = "rsaB", rsaB = "rsaA", edA = "edB", edB = "edA" }
+
+local MESSAGE = F.crlf(F.read("dkimpy/test.message"))
+for _, name in ipairs(NAMES) do
+  local key = KEYS[name]
+  local h = assert(mailauth.dkim_sign(MESSAGE, { domain = DOMAIN, selector = SELECTOR,
+    key = key.pem, algorithm = key.alg, canonicalization = "relaxed/relaxed", now = NOW }))
+  key.signed = h .. "\r\n" .. MESSAGE
+  -- b= is the signature header's last tag (folded): other values for it
+  local head, b = h:match("^(.*; b=)(.*)$")
+  b = b:gsub("%s", "")
+  local first = b:sub(1, 1) == "A" and "B" or "A"
+  local mid = math.floor(#b / 2)
+  local other = b:sub(mid, mid) == "A" and "B" or "A"
+  key.b_first = head .. first .. b:sub(2) .. "\r\n" .. MESSAGE    -- same length
+  key.b_middle = head .. b:sub(1, mid - 1) .. other .. b:sub(mid + 1) .. "\r\n" .. MESSAGE
+  key.b_short = head .. b:sub(1, 64) .. "\r\n" .. MESSAGE         -- 48 bytes
+  -- A signed header changed: the body hash still matches, the signature does not.
+  key.header_changed = key.signed:gsub("\r\nSubject: Testing\r\n", "\r\nSubject: Testinh\r\n")
+  assert(key.header_changed ~= key.signed)
+end
+
+local recs = {}
+local resolve = F.resolver(recs)
+
+local function publish(text) recs[OWNER] = text end
+local function record(name, p) return ("v=DKIM1; k=%s; p=%s"):format(KEYS[name].k, p or KEYS[name].p) end
+
+local function verify(msg, extra)
+  local opts = { resolver = resolve, now = NOW }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  local r = mailauth.dkim_verify(msg, opts)
+  assert(#r == 1, "one signature expected")
+  return r[1]
+end
+
+-- Counts checks so a failure says which one, without printing.
+local function expect(want, msg, label, extra)
+  local r = verify(msg, extra)
+  assert.are.equal(want, r.result, label .. ": " .. tostring(r.problem))
+  return r
+end
+
+describe("dkim key cache: results never depend on it", function()
+  it("rotation: one selector answering key A, then B, alternately", function()
+    local pattern = { "A", "B", "A", "A", "B", "B", "A", "B", "B", "A" }
+    local n = 0
+    for round = 1, 30 do
+      for _, fam in ipairs { "rsa", "ed" } do
+        local published = fam .. pattern[(round - 1) % #pattern + 1]
+        publish(record(published))
+        for _, signer in ipairs { fam .. "A", fam .. "B" } do
+          local want = signer == published and "pass" or "fail"
+          local r = expect(want, KEYS[signer].signed, ("round %d: %s signed, %s published")
+                           :format(round, signer, published))
+          if want == "fail" then assert.matches("signature did not verify", r.problem) end
+          n = n + 1
+        end
+      end
+    end
+    assert.are.equal(120, n)
+  end)
+
+  it("a failed RSA/Ed25519 verification leaves nothing behind for the next one", function()
+    for _, name in ipairs(NAMES) do
+      local key = KEYS[name]
+      publish(record(name))
+      for i = 1, 25 do
+        expect("pass", key.signed, name .. " good #" .. i)
+        local r = expect("fail", key.header_changed, name .. " header changed #" .. i)
+        assert.matches("signature did not verify", r.problem)
+        expect("pass", key.signed, name .. " good after header change #" .. i)
+        expect("fail", key.b_first, name .. " b= first digit changed #" .. i)
+        expect("pass", key.signed, name .. " good after b= change #" .. i)
+        expect("fail", key.b_middle, name .. " b= middle digit changed #" .. i)
+        expect("pass", key.signed, name .. " good after b= change #" .. i)
+        expect("fail", key.b_short, name .. " b= cut short #" .. i)
+        expect("pass", key.signed, name .. " good after b= cut short #" .. i)
+      end
+    end
+  end)
+
+  it("rsa-sha1 and rsa-sha256 with the same key, interleaved (Mail::DKIM corpus)", function()
+    local LEGACY = { allow_sha1 = true, legacy_versions = true, now = 1667843664 }
+    local dns = F.fake_dns(F.read("mail-dkim/FAKE_DNS.dat"))
+    local owner = "selector1._domainkey.messiah.edu"
+    local msgs = {}
+    for _, f in ipairs { "mine_ietf01_1.txt", "mine_ietf01_3.txt", "mine_ietf01_2.txt", "mine_ietf01_4.txt" } do
+      local m = F.read("mail-dkim/corpus/" .. f)
+      local bad = m:gsub("\nSubject: dkim test", "\nSubject: dkim tesT")
+      assert(bad ~= m)
+      msgs[#msgs + 1] = { name = f, good = m, bad = bad }
+    end
+    recs[owner] = dns[owner]
+    for i = 1, 40 do
+      for j, m in ipairs(msgs) do
+        -- alternate good and tampered so each digest's context sees both
+        local tampered = (i + j) % 2 == 0
+        local r = expect(tampered and "fail" or "pass", tampered and m.bad or m.good,
+                         ("%s %s #%d"):format(m.name, tampered and "tampered" or "good", i), LEGACY)
+        if tampered then assert.matches("signature did not verify", r.problem) end
+      end
+    end
+    recs[owner] = nil
+  end)
+
+  it("more key texts than cache slots (FWS layouts of four keys), round robin", function()
+    -- Each variant is the same key published with whitespace in a new place:
+    -- different text, so a different cache entry.
+    local variants = {}
+    for _, name in ipairs(NAMES) do
+      local p = KEYS[name].p
+      local step = math.max(1, math.floor(#p / 90))
+      for pos = 1, #p - 1, step do
+        local ws = ({ " ", "  ", "\t", " \t " })[#variants % 4 + 1]
+        variants[#variants + 1] = { name = name, p = p:sub(1, pos) .. ws .. p:sub(pos + 1) }
+      end
+    end
+    assert.is_true(#variants > 300)
+    local n = 0
+    for round = 1, 3 do
+      for i = 1, #variants do
+        -- a different order each round, so different texts meet in a slot
+        local v = variants[(i * (2 * round + 1)) % #variants + 1]
+        publish(record(v.name, v.p))
+        local r = expect("pass", KEYS[v.name].signed, ("round %d: %s variant"):format(round, v.name))
+        if KEYS[v.name].k == "rsa" then assert.are.equal(1024, r.key_bits) end
+        expect("fail", KEYS[OTHER[v.name]].signed, ("round %d: %s signed, %s variant published")
+               :format(round, OTHER[v.name], v.name))
+        n = n + 2
+      end
+    end
+    assert.is_true(n > 1800)
+  end)
+
+  it("long p= texts around the cache's text limit still verify", function()
+    for _, name in ipairs(NAMES) do
+      local p = KEYS[name].p
+      for _, total in ipairs { 1499, 1500, 1501, 3000 } do
+        local padded = p:sub(1, 10) .. (" "):rep(total - #p) .. p:sub(11)
+        assert.are.equal(total, #padded)
+        for _ = 1, 3 do
+          publish(record(name, padded))
+          expect("pass", KEYS[name].signed, name .. " p= of " .. total .. " bytes")
+          expect("fail", KEYS[OTHER[name]].signed, OTHER[name] .. " vs " .. name .. " p= of " .. total)
+        end
+      end
+    end
+  end)
+
+  it("the same p= text under another k= is not the cached key", function()
+    for i = 1, 20 do
+      -- RSA text cached as an RSA key, then offered as an Ed25519 key
+      publish(record("rsaA"))
+      expect("pass", KEYS.rsaA.signed, "rsaA #" .. i)
+      publish("v=DKIM1; k=ed25519; p=" .. KEYS.rsaA.p)
+      expect("permerror", KEYS.edA.signed, "edA against an RSA p= under k=ed25519 #" .. i)
+      -- Ed25519 text cached, then offered as an RSA key
+      publish(record("edA"))
+      expect("pass", KEYS.edA.signed, "edA #" .. i)
+      publish("v=DKIM1; k=rsa; p=" .. KEYS.edA.p)
+      expect("permerror", KEYS.rsaA.signed, "rsaA against an Ed25519 p= under k=rsa #" .. i)
+    end
+  end)
+
+  it("a key revoked (empty p=) after it was cached is a permerror", function()
+    for _, name in ipairs(NAMES) do
+      for i = 1, 10 do
+        publish(record(name))
+        expect("pass", KEYS[name].signed, name .. " before revocation #" .. i)
+        publish(("v=DKIM1; k=%s; p="):format(KEYS[name].k))
+        local r = expect("permerror", KEYS[name].signed, name .. " revoked #" .. i)
+        assert.matches("revoked", r.problem)
+        publish(("v=DKIM1; k=%s; p= "):format(KEYS[name].k))
+        expect("permerror", KEYS[name].signed, name .. " revoked (p= and a space) #" .. i)
+      end
+    end
+  end)
+
+  it("a bad p= is not remembered as a key, nor a good one as bad", function()
+    for _, name in ipairs(NAMES) do
+      local p = KEYS[name].p
+      local broken = p:sub(1, 20) .. "!" .. p:sub(22)   -- not base64
+      local cut = p:sub(1, #p - 8)                       -- base64, not a key
+      for i = 1, 10 do
+        publish(record(name, broken))
+        expect("permerror", KEYS[name].signed, name .. " non-base64 p= #" .. i)
+        publish(record(name, cut))
+        expect("permerror", KEYS[name].signed, name .. " truncated p= #" .. i)
+        publish(record(name))
+        expect("pass", KEYS[name].signed, name .. " good p= #" .. i)
+      end
+    end
+  end)
+end)

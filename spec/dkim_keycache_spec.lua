@@ -227,3 +227,177 @@ describe("dkim key cache: results never depend on it", function()
     end
   end)
 end)
+
+-- The cache from several threads: spec/support/keycache_threads.c, linked
+-- with the core objects of the module under test, verifies the cases below
+-- from 4 threads (each with its own offline zone resolver) while its main
+-- thread empties the cache in a loop.  Over 300 p= texts (FWS layouts of the
+-- four keys) share the 128 slots, so keys are evicted all the time.
+local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function build_dir()
+  for entry in package.cpath:gmatch("[^;]+") do
+    local dir = entry:match("^(.*)/%?%.so$")
+    if dir and F.slurp(dir .. "/mailauth/core.so") then return dir end
+  end
+end
+
+-- Variant j of a p= text: whitespace somewhere inside it.
+local function layout(p, j)
+  local pos = (j * 5) % (#p - 1) + 1
+  return p:sub(1, pos) .. (" "):rep(1 + math.floor(j / (#p - 1)) % 3) .. p:sub(pos + 1)
+end
+
+-- A zone-file TXT record, in strings of at most 200 bytes.
+local function txt_rr(owner, value)
+  local parts = {}
+  for i = 1, #value, 200 do parts[#parts + 1] = '"' .. value:sub(i, i + 199) .. '"' end
+  return owner .. ". 300 IN TXT " .. table.concat(parts, " ")
+end
+
+describe("dkim key cache under threads (keycache_threads.c)", function()
+  local dir, bin, ncases, expected_count = nil, nil, 0, {}
+
+  setup(function()
+    dir = F.tmpdir()
+    local zone, cases = {}, {}
+    local function add(msg, want)
+      ncases = ncases + 1
+      F.write(("%s/m%d.eml"):format(dir, ncases), msg)
+      cases[#cases + 1] = ("m%d.eml\t%s"):format(ncases, want)
+      expected_count[want] = (expected_count[want] or 0) + 1
+    end
+    local function sign_header(name, selector)
+      local key = KEYS[name]
+      return assert(mailauth.dkim_sign(MESSAGE, { domain = DOMAIN, selector = selector,
+        key = key.pem, algorithm = key.alg, now = NOW }))
+    end
+    local function sign(name, selector) return sign_header(name, selector) .. "\r\n" .. MESSAGE end
+    local texts = {}
+    local function variant(name, j)
+      local p = KEYS[name].p
+      local v = layout(p, j)
+      while texts[v] do j = j + 37; v = layout(p, j) end
+      texts[v] = true
+      return v
+    end
+    for _, name in ipairs(NAMES) do
+      local k = KEYS[name].k
+      for j = 1, 40 do
+        local good, cross = ("g%d-%s"):format(j, name), ("x%d-%s"):format(j, name)
+        zone[#zone + 1] = txt_rr(good .. "._domainkey." .. DOMAIN,
+                                 "v=DKIM1; k=" .. k .. "; p=" .. variant(name, j))
+        zone[#zone + 1] = txt_rr(cross .. "._domainkey." .. DOMAIN,
+                                 "v=DKIM1; k=" .. k .. "; p=" .. variant(OTHER[name], j + 1000))
+        local h = sign_header(name, good)
+        local signed = h .. "\r\n" .. MESSAGE
+        add(signed, "pass")
+        add((signed:gsub("\r\nSubject: Testing\r\n", "\r\nSubject: Testinh\r\n")), "fail")
+        local head, b = h:match("^(.*; b=)(.*)$")
+        b = b:gsub("%s", "")
+        local flipped = b:sub(1, 20) .. (b:sub(21, 21) == "A" and "B" or "A") .. b:sub(22)
+        add(head .. flipped .. "\r\n" .. MESSAGE, "fail")
+        add(sign(name, cross), "fail")
+      end
+      -- the exact text, its revocation, and the other type's text under this k=
+      zone[#zone + 1] = txt_rr("p-" .. name .. "._domainkey." .. DOMAIN, record(name))
+      zone[#zone + 1] = txt_rr("r-" .. name .. "._domainkey." .. DOMAIN, "v=DKIM1; k=" .. k .. "; p=")
+      local alien = k == "rsa" and KEYS.edA.p or KEYS.rsaA.p
+      zone[#zone + 1] = txt_rr("t-" .. name .. "._domainkey." .. DOMAIN,
+                               "v=DKIM1; k=" .. k .. "; p=" .. alien)
+      add(sign(name, "p-" .. name), "pass")
+      add(sign(name, "r-" .. name), "permerror")
+      add(sign(name, "t-" .. name), "permerror")
+    end
+    -- rsa-sha1 and rsa-sha256 with one key (Mail::DKIM's corpus: pass)
+    local dns = F.fake_dns(F.read("mail-dkim/FAKE_DNS.dat"))
+    zone[#zone + 1] = txt_rr("selector1._domainkey.messiah.edu", dns["selector1._domainkey.messiah.edu"])
+    for _, f in ipairs { "mine_ietf01_1.txt", "mine_ietf01_2.txt", "mine_ietf01_3.txt", "mine_ietf01_4.txt" } do
+      local m = F.read("mail-dkim/corpus/" .. f)
+      add(m, "pass")
+      add((m:gsub("\nSubject: dkim test", "\nSubject: dkim tesT")), "fail")
+    end
+    F.write(dir .. "/zone.txt", table.concat(zone, "\n") .. "\n")
+    F.write(dir .. "/cases.txt", table.concat(cases, "\n") .. "\n")
+
+    local bdir = assert(build_dir(), "no build directory with mailauth/core.so in package.cpath")
+    local objs = {}
+    local ls = io.popen("ls " .. sh_quote(bdir) .. "/obj/*.o")
+    for o in ls:lines() do
+      if not o:match("/lmailauth%.o$") then objs[#objs + 1] = sh_quote(o) end
+    end
+    ls:close()
+    local libs = io.popen("make -s --no-print-directory print-libs"):read("*l")
+    local san = bdir:match("asan") and "-fsanitize=address,undefined " or ""
+    bin = dir .. "/keycache_threads"
+    local cmd = ("env -u LD_PRELOAD gcc -std=c99 -O2 -g %s-Wall -Wextra -Werror "
+      .. "-D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Isrc -o %s "
+      .. "spec/support/keycache_threads.c %s %s -lpthread >%s/build.log 2>&1")
+      :format(san, sh_quote(bin), table.concat(objs, " "), libs, sh_quote(dir))
+    local ok = os.execute(cmd)
+    assert(ok == true or ok == 0, "cannot build keycache_threads: " .. tostring(F.slurp(dir .. "/build.log")))
+  end)
+
+  teardown(function() if os.getenv("KEEP_KEYCACHE_DIR") then io.stderr:write(dir, "\n") else F.rmdir(dir) end end)
+
+  it("4 threads, every result as expected while the cache is emptied in a loop", function()
+    assert.is_true(ncases > 600)
+    assert.is_true(expected_count.pass > 150 and expected_count.fail > 450)
+    local passes = 5
+    local p = io.popen(("env -u LD_PRELOAD %s %s 4 %d 2>%s/run.log"):format(sh_quote(bin),
+                       sh_quote(dir), passes, sh_quote(dir)))
+    local out = p:read("*a")
+    local ok = p:close()
+    local log = F.slurp(dir .. "/run.log") or ""
+    assert.is_true(ok == true or ok == 0, "keycache_threads failed: " .. log .. out)
+    local verified, clears = out:match("^ok (%d+) (%d+)")
+    assert.are.equal(4 * passes * ncases, tonumber(verified))
+    assert.is_true(tonumber(clears) > 0)
+  end)
+
+  -- The same with ThreadSanitizer, when a compiler here has it: the core
+  -- built with -fsanitize=thread (by make, into build/tsan, so the three
+  -- Lua ABIs share it).  libcrypto is not instrumented; see the .supp file.
+  local function tsan_cc()
+    for _, cc in ipairs { "clang", "gcc" } do
+      local ok = os.execute(("echo 'int main(void){return 0;}' | %s -fsanitize=thread -x c - "
+        .. "-o %s/tsan_probe >/dev/null 2>&1"):format(cc, sh_quote(dir)))
+      if ok == true or ok == 0 then return cc end
+    end
+  end
+
+  it("the same under ThreadSanitizer: no race reported", function()
+    local cc = tsan_cc()
+    if not cc then
+      pending("no compiler with -fsanitize=thread here")
+      return
+    end
+    local san = "-fsanitize=thread -fno-omit-frame-pointer"
+    local ok = os.execute(("env -u LD_PRELOAD make -s --no-print-directory -j2 BUILD=build/tsan "
+      .. "LUA=lua5.4 CC=%s SAN=%s OPT='-O1 -g' all >%s/tsan-build.log 2>&1")
+      :format(cc, sh_quote(san), sh_quote(dir)))
+    assert(ok == true or ok == 0, "tsan build: " .. tostring(F.slurp(dir .. "/tsan-build.log")))
+    local objs = {}
+    local ls = io.popen("ls build/tsan/obj/*.o")
+    for o in ls:lines() do
+      if not o:match("/lmailauth%.o$") then objs[#objs + 1] = sh_quote(o) end
+    end
+    ls:close()
+    local libs = io.popen("make -s --no-print-directory print-libs"):read("*l")
+    local tbin = dir .. "/keycache_threads_tsan"
+    ok = os.execute(("env -u LD_PRELOAD %s -std=c99 -O1 -g %s -D_DEFAULT_SOURCE "
+      .. "-D_POSIX_C_SOURCE=200809L -Isrc -o %s spec/support/keycache_threads.c %s %s -lpthread "
+      .. ">%s/tsan-link.log 2>&1"):format(cc, san, sh_quote(tbin), table.concat(objs, " "), libs,
+      sh_quote(dir)))
+    assert(ok == true or ok == 0, "tsan link: " .. tostring(F.slurp(dir .. "/tsan-link.log")))
+    local p = io.popen(("env -u LD_PRELOAD TSAN_OPTIONS='exitcode=66 "
+      .. "suppressions=spec/support/keycache_tsan.supp' %s %s 4 2 2>%s/tsan.log")
+      :format(sh_quote(tbin), sh_quote(dir), sh_quote(dir)))
+    local out = p:read("*a")
+    local done = p:close()
+    local log = F.slurp(dir .. "/tsan.log") or ""
+    assert.is_nil(log:find("WARNING: ThreadSanitizer", 1, true), log)
+    assert.is_true(done == true or done == 0, "keycache_threads under tsan: " .. log .. out)
+    assert.are.equal(4 * 2 * ncases, tonumber(out:match("^ok (%d+)")))
+  end)
+end)

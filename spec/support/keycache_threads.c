@@ -5,12 +5,19 @@
  * Run by spec/dkim_keycache_threads_spec.lua, which writes the inputs.
  *
  * usage: keycache_threads DIR THREADS PASSES
+ *        keycache_threads slots TYPE < texts   (TYPE 1 rsa, 2 ed25519)
  *   DIR/zone.txt    master-file text with the key records
  *   DIR/cases.txt   "<message file>\t<expected result>" lines
  * Each worker has its own zone resolver and verifies every case PASSES
  * times, in its own order (so threads meet on different slots).  Prints
  * "ok <verifications> <clears>" and exits 0, or describes the first wrong
  * result on stderr and exits 1 (2: bad usage or input).
+ *
+ * "slots" prints, for each p= text read (one a line), the cache slot
+ * src/crypto.c would give it, with a copy of its hash: the spec uses it to
+ * publish texts of different keys that compete for the same slot.  Should
+ * the hash change, those texts merely stop colliding (the test stays right,
+ * only less sharp); keep the copy in step with keycache_index().
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -164,6 +171,36 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* A copy of keycache_index() in src/crypto.c (128 slots). */
+static unsigned slot_of(int type, const char *text, size_t len)
+{
+	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ (unsigned)type ^ len;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		unsigned long long w;
+
+		memcpy(&w, text + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+	return (unsigned)((h ^ (h >> 32)) % 128);
+}
+
+static int print_slots(int type)
+{
+	char line[4096];
+
+	while (fgets(line, sizeof line, stdin) != NULL) {
+		size_t n = strcspn(line, "\n");
+
+		printf("%u\n", slot_of(type, line, n));
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	worker w[MAX_THREADS];
@@ -171,6 +208,8 @@ int main(int argc, char **argv)
 	long clears = 0, verified = 0, wrong = 0;
 	char path[4096];
 
+	if (argc == 3 && strcmp(argv[1], "slots") == 0)
+		return print_slots(atoi(argv[2]));
 	if (argc != 4)
 		fail_input("usage", "keycache_threads DIR THREADS PASSES");
 	nthreads = atoi(argv[2]);

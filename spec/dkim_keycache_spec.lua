@@ -329,7 +329,7 @@ describe("dkim key cache under threads (keycache_threads.c)", function()
       add(sign(name, "t-" .. name), "permerror")
     end
     -- Texts of the two keys of a type that compete for one cache slot
-    -- ("slots" mode, a copy of the cache's hash), verified 8 times as often:
+    -- ("slots" mode: the cache's own slot function), verified 8 times as often:
     -- a key evicted while another thread verifies with it, and a verify
     -- context given back to a slot that moved on, show up here first.
     local function slots_of(k, list)

@@ -316,7 +316,7 @@ static void slot_free(keycache_slot *s)
 }
 
 /* A hash of the text, 8 bytes at a time (the text is about 400 bytes). */
-static unsigned keycache_index(int type, const char *text, size_t len)
+unsigned crypto_keycache_slot(int type, const char *text, size_t len)
 {
 	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ (unsigned)type ^ len;
 	size_t i;
@@ -420,7 +420,7 @@ void crypto_keycache_clear(void)
 crypto_key *crypto_pubkey_new(int type, const char *b64, size_t len,
 			      const char **why)
 {
-	unsigned at = keycache_index(type, b64, len);
+	unsigned at = crypto_keycache_slot(type, b64, len);
 	EVP_PKEY *pkey = len <= KEYCACHE_MAX_TEXT ?
 			 keycache_get(at, type, b64, len) : NULL;
 	crypto_key *k;

@@ -38,6 +38,8 @@ crypto_key *crypto_pubkey_new(int type, const char *b64, size_t len,
  * this empties it (the Lua module does when its state closes).
  */
 void crypto_keycache_clear(void);
+/* The slot a key's p= text goes to (tests use it to make slots collide). */
+unsigned crypto_keycache_slot(int type, const char *text, size_t len);
 /* A private key in PEM (PKCS#1, PKCS#8, or SEC1-less Ed25519 PKCS#8). */
 crypto_key *crypto_privkey_pem(const char *pem, size_t len, const char **why);
 int crypto_key_type(const crypto_key *k);	/* KEY_RSA / KEY_ED25519 / 0 */

@@ -14,10 +14,8 @@
  * result on stderr and exits 1 (2: bad usage or input).
  *
  * "slots" prints, for each p= text read (one a line), the cache slot
- * src/crypto.c would give it, with a copy of its hash: the spec uses it to
- * publish texts of different keys that compete for the same slot.  Should
- * the hash change, those texts merely stop colliding (the test stays right,
- * only less sharp); keep the copy in step with keycache_index().
+ * src/crypto.c gives it (crypto_keycache_slot): the spec uses it to
+ * publish texts of different keys that compete for the same slot.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +23,7 @@
 #include <string.h>
 #include <sched.h>
 #include "mailauth.h"
+#include "crypto.h"
 
 #define MAX_CASES 4096
 #define MAX_THREADS 16
@@ -171,24 +170,6 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* A copy of keycache_index() in src/crypto.c (128 slots). */
-static unsigned slot_of(int type, const char *text, size_t len)
-{
-	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ (unsigned)type ^ len;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		unsigned long long w;
-
-		memcpy(&w, text + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 29;
-	}
-	for (; i < len; i++)
-		h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
-	return (unsigned)((h ^ (h >> 32)) % 128);
-}
-
 static int print_slots(int type)
 {
 	char line[4096];
@@ -196,7 +177,7 @@ static int print_slots(int type)
 	while (fgets(line, sizeof line, stdin) != NULL) {
 		size_t n = strcspn(line, "\n");
 
-		printf("%u\n", slot_of(type, line, n));
+		printf("%u\n", crypto_keycache_slot(type, line, n));
 	}
 	return 0;
 }

@@ -789,7 +789,7 @@ static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k)
 {
 	const dkim_sig *s = &st->sig[k];
 	mauth_value *e = val_add(a, list, NULL, MAUTH_V_MAP), *h, *pr;
-	char canon[40], idbuf[NAME_MAX_TEXT + 2];
+	char idbuf[NAME_MAX_TEXT + 2];
 	const char *identity = s->identity;
 	size_t i, bn = s->b64 ? b_prefix(st, k) : 0;
 
@@ -805,9 +805,12 @@ static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k)
 	if (s->canon_bad) {
 		val_cstr(a, e, "canonicalization", s->canon);
 	} else if (s->alg != 0) {
-		snprintf(canon, sizeof canon, "%s/%s",
-			 s->hc ? "relaxed" : "simple", s->bc ? "relaxed" : "simple");
-		val_cstr(a, e, "canonicalization", canon);
+		static const char *const names[2][2] = {
+			{ "simple/simple", "simple/relaxed" },
+			{ "relaxed/simple", "relaxed/relaxed" },
+		};
+
+		val_cstr(a, e, "canonicalization", names[s->hc != 0][s->bc != 0]);
 	}
 	h = val_add(a, e, "headers", MAUTH_V_LIST);
 	for (i = 0; i < s->nh; i++)

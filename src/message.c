@@ -91,11 +91,6 @@ int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 	return 0;
 }
 
-int msg_field_is(const msg_field *f, const char *name, size_t nlen)
-{
-	return f->nlen > 0 && ascii_ieq(f->raw, f->nlen, name, nlen);
-}
-
 size_t msg_count(const msg *m, const char *name, size_t nlen)
 {
 	size_t i, n = 0;

@@ -130,6 +130,7 @@ int tags_parse(const char *s, size_t len, tag_list *out, const char **why)
 		t->raw_end = i;
 		for (j = 0; j < out->n; j++)
 			if (out->v[j].nlen == t->nlen &&
+			    out->v[j].name[0] == t->name[0] &&
 			    memcmp(out->v[j].name, t->name, t->nlen) == 0) {
 				*why = "duplicate tag";
 				return -1;
@@ -139,18 +140,6 @@ int tags_parse(const char *s, size_t len, tag_list *out, const char **why)
 			return 0;
 		i++;		/* the ";" */
 	}
-}
-
-const tag *tags_get(const tag_list *t, const char *name)
-{
-	size_t i, n = strlen(name);
-
-	/* names are a letter or two: the first byte decides almost always */
-	for (i = 0; i < t->n; i++)
-		if (t->v[i].nlen == n && t->v[i].name[0] == name[0] &&
-		    memcmp(t->v[i].name, name, n) == 0)
-			return &t->v[i];
-	return NULL;
 }
 
 int tag_ieq(const tag *t, const char *s)

@@ -93,6 +93,7 @@ for m in 4k 1m; do
   INTERP=;     run floor        dkim-$m "$HAVE_FLOOR" $OUT/dkim_floor $M $OUT/dkim.txt
   INTERP=;     run floor-key    dkim-$m "$HAVE_FLOOR" $OUT/dkim_floor $M $OUT/dkim.txt parse-key
   INTERP=;     run floor-pkcs1  dkim-$m "$HAVE_FLOOR" $OUT/dkim_floor $M $OUT/dkim.txt parse-pkcs1
+  INTERP=;     run floor-ctx    dkim-$m "$HAVE_FLOOR" $OUT/dkim_floor $M $OUT/dkim.txt reuse-ctx
 done
 
 $LUA bench/report.lua $OUT $(( $(date +%s) - START )) "$SECS" > bench/results.txt

@@ -3,14 +3,74 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_spf.c (sh fuzz/run.sh 600 spf) \
  *     src/spfrecord.c src/macro.c src/arena.c src/util.c src/ip.c -o fuzz-spf
  * The first byte picks the target: record parse, or macro expansion of the
- * rest as a domain-spec or as explanation text.
+ * rest as a domain-spec or as explanation text.  A record is parsed three
+ * times: directly and twice through the process-wide cache (a miss, then
+ * a hit from a different copy of the text); all three must agree, the
+ * cached ones pointing into their own copy.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "macro.h"
 #include "spf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(c) do { if (!(c)) abort(); } while (0)
+
+/* p in text a, and q at the same offset of text b (or both NULL). */
+static int same_place(const char *p, const char *a, const char *q, const char *b)
+{
+	return p == NULL ? q == NULL : q != NULL && p - a == q - b;
+}
+
+static void same_record(const spf_record *x, const char *tx,
+			const spf_record *y, const char *ty)
+{
+	size_t i;
+
+	CHECK(x->n == y->n);
+	CHECK(same_place(x->redirect, tx, y->redirect, ty));
+	CHECK(x->redirect_len == y->redirect_len);
+	CHECK(same_place(x->exp, tx, y->exp, ty));
+	CHECK(x->exp_len == y->exp_len);
+	CHECK(x->redirect_uses_p == y->redirect_uses_p && x->exp_uses_p == y->exp_uses_p);
+	for (i = 0; i < x->n; i++) {
+		const spf_term *s = &x->terms[i], *t = &y->terms[i];
+
+		CHECK(s->mech == t->mech && s->result == t->result);
+		CHECK(s->cidr4 == t->cidr4 && s->cidr6 == t->cidr6);
+		CHECK(s->uses_p == t->uses_p);
+		CHECK(same_place(s->spec, tx, t->spec, ty) && s->spec_len == t->spec_len);
+		CHECK(same_place(s->text, tx, t->text, ty) && s->text_len == t->text_len);
+		CHECK(memcmp(&s->net, &t->net, sizeof s->net) == 0);
+	}
+}
+
+static void record_case(const char *s, size_t len)
+{
+	spf_record direct, miss, hit;
+	char err[200], err2[200];
+	char *copy1 = malloc(len + 1), *copy2 = malloc(len + 1);
+	arena a;
+	int rc, rc1, rc2;
+
+	CHECK(copy1 != NULL && copy2 != NULL);
+	memcpy(copy1, s, len);
+	memcpy(copy2, s, len);
+	arena_init(&a);
+	rc = spf_record_parse(s, len, &direct, &a, err, sizeof err);
+	rc1 = spf_record_parse_cached(copy1, len, &miss, &a, err2, sizeof err2);
+	rc2 = spf_record_parse_cached(copy2, len, &hit, &a, err2, sizeof err2);
+	CHECK(rc == rc1 && rc == rc2);
+	if (rc == 0) {
+		same_record(&direct, s, &miss, copy1);
+		same_record(&direct, s, &hit, copy2);
+	}
+	arena_free(&a);
+	free(copy1);
+	free(copy2);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,18 +79,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = size - 1, n;
 	spf_macro_env e;
 	ipaddr ip;
-	arena a;
-	spf_record rec;
-	char err[200];
 	int uses_p;
 
 	if (size < 1)
 		return 0;
 	switch (data[0] % 4) {
 	case 0:
-		arena_init(&a);
-		spf_record_parse(s, len, &rec, &a, err, sizeof err);
-		arena_free(&a);
+		record_case(s, len);
 		break;
 	case 1:
 		spf_domain_spec_ok(s, len, &uses_p);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "internal.h"
 #include "crypto.h"
+#include "spf.h"
 
 /*
  * Questions and answers are parallel arrays so that a batch with no answer
@@ -56,6 +57,7 @@ static const char *kind_names[sizeof kinds / sizeof kinds[0] + 1];
 void mauth_caches_clear(void)
 {
 	crypto_keycache_clear();
+	spf_cache_clear();
 }
 
 const char *const *mauth_check_kinds(void)
@@ -95,9 +97,11 @@ int mauth_check_new(mauth_check **out, const char *kind,
 	int rc;
 
 	*out = NULL;
-	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-		if (kind != NULL && strcmp(kinds[i]->kind, kind) == 0)
+	for (i = 0; kind != NULL && i < sizeof kinds / sizeof kinds[0]; i++)
+		if (kinds[i]->kind[0] == kind[0] && strcmp(kinds[i]->kind, kind) == 0) {
 			vt = kinds[i];
+			break;
+		}
 	if (vt == NULL) {
 		seterr(err, errlen, "unknown check kind");
 		return MAUTH_EINVAL;

@@ -495,8 +495,8 @@ static int take_record(mauth_check *c, spf_state *st)
 	if (f->text == NULL)
 		return -1;
 	f->text_len = found->len > SPF_RECORD_MAX ? SPF_RECORD_MAX + 1 : found->len;
-	rc = spf_record_parse(f->text, f->text_len, &f->rec, check_arena(c),
-			      err, sizeof err);
+	rc = spf_record_parse_cached(f->text, f->text_len, &f->rec,
+				     check_arena(c), err, sizeof err);
 	if (rc == MAUTH_ENOMEM)
 		return -1;
 	f->has_rec = 1;

@@ -54,6 +54,14 @@ int spf_is_record(const char *txt, size_t len);
 int spf_record_parse(const char *txt, size_t len, spf_record *rec,
 		     arena *a, char *err, size_t errlen);
 
+/*
+ * spf_record_parse through a process-wide cache of parsed records
+ * (spfcache.c): the same result, the terms in a and pointing into txt.
+ */
+int spf_record_parse_cached(const char *txt, size_t len, spf_record *rec,
+			    arena *a, char *err, size_t errlen);
+void spf_cache_clear(void);
+
 /* Checks a domain-spec (§7.1): macro syntax and how it must end. */
 int spf_domain_spec_ok(const char *s, size_t len, int *uses_p);
 

@@ -125,10 +125,11 @@ MAUTH_API const mauth_value *mauth_check_result(const mauth_check *c);
 MAUTH_API void mauth_check_free(mauth_check *c);	/* NULL is a no-op */
 
 /*
- * Checks keep decoded DKIM/ARC public keys in a small process-wide cache
- * (thread-safe; results never depend on it).  This empties it: call it
- * before unloading the library or exiting if a leak checker should see
- * nothing left.  The Lua module calls it when its state closes.
+ * Checks keep decoded DKIM/ARC public keys and parsed SPF records in small
+ * process-wide caches (thread-safe; results never depend on them).  This
+ * empties them: call it before unloading the library or exiting if a leak
+ * checker should see nothing left.  The Lua module calls it when its
+ * state closes.
  */
 MAUTH_API void mauth_caches_clear(void);
 

@@ -17,6 +17,7 @@
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 #include "crypto.h"
+#include "texthash.h"
 
 /* Small updates (a header field at a time) are gathered in buf: one
  * EVP call per few fields instead of one per field.  The size keeps the
@@ -316,22 +317,9 @@ static void slot_free(keycache_slot *s)
 	EVP_PKEY_free(s->pkey);
 }
 
-/* A hash of the text, 8 bytes at a time (the text is about 400 bytes). */
 unsigned crypto_keycache_slot(int type, const char *text, size_t len)
 {
-	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ (unsigned)type ^ len;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		unsigned long long w;
-
-		memcpy(&w, text + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 29;
-	}
-	for (; i < len; i++)
-		h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
-	return (unsigned)((h ^ (h >> 32)) % KEYCACHE_SLOTS);
+	return (unsigned)((text_hash(text, len) ^ (unsigned)type) % KEYCACHE_SLOTS);
 }
 
 /* A new reference to the cached key for this text, or NULL. */

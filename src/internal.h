@@ -122,6 +122,8 @@ int answer_is_temporary(const mauth_answer *a);
 #define NAME_TEXT_MAX (NAME_MAX_TEXT * 4 + 8)
 /* 1 when s (with or without a final dot) is a name that can be asked. */
 int name_is_valid(const char *s, size_t len);
+#include "texthash.h"
+
 /* ASCII case-insensitive equality; inline: header names are compared a
  * hundred times per DKIM signature. */
 static inline int ascii_ieq(const char *a, size_t alen, const char *b,

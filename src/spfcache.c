@@ -32,19 +32,7 @@ static pthread_mutex_t spfcache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned spfcache_slot(const char *txt, size_t len)
 {
-	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ len;
-	size_t i;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		unsigned long long w;
-
-		memcpy(&w, txt + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 29;
-	}
-	for (; i < len; i++)
-		h = (h ^ (unsigned char)txt[i]) * 0x100000001b3ULL;
-	return (unsigned)((h ^ (h >> 32)) % SPFCACHE_SLOTS);
+	return (unsigned)(text_hash(txt, len) % SPFCACHE_SLOTS);
 }
 
 /* p, a pointer into the text at from, moved to the same offset at to. */

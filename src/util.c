@@ -239,3 +239,20 @@ int qtype_from_name(const char *s)
 			return qtypes[i].code;
 	return -1;
 }
+
+unsigned long long text_hash(const char *s, size_t len)
+{
+	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ len;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		unsigned long long w;
+
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 32);
+}

@@ -233,14 +233,8 @@ end)
 -- from 6 threads (each with its own offline zone resolver) while its main
 -- thread empties the cache in a loop.  Over 300 p= texts (FWS layouts of the
 -- four keys) share the 128 slots, so keys are evicted all the time.
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function build_dir()
-  for entry in package.cpath:gmatch("[^;]+") do
-    local dir = entry:match("^(.*)/%?%.so$")
-    if dir and F.slurp(dir .. "/mailauth/core.so") then return dir end
-  end
-end
+local C = require "cstress"
+local sh_quote = C.sh_quote
 
 -- Variant j of a p= text: whitespace somewhere inside it.
 local function layout(p, j)
@@ -260,22 +254,11 @@ describe("dkim key cache under threads (keycache_threads.c)", function()
 
   setup(function()
     dir = F.tmpdir()
-    local bdir = assert(build_dir(), "no build directory with mailauth/core.so in package.cpath")
-    local objs = {}
-    local ls = io.popen("ls " .. sh_quote(bdir) .. "/obj/*.o")
-    for o in ls:lines() do
-      if not o:match("/lmailauth%.o$") then objs[#objs + 1] = sh_quote(o) end
-    end
-    ls:close()
-    local libs = io.popen("make -s --no-print-directory print-libs"):read("*l")
+    local bdir = assert(C.build_dir(), "no build directory with mailauth/core.so in package.cpath")
     local san = bdir:match("asan") and "-fsanitize=address,undefined " or ""
     bin = dir .. "/keycache_threads"
-    local cmd = ("env -u LD_PRELOAD gcc -std=c99 -O2 -g %s-Wall -Wextra -Werror "
-      .. "-D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Isrc -o %s "
-      .. "spec/support/keycache_threads.c %s %s -lpthread >%s/build.log 2>&1")
-      :format(san, sh_quote(bin), table.concat(objs, " "), libs, sh_quote(dir))
-    local ok = os.execute(cmd)
-    assert(ok == true or ok == 0, "cannot build keycache_threads: " .. tostring(F.slurp(dir .. "/build.log")))
+    C.compile("gcc", "-O2 -g " .. san, "keycache_threads", C.core_objects(bdir), bin,
+              dir .. "/build.log")
     local zone, cases, nfiles = {}, {}, 0
     local function add(msg, want, copies)
       nfiles = nfiles + 1
@@ -396,12 +379,8 @@ describe("dkim key cache under threads (keycache_threads.c)", function()
     assert.is_true(ncases > 1000)
     assert.is_true(expected_count.pass > 300 and expected_count.fail > 700)
     local threads, passes = 6, 6
-    local p = io.popen(("env -u LD_PRELOAD %s %s %d %d 2>%s/run.log"):format(sh_quote(bin),
-                       sh_quote(dir), threads, passes, sh_quote(dir)))
-    local out = p:read("*a")
-    local ok = p:close()
-    local log = F.slurp(dir .. "/run.log") or ""
-    assert.is_true(ok == true or ok == 0, "keycache_threads failed: " .. log .. out)
+    local ok, out, log = C.run(bin, dir, threads, passes)
+    assert.is_true(ok, "keycache_threads failed: " .. log .. out)
     local verified, clears = out:match("^ok (%d+) (%d+)")
     assert.are.equal(threads * passes * ncases, tonumber(verified))
     assert.is_true(tonumber(clears) > 0)
@@ -410,46 +389,19 @@ describe("dkim key cache under threads (keycache_threads.c)", function()
   -- The same with ThreadSanitizer, when a compiler here has it: the core
   -- built with -fsanitize=thread (by make, into build/tsan, so the three
   -- Lua ABIs share it).  libcrypto is not instrumented; see the .supp file.
-  local function tsan_cc()
-    for _, cc in ipairs { "clang", "gcc" } do
-      local ok = os.execute(("echo 'int main(void){return 0;}' | %s -fsanitize=thread -x c - "
-        .. "-o %s/tsan_probe >/dev/null 2>&1"):format(cc, sh_quote(dir)))
-      if ok == true or ok == 0 then return cc end
-    end
-  end
-
   it("the same under ThreadSanitizer: no race reported", function()
-    local cc = tsan_cc()
+    local cc = C.tsan_cc(dir)
     if not cc then
       pending("no compiler with -fsanitize=thread here")
       return
     end
-    local san = "-fsanitize=thread -fno-omit-frame-pointer"
-    local ok = os.execute(("env -u LD_PRELOAD make -s --no-print-directory -j2 BUILD=build/tsan "
-      .. "LUA=lua5.4 CC=%s SAN=%s OPT='-O1 -g' all >%s/tsan-build.log 2>&1")
-      :format(cc, sh_quote(san), sh_quote(dir)))
-    assert(ok == true or ok == 0, "tsan build: " .. tostring(F.slurp(dir .. "/tsan-build.log")))
-    local objs = {}
-    local ls = io.popen("ls build/tsan/obj/*.o")
-    for o in ls:lines() do
-      if not o:match("/lmailauth%.o$") then objs[#objs + 1] = sh_quote(o) end
-    end
-    ls:close()
-    local libs = io.popen("make -s --no-print-directory print-libs"):read("*l")
     local tbin = dir .. "/keycache_threads_tsan"
-    ok = os.execute(("env -u LD_PRELOAD %s -std=c99 -O1 -g %s -D_DEFAULT_SOURCE "
-      .. "-D_POSIX_C_SOURCE=200809L -Isrc -o %s spec/support/keycache_threads.c %s %s -lpthread "
-      .. ">%s/tsan-link.log 2>&1"):format(cc, san, sh_quote(tbin), table.concat(objs, " "), libs,
-      sh_quote(dir)))
-    assert(ok == true or ok == 0, "tsan link: " .. tostring(F.slurp(dir .. "/tsan-link.log")))
-    local p = io.popen(("env -u LD_PRELOAD TSAN_OPTIONS='exitcode=66 "
-      .. "suppressions=spec/support/keycache_tsan.supp' %s %s 4 2 2>%s/tsan.log")
-      :format(sh_quote(tbin), sh_quote(dir), sh_quote(dir)))
-    local out = p:read("*a")
-    local done = p:close()
-    local log = F.slurp(dir .. "/tsan.log") or ""
+    C.compile(cc, "-O1 -g " .. C.TSAN_FLAGS, "keycache_threads",
+              C.core_objects(C.tsan_build(cc, dir)), tbin, dir .. "/tsan-link.log")
+    local done, out, log = C.run(tbin, dir, 4, 2,
+      "TSAN_OPTIONS='exitcode=66 suppressions=spec/support/keycache_tsan.supp'")
     assert.is_nil(log:find("WARNING: ThreadSanitizer", 1, true), log)
-    assert.is_true(done == true or done == 0, "keycache_threads under tsan: " .. log .. out)
+    assert.is_true(done, "keycache_threads under tsan: " .. log .. out)
     assert.are.equal(4 * 2 * ncases, tonumber(out:match("^ok (%d+)")))
   end)
 end)

@@ -369,24 +369,7 @@ end)
 -- cache every 0.1 ms.  It first computes
 -- every result once, single-threaded with the cache emptied before each
 -- check, and requires it to be the expectation written here.
-local function sh_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function build_dir()
-  for entry in package.cpath:gmatch("[^;]+") do
-    local dir = entry:match("^(.*)/%?%.so$")
-    if dir and F.slurp(dir .. "/mailauth/core.so") then return dir end
-  end
-end
-
-local function core_objects(bdir)
-  local objs = {}
-  local ls = io.popen("ls " .. sh_quote(bdir) .. "/obj/*.o")
-  for o in ls:lines() do
-    if not o:match("/lmailauth%.o$") then objs[#objs + 1] = sh_quote(o) end
-  end
-  ls:close()
-  return table.concat(objs, " ")
-end
+local C = require "cstress"
 
 -- Master-file text of a zone table, TXT in strings of at most 200 bytes.
 local function zone_text(zone)
@@ -473,23 +456,6 @@ end
 describe("spf record cache under threads (spfcache_threads.c)", function()
   local dir, ncases, zone, cases
 
-  local function compile(cc, flags, objs, out, log)
-    local libs = io.popen("make -s --no-print-directory print-libs"):read("*l")
-    local ok = os.execute(("env -u LD_PRELOAD %s -std=c99 %s -Wall -Wextra -Werror "
-      .. "-D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Isrc -o %s "
-      .. "spec/support/spfcache_threads.c %s %s -lpthread >%s 2>&1")
-      :format(cc, flags, sh_quote(out), objs, libs, sh_quote(log)))
-    assert(ok == true or ok == 0, "cannot build spfcache_threads: " .. tostring(F.slurp(log)))
-  end
-
-  local function run(bin, threads, passes, env)
-    local p = io.popen(("env -u LD_PRELOAD %s %s %s %d %d 2>%s/run.log"):format(env or "",
-                       sh_quote(bin), sh_quote(dir), threads, passes, sh_quote(dir)))
-    local out = p:read("*a")
-    local ok = p:close()
-    return ok == true or ok == 0, out, F.slurp(dir .. "/run.log") or ""
-  end
-
   setup(function()
     dir = F.tmpdir()
     zone, cases = threads_data()
@@ -513,12 +479,13 @@ describe("spf record cache under threads (spfcache_threads.c)", function()
 
   it("6 threads, every result as computed single-threaded, the cache emptied in a loop", function()
     assert.is_true(ncases > 800)
-    local bdir = assert(build_dir(), "no build directory with mailauth/core.so in package.cpath")
+    local bdir = assert(C.build_dir(), "no build directory with mailauth/core.so in package.cpath")
     local san = bdir:match("asan") and "-fsanitize=address,undefined " or ""
     local bin = dir .. "/spfcache_threads"
-    compile("gcc", "-O2 -g " .. san, core_objects(bdir), bin, dir .. "/build.log")
+    C.compile("gcc", "-O2 -g " .. san, "spfcache_threads", C.core_objects(bdir), bin,
+              dir .. "/build.log")
     local threads, passes = 6, 20
-    local ok, out, log = run(bin, threads, passes)
+    local ok, out, log = C.run(bin, dir, threads, passes)
     assert.is_true(ok, "spfcache_threads failed: " .. log .. out)
     local checked, clears = out:match("^ok (%d+) (%d+)")
     assert.are.equal(threads * passes * ncases, tonumber(checked))
@@ -529,28 +496,16 @@ describe("spf record cache under threads (spfcache_threads.c)", function()
   -- built with -fsanitize=thread by make into build/tsan (shared with
   -- dkim_keycache_spec.lua and the three Lua ABIs).  No suppressions: SPF
   -- does not reach libcrypto.
-  local function tsan_cc()
-    for _, cc in ipairs { "clang", "gcc" } do
-      local ok = os.execute(("echo 'int main(void){return 0;}' | %s -fsanitize=thread -x c - "
-        .. "-o %s/tsan_probe >/dev/null 2>&1"):format(cc, sh_quote(dir)))
-      if ok == true or ok == 0 then return cc end
-    end
-  end
-
   it("the same under ThreadSanitizer: no race reported", function()
-    local cc = tsan_cc()
+    local cc = C.tsan_cc(dir)
     if not cc then
       pending("no compiler with -fsanitize=thread here")
       return
     end
-    local san = "-fsanitize=thread -fno-omit-frame-pointer"
-    local ok = os.execute(("env -u LD_PRELOAD make -s --no-print-directory -j2 BUILD=build/tsan "
-      .. "LUA=lua5.4 CC=%s SAN=%s OPT='-O1 -g' all >%s/tsan-build.log 2>&1")
-      :format(cc, sh_quote(san), sh_quote(dir)))
-    assert(ok == true or ok == 0, "tsan build: " .. tostring(F.slurp(dir .. "/tsan-build.log")))
     local tbin = dir .. "/spfcache_threads_tsan"
-    compile(cc, "-O1 -g " .. san, core_objects("build/tsan"), tbin, dir .. "/tsan-link.log")
-    local done, out, log = run(tbin, 4, 4, "TSAN_OPTIONS='exitcode=66'")
+    C.compile(cc, "-O1 -g " .. C.TSAN_FLAGS, "spfcache_threads",
+              C.core_objects(C.tsan_build(cc, dir)), tbin, dir .. "/tsan-link.log")
+    local done, out, log = C.run(tbin, dir, 4, 4, "TSAN_OPTIONS='exitcode=66'")
     assert.is_nil(log:find("WARNING: ThreadSanitizer", 1, true), log)
     assert.is_true(done, "spfcache_threads under tsan: " .. log .. out)
     assert.are.equal(4 * 4 * ncases, tonumber(out:match("^ok (%d+)")))

@@ -17,16 +17,11 @@
  * src/crypto.c gives it (crypto_keycache_slot): the spec uses it to
  * publish texts of different keys that compete for the same slot.
  */
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sched.h>
-#include "mailauth.h"
+#define STRESS_NAME "keycache_threads"
+#include "stress.h"
 #include "crypto.h"
 
 #define MAX_CASES 4096
-#define MAX_THREADS 16
 
 typedef struct {
 	char *msg;
@@ -37,44 +32,6 @@ typedef struct {
 
 static test_case cases[MAX_CASES];
 static size_t ncases;
-static const char *zone_text;
-static size_t zone_len;
-static long passes;
-
-static int workers_done;		/* under done_lock */
-static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
-
-typedef struct {
-	int id;
-	pthread_t tid;
-	long verified;
-	long wrong;
-	char first_wrong[256];
-} worker;
-
-static void fail_input(const char *what, const char *detail)
-{
-	fprintf(stderr, "keycache_threads: %s: %s\n", what, detail);
-	exit(2);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n = 0;
-
-	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0)
-		fail_input("cannot read", path);
-	buf = malloc((size_t)n + 1);
-	if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n)
-		fail_input("cannot read", path);
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
-}
 
 static void read_cases(const char *dir)
 {
@@ -136,38 +93,19 @@ static int verify(mauth_resolver *res, const test_case *tc, char *out,
 	return 0;
 }
 
-static void *work(void *arg)
+static void stress_check(mauth_resolver *res, size_t k, char *got, size_t cap)
 {
-	worker *w = arg;
-	mauth_resolver *res;
-	char err[256], got[300];
-	/* a stride coprime with the case count: each thread its own order */
-	size_t stride = 1 + 2 * (size_t)w->id, i;
-	long p;
+	verify(res, &cases[k], got, cap);
+}
 
-	if (mauth_resolver_new_zone(&res, &zone_text, &zone_len, 1, err,
-				    sizeof err) != 0)
-		fail_input("zone", err);
-	while (ncases % stride == 0)
-		stride += 2;
-	for (p = 0; p < passes; p++) {
-		for (i = 0; i < ncases; i++) {
-			const test_case *tc = &cases[(i * stride + (size_t)w->id * 7 +
-						      (size_t)p) % ncases];
+static const char *stress_want(size_t k)
+{
+	return cases[k].expected;
+}
 
-			verify(res, tc, got, sizeof got);
-			w->verified++;
-			if (strcmp(got, tc->expected) != 0 && w->wrong++ == 0)
-				snprintf(w->first_wrong, sizeof w->first_wrong,
-					 "%s: expected %s, got %.150s", tc->name,
-					 tc->expected, got);
-		}
-	}
-	mauth_resolver_free(res);
-	pthread_mutex_lock(&done_lock);
-	workers_done++;
-	pthread_mutex_unlock(&done_lock);
-	return NULL;
+static const char *stress_label(size_t k)
+{
+	return cases[k].name;
 }
 
 static int print_slots(int type)
@@ -184,48 +122,13 @@ static int print_slots(int type)
 
 int main(int argc, char **argv)
 {
-	worker w[MAX_THREADS];
-	int nthreads, i, done = 0;
-	long clears = 0, verified = 0, wrong = 0;
-	char path[4096];
-
 	if (argc == 3 && strcmp(argv[1], "slots") == 0)
 		return print_slots(atoi(argv[2]));
 	if (argc != 4)
 		fail_input("usage", "keycache_threads DIR THREADS PASSES");
-	nthreads = atoi(argv[2]);
-	passes = atol(argv[3]);
-	if (nthreads < 1 || nthreads > MAX_THREADS || passes < 1)
-		fail_input("bad THREADS or PASSES", argv[2]);
-	snprintf(path, sizeof path, "%s/zone.txt", argv[1]);
-	zone_text = slurp(path, &zone_len);
+	stress_read_zone(argv[1]);
 	read_cases(argv[1]);
-	for (i = 0; i < nthreads; i++) {
-		memset(&w[i], 0, sizeof w[i]);
-		w[i].id = i;
-		if (pthread_create(&w[i].tid, NULL, work, &w[i]) != 0)
-			fail_input("pthread_create", "worker");
-	}
-	/* This thread is the one that keeps clearing the cache. */
-	while (!done) {
-		mauth_caches_clear();
-		clears++;
-		sched_yield();
-		pthread_mutex_lock(&done_lock);
-		done = workers_done == nthreads;
-		pthread_mutex_unlock(&done_lock);
-	}
-	for (i = 0; i < nthreads; i++) {
-		pthread_join(w[i].tid, NULL);
-		verified += w[i].verified;
-		wrong += w[i].wrong;
-		if (w[i].wrong > 0)
-			fprintf(stderr, "thread %d: %ld wrong of %ld; first: %s\n",
-				i, w[i].wrong, w[i].verified, w[i].first_wrong);
-	}
-	mauth_caches_clear();
-	if (wrong > 0)
-		return 1;
-	printf("ok %ld %ld\n", verified, clears);
-	return 0;
+	/* no pause between two clears: keys and contexts taken and given
+	 * back while their slot empties */
+	return stress_main(argv[1], argv[2], argv[3], ncases, 0);
 }

@@ -390,16 +390,11 @@ describe("dkim key cache under threads (keycache_threads.c)", function()
   -- built with -fsanitize=thread (by make, into build/tsan, so the three
   -- Lua ABIs share it).  libcrypto is not instrumented; see the .supp file.
   it("the same under ThreadSanitizer: no race reported", function()
-    local cc = C.tsan_cc(dir)
-    if not cc then
+    local done, out, log = C.run_tsan("keycache_threads", dir, 4, 2, "suppressions=spec/support/keycache_tsan.supp")
+    if done == nil then
       pending("no compiler with -fsanitize=thread here")
       return
     end
-    local tbin = dir .. "/keycache_threads_tsan"
-    C.compile(cc, "-O1 -g " .. C.TSAN_FLAGS, "keycache_threads",
-              C.core_objects(C.tsan_build(cc, dir)), tbin, dir .. "/tsan-link.log")
-    local done, out, log = C.run(tbin, dir, 4, 2,
-      "TSAN_OPTIONS='exitcode=66 suppressions=spec/support/keycache_tsan.supp'")
     assert.is_nil(log:find("WARNING: ThreadSanitizer", 1, true), log)
     assert.is_true(done, "keycache_threads under tsan: " .. log .. out)
     assert.are.equal(4 * 2 * ncases, tonumber(out:match("^ok (%d+)")))

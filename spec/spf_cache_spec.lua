@@ -497,15 +497,11 @@ describe("spf record cache under threads (spfcache_threads.c)", function()
   -- dkim_keycache_spec.lua and the three Lua ABIs).  No suppressions: SPF
   -- does not reach libcrypto.
   it("the same under ThreadSanitizer: no race reported", function()
-    local cc = C.tsan_cc(dir)
-    if not cc then
+    local done, out, log = C.run_tsan("spfcache_threads", dir, 4, 4)
+    if done == nil then
       pending("no compiler with -fsanitize=thread here")
       return
     end
-    local tbin = dir .. "/spfcache_threads_tsan"
-    C.compile(cc, "-O1 -g " .. C.TSAN_FLAGS, "spfcache_threads",
-              C.core_objects(C.tsan_build(cc, dir)), tbin, dir .. "/tsan-link.log")
-    local done, out, log = C.run(tbin, dir, 4, 4, "TSAN_OPTIONS='exitcode=66'")
     assert.is_nil(log:find("WARNING: ThreadSanitizer", 1, true), log)
     assert.is_true(done, "spfcache_threads under tsan: " .. log .. out)
     assert.are.equal(4 * 4 * ncases, tonumber(out:match("^ok (%d+)")))

@@ -36,6 +36,16 @@ static int is_hdr_special(char c)
 #if defined(__SSE2__)
 #include <emmintrin.h>
 
+/* 0xff where a byte of v is SP, TAB, CR or LF (whitespace or a line end). */
+static __m128i wsp_or_eol16(__m128i v)
+{
+	return _mm_or_si128(
+		_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+			     _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))),
+		_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+			     _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))));
+}
+
 /*
  * How many bytes from p on are clean for the relaxed header form, up to
  * 16 (p[16] is readable): no TAB, CR or LF, and no SP followed by
@@ -47,9 +57,7 @@ static unsigned header_clean16(const char *p)
 	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
 	__m128i cur = _mm_loadu_si128((const __m128i *)(const void *)p);
 	__m128i nxt = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
-	__m128i nsp = _mm_or_si128(
-		_mm_or_si128(_mm_cmpeq_epi8(nxt, sp), _mm_cmpeq_epi8(nxt, tab)),
-		_mm_or_si128(_mm_cmpeq_epi8(nxt, cr), _mm_cmpeq_epi8(nxt, lf)));
+	__m128i nsp = wsp_or_eol16(nxt);
 	__m128i bad = _mm_or_si128(
 		_mm_or_si128(_mm_cmpeq_epi8(cur, tab), _mm_cmpeq_epi8(cur, cr)),
 		_mm_or_si128(_mm_cmpeq_epi8(cur, lf),
@@ -253,10 +261,7 @@ static const char *next_event(int relaxed, const char *p, const char *end)
 		int m;
 
 		if (relaxed) {
-			__m128i nws = _mm_or_si128(
-				_mm_or_si128(_mm_cmpeq_epi8(nxt, sp),
-					     _mm_cmpeq_epi8(nxt, tab)),
-				_mm_or_si128(_mm_cmpeq_epi8(nxt, cr), nlf));
+			__m128i nws = wsp_or_eol16(nxt);
 
 			ev = _mm_or_si128(ev, _mm_cmpeq_epi8(cur, tab));
 			ev = _mm_or_si128(ev, _mm_and_si128(
@@ -525,10 +530,7 @@ static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
 			__m128i nxt = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
 			__m128i nlf = _mm_cmpeq_epi8(nxt, lf);
 			__m128i ev = _mm_andnot_si128(_mm_cmpeq_epi8(cur, cr), nlf);
-			__m128i nws = _mm_or_si128(
-				_mm_or_si128(_mm_cmpeq_epi8(nxt, sp),
-					     _mm_cmpeq_epi8(nxt, tab)),
-				_mm_or_si128(_mm_cmpeq_epi8(nxt, cr), nlf));
+			__m128i nws = wsp_or_eol16(nxt);
 			__m128i csp = _mm_cmpeq_epi8(cur, sp);
 			__m128i ctab = _mm_cmpeq_epi8(cur, tab);
 			unsigned m, wsm, eolm, run;

@@ -307,6 +307,15 @@ typedef struct {
 static keycache_slot keycache[KEYCACHE_SLOTS];
 static pthread_mutex_t keycache_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Moves what slot s holds (key, contexts) to old; under the lock. */
+static void slot_take(keycache_slot *s, keycache_slot *old)
+{
+	old->pkey = s->pkey;
+	memcpy(old->verify, s->verify, sizeof old->verify);
+	s->pkey = NULL;
+	memset(s->verify, 0, sizeof s->verify);
+}
+
 /* Frees what a slot (or a copy of one taken out under the lock) holds. */
 static void slot_free(keycache_slot *s)
 {
@@ -346,10 +355,8 @@ static void keycache_put(unsigned at, int type, const char *text, size_t len,
 	if (len > KEYCACHE_MAX_TEXT || EVP_PKEY_up_ref(pkey) != 1)
 		return;
 	pthread_mutex_lock(&keycache_lock);
-	old.pkey = s->pkey;
-	memcpy(old.verify, s->verify, sizeof old.verify);
+	slot_take(s, &old);
 	s->pkey = pkey;
-	memset(s->verify, 0, sizeof s->verify);
 	s->type = type;
 	s->len = len;
 	memcpy(s->text, text, len);
@@ -397,10 +404,7 @@ void crypto_keycache_clear(void)
 		keycache_slot old;
 
 		pthread_mutex_lock(&keycache_lock);
-		old.pkey = keycache[i].pkey;
-		memcpy(old.verify, keycache[i].verify, sizeof old.verify);
-		keycache[i].pkey = NULL;
-		memset(keycache[i].verify, 0, sizeof keycache[i].verify);
+		slot_take(&keycache[i], &old);
 		pthread_mutex_unlock(&keycache_lock);
 		slot_free(&old);
 	}

@@ -72,4 +72,18 @@ function M.tsan_build(cc, dir)
   return "build/tsan"
 end
 
+-- spec/support/<name>.c linked with a ThreadSanitizer build of the core
+-- and run THREADS x PASSES (env: extra TSAN_OPTIONS); returns whether it
+-- exited 0, its stdout and its stderr, or nil when no compiler here has
+-- -fsanitize=thread.
+function M.run_tsan(name, dir, threads, passes, options)
+  local cc = M.tsan_cc(dir)
+  if not cc then return nil end
+  local bin = dir .. "/" .. name .. "_tsan"
+  M.compile(cc, "-O1 -g " .. M.TSAN_FLAGS, name, M.core_objects(M.tsan_build(cc, dir)),
+            bin, dir .. "/tsan-link.log")
+  return M.run(bin, dir, threads, passes,
+               "TSAN_OPTIONS='exitcode=66" .. (options and " " .. options or "") .. "'")
+end
+
 return M

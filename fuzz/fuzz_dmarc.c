@@ -26,7 +26,14 @@
  * Whatever the answers, the check ends within two DNS steps with `result`
  * one of pass, fail, none, temperror, permerror, and the fields that go
  * with it.
+ *
+ * The Public Suffix List is the PSL project's copy in the team's test data,
+ * read in place (../shared/testdata/dmarc/psl/, relative to the top
+ * directory where fuzz/run.sh runs; $MAILAUTH_TESTDATA names another test
+ * data folder), else Debian's publicsuffix package's file.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "fuzz.h"
 #include "internal.h"
@@ -38,7 +45,8 @@
 #undef mauth_dmarc_vt
 #undef mauth_org_domain_vt
 
-#define PSL_FIXTURE "spec/fixtures/dmarc/psl/public_suffix_list.dat"
+#define PSL_TESTDATA "dmarc/psl/public_suffix_list.dat"
+#define PSL_SYSTEM "/usr/share/publicsuffix/public_suffix_list.dat"
 #define MAX_RECORDS 8
 #define MAX_STEPS 8
 #define HUGE_MAX 70000
@@ -261,6 +269,25 @@ static void check_result_map(const mauth_value *res)
 }
 
 /* The record parser alone: whatever the text, tags come out in range. */
+/* The list file, chosen once (see the head of this file). */
+static const char *psl_path(void)
+{
+	static char path[4096];
+	const char *dir;
+	FILE *f;
+
+	if (path[0] != '\0')
+		return path;
+	dir = getenv("MAILAUTH_TESTDATA");
+	snprintf(path, sizeof path, "%s/%s", dir != NULL ? dir : "../shared/testdata", PSL_TESTDATA);
+	f = fopen(path, "rb");
+	if (f != NULL)
+		fclose(f);
+	else
+		snprintf(path, sizeof path, "%s", PSL_SYSTEM);
+	return path;
+}
+
 static void fuzz_record(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1);
@@ -303,8 +330,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	flags = fuzz_byte(&in);
 	pv[np].key = "psl_file";
-	pv[np].val = PSL_FIXTURE;
-	pv[np++].len = strlen(PSL_FIXTURE);
+	pv[np].val = psl_path();
+	pv[np].len = strlen(pv[np].val);
+	np++;
 	if (flags & 1) {
 		pv[np].key = "org_domain";
 		pv[np].val = "tree";

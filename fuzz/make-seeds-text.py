@@ -1,21 +1,29 @@
 #!/usr/bin/python3
 """Writes the seeds of the text-driven targets (dmarc, authres) and their
-dictionaries' inputs from the fixture data.  Deterministic; run with
-Debian's /usr/bin/python3 (python3-yaml) from anywhere.
+dictionaries' inputs from the third-party test data, read in place from
+../shared/testdata/ beside the checkout ($MAILAUTH_TESTDATA overrides).
+Deterministic; run with Debian's /usr/bin/python3 (python3-yaml) from
+anywhere.  Without the test data only the seeds written here from RFC
+text and by hand are made.
 
-authres: every `input` header of spec/fixtures/authres/*.yml.
+authres: every `input` header of ../shared/testdata/authres/*.yml.
 dmarc:   records (inputs starting with "v" go to the record parser) from
-         RFC 7489 appendix B and spec/fixtures/dmarc/authheaders/cases.yml,
+         RFC 7489 appendix B and ../shared/testdata/dmarc/authheaders/cases.yml,
          and checks in the layout fuzz/fuzz_dmarc.c documents.
 """
 import glob
 import hashlib
 import os
 import re
+import sys
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
+TESTDATA = os.environ.get("MAILAUTH_TESTDATA") or os.path.join(TOP, "..", "shared", "testdata")
+HAVE_TESTDATA = os.path.isdir(TESTDATA)
+if not HAVE_TESTDATA:
+    sys.stderr.write("make-seeds-text: %s absent: no authres seeds, no authheaders records\n" % TESTDATA)
 
 
 def put(target, name, data):
@@ -28,7 +36,7 @@ def put(target, name, data):
 
 
 # ---- authres ----
-for path in sorted(glob.glob(os.path.join(TOP, "spec/fixtures/authres/*.yml"))):
+for path in sorted(glob.glob(os.path.join(TESTDATA, "authres", "*.yml"))):
     doc = yaml.safe_load(open(path, encoding="utf-8"))
     base = os.path.basename(path).split("-")[0]
     for case in doc.get("cases", []):
@@ -55,9 +63,10 @@ RFC7489 = [
     "fo=1; rf=afrf; ri=86400",
 ]
 recs = list(RFC7489)
-# the _dmarc TXT records of the authheaders fixture, as written there
-for m in re.finditer(r'"(v=DMARC1[^"]*)"', open(os.path.join(
-        TOP, "spec/fixtures/dmarc/authheaders/cases.yml"), encoding="utf-8").read()):
+# the _dmarc TXT records of the authheaders cases, as written there
+AUTHHEADERS = os.path.join(TESTDATA, "dmarc", "authheaders", "cases.yml")
+for m in re.finditer(r'"(v=DMARC1[^"]*)"', open(AUTHHEADERS, encoding="utf-8").read()
+                     if HAVE_TESTDATA else ""):
     if m.group(1) not in recs:
         recs.append(m.group(1))
 for i, r in enumerate(recs):

@@ -1,10 +1,12 @@
 -- ARC (RFC 8617): the ValiMail validation and signing suites, stalwart's
--- real chains, and the API's edges.  Data: spec/fixtures/arc/SOURCES.md.
+-- real chains, and the API's edges.  Data: ../shared/testdata/arc/ (SOURCES.md there).
 local mailauth = require "mailauth"
 local suite = require "spec.support.arc_suite"
+local helpers = require "spec.support.helpers"
 
 local NOW = 1700000000
-local DIR = "spec/fixtures/arc/"
+local DIR = helpers.skip_without_testdata("arc/")
+if not DIR then return end
 
 local function read(path)
   local f = assert(io.open(path, "rb"))

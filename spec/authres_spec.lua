@@ -1,13 +1,15 @@
 -- Authentication-Results (RFC 8601): the parser against the cases of MimeKit,
 -- Mail::AuthenticationResults, authres (Python) and go-msgauth
--- (spec/fixtures/authres/SOURCES.md), the formatter's round trip, and
+-- (../shared/testdata/authres/SOURCES.md), the formatter's round trip, and
 -- python3-authres reading back every header mailauth writes.
 
 local mailauth = require "mailauth"
 local lyaml = require "lyaml"
 local authres = mailauth.authres
+local helpers = require "spec.support.helpers"
 
-local FIX = "spec/fixtures/authres/"
+local FIX = helpers.skip_without_testdata("authres/")
+if not FIX then return end
 local FILES = { "mimekit", "mail-authenticationresults", "authres-python", "go-msgauth" }
 
 local function read(path)

@@ -141,8 +141,10 @@ describe("mailauth.check", function()
     assert.are.equal("pass", b.dmarc.result)
   end)
 
-  it("validates ARC alongside DKIM: a real Gmail-relayed chain (stalwart 001)", function()
-    local text = helpers.read("spec/fixtures/arc/stalwart/001.txt")
+  local STALWART_001 = "arc/stalwart/001.txt"
+  helpers.it_with_testdata(STALWART_001, "validates ARC alongside DKIM: a real Gmail-relayed chain (stalwart 001)",
+  function()
+    local text = helpers.read(helpers.testdata(STALWART_001))
     local dns, msg = text:match("^(.-)\n\n(.*)$")
     local recs = {}
     for l in dns:gmatch("[^\n]+") do

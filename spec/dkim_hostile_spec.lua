@@ -4,6 +4,8 @@
 package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
+local helpers = require "spec.support.helpers"
+if not helpers.skip_without_testdata("dkim/") then return end
 
 local RECORDS = F.records(F.read("rfc8463/dns.txt"))
 local SIGNED = F.crlf(F.read("rfc8463/signed.eml"))

@@ -8,6 +8,8 @@
 package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
+local helpers = require "spec.support.helpers"
+if not helpers.skip_without_testdata("dkim/") then return end
 
 local PY = "/usr/bin/python3 spec/support/dkimpy_oracle.py"
 local PERL = "/usr/bin/perl spec/support/maildkim_oracle.pl"

@@ -1,8 +1,8 @@
 -- The OpenSPF conformance suites run through the public API: mailauth.spf
 -- with a Lua-function resolver serving each scenario's zonedata.
---   spec/fixtures/spf/rfc7208-tests.yml  every test, none skipped
---   spec/fixtures/spf/rfc4408-tests.yml  every test; where RFC 7208 changed
---                                        the answer, the RFC 7208 answer
+--   ../shared/testdata/spf/rfc7208-tests.yml  every test, none skipped
+--   ../shared/testdata/spf/rfc4408-tests.yml  every test; where RFC 7208
+--                                             changed the answer, the RFC 7208 answer
 -- Explanations are compared without regard to case: the suite writes
 -- IPv6 nibbles of %{ir} in upper case (v-macro-ip6) while the client
 -- address is written "CAFE:BABE::1" and %{c} is RFC 5952 lower case; pyspf's
@@ -10,9 +10,11 @@
 package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local suite = require "spf_suite"
+local helpers = require "spec.support.helpers"
 
 local NOW = 1700000000
-local DIR = "spec/fixtures/spf/"
+local DIR = helpers.skip_without_testdata("spf/")
+if not DIR then return end
 
 local function run_case(c)
   local t = c.test

@@ -1,4 +1,4 @@
--- Loads the ValiMail ARC suites (spec/fixtures/arc/SOURCES.md) and serves a
+-- Loads the ValiMail ARC suites (../shared/testdata/arc/SOURCES.md) and serves a
 -- scenario's txt-records as a Lua-function resolver.
 --
 -- Harness rules (from the suite's README and its runner):

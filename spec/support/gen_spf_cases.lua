@@ -1,5 +1,7 @@
--- Generates the differential SPF cases (mailauth vs pyspf), reproducibly:
---   lua5.4 spec/support/gen_spf_cases.lua > spec/fixtures/spf/pyspf-cases.json
+-- Generates the differential SPF cases (mailauth vs pyspf), reproducibly.
+-- spec/spf_pyspf_spec.lua runs it at test time (dofile returns the JSON
+-- text); to look at the cases:
+--   lua5.4 spec/support/gen_spf_cases.lua > /tmp/pyspf-cases.json
 -- A fixed seed and an own PRNG (math.random differs between Lua versions)
 -- make every Lua produce the same bytes.  Each zone is a synthetic domain
 -- tree under example.test with random records; each case a client IP,
@@ -196,4 +198,7 @@ for zi = 1, ZONES do
     }
   end
 end
-io.write(json({ seed = SEED, now = 1700000000, zones = zones, cases = cases }), "\n")
+local text = json({ seed = SEED, now = 1700000000, zones = zones, cases = cases }) .. "\n"
+-- Run as a script (not through dofile from a spec): print it.
+if arg and arg[0] and arg[0]:match("gen_spf_cases%.lua$") then io.write(text) end
+return text

@@ -13,4 +13,47 @@ function M.test_nameserver()
   return os.getenv("MAILAUTH_TEST_NS")
 end
 
+-- Third-party conformance data is read in place from ../shared/testdata/
+-- (a sibling of the checkout, relative to the repository root where the
+-- specs run) and never copied into the project.  MAILAUTH_TESTDATA names
+-- another folder; MAILAUTH_TESTDATA=/nonexistent shows what a checkout
+-- without ../shared does.
+M.TESTDATA = os.getenv("MAILAUTH_TESTDATA") or "../shared/testdata"
+
+-- The path of <subpath> (a file, or a folder; a trailing "/" is kept, so
+-- DIR .. "name" works) under the test data folder, or nil when it is not
+-- there.  io.open also opens folders on POSIX systems.
+function M.testdata(subpath)
+  local path = M.TESTDATA .. "/" .. subpath
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  f:close()
+  return path
+end
+
+local function absent(subpath)
+  return ("skipped: %s/%s absent"):format(M.TESTDATA, subpath)
+end
+
+-- For a spec file that needs <subpath> throughout: its path, or nil after
+-- registering one pending case saying what is missing, so the file can
+-- stop with
+--   local DIR = helpers.skip_without_testdata("arc/")
+--   if not DIR then return end
+function M.skip_without_testdata(subpath)
+  local path = M.testdata(subpath)
+  if path then return path end
+  local busted = require "busted"
+  local file = debug.getinfo(2, "S").short_src
+  busted.describe(file, function() busted.pending(absent(subpath)) end)
+  return nil
+end
+
+-- it(name, fn) when <subpath> is there, else a pending case naming it.
+function M.it_with_testdata(subpath, name, fn)
+  local busted = require "busted"
+  if M.testdata(subpath) then return busted.it(name, fn) end
+  return busted.pending(name .. " " .. absent(subpath))
+end
+
 return M

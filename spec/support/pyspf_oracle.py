@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Runs pyspf (Debian python3-spf) over the generated SPF cases, offline.
 
-    /usr/bin/python3 spec/support/pyspf_oracle.py spec/fixtures/spf/pyspf-cases.json
+    /usr/bin/python3 spec/support/pyspf_oracle.py CASES.json
+
+(CASES.json: what spec/support/gen_spf_cases.lua prints; spec/spf_pyspf_spec.lua
+writes it to a temporary file at test time.)
 
 spf.DNSLookup is replaced by a lookup in the case's zone, so no query
 leaves the process.  Prints one JSON object: {"<id>": [result, explanation]}.

@@ -2,6 +2,9 @@
 # Runs every spec under each Lua given ("lua5.4 lua5.3 luajit"), with Knot
 # DNS serving spec/fixtures/zones on 127.0.0.1 for the integration specs,
 # and ends with one line "N passed, N failed" summed over all of them.
+# Pending cases (busted's "ok N - # SKIP ...", e.g. a spec whose
+# ../shared/testdata/ folder is absent) are shown, counted apart and not
+# as passed.
 # Knot is stopped on every exit path.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -18,7 +21,7 @@ fi
 MAILAUTH_TEST_NS="127.0.0.1@$(cat "$tmp/knot/port")"
 export MAILAUTH_TEST_NS
 
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 for lua in $LUAS; do
   case $lua in
     luajit) dir=luajit ;;
@@ -35,13 +38,16 @@ for lua in $LUAS; do
   LD_PRELOAD=${SPEC_PRELOAD:-} $runner -o TAP \
     --cpath="$cpath" spec > "$out" 2>&1
   rc=$?
-  p=$(grep -c '^ok ' "$out")
+  s=$(grep -c '^ok [0-9]* - # SKIP ' "$out")
+  p=$(($(grep -c '^ok ' "$out") - s))
   f=$(grep -c '^not ok ' "$out")
   # A crash or a load error counts as a failure even if no case said so.
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
   grep -v '^ok ' "$out" | grep -v '^# *$' | head -200
-  echo "   $lua: $p passed, $f failed"
-  passed=$((passed + p)); failed=$((failed + f))
+  grep '^ok [0-9]* - # SKIP ' "$out" | sed 's/^ok [0-9]* - # SKIP /   skip: /' | head -50
+  echo "   $lua: $p passed, $f failed, $s skipped"
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 done
+[ "$skipped" = 0 ] || echo "$skipped skipped (pending; not counted as passed)"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

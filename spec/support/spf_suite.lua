@@ -1,4 +1,4 @@
--- Loads an OpenSPF test suite (YAML, see spec/fixtures/spf/SOURCES.md) and
+-- Loads an OpenSPF test suite (YAML, see ../shared/testdata/spf/SOURCES.md) and
 -- serves its zonedata as a Lua-function resolver for mailauth.spf.
 --
 -- Driver rules (from the suite's header and pyspf's test driver):

@@ -444,12 +444,13 @@ describe("m365: hostile Microsoft-dialect input", function()
   end)
 
   -- Narrow: each case is something lenient mode or a looser dialect would
-  -- take.  Without the defence (the strcmp(ptype, "action") test removed
-  -- from resinfo in src/authres.c, so any bare name passes) the first
-  -- assertion fails: "foo=bar" parses.
+  -- take.  Without the defence (the strcmp(ptype, "action") and
+  -- strcmp(method, "dmarc") tests removed from resinfo in src/authres.c, so
+  -- any bare name passes) the first assertion fails: "foo=bar" parses.
   it("the dialect refuses what Microsoft does not write", function()
     local bad = {
       "i=1; mx.microsoft.com 1; dkim=pass foo=bar header.d=contoso.com",         -- bare name other than action
+      "i=1; mx.microsoft.com 1; dkim=pass action=none header.d=contoso.com",     -- action outside dmarc
       "i=1; dkim=pass header.d=contoso.com",                                     -- an AAR without authserv-id
       "i=1; mx.microsoft.com 1; dkim=pass header.b=ab/cd header.d=contoso.com",  -- lenient's base64 run
       "i=1; mx.microsoft.com 1;",                                                -- no result

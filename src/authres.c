@@ -31,7 +31,8 @@
  *     Authentication-Results, never an ARC one: those keep "i=N; id");
  *     authserv_id is then absent;
  *   - "action=none" in a dmarc result: the one property Microsoft writes
- *     without a ptype; it gets ptype "" (any other bare name still fails);
+ *     without a ptype; it gets ptype "" (any other bare name, or action in
+ *     another method's result, still fails);
  *   - an empty value right before ";" or the end ("header.from=;");
  *   - a bare domain-name between results ("header.d=none;contoso.com;
  *     dmarc=..."), the authserv-id repeated per result: skipped;
@@ -495,7 +496,8 @@ static int resinfo(parser *p, mauth_value *list)
 			prop = ptype;	/* "x-bits=1024": no ptype */
 			ptype = NULL;
 		} else if (p->microsoft && peek(p) == '=' &&
-			   strcmp(ptype, "action") == 0) {
+			   strcmp(ptype, "action") == 0 &&
+			   strcmp(method, "dmarc") == 0) {
 			prop = ptype;	/* Microsoft's "action=none" */
 			ptype = "";
 		} else {

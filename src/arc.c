@@ -16,8 +16,25 @@
  *
  * Result: { result, instances, chain = { { instance, domain, selector, cv,
  * seal_result, ams_result, ams_domain, ams_selector,
- * authentication_results, seal_problem, ams_problem }, ... oldest first },
+ * authentication_results, seal_problem, ams_problem, aar_problem,
+ * ams_headers, ams_unsigned_headers, ams_body_length,
+ * ams_unsigned_body_bytes, ams_timestamp }, ... oldest first },
  * oldest_pass (with pass), problem }.
+ *
+ * authentication_results is the AAR value, whole: one longer than
+ * AAR_TEXT_MAX (65536 bytes, authres.c's AUTHRES_MAX_LEN, so whatever the
+ * parser can read is reported) is not reported at all and the entry gets
+ * aar_problem instead.  A cut copy would be worse than none: cut inside
+ * "header.d=contoso.com.attacker.example" it reads "header.d=contoso.com".
+ *
+ * What a trust policy needs about the AMS's coverage, with DKIM's meaning
+ * (dkim.c, note_unsigned; RFC 6376 §8.15): ams_headers, the h= names
+ * lower-cased in order; ams_unsigned_headers, "from, subject", the signed
+ * names that occur more often in the message than h= covers (an added
+ * copy nobody signed), absent when none; ams_body_length (l=) and
+ * ams_unsigned_body_bytes (canonical body bytes past l=) when l= is there;
+ * ams_timestamp (t=) when present.  These are reported for every set that
+ * has a readable h=, also when the chain fails.
  */
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +51,7 @@
 #define ARC_MAX_BODIES 4	/* distinct (c=, l=) body hashes computed */
 #define MIN_KEY_BITS 1024	/* RFC 8301 §3.2 */
 #define PROBLEM_MAX 300
-#define AAR_TEXT_MAX 8192	/* bytes of an AAR value reported */
+#define AAR_TEXT_MAX 65536	/* bytes of an AAR value reported, or none */
 
 enum { CV_BAD = 0, CV_NONE, CV_PASS, CV_FAIL };
 
@@ -52,12 +69,18 @@ typedef struct {
 	unsigned qid;
 	size_t b_from, b_to;		/* b= value in the raw field */
 	int key_bits;
+	long long t;			/* t=, when has_t */
+	int has_t;
 } arc_sig;
 
 typedef struct {
 	const msg_field *aar, *ams, *as;	/* valid during init only */
 	int cv;
 	char *aar_text;
+	int aar_over;			/* longer than AAR_TEXT_MAX: not kept */
+	char *unsigned_fields;		/* "from, subject", or NULL */
+	unsigned long long body_total;	/* canonical body bytes, with l= */
+	int have_total;
 	arc_sig ams_sig, as_sig;
 	/* AMS only */
 	char **h;
@@ -212,6 +235,8 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 			sig_decide(s, "permerror", "t= is not a timestamp%s", "");
 			return 0;
 		}
+		s->t = ts;
+		s->has_t = 1;
 	}
 	if ((t = tags_get(tl, "x")) != NULL) {
 		long long x;
@@ -402,6 +427,8 @@ static int ams_body(const msg *m, arc_set *set, body_hash *bh, size_t *nb)
 		crypto_hash_free(cb.h);
 		(*nb)++;
 	}
+	set->body_total = bh[j].total;
+	set->have_total = 1;
 	if (set->l >= 0 && (unsigned long long)set->l > bh[j].total)
 		set->ams_sig.bh_fail = "l= is longer than the body";
 	else if (memcmp(set->bh, bh[j].digest, 32) != 0)
@@ -479,10 +506,11 @@ static int ask_key(mauth_check *c, arc_sig *s, char (*names)[NAME_MAX_TEXT + 2],
 	return 0;
 }
 
-static char *aar_copy(arena *a, const msg_field *f)
+/* The AAR value without surrounding FWS; 0 with aar_over when too long. */
+static int aar_copy(arena *a, arc_set *set)
 {
-	const char *s = f->value;
-	size_t n = f->vlen;
+	const char *s = set->aar->value;
+	size_t n = set->aar->vlen;
 
 	while (n > 0 && is_fws(*s)) {
 		s++;
@@ -490,7 +518,57 @@ static char *aar_copy(arena *a, const msg_field *f)
 	}
 	while (n > 0 && is_fws(s[n - 1]))
 		n--;
-	return arena_strndup(a, s, n > AAR_TEXT_MAX ? AAR_TEXT_MAX : n);
+	if (n > AAR_TEXT_MAX) {
+		set->aar_over = 1;
+		return 0;
+	}
+	set->aar_text = arena_strndup(a, s, n);
+	return set->aar_text != NULL ? 0 : -1;
+}
+
+/*
+ * ams_unsigned_headers: each h= name (once) that the message holds more
+ * often than h= lists it, lower-cased, ", "-joined; as dkim.c's
+ * note_unsigned, but sized to the names so that nothing is cut.
+ */
+static int note_ams_unsigned(arena *a, const msg *m, arc_set *set)
+{
+	size_t i, j, cap = 1, len = 0;
+	char *list;
+
+	for (i = 0; i < set->nh; i++)
+		cap += strlen(set->h[i]) + 2;
+	list = arena_alloc(a, cap);
+	if (list == NULL)
+		return -1;
+	for (i = 0; i < set->nh; i++) {
+		size_t nl = strlen(set->h[i]), in_h = 0, k;
+		int seen = 0;
+
+		if (nl == 0)
+			continue;
+		for (j = 0; j < i; j++)
+			seen |= ascii_ieq(set->h[j], strlen(set->h[j]), set->h[i], nl);
+		if (seen)
+			continue;
+		for (j = i; j < set->nh; j++)
+			in_h += ascii_ieq(set->h[j], strlen(set->h[j]), set->h[i], nl);
+		if (msg_count(m, set->h[i], nl) <= in_h)
+			continue;
+		if (len > 0) {
+			memcpy(list + len, ", ", 2);
+			len += 2;
+		}
+		for (k = 0; k < nl; k++) {
+			char c = set->h[i][k];
+
+			list[len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+	}
+	list[len] = '\0';
+	if (len > 0)
+		set->unsigned_fields = list;
+	return 0;
 }
 
 /* Collects the sets; 0 with st->result set on a structural fault. */
@@ -559,9 +637,11 @@ static int collect(arena *a, arc_state *st, const msg *m, int *ok)
 		set->aar = aar[k];
 		set->ams = ams[k];
 		set->as = as[k];
-		if (set->aar != NULL && (set->aar_text = aar_copy(a, set->aar)) == NULL)
+		if (set->aar != NULL && aar_copy(a, set) != 0)
 			return -1;
 		if (set->ams != NULL && parse_ams(a, st, set) != 0)
+			return -1;
+		if (set->h != NULL && note_ams_unsigned(a, m, set) != 0)
 			return -1;
 		if (set->as != NULL && parse_as(a, st, set) != 0)
 			return -1;
@@ -600,6 +680,15 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 		return MAUTH_ENOMEM;
 	if (collect(a, st, &m, &ok) != 0)
 		return MAUTH_ENOMEM;
+	/*
+	 * ams_unsigned_body_bytes needs the body length under each AMS with
+	 * l=, whatever becomes of the chain (a policy may read older sets).
+	 */
+	for (k = 0; k < st->n; k++)
+		if (st->set[k].ams != NULL && st->set[k].h != NULL &&
+		    st->set[k].l >= 0 && st->set[k].ams_sig.result == NULL &&
+		    ams_body(&m, &st->set[k], bh, &nb) != 0)
+			return MAUTH_ENOMEM;
 	if (!ok)
 		goto done;
 	if (m.truncated) {
@@ -689,6 +778,42 @@ static void put_set(arena *a, mauth_value *list, const arc_set *set, size_t k)
 	if (set->ams_sig.problem[0])
 		val_cstr(a, e, "ams_problem", set->ams_sig.problem);
 	val_cstr(a, e, "authentication_results", set->aar_text);
+	if (set->aar_over) {
+		char why[96];
+
+		snprintf(why, sizeof why, "ARC-Authentication-Results i=%ld is "
+			 "over the %d-byte limit", (long)k + 1, AAR_TEXT_MAX);
+		val_cstr(a, e, "aar_problem", why);
+	}
+	if (set->h != NULL) {
+		mauth_value *hl = val_add(a, e, "ams_headers", MAUTH_V_LIST);
+		size_t i;
+
+		for (i = 0; hl != NULL && i < set->nh; i++) {
+			size_t nl = strlen(set->h[i]), j;
+			char *low;
+
+			if (nl == 0)
+				continue;	/* "a::b": signs nothing */
+			low = arena_strndup(a, set->h[i], nl);
+			if (low == NULL)
+				break;
+			for (j = 0; j < nl; j++)
+				if (low[j] >= 'A' && low[j] <= 'Z')
+					low[j] = (char)(low[j] + 32);
+			val_cstr(a, hl, NULL, low);
+		}
+		val_cstr(a, e, "ams_unsigned_headers", set->unsigned_fields);
+	}
+	if (set->l >= 0 && set->h != NULL) {
+		val_int(a, e, "ams_body_length", set->l);
+		if (set->have_total && set->body_total >= (unsigned long long)set->l)
+			val_int(a, e, "ams_unsigned_body_bytes",
+				(long long)(set->body_total -
+					    (unsigned long long)set->l));
+	}
+	if (set->ams_sig.has_t)
+		val_int(a, e, "ams_timestamp", set->ams_sig.t);
 }
 
 static int arc_step(mauth_check *c, void *vst)

@@ -1,7 +1,8 @@
 /*
  * authres.c - parser of Authentication-Results header fields (RFC 8601 §2.2)
  * and of ARC-Authentication-Results values (RFC 8617 §4.1.1: "i=" N ";"
- * first).  Pure: kind "authres_parse", params "text" and "lenient".
+ * first).  Pure: kind "authres_parse", params "text", "lenient" and
+ * "dialect" ("strict", the default, or "microsoft").
  *
  *   authres-payload = [CFWS] authserv-id [ CFWS authres-version ]
  *                     ( no-result / 1*resinfo ) [CFWS] CRLF
@@ -22,6 +23,26 @@
  * "ptype.", unquoted values holding "/", "=", "+" or ":" inside a base64 or
  * IP-free run, "_" in keywords, and a missing authserv-id.
  *
+ * dialect = "microsoft" reads what Exchange Online writes in its
+ * Authentication-Results and ARC-Authentication-Results, and nothing else
+ * outside the grammar (each extension sits where the strict grammar has no
+ * alternative, so a strictly valid field parses to the same tree):
+ *   - no authserv-id when the text starts with "method=" (inbound
+ *     Authentication-Results, never an ARC one: those keep "i=N; id");
+ *     authserv_id is then absent;
+ *   - "action=none" in a dmarc result: the one property Microsoft writes
+ *     without a ptype; it gets ptype "" (any other bare name, or action in
+ *     another method's result, still fails);
+ *   - an empty value right before ";" or the end ("header.from=;");
+ *   - a bare domain-name between results ("header.d=none;contoso.com;
+ *     dmarc=..."), the authserv-id repeated per result: skipped;
+ *   - one ";" at the end.
+ * Values keep the strict pvalue rule (no lenient base64 runs, no skipping
+ * to the next ";"), so "header.d=contoso.com.attacker.example" is read
+ * whole and "header.d=contoso.com attacker.example" is rejected.  Repeated
+ * properties (two header.d in one result) are kept, both, in order, as the
+ * strict grammar (1*propspec) allows: the caller must refuse them.
+ *
  * Comments nest to any depth: they are skipped with a counter, never by
  * recursion.  Sizes are bounded (AUTHRES_MAX_*).
  */
@@ -37,6 +58,7 @@ typedef struct {
 	const char *s;
 	size_t n, i;
 	int lenient;
+	int microsoft;	/* dialect = "microsoft" */
 	arena *a;
 	char err[160];
 	/* text of the first comment skipped by the last cfws(), if asked */
@@ -336,7 +358,8 @@ static char *pvalue(parser *p, size_t *len)
 		p->i++;
 	}
 	end = p->i;
-	if (end == start && p->lenient && peek(p) == ';') {
+	if (end == start && ((p->lenient && peek(p) == ';') ||
+			     (p->microsoft && (at_end(p) || peek(p) == ';')))) {
 		*len = 0;
 		return arena_strndup(p->a, "", 0);
 	}
@@ -472,6 +495,11 @@ static int resinfo(parser *p, mauth_value *list)
 		} else if (p->lenient && peek(p) == '=') {
 			prop = ptype;	/* "x-bits=1024": no ptype */
 			ptype = NULL;
+		} else if (p->microsoft && peek(p) == '=' &&
+			   strcmp(ptype, "action") == 0 &&
+			   strcmp(method, "dmarc") == 0) {
+			prop = ptype;	/* Microsoft's "action=none" */
+			ptype = "";
 		} else {
 			p->i = save;
 			return fail(p, "expected ptype.property");
@@ -605,6 +633,44 @@ static int bare_token(parser *p)
 	return bare;
 }
 
+/*
+ * Microsoft: does the text start with "method [CFWS] =" (an inbound
+ * Authentication-Results without authserv-id)?  A strict authserv-id is a
+ * value and cannot be followed by "=", so this never shadows one.
+ */
+static int ms_no_authserv_id(parser *p)
+{
+	size_t save = p->i;
+	int yes;
+
+	yes = keyword(p, "") != NULL && cfws(p, 0) >= 0 && peek(p) == '=';
+	p->err[0] = '\0';
+	p->i = save;
+	return yes;
+}
+
+/*
+ * Microsoft: a resinfo that is only a domain-name then [CFWS] ";"
+ * ("header.d=none;contoso.com; dmarc=...").  Consumes it, leaving the ";",
+ * and returns 1; else leaves p as it was and returns 0.
+ */
+static int ms_bare_domain(parser *p)
+{
+	size_t save = p->i, end;
+
+	while (p->i < p->n && (is_alpha(peek(p)) || is_digit(peek(p)) ||
+			       peek(p) == '-' || peek(p) == '.'))
+		p->i++;
+	end = p->i;
+	if (memchr(p->s + save, '.', end - save) != NULL &&
+	    is_domain(p->s + save, end - save) && cfws(p, 0) >= 0 &&
+	    peek(p) == ';')
+		return 1;
+	p->err[0] = '\0';
+	p->i = save;
+	return 0;
+}
+
 static int payload(parser *p, mauth_value *r)
 {
 	mauth_value *list;
@@ -653,6 +719,13 @@ static int payload(parser *p, mauth_value *r)
 			goto results;
 		}
 		p->i = save;
+	}
+	if (p->microsoft && mauth_value_get(r, "instance") == NULL &&
+	    ms_no_authserv_id(p)) {
+		list = val_add(p->a, r, "results", MAUTH_V_LIST);
+		if (list == NULL)
+			return -1;
+		goto results;
 	}
 	if (p->lenient && at_end(p) && mauth_value_get(r, "instance") == NULL) {
 		val_cstr(p->a, r, "authserv_id", "");
@@ -720,21 +793,27 @@ results:
 		if (p->lenient && bare_token(p)) {
 			/* Office 365's "domain.com;" between results: skipped */
 			skip_to_semicolon(p);
+		} else if (p->microsoft && ms_bare_domain(p)) {
+			/* its authserv-id repeated before a result: skipped */
 		} else if (resinfo(p, list) < 0) {
 			return -1;
 		}
 		if (at_end(p))
-			return 0;
+			break;
 		/* peek is ';' */
 		p->i++;
 		if (cfws(p, 0) < 0)
 			return -1;
 		if (at_end(p)) {
-			if (p->lenient)
-				return 0;
+			if (p->lenient || p->microsoft)
+				break;	/* Microsoft ends with ";" */
 			return fail(p, "expected a result after ';'");
 		}
 	}
+	/* Microsoft: bare domains and ";" alone are no result. */
+	if (p->microsoft && list->child == NULL)
+		return fail(p, "no result");
+	return 0;
 }
 
 typedef struct {
@@ -747,6 +826,8 @@ static int authres_init(mauth_check *c, void *vst, const params *prm,
 	parser p;
 	mauth_value *r;
 	int lenient = 0;
+	const char *dialect;
+	size_t dlen;
 
 	(void)vst;
 	memset(&p, 0, sizeof p);
@@ -760,6 +841,19 @@ static int authres_init(mauth_check *c, void *vst, const params *prm,
 		return MAUTH_EINVAL;
 	}
 	p.lenient = lenient;
+	dialect = param_get(prm, "dialect", &dlen);
+	if (dialect != NULL) {
+		if (dlen == 9 && memcmp(dialect, "microsoft", 9) == 0) {
+			p.microsoft = 1;
+		} else if (!(dlen == 6 && memcmp(dialect, "strict", 6) == 0)) {
+			snprintf(err, errlen, "dialect: want \"microsoft\" or \"strict\"");
+			return MAUTH_EINVAL;
+		}
+	}
+	if (p.microsoft && lenient) {
+		snprintf(err, errlen, "dialect: not together with lenient");
+		return MAUTH_EINVAL;
+	}
 	p.a = check_arena(c);
 	r = check_result(c);
 	if (r == NULL)

@@ -1,10 +1,18 @@
 -- mailauth.authres: Authentication-Results header fields (RFC 8601).
 --
--- parse(text [, { lenient = true }]) -> { authserv_id, version, instance,
+-- parse(text [, { lenient = true } or { dialect = "microsoft" }]) -> { authserv_id, version, instance,
 --   results = { { method, method_version, result, comment, reason,
 --                 properties = { { ptype, property, value }, ... } }, ... } }
 --   ("none": result = "none" and results = {}); nil, reason when invalid.
 --   The text may carry the "Authentication-Results:" field name or not.
+--   dialect = "microsoft": what Exchange Online writes (src/authres.c lists
+--   each extension): no authserv-id (authserv_id = nil), "action=none"
+--   (ptype = ""), "header.from=;", bare "domain;" between results, a final
+--   ";".  The result then has dialect = "microsoft"; a strictly valid field
+--   gives the same tree as the strict parser.  Result words stay as written,
+--   lower-cased ("bestguesspass"); compauth's "reason=100" is its reason.
+--   Properties are kept as written, repeats included (two header.d in one
+--   result come back both): a trust policy must refuse such a result.
 --
 -- format(report, authserv_id [, { fold = false }]) -> "Authentication-Results: ..."
 --   report is either what parse() returns (so format(parse(h)) parses back
@@ -23,7 +31,20 @@ function M.parse(text, opts)
           :format(type(text)), 2)
   end
   opts = opts or {}
-  local check, err = core.check("authres_parse", { text = text, lenient = opts.lenient and true or false })
+  if type(opts) ~= "table" then
+    error(("bad argument #2 to 'mailauth.authres.parse' (table expected, got %s)")
+          :format(type(opts)), 2)
+  end
+  local dialect = opts.dialect
+  if dialect ~= nil and dialect ~= "strict" and dialect ~= "microsoft" then
+    error(("bad argument #2 to 'mailauth.authres.parse' (dialect: \"strict\" or \"microsoft\", got %s)")
+          :format(tostring(dialect)), 2)
+  end
+  if dialect == "microsoft" and opts.lenient then
+    error("bad argument #2 to 'mailauth.authres.parse' (dialect and lenient exclude each other)", 2)
+  end
+  local check, err = core.check("authres_parse", { text = text, lenient = opts.lenient and true or false,
+                                                   dialect = dialect })
   if not check then error("mailauth.authres.parse: " .. tostring(err), 2) end
   check:step()
   local r = check:result()
@@ -31,6 +52,7 @@ function M.parse(text, opts)
   if r.invalid then return nil, r.invalid end
   r.results = r.results or {}
   for _, res in ipairs(r.results) do res.properties = res.properties or {} end
+  if dialect == "microsoft" then r.dialect = "microsoft" end
   return r
 end
 
@@ -99,7 +121,8 @@ local function resinfo(res)
   if res.reason then out[#out + 1] = "reason=" .. value(res.reason) end
   for _, p in ipairs(res.properties or {}) do
     local name = keyword(p.property, "property")
-    if p.ptype then name = keyword(p.ptype, "ptype") .. "." .. name end
+    -- ptype "" is Microsoft's bare "action=" (parse's microsoft dialect)
+    if p.ptype and p.ptype ~= "" then name = keyword(p.ptype, "ptype") .. "." .. name end
     out[#out + 1] = name .. "=" .. pvalue(p.value)
   end
   return table.concat(out, " ")

@@ -437,8 +437,12 @@ end
 -- RFC 8617 §5.2.  result: "none" (no ARC field), "pass" or "fail" (problem
 -- says why).  chain: one entry per ARC set, oldest first: { instance,
 -- domain, selector (of the ARC-Seal), cv, seal_result, ams_result,
--- ams_domain, ams_selector, authentication_results (the AAR value),
--- seal_problem, ams_problem }.  oldest_pass (with pass): 0 when every AMS
+-- ams_domain, ams_selector, authentication_results (the AAR value, whole;
+-- absent with aar_problem when over 65536 bytes), seal_problem, ams_problem,
+-- ams_headers (h= names, lower-case), ams_unsigned_headers ("from, subject":
+-- signed names the message holds more often than h= covers; absent when
+-- none), ams_body_length and ams_unsigned_body_bytes (with l=),
+-- ams_timestamp (t=) }.  oldest_pass (with pass): 0 when every AMS
 -- validates, else the oldest instance from which they all do (§5.2 step 5).
 -- opts: resolver, now (default os.time()), min_key_bits (default 1024).
 function message_params.arc_verify(message, opts)

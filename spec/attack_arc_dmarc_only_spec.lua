@@ -12,7 +12,7 @@
 -- Mutation check: with `method == "dkim"` in aar_dkim_passes
 -- (lua/mailauth/exchange.lua) widened back to dkim or dmarc with
 -- header.from (the old code), and the author fields simulated, the
--- dmarc-only case failed "expected arc, got nil" (trusted via arc).
+-- dmarc-only case and the other-tenant case failed: trusted = true via arc.
 local T = require "spec.support.tenant"
 
 local FIELDS = {

@@ -7,9 +7,9 @@
 --
 -- Mutation check: with header_lookup (lua/mailauth/exchange.lua) replaced
 -- by the old `message:find("\nX%-MS%-Exchange%-CrossTenant%-Id:")`, the
--- body-text case failed "expected false, got true" and the lower-case
--- case "expected true, got false"; with EOP_PTR_PARENT set back to
--- protection.outlook.com the inbound-name case failed "expected false".
+-- header-section case failed (the lower-case field was not read); with
+-- EOP_PTR_PARENT set back to protection.outlook.com the PTR case failed
+-- (the inbound mail.protection.outlook.com name counted as EOP).
 local T = require "spec.support.tenant"
 local exchange = require "mailauth.exchange"
 

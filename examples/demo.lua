@@ -40,5 +40,12 @@ return {
       message = "messages/spoof-no-signature.eml",
       expect = { iprev = "permerror", dmarc = "fail", verdict = "quarantine" },
     },
+    {
+      title = "Another tenant (evil.onmicrosoft.com) signing for contoso.onmicrosoft.com",
+      ip = "40.107.22.50", helo = "EUR03-DB5-obe.outbound.protection.outlook.com",
+      sender = "ceo@evil.onmicrosoft.com", message = "messages/m365-onmicrosoft-spoof.eml",
+      note = "onmicrosoft.com is no public suffix, but one tenant is not another: no relaxed alignment",
+      expect = { iprev = "pass", dmarc = "fail", verdict = "reject" },
+    },
   },
 }

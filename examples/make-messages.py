@@ -3,7 +3,12 @@
 # The messages are signed by dkimpy (python3-dkim), an implementation
 # independent of mailauth, so the demo also shows interoperation.
 # Run with Debian's /usr/bin/python3 from the examples/ directory.
-import base64, subprocess, dkim
+import base64, subprocess, time, dkim
+
+# dkimpy writes t= from the clock: a fixed one keeps the messages (and the
+# demo's `now` in demo.lua) stable, and regenerating reproduces them.
+SIGNED_AT = 1795699458
+time.time = lambda: SIGNED_AT
 
 def pubkey_b64(pem):
     der = subprocess.run(["openssl", "rsa", "-in", pem, "-pubout", "-outform", "DER"],
@@ -38,6 +43,16 @@ msgs = {
                                  "X-MS-Exchange-CrossTenant-Id: 11111111-2222-3333-4444-555555555555"],
                                 "fabrikam.onmicrosoft.com", "selector1-fabrikam-com",
                                 "keys/fabrikam-selector1.pem"),
+    # Another tenant's own signature (d=evil.onmicrosoft.com) under a From of
+    # the partner tenant's initial domain: aligned only if onmicrosoft.com
+    # were one organisation.
+    "m365-onmicrosoft-spoof": (["From: CEO <ceo@contoso.onmicrosoft.com>", "To: bob@example.net",
+                                "Subject: Wire transfer today",
+                                "Date: Thu, 26 Nov 2026 09:07:00 +0000",
+                                "Message-ID: <e1@evil.onmicrosoft.com>",
+                                "X-MS-Exchange-CrossTenant-Id: 11111111-2222-3333-4444-555555555555"],
+                               "evil.onmicrosoft.com", "selector1-evil-onmicrosoft-com",
+                               "keys/evil-selector1.pem"),
     "own-server": (["From: Bob <bob@example.net>", "To: carol@example.org",
                     "Subject: Lunch", "Date: Thu, 26 Nov 2026 10:00:00 +0000",
                     "Message-ID: <b1@example.net>"],
@@ -57,4 +72,6 @@ print("selector1-contoso-com._domainkey.contoso IN TXT " +
       txt("v=DKIM1; k=rsa; p=" + pubkey_b64("keys/contoso-selector1.pem")))
 print("selector1-fabrikam-com._domainkey.fabrikam IN TXT " +
       txt("v=DKIM1; k=rsa; p=" + pubkey_b64("keys/fabrikam-selector1.pem")))
+print("selector1-evil-onmicrosoft-com._domainkey.evil IN TXT " +
+      txt("v=DKIM1; k=rsa; p=" + pubkey_b64("keys/evil-selector1.pem")))
 print("mx2026._domainkey IN TXT " + txt("v=DKIM1; k=rsa; p=" + pubkey_b64("keys/example-net-mx2026.pem")))

@@ -406,6 +406,7 @@ static int note_unsigned(arena *a, const msg *m, dkim_sig *s)
 {
 	char list[200] = "";
 	size_t i, j, len = 0;
+	int cut = 0;
 
 	for (i = 0; i < s->nh; i++) {
 		size_t nl = s->hlen[i], in_h = 0, in_m;
@@ -418,9 +419,17 @@ static int note_unsigned(arena *a, const msg *m, dkim_sig *s)
 		for (j = i; j < s->nh; j++)
 			in_h += ascii_ieq(s->h[j], s->hlen[j], s->h[i], nl);
 		in_m = msg_count(m, s->h[i], nl);
-		if (in_m > in_h && len + nl + 3 < sizeof list) {
+		if (in_m <= in_h || cut)
+			continue;
+		/* Room is kept for ", ...": a list that does not fit says so,
+		 * so that a reader never takes a cut list for the whole one. */
+		if (len + nl + 3 + 5 < sizeof list)
 			len += (size_t)snprintf(list + len, sizeof list - len,
 						"%s%s", len ? ", " : "", s->h[i]);
+		else {
+			len += (size_t)snprintf(list + len, sizeof list - len,
+						"%s...", len ? ", " : "");
+			cut = 1;
 		}
 	}
 	if (len == 0)

@@ -6,7 +6,17 @@
  * domain ("from", or "from_domains.N" with "from_count"), the SPF result
  * ("spf.result", "spf.domain") and the DKIM results ("dkim.N.result",
  * "dkim.N.domain").  Options: org_domain = "psl" (default) | "tree",
- * psl_file, pct_roll (0..99: which pct sample this message falls in).
+ * psl_file, pct_roll (0..99: which pct sample this message falls in),
+ * shared_domains.N (names the operator knows to hold many independent
+ * organisations).
+ *
+ * Shared parents: onmicrosoft.com (every Microsoft 365 tenant's initial
+ * domain is <tenant>.onmicrosoft.com) is not in the public suffix list, so
+ * by RFC 7489 §3.2 alone all tenants would be one organisation and
+ * d=evil.onmicrosoft.com would align with From: ceo@contoso.onmicrosoft.com.
+ * It and every shared_domains entry count as a public suffix for the
+ * Organizational Domain in both modes (the name one label below it is the
+ * organisation); the result names it as shared_parent.
  *
  * Steps (DNS):
  *   1  psl:  _dmarc.<from> and _dmarc.<org> together (§6.6.3 steps 1 and 3
@@ -28,6 +38,7 @@
 #define DMARC_FROM_MAX 16	/* From domains looked at (all must be equal) */
 #define TREE_MAX_QUERIES 8	/* RFC 9989 §4.10 */
 #define LOOKUP_MAX 96		/* tree walks of From + identifiers */
+#define SHARED_MAX 64		/* shared_domains entries read */
 
 enum { POL_ABSENT = -1, POL_INVALID = -2, POL_NONE = 0, POL_QUARANTINE,
        POL_REJECT };
@@ -70,6 +81,10 @@ typedef struct {
 	const lookup *policy_at;
 	record rec;
 	char *from_org;
+	/* public suffixes by operator decision: onmicrosoft.com + shared_domains */
+	const char *shared[SHARED_MAX + 1];
+	size_t nshared;
+	const char *from_shared;	/* the one From's org domain sits under */
 } dmarc_state;
 
 /* ---- small text helpers ---- */
@@ -431,10 +446,56 @@ static const char *tree_org(dmarc_state *st, const char *d)
 	return last != NULL ? last : d;
 }
 
+/*
+ * The longest shared parent that d is equal to or below, or NULL.  Names
+ * are lower case without a final dot (domain_param).
+ */
+static const char *shared_parent(const dmarc_state *st, const char *d)
+{
+	size_t i, dl = strlen(d), best_len = 0;
+	const char *best = NULL;
+
+	for (i = 0; i < st->nshared; i++) {
+		const char *p = st->shared[i];
+		size_t pl = strlen(p);
+
+		if (pl <= best_len || pl > dl)
+			continue;
+		if (strcmp(d + dl - pl, p) != 0)
+			continue;
+		if (dl > pl && d[dl - pl - 1] != '.')
+			continue;
+		best = p;
+		best_len = pl;
+	}
+	return best;
+}
+
+/*
+ * The Organizational Domain of d when it sits under a shared parent, as
+ * for a public suffix: the parent plus one label of d (d itself when d is
+ * the parent or one label below it).  NULL when no shared parent applies.
+ */
+static const char *shared_org(const dmarc_state *st, const char *d)
+{
+	const char *p = shared_parent(st, d);
+	size_t pl, dl;
+
+	if (p == NULL)
+		return NULL;
+	pl = strlen(p);
+	dl = strlen(d);
+	if (dl == pl)
+		return d;
+	return last_labels(d, count_labels(p) + 1);
+}
+
 static const char *org_of(dmarc_state *st, const char *d)
 {
-	const char *r;
+	const char *r = shared_org(st, d);
 
+	if (r != NULL)
+		return r;
 	if (st->tree)
 		return tree_org(st, d);
 	r = pslcache_registrable(st->psl, d);
@@ -487,6 +548,8 @@ static void base_result(mauth_check *c, dmarc_state *st, const char *result,
 		val_cstr(a, r, "domain", st->from);
 	if (st->from_org != NULL)
 		val_cstr(a, r, "org_domain", st->from_org);
+	if (st->from_shared != NULL)
+		val_cstr(a, r, "shared_parent", st->from_shared);
 	if (problem != NULL)
 		val_cstr(a, r, "problem", problem);
 }
@@ -658,6 +721,7 @@ static int records_step(mauth_check *c, dmarc_state *st)
 	take_answers(c, st);
 	st->from_org = arena_strndup(check_arena(c), org_of(st, st->from),
 				     strlen(org_of(st, st->from)));
+	st->from_shared = shared_parent(st, st->from);
 	if (st->from_org == NULL)
 		return -1;
 	l = discover(st, &temp, &why);
@@ -794,6 +858,36 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 	return 0;
 }
 
+/* onmicrosoft.com, then shared_domains.1, .2, ... (at most SHARED_MAX). */
+static int read_shared(mauth_check *c, dmarc_state *st, const params *p,
+		       char *err, size_t errlen)
+{
+	size_t i, len;
+
+	st->shared[0] = "onmicrosoft.com";
+	st->nshared = 1;
+	for (i = 1;; i++) {
+		char key[48];
+		const char *s;
+		char *d;
+
+		snprintf(key, sizeof key, "shared_domains.%zu", i);
+		s = param_get(p, key, &len);
+		if (s == NULL)
+			return 0;
+		if (i > SHARED_MAX) {
+			snprintf(err, errlen, "shared_domains: at most %d names", SHARED_MAX);
+			return -1;
+		}
+		d = domain_param(check_arena(c), s, len);
+		if (d == NULL) {
+			snprintf(err, errlen, "shared_domains[%zu]: not a domain name", i);
+			return -1;
+		}
+		st->shared[st->nshared++] = d;
+	}
+}
+
 /*
  * An Organizational Domain is always a suffix of its name, so an identifier
  * that does not even share the top label with From cannot align: no walk.
@@ -830,6 +924,8 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 	st->have_roll = rc == 1;
 	if (!st->tree && (st->psl = load_psl(p, err, errlen)) == NULL)
 		return MAUTH_EINVAL;
+	if (read_shared(c, st, p, err, errlen) < 0)
+		return MAUTH_EINVAL;
 	rc = read_from(c, st, p, &problem, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -861,9 +957,9 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 		st->ndkim++;
 	}
 	if (!st->tree) {
-		const char *org = pslcache_registrable(st->psl, st->from);
+		const char *org = org_of(st, st->from);
 
-		st->org = org != NULL ? (char *)org : st->from;
+		st->org = (char *)org;
 		if (ask_dmarc(c, st, st->from) < 0 || ask_dmarc(c, st, st->org) < 0)
 			return MAUTH_ENOMEM;
 		return 0;

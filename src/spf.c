@@ -84,6 +84,7 @@ typedef struct {
 	const char *exp_text;	/* explanation waiting for %{p} */
 	size_t exp_len;
 	int done;
+	const char *bad_input;	/* MAIL FROM/HELO unusable: none, with this */
 } spf_state;
 
 static int opt_long(const params *p, const char *key, long min, long max,
@@ -118,14 +119,21 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 		sender = "", slen = 0;
 	if (helo == NULL)
 		helo = "", hlen = 0;
-	/* No length limit here: an over-long domain is malformed, so none (§4.3). */
+	/*
+	 * No length limit here: an over-long domain is malformed, so none
+	 * (§4.3).  MAIL FROM and HELO come from the SMTP client: what they hold
+	 * is an outcome, never an error.  A NUL cannot be in a mailbox or a
+	 * name (RFC 5321 §4.1.2), so such an identity is none as well; the
+	 * text up to the NUL is what the result shows.
+	 */
 	if (memchr(sender, '\0', slen) != NULL) {
-		snprintf(err, errlen, "sender: holds a NUL byte");
-		return MAUTH_EINVAL;
+		st->bad_input = "MAIL FROM holds a NUL byte: no usable identity (RFC 7208 §4.3)";
+		slen = strlen(sender);
 	}
 	if (memchr(helo, '\0', hlen) != NULL) {
-		snprintf(err, errlen, "helo: holds a NUL byte");
-		return MAUTH_EINVAL;
+		if (st->bad_input == NULL)
+			st->bad_input = "HELO holds a NUL byte: no usable identity (RFC 7208 §4.3)";
+		hlen = strlen(helo);
 	}
 	if (scope != NULL && strcmp(scope, "helo") != 0 && strcmp(scope, "mfrom") != 0) {
 		snprintf(err, errlen, "scope: want \"mfrom\" or \"helo\"");
@@ -137,12 +145,10 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	st->helo_len = hlen;
 	if (st->scope_helo || slen == 0) {
 		/* §2.3 / §2.4: the HELO identity, as postmaster@helo */
-		if (hlen == 0) {
-			snprintf(err, errlen, st->scope_helo ?
-				 "helo: required for scope \"helo\"" :
-				 "sender: empty and no helo to check instead");
-			return MAUTH_EINVAL;
-		}
+		if (hlen == 0 && st->bad_input == NULL)
+			st->bad_input = st->scope_helo ?
+				"no HELO name to check (RFC 7208 §2.3)" :
+				"MAIL FROM empty and no HELO name to check instead (RFC 7208 §2.4)";
 		st->local = "postmaster";
 		st->local_len = 10;
 		st->sdomain = st->helo;
@@ -949,6 +955,10 @@ static int start(mauth_check *c, spf_state *st)
 {
 	size_t n;
 
+	if (st->bad_input != NULL) {
+		finish(c, st, SPF_R_NONE, st->bad_input, NULL, NULL, 0);
+		return 0;
+	}
 	/* check_host(<ip>, <domain>, <sender>) (§4.3) */
 	n = st->sdomain_len > NAME_MAX_TEXT + 1 ? NAME_MAX_TEXT + 1 : st->sdomain_len;
 	memcpy(st->target, st->sdomain, n);

@@ -35,10 +35,13 @@ function M.check(api, message, opts)
   local authserv_id = field(opts, "authserv_id", "string") or "localhost"
   local now = field(opts, "now", "number") or os.time()
   field(opts, "time_budget", "number")
+  field(opts, "shared_domains", "table")
   local resolver = api._resolver_of(opts)
   local prepare = api._prepare
 
   local report = { ip = ip, helo = helo, sender = sender }
+  -- the clock signature times were judged by (exchange.trust reads it too)
+  report.now = now
   local info = api.message_info(message)
   report.from_domains = info.from_domains
   report.from_domain = #info.from_domains == 1 and info.from_domains[1] or nil
@@ -69,6 +72,7 @@ function M.check(api, message, opts)
   report.dmarc = api.dmarc { from_domains = info.from_domains, spf = spf, dkim = report.dkim,
                              resolver = resolver, org_domain = opts.org_domain,
                              psl_file = opts.psl_file, pct_roll = opts.pct_roll,
+                             shared_domains = opts.shared_domains,
                              time_budget = opts.time_budget }
   if info.problem then report.message_problem = info.problem end
   report.authentication_results = api.authres.format(report, authserv_id)

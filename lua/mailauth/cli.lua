@@ -179,6 +179,10 @@ local function show_report(rep)
   row("dmarc", dm.result, ("From %s; policy %s, disposition %s%s"):format(
     tostring(dm.domain), tostring(dm.policy or "-"), tostring(dm.disposition or "-"),
     dm.problem and ("; " .. dm.problem) or ""))
+  if dm.shared_parent then
+    row("", "", ("%s is a shared parent: its tenants do not align with each other")
+      :format(dm.shared_parent))
+  end
   local arc = rep.arc
   if arc and arc.result ~= "none" then
     local newest = arc.chain and arc.chain[#arc.chain]

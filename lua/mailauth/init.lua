@@ -285,12 +285,16 @@ function M.spf_received(result, opts)
   return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
 end
 
---- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll = }
+--- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll =,
+--                  shared_domains = }
 -- RFC 7489 (org_domain = "psl", the default) or the DMARCbis tree walk
 -- (org_domain = "tree").  from: the RFC5322.From domain; or from_domains = {...}
 -- with every domain of the From header (none or several distinct -> permerror).
 -- spf: { result =, domain = }; dkim: { { result =, domain = }, ... }.
 -- pct_roll (0..99) picks the pct sample; without it a random roll is used.
+-- shared_domains: names treated as public suffixes for relaxed alignment, as
+-- onmicrosoft.com always is (the result's shared_parent names the one the
+-- From domain sits under).
 function M.dmarc(opts)
   if type(opts) ~= "table" then argerror("dmarc", 1, "table", opts) end
   local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
@@ -310,6 +314,19 @@ function M.dmarc(opts)
     error(("bad argument 'from' to 'mailauth.dmarc' (string expected, got %s)"):format(type(opts.from)), 2)
   else
     p.from = opts.from
+  end
+  if opts.shared_domains ~= nil then
+    -- public suffixes by the operator's decision (onmicrosoft.com always is)
+    if type(opts.shared_domains) ~= "table" then
+      error("bad argument 'shared_domains' to 'mailauth.dmarc' (list of domains expected)", 2)
+    end
+    p.shared_domains = {}
+    for i, d in ipairs(opts.shared_domains) do
+      if type(d) ~= "string" then
+        error(("bad argument 'shared_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), 2)
+      end
+      p.shared_domains[i] = d
+    end
   end
   if opts.spf ~= nil then
     if type(opts.spf) ~= "table" then

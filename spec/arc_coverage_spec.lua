@@ -3,11 +3,13 @@
 -- ams_timestamp (src/arc.c; the meaning is DKIM's note_unsigned, RFC 6376
 -- §8.15: a signed field the message holds more often than h= covers is an
 -- added copy nobody signed).  Messages sealed by mailauth's own signer with
--- dkimpy's test key (spec/fixtures/dkim/dkimpy/), then altered the way a
+-- dkimpy's test key (../shared/testdata/dkim/dkimpy/), then altered the way a
 -- replay would alter them.
 package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
+local helpers = require "spec.support.helpers"
+if not helpers.skip_without_testdata("dkim/") then return end
 
 local NOW = 1700000000
 local KEY = F.read("dkimpy/test.private")

@@ -3,7 +3,7 @@
 -- Data: ../shared/testdata/m365/ (five real messages of the ocaml-arc test
 -- corpus, their pinned ARC keys, the source's expectations expected.tsv and
 -- the research helper's RESULTS.md; provenance in SOURCES.md), read in place.
--- Also the Office 365 cases of MimeKit in spec/fixtures/authres/.
+-- Also the Office 365 cases of MimeKit in ../shared/testdata/authres/.
 --
 -- What is asserted:
 --   * every ARC-Authentication-Results sealed by d=microsoft.com parses with
@@ -27,7 +27,8 @@
 local mailauth = require "mailauth"
 local authres = mailauth.authres
 
-local D = "../shared/testdata/m365/"
+local helpers = require "spec.support.helpers"
+local D = helpers.TESTDATA .. "/m365/"
 local MS = { dialect = "microsoft" }
 
 local function read(path)
@@ -466,9 +467,9 @@ describe("m365: hostile Microsoft-dialect input", function()
     assert.has_error(function() authres.parse("x; none", { dialect = "microsoft", lenient = true }) end)
   end)
 
-  it("MimeKit's Office 365 cases parse in the dialect as MimeKit asserts; its Office 365 errors stay errors", function()
+  helpers.it_with_testdata("authres/mimekit-cases.yml", "MimeKit's Office 365 cases parse in the dialect as MimeKit asserts; its Office 365 errors stay errors", function()
     local lyaml = require "lyaml"
-    local f = assert(io.open("spec/fixtures/authres/mimekit-cases.yml", "rb"))
+    local f = assert(io.open(helpers.testdata("authres/mimekit-cases.yml"), "rb"))
     local doc = lyaml.load(f:read("*a"))
     f:close()
     local want = { ["mimekit/TestParseNoAuthServId"] = true,

@@ -31,88 +31,16 @@ local helpers = require "spec.support.helpers"
 local D = helpers.TESTDATA .. "/m365/"
 local MS = { dialect = "microsoft" }
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local M365 = require "spec.support.m365"
+local read, split, join = M365.read, M365.split, M365.join
+local arc_instance, seals, probe, from_domain = M365.arc_instance, M365.seals, M365.probe, M365.from_domain
 
-local have = read(D .. "RESULTS.md") ~= nil
+local have = M365.have
 if not have then
   io.stderr:write("m365_authres_spec: ../shared/testdata/m365/ absent, real-mail cases skipped\n")
 end
 
--- A message as { fields = { { name, value, raw } }, body }: raw bytes kept,
--- so that join() gives the message back byte for byte.
-local function split(msg)
-  local hend = assert(msg:find("\r\n\r\n", 1, true), "no end of header")
-  local head, body = msg:sub(1, hend - 1), msg:sub(hend + 4)
-  local fields, cur = {}, nil
-  for line in (head .. "\r\n"):gmatch("(.-)\r\n") do
-    if cur and line:find("^[ \t]") then
-      cur = cur .. "\r\n" .. line
-    else
-      if cur then fields[#fields + 1] = cur end
-      cur = line
-    end
-  end
-  fields[#fields + 1] = cur
-  local out = {}
-  for i, raw in ipairs(fields) do
-    local name, value = raw:match("^([^:]+):(.*)$")
-    out[i] = { name = name, value = value, raw = raw }
-  end
-  return { fields = out, body = body }
-end
-
-local function join(m)
-  local raws = {}
-  for i, f in ipairs(m.fields) do raws[i] = f.raw end
-  return table.concat(raws, "\r\n") .. "\r\n\r\n" .. m.body
-end
-
 local function trim(s) return (s:gsub("^[ \t\r\n]+", ""):gsub("[ \t\r\n]+$", "")) end
-
-local function arc_instance(f)
-  return tonumber(f.value:match("^[ \t\r\n]*i[ \t\r\n]*=[ \t\r\n]*(%d+)"))
-end
-
--- d= of the ARC-Seal of each instance, and the newest seal's t=.
-local function seals(m)
-  local d, newest, t = {}, 0, nil
-  for _, f in ipairs(m.fields) do
-    if f.name:lower() == "arc-seal" then
-      local i = arc_instance(f)
-      local v = f.value:gsub("[\r\n\t ]", "")
-      d[i] = v:match(";d=([^;]+)")
-      if i > newest then newest, t = i, tonumber(v:match(";t=(%d+)")) end
-    end
-  end
-  return d, newest, t
-end
-
--- The probe of RESULTS.md: the three ARC-* fields of the newest set removed.
-local function probe(m)
-  local _, newest = seals(m)
-  local kept = {}
-  for _, f in ipairs(m.fields) do
-    local n = f.name:lower()
-    local arc = n == "arc-seal" or n == "arc-message-signature" or n == "arc-authentication-results"
-    if not (arc and arc_instance(f) == newest) then kept[#kept + 1] = f end
-  end
-  assert(#kept == #m.fields - 3, "the newest set is not three fields")
-  return { fields = kept, body = m.body }
-end
-
-local function from_domain(m)
-  for _, f in ipairs(m.fields) do
-    if f.name:lower() == "from" then
-      return (f.value:gsub("\r\n", ""):match("@([%w%.%-]+)>?%s*$")):lower()
-    end
-  end
-end
 
 local function same(a, b)
   if type(a) ~= "table" or type(b) ~= "table" then return a == b end
@@ -148,11 +76,7 @@ local function values(r, method, ptype, property)
   return out
 end
 
-local messages = {}
-local function message(n)
-  if not messages[n] then messages[n] = split(assert(read(D .. n .. ".mail"))) end
-  return messages[n]
-end
+local message = M365.message
 
 -- What each Microsoft AAR writes, result by result: { method, result,
 -- { {ptype, property, value}, ... } }, read off the fields (RESULTS.md §3).
@@ -374,17 +298,7 @@ describe("m365: ARC-Authentication-Results of real Exchange Online mail", functi
   end)
 end)
 
--- Rewrites one field (by lower-case name and ARC instance) of a message.
-local function replace_aar(m, inst, value)
-  local out = { body = m.body, fields = {} }
-  for i, f in ipairs(m.fields) do
-    out.fields[i] = f
-    if f.name:lower() == "arc-authentication-results" and arc_instance(f) == inst then
-      out.fields[i] = { name = f.name, value = " " .. value, raw = f.name .. ": " .. value }
-    end
-  end
-  return out
-end
+local replace_aar = M365.replace_aar
 
 -- A Microsoft-shaped AAR of exactly `len` bytes whose first `cut` bytes end
 -- with "header.d=contoso.com" (the rest: ".attacker.example; arc=none").

@@ -281,8 +281,10 @@ mauth_answer *answer_from_pkt(const ldns_pkt *pkt, int qtype)
 		    ldns_dname_compare(ldns_rr_owner(rr), owner) != 0)
 			continue;
 		len = rr_to_text(rr, &text, &rrs[n].pref);
-		if (len < 0)
+		if (len < 0) {
+			free(text);	/* NULL: rr_to_text keeps nothing on failure */
 			continue;	/* a record we cannot read is no record */
+		}
 		rrs[n].data = text;
 		rrs[n].len = (size_t)len;
 		if (ldns_rr_ttl(rr) < ttl)

@@ -181,7 +181,7 @@ mauth_answer *answer_build_chain(int rcode, unsigned ttl, int secure,
 		for (k = 0; k < len; k++) {
 			char ch = cnames[i][k];
 
-			data[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+			data[k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
 		}
 		/* "name." and "name" are one name; the root stays "." */
 		if (len > 1)

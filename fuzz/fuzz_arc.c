@@ -46,7 +46,7 @@ static const char *verify(const char *msg, size_t mlen, const char *key,
 		const mauth_question *qv;
 		size_t n = mauth_check_questions(c, &qv), i;
 		mauth_rr rr = { key, klen, 0 };
-		mauth_answer a = { rcode, 300, 0, empty ? 0 : 1, &rr };
+		mauth_answer a = { rcode, 300, 0, empty ? 0 : 1, &rr, NULL, 0 };
 
 		FUZZ_ASSERT(n > 0 && n <= 100);
 		for (i = 0; i < n; i++)

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const mauth_question *qv;
 		size_t n = mauth_check_questions(c, &qv);
 		mauth_rr rr = { key, klen, 0 };
-		mauth_answer a = { MAUTH_RC_NOERROR, 300, 0, 1, &rr };
+		mauth_answer a = { MAUTH_RC_NOERROR, 300, 0, 1, &rr, NULL, 0 };
 
 		for (i = 0; i < n; i++)
 			mauth_check_answer(c, qv[i].id, &a);

@@ -1,8 +1,9 @@
 /*
  * fuzz_parse_wire.c - mauth_wire_parse on arbitrary bytes: the path every
  * reply from the network (or from a HAProxy cosocket) takes.  When it
- * parses, every record is read to its end and the answer is copied, so a
- * bad length or a missing terminator shows up under ASan.
+ * parses, every record and CNAME chain name is read to its end and the
+ * answer is copied, so a bad length or a missing terminator shows up
+ * under ASan.
  */
 #include <string.h>
 #include "fuzz.h"
@@ -26,6 +27,14 @@ static void touch(const mauth_answer *a)
 		FUZZ_ASSERT(rr->data[rr->len] == '\0');
 		FUZZ_ASSERT(rr->pref <= 65535);
 	}
+	/* The CNAME chain: bounded, each name NUL-terminated and lowercase. */
+	FUZZ_ASSERT(a->ncnames <= CNAME_CHAIN_MAX);
+	FUZZ_ASSERT(a->ncnames == 0 || a->cnames != NULL);
+	for (i = 0; i < a->ncnames; i++)
+		for (j = 0; a->cnames[i][j] != '\0'; j++) {
+			FUZZ_ASSERT(a->cnames[i][j] < 'A' || a->cnames[i][j] > 'Z');
+			sum += (unsigned char)a->cnames[i][j];
+		}
 	sink = sum;
 }
 
@@ -49,6 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	touch(a);
 	copy = mauth_answer_dup(a);
 	FUZZ_ASSERT(copy != NULL && copy->n == a->n && copy->rcode == a->rcode);
+	FUZZ_ASSERT(copy->ncnames == a->ncnames);
+	for (i = 0; i < a->ncnames; i++)
+		FUZZ_ASSERT(strcmp(copy->cnames[i], a->cnames[i]) == 0);
 	for (i = 0; i < a->n; i++)
 		FUZZ_ASSERT(copy->rr[i].len == a->rr[i].len &&
 			    memcmp(copy->rr[i].data, a->rr[i].data,

@@ -38,6 +38,9 @@ static void check_answer(const mauth_answer *a)
 	FUZZ_ASSERT(a->n == 0 || a->rcode == MAUTH_RC_NOERROR);
 	for (i = 0; i < a->n; i++)
 		FUZZ_ASSERT(a->rr[i].data[a->rr[i].len] == '\0');
+	FUZZ_ASSERT(a->ncnames <= CNAME_CHAIN_MAX);
+	for (i = 0; i < a->ncnames; i++)
+		FUZZ_ASSERT(strlen(a->cnames[i]) < NAME_TEXT_MAX);
 }
 
 static void check_iprev(mauth_resolver *r, const char *ip)

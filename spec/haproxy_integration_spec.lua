@@ -6,7 +6,7 @@ local daemon = require "spec.support.daemon"
 local helpers = require "spec.support.helpers"
 
 local NS = helpers.test_nameserver()
-local HTTP, GATE = 18480, 18481
+local HTTP, GATE, DNS = 18480, 18481, 18482
 
 local function with_haproxy(body)
   if _VERSION ~= "Lua 5.3" then return end
@@ -43,6 +43,14 @@ core.register_action("mailauth_iprev_header", { "http-req" }, function(txn)
   local h = txn.http:req_get_headers()["x-client-ip"]
   check(txn, h and h[0] or txn.f:src())
 end, 0)
+
+-- A TXT answer as the adapter gives it: rcode, records and the CNAME chain.
+core.register_action("mailauth_txt", { "http-req" }, function(txn)
+  local h = txn.http:req_get_headers()["x-name"]
+  local a = resolve(h and h[0] or "example.com", "TXT")
+  txn:set_var("txn.txt", ("%%s %%d %%s"):format(a.rcode, #a.records,
+              #a.cnames > 0 and table.concat(a.cnames, ",") or "-"))
+end, 0)
 ]]):format(root, root, root, NS))
     daemon.write(dir .. "/haproxy.cfg", ([[
 global
@@ -56,6 +64,11 @@ frontend fe_http
     bind 127.0.0.1:%d
     http-request lua.mailauth_iprev_header
     http-request return status 200 content-type text/plain lf-string "%%[var(txn.iprev)] %%[var(txn.iprev_name)] %%[lua.mailauth_lua]\n" if TRUE
+frontend fe_dns
+    mode http
+    bind 127.0.0.1:%d
+    http-request lua.mailauth_txt
+    http-request return status 200 content-type text/plain lf-string "%%[var(txn.txt)]\n" if TRUE
 frontend fe_gate
     mode tcp
     bind 127.0.0.1:%d
@@ -66,7 +79,7 @@ frontend fe_gate
 backend be_http
     mode tcp
     server s1 127.0.0.1:%d
-]]):format(dir, HTTP, GATE, HTTP))
+]]):format(dir, HTTP, DNS, GATE, HTTP))
     local check = daemon.capture("haproxy -c -f " .. dir .. "/haproxy.cfg")
     assert(check:match("valid") or check:match("Configuration file is valid"), check)
     pid = daemon.start("haproxy -db -f " .. dir .. "/haproxy.cfg", dir .. "/haproxy.log")
@@ -92,6 +105,17 @@ backend be_http
     assert.matches("^fail %-", get(HTTP, "192.0.2.27"))
     assert.matches("^permerror %-", get(HTTP, "192.0.2.29"))
     assert.matches("^temperror %-", get(HTTP, "192.0.2.30"))
+  end)
+
+  it("gives the CNAME chain of a reply read by parse_wire", function()
+    local function txt(name)
+      return daemon.capture(("curl -s --max-time 5 -H 'X-Name: %s' http://127.0.0.1:%d/"):format(name, DNS))
+    end
+    assert.are.equal("NOERROR 1 selector1-example-com._domainkey.tenant.example.com\n",
+                     txt("selector1._domainkey.example.com"))
+    assert.are.equal("NOERROR 1 chain2.example.com,chain3.example.com\n", txt("chain1.example.com"))
+    assert.are.equal("SERVFAIL 0 loop2.example.com\n", txt("loop1.example.com"))
+    assert.are.equal("NOERROR 1 -\n", txt("example.com"))
   end)
 
   it("gates TCP connections on the client's own reverse DNS", function()

@@ -7,6 +7,7 @@ local helpers = require "spec.support.helpers"
 
 local NS = helpers.test_nameserver()
 local PORT = 11433
+local NOW = 1764000000
 
 local function with_rspamd(body)
   if not jit then return end
@@ -34,7 +35,18 @@ rspamd_config:register_symbol{
     task:insert_result("MAILAUTH_IPREV", 1.0, r.result, r.name or "-", mailauth._LUA_VERSION)
   end,
 }
-]]):format(root, root, root))
+-- DKIM over Rspamd's DNS: the key's CNAME chain comes from the adapter.
+rspamd_config:register_symbol{
+  name = "MAILAUTH_DKIM", score = 0.0, type = "normal", flags = "coro",
+  callback = function(task)
+    local r = mailauth.dkim_verify(tostring(task:get_content()),
+                                   { resolver = adapter.resolver(task), now = %d })
+    local s = r[1] or {}
+    task:insert_result("MAILAUTH_DKIM", 1.0, s.result or "none",
+                       table.concat(s.key_cnames or { "-" }, ","))
+  end,
+}
+]]):format(root, root, root, NOW))
     daemon.write(dir .. "/rspamd.conf", ([[
 options {
   pidfile = "%s/run/rspamd.pid";
@@ -61,15 +73,16 @@ lua = "%s/local/rule.lua";
     if dir then os.execute("rm -rf " .. dir) end
   end)
 
-  local function scan(ip)
+  local function scan(ip, text, symbol)
+    symbol = symbol or "MAILAUTH_IPREV"
     local msg = dir .. "/msg.eml"
-    daemon.write(msg, "From: a@example.com\r\nTo: b@example.com\r\nSubject: t\r\n\r\nhello\r\n")
+    daemon.write(msg, text or "From: a@example.com\r\nTo: b@example.com\r\nSubject: t\r\n\r\nhello\r\n")
     local out = daemon.capture(("rspamc -h 127.0.0.1:%d -i %s -j symbols %s"):format(PORT, ip, msg))
     local cjson = require "cjson"
     local ok, doc = pcall(cjson.decode, out)
     assert(ok, "rspamc said: " .. out)
-    local sym = doc.default and doc.default.MAILAUTH_IPREV or doc.symbols and doc.symbols.MAILAUTH_IPREV
-    assert(sym, "no MAILAUTH_IPREV in " .. out .. daemon.read(dir .. "/log/rspamd.log"):sub(-2000))
+    local sym = doc.default and doc.default[symbol] or doc.symbols and doc.symbols[symbol]
+    assert(sym, "no " .. symbol .. " in " .. out .. daemon.read(dir .. "/log/rspamd.log"):sub(-2000))
     return sym.options
   end
 
@@ -82,6 +95,20 @@ lua = "%s/local/rule.lua";
     assert.are.equal("fail", scan("192.0.2.27")[1])
     assert.are.equal("permerror", scan("192.0.2.29")[1])
     assert.are.equal("temperror", scan("192.0.2.30")[1])
+  end)
+
+  it("verifies DKIM through a CNAME'd selector and reports key_cnames", function()
+    -- selector1._domainkey.example.com is a CNAME to the key (dkimpy's
+    -- test.txt) in spec/fixtures/zones/example.com.zone; rspamd_dns gives
+    -- no chain with the TXT, so the adapter asks the CNAME itself.
+    local mailauth = require "mailauth"
+    local F = dofile("spec/support/dkimfix.lua")
+    local msg = "From: Megan <megan@example.com>\r\nTo: b@example.net\r\nSubject: q3\r\n"
+                .. "Date: Tue, 25 Nov 2025 10:00:00 +0000\r\n\r\nThe figures.\r\n"
+    local h = assert(mailauth.dkim_sign(msg, { domain = "example.com", selector = "selector1",
+      key = F.read("dkimpy/test.private"), algorithm = "rsa-sha256", now = NOW - 60 }))
+    assert.are.same({ "pass", "selector1-example-com._domainkey.tenant.example.com" },
+                    scan("192.0.2.25", h .. "\r\n" .. msg, "MAILAUTH_DKIM"))
   end)
 
   it("keeps the worker alive across many yielding checks", function()

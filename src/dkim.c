@@ -794,7 +794,28 @@ static size_t b_prefix(const dkim_state *st, size_t k)
 	}
 }
 
-static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k)
+/*
+ * key_cnames: the CNAME chain that led from <selector>._domainkey.<d> to
+ * the key record, from this signature's own answer (never from the key
+ * cache, which is keyed by p= text and shared by every name publishing
+ * it).  Microsoft 365 tenants publish their custom domain's selectors as
+ * CNAMEs into <tenant>.onmicrosoft.com (or, since 2025, into
+ * <prefix>.<x>-v1.dkim.mail.microsoft), so the chain names who holds the key.
+ */
+static void put_key_cnames(arena *a, mauth_value *e, const mauth_answer *key)
+{
+	mauth_value *l;
+	size_t i;
+
+	if (key == NULL || key->ncnames == 0)
+		return;
+	l = val_add(a, e, "key_cnames", MAUTH_V_LIST);
+	for (i = 0; i < key->ncnames; i++)
+		val_cstr(a, l, NULL, key->cnames[i]);
+}
+
+static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k,
+		    const mauth_answer *key)
 {
 	const dkim_sig *s = &st->sig[k];
 	mauth_value *e = val_add(a, list, NULL, MAUTH_V_MAP), *h, *pr;
@@ -832,6 +853,7 @@ static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k)
 	}
 	if (s->key_bits > 0)
 		val_int(a, e, "key_bits", s->key_bits);
+	put_key_cnames(a, e, key);
 	val_bool(a, e, "testing", s->testing);
 	if (s->t >= 0)
 		val_int(a, e, "timestamp", s->t);
@@ -869,7 +891,8 @@ static int dkim_step(mauth_check *c, void *vst)
 	r = check_result(c);
 	list = val_add(a, r, "signatures", MAUTH_V_LIST);
 	for (i = 0; i < st->n; i++)
-		put_sig(a, list, st, i);
+		put_sig(a, list, st, i, st->sig[i].qid != 0 ?
+			check_got(c, st->sig[i].qid) : NULL);
 	if (st->msg_problem != NULL)
 		val_cstr(a, r, "problem", st->msg_problem);
 	return 0;

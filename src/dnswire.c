@@ -179,28 +179,112 @@ static unsigned negative_ttl(const ldns_pkt *pkt)
 	return 0;
 }
 
+static int is_in(const ldns_rr *rr)
+{
+	return ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN;
+}
+
+/* The first IN CNAME of the answer section owned by name, or NULL. */
+static const ldns_rr *cname_of(const ldns_rr_list *ans, size_t count,
+			       const ldns_rdf *name)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(ans, i);
+
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME && is_in(rr) &&
+		    ldns_rr_rd_count(rr) >= 1 &&
+		    ldns_rdf_get_type(ldns_rr_rdf(rr, 0)) == LDNS_RDF_TYPE_DNAME &&
+		    ldns_dname_compare(ldns_rr_owner(rr), name) == 0)
+			return rr;
+	}
+	return NULL;
+}
+
+/*
+ * Follows the CNAME chain from the question's name through the answer
+ * section (RFC 1034 §4.3.2 step 3a: a server that follows an alias puts
+ * the CNAME before the data).  chain[] gets the targets, in order, and
+ * their count is returned; *broken is set for a loop or a chain longer
+ * than CNAME_CHAIN_MAX (chain[] then holds the links before the fault).
+ * *ttl is lowered to the least TTL along the chain: the answer holds only
+ * as long as every link does.
+ */
+static int follow_chain(const ldns_rr_list *ans, size_t count,
+			const ldns_rdf *qname, const ldns_rdf **chain,
+			unsigned *ttl, int *broken)
+{
+	const ldns_rdf *at = qname;
+	const ldns_rr *rr;
+	int n = 0, k;
+
+	*broken = 0;
+	while ((rr = cname_of(ans, count, at)) != NULL) {
+		const ldns_rdf *target = ldns_rr_rdf(rr, 0);
+
+		*broken = n == CNAME_CHAIN_MAX ||
+			  ldns_dname_compare(target, qname) == 0;
+		for (k = 0; k < n && !*broken; k++)
+			*broken = ldns_dname_compare(target, chain[k]) == 0;
+		if (*broken)
+			break;
+		if (ldns_rr_ttl(rr) < *ttl)
+			*ttl = ldns_rr_ttl(rr);
+		chain[n++] = target;
+		at = target;
+	}
+	return n;
+}
+
+/*
+ * RFC 2181 §5.4.1: only records owned by the asked name, or by the name
+ * its CNAME chain ends at, answer the question; anything else in the
+ * answer section (an attacker's TXT for another name, say) is ignored.
+ */
 mauth_answer *answer_from_pkt(const ldns_pkt *pkt, int qtype)
 {
 	const ldns_rr_list *ans = ldns_pkt_answer(pkt);
+	const ldns_rr_list *ql = ldns_pkt_question(pkt);
 	size_t i, n = 0, count = ans ? ldns_rr_list_rr_count(ans) : 0;
 	mauth_rr *rrs = calloc(count ? count : 1, sizeof *rrs);
+	const ldns_rdf *chain[CNAME_CHAIN_MAX], *owner;
+	char names[CNAME_CHAIN_MAX][NAME_TEXT_MAX];
+	const char *cv[CNAME_CHAIN_MAX];
 	mauth_answer *out = NULL;
-	unsigned ttl = TTL_MAX;
-	int rcode = (int)ldns_pkt_get_rcode(pkt);
+	unsigned ttl = TTL_MAX, chain_ttl = TTL_MAX;
+	int rcode = (int)ldns_pkt_get_rcode(pkt), nc = 0, broken = 0, k;
 
 	if (rrs == NULL)
 		return NULL;
-	for (i = 0; i < count; i++) {
+	owner = ql != NULL && ldns_rr_list_rr_count(ql) == 1 ?
+		ldns_rr_owner(ldns_rr_list_rr(ql, 0)) : NULL;
+	/* A question for the CNAME itself is answered by it, not through it. */
+	if (owner != NULL && qtype != MAUTH_T_CNAME)
+		nc = follow_chain(ans, count, owner, chain, &chain_ttl, &broken);
+	if (nc > 0)
+		owner = chain[nc - 1];
+	/*
+	 * RFC 1034 §3.6.2: a loop is an error, not an answer; as a resolver
+	 * would, it is SERVFAIL (never kept), with the links it went through.
+	 */
+	if (broken) {
+		rcode = MAUTH_RC_SERVFAIL;
+		owner = NULL;
+	}
+	for (i = 0; owner != NULL && i < count; i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(ans, i);
 		char *text;
 		long len;
 
-		if ((int)ldns_rr_get_type(rr) != qtype ||
-		    ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
+		if ((int)ldns_rr_get_type(rr) != qtype || !is_in(rr) ||
+		    ldns_dname_compare(ldns_rr_owner(rr), owner) != 0)
 			continue;
 		len = rr_to_text(rr, &text, &rrs[n].pref);
-		if (len < 0)
+		if (len < 0) {
+			free(text);	/* NULL: rr_to_text keeps nothing on failure */
 			continue;	/* a record we cannot read is no record */
+		}
 		rrs[n].data = text;
 		rrs[n].len = (size_t)len;
 		if (ldns_rr_ttl(rr) < ttl)
@@ -210,7 +294,14 @@ mauth_answer *answer_from_pkt(const ldns_pkt *pkt, int qtype)
 	if (n == 0)
 		ttl = rcode == MAUTH_RC_NOERROR || rcode == MAUTH_RC_NXDOMAIN ?
 		      negative_ttl(pkt) : 0;
-	out = answer_build(rcode, ttl, ldns_pkt_ad(pkt) ? 1 : 0, rrs, n);
+	if (chain_ttl < ttl)
+		ttl = chain_ttl;
+	for (k = 0; k < nc; k++) {
+		dname_to_text(chain[k], names[k], sizeof names[k]);
+		cv[k] = names[k];
+	}
+	out = answer_build_chain(rcode, ttl, ldns_pkt_ad(pkt) ? 1 : 0, rrs, n,
+				 cv, (size_t)nc);
 	for (i = 0; i < n; i++)
 		free((char *)rrs[i].data);
 	free(rrs);

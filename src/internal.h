@@ -105,6 +105,14 @@ extern const check_vt mauth_arc_seal_vt;
 /* Builds an owned answer (one malloc block) from records; NULL on ENOMEM. */
 mauth_answer *answer_build(int rcode, unsigned ttl, int secure,
 			   const mauth_rr *rr, size_t n);
+/*
+ * The same with the CNAME chain followed to the records: each name is
+ * copied lowercased and without a trailing dot.
+ */
+mauth_answer *answer_build_chain(int rcode, unsigned ttl, int secure,
+				 const mauth_rr *rr, size_t n,
+				 const char *const *cnames, size_t ncnames);
+#define CNAME_CHAIN_MAX 8	/* links followed before an answer is SERVFAIL */
 const char *rcode_name(int rcode);
 int rcode_from_name(const char *s);		/* -1 when unknown */
 const char *qtype_name(int type);

@@ -30,6 +30,7 @@
 #define PARAMS_MAX 4096
 #define PARAM_DEPTH 4
 #define RECORDS_MAX 65535
+#define CNAMES_MAX 64	/* a resolver follows 8 (CNAME_CHAIN_MAX) */
 
 int luaopen_mailauth_core(lua_State *L) MAUTH_API;
 
@@ -50,7 +51,7 @@ static void push_answer(lua_State *L, const mauth_answer *a, int qtype)
 {
 	size_t i;
 
-	lua_createtable(L, 0, 4);
+	lua_createtable(L, 0, 5);
 	lua_pushstring(L, a->rcode == MAUTH_RC_TIMEOUT ? "TIMEOUT" :
 		       a->rcode == MAUTH_RC_BADNAME ? "BADNAME" :
 		       a->rcode == 0 ? "NOERROR" : a->rcode == 1 ? "FORMERR" :
@@ -76,6 +77,13 @@ static void push_answer(lua_State *L, const mauth_answer *a, int qtype)
 	lua_setfield(L, -2, "ttl");
 	lua_pushboolean(L, a->secure);
 	lua_setfield(L, -2, "secure");
+	/* every answer says how it was reached: {} when directly */
+	lua_createtable(L, (int)a->ncnames, 0);
+	for (i = 0; i < a->ncnames; i++) {
+		lua_pushstring(L, a->cnames[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "cnames");
 }
 
 static int rcode_arg(lua_State *L, const char *s)
@@ -95,6 +103,42 @@ static int rcode_arg(lua_State *L, const char *s)
 }
 
 /*
+ * Reads answer.cnames (nil, or a list of names) of the table at idx into
+ * *a: the CNAME chain the Lua resolver followed.  The strings are held by
+ * the table at anchor.
+ */
+static void check_answer_cnames(lua_State *L, int idx, int anchor,
+				mauth_answer *a)
+{
+	const char **names;
+	lua_Integer n, i;
+
+	lua_getfield(L, idx, "cnames");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "answer: cnames must be a table of names");
+	n = (lua_Integer)lua_rawlen(L, -1);
+	if (n > CNAMES_MAX)
+		luaL_error(L, "answer: too many cnames (at most %d)", CNAMES_MAX);
+	names = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *names);
+	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, -1, i);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "answer: cnames[%d] must be a string",
+				   (int)i);
+		names[i - 1] = lua_tostring(L, -1);
+		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+	}
+	a->cnames = names;
+	a->ncnames = (size_t)n;
+	lua_pop(L, 1);
+}
+
+/*
  * Reads the answer table at idx into *a.  Record text stays in Lua
  * strings held by the table at anchor (TXT lists are joined there).
  */
@@ -107,6 +151,7 @@ static void check_answer_table(lua_State *L, int idx, int anchor,
 	idx = lua_absindex(L, idx);
 	luaL_checktype(L, idx, LUA_TTABLE);
 	memset(a, 0, sizeof *a);
+	check_answer_cnames(L, idx, anchor, a);
 	lua_getfield(L, idx, "rcode");
 	a->rcode = lua_isnil(L, -1) ? 0 :
 		   rcode_arg(L, luaL_checkstring(L, -1));

@@ -77,12 +77,21 @@ typedef struct {
 	unsigned pref;
 } mauth_rr;
 
+/*
+ * An answer.  cnames is the CNAME chain followed from the asked name, in
+ * order (lowercase, no trailing dot; empty when the name was answered
+ * directly): the records are those owned by its last name, or by the asked
+ * name when there is no chain (RFC 1034 §3.6.2, RFC 2181 §5.4.1).  A chain
+ * that loops or runs past 8 links is SERVFAIL.
+ */
 typedef struct {
 	int rcode;		/* MAUTH_RC_* */
 	unsigned ttl;		/* seconds the answer may be kept */
 	int secure;		/* validated by DNSSEC (as the driver says) */
 	size_t n;
 	const mauth_rr *rr;
+	const char *const *cnames;
+	size_t ncnames;
 } mauth_answer;
 
 /* Parameters of a check: key/value byte strings (numbers as text). */
@@ -198,7 +207,10 @@ MAUTH_API int mauth_wire_query(const char *name, int type, unsigned id,
 			       unsigned char *buf, size_t buflen);
 /*
  * Parses a reply.  *out (free with mauth_answer_free) holds the records of
- * the question's type; id and tc (truncated) are set when not NULL.
+ * the question's type owned by the question's name or by the end of the
+ * CNAME chain the answer section gives from it (records owned by any other
+ * name are ignored), and that chain; id and tc (truncated) are set when
+ * not NULL.
  */
 MAUTH_API int mauth_wire_parse(const unsigned char *buf, size_t len,
 			       mauth_answer **out, unsigned *id, int *tc,

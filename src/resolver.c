@@ -710,7 +710,8 @@ out:
 int mauth_check_run(mauth_check *c, mauth_resolver *r, unsigned deadline_ms)
 {
 	double end = deadline_ms > 0 ? now_s() + deadline_ms / 1000.0 : 0;
-	static const mauth_answer timeout = { MAUTH_RC_TIMEOUT, 0, 0, 0, NULL };
+	static const mauth_answer timeout = { MAUTH_RC_TIMEOUT, 0, 0, 0, NULL,
+						 NULL, 0 };
 	int rc;
 
 	while ((rc = mauth_check_step(c)) == MAUTH_WANT_DNS) {

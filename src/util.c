@@ -134,24 +134,38 @@ int name_is_valid(const char *s, size_t len)
 	return wire <= 255;
 }
 
-mauth_answer *answer_build(int rcode, unsigned ttl, int secure,
-			   const mauth_rr *rr, size_t n)
+mauth_answer *answer_build_chain(int rcode, unsigned ttl, int secure,
+				 const mauth_rr *rr, size_t n,
+				 const char *const *cnames, size_t ncnames)
 {
-	size_t i, size = sizeof(mauth_answer) + n * sizeof(mauth_rr);
+	size_t i, size = sizeof(mauth_answer) + n * sizeof(mauth_rr) +
+			 ncnames * sizeof(char *);
 	mauth_answer *a;
 	mauth_rr *out;
+	const char **names;
 	char *data;
 
+	if (ncnames > 255)
+		return NULL;	/* no chain is that long: CNAME_CHAIN_MAX */
 	for (i = 0; i < n; i++) {
 		if (rr[i].len > (size_t)-1 / 2 - size)
 			return NULL;
 		size += rr[i].len + 1;
 	}
+	for (i = 0; i < ncnames; i++) {
+		size_t len = strlen(cnames[i]);
+
+		if (len > (size_t)-1 / 2 - size)
+			return NULL;
+		size += len + 1;
+	}
 	a = malloc(size);
 	if (a == NULL)
 		return NULL;
+	/* header, records, chain pointers, then the bytes they point at */
 	out = (mauth_rr *)(a + 1);
-	data = (char *)(out + n);
+	names = (const char **)(out + n);
+	data = (char *)(names + ncnames);
 	for (i = 0; i < n; i++) {
 		if (rr[i].len > 0)
 			memcpy(data, rr[i].data, rr[i].len);
@@ -161,17 +175,41 @@ mauth_answer *answer_build(int rcode, unsigned ttl, int secure,
 		out[i].pref = rr[i].pref;
 		data += rr[i].len + 1;
 	}
+	for (i = 0; i < ncnames; i++) {
+		size_t k, len = strlen(cnames[i]);
+
+		for (k = 0; k < len; k++) {
+			char ch = cnames[i][k];
+
+			data[k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+		}
+		/* "name." and "name" are one name; the root stays "." */
+		if (len > 1)
+			len = name_strip_dot(data, len);
+		data[len] = '\0';
+		names[i] = data;
+		data += len + 1;
+	}
 	a->rcode = rcode;
 	a->ttl = ttl;
 	a->secure = secure;
 	a->n = n;
 	a->rr = n > 0 ? out : NULL;
+	a->cnames = ncnames > 0 ? names : NULL;
+	a->ncnames = ncnames;
 	return a;
+}
+
+mauth_answer *answer_build(int rcode, unsigned ttl, int secure,
+			   const mauth_rr *rr, size_t n)
+{
+	return answer_build_chain(rcode, ttl, secure, rr, n, NULL, 0);
 }
 
 mauth_answer *mauth_answer_dup(const mauth_answer *a)
 {
-	return answer_build(a->rcode, a->ttl, a->secure, a->rr, a->n);
+	return answer_build_chain(a->rcode, a->ttl, a->secure, a->rr, a->n,
+				  a->cnames, a->ncnames);
 }
 
 void mauth_answer_free(mauth_answer *a)

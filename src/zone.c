@@ -10,7 +10,6 @@
 #include <string.h>
 #include "dnswire.h"
 
-#define CNAME_CHAIN_MAX 8
 #define TYPE_NODE 0		/* marks a name that exists (empty non-terminal) */
 #define FNV_OFFSET 2166136261U	/* FNV-1a, for the owner-name hash table */
 #define FNV_PRIME 16777619U
@@ -261,7 +260,7 @@ static const node *answer_node(const zone_resolver *z, const char *name,
 }
 
 static mauth_answer *rrset_answer(const zone_resolver *z, size_t at, size_t n,
-				  unsigned ttl)
+				  unsigned ttl, const char *const *cv, size_t nc)
 {
 	mauth_rr few[16], *rrs = n <= 16 ? few : malloc(n * sizeof *rrs);
 	mauth_answer *out;
@@ -274,18 +273,40 @@ static mauth_answer *rrset_answer(const zone_resolver *z, size_t at, size_t n,
 		if (z->e[at + i].ttl < ttl)
 			ttl = z->e[at + i].ttl;
 	}
-	out = answer_build(MAUTH_RC_NOERROR, ttl, 0, rrs, n);
+	out = answer_build_chain(MAUTH_RC_NOERROR, ttl, 0, rrs, n, cv, nc);
 	if (rrs != few)
 		free(rrs);
 	return out;
 }
 
+/* Has the chain (or the asked name) been at name already?  Then it loops. */
+static int chain_has(const char *name, const char *asked,
+		     const char *const *cv, size_t nc)
+{
+	size_t i;
+
+	if (strcmp(name, asked) == 0)
+		return 1;
+	for (i = 0; i < nc; i++)
+		if (strcmp(name, cv[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Answers as a recursive server would (RFC 1034 §4.3.2, §5.3.3): through
+ * at most CNAME_CHAIN_MAX aliases, reporting each name it went to; a loop
+ * (back to a name already visited) or a longer chain is SERVFAIL, with the
+ * links before it.
+ */
 static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 {
 	char name[NAME_TEXT_MAX], wild[NAME_TEXT_MAX + 2];
+	char chain[CNAME_CHAIN_MAX][NAME_TEXT_MAX], asked[NAME_TEXT_MAX];
+	const char *cv[CNAME_CHAIN_MAX];
 	const apex *ap;
 	const node *nd;
-	size_t len, qlen, i, n;
+	size_t len, qlen, i, n, nc = 0;
 	unsigned ttl = 86400;
 	uint32_t hash = FNV_OFFSET;
 	int hops;
@@ -304,6 +325,7 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 		hash = (hash ^ (unsigned char)ch) * FNV_PRIME;
 	}
 	name[len] = '\0';
+	memcpy(asked, name, len + 1);
 	nd = node_find(z, name, len, hash);
 	/* A name spelled as an owner is as valid as the owner (checked at load). */
 	if (nd != NULL ? !nd->valid : !name_is_valid(qname, qlen))
@@ -317,15 +339,19 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 		if (nd == NULL)
 			nd = answer_node(z, name, len, hash, wild, sizeof wild);
 		if (nd == NULL)
-			return answer_build(MAUTH_RC_NXDOMAIN,
-					    ap ? ap->negttl : 0, 0, NULL, 0);
+			return answer_build_chain(MAUTH_RC_NXDOMAIN,
+						  ap ? ap->negttl : 0, 0,
+						  NULL, 0, cv, nc);
 		n = node_rrset(z, nd, type, &at);
 		if (n > 0)
-			return rrset_answer(z, at, n, ttl);
+			return rrset_answer(z, at, n, ttl, cv, nc);
 		if (type == MAUTH_T_CNAME ||
 		    node_rrset(z, nd, MAUTH_T_CNAME, &at) == 0)
-			return answer_build(MAUTH_RC_NOERROR,
-					    ap ? ap->negttl : 0, 0, NULL, 0);
+			return answer_build_chain(MAUTH_RC_NOERROR,
+						  ap ? ap->negttl : 0, 0,
+						  NULL, 0, cv, nc);
+		if (hops == CNAME_CHAIN_MAX)
+			break;
 		if (z->e[at].ttl < ttl)
 			ttl = z->e[at].ttl;
 		len = z->e[at].rr.len < sizeof name - 1 ? z->e[at].rr.len :
@@ -334,13 +360,20 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 		name[len] = '\0';
 		lowercase(name);
 		len = strlen(name);
+		if (chain_has(name, asked, cv, nc))
+			break;
+		memcpy(chain[nc], name, len + 1);
+		cv[nc] = chain[nc];
+		nc++;
 		hash = name_hash(name, len);
 		nd = NULL;
 		ap = find_apex(z, name, len);
 		if (z->napex > 0 && ap == NULL)
-			return answer_build(MAUTH_RC_NOERROR, 0, 0, NULL, 0);
+			return answer_build_chain(MAUTH_RC_NOERROR, 0, 0, NULL, 0,
+						  cv, nc);
 	}
-	return answer_build(MAUTH_RC_SERVFAIL, 0, 0, NULL, 0);	/* a loop */
+	/* a loop, or more links than a resolver follows */
+	return answer_build_chain(MAUTH_RC_SERVFAIL, 0, 0, NULL, 0, cv, nc);
 }
 
 static int zone_query(mauth_resolver *r, const mauth_question *qv, size_t n,

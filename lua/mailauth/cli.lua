@@ -125,6 +125,7 @@ function commands.query(o, resolver)
   if not ok then die(a) end
   if o.json then print(to_json(a)) return 0 end
   print(("%s (ttl %d)"):format(a.rcode, a.ttl))
+  for _, alias in ipairs(a.cnames or {}) do print("  via CNAME " .. alias) end
   for _, rec in ipairs(a.records) do
     if type(rec) == "table" then
       print(("  %d %s"):format(rec.preference, rec.exchange))

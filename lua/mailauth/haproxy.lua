@@ -1,7 +1,10 @@
 -- mailauth inside HAProxy: HAProxy's Lua cannot resolve names and has no
 -- UDP socket, but its core.tcp() cosockets yield.  This resolver carries
 -- DNS over TCP (RFC 7766) to the given nameservers, with the query and reply
--- built and read by mailauth's C wire helpers.
+-- built and read by mailauth's C wire helpers: so each answer gets the CNAME
+-- chain the reply's answer section holds (answer.cnames) and only records
+-- owned by the asked name or the chain's end (RFC 2181 §5.4.1), as the ldns
+-- resolver's do.
 --
 --   local adapter = require "mailauth.haproxy"
 --   local resolve = adapter.resolver{ nameservers = { "127.0.0.1@53" }, timeout = 2 }

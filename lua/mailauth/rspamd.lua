@@ -1,6 +1,12 @@
 -- mailauth inside Rspamd: a resolver that asks through the task's own DNS
 -- (rspamd_dns), so checks run without blocking the worker.
 --
+-- What the host cannot tell: rspamd_dns gives the records of the asked type
+-- only, without owner names, so the RFC 2181 §5.4.1 owner check is Rspamd's
+-- own (mailauth cannot repeat it here), and the CNAME chain is learned by
+-- separate CNAME questions (for DKIM/ARC key names by default; see
+-- M.resolver), not read from the same reply as the records.
+--
 --   local adapter = require "mailauth.rspamd"
 --   rspamd_config:register_symbol{ name = "MY_IPREV", flags = "coro", callback = function(task)
 --     local r = mailauth.iprev(adapter.client_ip(task), { resolver = adapter.resolver(task) })
@@ -64,17 +70,58 @@ local function answer_from(qtype, ok, res)
   return { rcode = "NOERROR", records = records, ttl = 0 }
 end
 
+local CHAIN_MAX = 8 -- links, as mailauth's own resolvers follow (RFC 1034 §5.3.3)
+
+local function plain(name) return (tostring(name):lower():gsub("%.$", "")) end
+
+-- The CNAME chain from name, asked link by link.  rspamd_dns hands out the
+-- records of the asked type only (no owner names, no CNAME entries), so a
+-- TXT reply cannot tell through which aliases it came; a CNAME question
+-- per link can.  Returns the chain, and true when it loops or runs past
+-- CHAIN_MAX.  A link that cannot be asked ends the chain where it is.
+local function chain_of(task, name)
+  local chain, seen, at = {}, { [plain(name)] = true }, name
+  while true do
+    local ok, res = rspamd_dns.request { task = task, type = "cname", name = at, forced = true }
+    if not ok or type(res) ~= "table" or res[1] == nil then return chain, false end
+    local target = plain(res[1])
+    if seen[target] or #chain == CHAIN_MAX then return chain, true end
+    seen[target] = true
+    chain[#chain + 1] = target
+    at = target
+  end
+end
+
+-- Which questions get their chain asked (opts.cnames): "keys" (default:
+-- TXT under _domainkey, where the chain names who holds a DKIM or ARC key,
+-- for one extra query per key), true (every question but PTR and CNAME),
+-- false (none: answers carry cnames = {}).
+local function wants_chain(mode, name, qtype)
+  if mode == false or qtype == "PTR" or qtype == "CNAME" then return false end
+  if mode == true then return true end
+  return qtype == "TXT" and name:lower():find("._domainkey.", 1, true) ~= nil
+end
+
 --- A mailauth resolver function bound to a task.
-function M.resolver(task)
+-- opts.cnames: "keys" (default), true or false; see wants_chain above.
+function M.resolver(task, opts)
   if rspamd_dns == nil then rspamd_dns = require "rspamd_dns" end
+  local mode = "keys"
+  if type(opts) == "table" and opts.cnames ~= nil then mode = opts.cnames end
   return function(name, qtype)
     local ask = name
     if qtype == "PTR" then
       ask = reverse_to_ip(name)
       if not ask then return { rcode = "NXDOMAIN", records = {} } end
     end
+    local chain, broken = {}, false
+    if wants_chain(mode, name, qtype) then chain, broken = chain_of(task, name) end
+    -- RFC 1034 §3.6.2: a loop is an error, as mailauth's own resolvers say.
+    if broken then return { rcode = "SERVFAIL", records = {}, cnames = chain } end
     local ok, res = rspamd_dns.request { task = task, type = qtype:lower(), name = ask, forced = true }
-    return answer_from(qtype, ok, res)
+    local answer = answer_from(qtype, ok, res)
+    answer.cnames = chain
+    return answer
   end
 end
 

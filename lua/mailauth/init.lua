@@ -419,8 +419,7 @@ local message_params, message_finish = {}, {}
 
 -- A message check run to its end (dkim_verify, arc_verify), in one C call
 -- when the resolver is mailauth's own.
-local function run_message(fname, message, opts)
-  local deadline = deadline_of(opts, fname, 3)
+local function run_message(fname, message, opts, deadline)
   return message_finish[fname](run_new(fname, fname, message_params[fname](message, opts),
                                        resolver_of(opts), deadline))
 end
@@ -445,7 +444,8 @@ function prepare.dkim_verify(message, opts, level)
 end
 
 function M.dkim_verify(message, opts)
-  return run_message("dkim_verify", message, message_args("dkim_verify", message, opts))
+  opts = message_args("dkim_verify", message, opts)
+  return run_message("dkim_verify", message, opts, deadline_of(opts, "dkim_verify", 2))
 end
 
 --- mailauth.dkim_sign(message, opts) -> "DKIM-Signature: ..." | nil, reason
@@ -487,7 +487,8 @@ function prepare.arc_verify(message, opts, level)
 end
 
 function M.arc_verify(message, opts)
-  return run_message("arc_verify", message, message_args("arc_verify", message, opts))
+  opts = message_args("arc_verify", message, opts)
+  return run_message("arc_verify", message, opts, deadline_of(opts, "arc_verify", 2))
 end
 
 --- mailauth.arc_seal(message, opts) -> "ARC-Seal: ...\r\nARC-Message-Signature: ...\r\nARC-Authentication-Results: ...", fields
@@ -541,7 +542,9 @@ M.authres = require("mailauth.authres")
 --- mailauth.check(message, { ip, helo, sender, resolver, authserv_id, now, ... })
 -- Everything at once: see lua/mailauth/check.lua.
 function M.check(message, opts)
-  return require("mailauth.check").check(M, message, opts)
+  -- not a tail call: check.lua's errors count this frame to name the caller
+  local report = require("mailauth.check").check(M, message, opts)
+  return report
 end
 
 return M

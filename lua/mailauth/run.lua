@@ -31,6 +31,12 @@ local function expired_problem(q)
   return ("time budget ran out waiting for %s %s"):format(q.type, q.name)
 end
 
+-- Did the budget cut this question?  TIMEOUT once the deadline has passed
+-- (a resolver that honours its timeout argument ends right then).
+local function late(answer, deadline)
+  return answer.rcode == "TIMEOUT" and clock() >= deadline
+end
+
 -- A function(name, qtype, timeout) -> answer for whatever the caller gave.
 local function asker(resolver, level)
   local kind = type(resolver)
@@ -60,9 +66,8 @@ function M.run(check, resolver, deadline)
         -- This call may yield; no C frame is on the stack here.
         answer = ask(q.name, q.type, left)
         if type(answer) ~= "table" then answer = SERVFAIL end
-      else
-        expired = expired or q
       end
+      if late(answer, deadline) then expired = expired or q end
       check:answer(q.id, answer)
     end
   end
@@ -109,20 +114,19 @@ function M.run_all(checks, resolver, deadline)
     if batch then
       if clock() < deadline then answers = resolver:query_many(questions, deadline) end
       -- TIMEOUT once the deadline has passed: the budget cut it
-      local late = clock() >= deadline
       for k = 1, #questions do
         answers[k] = answers[k] or TIMEOUT
-        cut[k] = late and answers[k].rcode == "TIMEOUT"
+        cut[k] = late(answers[k], deadline)
       end
     else
       for k, q in ipairs(questions) do
         local left = deadline - clock()
+        local a = TIMEOUT
         if left > 0 then
-          local a = ask(q.name, q.type, left) -- may yield
-          answers[k] = type(a) == "table" and a or SERVFAIL
-        else
-          answers[k], cut[k] = TIMEOUT, true
+          a = ask(q.name, q.type, left) -- may yield
+          if type(a) ~= "table" then a = SERVFAIL end
         end
+        answers[k], cut[k] = a, late(a, deadline)
       end
     end
     for _, p in ipairs(pending) do

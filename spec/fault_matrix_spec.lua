@@ -230,6 +230,29 @@ describe("#integration mailauth.check under one deadline", function()
     assert.is_truthy(r1.authentication_results:find("dmarc=temperror", 1, true))
   end)
 
+  -- Ten DKIM keys, each truncated over UDP and answered over TCP after
+  -- 0.7 s: the TCP tries run side by side, so all ten fit in one budget.
+  -- On ceb2e1b they ran one after another inside the UDP round, which ran
+  -- out first: 3.8 s, and the keys not fetched by then were TIMEOUT.
+  it("runs the TCP fallbacks of a round in parallel", function()
+    local body = "From: a@tclate-700.fault.test\r\nTo: b@example.org\r\nSubject: tcp\r\n"
+                 .. "Date: Tue, 1 Dec 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+    local m = body
+    for i = 1, 10 do
+      m = assert(mailauth.dkim_sign(body, { domain = "tclate-700.fault.test",
+                                            selector = "s" .. i, key = KEY }))
+          .. "\r\n" .. m
+    end
+    local before = r:stats().tcp
+    local t0 = clock()
+    local sigs = mailauth.dkim_verify(m, { resolver = r, time_budget = 3 })
+    local dt = clock() - t0
+    assert.are.equal(10, #sigs)
+    for _, sig in ipairs(sigs) do assert.are.equal("pass", sig.result, sig.problem) end
+    assert.are.equal(10, r:stats().tcp - before)
+    assert.is_true(dt < 0.7 * 2, ("%.2f s"):format(dt))
+  end)
+
   -- On ceb2e1b: 10.0 s (2 tries of the default 5 s, each waited in full).
   it("cuts a try in flight at the deadline, with the default timeout of 5 s", function()
     local slow = assert(mailauth.resolver { nameservers = { NS }, cache = 0 })

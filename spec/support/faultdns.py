@@ -26,6 +26,7 @@ Behaviours (F):
   servfail, refused   that RCODE
   tc-tcprefused  TC=1 over UDP; over TCP the connection is reset
   tc-tcpstall    TC=1 over UDP; over TCP it reads the query, never answers
+  tclate-MS      TC=1 over UDP; over TCP the correct answer after MS ms
   bigtxt         TC=1 over UDP; over TCP one TXT record of about 64 KB
   many           TC=1 over UDP; over TCP as many records as fit in 64 KB
                  (about 3 600 TXT or 4 000 A records)
@@ -167,7 +168,7 @@ def respond(wire, transport):
     qname, qtype = q.name, q.rdtype
     fault, mode = fault_of(qname)
     if fault is None or fault not in FAULTS and fault != "list" and \
-            not fault.startswith("late-"):
+            not fault.startswith(("late-", "tclate-")):
         # outside the zone: not ours; inside (fault.test, _dmarc.fault.test):
         # no such name
         resp = dns.message.make_response(query)
@@ -212,6 +213,16 @@ def respond(wire, transport):
         resp.set_rcode(dns.rcode.SERVFAIL if fault_here == "servfail"
                        else dns.rcode.REFUSED)
         return 0, resp.to_wire(), "reply"
+    if fault_here.startswith("tclate-"):
+        if transport == "udp":
+            resp = dns.message.make_response(query)
+            resp.flags |= dns.flags.TC
+            return 0, resp.to_wire(), "reply"
+        try:
+            ms = int(fault_here[7:])
+        except ValueError:
+            ms = 1000
+        return min(ms, 60000) / 1000.0, good.to_wire(), "reply"
     if fault_here in ("tc-tcprefused", "tc-tcpstall", "bigtxt", "many"):
         if transport == "udp":
             resp = dns.message.make_response(query)

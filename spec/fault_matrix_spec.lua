@@ -23,8 +23,11 @@ local helpers = require "spec.support.helpers"
 local ok_socket, socket = pcall(require, "socket")
 
 local NS = os.getenv("MAILAUTH_FAULT_NS")
-local BUDGET = 0.6
-local BOUND = BUDGET * 1.1 + 0.3
+-- The faults that never answer usefully run under BUDGET (their time is
+-- the budget); those that answer at once under QUICK, so that a loaded
+-- machine cannot turn their results into a cut (the bound still holds).
+local BUDGET, QUICK = 0.6, 3
+local function bound(budget) return budget * 1.1 + 0.3 end
 local clock = ok_socket and socket.gettime or mailauth.core.monotonic
 local FULL = (_VERSION == "Lua 5.4" and not rawget(_G, "jit")) or os.getenv("MAILAUTH_FAULT_FULL")
 local SUBSET = { ok = true, silent = true, ["tc-tcpstall"] = true, servfail = true }
@@ -44,9 +47,7 @@ local GOOD = { iprev = "pass", spf = "fail", dkim = "pass", dmarc = "fail", arc 
                check_dmarc = "pass" }
 local EXPECT = {
   ok = GOOD,
-  -- three rounds of 0.2 s fill the 0.6 s: DMARC may be cut in check
-  ["late-200"] = setmetatable({ check_dmarc = { pass = true, temperror = true } },
-                              { __index = GOOD }),
+  ["late-200"] = GOOD,
   silent = CUT, ["late-3000"] = CUT, wrongid = CUT, wrongq = CUT,
   ["tc-tcpstall"] = CUT, comploop = CUT, garbage = CUT,
   servfail = TEMP, refused = TEMP,
@@ -79,12 +80,14 @@ local function accepts(want, got)
   return want == got
 end
 
--- Runs fn, checks its time; returns what it returned.
-local function timed(fn)
+-- Runs fn, checks its time against budget; returns what it returned.
+local function timed(fn, budget)
+  budget = budget or BUDGET
   local t0 = clock()
   local r, extra = fn()
   local dt = clock() - t0
-  assert(dt <= BOUND, ("took %.2f s, bound %.2f s (budget %.1f s)"):format(dt, BOUND, BUDGET))
+  assert(dt <= bound(budget), ("took %.2f s, bound %.2f s (budget %.1f s)")
+                                :format(dt, bound(budget), budget))
   return r, extra
 end
 
@@ -136,6 +139,7 @@ describe("#integration the fault matrix", function()
         it(name .. " " .. kind, fn)
       end
       local m = run_it and msg(F)
+      local budget = want.cut and BUDGET or QUICK
       local function problem_ok(p)
         if want.cut then
           assert.is_truthy(tostring(p):find("time budget ran out waiting for", 1, true),
@@ -145,47 +149,47 @@ describe("#integration the fault matrix", function()
 
       case("iprev", function()
         local r = timed(function()
-          return mailauth.iprev(ip, { resolver = resolver, time_budget = BUDGET })
-        end)
+          return mailauth.iprev(ip, { resolver = resolver, time_budget = budget })
+        end, budget)
         check_one(F, "iprev", want.iprev, r.result, r.problem)
         problem_ok(r.problem)
       end)
       case("spf", function()
         local r = timed(function()
           return mailauth.spf { ip = ip, sender = "a@" .. d, resolver = resolver,
-                                time_budget = BUDGET }
-        end)
+                                time_budget = budget }
+        end, budget)
         check_one(F, "spf", want.spf, r.result, r.problem)
         problem_ok(r.problem)
       end)
       case("dkim_verify", function()
         local sigs, problem = timed(function()
-          return mailauth.dkim_verify(m, { resolver = resolver, time_budget = BUDGET })
-        end)
+          return mailauth.dkim_verify(m, { resolver = resolver, time_budget = budget })
+        end, budget)
         assert.are.equal(1, #sigs)
         check_one(F, "dkim", want.dkim, sigs[1].result, sigs[1].problem)
         problem_ok(problem)
       end)
       case("dmarc", function()
         local r = timed(function()
-          return mailauth.dmarc { from = d, resolver = resolver, time_budget = BUDGET }
-        end)
+          return mailauth.dmarc { from = d, resolver = resolver, time_budget = budget }
+        end, budget)
         check_one(F, "dmarc", want.dmarc, r.result, r.problem)
         problem_ok(r.problem)
       end)
       case("arc_verify", function()
         local r = timed(function()
-          return mailauth.arc_verify(m, { resolver = resolver, time_budget = BUDGET })
-        end)
+          return mailauth.arc_verify(m, { resolver = resolver, time_budget = budget })
+        end, budget)
         check_one(F, "arc", want.arc, r.result, r.problem)
         problem_ok(r.problem)
       end)
       case("check", function()
         local r = timed(function()
           return mailauth.check(m, { ip = ip, helo = "mx." .. d, sender = "a@" .. d,
-                                     resolver = resolver, time_budget = BUDGET,
+                                     resolver = resolver, time_budget = budget,
                                      authserv_id = "mx.example.org" })
-        end)
+        end, budget)
         check_one(F, "check iprev", want.iprev, r.iprev.result, r.iprev.problem)
         check_one(F, "check spf", want.spf, r.spf.result, r.spf.problem)
         check_one(F, "check dkim", want.dkim, r.dkim[1].result, r.dkim[1].problem)
@@ -201,7 +205,7 @@ describe("#integration the fault matrix", function()
   it("gives a Lua resolver the time left, never more than the budget", function()
     assert.is_true(#timeouts > 0)
     for _, t in ipairs(timeouts) do
-      assert.is_true(type(t) == "number" and t > 0 and t <= BUDGET, tostring(t))
+      assert.is_true(type(t) == "number" and t > 0 and t <= QUICK, tostring(t))
     end
   end)
 end)
@@ -260,7 +264,7 @@ describe("#integration mailauth.check under one deadline", function()
     local res = mailauth.spf { ip = "10.53.0.1", sender = "a@silent.fault.test",
                                resolver = slow, time_budget = 0.5 }
     local dt = clock() - t0
-    assert.is_true(dt <= 0.5 * 1.1 + 0.3, ("%.2f s"):format(dt))
+    assert.is_true(dt <= bound(0.5), ("%.2f s"):format(dt))
     assert.are.equal("temperror", res.result)
     assert.are.equal("time budget ran out waiting for TXT silent.fault.test", res.problem)
   end)

@@ -31,6 +31,9 @@ end
 -- nil or {}: the system resolver (/etc/resolv.conf); { nameservers = {...},
 -- timeout =, retries =, cache = }: ldns over the network; { zones = {text,...} }
 -- or { zonefiles = {path,...} }: offline answers from master files.
+-- Instead of one of these, every check also takes a Lua function
+-- (name, qtype, timeout) -> answer (timeout: seconds left of the call's
+-- time_budget, a hint the function should honour; it may yield).
 function M.resolver(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("resolver", 1, "table or nil", opts) end

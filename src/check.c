@@ -7,6 +7,7 @@
  * A driver therefore sees independent questions together and may answer
  * them in any order.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
@@ -39,6 +40,7 @@ struct mauth_check {
 	batch open;		/* asked, being answered */
 	batch done;		/* answered; read by the running step() */
 	mauth_question *view;	/* questions() output when some are answered */
+	char *expired;		/* the first question cut by the time budget */
 	/* first storage of the two batches: most checks ask a few at a time */
 	mauth_question q0[2][BATCH_INLINE];
 	mauth_answer *a0[2][BATCH_INLINE];
@@ -222,6 +224,25 @@ mauth_value *check_result(mauth_check *c)
 	return c->result;
 }
 
+/*
+ * The result's problem becomes text (the first "problem" member is
+ * rewritten, else one is added): the protocol's own words for a cut
+ * question ("TIMEOUT") say less than which question the budget cut.
+ */
+static void set_problem(mauth_check *c, const char *text)
+{
+	mauth_value *v;
+
+	for (v = c->result->child; v != NULL; v = v->next)
+		if (v->key != NULL && strcmp(v->key, "problem") == 0 &&
+		    v->kind == MAUTH_V_STR) {
+			v->str = text;
+			v->len = strlen(text);
+			return;
+		}
+	val_ref(&c->mem, c->result, "problem", text, strlen(text));
+}
+
 int mauth_check_step(mauth_check *c)
 {
 	batch tmp;
@@ -250,6 +271,8 @@ int mauth_check_step(mauth_check *c)
 		return MAUTH_WANT_DNS;
 	if (c->result == NULL)
 		return MAUTH_ESTATE;	/* a protocol that neither asked nor ended */
+	if (c->expired != NULL)
+		set_problem(c, c->expired);
 	return MAUTH_DONE;
 }
 
@@ -315,6 +338,37 @@ int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a)
 	c->open.ans[i] = a;
 	c->open.answered++;
 	return 0;
+}
+
+/*
+ * RFC 7208 §4.6.4 (and the same bound for every other check): the time
+ * budget ran out with question id open.  It is answered TIMEOUT, and the
+ * first question so cut is named in the result's problem.
+ */
+int mauth_check_expire(mauth_check *c, unsigned id)
+{
+	static const mauth_answer timeout = { .rcode = MAUTH_RC_TIMEOUT };
+	long i;
+
+	if (c == NULL)
+		return MAUTH_EINVAL;
+	i = open_index(c, id);
+	if (i < 0)
+		return MAUTH_ESTATE;
+	if (c->expired == NULL) {
+		const char *type = qtype_name(c->open.q[i].type) ?
+				   qtype_name(c->open.q[i].type) : "?";
+		const char *name = c->open.q[i].name;
+		size_t len = sizeof "time budget ran out waiting for " + strlen(type) +
+			     1 + strlen(name);
+
+		c->expired = arena_alloc(&c->mem, len);
+		if (c->expired == NULL)
+			return MAUTH_ENOMEM;
+		snprintf(c->expired, len, "time budget ran out waiting for %s %s",
+			 type, name);
+	}
+	return mauth_check_answer(c, id, &timeout);
 }
 
 const mauth_value *mauth_check_result(const mauth_check *c)

@@ -13,6 +13,13 @@ struct mauth_resolver {
 	int (*query)(mauth_resolver *r, const mauth_question *qv, size_t n,
 		     mauth_answer **out);
 	void (*free)(mauth_resolver *r);
+	/*
+	 * The absolute bound (mauth_clock_ms) of the query in progress, 0 for
+	 * none: set by the caller of query() just before it, read by drivers
+	 * that wait (an offline one answers at once and ignores it).  A field,
+	 * not an argument, so a driver that never waits need not know it.
+	 */
+	long long deadline_ms;
 	mauth_resolver_stats stats;
 	mauth_answer **last;	/* answers handed out by the last query */
 	size_t nlast;

@@ -610,17 +610,39 @@ static mauth_resolver **resolver_box(lua_State *L, int idx)
 	return box;
 }
 
-/* check:run(resolver [, deadline_ms]) -> result: the C fast path */
+/*
+ * core.monotonic() -> seconds on a monotonic clock (CLOCK_MONOTONIC, with
+ * milliseconds): the clock of every deadline argument below.
+ */
+static int l_monotonic(lua_State *L)
+{
+	lua_pushnumber(L, (lua_Number)mauth_clock_ms() / 1000);
+	return 1;
+}
+
+/*
+ * The deadline argument at idx: absolute seconds on core.monotonic's
+ * clock, nil or 0 for none; as mauth_clock_ms milliseconds.
+ */
+static long long deadline_arg(lua_State *L, int idx)
+{
+	lua_Number d = luaL_optnumber(L, idx, 0);
+
+	/* d == d: NaN is no deadline at all, never "no bound" */
+	luaL_argcheck(L, d == d && d >= 0 && d < 1e12, idx,
+		      "deadline must be core.monotonic() seconds (or 0)");
+	return d > 0 ? (long long)(d * 1000) : 0;
+}
+
+/* check:run(resolver [, deadline]) -> result: the C fast path */
 static int l_check_run(lua_State *L)
 {
 	mauth_check **box = check_box(L);
 	mauth_resolver **r = resolver_box(L, 2);
-	lua_Integer deadline = luaL_optinteger(L, 3, 0);
+	long long deadline = deadline_arg(L, 3);
 	int rc;
 
-	if (deadline < 0)
-		deadline = 0;
-	rc = mauth_check_run(*box, *r, (unsigned)deadline);
+	rc = mauth_check_run(*box, *r, deadline);
 	step_rc(L, rc);
 	return l_check_result(L);
 }
@@ -635,7 +657,7 @@ static int l_check__gc(lua_State *L)
 }
 
 /*
- * core.run(kind, options, resolver [, deadline_ms]) -> result | nil, reason
+ * core.run(kind, options, resolver [, deadline]) -> result | nil, reason
  * A check made, run with a C resolver and freed in one call: no check
  * object for the GC.  The check sits in the run slot while it lives, so
  * one left there by an error (out of memory building the result) is freed
@@ -646,7 +668,7 @@ static int l_run(lua_State *L)
 	mauth_check **slot = lua_touserdata(L, UP_RUN_SLOT);
 	const char *kind = luaL_checkstring(L, 1);
 	mauth_resolver **r;
-	lua_Integer deadline = luaL_optinteger(L, 4, 0);
+	long long deadline = deadline_arg(L, 4);
 	const mauth_value *v;
 	param_list pl;
 	mauth_param few[32];
@@ -655,8 +677,6 @@ static int l_run(lua_State *L)
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	r = resolver_box(L, 3);
-	if (deadline < 0)
-		deadline = 0;
 	mauth_check_free(*slot);
 	*slot = NULL;
 	lua_settop(L, 4);
@@ -665,7 +685,7 @@ static int l_run(lua_State *L)
 	rc = mauth_check_new(slot, kind, pl.v, pl.n, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
-	rc = mauth_check_run(*slot, *r, (unsigned)deadline);
+	rc = mauth_check_run(*slot, *r, deadline);
 	if (rc != MAUTH_DONE) {
 		mauth_check_free(*slot);
 		*slot = NULL;
@@ -822,10 +842,14 @@ static int l_resolver_query(lua_State *L)
 	return 1;
 }
 
-/* resolver:query_many{ {name=, type=}, ... } -> { answer, ... } (in parallel) */
+/*
+ * resolver:query_many({ {name=, type=}, ... } [, deadline]) -> { answer, ... }
+ * (in parallel; what is unanswered at the deadline is TIMEOUT)
+ */
 static int l_resolver_query_many(lua_State *L)
 {
 	mauth_resolver **r = resolver_box(L, 1);
+	long long deadline = deadline_arg(L, 3);
 	mauth_question *qv;
 	const mauth_answer **av;
 	size_t i, n;
@@ -847,7 +871,7 @@ static int l_resolver_query_many(lua_State *L)
 		qv[i].id = (unsigned)i + 1;
 		lua_pop(L, 3);	/* the name stays referenced by the question */
 	}
-	if (mauth_resolver_query(*r, qv, n, av) < 0)
+	if (mauth_resolver_query_until(*r, qv, n, av, deadline) < 0)
 		return luaL_error(L, "mailauth: out of memory");
 	lua_createtable(L, (int)n, 0);
 	for (i = 0; i < n; i++) {
@@ -989,6 +1013,7 @@ static const luaL_Reg resolver_methods[] = {
 static const luaL_Reg functions[] = {
 	{ "check", l_check_new },
 	{ "run", l_run },
+	{ "monotonic", l_monotonic },
 	{ "resolver", l_resolver_new },
 	{ "zone_resolver", l_zone_new },
 	{ "query_wire", l_query_wire },

@@ -189,16 +189,39 @@ MAUTH_API int mauth_resolver_new_zone(mauth_resolver **out,
 MAUTH_API int mauth_resolver_query(mauth_resolver *r,
 				   const mauth_question *qv, size_t n,
 				   const mauth_answer **out);
+/*
+ * The same, bounded by deadline_ms (on the mauth_clock_ms clock; 0: only
+ * the resolver's own timeout and retries bound it): what is unanswered
+ * then is TIMEOUT, even in the middle of a try.
+ */
+MAUTH_API int mauth_resolver_query_until(mauth_resolver *r,
+					 const mauth_question *qv, size_t n,
+					 const mauth_answer **out,
+					 long long deadline_ms);
 MAUTH_API void mauth_resolver_stats_get(const mauth_resolver *r,
 					mauth_resolver_stats *s);
 MAUTH_API void mauth_resolver_free(mauth_resolver *r);
 
 /*
- * Runs a check to the end over r.  deadline_ms bounds the whole run (0: no
- * bound); questions still open then are answered TIMEOUT.
+ * Milliseconds on a monotonic clock (CLOCK_MONOTONIC): the clock of every
+ * deadline below.  A time budget of b seconds is the deadline
+ * mauth_clock_ms() + b * 1000, taken once per call to bound.
+ */
+MAUTH_API long long mauth_clock_ms(void);
+/*
+ * Runs a check to the end over r.  deadline_ms (absolute, on the
+ * mauth_clock_ms clock; 0: no bound) bounds the whole run, a DNS try in
+ * flight included: questions still open then are answered TIMEOUT
+ * (mauth_check_expire), so the check ends temperror naming one of them.
  */
 MAUTH_API int mauth_check_run(mauth_check *c, mauth_resolver *r,
-			      unsigned deadline_ms);
+			      long long deadline_ms);
+/*
+ * For a driver whose time budget ran out (RFC 7208 §4.6.4) with question
+ * id open: answers it TIMEOUT, and the result's problem names the first
+ * question so cut ("time budget ran out waiting for TXT example.com").
+ */
+MAUTH_API int mauth_check_expire(mauth_check *c, unsigned id);
 
 /* ---- DNS wire helpers, for hosts that move DNS bytes themselves ---- */
 

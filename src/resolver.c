@@ -4,6 +4,13 @@
  * once, TCP when a reply is truncated, retries across servers, and a
  * TTL-respecting cache shared by every check that uses the resolver.
  *
+ * Time: one absolute deadline per query (mauth_clock_ms, CLOCK_MONOTONIC)
+ * bounds everything: a try waits min(timeout, time left), truncated
+ * questions go to TCP inside the same poll() loop (in parallel, each with
+ * its own timeout, none past the deadline), and no retry starts after it.
+ * Unanswered questions are TIMEOUT; mauth_check_run tells the check which
+ * ones the budget cut (RFC 7208 §4.6.4: an overall limit per check).
+ *
  * ldns builds and reads the messages (dnswire.c); the sockets are ours,
  * because ldns' own resolver sends one question at a time and blocks.
  */
@@ -181,91 +188,24 @@ static int open_socket(const nsaddr *ns, int type)
 	return fd;
 }
 
-static int wait_fd(int fd, short events, double deadline)
-{
-	struct pollfd p;
-	double left;
-	int rc;
-
-	for (;;) {
-		left = deadline - now_s();
-		if (left <= 0)
-			return 0;
-		p.fd = fd;
-		p.events = events;
-		rc = poll(&p, 1, (int)(left * 1000) + 1);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		return rc > 0;	/* on POLLERR the next send/recv fails */
-	}
-}
-
-static int io_all(int fd, unsigned char *buf, size_t len, int write_it,
-		  double deadline)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n;
-
-		if (wait_fd(fd, write_it ? POLLOUT : POLLIN, deadline) <= 0)
-			return -1;
-		n = write_it ? send(fd, buf + done, len - done, MSG_NOSIGNAL) :
-			       recv(fd, buf + done, len - done, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			return -1;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-/* One question over TCP (RFC 7766), used after a truncated UDP reply. */
-static mauth_answer *query_tcp(net_resolver *r, const nsaddr *ns,
-			       const mauth_question *q, unsigned id)
-{
-	unsigned char *buf = malloc(WIRE_MAX + 2);
-	double deadline = now_s() + r->timeout;
-	mauth_answer *ans = NULL;
-	unsigned got_id;
-	int fd, len, tc;
-	char err[128];
-
-	if (buf == NULL)
-		return NULL;
-	r->base.stats.queries++;
-	r->base.stats.tcp++;
-	len = mauth_wire_query(q->name, q->type, id, buf + 2, WIRE_MAX);
-	fd = len > 0 ? open_socket(ns, SOCK_STREAM) : -1;
-	if (fd < 0)
-		goto out;
-	buf[0] = (unsigned char)(len >> 8);
-	buf[1] = (unsigned char)len;
-	if (io_all(fd, buf, (size_t)len + 2, 1, deadline) != 0 ||
-	    io_all(fd, buf, 2, 0, deadline) != 0)
-		goto out;
-	len = buf[0] << 8 | buf[1];
-	if (io_all(fd, buf, (size_t)len, 0, deadline) != 0)
-		goto out;
-	if (mauth_wire_parse(buf, (size_t)len, &ans, &got_id, &tc, err,
-			     sizeof err) != 0 || got_id != id) {
-		mauth_answer_free(ans);
-		ans = NULL;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return ans;
-}
+/*
+ * A question in flight.  Its state moves IDLE -> UDP -> (done | IDLE), or
+ * on a truncated reply UDP -> TCP_SEND -> TCP_RECV -> (done | IDLE): every
+ * question of a round shares one poll(), TCP fallbacks included, so they
+ * run in parallel and the round's end (and the deadline) bounds them all.
+ */
+enum { F_IDLE, F_UDP, F_TCP_SEND, F_TCP_RECV };
 
 typedef struct {
 	const mauth_question *q;
 	mauth_answer **out;
 	char key[NAME_MAX_TEXT * 4 + 16];
 	int fd;
+	int state;
 	unsigned id;
+	double end;		/* this try gives up then */
+	unsigned char *tcp;	/* TCP: the query out, then the reply in */
+	size_t tcp_len, tcp_done;
 } flight;
 
 static unsigned random_id(void)
@@ -306,102 +246,229 @@ static int reply_matches(const unsigned char *buf, size_t len, const flight *f)
 	return ok;
 }
 
-/* One round: send every open question to ns, collect replies until timeout. */
-static int udp_round(net_resolver *r, flight *fv, size_t n, const nsaddr *ns)
+/* The try ends: the question is open again for the next round. */
+static void flight_drop(flight *f)
 {
-	unsigned char *buf = malloc(WIRE_MAX);
-	struct pollfd pv[MAX_INFLIGHT];
-	double deadline = now_s() + r->timeout;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->tcp);
+	f->tcp = NULL;
+	f->state = F_IDLE;
+}
+
+static double min_d(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+/* A reply that matches (id, question) and parses; else NULL. */
+static mauth_answer *take_reply(const unsigned char *buf, size_t len,
+				const flight *f, int *tc)
+{
+	mauth_answer *ans = NULL;
+	unsigned id;
+	char err[128];
+
+	*tc = 0;
+	if (!reply_matches(buf, len, f) ||
+	    mauth_wire_parse(buf, len, &ans, &id, tc, err, sizeof err) != 0)
+		return NULL;
+	return ans;
+}
+
+/* RFC 7766: the truncated question again over TCP, to the same server. */
+static void tcp_start(net_resolver *r, flight *f, const nsaddr *ns, double end)
+{
+	int len;
+
+	flight_drop(f);
+	f->tcp = malloc(WIRE_MAX + 2);
+	if (f->tcp == NULL)
+		return;
+	f->id = random_id();
+	len = mauth_wire_query(f->q->name, f->q->type, f->id, f->tcp + 2, WIRE_MAX);
+	if (len <= 0 || (f->fd = open_socket(ns, SOCK_STREAM)) < 0) {
+		flight_drop(f);
+		return;
+	}
+	r->base.stats.queries++;
+	r->base.stats.tcp++;
+	f->tcp[0] = (unsigned char)(len >> 8);
+	f->tcp[1] = (unsigned char)len;
+	f->tcp_len = (size_t)len + 2;
+	f->tcp_done = 0;
+	f->end = end;
+	f->state = F_TCP_SEND;
+}
+
+/* Sends the first UDP try of every open question; returns how many flew. */
+static size_t udp_send_all(net_resolver *r, flight *fv, size_t n,
+			   const nsaddr *ns, unsigned char *buf, double end)
+{
 	size_t i, open = 0;
 
-	if (buf == NULL)
-		return MAUTH_ENOMEM;
 	for (i = 0; i < n; i++) {
 		int len;
 
 		fv[i].fd = -1;
+		fv[i].tcp = NULL;
+		fv[i].state = F_IDLE;
 		if (*fv[i].out != NULL)
 			continue;
 		fv[i].id = random_id();
 		len = mauth_wire_query(fv[i].q->name, fv[i].q->type, fv[i].id,
 				       buf, WIRE_MAX);
-		if (len < 0)
-			continue;
-		fv[i].fd = open_socket(ns, SOCK_DGRAM);
-		if (fv[i].fd < 0)
+		if (len < 0 || (fv[i].fd = open_socket(ns, SOCK_DGRAM)) < 0)
 			continue;
 		r->base.stats.queries++;
 		if (send(fv[i].fd, buf, (size_t)len, 0) != len) {
-			close(fv[i].fd);
-			fv[i].fd = -1;
+			flight_drop(&fv[i]);
 			continue;
 		}
+		fv[i].state = F_UDP;
+		fv[i].end = end;
 		open++;
 	}
-	while (open > 0) {
-		double left = deadline - now_s();
+	return open;
+}
+
+/* A UDP socket is readable: a reply, a stray datagram or an ICMP error. */
+static void udp_ready(net_resolver *r, flight *f, const nsaddr *ns,
+		      unsigned char *buf, double tcp_end)
+{
+	ssize_t got = recv(f->fd, buf, WIRE_MAX, 0);
+	mauth_answer *ans;
+	int tc;
+
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (got <= 0) {
+		flight_drop(f);	/* ECONNREFUSED: nobody there; try elsewhere */
+		return;
+	}
+	/* A stray or forged reply is dropped; keep waiting. */
+	ans = take_reply(buf, (size_t)got, f, &tc);
+	if (ans == NULL)
+		return;
+	if (tc) {
+		mauth_answer_free(ans);
+		tcp_start(r, f, ns, tcp_end);
+		return;
+	}
+	flight_drop(f);
+	*f->out = ans;
+}
+
+/* A TCP socket is ready for the next piece of the exchange. */
+static void tcp_ready(flight *f)
+{
+	ssize_t got;
+
+	if (f->state == F_TCP_SEND) {
+		got = send(f->fd, f->tcp + f->tcp_done, f->tcp_len - f->tcp_done,
+			   MSG_NOSIGNAL);
+		if (got < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (got <= 0) {
+			flight_drop(f);	/* refused or reset */
+			return;
+		}
+		f->tcp_done += (size_t)got;
+		if (f->tcp_done == f->tcp_len) {
+			f->state = F_TCP_RECV;
+			f->tcp_done = 0;
+			f->tcp_len = 2;		/* the length prefix first */
+		}
+		return;
+	}
+	got = recv(f->fd, f->tcp + f->tcp_done, f->tcp_len - f->tcp_done, 0);
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (got <= 0) {
+		flight_drop(f);
+		return;
+	}
+	f->tcp_done += (size_t)got;
+	if (f->tcp_done < f->tcp_len)
+		return;
+	if (f->tcp_len == 2) {
+		f->tcp_len = 2 + (size_t)(f->tcp[0] << 8 | f->tcp[1]);
+		if (f->tcp_len == 2)
+			flight_drop(f);
+		return;
+	}
+	{
+		int tc;
+		mauth_answer *ans = take_reply(f->tcp + 2, f->tcp_len - 2, f, &tc);
+
+		flight_drop(f);
+		*f->out = ans;	/* NULL (no match, garbage): retried next round */
+	}
+}
+
+/*
+ * One round: every open question to ns, collect replies until each try's
+ * end: now + the timeout, never past the deadline (0: none).  A truncated
+ * reply starts its TCP try within the same loop, with a timeout of its own.
+ */
+static int udp_round(net_resolver *r, flight *fv, size_t n, const nsaddr *ns,
+		     double deadline)
+{
+	unsigned char *buf = malloc(WIRE_MAX);
+	struct pollfd pv[MAX_INFLIGHT];
+	size_t at[MAX_INFLIGHT];
+	double end = now_s() + r->timeout;
+	size_t i;
+
+	if (buf == NULL)
+		return MAUTH_ENOMEM;
+	if (deadline > 0)
+		end = min_d(end, deadline);
+	udp_send_all(r, fv, n, ns, buf, end);
+	for (;;) {
+		double now = now_s(), first = 0;
 		size_t np = 0;
 		int rc;
 
-		if (left <= 0)
-			break;
-		for (i = 0; i < n; i++)
-			if (fv[i].fd >= 0) {
-				pv[np].fd = fv[i].fd;
-				pv[np].events = POLLIN;
-				pv[np].revents = 0;
-				np++;
+		for (i = 0; i < n; i++) {
+			if (fv[i].state == F_IDLE)
+				continue;
+			if (now >= fv[i].end) {
+				flight_drop(&fv[i]);	/* this try timed out */
+				continue;
 			}
-		rc = poll(pv, np, (int)(left * 1000) + 1);
+			if (np == 0 || fv[i].end < first)
+				first = fv[i].end;
+			pv[np].fd = fv[i].fd;
+			pv[np].events = fv[i].state == F_TCP_SEND ? POLLOUT : POLLIN;
+			pv[np].revents = 0;
+			at[np++] = i;
+		}
+		if (np == 0)
+			break;
+		rc = poll(pv, np, (int)((first - now) * 1000) + 1);
 		if (rc < 0 && errno == EINTR)
 			continue;
-		if (rc <= 0)
+		if (rc < 0)
 			break;
-		for (i = 0; i < n; i++) {
-			ssize_t got;
-			mauth_answer *ans = NULL;
-			unsigned id;
-			int tc;
-			char err[128];
-			size_t k;
+		now = now_s();
+		for (i = 0; i < np; i++) {
+			flight *f = &fv[at[i]];
+			double tcp_end = now + r->timeout;
 
-			if (fv[i].fd < 0)
+			if (pv[i].revents == 0)
 				continue;
-			for (k = 0; k < np && pv[k].fd != fv[i].fd; k++)
-				;
-			if (k == np || pv[k].revents == 0)
-				continue;
-			got = recv(fv[i].fd, buf, WIRE_MAX, 0);
-			if (got < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (got <= 0) {
-				/* ECONNREFUSED: nobody there; try elsewhere. */
-				close(fv[i].fd);
-				fv[i].fd = -1;
-				open--;
-				continue;
-			}
-			/* A stray or forged reply is dropped; keep waiting. */
-			if (!reply_matches(buf, (size_t)got, &fv[i]))
-				continue;
-			if (mauth_wire_parse(buf, (size_t)got, &ans, &id, &tc,
-					     err, sizeof err) != 0)
-				continue;
-			close(fv[i].fd);
-			fv[i].fd = -1;
-			open--;
-			if (tc) {
-				mauth_answer_free(ans);
-				ans = query_tcp(r, ns, fv[i].q, random_id());
-				if (ans == NULL)
-					continue;	/* retried next round */
-			}
-			*fv[i].out = ans;
+			if (deadline > 0)
+				tcp_end = min_d(tcp_end, deadline);
+			if (f->state == F_UDP)
+				udp_ready(r, f, ns, buf, tcp_end);
+			else
+				tcp_ready(f);
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (fv[i].fd >= 0)
-			close(fv[i].fd);
+		flight_drop(&fv[i]);
 	free(buf);
 	return 0;
 }
@@ -413,6 +480,7 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 	flight fv[MAX_INFLIGHT];
 	size_t i, start, nf;
 	double now = now_s();
+	double deadline = base->deadline_ms > 0 ? (double)base->deadline_ms / 1000 : 0;
 	int attempt, rc;
 
 	for (i = 0; i < n; i++)
@@ -425,6 +493,9 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 
 			fv[i].q = q;
 			fv[i].out = &out[start + i];
+			fv[i].fd = -1;
+			fv[i].tcp = NULL;
+			fv[i].state = F_IDLE;
 			make_key(fv[i].key, sizeof fv[i].key, q);
 			if (!name_is_valid(q->name, strlen(q->name))) {
 				out[start + i] = answer_build(MAUTH_RC_BADNAME,
@@ -443,15 +514,18 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 				base->stats.cache_misses++;
 			}
 		}
+		/* Retries never outlast the deadline: no try starts after it. */
 		for (attempt = 0; attempt <= r->retries * (int)r->nns + (int)r->nns - 1;
 		     attempt++) {
 			int left = 0;
 
 			for (i = 0; i < nf; i++)
 				left |= *fv[i].out == NULL;
-			if (!left || r->nns == 0)
+			if (!left || r->nns == 0 ||
+			    (deadline > 0 && now_s() >= deadline))
 				break;
-			rc = udp_round(r, fv, nf, &r->ns[(size_t)attempt % r->nns]);
+			rc = udp_round(r, fv, nf, &r->ns[(size_t)attempt % r->nns],
+				       deadline);
 			if (rc < 0)
 				return rc;
 		}
@@ -630,8 +704,35 @@ static void drop_last(mauth_resolver *r)
 	r->nlast = 0;
 }
 
+long long mauth_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* r->query bounded by deadline_ms (0: none), which it reads from r. */
+static int query_until(mauth_resolver *r, const mauth_question *qv, size_t n,
+		       mauth_answer **out, long long deadline_ms)
+{
+	int rc;
+
+	r->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+	rc = r->query(r, qv, n, out);
+	r->deadline_ms = 0;
+	return rc;
+}
+
 int mauth_resolver_query(mauth_resolver *r, const mauth_question *qv, size_t n,
 			 const mauth_answer **out)
+{
+	return mauth_resolver_query_until(r, qv, n, out, 0);
+}
+
+int mauth_resolver_query_until(mauth_resolver *r, const mauth_question *qv,
+			       size_t n, const mauth_answer **out,
+			       long long deadline_ms)
 {
 	size_t i;
 	int rc;
@@ -643,7 +744,7 @@ int mauth_resolver_query(mauth_resolver *r, const mauth_question *qv, size_t n,
 	if (r->last == NULL)
 		return MAUTH_ENOMEM;
 	r->nlast = n;
-	rc = r->query(r, qv, n, r->last);
+	rc = query_until(r, qv, n, r->last, deadline_ms);
 	for (i = 0; i < n; i++)
 		if (r->last[i] == NULL && rc >= 0)
 			rc = MAUTH_ENOMEM;
@@ -672,15 +773,16 @@ void mauth_resolver_free(mauth_resolver *r)
 /*
  * Asks r and gives each answer straight to c, which keeps it: the public
  * path (mauth_resolver_query, mauth_check_answer) would copy every answer
- * once more.
+ * once more.  A question left TIMEOUT once the deadline has passed was cut
+ * by the budget, not by the network: the check is told so.
  */
 static int run_batch(mauth_check *c, mauth_resolver *r,
-		     const mauth_question *qv, size_t n)
+		     const mauth_question *qv, size_t n, long long deadline_ms)
 {
 	mauth_answer *few[16], **av = n <= 16 ? few : calloc(n, sizeof *av);
 	unsigned ids[16], *idv = n <= 16 ? ids : calloc(n, sizeof *idv);
 	size_t i;
-	int rc = 0;
+	int rc = 0, late;
 
 	if (av == NULL || idv == NULL) {
 		rc = MAUTH_ENOMEM;
@@ -690,14 +792,19 @@ static int run_batch(mauth_check *c, mauth_resolver *r,
 	/* qv is the check's own array: read the ids before it changes */
 	for (i = 0; i < n; i++)
 		idv[i] = qv[i].id;
-	rc = r->query(r, qv, n, av);
+	rc = query_until(r, qv, n, av, deadline_ms);
+	late = deadline_ms > 0 && mauth_clock_ms() >= deadline_ms;
 	for (i = 0; i < n; i++) {
 		if (av[i] == NULL && rc >= 0)
 			rc = MAUTH_ENOMEM;
-		if (rc < 0)
+		if (rc < 0) {
 			mauth_answer_free(av[i]);
-		else
+		} else if (late && av[i]->rcode == MAUTH_RC_TIMEOUT) {
+			mauth_answer_free(av[i]);
+			rc = mauth_check_expire(c, idv[i]);
+		} else {
 			rc = check_take_answer(c, idv[i], av[i]);
+		}
 	}
 out:
 	if (av != few)
@@ -707,11 +814,8 @@ out:
 	return rc;
 }
 
-int mauth_check_run(mauth_check *c, mauth_resolver *r, unsigned deadline_ms)
+int mauth_check_run(mauth_check *c, mauth_resolver *r, long long deadline_ms)
 {
-	double end = deadline_ms > 0 ? now_s() + deadline_ms / 1000.0 : 0;
-	static const mauth_answer timeout = { MAUTH_RC_TIMEOUT, 0, 0, 0, NULL,
-						 NULL, 0 };
 	int rc;
 
 	while ((rc = mauth_check_step(c)) == MAUTH_WANT_DNS) {
@@ -720,15 +824,24 @@ int mauth_check_run(mauth_check *c, mauth_resolver *r, unsigned deadline_ms)
 
 		if (n == 0)
 			return MAUTH_ENOMEM;
-		if (deadline_ms > 0 && now_s() >= end) {
-			/* Out of time: what is still open fails temporarily. */
+		if (deadline_ms > 0 && mauth_clock_ms() >= deadline_ms) {
+			/* Out of time: what is still open fails temporarily.
+			 * The ids first: qv may change as they are answered. */
+			unsigned few[16], *idv = n <= 16 ? few : malloc(n * sizeof *idv);
+
+			if (idv == NULL)
+				return MAUTH_ENOMEM;
+			for (i = 0; i < n; i++)
+				idv[i] = qv[i].id;
 			for (i = 0; i < n && rc >= 0; i++)
-				rc = mauth_check_answer(c, qv[i].id, &timeout);
+				rc = mauth_check_expire(c, idv[i]);
+			if (idv != few)
+				free(idv);
 			if (rc < 0)
 				return rc;
 			continue;
 		}
-		rc = run_batch(c, r, qv, n);
+		rc = run_batch(c, r, qv, n, deadline_ms);
 		if (rc < 0)
 			return rc;
 	}

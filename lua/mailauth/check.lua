@@ -4,6 +4,11 @@
 -- other: they run together, so each round of their DNS questions goes out
 -- as one batch.  DMARC needs their results and runs after them.  The
 -- Authentication-Results header is written from all of it.
+--
+-- One deadline (time_budget, default 20 s, RFC 7208 §4.6.4) bounds the
+-- whole call, DMARC included: when it passes, what is still open is
+-- TIMEOUT (temperror, the problem naming the question), and the results
+-- found before it are kept.
 local M = {}
 
 local function argerror(n, what, value)
@@ -34,7 +39,7 @@ function M.check(api, message, opts)
   local sender = field(opts, "sender", "string")
   local authserv_id = field(opts, "authserv_id", "string") or "localhost"
   local now = field(opts, "now", "number") or os.time()
-  field(opts, "time_budget", "number")
+  local deadline = api._deadline_of(opts, "check", 3)
   field(opts, "shared_domains", "table")
   local resolver = api._resolver_of(opts)
   local prepare = api._prepare
@@ -63,17 +68,17 @@ function M.check(api, message, opts)
   add("dkim", prepare.dkim_verify(message, { now = now, allow_sha1 = opts.allow_sha1 }, 3))
   add("arc", prepare.arc_verify(message, { now = now }, 3))
 
-  local results = api._run_all(checks, resolver, opts.time_budget)
+  local results = api._run_all(checks, resolver, deadline)
   for i, name in ipairs(names) do report[name] = (finishers[i](results[i])) end
 
   -- RFC 7489 §4.1: the SPF result DMARC uses is MAIL FROM's (its domain is
   -- the HELO's when MAIL FROM was empty).
   local spf = report.spf and { result = report.spf.result, domain = report.spf.domain } or nil
-  report.dmarc = api.dmarc { from_domains = info.from_domains, spf = spf, dkim = report.dkim,
-                             resolver = resolver, org_domain = opts.org_domain,
-                             psl_file = opts.psl_file, pct_roll = opts.pct_roll,
-                             shared_domains = opts.shared_domains,
-                             time_budget = opts.time_budget }
+  report.dmarc = api._dmarc_run({ from_domains = info.from_domains, spf = spf,
+                                   dkim = report.dkim, resolver = resolver,
+                                   org_domain = opts.org_domain, psl_file = opts.psl_file,
+                                   pct_roll = opts.pct_roll,
+                                   shared_domains = opts.shared_domains }, deadline, 3)
   if info.problem then report.message_problem = info.problem end
   report.authentication_results = api.authres.format(report, authserv_id)
   return report

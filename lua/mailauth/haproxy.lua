@@ -41,7 +41,7 @@ local function ask_tcp(host, port, timeout, query, id)
   return nil
 end
 
---- resolver{ nameservers = { "127.0.0.1@53", ... }, timeout = seconds } -> function(name, qtype)
+--- resolver{ nameservers = { "127.0.0.1@53", ... }, timeout = seconds } -> function(name, qtype, left)
 function M.resolver(opts)
   if type(opts) ~= "table" or type(opts.nameservers) ~= "table" or #opts.nameservers == 0 then
     error("mailauth.haproxy.resolver: nameservers = { \"127.0.0.1@53\", ... } expected", 2)
@@ -53,12 +53,23 @@ function M.resolver(opts)
     servers[i] = { host = host, port = port }
   end
   local timeout = opts.timeout or 2
-  return function(name, qtype)
+  local clock = mailauth.core.monotonic
+  -- left: the seconds the check's time_budget has left (run.lua); no
+  -- server is tried after them, none waited on for longer (in whole
+  -- seconds, at least 1: what every HAProxy's socket timeout takes).
+  return function(name, qtype, left)
+    local stop = left and clock() + left
     local id = math.random(0, 65535)
     local query = mailauth.dns.query_wire(name, qtype, id)
     if not query then return { rcode = "BADNAME", records = {} } end
     for _, s in ipairs(servers) do
-      local answer = ask_tcp(s.host, s.port, timeout, query, id)
+      local t = timeout
+      if stop then
+        local rest = stop - clock()
+        if rest <= 0 then break end
+        t = math.min(t, math.max(1, math.ceil(rest)))
+      end
+      local answer = ask_tcp(s.host, s.port, t, query, id)
       if answer then return answer end
     end
     return { rcode = "TIMEOUT", records = {} }

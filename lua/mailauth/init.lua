@@ -31,6 +31,9 @@ end
 -- nil or {}: the system resolver (/etc/resolv.conf); { nameservers = {...},
 -- timeout =, retries =, cache = }: ldns over the network; { zones = {text,...} }
 -- or { zonefiles = {path,...} }: offline answers from master files.
+-- Instead of one of these, every check also takes a Lua function
+-- (name, qtype, timeout) -> answer (timeout: seconds left of the call's
+-- time_budget, a hint the function should honour; it may yield).
 function M.resolver(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("resolver", 1, "table or nil", opts) end
@@ -75,6 +78,29 @@ local run = driver.run
 M._run = run
 M._run_all = driver.run_all
 
+--- budget_of(opts, fname, level) -> seconds
+-- The one reading of the time_budget option, for every public call and
+-- both loops (C and Lua): seconds for the whole call, RFC 7208 §4.6.4's 20
+-- by default; a number in (0, 3600], anything else (0, negative, NaN,
+-- inf, a string) is the caller's mistake.  level: as error() counts it
+-- from the function that calls budget_of.
+local function budget_of(opts, fname, level)
+  local b = opts.time_budget
+  if b == nil then return driver.DEFAULT_BUDGET end
+  if type(b) ~= "number" or b ~= b or b <= 0 or b > driver.MAX_BUDGET then
+    error(("bad option 'time_budget' to 'mailauth.%s' (positive number of seconds <= %d expected)")
+          :format(fname, driver.MAX_BUDGET), (level or 1) + 1)
+  end
+  return b
+end
+M._budget_of = budget_of
+
+-- The deadline of one public call: its time_budget from now.
+local function deadline_of(opts, fname, level)
+  return driver.deadline(budget_of(opts, fname, (level or 1) + 1))
+end
+M._deadline_of = deadline_of
+
 local function check_error(fname, params, err, level)
   local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
   error(("mailauth.%s: %s%s"):format(fname, err, ip), level + 1)
@@ -88,14 +114,13 @@ end
 
 -- A check run to its end.  With a mailauth C resolver the whole check runs
 -- inside one C call (core.run), with no check object for the GC.
-local function run_new(fname, kind, params, resolver, budget)
+local function run_new(fname, kind, params, resolver, deadline)
   if type(resolver) == "userdata" and resolver.query_many then
-    local deadline = math.floor((budget or driver.DEFAULT_BUDGET) * 1000)
     local result, err = core.run(kind, params, resolver, deadline)
     if result == nil then check_error(fname, params, err, 3) end
     return result
   end
-  return run(new_check(fname, kind, params, 3), resolver, budget)
+  return run(new_check(fname, kind, params, 3), resolver, deadline)
 end
 
 -- Each check in two halves, so that mailauth.check can run several at once:
@@ -121,8 +146,9 @@ function M.iprev(ip, opts)
   ip_arg("iprev", ip)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("iprev", 2, "table or nil", opts) end
+  local deadline = deadline_of(opts, "iprev", 2)
   local check, finish = prepare.iprev(ip, opts, 2)
-  return finish(run(check, resolver_of(opts), opts.time_budget))
+  return finish(run(check, resolver_of(opts), deadline))
 end
 
 --- mailauth.ptr(ip, opts) -> { name, ... } | nil, "nxdomain" | "temperror: ...", detail
@@ -130,15 +156,16 @@ function M.ptr(ip, opts)
   ip_arg("ptr", ip)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("ptr", 2, "table or nil", opts) end
+  local deadline = deadline_of(opts, "ptr", 2)
   local check = new_check("ptr", "ptr", { ip = ip })
-  local r = run(check, resolver_of(opts), opts.time_budget)
+  local r = run(check, resolver_of(opts), deadline)
   if r.result == "pass" then return r.ptr end
   if r.result == "temperror" then return nil, "temperror: " .. r.problem, r.problem end
   return nil, "nxdomain", r.problem
 end
 
 local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
-                      "max_ptr_names", "time_budget" }
+                      "max_ptr_names" }
 local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 
 --- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
@@ -203,7 +230,7 @@ local function spf_params(opts, level)
   }
   for i = 1, #SPF_NUMBERS do
     local k = SPF_NUMBERS[i]
-    if k ~= "now" and k ~= "time_budget" and opts[k] ~= nil then
+    if k ~= "now" and opts[k] ~= nil then
       params[k] = math.floor(opts[k])
     end
   end
@@ -222,8 +249,9 @@ end
 
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+  local deadline = deadline_of(opts, "spf", 2)
   local params = spf_params(opts, 3)
-  return spf_finish(run_new("spf", "spf", params, resolver_of(opts), opts.time_budget), opts)
+  return spf_finish(run_new("spf", "spf", params, resolver_of(opts), deadline), opts)
 end
 
 -- RFC 7208 §9.1 comment and key-value pairs; values that are not a
@@ -295,66 +323,74 @@ end
 -- shared_domains: names treated as public suffixes for relaxed alignment, as
 -- onmicrosoft.com always is (the result's shared_parent names the one the
 -- From domain sits under).
-function M.dmarc(opts)
-  if type(opts) ~= "table" then argerror("dmarc", 1, "table", opts) end
+-- deadline: nil for the call's own (time_budget); mailauth.check passes
+-- the one it shares.  level: as error() counts it from here.
+local function dmarc_run(opts, deadline, level)
+  if type(opts) ~= "table" then argerror("dmarc", 1, "table", opts, level) end
+  deadline = deadline or deadline_of(opts, "dmarc", level + 1)
   local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
               pct_roll = opts.pct_roll }
   if opts.from_domains ~= nil then
     if type(opts.from_domains) ~= "table" then
-      error("bad argument 'from_domains' to 'mailauth.dmarc' (list of domains expected)", 2)
+      error("bad argument 'from_domains' to 'mailauth.dmarc' (list of domains expected)", level + 1)
     end
     p.from_domains, p.from_count = {}, #opts.from_domains
     for i, d in ipairs(opts.from_domains) do
       if type(d) ~= "string" then
-        error(("bad argument 'from_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), 2)
+        error(("bad argument 'from_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), level + 1)
       end
       p.from_domains[i] = d
     end
   elseif type(opts.from) ~= "string" then
-    error(("bad argument 'from' to 'mailauth.dmarc' (string expected, got %s)"):format(type(opts.from)), 2)
+    error(("bad argument 'from' to 'mailauth.dmarc' (string expected, got %s)"):format(type(opts.from)), level + 1)
   else
     p.from = opts.from
   end
   if opts.shared_domains ~= nil then
     -- public suffixes by the operator's decision (onmicrosoft.com always is)
     if type(opts.shared_domains) ~= "table" then
-      error("bad argument 'shared_domains' to 'mailauth.dmarc' (list of domains expected)", 2)
+      error("bad argument 'shared_domains' to 'mailauth.dmarc' (list of domains expected)", level + 1)
     end
     p.shared_domains = {}
     for i, d in ipairs(opts.shared_domains) do
       if type(d) ~= "string" then
-        error(("bad argument 'shared_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), 2)
+        error(("bad argument 'shared_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), level + 1)
       end
       p.shared_domains[i] = d
     end
   end
   if opts.spf ~= nil then
     if type(opts.spf) ~= "table" then
-      error("bad argument 'spf' to 'mailauth.dmarc' (SPF result table expected)", 2)
+      error("bad argument 'spf' to 'mailauth.dmarc' (SPF result table expected)", level + 1)
     end
     p.spf = { result = opts.spf.result, domain = opts.spf.domain }
   end
   if opts.dkim ~= nil then
     if type(opts.dkim) ~= "table" then
-      error("bad argument 'dkim' to 'mailauth.dmarc' (list of DKIM results expected)", 2)
+      error("bad argument 'dkim' to 'mailauth.dmarc' (list of DKIM results expected)", level + 1)
     end
     p.dkim = {}
     for i, d in ipairs(opts.dkim) do
       if type(d) ~= "table" then
-        error(("bad argument 'dkim[%d]' to 'mailauth.dmarc' (DKIM result table expected)"):format(i), 2)
+        error(("bad argument 'dkim[%d]' to 'mailauth.dmarc' (DKIM result table expected)"):format(i), level + 1)
       end
       p.dkim[i] = { result = d.result or "none", domain = d.domain or "" }
     end
   end
   if p.pct_roll == nil then p.pct_roll = math.random(0, 99) end
-  local check = new_check("dmarc", "dmarc", p)
-  local r = run(check, resolver_of(opts), opts.time_budget)
+  local check = new_check("dmarc", "dmarc", p, level + 1)
+  local r = run(check, resolver_of(opts), deadline)
   if r.result ~= "temperror" and r.result ~= "permerror" then
     r.rua = r.rua or {}
     r.ruf = r.ruf or {}
   end
   return r
 end
+
+function M.dmarc(opts)
+  return (dmarc_run(opts, nil, 2))
+end
+M._dmarc_run = dmarc_run
 
 --- mailauth.org_domain(name [, { psl_file = }]) -> org_domain, registrable
 -- RFC 7489 §3.2 Organizational Domain from the Public Suffix List.  The list
@@ -403,9 +439,9 @@ local message_params, message_finish = {}, {}
 
 -- A message check run to its end (dkim_verify, arc_verify), in one C call
 -- when the resolver is mailauth's own.
-local function run_message(fname, message, opts)
+local function run_message(fname, message, opts, deadline)
   return message_finish[fname](run_new(fname, fname, message_params[fname](message, opts),
-                                       resolver_of(opts), opts.time_budget))
+                                       resolver_of(opts), deadline))
 end
 
 --- mailauth.dkim_verify(message, opts) -> { signature result, ... }[, problem]
@@ -428,7 +464,8 @@ function prepare.dkim_verify(message, opts, level)
 end
 
 function M.dkim_verify(message, opts)
-  return run_message("dkim_verify", message, message_args("dkim_verify", message, opts))
+  opts = message_args("dkim_verify", message, opts)
+  return run_message("dkim_verify", message, opts, deadline_of(opts, "dkim_verify", 2))
 end
 
 --- mailauth.dkim_sign(message, opts) -> "DKIM-Signature: ..." | nil, reason
@@ -474,7 +511,8 @@ function prepare.arc_verify(message, opts, level)
 end
 
 function M.arc_verify(message, opts)
-  return run_message("arc_verify", message, message_args("arc_verify", message, opts))
+  opts = message_args("arc_verify", message, opts)
+  return run_message("arc_verify", message, opts, deadline_of(opts, "arc_verify", 2))
 end
 
 --- mailauth.arc_seal(message, opts) -> "ARC-Seal: ...\r\nARC-Message-Signature: ...\r\nARC-Authentication-Results: ...", fields
@@ -528,7 +566,9 @@ M.authres = require("mailauth.authres")
 --- mailauth.check(message, { ip, helo, sender, resolver, authserv_id, now, ... })
 -- Everything at once: see lua/mailauth/check.lua.
 function M.check(message, opts)
-  return require("mailauth.check").check(M, message, opts)
+  -- not a tail call: check.lua's errors count this frame to name the caller
+  local report = require("mailauth.check").check(M, message, opts)
+  return report
 end
 
 return M

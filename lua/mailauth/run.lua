@@ -2,60 +2,90 @@
 -- checks are done.  A mailauth C resolver answers a whole batch in C (the
 -- questions of a step go out in parallel); any other resolver is called
 -- from Lua, one question at a time, so it may yield.
+--
+-- Every loop is bounded by one deadline: seconds on core.monotonic()'s
+-- clock (CLOCK_MONOTONIC), taken once per public call, so a whole
+-- mailauth.check shares it.  A Lua resolver is never interrupted inside a
+-- call; it gets the seconds left as a third argument (a hint: use it as its
+-- own timeout), and once the deadline has passed every question still open
+-- is answered TIMEOUT without calling it.
+local core = require "mailauth.core"
+
 local M = {}
 
 M.DEFAULT_BUDGET = 20 -- seconds per check (RFC 7208 §4.6.4: at least 20)
+M.MAX_BUDGET = 3600
 
+local clock = core.monotonic
 local TIMEOUT = { rcode = "TIMEOUT" }
 local SERVFAIL = { rcode = "SERVFAIL" }
 
--- A function(name, qtype) -> answer for whatever the caller gave.
+--- deadline(budget) -> the deadline budget seconds from now (default 20)
+function M.deadline(budget)
+  return clock() + (budget or M.DEFAULT_BUDGET)
+end
+
+-- The problem of a check whose question q the deadline cut: the words of
+-- mauth_check_expire (src/check.c), so both loops say the same.
+local function expired_problem(q)
+  return ("time budget ran out waiting for %s %s"):format(q.type, q.name)
+end
+
+-- Did the budget cut this question?  TIMEOUT once the deadline has passed
+-- (a resolver that honours its timeout argument ends right then: give or
+-- take the clocks' milliseconds, hence the 2 ms).
+local function late(answer, deadline)
+  return answer.rcode == "TIMEOUT" and clock() >= deadline - 0.002
+end
+
+-- A function(name, qtype, timeout) -> answer for whatever the caller gave.
 local function asker(resolver, level)
   local kind = type(resolver)
   if kind == "function" then return resolver end
   if (kind == "table" or kind == "userdata") and resolver.query then
-    return function(name, qtype) return resolver:query(name, qtype) end
+    return function(name, qtype, timeout) return resolver:query(name, qtype, timeout) end
   end
   error("mailauth: resolver must be mailauth.resolver(...), a function(name, qtype)"
         .. " or an object with :query(name, qtype)", level + 1)
 end
 
---- run(check, resolver, budget) -> result table; closes the check.
-function M.run(check, resolver, budget)
-  budget = budget or M.DEFAULT_BUDGET
+--- run(check, resolver, deadline) -> result table; closes the check.
+function M.run(check, resolver, deadline)
+  deadline = deadline or M.deadline()
   if type(resolver) == "userdata" and resolver.query_many then
-    local result = check:run(resolver, math.floor(budget * 1000))
+    local result = check:run(resolver, deadline)
     check:close()
     return result
   end
   local ask = asker(resolver, 3)
-  local deadline = os.time() + budget
+  local expired
   while check:step() == "dns" do
-    local late = os.time() > deadline
     for _, q in ipairs(check:questions()) do
       local answer = TIMEOUT
-      if not late then
+      local left = deadline - clock()
+      if left > 0 then
         -- This call may yield; no C frame is on the stack here.
-        answer = ask(q.name, q.type)
+        answer = ask(q.name, q.type, left)
         if type(answer) ~= "table" then answer = SERVFAIL end
       end
+      if late(answer, deadline) then expired = expired or q end
       check:answer(q.id, answer)
     end
   end
   local result = check:result()
   check:close()
+  if expired and type(result) == "table" then result.problem = expired_problem(expired) end
   return result
 end
 
---- run_all({ check, ... }, resolver, budget) -> { result, ... }
+--- run_all({ check, ... }, resolver, deadline) -> { result, ... }
 -- Steps every check together; the questions all of them have open are
 -- asked as one batch (once each, when two checks ask the same thing).
-function M.run_all(checks, resolver, budget)
-  budget = budget or M.DEFAULT_BUDGET
+function M.run_all(checks, resolver, deadline)
+  deadline = deadline or M.deadline()
   local batch = type(resolver) == "userdata" and resolver.query_many
   local ask = not batch and asker(resolver, 3)
-  local deadline = os.time() + budget
-  local results, open = {}, {}
+  local results, open, expired = {}, {}, {}
   for i = 1, #checks do open[i] = true end
   while true do
     local pending, index, questions = {}, {}, {}
@@ -68,28 +98,42 @@ function M.run_all(checks, resolver, budget)
               questions[#questions + 1] = { name = q.name, type = q.type }
               index[key] = #questions
             end
-            pending[#pending + 1] = { check = check, id = q.id, slot = index[key] }
+            pending[#pending + 1] = { at = i, check = check, id = q.id, slot = index[key] }
           end
         else
           results[i] = check:result()
           check:close()
           open[i] = false
+          if expired[i] and type(results[i]) == "table" then
+            results[i].problem = expired_problem(expired[i])
+          end
         end
       end
     end
     if #pending == 0 then break end
-    local answers = {}
-    if os.time() > deadline then
-      for k = 1, #questions do answers[k] = TIMEOUT end
-    elseif batch then
-      answers = resolver:query_many(questions)
+    local answers, cut = {}, {}
+    if batch then
+      if clock() < deadline then answers = resolver:query_many(questions, deadline) end
+      -- TIMEOUT once the deadline has passed: the budget cut it
+      for k = 1, #questions do
+        answers[k] = answers[k] or TIMEOUT
+        cut[k] = late(answers[k], deadline)
+      end
     else
       for k, q in ipairs(questions) do
-        local a = ask(q.name, q.type) -- may yield
-        answers[k] = type(a) == "table" and a or SERVFAIL
+        local left = deadline - clock()
+        local a = TIMEOUT
+        if left > 0 then
+          a = ask(q.name, q.type, left) -- may yield
+          if type(a) ~= "table" then a = SERVFAIL end
+        end
+        answers[k], cut[k] = a, late(a, deadline)
       end
     end
-    for _, p in ipairs(pending) do p.check:answer(p.id, answers[p.slot]) end
+    for _, p in ipairs(pending) do
+      if cut[p.slot] and not expired[p.at] then expired[p.at] = questions[p.slot] end
+      p.check:answer(p.id, answers[p.slot])
+    end
   end
   return results
 end

@@ -11,7 +11,7 @@
 set -e
 PKGS="build-essential pkg-config libldns-dev libssl-dev libpsl-dev publicsuffix
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev luajit libluajit-5.1-dev
-lua-compat53-dev lua-busted lua-cjson lua-yaml luarocks knot knot-dnsutils
+lua-compat53-dev lua-busted lua-cjson lua-yaml lua-socket luarocks knot knot-dnsutils
 python3-spf python3-dnspython python3-dkim python3-nacl python3-authres
 rspamd haproxy curl libmail-dmarc-perl libmail-dkim-perl"
 for group in "$@"; do

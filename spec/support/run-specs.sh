@@ -1,16 +1,21 @@
 #!/bin/sh
 # Runs every spec under each Lua given ("lua5.4 lua5.3 luajit"), with Knot
-# DNS serving spec/fixtures/zones on 127.0.0.1 for the integration specs,
-# and ends with one line "N passed, N failed" summed over all of them.
-# Pending cases (busted's "ok N - # SKIP ...", e.g. a spec whose
-# ../shared/testdata/ folder is absent) are shown, counted apart and not
-# as passed.
-# Knot is stopped on every exit path.
+# DNS serving spec/fixtures/zones on 127.0.0.1 for the integration specs
+# (MAILAUTH_TEST_NS) and the misbehaving server spec/support/faultdns.py
+# next to it (MAILAUTH_FAULT_NS), and ends with one line "N passed, N
+# failed" summed over all of them.  Both are stopped on every exit path
+# (and faultdns.py stops by itself after an hour).  Pending cases (busted's
+# "ok N - # SKIP ...", e.g. a spec whose ../shared/testdata/ folder is
+# absent) are shown, counted apart and not as passed.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 LUAS=${*:-lua5.4}
 tmp=$(mktemp -d /tmp/mailauth-specs.XXXXXX)
-trap 'sh spec/support/knot.sh stop "$tmp/knot" >/dev/null 2>&1; rm -rf "$tmp"' EXIT INT TERM
+stop_fault() {
+  [ -f "$tmp/fault.pid" ] && kill "$(cat "$tmp/fault.pid")" 2>/dev/null
+  rm -f "$tmp/fault.pid"
+}
+trap 'sh spec/support/knot.sh stop "$tmp/knot" >/dev/null 2>&1; stop_fault; rm -rf "$tmp"' EXIT INT TERM
 
 if ! sh spec/support/knot.sh start "$tmp/knot"; then
   echo "run-specs: Knot DNS did not start; see $tmp/knot/knot.log" >&2
@@ -20,6 +25,35 @@ if ! sh spec/support/knot.sh start "$tmp/knot"; then
 fi
 MAILAUTH_TEST_NS="127.0.0.1@$(cat "$tmp/knot/port")"
 export MAILAUTH_TEST_NS
+
+# The fault server: Debian's python3 (python3-dnspython), a free port.
+# Its DKIM/ARC key is made for this run (the private half goes to the
+# specs as MAILAUTH_FAULT_KEY).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+  -out "$tmp/fault.key" 2>/dev/null || exit 2
+printf 'v=DKIM1; k=rsa; p=%s\n' \
+  "$(openssl pkey -in "$tmp/fault.key" -pubout -outform DER 2>/dev/null | base64 -w0)" \
+  > "$tmp/fault.txt"
+MAILAUTH_FAULT_KEY="$tmp/fault.key"
+export MAILAUTH_FAULT_KEY
+/usr/bin/python3 spec/support/faultdns.py --port-file "$tmp/fault.port" \
+  --lifetime 3600 --dkim-key "$tmp/fault.txt" \
+  > "$tmp/fault.log" 2>&1 &
+echo $! > "$tmp/fault.pid"
+i=0
+while [ ! -s "$tmp/fault.port" ] && [ $i -lt 500 ]; do
+  kill -0 "$(cat "$tmp/fault.pid")" 2>/dev/null || break
+  sleep 0.02
+  i=$((i + 1))
+done
+if [ ! -s "$tmp/fault.port" ]; then
+  echo "run-specs: spec/support/faultdns.py did not start:" >&2
+  cat "$tmp/fault.log" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+MAILAUTH_FAULT_NS="127.0.0.1@$(cat "$tmp/fault.port")"
+export MAILAUTH_FAULT_NS
 
 passed=0 failed=0 skipped=0
 for lua in $LUAS; do

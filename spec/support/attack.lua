@@ -49,6 +49,7 @@ function A.setup()
     ('%s._domainkey.attacker IN TXT "v=DKIM1; k=rsa; p=" %s'):format(A.SELECTOR,
                                                                   table.concat(chunks, " ")),
     '_dmarc.attacker IN TXT "v=DMARC1; p=reject; adkim=r; aspf=r"',
+    'attacker IN TXT "v=spf1 ip4:' .. "192.0.2.10" .. ' -all"',
     '_dmarc.victim IN TXT "v=DMARC1; p=reject"',
     "" }, "\n")
   ctx.resolver = assert(mailauth.resolver { zones = { zone } })
@@ -118,9 +119,13 @@ function A.sign(ctx, signer, message, domain, headers)
   return out
 end
 
--- mailauth.check on the offline zone, now.
-function A.check(ctx, message)
-  return mailauth.check(message, { resolver = ctx.resolver, now = os.time(), pct_roll = 0 })
+-- mailauth.check on the offline zone, now; with spf = true the message also
+-- comes from the attacker's SPF-authorised address (MAIL FROM aligned).
+A.ATTACKER_IP = "192.0.2.10"
+function A.check(ctx, message, spf)
+  return mailauth.check(message, { resolver = ctx.resolver, now = os.time(), pct_roll = 0,
+    ip = spf and A.ATTACKER_IP or nil, sender = spf and ("bounce@" .. A.ATTACKER) or nil,
+    helo = spf and ("mx." .. A.ATTACKER) or nil })
 end
 
 -- A passing DKIM result for domain in a report.
@@ -147,9 +152,16 @@ end
 
 -- The assertions every attack shares: genuinely signed for the attacker's
 -- domain, yet DMARC permerror naming the problem, and no From domain.
-function A.assert_refused(report, pattern, label)
-  assert(A.dkim_pass(report, A.ATTACKER), label .. ": not genuinely signed (dkim: " ..
-         tostring(report.dkim and report.dkim[1] and report.dkim[1].problem) .. ")")
+-- With spf, SPF for the attacker's MAIL FROM must pass instead of DKIM (the
+-- header-limit cases: DKIM itself refuses a message past the limits).
+function A.assert_refused(report, pattern, label, spf)
+  if spf then
+    assert(report.spf and report.spf.result == "pass" and report.spf.domain == A.ATTACKER,
+           label .. ": SPF did not pass for the attacker")
+  else
+    assert(A.dkim_pass(report, A.ATTACKER), label .. ": not genuinely signed (dkim: " ..
+           tostring(report.dkim and report.dkim[1] and report.dkim[1].problem) .. ")")
+  end
   assert(report.author_problem, label .. ": no author_problem")
   assert(report.author_problem:find(pattern), label .. ": author_problem '" ..
          report.author_problem .. "' does not name " .. pattern)

@@ -47,7 +47,6 @@
  * Everything is bounded: no recursion, output at most 64 addresses of
  * at most 998 bytes, one pass over each field plus one for encoded-words.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "author.h"
@@ -75,22 +74,15 @@ typedef struct {
 	size_t dlen;
 } reader;
 
-static void fail(reader *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Keeps the first problem only: it is the one the reader met first. */
-static void fail(reader *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->failed = 1;
-	if (r->have_why)
-		return;
-	r->have_why = 1;
-	va_start(ap, fmt);
-	vsnprintf(r->why, sizeof r->why, fmt, ap);
-	va_end(ap);
-}
+/* Keeps the first problem only: it is the one the reader met first.  A
+ * macro, so that snprintf checks each format against its arguments. */
+#define fail(r, ...) do { \
+	(r)->failed = 1; \
+	if (!(r)->have_why) { \
+		(r)->have_why = 1; \
+		snprintf((r)->why, sizeof (r)->why, __VA_ARGS__); \
+	} \
+} while (0)
 
 static int is_wsp(char c)
 {
@@ -242,7 +234,7 @@ static int decodes_to_address(char enc, const char *t, size_t n)
 
 			if (v < 0)
 				continue;	/* "=" padding, junk */
-			bits = ((bits << 6) | (unsigned)v) & 0xffffu;
+			bits = ((bits << 6) | (unsigned)v) & 0xffffU;
 			nbits += 6;
 			if (nbits >= 8) {
 				nbits -= 8;
@@ -756,7 +748,11 @@ static int read_value(reader *r, const char *v, size_t len)
 			break;
 		}
 		/* Whatever no state took. */
-		if (t.type == T_CHAR && (t.ch == ':' || t.ch == ';'))
+		if (state == S_DOMAIN && r->dlen > 0 && (t.type == T_END ||
+		    (t.type == T_CHAR && (t.ch == '>' || t.ch == ','))))
+			fail(r, "From field %zu: a domain ending in \".\" (RFC 5322 "
+			     "§3.4.1 dot-atom)", r->field);
+		else if (t.type == T_CHAR && (t.ch == ':' || t.ch == ';'))
 			fail(r, "From field %zu: group syntax \"%c\" (RFC 5322 §3.6.2: "
 			     "From is a mailbox-list, groups name no author)",
 			     r->field, t.ch);
@@ -768,9 +764,6 @@ static int read_value(reader *r, const char *v, size_t len)
 			 (t.type == T_END || (t.type == T_CHAR && t.ch == ',')))
 			fail(r, "From field %zu: an unbalanced \"<\" (or an angle-addr "
 			     "with no \"@\")", r->field);
-		else if (state == S_DOMAIN && r->dlen > 0)
-			fail(r, "From field %zu: a domain ending in \".\" (RFC 5322 "
-			     "§3.4.1 dot-atom)", r->field);
 		else if (state == S_DOMAIN)
 			fail(r, "From field %zu: %s where a domain label belongs "
 			     "(RFC 5322 §3.4.1 dot-atom)", r->field,

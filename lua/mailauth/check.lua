@@ -62,6 +62,9 @@ local function dmarc_each(api, domains, dopts)
       if (STRICTNESS[e.policy] or 0) > (STRICTNESS[out.policy] or 0) then out.policy = e.policy end
     end
   end
+  if out.result ~= "temperror" and out.result ~= "permerror" then
+    out.rua, out.ruf = out.rua or {}, out.ruf or {}
+  end
   -- One domain cannot stand for the author: the verdicts are in domains.
   out.domain, out.org_domain, out.policy_domain = nil, nil, nil
   out.problem = ("several RFC5322.From domains (RFC 7489 §6.6.1: each checked, strictest policy)%s")

@@ -58,6 +58,15 @@ describe("message_info on RFC 5322 Appendix A addresses", function()
     end)
   end
 
+  it("keeps a long folded display name, refuses a long folded address and <>", function()
+    local long = '"' .. ("x"):rep(600) .. "\r\n " .. ("y"):rep(600) .. '" <a@b.example>'
+    assert.is_nil(info(long).author_problem)
+    assert.same({ "a@b.example" }, info(long).from_addresses)
+    local addr = ("a."):rep(300) .. "\r\n " .. ("a."):rep(300) .. "a@b.example"
+    assert.matches("address longer than 998", info(addr).author_problem)
+    assert.matches("empty angle%-addr", info("<>").author_problem)
+  end)
+
   it("counts fields and mailboxes separately", function()
     local i = mailauth.message_info("From: a@x.example\r\nFrom: b@y.example, c@y.example\r\n\r\n")
     assert.equal(2, i.from_fields)

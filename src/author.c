@@ -437,6 +437,25 @@ static int put(reader *r, char *buf, size_t *n, const char *s, size_t len)
 }
 
 /*
+ * Before an "@" or "<" a word may be a local part or a display name: keep
+ * it while it may be the former; past the limit only note it (a long
+ * display name is no problem; a long local part is, at the "@").
+ */
+static void put_word(reader *r, const char *s, size_t len, int dotted,
+		     int *toolong)
+{
+	if (!dotted || *toolong)
+		return;
+	if (r->llen + len > AUTHOR_MAX_TEXT) {
+		*toolong = 1;
+		return;
+	}
+	memcpy(r->local + r->llen, s, len);
+	r->llen += len;
+	r->local[r->llen] = '\0';
+}
+
+/*
  * A domain label: an RFC 5321 §4.1.2 sub-domain (letters, digits, inner
  * hyphens, at most 63), or a U-label (RFC 6531 §3.3) left to DMARC.
  */
@@ -556,7 +575,7 @@ static int read_value(reader *r, const char *v, size_t len)
 {
 	size_t pos = 0, members = 0;
 	int state = S_START, angle = 0, words = 0, dotted = 1, lastdot = 0;
-	int literal = 0;
+	int literal = 0, toolong = 0;
 	token t;
 	char nb[8];
 
@@ -569,7 +588,7 @@ static int read_value(reader *r, const char *v, size_t len)
 		case S_START:
 			r->llen = r->dlen = 0;
 			r->local[0] = r->dom[0] = '\0';
-			angle = literal = words = lastdot = 0;
+			angle = literal = words = lastdot = toolong = 0;
 			dotted = 1;
 			if (t.type == T_END) {
 				if (members == 0)
@@ -586,8 +605,7 @@ static int read_value(reader *r, const char *v, size_t len)
 				continue;
 			}
 			if (t.type == T_ATOM || t.type == T_QSTR) {
-				if (put(r, r->local, &r->llen, t.s, t.len) < 0)
-					return 0;
+				put_word(r, t.s, t.len, 1, &toolong);
 				words = 1;
 				state = S_WORDS;
 				continue;
@@ -599,19 +617,23 @@ static int read_value(reader *r, const char *v, size_t len)
 					dotted = 0;	/* two words: a phrase */
 				lastdot = 0;
 				words++;
-				if (put(r, r->local, &r->llen, t.s, t.len) < 0)
-					return 0;
+				put_word(r, t.s, t.len, dotted, &toolong);
 				continue;
 			}
 			if (t.type == T_CHAR && t.ch == '.') {
 				if (lastdot)
 					dotted = 0;
 				lastdot = 1;
-				if (put(r, r->local, &r->llen, ".", 1) < 0)
-					return 0;
+				put_word(r, ".", 1, dotted, &toolong);
 				continue;
 			}
 			if (t.type == T_CHAR && t.ch == '@') {
+				if (dotted && !lastdot && toolong) {
+					fail(r, "From field %zu: an address longer than %d "
+					     "bytes (no reader may cut it)", r->field,
+					     AUTHOR_MAX_TEXT);
+					return 0;
+				}
 				if (!dotted || lastdot) {
 					fail(r, "From field %zu: an unquoted \"@\" after a "
 					     "display name with no angle brackets", r->field);
@@ -634,6 +656,11 @@ static int read_value(reader *r, const char *v, size_t len)
 			}
 			break;
 		case S_ANGLE:
+			if (t.type == T_CHAR && t.ch == '>') {
+				fail(r, "From field %zu: an empty angle-addr \"<>\" (no "
+				     "author address)", r->field);
+				return 0;
+			}
 			if (t.type == T_CHAR && t.ch == '@') {
 				fail(r, "From field %zu: an obsolete route in the angle-addr "
 				     "(RFC 5322 §4.4; Composition Kills: route portion)",

@@ -15,7 +15,7 @@ BUILD := build/$(LUA)
 CORE_SRCS := src/arena.c src/util.c src/ip.c src/textbuf.c src/check.c src/iprev.c \
 	src/macro.c src/spfrecord.c src/spf.c src/spfcache.c \
 	src/psl.c src/dmarc.c src/authres.c \
-	src/message.c src/msginfo.c src/tags.c src/canon.c src/canon_avx512.c src/crypto.c src/dkim.c src/dkim_sign.c \
+	src/message.c src/author.c src/msginfo.c src/tags.c src/canon.c src/canon_avx512.c src/crypto.c src/dkim.c src/dkim_sign.c \
 	src/arc.c src/arc_seal.c
 DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
 SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c

@@ -3,7 +3,8 @@
  * walk (RFC 9989) as an option, and the Organizational Domain on its own.
  *
  * Inputs are results of earlier checks, not the message: the RFC5322.From
- * domain ("from", or "from_domains.N" with "from_count"), the SPF result
+ * domain ("from", or "from_domains.N" with "from_count"; "author_problem"
+ * when the From field could not be read exactly: permerror), the SPF result
  * ("spf.result", "spf.domain") and the DKIM results ("dkim.N.result",
  * "dkim.N.domain").  Options: org_domain = "psl" (default) | "tree",
  * psl_file, pct_roll (0..99: which pct sample this message falls in),
@@ -803,7 +804,12 @@ static const void *load_psl(const params *p, char *err, size_t errlen)
 	return ctx;
 }
 
-/* From domains: exactly one distinct domain is required (§6.6.1). */
+/*
+ * From domains: exactly one distinct domain is required (§6.6.1).  A
+ * caller that read the From field and found it ambiguous passes why as
+ * author_problem: that is a permerror whatever domains were read, so no
+ * policy is ever evaluated on part of an author.
+ */
 static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 		     const char **problem, char *err, size_t errlen)
 {
@@ -813,6 +819,12 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 	long n = -1, i;
 
 	*problem = NULL;
+	s = param_get(p, "author_problem", &len);
+	if (s != NULL) {
+		*problem = len > 0 ? arena_strndup(a, s, len < 512 ? len : 512) :
+			   "the RFC5322.From author is not usable";
+		return *problem != NULL ? 0 : MAUTH_ENOMEM;
+	}
 	if (param_long(p, "from_count", 0, 1000000, &n) < 0) {
 		snprintf(err, errlen, "from_domains: want a list of domains");
 		return MAUTH_EINVAL;

@@ -17,6 +17,39 @@ static int is_ftext(unsigned char c)
 	return c >= 33 && c <= 126 && c != ':';
 }
 
+/*
+ * Line ends of the header section buf[0..end): a CR not before an LF, or
+ * LFs both with and without a CR before them (see message.h).
+ */
+static const char *line_ends(const char *buf, size_t end)
+{
+	const char *p = buf, *stop = buf + end;
+	int crlf = 0, lf = 0;
+
+	while (p < stop && (p = memchr(p, '\r', (size_t)(stop - p))) != NULL) {
+		if (p + 1 >= stop || p[1] != '\n')
+			return "a bare CR in the header section";
+		p += 2;
+	}
+	for (p = buf; p < stop && (p = memchr(p, '\n', (size_t)(stop - p))) != NULL; p++) {
+		if (p > buf && p[-1] == '\r')
+			crlf = 1;
+		else
+			lf = 1;
+		if (crlf && lf)
+			return "a bare LF among CRLF line ends in the header section";
+	}
+	return NULL;
+}
+
+/* Sets the line-end flag for a header section that ends at end. */
+static void flag_line_ends(msg *out, const char *buf, size_t end)
+{
+	out->line_problem = line_ends(buf, end);
+	if (out->line_problem != NULL && !out->truncated)
+		out->problem = out->line_problem;
+}
+
 int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 	      msg *out)
 {
@@ -33,6 +66,7 @@ int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 		if (le > 0) {		/* the empty line */
 			out->body = buf + i + le;
 			out->body_len = len - i - le;
+			flag_line_ends(out, buf, i + le);
 			return 0;
 		}
 		/* Find the end of the field: a line end not followed by WSP. */
@@ -54,7 +88,9 @@ int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 			out->problem = i > max_header ?
 				       "header section larger than the limit" :
 				       "more header fields than the limit";
-			out->truncated = 1;
+			out->truncated = i > max_header ? MSG_TRUNC_BYTES :
+					 MSG_TRUNC_FIELDS;
+			flag_line_ends(out, buf, start);
 			return 0;
 		}
 		if (out->n == cap) {
@@ -88,6 +124,7 @@ int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 		f->vlen = f->len - k - 1;
 	}
 	/* No empty line: all header, no body. */
+	flag_line_ends(out, buf, len);
 	return 0;
 }
 

@@ -6,6 +6,13 @@
  *
  * Line ends: CRLF, or a bare LF as an MTA would read it (it is treated
  * as CRLF by every consumer: see msg_line_end).  A bare CR is data.
+ * That one rule holds for this reader, the DKIM canonicaliser (canon.c)
+ * and the From reader (author.c), but other readers end lines at a bare
+ * CR, or ignore a bare LF among CRLF lines (RFC 5322 §2.2 allows CR and
+ * LF only together): so a header section with a bare CR, or with a bare
+ * LF where its other lines end in CRLF, is flagged in line_problem (and
+ * problem), and the author read from it is unusable.  DKIM still
+ * verifies what the signer hashed: the flag decides only the author.
  */
 #if !defined(MAUTH_MESSAGE_H)
 #define MAUTH_MESSAGE_H
@@ -31,8 +38,15 @@ typedef struct {
 	size_t body_len;
 	/* Set when a limit was hit or a line is not a field; NULL when clean. */
 	const char *problem;
-	int truncated;		/* fields beyond the limits were not read */
+	int truncated;		/* fields beyond the limits were not read:
+				 * MSG_TRUNC_FIELDS or MSG_TRUNC_BYTES */
+	/* A bare CR, or a bare LF among CRLF line ends, in the header section
+	 * (its empty line included); NULL when the line ends agree. */
+	const char *line_problem;
 } msg;
+
+#define MSG_TRUNC_FIELDS 1
+#define MSG_TRUNC_BYTES 2
 
 typedef struct {
 	size_t max_fields;	/* 0: MSG_MAX_FIELDS */

@@ -25,6 +25,59 @@ local function field(opts, name, what)
   return v
 end
 
+-- RFC 7489 §6.6.1: a From field with several mailboxes of several domains
+-- ("apply the DMARC check using each of those domains ... and apply the most
+-- strict policy selected among the checks that fail").  Done here, one
+-- mailauth.dmarc per distinct domain, each with the same pct roll and
+-- under the call's one deadline: the result
+-- is "pass" only when every domain passes; else "fail" when any fails (its
+-- policy and disposition the strictest of the failing ones), else the first
+-- temperror, permerror or none.  Each domain's verdict is in domains.  More
+-- distinct domains than MAX_FROM_DOMAINS: permerror (no partial evaluation).
+local MAX_FROM_DOMAINS = 16
+local STRICTNESS = { none = 1, quarantine = 2, reject = 3 }
+
+local function dmarc_each(api, domains, dopts, deadline)
+  if #domains > MAX_FROM_DOMAINS then
+    return { result = "permerror", domains = {},
+             problem = ("%d distinct RFC5322.From domains, more than %d are not evaluated")
+                       :format(#domains, MAX_FROM_DOMAINS) }
+  end
+  if dopts.pct_roll == nil then dopts.pct_roll = math.random(0, 99) end
+  local each, worst, first = {}, nil, {}
+  for i, d in ipairs(domains) do
+    dopts.from = d
+    local r = api._dmarc_run(dopts, deadline, 4)
+    each[i] = { domain = d, result = r.result, policy = r.policy,
+                disposition = r.disposition, problem = r.problem }
+    if r.result == "fail" then
+      local s = STRICTNESS[r.disposition or r.policy or "none"] or 1
+      if not worst or s > worst.s then worst = { s = s, r = r } end
+    elseif r.result ~= "pass" and not first[r.result] then
+      first[r.result] = r
+    end
+  end
+  local pick = worst and worst.r or first.temperror or first.permerror or first.none
+  local out = { result = "pass", domains = each }
+  if pick then
+    for k, v in pairs(pick) do out[k] = v end
+    out.domains = each
+  else
+    out.policy, out.disposition = "none", "none"
+    for _, e in ipairs(each) do
+      if (STRICTNESS[e.policy] or 0) > (STRICTNESS[out.policy] or 0) then out.policy = e.policy end
+    end
+  end
+  if out.result ~= "temperror" and out.result ~= "permerror" then
+    out.rua, out.ruf = out.rua or {}, out.ruf or {}
+  end
+  -- One domain cannot stand for the author: the verdicts are in domains.
+  out.domain, out.org_domain, out.policy_domain = nil, nil, nil
+  out.problem = ("several RFC5322.From domains (RFC 7489 §6.6.1: each checked, strictest policy)%s")
+                :format(out.problem and ("; " .. out.problem) or "")
+  return out
+end
+
 -- A HELO name worth an SPF check: a domain, not an address literal.
 local function helo_domain(helo)
   return helo and helo:find("%.") and not helo:find("^%[") and not helo:find("^[%d.]+$")
@@ -47,9 +100,17 @@ function M.check(api, message, opts)
   local report = { ip = ip, helo = helo, sender = sender }
   -- the clock signature times were judged by (exchange.trust reads it too)
   report.now = now
+  -- The author, read once by the strict From reader (src/author.c).  An
+  -- author_problem means it cannot be read exactly: nothing may rest on it.
   local info = api.message_info(message)
+  report.from_fields = info.from_fields
+  report.from_count = info.from_count
   report.from_domains = info.from_domains
-  report.from_domain = #info.from_domains == 1 and info.from_domains[1] or nil
+  report.from_addresses = info.from_addresses
+  report.author_problem = info.author_problem
+  if not info.author_problem and info.from_fields == 1 and #info.from_domains == 1 then
+    report.from_domain = info.from_domains[1]
+  end
 
   local checks, finishers, names = {}, {}, {}
   local function add(name, check, finish)
@@ -74,11 +135,17 @@ function M.check(api, message, opts)
   -- RFC 7489 §4.1: the SPF result DMARC uses is MAIL FROM's (its domain is
   -- the HELO's when MAIL FROM was empty).
   local spf = report.spf and { result = report.spf.result, domain = report.spf.domain } or nil
-  report.dmarc = api._dmarc_run({ from_domains = info.from_domains, spf = spf,
-                                   dkim = report.dkim, resolver = resolver,
-                                   org_domain = opts.org_domain, psl_file = opts.psl_file,
-                                   pct_roll = opts.pct_roll,
-                                   shared_domains = opts.shared_domains }, deadline, 3)
+  local dopts = { spf = spf, dkim = report.dkim,
+                  resolver = resolver, org_domain = opts.org_domain,
+                  psl_file = opts.psl_file, pct_roll = opts.pct_roll,
+                  shared_domains = opts.shared_domains }
+  if info.author_problem or #info.from_domains <= 1 then
+    -- permerror with the author's problem, or the one domain
+    dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem
+    report.dmarc = api._dmarc_run(dopts, deadline, 3)
+  else
+    report.dmarc = dmarc_each(api, info.from_domains, dopts, deadline)
+  end
   if info.problem then report.message_problem = info.problem end
   report.authentication_results = api.authres.format(report, authserv_id)
   return report

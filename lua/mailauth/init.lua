@@ -314,10 +314,14 @@ function M.spf_received(result, opts)
 end
 
 --- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll =,
---                  shared_domains = }
+--                  shared_domains =, author_problem = }
 -- RFC 7489 (org_domain = "psl", the default) or the DMARCbis tree walk
 -- (org_domain = "tree").  from: the RFC5322.From domain; or from_domains = {...}
--- with every domain of the From header (none or several distinct -> permerror).
+-- with every domain of the From header (none or several distinct -> permerror:
+-- one call evaluates one Author Domain; mailauth.check evaluates each of
+-- several, RFC 7489 §6.6.1).  author_problem: why the From field could not be
+-- read exactly (message_info's author_problem) -> permerror with that problem,
+-- whatever domains are given: no policy is evaluated on part of an author.
 -- spf: { result =, domain = }; dkim: { { result =, domain = }, ... }.
 -- pct_roll (0..99) picks the pct sample; without it a random roll is used.
 -- shared_domains: names treated as public suffixes for relaxed alignment, as
@@ -358,6 +362,13 @@ local function dmarc_run(opts, deadline, level)
       end
       p.shared_domains[i] = d
     end
+  end
+  if opts.author_problem ~= nil then
+    if type(opts.author_problem) ~= "string" then
+      error(("bad argument 'author_problem' to 'mailauth.dmarc' (string expected, got %s)")
+            :format(type(opts.author_problem)), level + 1)
+    end
+    p.author_problem = opts.author_problem
   end
   if opts.spf ~= nil then
     if type(opts.spf) ~= "table" then
@@ -543,9 +554,15 @@ function M.arc_seal(message, opts)
   return r.seal .. "\r\n" .. r.message_signature .. "\r\n" .. r.authentication_results, r
 end
 
---- mailauth.message_info(message) -> { from_domains, from_addresses, from_fields, fields, problem }
--- The author domains DMARC needs (RFC 5322 §3.6.2 mailbox-list, groups and
--- comments included), read without DNS.
+--- mailauth.message_info(message) -> { from_fields, from_count, from_addresses,
+--                                      from_domains, author_problem, fields, problem }
+-- The author, read without DNS by the strict From reader (src/author.c: RFC
+-- 5322 §3.6.2 mailbox-list, §3.4, §3.2): from_fields From fields, from_count
+-- mailboxes, their addresses ("local@domain", domain lower-cased) and distinct
+-- domains.  author_problem (absent when clean) says why the author cannot be
+-- read exactly (several or no From fields, groups, encoded-words holding
+-- addresses, bare CR, limits, ...): then nothing may rest on it.  problem: the
+-- message reader's (limits, lines that are not fields, line ends).
 function M.message_info(message)
   if type(message) ~= "string" then argerror("message_info", 1, "message string", message) end
   return run(new_check("message_info", "message_info", { message = message }),

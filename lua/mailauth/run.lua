@@ -20,6 +20,13 @@ local clock = core.monotonic
 local TIMEOUT = { rcode = "TIMEOUT" }
 local SERVFAIL = { rcode = "SERVFAIL" }
 
+-- Seconds to the deadline, in whole milliseconds rounded down: the float
+-- sum now + budget may round up, and a resolver must never be offered
+-- more than the budget.
+local function time_left(deadline)
+  return math.floor((deadline - clock()) * 1000) / 1000
+end
+
 --- deadline(budget) -> the deadline budget seconds from now (default 20)
 function M.deadline(budget)
   return clock() + (budget or M.DEFAULT_BUDGET)
@@ -62,7 +69,7 @@ function M.run(check, resolver, deadline)
   while check:step() == "dns" do
     for _, q in ipairs(check:questions()) do
       local answer = TIMEOUT
-      local left = deadline - clock()
+      local left = time_left(deadline)
       if left > 0 then
         -- This call may yield; no C frame is on the stack here.
         answer = ask(q.name, q.type, left)
@@ -121,7 +128,7 @@ function M.run_all(checks, resolver, deadline)
       end
     else
       for k, q in ipairs(questions) do
-        local left = deadline - clock()
+        local left = time_left(deadline)
         local a = TIMEOUT
         if left > 0 then
           a = ask(q.name, q.type, left) -- may yield

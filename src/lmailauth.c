@@ -590,51 +590,78 @@ static int l_check__gc(lua_State *L)
 }
 
 /*
+ * core.run's check box.  A finalizer or a hook may call core.run again
+ * while an outer core.run still uses the slot (its result is being turned
+ * into tables, and every table may start a collection step), so the slot
+ * is taken only when free; a nested call boxes its check in a userdata
+ * the GC owns.  Errors raised while the slot is taken (only out of memory
+ * inside push_value) leave it taken: later calls then box their checks,
+ * and the stranded check is freed with the module.
+ */
+typedef struct {
+	mauth_check *check;
+	int busy;
+} run_slot;
+
+/*
  * core.run(kind, options, resolver [, deadline_ms]) -> result | nil, reason
- * A check made, run with a C resolver and freed in one call: no check
- * object for the GC.  The check sits in the run slot while it lives, so
- * one left there by an error (out of memory building the result) is freed
- * by the next call or with the module.
+ * A check made, run with a C resolver and freed in one call: in the common
+ * case no check object for the GC.
  */
 static int l_run(lua_State *L)
 {
-	mauth_check **slot = lua_touserdata(L, UP_RUN_SLOT);
+	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
 	const char *kind = luaL_checkstring(L, 1);
 	mauth_resolver **r;
 	lua_Integer deadline = luaL_optinteger(L, 4, 0);
 	const mauth_value *v;
+	mauth_check **box;
 	param_list pl;
 	mauth_param few[32];
 	char nums[16][NUM_TEXT], err[256] = "";
-	int rc;
+	int rc, made, owns_slot = 0;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	r = resolver_box(L, 3);
 	if (deadline < 0)
 		deadline = 0;
-	mauth_check_free(*slot);
-	*slot = NULL;
 	lua_settop(L, 4);
+	/* Options first: reading them may raise, and must not strand the slot. */
 	read_options(L, 2, &pl, few, sizeof few / sizeof few[0], nums,
 		     sizeof nums / sizeof nums[0]);
-	rc = mauth_check_new(slot, kind, pl.v, pl.n, err, sizeof err);
-	if (rc < 0)
-		return push_fail(L, rc, err);
-	rc = mauth_check_run(*slot, *r, (unsigned)deadline);
-	if (rc != MAUTH_DONE) {
-		mauth_check_free(*slot);
-		*slot = NULL;
-		if (rc == MAUTH_ENOMEM)
-			return luaL_error(L, "mailauth: out of memory");
-		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
+	if (!slot->busy) {
+		slot->busy = owns_slot = 1;
+		box = &slot->check;
+	} else {
+		box = lua_newuserdata(L, sizeof *box);
+		*box = NULL;
+		lua_pushvalue(L, UP_CHECK_MT);
+		lua_setmetatable(L, -2);
 	}
-	v = mauth_check_result(*slot);
-	if (v == NULL)
-		lua_pushnil(L);
-	else
-		push_value(L, v);
-	mauth_check_free(*slot);
-	*slot = NULL;
+	rc = mauth_check_new(box, kind, pl.v, pl.n, err, sizeof err);
+	made = rc >= 0;
+	if (made)
+		rc = mauth_check_run(*box, *r, (unsigned)deadline);
+	if (rc == MAUTH_DONE) {
+		/* From here on Lua may run finalizers, which may call us: the
+		 * check is ours alone (the slot is marked busy, or the box is
+		 * this call's). */
+		v = mauth_check_result(*box);
+		if (v == NULL)
+			lua_pushnil(L);
+		else
+			push_value(L, v);
+	}
+	mauth_check_free(*box);
+	*box = NULL;
+	if (owns_slot)
+		slot->busy = 0;
+	if (!made)
+		return push_fail(L, rc, err);
+	if (rc == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	if (rc != MAUTH_DONE)
+		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
 	return 1;
 }
 
@@ -642,10 +669,10 @@ static int l_run(lua_State *L)
  * the key cache goes with it. */
 static int l_run_slot__gc(lua_State *L)
 {
-	mauth_check **slot = lua_touserdata(L, 1);
+	run_slot *slot = lua_touserdata(L, 1);
 
-	mauth_check_free(*slot);
-	*slot = NULL;
+	mauth_check_free(slot->check);
+	slot->check = NULL;
 	mauth_caches_clear();
 	return 0;
 }
@@ -759,21 +786,77 @@ static int l_zone_new(lua_State *L)
 	return 1;
 }
 
+/*
+ * Answers copied out of the resolver for pushing.  mauth_resolver_query's
+ * answers live until the next call on the resolver, and pushing them
+ * allocates, so a finalizer may query the same resolver meanwhile: they are
+ * copied first (malloc only, no Lua call in between) into a GC-owned
+ * holder, which frees what is left in it if a push raises.
+ */
+#define ANSWERS_MT "mailauth.answers"
+
+typedef struct {
+	size_t n;
+	mauth_answer *a[];
+} answer_holder;
+
+static void holder_clear(answer_holder *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		mauth_answer_free(h->a[i]);
+		h->a[i] = NULL;
+	}
+}
+
+static int l_answers__gc(lua_State *L)
+{
+	holder_clear(lua_touserdata(L, 1));
+	return 0;
+}
+
+/* A holder for n answers, on top of the stack (allocate before asking). */
+static answer_holder *new_holder(lua_State *L, size_t n)
+{
+	answer_holder *h = lua_newuserdata(L, sizeof *h + (n ? n : 1) * sizeof h->a[0]);
+
+	h->n = 0;
+	luaL_setmetatable(L, ANSWERS_MT);
+	return h;
+}
+
+/* Asks r and copies the answers into h; raises on out of memory. */
+static void ask_into(lua_State *L, mauth_resolver *r, const mauth_question *qv,
+		     size_t n, const mauth_answer **av, answer_holder *h)
+{
+	size_t i;
+	int oom = mauth_resolver_query(r, qv, n, av) < 0;
+
+	for (i = 0; i < n && !oom; i++) {
+		h->a[i] = mauth_answer_dup(av[i]);
+		h->n = i + 1;
+		oom = h->a[i] == NULL;
+	}
+	if (oom)
+		luaL_error(L, "mailauth: out of memory");
+}
+
 /* resolver:query(name, qtype) -> answer */
 static int l_resolver_query(lua_State *L)
 {
 	mauth_resolver **r = resolver_box(L, 1);
 	mauth_question q;
 	const mauth_answer *a;
-	int rc;
+	answer_holder *h;
 
 	q.name = luaL_checkstring(L, 2);
 	q.type = type_arg(L, 3);
 	q.id = 1;
-	rc = mauth_resolver_query(*r, &q, 1, &a);
-	if (rc < 0)
-		return luaL_error(L, "mailauth: out of memory");
-	push_answer(L, a, q.type);
+	h = new_holder(L, 1);
+	ask_into(L, *r, &q, 1, &a, h);
+	push_answer(L, h->a[0], q.type);
+	holder_clear(h);
 	return 1;
 }
 
@@ -783,6 +866,7 @@ static int l_resolver_query_many(lua_State *L)
 	mauth_resolver **r = resolver_box(L, 1);
 	mauth_question *qv;
 	const mauth_answer **av;
+	answer_holder *h;
 	size_t i, n;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
@@ -802,13 +886,14 @@ static int l_resolver_query_many(lua_State *L)
 		qv[i].id = (unsigned)i + 1;
 		lua_pop(L, 3);	/* the name stays referenced by the question */
 	}
-	if (mauth_resolver_query(*r, qv, n, av) < 0)
-		return luaL_error(L, "mailauth: out of memory");
+	h = new_holder(L, n);
+	ask_into(L, *r, qv, n, av, h);
 	lua_createtable(L, (int)n, 0);
 	for (i = 0; i < n; i++) {
-		push_answer(L, av[i], qv[i].type);
+		push_answer(L, h->a[i], qv[i].type);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
+	holder_clear(h);
 	return 1;
 }
 
@@ -982,17 +1067,22 @@ int luaopen_mailauth_core(lua_State *L)
 {
 	const char *const *k;
 	int i = 1;
-	mauth_check **slot;
+	run_slot *slot;
 
 	lua_settop(L, 0);
 	luaL_newmetatable(L, CHECK_MT);		/* 1 */
 	luaL_newmetatable(L, RESOLVER_MT);	/* 2 */
 	slot = lua_newuserdata(L, sizeof *slot);	/* 3: core.run's check */
-	*slot = NULL;
+	slot->check = NULL;
+	slot->busy = 0;
 	lua_newtable(L);
 	lua_pushcfunction(L, l_run_slot__gc);
 	lua_setfield(L, -2, "__gc");
 	lua_setmetatable(L, 3);
+	luaL_newmetatable(L, ANSWERS_MT);	/* 4: answer holders */
+	lua_pushcfunction(L, l_answers__gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
 	fill_class(L, 1, check_methods, l_check__gc);
 	fill_class(L, 2, resolver_methods, l_resolver__gc);
 	luaL_newlibtable(L, functions);

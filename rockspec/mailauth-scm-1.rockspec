@@ -29,7 +29,7 @@ build = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/textbuf.c", "src/check.c", "src/iprev.c",
         "src/macro.c", "src/spfrecord.c", "src/spf.c", "src/spfcache.c",
         "src/psl.c", "src/dmarc.c", "src/authres.c",
-        "src/message.c", "src/msginfo.c", "src/tags.c", "src/canon.c", "src/canon_avx512.c", "src/crypto.c", "src/dkim.c",
+        "src/message.c", "src/msginfo.c", "src/tags.c", "src/canon.c", "src/canon_stream.c", "src/canon_avx512.c", "src/crypto.c", "src/dkim.c",
         "src/dkim_sign.c",
         "src/arc.c",
         "src/arc_seal.c",

@@ -842,17 +842,26 @@ static void ask_into(lua_State *L, mauth_resolver *r, const mauth_question *qv,
 		luaL_error(L, "mailauth: out of memory");
 }
 
-/* resolver:query(name, qtype) -> answer */
+/* The answer for a name with a NUL byte: it cannot be asked. */
+static const mauth_answer badname = { .rcode = MAUTH_RC_BADNAME };
+
+/* resolver:query(name, qtype) -> answer (BADNAME for a name with a NUL) */
 static int l_resolver_query(lua_State *L)
 {
 	mauth_resolver **r = resolver_box(L, 1);
+	size_t len;
 	mauth_question q;
 	const mauth_answer *a;
 	answer_holder *h;
 
-	q.name = luaL_checkstring(L, 2);
+	q.name = luaL_checklstring(L, 2, &len);
 	q.type = type_arg(L, 3);
 	q.id = 1;
+	if (memchr(q.name, '\0', len) != NULL) {
+		/* C would read the name only up to the NUL: another name */
+		push_answer(L, &badname, q.type);
+		return 1;
+	}
 	h = new_holder(L, 1);
 	ask_into(L, *r, &q, 1, &a, h);
 	push_answer(L, h->a[0], q.type);
@@ -867,7 +876,7 @@ static int l_resolver_query_many(lua_State *L)
 	mauth_question *qv;
 	const mauth_answer **av;
 	answer_holder *h;
-	size_t i, n;
+	size_t i, n, len;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	n = (size_t)lua_rawlen(L, 2);
@@ -880,17 +889,24 @@ static int l_resolver_query_many(lua_State *L)
 		lua_getfield(L, -1, "name");
 		if (lua_type(L, -1) != LUA_TSTRING)
 			return luaL_argerror(L, 2, "question name must be a string");
-		qv[i].name = lua_tostring(L, -1);
+		qv[i].name = lua_tolstring(L, -1, &len);
+		qv[i].id = (unsigned)i + 1;
+		/* a name with a NUL is asked as the empty name, which the
+		 * drivers refuse, and answered BADNAME below (id 0 marks it) */
+		if (memchr(qv[i].name, '\0', len) != NULL) {
+			qv[i].name = "";
+			qv[i].id = 0;
+		}
 		lua_getfield(L, -2, "type");
 		qv[i].type = type_arg(L, lua_gettop(L));
-		qv[i].id = (unsigned)i + 1;
 		lua_pop(L, 3);	/* the name stays referenced by the question */
 	}
 	h = new_holder(L, n);
 	ask_into(L, *r, qv, n, av, h);
 	lua_createtable(L, (int)n, 0);
 	for (i = 0; i < n; i++) {
-		push_answer(L, h->a[i], qv[i].type);
+		push_answer(L, qv[i].id == 0 ? &badname : h->a[i],
+			    qv[i].type);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	holder_clear(h);

@@ -949,13 +949,24 @@ static int start(mauth_check *c, spf_state *st)
 {
 	size_t n;
 
-	/* check_host(<ip>, <domain>, <sender>) (§4.3) */
-	n = st->sdomain_len > NAME_MAX_TEXT + 1 ? NAME_MAX_TEXT + 1 : st->sdomain_len;
+	/*
+	 * check_host(<ip>, <domain>, <sender>) (§4.3): a malformed <domain>
+	 * is "none".  It is not a macro expansion, so §7.3's cut from the
+	 * left does not apply: a name over 253 octets (after the root's dot)
+	 * is judged whole, never shortened into another name.
+	 */
+	n = st->sdomain_len;
+	if (n > 0 && st->sdomain[n - 1] == '.')
+		n--;
+	if (n > NAME_MAX_TEXT) {
+		finish(c, st, SPF_R_NONE, "the domain is longer than 253 octets "
+		       "(RFC 1035 §2.3.4), not a valid name (RFC 7208 §4.3)",
+		       NULL, NULL, 0);
+		return 0;
+	}
 	memcpy(st->target, st->sdomain, n);
 	st->target[n] = '\0';
-	if (n > 0 && st->target[n - 1] == '.')
-		st->target[--n] = '\0';
-	if (n > NAME_MAX_TEXT || !name_is_valid(st->target, n) ||
+	if (!name_is_valid(st->target, n) ||
 	    memchr(st->target, '.', n) == NULL ||
 	    memchr(st->target, '\\', n) != NULL) {
 		finish(c, st, SPF_R_NONE, "the domain is not a valid multi-label name",

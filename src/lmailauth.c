@@ -679,7 +679,7 @@ static int l_run_slot__gc(lua_State *L)
 
 /* ---- mailauth.resolver ---- */
 
-/* core.resolver{ nameservers = {...}, timeout =, retries =, cache =, resolv_conf = } */
+/* core.resolver{ nameservers = {...}, timeout =, retries =, cache =, cache_bytes =, resolv_conf = } */
 static int l_resolver_new(lua_State *L)
 {
 	mauth_resolver_opts o;
@@ -730,6 +730,13 @@ static int l_resolver_new(lua_State *L)
 			      lua_tonumber(L, -1) <= 1e8, 1,
 			      "cache must be a number of answers (or a boolean)");
 		o.cache_size = (size_t)lua_tointeger(L, -1);
+	}
+	lua_getfield(L, 1, "cache_bytes");
+	if (!lua_isnil(L, -1)) {
+		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 4096 &&
+			      lua_tonumber(L, -1) <= 1e12, 1,
+			      "cache_bytes must be a number of bytes in [4096, 1e12]");
+		o.cache_bytes = (size_t)lua_tonumber(L, -1);
 	}
 	lua_getfield(L, 1, "resolv_conf");
 	if (!lua_isnil(L, -1))
@@ -918,7 +925,7 @@ static int l_resolver_stats(lua_State *L)
 	mauth_resolver_stats s;
 
 	mauth_resolver_stats_get(*resolver_box(L, 1), &s);
-	lua_createtable(L, 0, 5);
+	lua_createtable(L, 0, 7);
 	lua_pushinteger(L, (lua_Integer)s.queries);
 	lua_setfield(L, -2, "queries");
 	lua_pushinteger(L, (lua_Integer)s.tcp);
@@ -929,6 +936,10 @@ static int l_resolver_stats(lua_State *L)
 	lua_setfield(L, -2, "cache_misses");
 	lua_pushinteger(L, (lua_Integer)s.timeouts);
 	lua_setfield(L, -2, "timeouts");
+	lua_pushinteger(L, (lua_Integer)s.cache_entries);
+	lua_setfield(L, -2, "cache_entries");
+	lua_pushinteger(L, (lua_Integer)s.cache_bytes);
+	lua_setfield(L, -2, "cache_bytes");
 	return 1;
 }
 

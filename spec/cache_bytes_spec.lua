@@ -91,8 +91,14 @@ describe("#integration resolver cache byte bound", function()
     assert.equal(ANSWERS + 1, s2.cache_misses)
     collectgarbage("collect")
     local after = rss_kb()
-    assert.is_true(after < RSS_MAX_KB, ("VmRSS %d kB"):format(after))
-    assert.is_true(after - before < RSS_GROWTH_KB, ("VmRSS grew %d kB"):format(after - before))
+    -- ASan keeps freed memory in quarantine (256 MB) and valgrind has its
+    -- own heap: RSS says nothing there (make asan, make valgrind).
+    if (os.getenv("LD_PRELOAD") or ""):find("asan") or os.getenv("SPEC_VALGRIND") then
+      io.stderr:write("cache_bytes_spec: RSS bound not checked under a sanitizer\n")
+    else
+      assert.is_true(after < RSS_MAX_KB, ("VmRSS %d kB"):format(after))
+      assert.is_true(after - before < RSS_GROWTH_KB, ("VmRSS grew %d kB"):format(after - before))
+    end
     r:close()
   end)
 

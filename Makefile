@@ -13,7 +13,7 @@ BUILD := build/$(LUA)
 
 # Sources of mailauth.core; the rockspec lists the same (make check-sources).
 CORE_SRCS := src/arena.c src/util.c src/ip.c src/textbuf.c src/check.c src/iprev.c \
-	src/macro.c src/spfrecord.c src/spf.c src/spfcache.c \
+	src/idn.c src/macro.c src/spfrecord.c src/spf.c src/spfcache.c \
 	src/psl.c src/dmarc.c src/authres.c \
 	src/message.c src/msginfo.c src/tags.c src/canon.c src/canon_stream.c src/canon_avx512.c src/crypto.c src/dkim.c src/dkim_sign.c \
 	src/arc.c src/arc_seal.c
@@ -31,7 +31,7 @@ CFLAGS_ALL := -std=c99 $(OPT) $(SAN) $(WARN) -fPIC -fvisibility=hidden \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LUA_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
 # Never liblua: the host (lua, rspamd, haproxy) provides the VM symbols.
-LIBS := -lldns -lcrypto -lpsl
+LIBS := -lldns -lcrypto -lpsl -lidn2
 
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 MODULE := $(BUILD)/mailauth/core.so

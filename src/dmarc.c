@@ -147,6 +147,10 @@ static char *domain_param(arena *a, const char *s, size_t len)
 	}
 	if (len > 0 && s[len - 1] == '.')
 		len--;
+	/* U-labels are compared and looked up as A-labels (RFC 8616 §4);
+	 * one that does not convert is not usable, as other bad names */
+	if (name_to_alabels(a, s, len, &s, &len) != 0)
+		return NULL;
 	if (len == 0 || !name_is_valid(s, len) || !is_hostname(s, len))
 		return NULL;
 	return pslcache_lower(a, s, len);

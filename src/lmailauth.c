@@ -594,9 +594,10 @@ static int l_check__gc(lua_State *L)
  * while an outer core.run still uses the slot (its result is being turned
  * into tables, and every table may start a collection step), so the slot
  * is taken only when free; a nested call boxes its check in a userdata
- * the GC owns.  Errors raised while the slot is taken (only out of memory
- * inside push_value) leave it taken: later calls then box their checks,
- * and the stranded check is freed with the module.
+ * the GC owns.  Errors raised while the slot is taken (out of memory or a
+ * result too deep for the Lua stack, both inside push_value) leave it
+ * taken: later calls then box their checks, and the stranded check is
+ * freed with the module.
  */
 typedef struct {
 	mauth_check *check;

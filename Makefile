@@ -4,7 +4,7 @@
 #   make [LUA=lua5.4|lua5.3|luajit]   build build/$(LUA)/mailauth/core.so
 #   make demo                         check the sample messages offline
 #   make test                         specs under all three Lua ABIs + Knot
-#   make asan | lint | fuzz | bench | rockspec-test | check-sources
+#   make asan | lint | fuzz | fuzz-long | bench | rockspec-test | check-sources
 
 LUA ?= lua5.4
 LUAS := lua5.4 lua5.3 luajit
@@ -13,9 +13,9 @@ BUILD := build/$(LUA)
 
 # Sources of mailauth.core; the rockspec lists the same (make check-sources).
 CORE_SRCS := src/arena.c src/util.c src/ip.c src/textbuf.c src/check.c src/iprev.c \
-	src/macro.c src/spfrecord.c src/spf.c src/spfcache.c \
+	src/idn.c src/macro.c src/spfrecord.c src/spf.c src/spfcache.c \
 	src/psl.c src/dmarc.c src/authres.c \
-	src/message.c src/author.c src/msginfo.c src/tags.c src/canon.c src/canon_avx512.c src/crypto.c src/dkim.c src/dkim_sign.c \
+	src/message.c src/author.c src/msginfo.c src/tags.c src/canon.c src/canon_stream.c src/canon_avx512.c src/crypto.c src/dkim.c src/dkim_sign.c \
 	src/arc.c src/arc_seal.c
 DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
 SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c
@@ -31,12 +31,12 @@ CFLAGS_ALL := -std=c99 $(OPT) $(SAN) $(WARN) -fPIC -fvisibility=hidden \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LUA_CFLAGS = $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
 # Never liblua: the host (lua, rspamd, haproxy) provides the VM symbols.
-LIBS := -lldns -lcrypto -lpsl
+LIBS := -lldns -lcrypto -lpsl -lidn2
 
 OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 MODULE := $(BUILD)/mailauth/core.so
 
-.PHONY: all all-luas deps demo test unit asan valgrind lint fuzz bench clean \
+.PHONY: all all-luas deps demo test unit asan valgrind lint fuzz fuzz-long bench clean \
 	check-sources rockspec-test install print-srcs print-libs
 
 all: $(MODULE)
@@ -112,6 +112,16 @@ FUZZ_TARGETS ?=
 fuzz:
 	@sh spec/support/deps.sh fuzz
 	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The long runs: every target (or FUZZ_TARGETS) for FUZZ_SECONDS each,
+# 3600 unless given, with the corpora kept in build/fuzz-corpus/ so that
+# runs build on each other; prints each target's executions, this run and
+# summed over all runs so far (build/fuzz-corpus/<name>.execs).
+fuzz-long:
+	@sh spec/support/deps.sh fuzz
+	@mkdir -p build/fuzz-corpus
+	@FUZZ_CORPUS_ROOT=build/fuzz-corpus sh fuzz/run.sh \
+		$(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),3600) $(FUZZ_TARGETS)
 
 # What the fuzz targets (and other out-of-module builds) link with.
 print-srcs:

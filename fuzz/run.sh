@@ -7,6 +7,11 @@
 # target fails to build or finds a crash, leak or timeout; the input that
 # did it is left in fuzz/artifacts/.
 #
+# FUZZ_CORPUS_ROOT=dir (make fuzz-long: build/fuzz-corpus) keeps each
+# corpus in dir/<name>/ instead, and adds each run's executions to
+# dir/<name>.execs, so that runs add up over time; the summary then shows
+# the sum so far next to this run's count.
+#
 # A new target is one file: fuzz/fuzz_<name>.c (plus seeds).  It links
 # with the core and driver sources and libraries the Makefile lists
 # (make print-srcs / print-libs), so new protocol files are picked up.
@@ -44,6 +49,7 @@ fuzz_$name: BUILD FAILED"
     status=1; continue
   fi
   corpus=fuzz/corpus-$name
+  [ -n "${FUZZ_CORPUS_ROOT:-}" ] && corpus=$FUZZ_CORPUS_ROOT/$name
   mkdir -p "$corpus"
   set -- "$corpus"
   [ -d "fuzz/seeds/$name" ] && set -- "$@" "fuzz/seeds/$name"
@@ -58,8 +64,14 @@ fuzz_$name: BUILD FAILED"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   secs_run=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
+  sofar=""
+  if [ -n "${FUZZ_CORPUS_ROOT:-}" ] && [ -n "$execs" ]; then
+    total=$(( $(cat "$FUZZ_CORPUS_ROOT/$name.execs" 2>/dev/null || echo 0) + execs ))
+    echo "$total" > "$FUZZ_CORPUS_ROOT/$name.execs"
+    sofar=", $total runs so far"
+  fi
   if [ "$rc" = 0 ]; then
-    line="fuzz_$name: ok, ${execs:-?} runs (${secs_run:-?}/s), $cov, corpus $(ls "$corpus" | wc -l)"
+    line="fuzz_$name: ok, ${execs:-?} runs (${secs_run:-?}/s)$sofar, $cov, corpus $(ls "$corpus" | wc -l)"
   else
     line="fuzz_$name: FAILED (exit $rc); see $log and fuzz/artifacts/"
     grep -E '^(==[0-9]+==ERROR|SUMMARY|.*assertion failed|.*runtime error)' "$log" | head -n 5

@@ -19,6 +19,7 @@ external_dependencies = {
   LDNS = { header = "ldns/ldns.h", library = "ldns" },
   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
   PSL = { header = "libpsl.h", library = "psl" },
+  IDN2 = { header = "idn2.h", library = "idn2" },
 }
 build = {
   type = "builtin",
@@ -27,9 +28,9 @@ build = {
       -- The same list as SRCS in the Makefile (make check-sources).
       sources = {
         "src/arena.c", "src/util.c", "src/ip.c", "src/textbuf.c", "src/check.c", "src/iprev.c",
-        "src/macro.c", "src/spfrecord.c", "src/spf.c", "src/spfcache.c",
+        "src/idn.c", "src/macro.c", "src/spfrecord.c", "src/spf.c", "src/spfcache.c",
         "src/psl.c", "src/dmarc.c", "src/authres.c",
-        "src/message.c", "src/author.c", "src/msginfo.c", "src/tags.c", "src/canon.c", "src/canon_avx512.c", "src/crypto.c", "src/dkim.c",
+        "src/message.c", "src/author.c", "src/msginfo.c", "src/tags.c", "src/canon.c", "src/canon_stream.c", "src/canon_avx512.c", "src/crypto.c", "src/dkim.c",
         "src/dkim_sign.c",
         "src/arc.c",
         "src/arc_seal.c",
@@ -37,9 +38,9 @@ build = {
         "src/lmailauth.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L", "_DEFAULT_SOURCE" },
-      libraries = { "ldns", "crypto", "psl" },
-      incdirs = { "src", "$(LDNS_INCDIR)", "$(OPENSSL_INCDIR)", "$(PSL_INCDIR)" },
-      libdirs = { "$(LDNS_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(PSL_LIBDIR)" },
+      libraries = { "ldns", "crypto", "psl", "idn2" },
+      incdirs = { "src", "$(LDNS_INCDIR)", "$(OPENSSL_INCDIR)", "$(PSL_INCDIR)", "$(IDN2_INCDIR)" },
+      libdirs = { "$(LDNS_LIBDIR)", "$(OPENSSL_LIBDIR)", "$(PSL_LIBDIR)", "$(IDN2_LIBDIR)" },
     },
     ["mailauth"] = "lua/mailauth/init.lua",
     ["mailauth.cli"] = "lua/mailauth/cli.lua",

@@ -389,3 +389,49 @@ print(json.dumps(out))
     end
   end)
 end)
+
+-- The header's bounds.  On main (ceb2e1b) format wrote every result: 990
+-- DKIM signatures made a 152 KB header (the first two cases fail there, on
+-- M.MAX_BYTES missing and on the size).  Mutation check: with
+-- bounded() keeping every index, the first case fails on #h.
+describe("authres.format bounds", function()
+  local function signatures(n, pass_at)
+    local list = {}
+    for i = 1, n do
+      list[i] = { result = i == pass_at and "pass" or "fail", domain = ("d%d.example"):format(i),
+                  selector = "sel", algorithm = "rsa-sha256", b = ("b%07d"):format(i),
+                  problem = "signature did not verify" }
+    end
+    return list
+  end
+
+  it("writes at most 16 DKIM results, passes first, and counts the rest", function()
+    local h = authres.format({ dkim = signatures(990, 700),
+      spf = { result = "pass", domain = "example.com", sender = "a@example.com" } }, "mx.example")
+    assert.is_true(#h < authres.MAX_BYTES + 200, #h)
+    assert.truthy(h:find("header.d=d700.example", 1, true)) -- the pass survived
+    assert.truthy(h:find("(974 more dkim results not shown)", 1, true))
+    local p = assert(authres.parse(h))
+    local n = 0
+    for _, r in ipairs(p.results) do if r.method == "dkim" then n = n + 1 end end
+    assert.equal(16, n)
+    assert.equal("spf", p.results[1].method)
+  end)
+
+  it("keeps the byte bound when the results are long, and says what it left out", function()
+    local dkim = signatures(12)
+    for _, d in ipairs(dkim) do d.problem = ("x"):rep(900) end
+    local h = authres.format({ dkim = dkim }, "mx.example", { fold = false, max_bytes = 4000 })
+    assert.is_true(#h < 4100, #h)
+    local shown = select(2, h:gsub("dkim=fail", ""))
+    assert.truthy(h:find(("(%d more dkim results not shown)"):format(12 - shown), 1, true))
+    assert.truthy(authres.parse(h))
+  end)
+
+  it("changes nothing under the bounds", function()
+    local r = { dkim = signatures(3, 2) }
+    local h = authres.format(r, "mx.example")
+    assert.falsy(h:find("not shown", 1, true))
+    assert.equal(3, #assert(authres.parse(h)).results)
+  end)
+end)

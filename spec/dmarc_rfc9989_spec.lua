@@ -112,3 +112,96 @@ describe("RFC 9989 Appendix B examples (DMARC tree walk)", function()
     assert.are.equal("pass", r.result)
   end)
 end)
+
+-- RFC 9989 §4.10 steps 2 and 6 (text of draft-ietf-dmarc-dmarcbis-41,
+-- §4.10, which became RFC 9989): "Records that do not start with a "v" tag
+-- that identifies the current version of DMARC are discarded.  If multiple
+-- DMARC Policy Records are returned for a single target, they are all
+-- discarded.  If a single record remains and it contains a "psd=n" or
+-- "psd=y" tag, stop."  Step 7: "Repeat steps 5, 6, and 7 until the process
+-- stops or there are no more labels remaining."  So a level with several
+-- records is a level with none, and the walk goes on; another
+-- implementation that stops there with "none" does not follow this text.
+--
+-- On main (ceb2e1b) the walk already went on past such a level (the first
+-- three cases pass there), but two cases fail: the walk that ends with no
+-- record said only "no DMARC record published" (expected: the discarded
+-- level, with the section), and a record over mailauth's 4096-byte limit
+-- at the Author Domain was skipped and the parent's p=none applied
+-- (expected: result none, the limit named, no parent policy).
+describe("RFC 9989 §4.10: several records at one level of the tree walk", function()
+  local function multi_zone(text)
+    local r = assert(mailauth.resolver { zones = {
+      "$ORIGIN example.\n@ IN SOA ns hm 1 2 3 4 60\n" .. text,
+      "$ORIGIN com.\n@ IN SOA ns hm 1 2 3 4 60\n" } })
+    local asked = {}
+    return function(name, qtype)
+      asked[#asked + 1] = name
+      return r:query(name, qtype)
+    end, asked
+  end
+  local PASS_SPF = { result = "pass", domain = "mail.example.com" }
+
+  it("discards both records at the Author Domain and walks on to the parent's", function()
+    local resolve, asked = multi_zone(
+      '_dmarc.mail.example.com. IN TXT "v=DMARC1; p=none"\n' ..
+      '_dmarc.mail.example.com. IN TXT "v=DMARC1; p=none; sp=none"\n' ..
+      '_dmarc.example.com. IN TXT "v=DMARC1; p=reject; sp=quarantine"\n')
+    local r = mailauth.dmarc { from = "mail.example.com", org_domain = "tree", resolver = resolve,
+      spf = { result = "fail", domain = "other.example.net" }, dkim = {} }
+    assert.are.equal("fail", r.result)
+    assert.are.equal("example.com", r.policy_domain)
+    assert.are.equal("quarantine", r.policy) -- the parent's sp= for a subdomain
+    assert.is_true(set(asked)["_dmarc.example.com"])
+  end)
+
+  it("walks on past a middle level with several records, psd= tags or not", function()
+    local resolve = multi_zone(
+      '_dmarc.b.example.com. IN TXT "v=DMARC1; p=none; psd=n"\n' ..
+      '_dmarc.b.example.com. IN TXT "v=DMARC1; p=none; psd=n"\n' ..
+      '_dmarc.example.com. IN TXT "v=DMARC1; p=reject"\n')
+    local r = mailauth.dmarc { from = "a.b.example.com", org_domain = "tree", resolver = resolve,
+      spf = PASS_SPF, dkim = {} }
+    assert.are.equal("example.com", r.policy_domain)
+    assert.are.equal("reject", r.policy)
+    assert.are.equal("pass", r.result)
+  end)
+
+  it("keeps the one DMARC record when the other TXT record is not DMARC (step 2's order)", function()
+    local resolve = multi_zone(
+      '_dmarc.example.com. IN TXT "v=spf1 -all"\n' ..
+      '_dmarc.example.com. IN TXT "v=DMARC1; p=quarantine"\n')
+    local r = mailauth.dmarc { from = "example.com", org_domain = "tree", resolver = resolve,
+      spf = PASS_SPF, dkim = {} }
+    assert.are.equal("example.com", r.policy_domain)
+    assert.are.equal("quarantine", r.policy)
+  end)
+
+  it("ends with none when nothing is left up the tree, naming the discarded level", function()
+    local resolve, asked = multi_zone(
+      '_dmarc.example.com. IN TXT "v=DMARC1; p=reject"\n' ..
+      '_dmarc.example.com. IN TXT "v=DMARC1; p=quarantine"\n')
+    local r = mailauth.dmarc { from = "example.com", org_domain = "tree", resolver = resolve,
+      spf = PASS_SPF, dkim = {} }
+    assert.are.equal("none", r.result)
+    assert.is_nil(r.policy_domain)
+    assert.matches("several DMARC records", r.problem)
+    assert.matches("RFC 9989 §4.10", r.problem)
+    assert.is_true(set(asked)["_dmarc.com"]) -- the walk did go on
+  end)
+
+  it("stops with none, naming the limit, at a record too long to read (no parent policy)", function()
+    local long = "v=DMARC1; p=reject; rua=mailto:" .. ("r"):rep(200) .. "@example.com"
+    local parts = {}
+    while #long < 4200 do long = long .. ",mailto:" .. ("x"):rep(200) .. "@example.com" end
+    for i = 1, #long, 255 do parts[#parts + 1] = '"' .. long:sub(i, i + 254) .. '"' end
+    local resolve = multi_zone(
+      "_dmarc.mail.example.com. IN TXT " .. table.concat(parts, " ") .. "\n" ..
+      '_dmarc.example.com. IN TXT "v=DMARC1; p=none"\n')
+    local r = mailauth.dmarc { from = "mail.example.com", org_domain = "tree", resolver = resolve,
+      spf = { result = "fail", domain = "other.example.net" }, dkim = {} }
+    assert.are.equal("none", r.result)
+    assert.is_nil(r.policy_domain)
+    assert.matches("too long", r.problem)
+  end)
+end)

@@ -599,12 +599,17 @@ static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
 
 void canon_body(canon_body_state *st, const char *body, size_t len)
 {
-	static const char SP[] = " ";
-	const char *p, *cut, *end;
-
 	st->hashed = st->total = 0;
 	st->span_len = 0;
 	st->staged = 0;
+	canon_body_more(st, body, len);
+}
+
+void canon_body_more(canon_body_state *st, const char *body, size_t len)
+{
+	static const char SP[] = " ";
+	const char *p, *cut, *end;
+
 	if (body == NULL) {		/* no body at all: as an empty one */
 		body = CRLF;
 		len = 0;

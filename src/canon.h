@@ -47,6 +47,37 @@ typedef struct {
 void canon_body(canon_body_state *st, const char *body, size_t len);
 
 /*
+ * canon_body without resetting the counts: the text is one more piece of
+ * the same body, starting at a line start (all earlier output flushed).
+ * Trailing empty lines of the piece are dropped as at the body's end, so
+ * a caller that is not at the end passes pieces ending in a non-empty line.
+ */
+void canon_body_more(canon_body_state *st, const char *body, size_t len);
+
+/*
+ * The body in pieces of any size, as a host receiving it in chunks has it
+ * (canon_stream.c).  Set st's relaxed, h and limit (the rest zeroed, as for
+ * canon_body), then begin, feed the pieces, end: the digest, total and
+ * hashed equal those of canon_body over the whole body at once (the
+ * split-invariance fuzz/fuzz_canon_split.c checks).  Held back between
+ * pieces: the unfinished last line (copied) and a count of empty lines,
+ * which count only if a non-empty line follows (§3.4.3, §3.4.4).
+ */
+typedef struct {
+	canon_body_state *st;
+	char *line;			/* the unfinished line */
+	size_t line_len, line_cap;
+	unsigned long long blank;	/* empty lines held back */
+	int failed;			/* out of memory: the digest is wrong */
+} canon_stream;
+
+void canon_stream_begin(canon_stream *cs, canon_body_state *st);
+/* Returns 0, or -1 when out of memory (then end reports it too). */
+int canon_stream_feed(canon_stream *cs, const char *p, size_t n);
+/* Finishes the body and frees what was held; 0, or -1 (out of memory). */
+int canon_stream_end(canon_stream *cs);
+
+/*
  * The vector paths the body canonicaliser may use when the CPU has them
  * (all by default).  Only tests change it, to compare the paths' output.
  */

@@ -593,10 +593,17 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 		st->n++;
 		if (parse_sig(a, st, &m.f[i], s) != 0)
 			goto nomem;
-		/* Only signatures that would cost a lookup count (RFC 6376 8.4). */
+		/*
+		 * Only signatures that would cost a lookup count (RFC 6376
+		 * 8.4).  §6.1: "A Verifier MAY limit the number of signatures
+		 * it tries" (OpenDKIM #271: no limit was a CPU sink).  One not
+		 * tried is "policy" (RFC 8601 §2.7.1: signed, but not
+		 * acceptable to the ADMD), not an error of the signature.
+		 */
 		if (s->result == NULL && ++checked > DKIM_MAX_SIGS)
-			decide(s, "permerror", "not checked: more than %s "
-			       "signatures to check", "20");
+			decide(s, "policy", "not checked: signature limit "
+			       "(%s) reached, more than 20 signatures to check",
+			       "20");
 		if (st->msg_problem != NULL)
 			decide(s, "permerror", "message: %s", st->msg_problem);
 		if (s->result == NULL && note_unsigned(a, &m, s) != 0)

@@ -163,6 +163,10 @@ static char *domain_param(arena *a, const char *s, size_t len)
 	}
 	if (len > 0 && s[len - 1] == '.')
 		len--;
+	/* U-labels are compared and looked up as A-labels (RFC 8616 §4);
+	 * one that does not convert is not usable, as other bad names */
+	if (name_to_alabels(a, s, len, &s, &len) != 0)
+		return NULL;
 	if (len == 0 || !name_is_valid(s, len) || !is_hostname(s, len))
 		return NULL;
 	return pslcache_lower(a, s, len);
@@ -664,6 +668,7 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why)
 	const lookup *l = find_lookup(st, st->from);
 	const char *names[TREE_MAX_QUERIES];
 	size_t i, n;
+	int multi = 0;
 
 	*temp = 0;
 	*why = NULL;
@@ -695,7 +700,18 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why)
 		*why = status_problem(l->status);
 		return l->status == REC_ONE ? l : NULL;
 	}
-	/* RFC 9989 §4.10: the first single record up the tree is the policy. */
+	/*
+	 * RFC 9989 §4.10: the first single record up the tree is the policy.
+	 * Steps 2 and 6: records not starting with v=DMARC1 are discarded
+	 * (is_dmarc_record), and "If multiple DMARC Policy Records are
+	 * returned for a single target, they are all discarded": that level
+	 * holds no record, so the walk goes on (step 7, "Repeat steps 5, 6,
+	 * and 7 until the process stops or there are no more labels").  It
+	 * does not stop there: only a single record with psd= stops it.
+	 * A record over our size limit is not discarded by the RFC, only
+	 * unread by us: the walk stops there with no policy (fail closed),
+	 * rather than apply a parent's policy the domain did not choose.
+	 */
 	n = walk_names(st->from, names);
 	for (i = 0; i < n; i++) {
 		l = find_lookup(st, names[i]);
@@ -707,8 +723,16 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why)
 		}
 		if (l->status == REC_ONE)
 			return l;
+		if (l->status == REC_TOOLONG) {
+			*why = status_problem(REC_TOOLONG);
+			return NULL;
+		}
+		if (l->status == REC_MULTI)
+			multi = 1;
 	}
-	*why = status_problem(REC_EMPTY);
+	*why = multi ? "several DMARC records at one level, all discarded "
+		       "(RFC 9989 §4.10 steps 2 and 6), and no single record "
+		       "up the tree" : status_problem(REC_EMPTY);
 	return NULL;
 }
 

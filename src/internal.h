@@ -130,6 +130,13 @@ int answer_is_temporary(const mauth_answer *a);
 #define NAME_TEXT_MAX (NAME_MAX_TEXT * 4 + 8)
 /* 1 when s (with or without a final dot) is a name that can be asked. */
 int name_is_valid(const char *s, size_t len);
+/*
+ * idn.c: s as A-labels (UTS #46 non-transitional, RFC 8616 §4): 0 with
+ * *out = s itself when s is ASCII, else the converted name in a; 1 when
+ * it cannot be converted; MAUTH_ENOMEM.
+ */
+int name_to_alabels(arena *a, const char *s, size_t len, const char **out,
+		    size_t *outlen);
 #include "texthash.h"
 
 /* ASCII case-insensitive equality; inline: header names are compared a

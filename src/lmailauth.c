@@ -657,49 +657,77 @@ static int l_check__gc(lua_State *L)
 }
 
 /*
+ * core.run's check box.  A finalizer or a hook may call core.run again
+ * while an outer core.run still uses the slot (its result is being turned
+ * into tables, and every table may start a collection step), so the slot
+ * is taken only when free; a nested call boxes its check in a userdata
+ * the GC owns.  Errors raised while the slot is taken (out of memory or a
+ * result too deep for the Lua stack, both inside push_value) leave it
+ * taken: later calls then box their checks, and the stranded check is
+ * freed with the module.
+ */
+typedef struct {
+	mauth_check *check;
+	int busy;
+} run_slot;
+
+/*
  * core.run(kind, options, resolver [, deadline]) -> result | nil, reason
- * A check made, run with a C resolver and freed in one call: no check
- * object for the GC.  The check sits in the run slot while it lives, so
- * one left there by an error (out of memory building the result) is freed
- * by the next call or with the module.
+ * A check made, run with a C resolver and freed in one call: in the common
+ * case no check object for the GC.
  */
 static int l_run(lua_State *L)
 {
-	mauth_check **slot = lua_touserdata(L, UP_RUN_SLOT);
+	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
 	const char *kind = luaL_checkstring(L, 1);
 	mauth_resolver **r;
 	long long deadline = deadline_arg(L, 4);
 	const mauth_value *v;
+	mauth_check **box;
 	param_list pl;
 	mauth_param few[32];
 	char nums[16][NUM_TEXT], err[256] = "";
-	int rc;
+	int rc, made, owns_slot = 0;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	r = resolver_box(L, 3);
-	mauth_check_free(*slot);
-	*slot = NULL;
 	lua_settop(L, 4);
+	/* Options first: reading them may raise, and must not strand the slot. */
 	read_options(L, 2, &pl, few, sizeof few / sizeof few[0], nums,
 		     sizeof nums / sizeof nums[0]);
-	rc = mauth_check_new(slot, kind, pl.v, pl.n, err, sizeof err);
-	if (rc < 0)
-		return push_fail(L, rc, err);
-	rc = mauth_check_run(*slot, *r, deadline);
-	if (rc != MAUTH_DONE) {
-		mauth_check_free(*slot);
-		*slot = NULL;
-		if (rc == MAUTH_ENOMEM)
-			return luaL_error(L, "mailauth: out of memory");
-		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
+	if (!slot->busy) {
+		slot->busy = owns_slot = 1;
+		box = &slot->check;
+	} else {
+		box = lua_newuserdata(L, sizeof *box);
+		*box = NULL;
+		lua_pushvalue(L, UP_CHECK_MT);
+		lua_setmetatable(L, -2);
 	}
-	v = mauth_check_result(*slot);
-	if (v == NULL)
-		lua_pushnil(L);
-	else
-		push_value(L, v);
-	mauth_check_free(*slot);
-	*slot = NULL;
+	rc = mauth_check_new(box, kind, pl.v, pl.n, err, sizeof err);
+	made = rc >= 0;
+	if (made)
+		rc = mauth_check_run(*box, *r, (unsigned)deadline);
+	if (rc == MAUTH_DONE) {
+		/* From here on Lua may run finalizers, which may call us: the
+		 * check is ours alone (the slot is marked busy, or the box is
+		 * this call's). */
+		v = mauth_check_result(*box);
+		if (v == NULL)
+			lua_pushnil(L);
+		else
+			push_value(L, v);
+	}
+	mauth_check_free(*box);
+	*box = NULL;
+	if (owns_slot)
+		slot->busy = 0;
+	if (!made)
+		return push_fail(L, rc, err);
+	if (rc == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	if (rc != MAUTH_DONE)
+		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
 	return 1;
 }
 
@@ -707,17 +735,17 @@ static int l_run(lua_State *L)
  * the key cache goes with it. */
 static int l_run_slot__gc(lua_State *L)
 {
-	mauth_check **slot = lua_touserdata(L, 1);
+	run_slot *slot = lua_touserdata(L, 1);
 
-	mauth_check_free(*slot);
-	*slot = NULL;
+	mauth_check_free(slot->check);
+	slot->check = NULL;
 	mauth_caches_clear();
 	return 0;
 }
 
 /* ---- mailauth.resolver ---- */
 
-/* core.resolver{ nameservers = {...}, timeout =, retries =, cache =, resolv_conf = } */
+/* core.resolver{ nameservers = {...}, timeout =, retries =, cache =, cache_bytes =, resolv_conf = } */
 static int l_resolver_new(lua_State *L)
 {
 	mauth_resolver_opts o;
@@ -768,6 +796,13 @@ static int l_resolver_new(lua_State *L)
 			      lua_tonumber(L, -1) <= 1e8, 1,
 			      "cache must be a number of answers (or a boolean)");
 		o.cache_size = (size_t)lua_tointeger(L, -1);
+	}
+	lua_getfield(L, 1, "cache_bytes");
+	if (!lua_isnil(L, -1)) {
+		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 4096 &&
+			      lua_tonumber(L, -1) <= 1e12, 1,
+			      "cache_bytes must be a number of bytes in [4096, 1e12]");
+		o.cache_bytes = (size_t)lua_tonumber(L, -1);
 	}
 	lua_getfield(L, 1, "resolv_conf");
 	if (!lua_isnil(L, -1))
@@ -824,21 +859,87 @@ static int l_zone_new(lua_State *L)
 	return 1;
 }
 
-/* resolver:query(name, qtype) -> answer */
+/*
+ * Answers copied out of the resolver for pushing.  mauth_resolver_query's
+ * answers live until the next call on the resolver, and pushing them
+ * allocates, so a finalizer may query the same resolver meanwhile: they are
+ * copied first (malloc only, no Lua call in between) into a GC-owned
+ * holder, which frees what is left in it if a push raises.
+ */
+#define ANSWERS_MT "mailauth.answers"
+
+typedef struct {
+	size_t n;
+	mauth_answer *a[];
+} answer_holder;
+
+static void holder_clear(answer_holder *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		mauth_answer_free(h->a[i]);
+		h->a[i] = NULL;
+	}
+}
+
+static int l_answers__gc(lua_State *L)
+{
+	holder_clear(lua_touserdata(L, 1));
+	return 0;
+}
+
+/* A holder for n answers, on top of the stack (allocate before asking). */
+static answer_holder *new_holder(lua_State *L, size_t n)
+{
+	answer_holder *h = lua_newuserdata(L, sizeof *h + (n ? n : 1) * sizeof h->a[0]);
+
+	h->n = 0;
+	luaL_setmetatable(L, ANSWERS_MT);
+	return h;
+}
+
+/* Asks r and copies the answers into h; raises on out of memory. */
+static void ask_into(lua_State *L, mauth_resolver *r, const mauth_question *qv,
+		     size_t n, const mauth_answer **av, answer_holder *h,
+		     long long deadline)
+{
+	size_t i;
+	int oom = mauth_resolver_query_until(r, qv, n, av, deadline) < 0;
+
+	for (i = 0; i < n && !oom; i++) {
+		h->a[i] = mauth_answer_dup(av[i]);
+		h->n = i + 1;
+		oom = h->a[i] == NULL;
+	}
+	if (oom)
+		luaL_error(L, "mailauth: out of memory");
+}
+
+/* The answer for a name with a NUL byte: it cannot be asked. */
+static const mauth_answer badname = { .rcode = MAUTH_RC_BADNAME };
+
+/* resolver:query(name, qtype) -> answer (BADNAME for a name with a NUL) */
 static int l_resolver_query(lua_State *L)
 {
 	mauth_resolver **r = resolver_box(L, 1);
+	size_t len;
 	mauth_question q;
 	const mauth_answer *a;
-	int rc;
+	answer_holder *h;
 
-	q.name = luaL_checkstring(L, 2);
+	q.name = luaL_checklstring(L, 2, &len);
 	q.type = type_arg(L, 3);
 	q.id = 1;
-	rc = mauth_resolver_query(*r, &q, 1, &a);
-	if (rc < 0)
-		return luaL_error(L, "mailauth: out of memory");
-	push_answer(L, a, q.type);
+	if (memchr(q.name, '\0', len) != NULL) {
+		/* C would read the name only up to the NUL: another name */
+		push_answer(L, &badname, q.type);
+		return 1;
+	}
+	h = new_holder(L, 1);
+	ask_into(L, *r, &q, 1, &a, h, 0);
+	push_answer(L, h->a[0], q.type);
+	holder_clear(h);
 	return 1;
 }
 
@@ -852,7 +953,8 @@ static int l_resolver_query_many(lua_State *L)
 	long long deadline = deadline_arg(L, 3);
 	mauth_question *qv;
 	const mauth_answer **av;
-	size_t i, n;
+	answer_holder *h;
+	size_t i, n, len;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	n = (size_t)lua_rawlen(L, 2);
@@ -865,19 +967,27 @@ static int l_resolver_query_many(lua_State *L)
 		lua_getfield(L, -1, "name");
 		if (lua_type(L, -1) != LUA_TSTRING)
 			return luaL_argerror(L, 2, "question name must be a string");
-		qv[i].name = lua_tostring(L, -1);
+		qv[i].name = lua_tolstring(L, -1, &len);
+		qv[i].id = (unsigned)i + 1;
+		/* a name with a NUL is asked as the empty name, which the
+		 * drivers refuse, and answered BADNAME below (id 0 marks it) */
+		if (memchr(qv[i].name, '\0', len) != NULL) {
+			qv[i].name = "";
+			qv[i].id = 0;
+		}
 		lua_getfield(L, -2, "type");
 		qv[i].type = type_arg(L, lua_gettop(L));
-		qv[i].id = (unsigned)i + 1;
 		lua_pop(L, 3);	/* the name stays referenced by the question */
 	}
-	if (mauth_resolver_query_until(*r, qv, n, av, deadline) < 0)
-		return luaL_error(L, "mailauth: out of memory");
+	h = new_holder(L, n);
+	ask_into(L, *r, qv, n, av, h, deadline);
 	lua_createtable(L, (int)n, 0);
 	for (i = 0; i < n; i++) {
-		push_answer(L, av[i], qv[i].type);
+		push_answer(L, qv[i].id == 0 ? &badname : h->a[i],
+			    qv[i].type);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
+	holder_clear(h);
 	return 1;
 }
 
@@ -886,7 +996,7 @@ static int l_resolver_stats(lua_State *L)
 	mauth_resolver_stats s;
 
 	mauth_resolver_stats_get(*resolver_box(L, 1), &s);
-	lua_createtable(L, 0, 5);
+	lua_createtable(L, 0, 7);
 	lua_pushinteger(L, (lua_Integer)s.queries);
 	lua_setfield(L, -2, "queries");
 	lua_pushinteger(L, (lua_Integer)s.tcp);
@@ -897,6 +1007,10 @@ static int l_resolver_stats(lua_State *L)
 	lua_setfield(L, -2, "cache_misses");
 	lua_pushinteger(L, (lua_Integer)s.timeouts);
 	lua_setfield(L, -2, "timeouts");
+	lua_pushinteger(L, (lua_Integer)s.cache_entries);
+	lua_setfield(L, -2, "cache_entries");
+	lua_pushinteger(L, (lua_Integer)s.cache_bytes);
+	lua_setfield(L, -2, "cache_bytes");
 	return 1;
 }
 
@@ -1052,17 +1166,22 @@ int luaopen_mailauth_core(lua_State *L)
 {
 	const char *const *k;
 	int i = 1;
-	mauth_check **slot;
+	run_slot *slot;
 
 	lua_settop(L, 0);
 	luaL_newmetatable(L, CHECK_MT);		/* 1 */
 	luaL_newmetatable(L, RESOLVER_MT);	/* 2 */
 	slot = lua_newuserdata(L, sizeof *slot);	/* 3: core.run's check */
-	*slot = NULL;
+	slot->check = NULL;
+	slot->busy = 0;
 	lua_newtable(L);
 	lua_pushcfunction(L, l_run_slot__gc);
 	lua_setfield(L, -2, "__gc");
 	lua_setmetatable(L, 3);
+	luaL_newmetatable(L, ANSWERS_MT);	/* 4: answer holders */
+	lua_pushcfunction(L, l_answers__gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
 	fill_class(L, 1, check_methods, l_check__gc);
 	fill_class(L, 2, resolver_methods, l_resolver__gc);
 	luaL_newlibtable(L, functions);

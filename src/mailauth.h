@@ -164,6 +164,8 @@ typedef struct {
 	double timeout;			/* seconds per try; 0: 5 */
 	int retries;			/* extra tries per server; < 0: 1 */
 	size_t cache_size;		/* answers kept; 0: no cache */
+	size_t cache_bytes;		/* bytes they may hold; 0: 16 MiB.  An
+					 * answer over 1/16 of it is not kept */
 } mauth_resolver_opts;
 
 typedef struct {
@@ -172,6 +174,8 @@ typedef struct {
 	unsigned long cache_hits;
 	unsigned long cache_misses;
 	unsigned long timeouts;
+	unsigned long cache_entries;	/* answers in the cache now */
+	unsigned long cache_bytes;	/* bytes they hold, as the bound counts */
 } mauth_resolver_stats;
 
 MAUTH_API int mauth_resolver_new(mauth_resolver **out,

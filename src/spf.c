@@ -58,6 +58,7 @@ typedef struct {
 	const char *identity;	/* smtp.mailfrom / smtp.helo value */
 	const char *sender;	/* MAIL FROM as given */
 	int scope_helo;
+	int idn_bad;		/* <domain> has U-labels that do not convert */
 	long long now;
 	long max_lookups, max_void, max_mx, max_ptr;
 
@@ -109,6 +110,7 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	const char *scope = param_get(p, "scope", NULL);
 	const char *s;
 	long now = 0;
+	int rc;
 
 	if (ip == NULL || ip_parse(ip, len, &st->ip) != 0) {
 		snprintf(err, errlen, "ip: not an IP address");
@@ -182,6 +184,19 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 			st->sdomain_len = slen - at;
 		}
 		st->identity = arena_strndup(a, sender, slen);
+	}
+	/*
+	 * RFC 8616 §4: a <domain> in U-labels is looked up (and expanded by
+	 * macros) as A-labels.  One that cannot be converted is malformed:
+	 * "none" at start (RFC 7208 §4.3), with the reason.
+	 */
+	if (st->sdomain != NULL) {
+		rc = name_to_alabels(a, st->sdomain, st->sdomain_len,
+				     &st->sdomain, &st->sdomain_len);
+		if (rc == MAUTH_ENOMEM)
+			return MAUTH_ENOMEM;
+		if (rc == 1)
+			st->idn_bad = 1;
 	}
 	st->full_len = st->local_len + 1 + st->sdomain_len;
 	st->full = arena_alloc(a, st->full_len + 1);
@@ -959,13 +974,29 @@ static int start(mauth_check *c, spf_state *st)
 		finish(c, st, SPF_R_NONE, st->bad_input, NULL, NULL, 0);
 		return 0;
 	}
-	/* check_host(<ip>, <domain>, <sender>) (§4.3) */
-	n = st->sdomain_len > NAME_MAX_TEXT + 1 ? NAME_MAX_TEXT + 1 : st->sdomain_len;
+	/*
+	 * check_host(<ip>, <domain>, <sender>) (§4.3): a malformed <domain>
+	 * is "none".  It is not a macro expansion, so §7.3's cut from the
+	 * left does not apply: a name over 253 octets (after the root's dot)
+	 * is judged whole, never shortened into another name.
+	 */
+	if (st->idn_bad) {
+		finish(c, st, SPF_R_NONE, "the domain's U-labels do not convert "
+		       "to A-labels (UTS #46, RFC 8616 §4)", NULL, NULL, 0);
+		return 0;
+	}
+	n = st->sdomain_len;
+	if (n > 0 && st->sdomain[n - 1] == '.')
+		n--;
+	if (n > NAME_MAX_TEXT) {
+		finish(c, st, SPF_R_NONE, "the domain is longer than 253 octets "
+		       "(RFC 1035 §2.3.4), not a valid name (RFC 7208 §4.3)",
+		       NULL, NULL, 0);
+		return 0;
+	}
 	memcpy(st->target, st->sdomain, n);
 	st->target[n] = '\0';
-	if (n > 0 && st->target[n - 1] == '.')
-		st->target[--n] = '\0';
-	if (n > NAME_MAX_TEXT || !name_is_valid(st->target, n) ||
+	if (!name_is_valid(st->target, n) ||
 	    memchr(st->target, '.', n) == NULL ||
 	    memchr(st->target, '\\', n) != NULL) {
 		finish(c, st, SPF_R_NONE, "the domain is not a valid multi-label name",

@@ -14,7 +14,9 @@
 --   Properties are kept as written, repeats included (two header.d in one
 --   result come back both): a trust policy must refuse such a result.
 --
--- format(report, authserv_id [, { fold = false }]) -> "Authentication-Results: ..."
+-- format(report, authserv_id [, { fold = false, max_per_method = 16,
+--   max_bytes = 8192 }]) -> "Authentication-Results: ..." (bounded: see
+--   M.MAX_PER_METHOD below; the rest is counted in a trailing comment)
 --   report is either what parse() returns (so format(parse(h)) parses back
 --   to the same table) or mailauth results: { iprev =, spf =, dkim = {...},
 --   dmarc =, arc = } as mailauth.iprev/spf/dkim_verify/dmarc/arc_verify give.
@@ -201,6 +203,43 @@ local function from_report(report)
   return results
 end
 
+-- The header's bounds (opts.max_per_method, opts.max_bytes): 990 DKIM
+-- signatures once made a 152 KB header.  Per method at most 16 results
+-- are written, passes first (a later filter looks for dkim=pass), and the
+-- resinfo part at most 8192 bytes; what is left out is counted in a
+-- trailing comment, "(312 more dkim results not shown)" (RFC 8601 §2.2
+-- allows CFWS there), never dropped silently.
+M.MAX_PER_METHOD = 16
+M.MAX_BYTES = 8192
+
+-- Which results to write: indexes kept (in order) and counts left out.
+local function bounded(results, parts, per_method, max_bytes, seplen)
+  local chosen, count = {}, {}
+  -- passes first, then the rest, each method up to per_method
+  for pass = 1, 2 do
+    for i, res in ipairs(results) do
+      local m = tostring(res.method):lower()
+      local is_pass = tostring(res.result):lower() == "pass"
+      if (pass == 1) == is_pass then
+        count[m] = (count[m] or 0) + 1
+        if count[m] <= per_method then chosen[i] = true end
+      end
+    end
+  end
+  local keep, left, order, bytes = {}, {}, {}, 0
+  for i, res in ipairs(results) do
+    local m = tostring(res.method):lower()
+    if chosen[i] and bytes + #parts[i] + seplen <= max_bytes then
+      keep[#keep + 1] = i
+      bytes = bytes + #parts[i] + seplen
+    else
+      if not left[m] then order[#order + 1] = m end
+      left[m] = (left[m] or 0) + 1
+    end
+  end
+  return keep, left, order
+end
+
 function M.format(report, authserv_id, opts)
   if type(report) ~= "table" then
     error(("bad argument #1 to 'mailauth.authres.format' (table expected, got %s)")
@@ -223,7 +262,22 @@ function M.format(report, authserv_id, opts)
   local sep = opts.fold == false and "; " or ";\r\n\t"
   local parts = {}
   for i, res in ipairs(results) do parts[i] = resinfo(res) end
-  return head .. sep .. table.concat(parts, sep)
+  local keep, left, order = bounded(results, parts,
+                                    opts.max_per_method or M.MAX_PER_METHOD,
+                                    opts.max_bytes or M.MAX_BYTES, #sep)
+  local out = {}
+  for k, i in ipairs(keep) do out[k] = parts[i] end
+  if #out == 0 then out[1] = "none" end -- nothing fits: the no-result form
+  local text = head .. sep .. table.concat(out, sep)
+  if #order > 0 then
+    local notes = {}
+    for k, m in ipairs(order) do
+      notes[k] = ("%d more %s result%s"):format(left[m], m, left[m] == 1 and "" or "s")
+    end
+    text = text .. (opts.fold == false and " " or "\r\n\t") ..
+           "(" .. table.concat(notes, ", ") .. " not shown)"
+  end
+  return text
 end
 
 M._lower = lower

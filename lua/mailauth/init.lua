@@ -29,7 +29,10 @@ end
 
 --- mailauth.resolver([opts]) -> resolver | nil, reason
 -- nil or {}: the system resolver (/etc/resolv.conf); { nameservers = {...},
--- timeout =, retries =, cache = }: ldns over the network; { zones = {text,...} }
+-- timeout =, retries =, cache =, cache_bytes = }: ldns over the network
+-- (cache: answers kept, default 10000; cache_bytes: the bytes they may
+-- hold, default 16 MiB, an answer over 1/16 of it not kept; r:stats()
+-- reports cache_entries and cache_bytes); { zones = {text,...} }
 -- or { zonefiles = {path,...} }: offline answers from master files.
 -- Instead of one of these, every check also takes a Lua function
 -- (name, qtype, timeout) -> answer (timeout: seconds left of the call's

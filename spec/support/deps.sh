@@ -9,7 +9,7 @@
 # Then, always: node and npm if absent, and `npm ci` of the npm mailauth
 # oracle into spec/support/npm/node_modules when it is missing.
 set -e
-PKGS="build-essential pkg-config libldns-dev libssl-dev libpsl-dev publicsuffix
+PKGS="build-essential pkg-config libldns-dev libssl-dev libpsl-dev libidn2-dev publicsuffix
 lua5.4 liblua5.4-dev lua5.3 liblua5.3-dev luajit libluajit-5.1-dev
 lua-compat53-dev lua-busted lua-cjson lua-yaml lua-socket luarocks knot knot-dnsutils
 python3-spf python3-dnspython python3-dkim python3-nacl python3-authres

@@ -4,7 +4,7 @@
 #   make [LUA=lua5.4|lua5.3|luajit]   build build/$(LUA)/mailauth/core.so
 #   make demo                         check the sample messages offline
 #   make test                         specs under all three Lua ABIs + Knot
-#   make asan | lint | fuzz | fuzz-long | bench | rockspec-test | check-sources
+#   make asan | lint | fuzz | fuzz-long | soak | bench | rockspec-test | check-sources
 
 LUA ?= lua5.4
 LUAS := lua5.4 lua5.3 luajit
@@ -37,7 +37,7 @@ OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 MODULE := $(BUILD)/mailauth/core.so
 
 .PHONY: all all-luas deps demo test unit asan valgrind lint fuzz fuzz-long bench clean \
-	check-sources rockspec-test install print-srcs print-libs
+	check-sources rockspec-test soak install print-srcs print-libs
 
 all: $(MODULE)
 
@@ -133,6 +133,16 @@ print-libs:
 bench: deps
 	@$(MAKE) --no-print-directory LUA=lua5.4 all
 	@sh bench/run.sh
+
+# mailauth.check SOAK_N times (default 200000) under each Lua: RSS must stay
+# flat once warm (spec/support/soak.lua).  Not part of make test.
+SOAK_N ?= 200000
+soak: deps
+	@$(MAKE) --no-print-directory all-luas
+	@for l in $(LUAS); do \
+		LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH="build/$$l/?.so;;" \
+			$$l spec/support/soak.lua $(SOAK_N) || exit 1; \
+	done
 
 check-sources:
 	@lua5.4 spec/support/check-sources.lua rockspec/mailauth-scm-1.rockspec $(SRCS)

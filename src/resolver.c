@@ -139,6 +139,9 @@ static size_t entry_bytes(const char *key, const mauth_answer *a)
 
 	for (i = 0; i < a->n; i++)
 		n += a->rr[i].len + 1;
+	/* the CNAME chain lives in the same block (answer_build_chain) */
+	for (i = 0; i < a->ncnames; i++)
+		n += sizeof(char *) + strlen(a->cnames[i]) + 1;
 	return n;
 }
 

@@ -82,4 +82,59 @@ describe("IDN: U-label domains (RFC 8616 §4)", function()
     assert.is_string(d.problem)
     assert.same({}, log)
   end)
+
+  -- DKIM d= and i= in U-labels, signed by dkimpy (which writes them as
+  -- UTF-8): the key is looked up at the A-label name, the signature passes,
+  -- and d= is reported as A-labels, so DMARC aligns it with From.  On the
+  -- tree before this case existed the tag parser refused the UTF-8 octets
+  -- (neutral, "DKIM-Signature syntax error"); mutation check: with
+  -- is_valchar refusing octets >= 0x80 again, both cases fail that way.
+  describe("DKIM d= in U-labels (signed by dkimpy)", function()
+    package.path = "spec/support/?.lua;" .. package.path
+    local T = require "tenant"
+    local ok, why = T.available()
+    if not ok then
+      pending("dkimpy or openssl absent: " .. tostring(why))
+      return
+    end
+    local fields = { "From: Jörg <joerg@bücher.example>", "To: bob@example.net",
+                     "Subject: IDN", "Date: Thu, 26 Nov 2026 09:00:00 +0000",
+                     "Message-ID: <1@xn--bcher-kva.example>" }
+    local function signed(domain)
+      return T.sign_dkimpy(T.message(fields), { domain = domain, selector = "s1", key = "idn",
+                                                 headers = { "from", "to", "subject", "date" } })
+    end
+    local function key_zone(log)
+      local z = {
+        ["TXT s1._domainkey." .. ALABEL] = "v=DKIM1; k=rsa; p=" .. T.key("idn").p,
+        ["TXT _dmarc." .. ALABEL] = "v=DMARC1; p=reject",
+      }
+      return resolver(z, log)
+    end
+
+    it("passes, looked up and reported as A-labels, and aligns with a U-label From", function()
+      local log = {}
+      local message = signed("bücher.example")
+      assert.truthy(message:find("d=bücher.example;", 1, true))   -- dkimpy wrote UTF-8
+      local rep = mailauth.check(message, { resolver = key_zone(log), now = T.SIGNED_AT + 60,
+                                            authserv_id = "mx.test" })
+      assert.equal("pass", rep.dkim[1].result, rep.dkim[1].problem)
+      assert.equal(ALABEL, rep.dkim[1].domain)
+      assert.equal("@" .. ALABEL, rep.dkim[1].identity)
+      assert.equal("pass", rep.dmarc.result)
+      assert.is_true(rep.dmarc.dkim_aligned)
+      local asked = {}
+      for _, q in ipairs(log) do asked[q] = true end
+      assert.is_true(asked["TXT s1._domainkey." .. ALABEL])
+    end)
+
+    it("a d= whose U-labels do not convert is permerror and asks nothing", function()
+      local log = {}
+      local message = signed("bücher.example"):gsub("d=bücher%.example;", "d=" .. BAD .. ";", 1)
+      local r = mailauth.dkim_verify(message, { resolver = key_zone(log), now = T.SIGNED_AT + 60 })
+      assert.equal("permerror", r[1].result)
+      assert.matches("A%-labels", r[1].problem)
+      for _, q in ipairs(log) do assert.is_nil(q:find("_domainkey", 1, true), q) end
+    end)
+  end)
 end)

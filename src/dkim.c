@@ -202,6 +202,41 @@ static int qp_decode(char *s)
 	return 0;
 }
 
+/*
+ * The domain of i= in A-labels, as d= is (RFC 8616 §4), so that "i= is
+ * within d=" compares like with like.  0; -1 on ENOMEM; 1 with the
+ * signature decided when it does not convert.
+ */
+static int identity_to_alabels(arena *a, dkim_sig *s)
+{
+	char *at = strrchr(s->identity, '@'), *joined;
+	const char *ace;
+	size_t acelen, local;
+	int rc;
+
+	if (at == NULL)
+		return 0;
+	rc = name_to_alabels(a, at + 1, strlen(at + 1), &ace, &acelen);
+	if (rc == MAUTH_ENOMEM)
+		return -1;
+	if (rc != 0) {
+		decide(s, "permerror", "the domain of i= does not convert to "
+		       "A-labels (UTS #46, RFC 8616 §4)%s", "");
+		return 1;
+	}
+	if (ace == at + 1)
+		return 0;
+	local = (size_t)(at + 1 - s->identity);
+	joined = arena_alloc(a, local + acelen + 1);
+	if (joined == NULL)
+		return -1;
+	memcpy(joined, s->identity, local);
+	memcpy(joined + local, ace, acelen);
+	joined[local + acelen] = '\0';
+	s->identity = joined;
+	return 0;
+}
+
 /* Parses one DKIM-Signature field into s (result set when unusable). */
 static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 		     dkim_sig *s)
@@ -236,6 +271,14 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 		if (qp_decode(s->identity) != 0) {
 			decide(s, "permerror", "i= is not valid quoted-printable%s", "");
 			return 0;
+		}
+		switch (identity_to_alabels(a, s)) {
+		case 0:
+			break;
+		case 1:
+			return 0;	/* decided: permerror */
+		default:
+			return -1;
 		}
 	}
 	if ((t = tags_get(&tl, "c")) != NULL && (s->canon = tag_dup(a, t)) == NULL)
@@ -307,6 +350,23 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 		memcpy(s->bh, bh, n);
 	}
 	REQUIRE("d");
+	if (s->domain != NULL) {
+		/* RFC 8616 §4: a d= in U-labels is looked up (and reported,
+		 * and aligned by DMARC) as its A-labels */
+		const char *ace;
+		size_t acelen;
+		int rc = name_to_alabels(a, s->domain, strlen(s->domain), &ace,
+					 &acelen);
+
+		if (rc == MAUTH_ENOMEM)
+			return -1;
+		if (rc != 0) {
+			decide(s, "permerror", "d= U-labels do not convert to "
+			       "A-labels (UTS #46, RFC 8616 §4)%s", "");
+			return 0;
+		}
+		s->domain = (char *)ace;
+	}
 	if (s->domain == NULL || !name_is_valid(s->domain, strlen(s->domain)) ||
 	    strchr(s->domain, '\\') != NULL) {
 		decide(s, "permerror", "d= is not a domain name%s", "");

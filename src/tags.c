@@ -39,9 +39,14 @@ static int is_alnumpunc(char c)
 	return is_alpha(c) || (c >= '0' && c <= '9') || c == '_';
 }
 
+/*
+ * VALCHAR (RFC 6376 §3.2) plus UTF8-non-ascii octets: RFC 8616 §4 lets
+ * d= and i= carry U-labels.  Which tags may hold them is for each tag's
+ * own syntax to say (base64, numbers and names still refuse them).
+ */
 static int is_valchar(unsigned char c)
 {
-	return c >= 0x21 && c <= 0x7e && c != ';';
+	return (c >= 0x21 && c <= 0x7e && c != ';') || c >= 0x80;
 }
 
 #if defined(__SSE2__)
@@ -60,10 +65,12 @@ static size_t valchars_end(const char *s, size_t len, size_t i)
 	const __m128i semi = _mm_set1_epi8(';');
 
 	while (len - i >= 16) {
-		/* signed compares: bytes >= 0x80 are negative, so not > 0x20 */
+		/* signed compares: bytes >= 0x80 are negative, so they are
+		 * taken by the second test (UTF-8 octets, see is_valchar) */
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		__m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo),
-					   _mm_cmplt_epi8(v, hi));
+		__m128i ok = _mm_or_si128(
+			_mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi)),
+			_mm_cmplt_epi8(v, _mm_setzero_si128()));
 		unsigned bad = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(
 			_mm_cmpeq_epi8(v, semi), ok)) ^ 0xffffU;
 

@@ -124,13 +124,6 @@ describe("mailauth.check", function()
     assert.is_true(t.evidence.eop_ip)
     assert.is_true(t.evidence.eop_ptr)
     local ok = exchange.trust(run(1), { tenants = demo.tenants })
-    -- exchange.trust refuses an author it cannot count (the revised trust
-    -- rule); mailauth.check reports from_count once engineer author's
-    -- strict From reader is merged.
-    if rep.from_count == nil then
-      assert.are.equal("author", ok.rule)
-      return
-    end
     assert.is_true(ok.trusted)
     assert.are.equal("dkim", ok.via)
     assert.are.equal("contoso.onmicrosoft.com", ok.tenant)

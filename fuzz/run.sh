@@ -57,7 +57,11 @@ fuzz_$name: BUILD FAILED"
   [ -f "fuzz/dicts/$name.dict" ] && dict="-dict=fuzz/dicts/$name.dict"
   echo "== fuzz_$name: $secs s (log $log)"
   # shellcheck disable=SC2086
-  "$bin" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
+  # FUZZ_SEED: a fixed libFuzzer seed (CI), so a run can be repeated
+  seed=""
+  [ -n "${FUZZ_SEED:-}" ] && seed="-seed=$FUZZ_SEED"
+  # shellcheck disable=SC2086
+  "$bin" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 $seed \
     -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$name-" \
     $dict "$@" > "$log" 2>&1
   rc=$?

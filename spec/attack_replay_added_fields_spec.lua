@@ -14,13 +14,7 @@
 -- still refused, by the author rule (two From fields).
 local T = require "spec.support.tenant"
 
-describe("attack: replay with added fields", function()
-  local ok, why = T.available()
-  if not ok then
-    it("needs dkimpy", function() pending(why) end)
-    return
-  end
-  teardown(T.cleanup)
+T.describe("attack: replay with added fields", function()
 
   local added = {
     Subject = "Subject: Urgent: new bank details",

@@ -19,13 +19,7 @@ local T = require "spec.support.tenant"
 local TENANT_ONLY = { { domain = "contoso.onmicrosoft.com" } }
 local CHAIN = "selector1-contoso-com._domainkey.contoso.onmicrosoft.com"
 
-describe("exchange.trust: the tenant of a custom domain's key, from its CNAME", function()
-  local ok, why = T.available()
-  if not ok then
-    it("needs dkimpy", function() pending(why) end)
-    return
-  end
-  teardown(T.cleanup)
+T.describe("exchange.trust: the tenant of a custom domain's key, from its CNAME", function()
 
   for signer, sign in pairs(T.SIGNERS) do
     it(signer .. ": key_cnames and evidence.key_tenant; trusted only with trust_key_tenant", function()

@@ -38,6 +38,22 @@ function T.available()
   return true
 end
 
+--- T.describe(title, body): a busted describe block that needs dkimpy and
+-- openssl (one pending case naming what is missing otherwise) and removes
+-- the keys it made when done.
+function T.describe(title, body)
+  local busted = require "busted"
+  busted.describe(title, function()
+    local ok, why = T.available()
+    if not ok then
+      busted.it("needs dkimpy", function() busted.pending(why) end)
+      return
+    end
+    busted.teardown(T.cleanup)
+    body()
+  end)
+end
+
 local keys = {}
 --- T.key(name) -> { pem = path, pem_text = ..., p = base64 public key }
 function T.key(name)

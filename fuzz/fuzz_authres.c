@@ -20,36 +20,12 @@
 #include <string.h>
 #include <sanitizer/allocator_interface.h>
 #include "fuzz.h"
+#include "authres_tree.h"
 #include "internal.h"
 
 #define MAX_TEXT 140000
 
 static char big[MAX_TEXT];
-
-static int is_lower_word(const mauth_value *v, int may_be_empty)
-{
-	size_t i;
-
-	if (v == NULL || v->kind != MAUTH_V_STR)
-		return 0;
-	if (v->len == 0)
-		return may_be_empty;
-	for (i = 0; i < v->len; i++)
-		if (v->str[i] >= 'A' && v->str[i] <= 'Z')
-			return 0;
-	return 1;
-}
-
-static void strings_terminated(const mauth_value *v, int depth)
-{
-	FUZZ_ASSERT(depth < 6);
-	for (; v != NULL; v = v->next) {
-		if (v->kind == MAUTH_V_STR)
-			FUZZ_ASSERT(v->str != NULL && v->str[v->len] == '\0');
-		if (v->kind == MAUTH_V_LIST || v->kind == MAUTH_V_MAP)
-			strings_terminated(v->child, depth + 1);
-	}
-}
 
 static void check_props(const mauth_value *props, int lenient)
 {
@@ -116,32 +92,6 @@ static void check_tree(const mauth_value *r, int lenient)
 		FUZZ_ASSERT(f != NULL);
 		check_props(f, lenient);
 	}
-}
-
-static int same_tree(const mauth_value *a, const mauth_value *b)
-{
-	for (; a != NULL && b != NULL; a = a->next, b = b->next) {
-		if (a->kind != b->kind)
-			return 0;
-		if ((a->key == NULL) != (b->key == NULL) ||
-		    (a->key != NULL && strcmp(a->key, b->key) != 0))
-			return 0;
-		switch (a->kind) {
-		case MAUTH_V_STR:
-			if (a->len != b->len || memcmp(a->str, b->str, a->len) != 0)
-				return 0;
-			break;
-		case MAUTH_V_INT:
-		case MAUTH_V_BOOL:
-			if (a->num != b->num)
-				return 0;
-			break;
-		default:
-			if (!same_tree(a->child, b->child))
-				return 0;
-		}
-	}
-	return a == NULL && b == NULL;
 }
 
 static mauth_check *parse(const char *text, size_t len, int lenient)

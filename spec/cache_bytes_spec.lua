@@ -52,6 +52,13 @@ local function start_server()
 end
 
 describe("#integration resolver cache byte bound", function()
+  -- The bound is kept in C (resolver.c), the same under every Lua ABI:
+  -- checked once, under Lua 5.4, to keep make test short (MAILAUTH_ALL_ABIS=1
+  -- runs it everywhere).
+  if not (_VERSION == "Lua 5.4" or os.getenv("MAILAUTH_ALL_ABIS")) then
+    pending("checked under Lua 5.4 only: the cache is C code")
+    return
+  end
   local pid, port
 
   setup(function() pid, port = start_server() end)

@@ -64,6 +64,7 @@ for lua in $LUAS; do
   cpath=${SPEC_CPATH:-build/$dir/?.so}
   out="$tmp/$lua.tap"
   echo "== specs under $lua"
+  t0=$(date +%s)
   if [ -n "${SPEC_VALGRIND:-}" ]; then
     runner="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $lua /usr/bin/busted"
   else
@@ -79,7 +80,7 @@ for lua in $LUAS; do
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
   grep -v '^ok ' "$out" | grep -v '^# *$' | head -200
   grep '^ok [0-9]* - # SKIP ' "$out" | sed 's/^ok [0-9]* - # SKIP /   skip: /' | head -50
-  echo "   $lua: $p passed, $f failed, $s skipped"
+  echo "   $lua: $p passed, $f failed, $s skipped ($(($(date +%s) - t0)) s)"
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 done
 [ "$skipped" = 0 ] || echo "$skipped skipped (pending; not counted as passed)"

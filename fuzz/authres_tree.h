@@ -8,6 +8,7 @@
 #define MAUTH_FUZZ_AUTHRES_TREE_H
 
 #include <string.h>
+#include <sanitizer/allocator_interface.h>
 #include "fuzz.h"
 #include "mailauth.h"
 
@@ -63,6 +64,56 @@ static int same_tree(const mauth_value *a, const mauth_value *b)
 		}
 	}
 	return a == NULL && b == NULL;
+}
+
+/*
+ * One authres_parse check of text with one option (key = val), run to the
+ * end; the parser's memory must stay linear in the text.
+ */
+static mauth_check *authres_run(const char *text, size_t len, const char *key,
+				const char *val)
+{
+	mauth_param pv[2] = { { "text", text, len }, { key, val, strlen(val) } };
+	mauth_check *c;
+	char err[128];
+	size_t before = __sanitizer_get_current_allocated_bytes(), used;
+
+	FUZZ_ASSERT(mauth_check_new(&c, "authres_parse", pv, 2, err,
+				    sizeof err) == 0);
+	FUZZ_ASSERT(mauth_check_step(c) == MAUTH_DONE);
+	used = __sanitizer_get_current_allocated_bytes() - before;
+	if (used > 256 * len + 256 * 1024)
+		fprintf(stderr, "%zu bytes allocated for %zu bytes of text\n",
+			used, len);
+	FUZZ_ASSERT(used <= 256 * len + 256 * 1024);
+	return c;
+}
+
+#define AUTHRES_BIG_MAX 140000
+static char authres_big[AUTHRES_BIG_MAX];
+
+/*
+ * The text to parse: the input itself, or, when it starts with 0xff N,
+ * the rest repeated to N * 512 + 1 bytes (long fields).  0: nothing to do.
+ */
+static int authres_input(const uint8_t *data, size_t size, const char **text,
+			 size_t *len)
+{
+	*text = (const char *)data;
+	*len = size;
+	if (size >= 2 && data[0] == 0xff) {
+		size_t want = (size_t)data[1] * 512 + 1, o = 0;
+
+		if (size == 2)
+			return 0;
+		while (o < want && o + size - 2 <= AUTHRES_BIG_MAX) {
+			memcpy(authres_big + o, data + 2, size - 2);
+			o += size - 2;
+		}
+		*text = authres_big;
+		*len = o;
+	}
+	return 1;
 }
 
 #endif

@@ -18,14 +18,11 @@
  * is Lua: spec/authres_spec.lua covers it.)
  */
 #include <string.h>
-#include <sanitizer/allocator_interface.h>
 #include "fuzz.h"
 #include "authres_tree.h"
 #include "internal.h"
 
-#define MAX_TEXT 140000
 
-static char big[MAX_TEXT];
 
 static void check_props(const mauth_value *props, int lenient)
 {
@@ -96,45 +93,21 @@ static void check_tree(const mauth_value *r, int lenient)
 
 static mauth_check *parse(const char *text, size_t len, int lenient)
 {
-	mauth_param pv[2] = {
-		{ "text", text, len },
-		{ "lenient", lenient ? "1" : "0", 1 },
-	};
-	mauth_check *c;
-	char err[128];
-	size_t before = __sanitizer_get_current_allocated_bytes(), used;
+	mauth_check *c = authres_run(text, len, "lenient", lenient ? "1" : "0");
 
-	FUZZ_ASSERT(mauth_check_new(&c, "authres_parse", pv, 2, err,
-				    sizeof err) == 0);
-	FUZZ_ASSERT(mauth_check_step(c) == MAUTH_DONE);
-	used = __sanitizer_get_current_allocated_bytes() - before;
-	if (used > 256 * len + 256 * 1024)
-		fprintf(stderr, "%zu bytes allocated for %zu bytes of text\n",
-			used, len);
-	FUZZ_ASSERT(used <= 256 * len + 256 * 1024);
 	check_tree(mauth_check_result(c), lenient);
 	return c;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *text = (const char *)data;
-	size_t len = size;
+	const char *text;
+	size_t len;
 	mauth_check *strict, *lenient;
 	const mauth_value *rs, *rl;
 
-	if (size >= 2 && data[0] == 0xff) {
-		size_t want = (size_t)data[1] * 512 + 1, o = 0;
-
-		if (size == 2)
-			return 0;
-		while (o < want && o + size - 2 <= MAX_TEXT) {
-			memcpy(big + o, data + 2, size - 2);
-			o += size - 2;
-		}
-		text = big;
-		len = o;
-	}
+	if (!authres_input(data, size, &text, &len))
+		return 0;
 	strict = parse(text, len, 0);
 	lenient = parse(text, len, 1);
 	rs = mauth_check_result(strict);

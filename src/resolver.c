@@ -62,12 +62,18 @@ typedef struct {
 	cache_entry *lru_head, *lru_tail;
 } net_resolver;
 
-static double now_s(void)
+/* The one monotonic clock of the drivers, in nanoseconds. */
+static long long mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double now_s(void)
+{
+	return (double)mono_ns() / 1e9;
 }
 
 /* ---- the cache ---- */
@@ -743,10 +749,7 @@ static void drop_last(mauth_resolver *r)
 
 long long mauth_clock_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return mono_ns() / 1000000;
 }
 
 /* r->query bounded by deadline_ms (0: none), which it reads from r. */

@@ -336,6 +336,10 @@ describe("dns cnames: Lua function resolvers", function()
                      "answer: cnames[2] must be a string")
     assert.has_error(function() verify { rcode = "NOERROR", records = {}, cnames = { 7 } } end,
                      "answer: cnames[1] must be a string")
+    -- a NUL would cut the name in C (before: "a.example\0.evil" became
+    -- "a.example"): refused whole
+    assert.has_error(function() verify { rcode = "NOERROR", records = {}, cnames = { "a.example\0.evil" } } end,
+                     "answer: cnames[1] holds a NUL byte")
     local many = {}
     for i = 1, 65 do many[i] = i .. ".example" end
     assert.has_error(function() verify { rcode = "NOERROR", records = {}, cnames = many } end,

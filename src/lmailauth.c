@@ -112,6 +112,7 @@ static void check_answer_cnames(lua_State *L, int idx, int anchor,
 {
 	const char **names;
 	lua_Integer n, i;
+	size_t len;
 
 	lua_getfield(L, idx, "cnames");
 	if (lua_isnil(L, -1)) {
@@ -130,7 +131,10 @@ static void check_answer_cnames(lua_State *L, int idx, int anchor,
 		if (lua_type(L, -1) != LUA_TSTRING)
 			luaL_error(L, "answer: cnames[%d] must be a string",
 				   (int)i);
-		names[i - 1] = lua_tostring(L, -1);
+		names[i - 1] = lua_tolstring(L, -1, &len);
+		/* a NUL would cut the name short in C: refuse it, never cut */
+		if (memchr(names[i - 1], '\0', len) != NULL)
+			luaL_error(L, "answer: cnames[%d] holds a NUL byte", (int)i);
 		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
 	}
 	a->cnames = names;

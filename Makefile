@@ -4,7 +4,7 @@
 #   make [LUA=lua5.4|lua5.3|luajit]   build build/$(LUA)/mailauth/core.so
 #   make demo                         check the sample messages offline
 #   make test                         specs under all three Lua ABIs + Knot
-#   make asan | lint | fuzz | fuzz-long | soak | bench | rockspec-test | check-sources
+#   make asan | lint | check-layering | fuzz | fuzz-long | soak | bench | rockspec-test | check-sources
 
 LUA ?= lua5.4
 LUAS := lua5.4 lua5.3 luajit
@@ -12,14 +12,22 @@ CC ?= gcc
 BUILD := build/$(LUA)
 
 # Sources of mailauth.core; the rockspec lists the same (make check-sources).
-CORE_SRCS := src/arena.c src/util.c src/ip.c src/textbuf.c src/check.c src/iprev.c \
-	src/idn.c src/macro.c src/spfrecord.c src/spf.c src/spfcache.c \
-	src/psl.c src/dmarc.c src/authres.c \
-	src/message.c src/author.c src/msginfo.c src/tags.c src/canon.c src/canon_stream.c src/canon_avx512.c src/crypto.c src/dkim.c src/dkim_sign.c \
-	src/arc.c src/arc_seal.c
-DRIVER_SRCS := src/dnswire.c src/zone.c src/resolver.c
-SRCS := $(CORE_SRCS) $(DRIVER_SRCS) src/lmailauth.c
-HDRS := $(wildcard src/*.h)
+# The folders are the layers (make check-layering): core/ is shared by all
+# protocols, dns/ is the only code doing I/O, one folder per protocol, and
+# lua/ the binding.  kinds.c is the registry that names every protocol.
+CORE_SRCS := src/core/arena.c src/core/util.c src/core/ip.c src/core/textbuf.c \
+	src/core/check.c src/core/idn.c src/core/psl.c src/core/message.c \
+	src/core/author.c src/core/message_info.c src/core/tags.c src/core/canon.c \
+	src/core/canon_stream.c src/core/canon_avx512.c src/core/crypto.c \
+	src/kinds.c src/iprev.c \
+	src/spf/spf_macro.c src/spf/spf_record.c src/spf/spf.c src/spf/spf_cache.c \
+	src/dmarc/dmarc.c src/authres/authres.c \
+	src/dkim/dkim_verify.c src/dkim/dkim_sign.c \
+	src/arc/arc_verify.c src/arc/arc_seal.c
+DRIVER_SRCS := src/dns/dnswire.c src/dns/zone.c src/dns/resolver.c
+BINDING_SRCS := src/lua/lmailauth.c
+SRCS := $(CORE_SRCS) $(DRIVER_SRCS) $(BINDING_SRCS)
+HDRS := $(wildcard src/*.h src/*/*.h)
 
 LUA_PC := $(LUA)
 
@@ -37,11 +45,12 @@ OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(SRCS))
 MODULE := $(BUILD)/mailauth/core.so
 
 .PHONY: all all-luas deps demo test unit asan valgrind lint fuzz fuzz-long bench clean \
-	check-sources rockspec-test soak install print-srcs print-libs
+	check-sources check-layering rockspec-test soak install print-srcs print-libs
 
 all: $(MODULE)
 
 $(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(LUA_CFLAGS) -Isrc -c $< -o $@
 
 $(MODULE): $(OBJS) | $(BUILD)/mailauth
@@ -93,12 +102,12 @@ valgrind: all
 # errors).  --force: the Lua headers have more #if configurations than
 # cppcheck's default 12, and checking them all takes half a second.
 LINT_LUA_INC ?= /usr/include/lua5.4
-lint:
+lint: check-layering
 	@sh spec/support/deps.sh lint
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Isrc $(filter-out src/lmailauth.c,$(SRCS))
+		--inline-suppr --suppress=missingIncludeSystem -Isrc $(CORE_SRCS) $(DRIVER_SRCS)
 	cppcheck --quiet --force --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Isrc -I$(LINT_LUA_INC) src/lmailauth.c
+		--inline-suppr --suppress=missingIncludeSystem -Isrc -I$(LINT_LUA_INC) $(BINDING_SRCS)
 	@mkdir -p build
 	@echo "clang-tidy $(SRCS)"
 	@clang-tidy --quiet $(SRCS) -- -std=c99 -Isrc -I$(LINT_LUA_INC) \
@@ -143,6 +152,11 @@ soak: deps
 		LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH="build/$$l/?.so;;" \
 			$$l spec/support/soak.lua $(SOAK_N) || exit 1; \
 	done
+
+# The folders of src/ are the layers; this fails on an include or call
+# that crosses them (spec/support/check-layering.sh says which rules).
+check-layering:
+	@sh spec/support/check-layering.sh src
 
 check-sources:
 	@lua5.4 spec/support/check-sources.lua rockspec/mailauth-scm-1.rockspec $(SRCS)

@@ -23,7 +23,8 @@ note() { printf '%s\n' "$*" >&2; }
 
 # ---- build the C drivers -------------------------------------------------
 CFLAGS="-std=c99 -O2 -Wall -Wextra -Werror -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L"
-CORE_OBJS=$(ls build/lua5.4/obj/*.o | grep -v '/lmailauth\.o$')
+# The objects of the sources the Makefile lists (never a stale one).
+CORE_OBJS=$(make -s --no-print-directory print-srcs | tr ' ' '\n' | sed 's|^src/|build/lua5.4/obj/|; s|\.c$|.o|')
 # The libraries the core links with, as the Makefile says (new protocols may add some).
 LIBS=$(make -s --no-print-directory --eval 'bench-print-libs: ; @echo $(LIBS)' bench-print-libs)
 build() { # name, extra args...

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "internal.h"
+#include "core/internal.h"
 
 static const char ed_pem[] =
 	"-----BEGIN PRIVATE KEY-----\n"

@@ -17,9 +17,9 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "internal.h"
-#include "message.h"
-#include "author.h"
+#include "core/internal.h"
+#include "core/message.h"
+#include "core/author.h"
 
 #define SIMPLE_MAX 80
 

@@ -20,7 +20,7 @@
 #include <string.h>
 #include "fuzz.h"
 #include "authres_tree.h"
-#include "internal.h"
+#include "core/internal.h"
 
 
 

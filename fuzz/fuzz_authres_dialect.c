@@ -13,7 +13,7 @@
  *     same tree (authserv-id, version, instance, every method, result,
  *     reason, comment and property, in order).  The dialect may only add
  *     readings where the strict grammar fails; it never reads a strictly
- *     valid field differently (src/authres.c, "dialect").
+ *     valid field differently (src/authres/authres.c, "dialect").
  *   - the dialect's own trees are { invalid } alone or the documented
  *     shape, with only the documented deviations: authserv_id absent (and
  *     then no instance), ptype "" only for "action" in a dmarc result, an empty
@@ -24,7 +24,7 @@
 #include <string.h>
 #include "fuzz.h"
 #include "authres_tree.h"
-#include "internal.h"
+#include "core/internal.h"
 
 
 

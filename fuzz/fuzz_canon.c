@@ -16,7 +16,7 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "canon.h"
+#include "core/canon.h"
 
 /* Bare LF counts as CRLF (canon.c's rule: an MTA would have converted). */
 static size_t line_end(const char *p, const char *end)

@@ -16,7 +16,7 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "canon.h"
+#include "core/canon.h"
 
 static char *make_body(fuzz_reader *r, size_t *len)
 {

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #define MAX_RECORDS 24
 #define MAX_STEPS 8

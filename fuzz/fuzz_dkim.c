@@ -4,8 +4,8 @@
  * first NUL-free "\n=====\n" into a message and a key record (the answer
  * to every key question), so both sides are fuzzed.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -D_DEFAULT_SOURCE \
- *     fuzz/fuzz_dkim.c src/{arena,util,check,iprev,ip,message,tags,canon,crypto,dkim,dkim_sign}.c \
- *     -lcrypto -o build/fuzz_dkim && build/fuzz_dkim -max_total_time=60
+ *     fuzz/fuzz_dkim.c $(make -s print-srcs) $(make -s print-libs) \
+ *     -o build/fuzz_dkim && build/fuzz_dkim -max_total_time=60   (or: sh fuzz/run.sh 60 dkim)
  */
 #include <stdint.h>
 #include <string.h>

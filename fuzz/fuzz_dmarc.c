@@ -36,12 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz.h"
-#include "internal.h"
+#include "core/internal.h"
 
 /* The record parser is static in dmarc.c: take the file in whole. */
 #define mauth_dmarc_vt fuzz_dmarc_copy_vt
 #define mauth_org_domain_vt fuzz_org_domain_copy_vt
-#include "../src/dmarc.c"
+#include "../src/dmarc/dmarc.c"
 #undef mauth_dmarc_vt
 #undef mauth_org_domain_vt
 

@@ -6,8 +6,8 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "internal.h"
-#include "message.h"
+#include "core/internal.h"
+#include "core/message.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

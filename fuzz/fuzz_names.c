@@ -10,7 +10,7 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "dnswire.h"
+#include "dns/dnswire.h"
 
 static int lower(int c)
 {

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "internal.h"
+#include "core/internal.h"
 
 static volatile unsigned sink;
 

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the SPF record parser and the macro expander.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_spf.c (sh fuzz/run.sh 600 spf) \
- *     src/spfrecord.c src/macro.c src/arena.c src/util.c src/ip.c -o fuzz-spf
+ *     src/spf/spf_record.c src/spf/spf_macro.c src/core/{arena,util,ip}.c -o fuzz-spf
  * The first byte picks the target: record parse, or macro expansion of the
  * rest as a domain-spec or as explanation text.  A record is parsed three
  * times: directly and twice through the process-wide cache (a miss, then
@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "macro.h"
-#include "spf.h"
+#include "spf/spf_macro.h"
+#include "spf/spf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

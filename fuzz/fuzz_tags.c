@@ -6,8 +6,8 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "internal.h"
-#include "tags.h"
+#include "core/internal.h"
+#include "core/tags.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

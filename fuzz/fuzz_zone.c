@@ -10,7 +10,7 @@
  */
 #include <string.h>
 #include "fuzz.h"
-#include "internal.h"
+#include "core/internal.h"
 
 #define MAX_ZONES 4
 #define MAX_QUESTIONS 32

@@ -1,6 +1,6 @@
 -- ARC-Message-Signature coverage in arc_verify's chain entries: ams_headers,
 -- ams_unsigned_headers, ams_body_length, ams_unsigned_body_bytes,
--- ams_timestamp (src/arc.c; the meaning is DKIM's note_unsigned, RFC 6376
+-- ams_timestamp (src/arc/arc_verify.c; the meaning is DKIM's note_unsigned, RFC 6376
 -- §8.15: a signed field the message holds more often than h= covers is an
 -- added copy nobody signed).  Messages sealed by mailauth's own signer with
 -- dkimpy's test key (../shared/testdata/dkim/dkimpy/), then altered the way a
@@ -48,7 +48,7 @@ describe("arc: AMS coverage in the chain", function()
   -- A replay: a second From and Subject put on top of a genuine seal.  The
   -- AMS still verifies (h= signs the bottom-most copy, RFC 6376 §5.4.2), so
   -- only ams_unsigned_headers shows it.  Without the defence (the
-  -- note_ams_unsigned call in collect(), src/arc.c, removed) this fails:
+  -- note_ams_unsigned call in collect(), src/arc/arc_verify.c, removed) this fails:
   -- ams_unsigned_headers is nil.
   it("an added From and Subject above a passing seal: ams_unsigned_headers", function()
     local m = sealed(PLAIN)

@@ -9,7 +9,7 @@
 -- DMARC record; a reader that picks attacker.example out of the field gets
 -- DMARC "pass" while a mail client may show ceo@victim.example.
 --
--- Defended: src/author.c reads RFC 5322 §3.4/§3.6.2 strictly and makes the
+-- Defended: src/core/author.c reads RFC 5322 §3.4/§3.6.2 strictly and makes the
 -- author unusable on each form, naming it; DMARC is permerror with that
 -- problem and from_domain is nil.
 -- Mutation check (each done by hand, then restored), per signer:

@@ -7,7 +7,7 @@
 -- the attacker's domain, which publishes DMARC, so a reader that sees only
 -- the attacker's From gives DMARC "pass".
 --
--- One rule everywhere (src/message.h): the message reader, the DKIM
+-- One rule everywhere (src/core/message.h): the message reader, the DKIM
 -- canonicaliser and the From reader all end lines at CRLF or a bare LF
 -- and keep a bare CR as data; a header section with a bare CR, or with a
 -- bare LF among CRLF line ends, is flagged (message_info's problem) and

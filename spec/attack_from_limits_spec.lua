@@ -6,7 +6,7 @@
 -- evaluating only the part that was read, the attacker's, which passes;
 -- the victim's address was in the part a client may show.
 --
--- Defended: src/author.c never evaluates a partial author: header limits
+-- Defended: src/core/author.c never evaluates a partial author: header limits
 -- reached, a From line or an address over 998 bytes (RFC 5322 §2.1.1),
 -- more than 64 mailboxes each make the author unusable, DMARC permerror
 -- naming the limit.  The messages are signed (dkimpy, and mailauth's

@@ -10,7 +10,7 @@
 -- The attacker's domain publishes a key and a DMARC record, so DMARC on
 -- the attacker's From alone would pass while a client may show the victim.
 --
--- Defended: RFC 5322 §3.6 allows exactly one From; src/author.c makes
+-- Defended: RFC 5322 §3.6 allows exactly one From; src/core/author.c makes
 -- the author unusable for 0 or 2+ From fields and for a line that is not
 -- a field but starts "From"; DMARC is permerror with that problem.
 -- Mutation check (done by hand, then restored), per signer:

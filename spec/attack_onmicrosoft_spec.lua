@@ -8,7 +8,7 @@
 -- public suffix (result: shared_parent); exchange.trust refuses; and
 -- examples/policy.lua rejects.  Signed by dkimpy and mailauth.dkim_sign.
 --
--- Mutation check: with shared_org() in src/dmarc.c returning NULL, the
+-- Mutation check: with shared_org() in src/dmarc/dmarc.c returning NULL, the
 -- PSL and tree cases failed "expected fail, got pass" (and shared_parent
 -- nil), the shared_domains case likewise, and the policy case failed
 -- "expected reject, got accept" once the policy's claimed-tenant rule was

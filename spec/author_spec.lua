@@ -1,4 +1,4 @@
--- The strict From reader (src/author.c) through mailauth.message_info, on
+-- The strict From reader (src/core/author.c) through mailauth.message_info, on
 -- the RFC 5322 Appendix A examples (A.1.1-A.1.3, A.5, A.6.1-A.6.3), and
 -- mailauth.dmarc's author_problem option.
 local mailauth = require "mailauth"

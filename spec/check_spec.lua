@@ -34,7 +34,7 @@ describe("mailauth.message_info", function()
     end
   end)
 
-  -- These were read leniently before the strict From reader (src/author.c);
+  -- These were read leniently before the strict From reader (src/core/author.c);
   -- each is a form mail readers disagree on, so the author is now unusable
   -- (a group: RFC 5322 §3.6.2 mailbox-list; a route: §4.4, Composition
   -- Kills "route portion"; "@" in a quoted local-part; a final dot is no

@@ -1,4 +1,4 @@
--- Differential spec for DKIM canonicalisation (src/canon.c, RFC 6376 §3.4):
+-- Differential spec for DKIM canonicalisation (src/core/canon.c, RFC 6376 §3.4):
 -- dkimpy (python3-dkim, the oracle) signs ~2000 generated messages with the
 -- rsa test key in all four canonicalisation pairs, and mailauth.dkim_verify
 -- must say "pass" for each, "fail" once a non-whitespace body byte is flipped.

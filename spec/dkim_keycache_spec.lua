@@ -1,4 +1,4 @@
--- The process-wide cache of decoded DKIM public keys (src/crypto.c) must
+-- The process-wide cache of decoded DKIM public keys (src/core/crypto.c) must
 -- never change a result.  Every expectation here comes from how the data
 -- was made, not from mailauth: a signature made with key X passes with X's
 -- record and fails with any other key's (RFC 6376 6.1.3); a record whose

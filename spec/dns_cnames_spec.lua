@@ -183,7 +183,7 @@ describe("dns cnames: wire replies (RFC 2181 §5.4.1)", function()
   -- question did not ask (an off-path forgery that won the race, or a
   -- careless server).  Before the defence, mauth_wire_parse took every
   -- record of the asked type whatever its owner.  Mutation check (the owner
-  -- comparison in answer_from_pkt, src/dnswire.c, removed; run 2026-12-01):
+  -- comparison in answer_from_pkt, src/dns/dnswire.c, removed; run 2026-12-01):
   -- 8 cases failed: this one saw records = { "v=DKIM1; p=ATTACKER" }; the
   -- next three, the CNAME-itself and the dnspython cases got the other
   -- names' records too; the forged-key DKIM case below gave "pass" for the
@@ -395,7 +395,7 @@ dkim.mail.microsoft. IN SOA ns.dkim.mail.microsoft. h.dkim.mail.microsoft. 1 360
 
   it("keeps the chain per answer though both names publish the same p= (one key-cache entry)", function()
     -- The tenant's own signature asks the target name directly: no chain.
-    -- src/crypto.c caches the decoded key by its p= text, shared by both;
+    -- src/core/crypto.c caches the decoded key by its p= text, shared by both;
     -- key_cnames comes from each signature's own answer, so it must differ.
     local both = sign(sign(MESSAGE, key, TENANT, "selector1-contoso-com"), key, CONTOSO, "selector1")
     for _ = 1, 2 do

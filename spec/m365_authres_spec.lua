@@ -360,7 +360,7 @@ describe("m365: hostile Microsoft-dialect input", function()
 
   -- Narrow: each case is something lenient mode or a looser dialect would
   -- take.  Without the defence (the strcmp(ptype, "action") and
-  -- strcmp(method, "dmarc") tests removed from resinfo in src/authres.c, so
+  -- strcmp(method, "dmarc") tests removed from resinfo in src/authres/authres.c, so
   -- any bare name passes) the first assertion fails: "foo=bar" parses.
   it("the dialect refuses what Microsoft does not write", function()
     local bad = {
@@ -434,7 +434,7 @@ describe("m365: AAR length limit in arc_verify", function()
   end
 
   -- Without the defence (the old AAR_TEXT_MAX 8192 with the silent cut in
-  -- aar_copy, src/arc.c) this fails: authentication_results is the first
+  -- aar_copy, src/arc/arc_verify.c) this fails: authentication_results is the first
   -- 8192 bytes, and the dialect reads header.d=contoso.com from it.
   it("an AAR over 8192 bytes (under the limit) is reported whole; header.d is read whole", function()
     local aar = long_aar(8192, 9000)
@@ -453,7 +453,7 @@ describe("m365: AAR length limit in arc_verify", function()
     assert.is_nil(e.aar_problem)
   end)
 
-  -- Without the defence (the old silent cut restored in aar_copy, src/arc.c)
+  -- Without the defence (the old silent cut restored in aar_copy, src/arc/arc_verify.c)
   -- this fails: authentication_results is present, cut (at 65536 it would
   -- end "header.d=contoso.com", as long_aar places it).
   it("an AAR over 65536 bytes: aar_problem and no authentication_results", function()

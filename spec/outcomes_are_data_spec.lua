@@ -5,7 +5,7 @@
 -- types, and a non-IP where an IP is required (the MTA's own argument),
 -- raise.
 --
--- Mutation check: with the NUL handling in src/spf.c spf_init restored to
+-- Mutation check: with the NUL handling in src/spf/spf.c spf_init restored to
 -- `return MAUTH_EINVAL` ("sender: holds a NUL byte"), the MAIL FROM and
 -- HELO cases failed (1 failure, 1 error: "mailauth.spf: sender: holds a
 -- NUL byte" raised from mailauth.check).

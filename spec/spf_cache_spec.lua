@@ -1,4 +1,4 @@
--- The process-wide cache of parsed SPF records (src/spfcache.c) must never
+-- The process-wide cache of parsed SPF records (src/spf/spf_cache.c) must never
 -- change a result.  Every expectation here follows from RFC 7208 applied to
 -- the small records below (which network holds the client, §5.6; the first
 -- matching term decides and its qualifier is the result, §4.6.2; include

@@ -13,7 +13,7 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include "internal.h"
+#include "core/internal.h"
 
 #define IPREV_MAX_NAMES 10	/* the bound RFC 7208 §4.6.4 sets for PTR too */
 

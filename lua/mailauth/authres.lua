@@ -5,7 +5,7 @@
 --                 properties = { { ptype, property, value }, ... } }, ... } }
 --   ("none": result = "none" and results = {}); nil, reason when invalid.
 --   The text may carry the "Authentication-Results:" field name or not.
---   dialect = "microsoft": what Exchange Online writes (src/authres.c lists
+--   dialect = "microsoft": what Exchange Online writes (src/authres/authres.c lists
 --   each extension): no authserv-id (authserv_id = nil), "action=none"
 --   (ptype = ""), "header.from=;", bare "domain;" between results, a final
 --   ";".  The result then has dialect = "microsoft"; a strictly valid field

@@ -100,7 +100,7 @@ function M.check(api, message, opts)
   local report = { ip = ip, helo = helo, sender = sender }
   -- the clock signature times were judged by (exchange.trust reads it too)
   report.now = now
-  -- The author, read once by the strict From reader (src/author.c).  An
+  -- The author, read once by the strict From reader (src/core/author.c).  An
   -- author_problem means it cannot be read exactly: nothing may rest on it.
   local info = api.message_info(message)
   report.from_fields = info.from_fields

@@ -559,7 +559,7 @@ end
 
 --- mailauth.message_info(message) -> { from_fields, from_count, from_addresses,
 --                                      from_domains, author_problem, fields, problem }
--- The author, read without DNS by the strict From reader (src/author.c: RFC
+-- The author, read without DNS by the strict From reader (src/core/author.c: RFC
 -- 5322 §3.6.2 mailbox-list, §3.4, §3.2): from_fields From fields, from_count
 -- mailboxes, their addresses ("local@domain", domain lower-cased) and distinct
 -- domains.  author_problem (absent when clean) says why the author cannot be

@@ -33,7 +33,7 @@ function M.deadline(budget)
 end
 
 -- The problem of a check whose question q the deadline cut: the words of
--- mauth_check_expire (src/check.c), so both loops say the same.
+-- mauth_check_expire (src/core/check.c), so both loops say the same.
 local function expired_problem(q)
   return ("time budget ran out waiting for %s %s"):format(q.type, q.name)
 end

@@ -19,14 +19,16 @@ function M.build_dir()
   end
 end
 
--- The core's objects in bdir (everything but the Lua binding), quoted.
+-- The core's objects in bdir (everything but the Lua binding), quoted:
+-- the objects of the sources the Makefile lists, so that a stale object
+-- left by an older layout of src/ is never linked in.
 function M.core_objects(bdir)
   local objs = {}
-  local ls = io.popen("ls " .. q(bdir) .. "/obj/*.o")
-  for o in ls:lines() do
-    if not o:match("/lmailauth%.o$") then objs[#objs + 1] = q(o) end
+  local p = io.popen("make -s --no-print-directory print-srcs")
+  for src in p:read("*a"):gmatch("%S+") do
+    objs[#objs + 1] = q(bdir .. "/obj/" .. src:gsub("^src/", ""):gsub("%.c$", ".o"))
   end
-  ls:close()
+  p:close()
   return table.concat(objs, " ")
 end
 

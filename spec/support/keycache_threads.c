@@ -14,12 +14,12 @@
  * result on stderr and exits 1 (2: bad usage or input).
  *
  * "slots" prints, for each p= text read (one a line), the cache slot
- * src/crypto.c gives it (crypto_keycache_slot): the spec uses it to
+ * src/core/crypto.c gives it (crypto_keycache_slot): the spec uses it to
  * publish texts of different keys that compete for the same slot.
  */
 #define STRESS_NAME "keycache_threads"
 #include "stress.h"
-#include "crypto.h"
+#include "core/crypto.h"
 
 #define MAX_CASES 4096
 

@@ -24,15 +24,22 @@ start)
   echo $! > "$dir/knot.pid"
   # Ready when it answers for the first zone (about 30 ms; give it 10 s).
   first=$(basename "$(ls "$zones"/*.zone | head -n 1)" .zone)
-  i=0
-  while [ $i -lt 500 ]; do
-    if kdig +short +time=1 +tries=1 -p "$port" @127.0.0.1 SOA "$first" 2>/dev/null | grep -q .; then
+  deadline=$(($(date +%s) + 10))
+  while [ "$(date +%s)" -lt $deadline ]; do
+    # Only an SOA record counts as an answer: kdig prints its usage (or an
+    # error) on stdout for anything it does not take, so "some output" is
+    # no proof that Knot serves the zone.  +retry is kdig 3.x's option.
+    if kdig +short +time=1 +retry=0 -p "$port" @127.0.0.1 SOA "$first" 2>/dev/null |
+        grep -Eq '^[^;[:space:]]+ [^[:space:]]+( [0-9]+){5}$'; then
       exit 0
     fi
-    kill -0 "$(cat "$dir/knot.pid")" 2>/dev/null || exit 1
+    if ! kill -0 "$(cat "$dir/knot.pid")" 2>/dev/null; then
+      echo "knot.sh: knotd exited before answering (see $dir/knot.log)" >&2
+      exit 1
+    fi
     sleep 0.02
-    i=$((i + 1))
   done
+  echo "knot.sh: knotd did not answer SOA $first on 127.0.0.1@$port within 10 s" >&2
   exit 1 ;;
 stop)
   [ -f "$dir/knot.pid" ] && kill "$(cat "$dir/knot.pid")" 2>/dev/null

@@ -1,0 +1,367 @@
+/*
+ * check.c - the job machinery shared by every protocol.
+ *
+ * A protocol supplies a check_vt.  This file keeps its questions in
+ * batches: the protocol's step() runs only when every question of the
+ * current batch is answered, reads those answers, and asks the next batch.
+ * A driver therefore sees independent questions together and may answer
+ * them in any order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/internal.h"
+
+/*
+ * Questions and answers are parallel arrays so that a batch with no answer
+ * yet can be handed to a driver as it is (mauth_check_questions without a
+ * copy).  The arrays are kept from step to step.
+ */
+typedef struct {
+	mauth_question *q;
+	mauth_answer **ans;
+	size_t n, cap;
+	size_t answered;
+} batch;
+
+/* The first arena block lives in the check itself: one malloc per check. */
+#define BATCH_INLINE 8
+#define INLINE_ARENA 8192	/* a DKIM check with a few signatures fits */
+
+struct mauth_check {
+	const check_vt *vt;
+	void *state;
+	arena mem;
+	mauth_value *result;
+	int failed;		/* out of memory inside the protocol */
+	unsigned next_id;
+	batch open;		/* asked, being answered */
+	batch done;		/* answered; read by the running step() */
+	mauth_question *view;	/* questions() output when some are answered */
+	char *expired;		/* the first question cut by the time budget */
+	/* first storage of the two batches: most checks ask a few at a time */
+	mauth_question q0[2][BATCH_INLINE];
+	mauth_answer *a0[2][BATCH_INLINE];
+	_Alignas(16) unsigned char first[INLINE_ARENA];	/* arena block */
+};
+
+static void seterr(char *err, size_t errlen, const char *msg)
+{
+	if (err != NULL && errlen > 0) {
+		strncpy(err, msg, errlen - 1);
+		err[errlen - 1] = '\0';
+	}
+}
+
+static void batch_clear(batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		mauth_answer_free(b->ans[i]);
+	b->n = 0;
+	b->answered = 0;
+}
+
+int mauth_check_new(mauth_check **out, const char *kind,
+		    const mauth_param *pv, size_t pn, char *err, size_t errlen)
+{
+	const check_vt *vt;
+	mauth_check *c;
+	params p;
+	int rc;
+
+	*out = NULL;
+	vt = check_kind_find(kind);
+	if (vt == NULL) {
+		seterr(err, errlen, "unknown check kind");
+		return MAUTH_EINVAL;
+	}
+	/* Not calloc: the inline arena block needs no zeroing (arena_alloc
+	 * zeroes what it hands out). */
+	c = malloc(sizeof *c);
+	if (c == NULL)
+		return MAUTH_ENOMEM;
+	memset(c, 0, offsetof(mauth_check, q0));
+	arena_init_inline(&c->mem, c->first, sizeof c->first);
+	c->open.q = c->q0[0];
+	c->open.ans = c->a0[0];
+	c->open.cap = BATCH_INLINE;
+	c->done.q = c->q0[1];
+	c->done.ans = c->a0[1];
+	c->done.cap = BATCH_INLINE;
+	c->vt = vt;
+	c->next_id = 1;
+	c->state = arena_alloc(&c->mem, vt->state_size);
+	if (c->state == NULL) {
+		mauth_check_free(c);
+		return MAUTH_ENOMEM;
+	}
+	p.v = pv;
+	p.n = pn;
+	rc = vt->init(c, c->state, &p, err, errlen);
+	if (rc < 0 || c->failed || c->mem.failed) {
+		mauth_check_free(c);
+		return rc < 0 ? rc : MAUTH_ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+static int batch_inline(const mauth_check *c, const batch *b)
+{
+	return b->q == c->q0[0] || b->q == c->q0[1];
+}
+
+/* Doubles a batch; the check's inline arrays are copied out, never freed. */
+static int batch_grow(mauth_check *c, batch *b)
+{
+	size_t cap = b->cap > 0 ? b->cap * 2 : BATCH_INLINE;
+	mauth_question *q = malloc(cap * sizeof *q);
+	mauth_answer **ans = malloc(cap * sizeof *ans);
+
+	if (q == NULL || ans == NULL) {
+		free(q);
+		free(ans);
+		return -1;
+	}
+	memcpy(q, b->q, b->n * sizeof *q);
+	memcpy(ans, b->ans, b->n * sizeof *ans);
+	if (!batch_inline(c, b)) {
+		free(b->q);
+		free(b->ans);
+	}
+	b->q = q;
+	b->ans = ans;
+	b->cap = cap;
+	return 0;
+}
+
+unsigned check_ask(mauth_check *c, int type, const char *name)
+{
+	batch *b = &c->open;
+	mauth_question *q;
+	size_t i;
+
+	/* One question per (type, name) in a batch; both askers get its id. */
+	size_t len = strlen(name);
+
+	for (i = 0; i < b->n; i++)
+		if (b->q[i].type == type &&
+		    name_eq(b->q[i].name, strlen(b->q[i].name), name, len))
+			return b->q[i].id;
+	if (b->n == b->cap && batch_grow(c, b) != 0) {
+		c->failed = 1;
+		return 0;
+	}
+	q = &b->q[b->n];
+	q->name = arena_strndup(&c->mem, name, len);
+	if (q->name == NULL) {
+		c->failed = 1;
+		return 0;
+	}
+	q->type = type;
+	q->id = c->next_id++;
+	if (c->next_id == 0)
+		c->next_id = 1;
+	b->ans[b->n] = NULL;
+	b->n++;
+	return q->id;
+}
+
+const mauth_answer *check_got(const mauth_check *c, unsigned id)
+{
+	size_t i;
+
+	for (i = 0; i < c->done.n; i++)
+		if (c->done.q[i].id == id)
+			return c->done.ans[i];
+	return NULL;
+}
+
+arena *check_arena(mauth_check *c)
+{
+	return &c->mem;
+}
+
+mauth_value *check_result(mauth_check *c)
+{
+	if (c->result == NULL)
+		c->result = val_new(&c->mem, MAUTH_V_MAP);
+	if (c->result == NULL)
+		c->failed = 1;
+	return c->result;
+}
+
+/*
+ * The result's problem becomes text (the first "problem" member is
+ * rewritten, else one is added): the protocol's own words for a cut
+ * question ("TIMEOUT") say less than which question the budget cut.
+ */
+static void set_problem(mauth_check *c, const char *text)
+{
+	mauth_value *v;
+
+	for (v = c->result->child; v != NULL; v = v->next)
+		if (v->key != NULL && strcmp(v->key, "problem") == 0 &&
+		    v->kind == MAUTH_V_STR) {
+			v->str = text;
+			v->len = strlen(text);
+			return;
+		}
+	val_ref(&c->mem, c->result, "problem", text, strlen(text));
+}
+
+int mauth_check_step(mauth_check *c)
+{
+	batch tmp;
+	int rc;
+
+	if (c == NULL)
+		return MAUTH_EINVAL;
+	if (c->failed || c->mem.failed)
+		return MAUTH_ENOMEM;
+	if (c->result != NULL && c->open.n == 0)
+		return MAUTH_DONE;
+	if (c->open.answered < c->open.n)
+		return MAUTH_WANT_DNS;
+	/* The batch is complete: it becomes what step() reads. */
+	batch_clear(&c->done);
+	tmp = c->done;
+	c->done = c->open;
+	c->open = tmp;
+	rc = c->vt->step(c, c->state);
+	batch_clear(&c->done);
+	if (rc < 0 || c->failed || c->mem.failed) {
+		c->failed = 1;
+		return MAUTH_ENOMEM;
+	}
+	if (c->open.n > 0)
+		return MAUTH_WANT_DNS;
+	if (c->result == NULL)
+		return MAUTH_ESTATE;	/* a protocol that neither asked nor ended */
+	if (c->expired != NULL)
+		set_problem(c, c->expired);
+	return MAUTH_DONE;
+}
+
+size_t mauth_check_questions(const mauth_check *c, const mauth_question **qv)
+{
+	mauth_check *mc = (mauth_check *)c;
+	size_t i, n = 0;
+
+	*qv = NULL;
+	if (c == NULL || c->open.n == 0)
+		return 0;
+	if (c->open.answered == 0) {
+		/* the usual case: the whole batch is open, no copy needed */
+		*qv = c->open.q;
+		return c->open.n;
+	}
+	free(mc->view);
+	mc->view = malloc(c->open.n * sizeof *mc->view);
+	if (mc->view == NULL)
+		return 0;
+	for (i = 0; i < c->open.n; i++)
+		if (c->open.ans[i] == NULL)
+			mc->view[n++] = c->open.q[i];
+	*qv = mc->view;
+	return n;
+}
+
+/* The open question id, or -1. */
+static long open_index(const mauth_check *c, unsigned id)
+{
+	size_t i;
+
+	for (i = 0; i < c->open.n; i++)
+		if (c->open.q[i].id == id)
+			return c->open.ans[i] == NULL ? (long)i : -1;
+	return -1;
+}
+
+int mauth_check_answer(mauth_check *c, unsigned id, const mauth_answer *a)
+{
+	long i;
+
+	if (c == NULL || a == NULL)
+		return MAUTH_EINVAL;
+	i = open_index(c, id);
+	if (i < 0)
+		return MAUTH_ESTATE;
+	c->open.ans[i] = mauth_answer_dup(a);
+	if (c->open.ans[i] == NULL)
+		return MAUTH_ENOMEM;
+	c->open.answered++;
+	return 0;
+}
+
+int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a)
+{
+	long i = open_index(c, id);
+
+	if (i < 0) {
+		mauth_answer_free(a);
+		return MAUTH_ESTATE;
+	}
+	c->open.ans[i] = a;
+	c->open.answered++;
+	return 0;
+}
+
+/*
+ * RFC 7208 §4.6.4 (and the same bound for every other check): the time
+ * budget ran out with question id open.  It is answered TIMEOUT, and the
+ * first question so cut is named in the result's problem.
+ */
+int mauth_check_expire(mauth_check *c, unsigned id)
+{
+	static const mauth_answer timeout = { .rcode = MAUTH_RC_TIMEOUT };
+	long i;
+
+	if (c == NULL)
+		return MAUTH_EINVAL;
+	i = open_index(c, id);
+	if (i < 0)
+		return MAUTH_ESTATE;
+	if (c->expired == NULL) {
+		const char *type = qtype_name(c->open.q[i].type) ?
+				   qtype_name(c->open.q[i].type) : "?";
+		const char *name = c->open.q[i].name;
+		size_t len = sizeof "time budget ran out waiting for " + strlen(type) +
+			     1 + strlen(name);
+
+		c->expired = arena_alloc(&c->mem, len);
+		if (c->expired == NULL)
+			return MAUTH_ENOMEM;
+		snprintf(c->expired, len, "time budget ran out waiting for %s %s",
+			 type, name);
+	}
+	return mauth_check_answer(c, id, &timeout);
+}
+
+const mauth_value *mauth_check_result(const mauth_check *c)
+{
+	return c != NULL && c->open.n == 0 ? c->result : NULL;
+}
+
+void mauth_check_free(mauth_check *c)
+{
+	if (c == NULL)
+		return;
+	if (c->vt != NULL && c->vt->free != NULL && c->state != NULL)
+		c->vt->free(c->state);
+	batch_clear(&c->open);
+	batch_clear(&c->done);
+	if (!batch_inline(c, &c->open)) {
+		free(c->open.q);
+		free(c->open.ans);
+	}
+	if (!batch_inline(c, &c->done)) {
+		free(c->done.q);
+		free(c->done.ans);
+	}
+	free(c->view);
+	arena_free(&c->mem);
+	free(c);
+}

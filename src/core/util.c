@@ -1,0 +1,296 @@
+/*
+ * util.c - parameters, DNS names, answer blocks and the names of codes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/internal.h"
+
+const char *param_get(const params *p, const char *key, size_t *len)
+{
+	size_t i;
+
+	/* The last one wins, as in a Lua table built by hand. */
+	/* the first-byte test spares most strcmp calls */
+	for (i = p->n; i-- > 0;)
+		if (p->v[i].key != NULL && p->v[i].key[0] == key[0] &&
+		    strcmp(p->v[i].key, key) == 0) {
+			if (len != NULL)
+				*len = p->v[i].len;
+			return p->v[i].val;
+		}
+	return NULL;
+}
+
+int param_long(const params *p, const char *key, long min, long max, long *out)
+{
+	size_t len;
+	const char *s = param_get(p, key, &len);
+	char buf[32], *end;
+	long n;
+
+	if (s == NULL)
+		return 0;
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	n = strtol(buf, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = n;
+	return 1;
+}
+
+int param_bool(const params *p, const char *key, int *out)
+{
+	size_t len;
+	const char *s = param_get(p, key, &len);
+
+	if (s == NULL)
+		return 0;
+	if (len == 1 && (s[0] == '0' || s[0] == '1')) {
+		*out = s[0] == '1';
+		return 1;
+	}
+	return -1;
+}
+
+
+size_t name_strip_dot(const char *s, size_t len)
+{
+	size_t slashes = 0;
+
+	if (len == 0 || s[len - 1] != '.')
+		return len;
+	/* "a\\." ends in a dot, "a\." in an escaped one: count backslashes. */
+	while (slashes + 1 < len && s[len - 2 - slashes] == '\\')
+		slashes++;
+	return slashes % 2 == 0 ? len - 1 : len;
+}
+
+int name_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return ascii_ieq(a, name_strip_dot(a, alen), b, name_strip_dot(b, blen));
+}
+
+/*
+ * Counts wire octets the way a resolver will encode the text: "\." and
+ * "\DDD" are one octet.  Rejects empty labels, labels over 63 octets,
+ * names over 255 octets on the wire, and NUL bytes.
+ */
+int name_is_valid(const char *s, size_t len)
+{
+	size_t i, label = 0, wire = 1;
+
+	len = name_strip_dot(s, len);
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		/* letters, digits and most else: one test (all are above '.') */
+		if (ch > '.' && ch != '\\') {
+			if (++label > LABEL_MAX)
+				return 0;
+			continue;
+		}
+		if (ch == '\0')
+			return 0;
+		if (ch == '.') {
+			if (label == 0)
+				return 0;
+			wire += label + 1;
+			label = 0;
+			continue;
+		}
+		if (ch == '\\') {
+			if (i + 1 >= len)
+				return 0;
+			if (s[i + 1] >= '0' && s[i + 1] <= '9') {
+				int v;
+
+				if (i + 3 >= len)
+					return 0;
+				if (s[i + 2] < '0' || s[i + 2] > '9' ||
+				    s[i + 3] < '0' || s[i + 3] > '9')
+					return 0;
+				v = (s[i + 1] - '0') * 100 + (s[i + 2] - '0') * 10 +
+				    (s[i + 3] - '0');
+				if (v > 255 || v == 0)
+					return 0;
+				i += 3;
+			} else {
+				i += 1;
+			}
+		}
+		if (++label > LABEL_MAX)
+			return 0;
+	}
+	if (label == 0)
+		return 0;	/* "a.." ends in an empty label */
+	wire += label + 1;
+	return wire <= 255;
+}
+
+mauth_answer *answer_build_chain(int rcode, unsigned ttl, int secure,
+				 const mauth_rr *rr, size_t n,
+				 const char *const *cnames, size_t ncnames)
+{
+	size_t i, size = sizeof(mauth_answer) + n * sizeof(mauth_rr) +
+			 ncnames * sizeof(char *);
+	mauth_answer *a;
+	mauth_rr *out;
+	const char **names;
+	char *data;
+
+	if (ncnames > 255)
+		return NULL;	/* no chain is that long: CNAME_CHAIN_MAX */
+	for (i = 0; i < n; i++) {
+		if (rr[i].len > (size_t)-1 / 2 - size)
+			return NULL;
+		size += rr[i].len + 1;
+	}
+	for (i = 0; i < ncnames; i++) {
+		size_t len = strlen(cnames[i]);
+
+		if (len > (size_t)-1 / 2 - size)
+			return NULL;
+		size += len + 1;
+	}
+	a = malloc(size);
+	if (a == NULL)
+		return NULL;
+	/* header, records, chain pointers, then the bytes they point at */
+	out = (mauth_rr *)(a + 1);
+	names = (const char **)(out + n);
+	data = (char *)(names + ncnames);
+	for (i = 0; i < n; i++) {
+		if (rr[i].len > 0)
+			memcpy(data, rr[i].data, rr[i].len);
+		data[rr[i].len] = '\0';
+		out[i].data = data;
+		out[i].len = rr[i].len;
+		out[i].pref = rr[i].pref;
+		data += rr[i].len + 1;
+	}
+	for (i = 0; i < ncnames; i++) {
+		size_t k, len = strlen(cnames[i]);
+
+		for (k = 0; k < len; k++) {
+			char ch = cnames[i][k];
+
+			data[k] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+		}
+		/* "name." and "name" are one name; the root stays "." */
+		if (len > 1)
+			len = name_strip_dot(data, len);
+		data[len] = '\0';
+		names[i] = data;
+		data += len + 1;
+	}
+	a->rcode = rcode;
+	a->ttl = ttl;
+	a->secure = secure;
+	a->n = n;
+	a->rr = n > 0 ? out : NULL;
+	a->cnames = ncnames > 0 ? names : NULL;
+	a->ncnames = ncnames;
+	return a;
+}
+
+mauth_answer *answer_build(int rcode, unsigned ttl, int secure,
+			   const mauth_rr *rr, size_t n)
+{
+	return answer_build_chain(rcode, ttl, secure, rr, n, NULL, 0);
+}
+
+mauth_answer *mauth_answer_dup(const mauth_answer *a)
+{
+	return answer_build_chain(a->rcode, a->ttl, a->secure, a->rr, a->n,
+				  a->cnames, a->ncnames);
+}
+
+void mauth_answer_free(mauth_answer *a)
+{
+	free(a);
+}
+
+int answer_is_temporary(const mauth_answer *a)
+{
+	return a->rcode != MAUTH_RC_NOERROR && a->rcode != MAUTH_RC_NXDOMAIN;
+}
+
+static const struct {
+	int code;
+	const char *name;
+} rcodes[] = {
+	{ MAUTH_RC_NOERROR, "NOERROR" }, { MAUTH_RC_FORMERR, "FORMERR" },
+	{ MAUTH_RC_SERVFAIL, "SERVFAIL" }, { MAUTH_RC_NXDOMAIN, "NXDOMAIN" },
+	{ MAUTH_RC_NOTIMP, "NOTIMP" }, { MAUTH_RC_REFUSED, "REFUSED" },
+	{ MAUTH_RC_TIMEOUT, "TIMEOUT" }, { MAUTH_RC_BADNAME, "BADNAME" },
+}, qtypes[] = {
+	{ MAUTH_T_A, "A" }, { MAUTH_T_NS, "NS" }, { MAUTH_T_CNAME, "CNAME" },
+	{ MAUTH_T_SOA, "SOA" }, { MAUTH_T_PTR, "PTR" }, { MAUTH_T_MX, "MX" },
+	{ MAUTH_T_TXT, "TXT" }, { MAUTH_T_AAAA, "AAAA" },
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *rcode_name(int rcode)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(rcodes); i++)
+		if (rcodes[i].code == rcode)
+			return rcodes[i].name;
+	return "SERVFAIL";
+}
+
+int rcode_from_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(rcodes); i++)
+		if (strcmp(rcodes[i].name, s) == 0)
+			return rcodes[i].code;
+	return -1;
+}
+
+const char *qtype_name(int type)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(qtypes); i++)
+		if (qtypes[i].code == type)
+			return qtypes[i].name;
+	return NULL;
+}
+
+int qtype_from_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < NELEM(qtypes); i++)
+		if (ascii_ieq(qtypes[i].name, strlen(qtypes[i].name), s, strlen(s)))
+			return qtypes[i].code;
+	return -1;
+}
+
+unsigned long long text_hash(const char *s, size_t len)
+{
+	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ len;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		unsigned long long w;
+
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 32);
+}

@@ -1,0 +1,1071 @@
+/*
+ * dmarc.c - DMARC policy evaluation (RFC 7489), with the DMARCbis DNS tree
+ * walk (RFC 9989) as an option, and the Organizational Domain on its own.
+ *
+ * Inputs are results of earlier checks, not the message: the RFC5322.From
+ * domain ("from", or "from_domains.N" with "from_count"; "author_problem"
+ * when the From field could not be read exactly: permerror), the SPF result
+ * ("spf.result", "spf.domain") and the DKIM results ("dkim.N.result",
+ * "dkim.N.domain").  Options: org_domain = "psl" (default) | "tree",
+ * psl_file, pct_roll (0..99: which pct sample this message falls in),
+ * shared_domains.N (names the operator knows to hold many independent
+ * organisations).
+ *
+ * Shared parents: onmicrosoft.com (every Microsoft 365 tenant's initial
+ * domain is <tenant>.onmicrosoft.com) is not in the public suffix list, so
+ * by RFC 7489 §3.2 alone all tenants would be one organisation and
+ * d=evil.onmicrosoft.com would align with From: ceo@contoso.onmicrosoft.com.
+ * It and every shared_domains entry count as a public suffix for the
+ * Organizational Domain in both modes (the name one label below it is the
+ * organisation); the result names it as shared_parent.
+ *
+ * Steps (DNS):
+ *   1  psl:  _dmarc.<from> and _dmarc.<org> together (§6.6.3 steps 1 and 3
+ *            do not depend on each other once the org domain is known);
+ *      tree: every name of the tree walk of the From domain (at most 8,
+ *            RFC 9989 §4.10) and of each passing identifier that may align,
+ *            all at once.
+ *   2  only when the chosen record has np= and the From domain is below
+ *      the policy domain: A, AAAA and MX of the From domain, to learn
+ *      whether it exists (RFC 9091 §2.1).
+ */
+#include <stdio.h>
+#include <string.h>
+#include "core/internal.h"
+
+#define DMARC_RECORD_MAX 4096	/* bytes of one TXT record we parse */
+#define DMARC_DKIM_MAX 32	/* passing DKIM results considered */
+#define DMARC_DKIM_SCAN 1024	/* DKIM results read at all */
+#define DMARC_FROM_MAX 16	/* From domains looked at (all must be equal) */
+#define TREE_MAX_QUERIES 8	/* RFC 9989 §4.10 */
+#define LOOKUP_MAX 96		/* tree walks of From + identifiers */
+#define SHARED_MAX 64		/* shared_domains entries read */
+
+enum { POL_ABSENT = -1, POL_INVALID = -2, POL_NONE = 0, POL_QUARANTINE,
+       POL_REJECT };
+static const char *const policy_names[] = { "none", "quarantine", "reject" };
+
+enum { REC_EMPTY, REC_ONE, REC_MULTI, REC_TEMP, REC_TOOLONG };
+
+typedef struct {
+	char *name;		/* the domain below _dmarc. */
+	unsigned id;
+	int status;		/* REC_* */
+	char *record;		/* the one v=DMARC1 record (REC_ONE) */
+	int psd;		/* -1 absent, 0 "n", 1 "y", 2 "u" */
+} lookup;
+
+typedef struct {
+	int p, sp, np;		/* POL_* */
+	int adkim_strict, aspf_strict;
+	long pct;
+	int testing;		/* t=y (RFC 9989) */
+	int psd;
+	const char *rua, *ruf;	/* raw values, NUL-terminated in the arena */
+	int rua_valid;		/* at least one syntactically valid URI */
+} record;
+
+typedef struct {
+	int tree;
+	int have_roll;
+	long roll;
+	const void *psl;
+	char *from, *org;	/* org: PSL mode, computed at init */
+	const char *spf_result, *spf_domain;
+	size_t ndkim;
+	const char *dkim_result[DMARC_DKIM_MAX], *dkim_domain[DMARC_DKIM_MAX];
+	lookup q[LOOKUP_MAX];
+	size_t nq;
+	int phase;		/* 0 records, 1 existence */
+	unsigned exist_id[3];
+	/* kept for phase 1 */
+	const lookup *policy_at;
+	record rec;
+	char *from_org;
+	/* public suffixes by operator decision: onmicrosoft.com + shared_domains */
+	const char *shared[SHARED_MAX + 1];
+	size_t nshared;
+	const char *from_shared;	/* the one From's org domain sits under */
+} dmarc_state;
+
+/* ---- small text helpers ---- */
+
+static int is_wsp(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static size_t count_labels(const char *s)
+{
+	size_t n = 1;
+
+	for (; *s; s++)
+		n += *s == '.';
+	return n;
+}
+
+/* The suffix of s made of its last k labels. */
+static const char *last_labels(const char *s, size_t k)
+{
+	size_t n = count_labels(s);
+	const char *p = s;
+
+	while (n > k) {
+		p = strchr(p, '.') + 1;
+		n--;
+	}
+	return p;
+}
+
+/*
+ * LDH labels (and "_"), none starting or ending with "-".  U-labels are not
+ * taken: the caller converts IDNs to A-labels (RFC 5890) before asking.
+ */
+static int is_hostname(const char *s, size_t len)
+{
+	size_t i, label = 0;
+
+	for (i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || (c == '-' && label > 0)))
+			return 0;
+		label++;
+	}
+	return label > 0 && s[len - 1] != '-';
+}
+
+/* Takes a domain from a parameter: lower case, no final dot, valid name. */
+static char *domain_param(arena *a, const char *s, size_t len)
+{
+	const char *at;
+
+	if (s == NULL)
+		return NULL;
+	/* A mailbox was passed (spf.domain = "user@example.com"): keep the domain. */
+	at = memchr(s, '@', len);
+	if (at != NULL) {
+		len -= (size_t)(at + 1 - s);
+		s = at + 1;
+	}
+	while (len > 0 && is_wsp((unsigned char)s[len - 1]))
+		len--;
+	while (len > 0 && is_wsp((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	if (len > 0 && s[len - 1] == '.')
+		len--;
+	/* U-labels are compared and looked up as A-labels (RFC 8616 §4);
+	 * one that does not convert is not usable, as other bad names */
+	if (name_to_alabels(a, s, len, &s, &len) != 0)
+		return NULL;
+	if (len == 0 || !name_is_valid(s, len) || !is_hostname(s, len))
+		return NULL;
+	return pslcache_lower(a, s, len);
+}
+
+/* ---- the record (RFC 7489 §6.3, §6.4) ---- */
+
+/* 1 when rec starts with the version tag "v=DMARC1" (§6.6.3 step 2). */
+static int is_dmarc_record(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len < 1 || s[0] != 'v')
+		return 0;
+	for (i = 1; i < len && is_wsp((unsigned char)s[i]); i++)
+		;
+	if (i >= len || s[i] != '=')
+		return 0;
+	for (i++; i < len && is_wsp((unsigned char)s[i]); i++)
+		;
+	if (len - i < 6 || memcmp(s + i, "DMARC1", 6) != 0)
+		return 0;
+	for (i += 6; i < len && is_wsp((unsigned char)s[i]); i++)
+		;
+	return i == len || s[i] == ';';
+}
+
+static int policy_word(const char *v, size_t n)
+{
+	if (ascii_ieq(v, n, "none", 4))
+		return POL_NONE;
+	if (ascii_ieq(v, n, "quarantine", 10))
+		return POL_QUARANTINE;
+	if (ascii_ieq(v, n, "reject", 6))
+		return POL_REJECT;
+	return POL_INVALID;
+}
+
+/* A reporting URI (§6.4 dmarc-uri): scheme ":" something, optional "!size". */
+static int uri_list_has_valid(const char *v, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t start, end, j;
+
+		while (i < n && is_wsp((unsigned char)v[i]))
+			i++;
+		start = i;
+		while (i < n && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && is_wsp((unsigned char)v[end - 1]))
+			end--;
+		i++;
+		if (end <= start)
+			continue;
+		if (!((v[start] | 32) >= 'a' && (v[start] | 32) <= 'z'))
+			continue;
+		for (j = start + 1; j < end; j++) {
+			char c = v[j];
+
+			if (c == ':')
+				break;
+			if (!(((c | 32) >= 'a' && (c | 32) <= 'z') ||
+			      (c >= '0' && c <= '9') || c == '+' || c == '-' ||
+			      c == '.'))
+				break;
+		}
+		if (j < end && v[j] == ':' && j + 1 < end)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Parses a record already known to start with v=DMARC1.  Unknown tags are
+ * ignored; a value that does not parse falls back to the default (§6.3:
+ * "syntax errors in the remainder of the record SHOULD be discarded in
+ * favor of default values"), except p and sp, which §6.6.3 step 6 handles.
+ */
+static void parse_record(arena *a, const char *s, record *r)
+{
+	size_t len = strlen(s), i = 0;
+
+	memset(r, 0, sizeof *r);
+	r->p = r->sp = r->np = POL_ABSENT;
+	r->pct = 100;
+	r->psd = -1;
+	while (i < len) {
+		size_t ts, te, vs, ve, end;
+		char tag[8];
+
+		end = i;
+		while (end < len && s[end] != ';')
+			end++;
+		while (i < end && is_wsp((unsigned char)s[i]))
+			i++;
+		ts = i;
+		while (i < end && s[i] != '=' && !is_wsp((unsigned char)s[i]))
+			i++;
+		te = i;
+		while (i < end && is_wsp((unsigned char)s[i]))
+			i++;
+		if (i >= end || s[i] != '=' || te == ts || te - ts >= sizeof tag) {
+			i = end + 1;	/* not tag=value: ignored */
+			continue;
+		}
+		for (i++; i < end && is_wsp((unsigned char)s[i]); i++)
+			;
+		vs = i;
+		ve = end;
+		while (ve > vs && is_wsp((unsigned char)s[ve - 1]))
+			ve--;
+		memcpy(tag, s + ts, te - ts);
+		tag[te - ts] = '\0';
+		i = end + 1;
+		/* The first occurrence of a tag counts. */
+		if (strcmp(tag, "p") == 0 && r->p == POL_ABSENT)
+			r->p = policy_word(s + vs, ve - vs);
+		else if (strcmp(tag, "sp") == 0 && r->sp == POL_ABSENT)
+			r->sp = policy_word(s + vs, ve - vs);
+		else if (strcmp(tag, "np") == 0 && r->np == POL_ABSENT) {
+			r->np = policy_word(s + vs, ve - vs);
+			if (r->np == POL_INVALID)
+				r->np = POL_ABSENT;	/* ignored, not fatal */
+		} else if (strcmp(tag, "adkim") == 0 && ve - vs == 1)
+			r->adkim_strict = (s[vs] | 32) == 's';
+		else if (strcmp(tag, "aspf") == 0 && ve - vs == 1)
+			r->aspf_strict = (s[vs] | 32) == 's';
+		else if (strcmp(tag, "pct") == 0 && ve > vs && ve - vs <= 3) {
+			long n = 0;
+			size_t k;
+
+			for (k = vs; k < ve && s[k] >= '0' && s[k] <= '9'; k++)
+				n = n * 10 + (s[k] - '0');
+			if (k == ve && n <= 100)
+				r->pct = n;
+		} else if (strcmp(tag, "t") == 0 && ve - vs == 1)
+			r->testing = (s[vs] | 32) == 'y';
+		else if (strcmp(tag, "psd") == 0 && ve - vs == 1 && r->psd < 0) {
+			char c = (char)(s[vs] | 32);
+
+			r->psd = c == 'y' ? 1 : c == 'n' ? 0 : c == 'u' ? 2 : -1;
+		} else if (strcmp(tag, "rua") == 0 && r->rua == NULL) {
+			r->rua = arena_strndup(a, s + vs, ve - vs);
+			r->rua_valid = uri_list_has_valid(s + vs, ve - vs);
+		} else if (strcmp(tag, "ruf") == 0 && r->ruf == NULL)
+			r->ruf = arena_strndup(a, s + vs, ve - vs);
+	}
+}
+
+/* Only the psd tag, for the tree walk. */
+static int record_psd(arena *a, const char *s)
+{
+	record r;
+
+	parse_record(a, s, &r);
+	return r.psd;
+}
+
+/* ---- DNS: lookups of _dmarc.<name> ---- */
+
+static lookup *find_lookup(dmarc_state *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->nq; i++)
+		if (strcmp(st->q[i].name, name) == 0)
+			return &st->q[i];
+	return NULL;
+}
+
+static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
+{
+	char q[NAME_MAX_TEXT + 16];
+	lookup *l;
+
+	if (find_lookup(st, name) != NULL)
+		return 0;
+	if (st->nq == LOOKUP_MAX)
+		return 0;	/* bounded; a missing lookup reads as "no record" */
+	l = &st->q[st->nq];
+	l->name = arena_strndup(check_arena(c), name, strlen(name));
+	if (l->name == NULL)
+		return -1;
+	snprintf(q, sizeof q, "_dmarc.%s", name);
+	l->id = check_ask(c, MAUTH_T_TXT, q);
+	if (l->id == 0)
+		return -1;
+	st->nq++;
+	return 0;
+}
+
+/* The names of the tree walk of d, most specific first (RFC 9989 §4.10). */
+static size_t walk_names(const char *d, const char *out[TREE_MAX_QUERIES])
+{
+	size_t x = count_labels(d), n = 0, k;
+
+	out[n++] = d;
+	k = x >= TREE_MAX_QUERIES ? TREE_MAX_QUERIES - 1 : x - 1;
+	for (; k >= 1 && n < TREE_MAX_QUERIES; k--)
+		out[n++] = last_labels(d, k);
+	return n;
+}
+
+static int ask_walk(mauth_check *c, dmarc_state *st, const char *d)
+{
+	const char *names[TREE_MAX_QUERIES];
+	size_t i, n = walk_names(d, names);
+
+	for (i = 0; i < n; i++)
+		if (ask_dmarc(c, st, names[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* Reads the answers of step 1 into the lookups. */
+static void take_answers(mauth_check *c, dmarc_state *st)
+{
+	size_t i, j;
+
+	for (i = 0; i < st->nq; i++) {
+		lookup *l = &st->q[i];
+		const mauth_answer *a = check_got(c, l->id);
+		size_t found = 0, at = 0;
+
+		l->psd = -1;
+		l->status = REC_EMPTY;
+		if (a == NULL || a->rcode == MAUTH_RC_BADNAME)
+			continue;
+		if (answer_is_temporary(a)) {
+			l->status = REC_TEMP;
+			continue;
+		}
+		for (j = 0; j < a->n; j++)
+			if (is_dmarc_record(a->rr[j].data, a->rr[j].len)) {
+				found++;
+				at = j;
+			}
+		if (found > 1) {
+			l->status = REC_MULTI;
+		} else if (found == 1) {
+			const mauth_rr *rr = &a->rr[at];
+
+			if (rr->len > DMARC_RECORD_MAX ||
+			    memchr(rr->data, '\0', rr->len) != NULL) {
+				l->status = REC_TOOLONG;
+				continue;
+			}
+			l->record = arena_strndup(check_arena(c), rr->data, rr->len);
+			l->status = REC_ONE;
+			l->psd = record_psd(check_arena(c), l->record);
+		}
+	}
+}
+
+/*
+ * Organizational Domain by tree walk (RFC 9989 §4.10.2): the first record
+ * with psd=n names it; psd=y names the domain one label below; otherwise
+ * the record with the fewest labels; with no record, d itself.
+ */
+static const char *tree_org(dmarc_state *st, const char *d)
+{
+	const char *names[TREE_MAX_QUERIES], *last = NULL;
+	size_t i, n = walk_names(d, names);
+
+	for (i = 0; i < n; i++) {
+		const lookup *l = find_lookup(st, names[i]);
+
+		if (l == NULL || l->status != REC_ONE)
+			continue;
+		if (l->psd == 0)
+			return names[i];
+		if (l->psd == 1) {
+			size_t k = count_labels(names[i]);
+
+			return k >= count_labels(d) ? d : last_labels(d, k + 1);
+		}
+		last = names[i];
+	}
+	return last != NULL ? last : d;
+}
+
+/*
+ * The longest shared parent that d is equal to or below, or NULL.  Names
+ * are lower case without a final dot (domain_param).
+ */
+static const char *shared_parent(const dmarc_state *st, const char *d)
+{
+	size_t i, dl = strlen(d), best_len = 0;
+	const char *best = NULL;
+
+	for (i = 0; i < st->nshared; i++) {
+		const char *p = st->shared[i];
+		size_t pl = strlen(p);
+
+		if (pl <= best_len || pl > dl)
+			continue;
+		if (strcmp(d + dl - pl, p) != 0)
+			continue;
+		if (dl > pl && d[dl - pl - 1] != '.')
+			continue;
+		best = p;
+		best_len = pl;
+	}
+	return best;
+}
+
+/*
+ * The Organizational Domain of d when it sits under a shared parent, as
+ * for a public suffix: the parent plus one label of d (d itself when d is
+ * the parent or one label below it).  NULL when no shared parent applies.
+ */
+static const char *shared_org(const dmarc_state *st, const char *d)
+{
+	const char *p = shared_parent(st, d);
+	size_t pl, dl;
+
+	if (p == NULL)
+		return NULL;
+	pl = strlen(p);
+	dl = strlen(d);
+	if (dl == pl)
+		return d;
+	return last_labels(d, count_labels(p) + 1);
+}
+
+static const char *org_of(dmarc_state *st, const char *d)
+{
+	const char *r = shared_org(st, d);
+
+	if (r != NULL)
+		return r;
+	if (st->tree)
+		return tree_org(st, d);
+	r = pslcache_registrable(st->psl, d);
+	return r != NULL ? r : d;
+}
+
+/* Identifier alignment (RFC 7489 §3.1). */
+static int aligned(dmarc_state *st, const char *id, int strict)
+{
+	if (id == NULL)
+		return 0;
+	if (strcmp(id, st->from) == 0)
+		return 1;
+	if (strict)
+		return 0;
+	return strcmp(org_of(st, id), st->from_org) == 0;
+}
+
+/* ---- results ---- */
+
+static void list_uris(arena *a, mauth_value *r, const char *key, const char *v)
+{
+	mauth_value *list = val_add(a, r, key, MAUTH_V_LIST);
+	size_t i = 0, n = v != NULL ? strlen(v) : 0;
+
+	while (i < n) {
+		size_t s, e;
+
+		while (i < n && is_wsp((unsigned char)v[i]))
+			i++;
+		s = i;
+		while (i < n && v[i] != ',')
+			i++;
+		e = i++;
+		while (e > s && is_wsp((unsigned char)v[e - 1]))
+			e--;
+		if (e > s)
+			val_str(a, list, NULL, v + s, e - s);
+	}
+}
+
+static void base_result(mauth_check *c, dmarc_state *st, const char *result,
+			const char *problem)
+{
+	arena *a = check_arena(c);
+	mauth_value *r = check_result(c);
+
+	val_cstr(a, r, "result", result);
+	if (st->from != NULL)
+		val_cstr(a, r, "domain", st->from);
+	if (st->from_org != NULL)
+		val_cstr(a, r, "org_domain", st->from_org);
+	if (st->from_shared != NULL)
+		val_cstr(a, r, "shared_parent", st->from_shared);
+	if (problem != NULL)
+		val_cstr(a, r, "problem", problem);
+}
+
+static void fill_alignment(mauth_check *c, dmarc_state *st, const record *rec)
+{
+	arena *a = check_arena(c);
+	mauth_value *r = check_result(c);
+	int spf_ok = 0, dkim_ok = 0;
+	size_t i;
+
+	if (st->spf_result != NULL && strcmp(st->spf_result, "pass") == 0)
+		spf_ok = aligned(st, st->spf_domain, rec->aspf_strict);
+	for (i = 0; i < st->ndkim && !dkim_ok; i++)
+		if (st->dkim_result[i] != NULL &&
+		    strcmp(st->dkim_result[i], "pass") == 0 &&
+		    aligned(st, st->dkim_domain[i], rec->adkim_strict)) {
+			dkim_ok = 1;
+			val_cstr(a, r, "dkim_domain", st->dkim_domain[i]);
+		}
+	if (spf_ok && st->spf_domain != NULL)
+		val_cstr(a, r, "spf_domain", st->spf_domain);
+	val_bool(a, r, "spf_aligned", spf_ok);
+	val_bool(a, r, "dkim_aligned", dkim_ok);
+}
+
+static int lower_policy(int p)
+{
+	return p > POL_NONE ? p - 1 : POL_NONE;
+}
+
+/* The outcome once the policy record and the policy tag are known. */
+static void finish_policy(mauth_check *c, dmarc_state *st, int exists)
+{
+	arena *a = check_arena(c);
+	const record *rec = &st->rec;
+	const lookup *l = st->policy_at;
+	mauth_value *r;
+	const char *tag = "p";
+	int policy = rec->p, pass, disp;
+
+	if (strcmp(l->name, st->from) != 0) {
+		if (!exists && rec->np >= 0) {
+			policy = rec->np;
+			tag = "np";
+		} else if (rec->sp >= 0) {
+			policy = rec->sp;
+			tag = "sp";
+		}
+	}
+	fill_alignment(c, st, rec);
+	r = check_result(c);
+	pass = mauth_value_get(r, "spf_aligned")->num ||
+	       mauth_value_get(r, "dkim_aligned")->num;
+	disp = POL_NONE;
+	if (!pass) {
+		int selected = !st->have_roll || st->roll < rec->pct;
+
+		if (st->tree && rec->testing)
+			selected = 0;
+		disp = selected ? policy : lower_policy(policy);
+	}
+	base_result(c, st, pass ? "pass" : "fail", NULL);
+	val_cstr(a, r, "policy_domain", l->name);
+	val_cstr(a, r, "policy", policy_names[policy]);
+	val_cstr(a, r, "policy_tag", tag);
+	val_cstr(a, r, "disposition", policy_names[disp]);
+	val_int(a, r, "pct", rec->pct);
+	val_cstr(a, r, "adkim", rec->adkim_strict ? "s" : "r");
+	val_cstr(a, r, "aspf", rec->aspf_strict ? "s" : "r");
+	val_cstr(a, r, "record", l->record);
+	list_uris(a, r, "rua", rec->rua);
+	list_uris(a, r, "ruf", rec->ruf);
+}
+
+static void finish_none(mauth_check *c, dmarc_state *st, const char *problem,
+			const lookup *l)
+{
+	record defaults;
+	arena *a = check_arena(c);
+	mauth_value *r;
+
+	memset(&defaults, 0, sizeof defaults);
+	fill_alignment(c, st, &defaults);
+	base_result(c, st, "none", problem);
+	r = check_result(c);
+	val_cstr(a, r, "disposition", "none");
+	if (l != NULL && l->record != NULL) {
+		val_cstr(a, r, "policy_domain", l->name);
+		val_cstr(a, r, "record", l->record);
+	}
+}
+
+/* ---- steps ---- */
+
+static const char *status_problem(int status)
+{
+	switch (status) {
+	case REC_MULTI:
+		return "several DMARC records published (RFC 7489 §6.6.3)";
+	case REC_TOOLONG:
+		return "DMARC record too long or holds a NUL byte";
+	default:
+		return "no DMARC record published";
+	}
+}
+
+/* The lookup holding the policy record, or NULL with *why / temperror. */
+static const lookup *discover(dmarc_state *st, int *temp, const char **why)
+{
+	const lookup *l = find_lookup(st, st->from);
+	const char *names[TREE_MAX_QUERIES];
+	size_t i, n;
+	int multi = 0;
+
+	*temp = 0;
+	*why = NULL;
+	if (l == NULL)
+		return NULL;
+	if (l->status == REC_TEMP) {
+		*temp = 1;
+		return NULL;
+	}
+	if (!st->tree) {
+		/* §6.6.3 steps 1-5: the org domain only when From has none. */
+		if (l->status != REC_EMPTY) {
+			*why = status_problem(l->status);
+			return l->status == REC_ONE ? l : NULL;
+		}
+		if (strcmp(st->org, st->from) == 0) {
+			*why = status_problem(REC_EMPTY);
+			return NULL;
+		}
+		l = find_lookup(st, st->org);
+		if (l == NULL || l->status == REC_EMPTY) {
+			*why = status_problem(REC_EMPTY);
+			return NULL;
+		}
+		if (l->status == REC_TEMP) {
+			*temp = 1;
+			return NULL;
+		}
+		*why = status_problem(l->status);
+		return l->status == REC_ONE ? l : NULL;
+	}
+	/*
+	 * RFC 9989 §4.10: the first single record up the tree is the policy.
+	 * Steps 2 and 6: records not starting with v=DMARC1 are discarded
+	 * (is_dmarc_record), and "If multiple DMARC Policy Records are
+	 * returned for a single target, they are all discarded": that level
+	 * holds no record, so the walk goes on (step 7, "Repeat steps 5, 6,
+	 * and 7 until the process stops or there are no more labels").  It
+	 * does not stop there: only a single record with psd= stops it.
+	 * A record over our size limit is not discarded by the RFC, only
+	 * unread by us: the walk stops there with no policy (fail closed),
+	 * rather than apply a parent's policy the domain did not choose.
+	 */
+	n = walk_names(st->from, names);
+	for (i = 0; i < n; i++) {
+		l = find_lookup(st, names[i]);
+		if (l == NULL)
+			continue;
+		if (l->status == REC_TEMP) {
+			*temp = 1;
+			return NULL;
+		}
+		if (l->status == REC_ONE)
+			return l;
+		if (l->status == REC_TOOLONG) {
+			*why = status_problem(REC_TOOLONG);
+			return NULL;
+		}
+		if (l->status == REC_MULTI)
+			multi = 1;
+	}
+	*why = multi ? "several DMARC records at one level, all discarded "
+		       "(RFC 9989 §4.10 steps 2 and 6), and no single record "
+		       "up the tree" : status_problem(REC_EMPTY);
+	return NULL;
+}
+
+static int records_step(mauth_check *c, dmarc_state *st)
+{
+	const lookup *l;
+	const char *why;
+	int temp;
+	record *rec = &st->rec;
+
+	take_answers(c, st);
+	st->from_org = arena_strndup(check_arena(c), org_of(st, st->from),
+				     strlen(org_of(st, st->from)));
+	st->from_shared = shared_parent(st, st->from);
+	if (st->from_org == NULL)
+		return -1;
+	l = discover(st, &temp, &why);
+	if (temp) {
+		base_result(c, st, "temperror", "DMARC record lookup failed");
+		return 0;
+	}
+	if (l == NULL) {
+		finish_none(c, st, why, NULL);
+		return 0;
+	}
+	parse_record(check_arena(c), l->record, rec);
+	/* §6.6.3 step 6: no valid p (or a bad sp) is p=none if rua is usable. */
+	if (rec->p < 0 || rec->sp == POL_INVALID) {
+		if (!rec->rua_valid) {
+			finish_none(c, st, rec->p == POL_ABSENT ?
+				    "DMARC record has no p= tag and no valid rua=" :
+				    "DMARC record has an invalid p= or sp= and no valid rua=",
+				    l);
+			return 0;
+		}
+		rec->p = POL_NONE;
+		rec->sp = POL_ABSENT;
+		rec->np = POL_ABSENT;
+	}
+	st->policy_at = l;
+	if (strcmp(l->name, st->from) != 0 && rec->np >= 0) {
+		st->phase = 1;
+		st->exist_id[0] = check_ask(c, MAUTH_T_A, st->from);
+		st->exist_id[1] = check_ask(c, MAUTH_T_AAAA, st->from);
+		st->exist_id[2] = check_ask(c, MAUTH_T_MX, st->from);
+		if (!st->exist_id[0] || !st->exist_id[1] || !st->exist_id[2])
+			return -1;
+		return 0;
+	}
+	finish_policy(c, st, 1);
+	return 0;
+}
+
+/* RFC 9091 §2.1: non-existent = NXDOMAIN or NODATA for A, AAAA and MX. */
+static int exists_step(mauth_check *c, dmarc_state *st)
+{
+	int i, exists = 0;
+
+	for (i = 0; i < 3; i++) {
+		const mauth_answer *a = check_got(c, st->exist_id[i]);
+
+		/* A failed lookup proves nothing: assume it exists (sp applies). */
+		if (a == NULL || answer_is_temporary(a) || !ANSWER_EMPTY(a))
+			exists = 1;
+	}
+	finish_policy(c, st, exists);
+	return 0;
+}
+
+static int dmarc_step(mauth_check *c, void *vst)
+{
+	dmarc_state *st = vst;
+
+	if (st->from == NULL)
+		return 0;	/* finished in init */
+	if (st->phase == 0)
+		return records_step(c, st);
+	return exists_step(c, st);
+}
+
+/* ---- init ---- */
+
+static const void *load_psl(const params *p, char *err, size_t errlen)
+{
+	const char *path = param_get(p, "psl_file", NULL), *why;
+	const void *ctx;
+
+	if (path == NULL || path[0] == '\0')
+		path = PSL_DEFAULT_FILE;
+	ctx = pslcache_get(path, &why);
+	if (ctx == NULL)
+		snprintf(err, errlen, "psl_file: %s: %.200s", why, path);
+	return ctx;
+}
+
+/*
+ * From domains: exactly one distinct domain is required (§6.6.1).  A
+ * caller that read the From field and found it ambiguous passes why as
+ * author_problem: that is a permerror whatever domains were read, so no
+ * policy is ever evaluated on part of an author.
+ */
+static int read_from(mauth_check *c, dmarc_state *st, const params *p,
+		     const char **problem, char *err, size_t errlen)
+{
+	arena *a = check_arena(c);
+	size_t len;
+	const char *s;
+	long n = -1, i;
+
+	*problem = NULL;
+	s = param_get(p, "author_problem", &len);
+	if (s != NULL) {
+		*problem = len > 0 ? arena_strndup(a, s, len < 512 ? len : 512) :
+			   "the RFC5322.From author is not usable";
+		return *problem != NULL ? 0 : MAUTH_ENOMEM;
+	}
+	if (param_long(p, "from_count", 0, 1000000, &n) < 0) {
+		snprintf(err, errlen, "from_domains: want a list of domains");
+		return MAUTH_EINVAL;
+	}
+	if (n < 0) {
+		s = param_get(p, "from", &len);
+		if (s == NULL) {
+			snprintf(err, errlen, "from: the RFC5322.From domain is required");
+			return MAUTH_EINVAL;
+		}
+		st->from = domain_param(a, s, len);
+		if (st->from == NULL)
+			*problem = "no usable RFC5322.From domain";
+		return 0;
+	}
+	if (n == 0) {
+		*problem = "no RFC5322.From domain (RFC 7489 §6.6.1)";
+		return 0;
+	}
+	for (i = 1; i <= n && i <= DMARC_FROM_MAX; i++) {
+		char key[48];
+		char *d;
+
+		snprintf(key, sizeof key, "from_domains.%ld", i);
+		s = param_get(p, key, &len);
+		d = s != NULL ? domain_param(a, s, len) : NULL;
+		if (d == NULL) {
+			st->from = NULL;
+			*problem = "an RFC5322.From domain is not usable";
+			return 0;
+		}
+		if (st->from != NULL && strcmp(st->from, d) != 0) {
+			st->from = NULL;
+			*problem = "several distinct RFC5322.From domains (RFC 7489 §6.6.1)";
+			return 0;
+		}
+		st->from = d;
+	}
+	if (n > DMARC_FROM_MAX) {
+		st->from = NULL;
+		*problem = "too many RFC5322.From domains";
+	}
+	return 0;
+}
+
+/* onmicrosoft.com, then shared_domains.1, .2, ... (at most SHARED_MAX). */
+static int read_shared(mauth_check *c, dmarc_state *st, const params *p,
+		       char *err, size_t errlen)
+{
+	size_t i, len;
+
+	st->shared[0] = "onmicrosoft.com";
+	st->nshared = 1;
+	for (i = 1;; i++) {
+		char key[48];
+		const char *s;
+		char *d;
+
+		snprintf(key, sizeof key, "shared_domains.%zu", i);
+		s = param_get(p, key, &len);
+		if (s == NULL)
+			return 0;
+		if (i > SHARED_MAX) {
+			snprintf(err, errlen, "shared_domains: at most %d names", SHARED_MAX);
+			return -1;
+		}
+		d = domain_param(check_arena(c), s, len);
+		if (d == NULL) {
+			snprintf(err, errlen, "shared_domains[%zu]: not a domain name", i);
+			return -1;
+		}
+		st->shared[st->nshared++] = d;
+	}
+}
+
+/*
+ * An Organizational Domain is always a suffix of its name, so an identifier
+ * that does not even share the top label with From cannot align: no walk.
+ */
+static int may_align(const dmarc_state *st, const char *id)
+{
+	return id != NULL && strcmp(id, st->from) != 0 &&
+	       strcmp(last_labels(id, 1), last_labels(st->from, 1)) == 0;
+}
+
+static int dmarc_init(mauth_check *c, void *vst, const params *p,
+		      char *err, size_t errlen)
+{
+	dmarc_state *st = vst;
+	arena *a = check_arena(c);
+	const char *mode = param_get(p, "org_domain", NULL), *problem;
+	size_t len, i;
+	const char *s;
+	int rc;
+
+	if (mode == NULL || strcmp(mode, "psl") == 0)
+		st->tree = 0;
+	else if (strcmp(mode, "tree") == 0)
+		st->tree = 1;
+	else {
+		snprintf(err, errlen, "org_domain: want \"psl\" or \"tree\"");
+		return MAUTH_EINVAL;
+	}
+	rc = param_long(p, "pct_roll", 0, 99, &st->roll);
+	if (rc < 0) {
+		snprintf(err, errlen, "pct_roll: want an integer 0..99");
+		return MAUTH_EINVAL;
+	}
+	st->have_roll = rc == 1;
+	if (!st->tree && (st->psl = load_psl(p, err, errlen)) == NULL)
+		return MAUTH_EINVAL;
+	if (read_shared(c, st, p, err, errlen) < 0)
+		return MAUTH_EINVAL;
+	rc = read_from(c, st, p, &problem, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (problem != NULL) {
+		st->from = NULL;
+		base_result(c, st, "permerror", problem);
+		return 0;
+	}
+	s = param_get(p, "spf.result", &len);
+	st->spf_result = s != NULL ? pslcache_lower(a, s, len) : NULL;
+	s = param_get(p, "spf.domain", &len);
+	st->spf_domain = domain_param(a, s, len);
+	/* Only passing signatures can align: keep those (bounded). */
+	for (i = 0, st->ndkim = 0; i < DMARC_DKIM_SCAN && st->ndkim < DMARC_DKIM_MAX; i++) {
+		char key[48];
+		const char *res;
+		size_t rlen;
+
+		snprintf(key, sizeof key, "dkim.%zu.result", i + 1);
+		res = param_get(p, key, &rlen);
+		snprintf(key, sizeof key, "dkim.%zu.domain", i + 1);
+		s = param_get(p, key, &len);
+		if (res == NULL && s == NULL)
+			break;
+		if (res == NULL || !ascii_ieq(res, rlen, "pass", 4))
+			continue;
+		st->dkim_result[st->ndkim] = "pass";
+		st->dkim_domain[st->ndkim] = domain_param(a, s, len);
+		st->ndkim++;
+	}
+	if (!st->tree) {
+		const char *org = org_of(st, st->from);
+
+		st->org = (char *)org;
+		if (ask_dmarc(c, st, st->from) < 0 || ask_dmarc(c, st, st->org) < 0)
+			return MAUTH_ENOMEM;
+		return 0;
+	}
+	if (ask_walk(c, st, st->from) < 0)
+		return MAUTH_ENOMEM;
+	/* Passing identifiers that may align in relaxed mode need their own
+	 * org domain; their walks mostly repeat the From walk's names. */
+	if (st->spf_result != NULL && strcmp(st->spf_result, "pass") == 0 &&
+	    may_align(st, st->spf_domain) && ask_walk(c, st, st->spf_domain) < 0)
+		return MAUTH_ENOMEM;
+	for (i = 0; i < st->ndkim; i++)
+		if (may_align(st, st->dkim_domain[i]) &&
+		    ask_walk(c, st, st->dkim_domain[i]) < 0)
+			return MAUTH_ENOMEM;
+	return 0;
+}
+
+const check_vt mauth_dmarc_vt = {
+	"dmarc", sizeof(dmarc_state), dmarc_init, dmarc_step, NULL
+};
+
+/* ---- org_domain: the PSL lookup alone (pure once the list is loaded) ---- */
+
+typedef struct {
+	int done;
+} org_state;
+
+static int org_init(mauth_check *c, void *vst, const params *p,
+		    char *err, size_t errlen)
+{
+	arena *a = check_arena(c);
+	const void *psl = load_psl(p, err, errlen);
+	mauth_value *r;
+	const char *s, *reg;
+	char *d;
+	size_t len;
+
+	(void)vst;
+	if (psl == NULL)
+		return MAUTH_EINVAL;
+	s = param_get(p, "domain", &len);
+	if (s == NULL) {
+		snprintf(err, errlen, "domain: required");
+		return MAUTH_EINVAL;
+	}
+	d = memchr(s, '\0', len) == NULL && len <= 1024 ?
+	    pslcache_lower(a, s, len) : NULL;
+	r = check_result(c);
+	if (d == NULL)
+		return 0;
+	val_cstr(a, r, "domain", d);
+	reg = pslcache_registrable(psl, d);
+	if (reg != NULL) {
+		val_cstr(a, r, "registrable", reg);
+		val_cstr(a, r, "org_domain", reg);
+	} else if (d[0] != '.' && strstr(d, "..") == NULL && d[0] != '\0') {
+		/* A public suffix is its own Organizational Domain. */
+		val_cstr(a, r, "org_domain", d);
+	}
+	return 0;
+}
+
+static int org_step(mauth_check *c, void *vst)
+{
+	(void)c;
+	(void)vst;
+	return 0;
+}
+
+const check_vt mauth_org_domain_vt = {
+	"org_domain", sizeof(org_state), org_init, org_step, NULL
+};

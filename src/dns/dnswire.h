@@ -1,0 +1,42 @@
+/*
+ * dnswire.h - what the drivers share: the resolver object behind the
+ * public mauth_resolver calls, and the ldns-based record decoding.
+ */
+#if !defined(MAUTH_DNSWIRE_H)
+#define MAUTH_DNSWIRE_H
+
+#include <ldns/ldns.h>
+#include "core/internal.h"
+
+struct mauth_resolver {
+	/* Fills out[i] with an owned answer for every question. */
+	int (*query)(mauth_resolver *r, const mauth_question *qv, size_t n,
+		     mauth_answer **out);
+	void (*free)(mauth_resolver *r);
+	/*
+	 * The absolute bound (mauth_clock_ms) of the query in progress, 0 for
+	 * none: set by the caller of query() just before it, read by drivers
+	 * that wait (an offline one answers at once and ignores it).  A field,
+	 * not an argument, so a driver that never waits need not know it.
+	 */
+	long long deadline_ms;
+	mauth_resolver_stats stats;
+	mauth_answer **last;	/* answers handed out by the last query */
+	size_t nlast;
+};
+
+/*
+ * Decodes the rdata of rr into text as mauth_rr describes.  *buf is
+ * malloc'd; returns its length or -1.  pref gets the MX preference.
+ */
+long rr_to_text(const ldns_rr *rr, char **buf, unsigned *pref);
+/* Writes a wire-format name as text (no final dot); returns the length. */
+size_t dname_to_text(const ldns_rdf *dname, char *buf, size_t buflen);
+/* The records of qtype in pkt's answer section, with rcode and TTL. */
+mauth_answer *answer_from_pkt(const ldns_pkt *pkt, int qtype);
+/* An absolute ldns name from text (NULL when not a valid name). */
+ldns_rdf *dname_from_text(const char *name);
+/* The question of pkt (name lowercased text, type); 0 on success. */
+int pkt_question(const ldns_pkt *pkt, char *name, size_t namelen, int *type);
+
+#endif

@@ -1,0 +1,889 @@
+/*
+ * resolver.c - the network driver: DNS over UDP to the given nameservers
+ * (or those of /etc/resolv.conf), every question of a step in flight at
+ * once, TCP when a reply is truncated, retries across servers, and a
+ * TTL-respecting cache shared by every check that uses the resolver.
+ *
+ * Time: one absolute deadline per query (mauth_clock_ms, CLOCK_MONOTONIC)
+ * bounds everything: a try waits min(timeout, time left), truncated
+ * questions go to TCP inside the same poll() loop (in parallel, each with
+ * its own timeout, none past the deadline), and no retry starts after it.
+ * Unanswered questions are TIMEOUT; mauth_check_run tells the check which
+ * ones the budget cut (RFC 7208 §4.6.4: an overall limit per check).
+ *
+ * ldns builds and reads the messages (dnswire.c); the sockets are ours,
+ * because ldns' own resolver sends one question at a time and blocks.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "dns/dnswire.h"
+
+#define MAX_NS 8
+#define MAX_INFLIGHT 64
+#define WIRE_MAX 65535
+#define DEFAULT_TIMEOUT 5.0
+#define DEFAULT_CACHE_BYTES ((size_t)16 << 20)
+#define CACHE_ANSWER_SHARE 16	/* an answer over 1/16 of the bound: not kept */
+
+typedef struct {
+	struct sockaddr_storage sa;
+	socklen_t len;
+} nsaddr;
+
+typedef struct cache_entry cache_entry;
+struct cache_entry {
+	cache_entry *hnext;		/* hash chain */
+	cache_entry *prev, *next;	/* LRU list, most recent first */
+	char *key;
+	double expires;
+	mauth_answer *ans;
+	size_t bytes;			/* what the byte bound counts for it */
+};
+
+typedef struct {
+	mauth_resolver base;
+	nsaddr ns[MAX_NS];
+	size_t nns;
+	double timeout;
+	int retries;
+	size_t cache_max, cache_n, nbuckets;
+	size_t cache_bytes_max, cache_bytes;	/* the byte bound, and use */
+	cache_entry **buckets;
+	cache_entry *lru_head, *lru_tail;
+} net_resolver;
+
+/* The one monotonic clock of the drivers, in nanoseconds. */
+static long long mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double now_s(void)
+{
+	return (double)mono_ns() / 1e9;
+}
+
+/* ---- the cache ---- */
+
+static unsigned long hash_key(const char *s)
+{
+	unsigned long h = 5381;
+
+	while (*s)
+		h = h * 33 ^ (unsigned char)*s++;
+	return h;
+}
+
+static void make_key(char *key, size_t keylen, const mauth_question *q)
+{
+	size_t i, n = (size_t)snprintf(key, keylen, "%d/%s", q->type, q->name);
+
+	if (n >= keylen)
+		n = keylen - 1;
+	for (i = 0; i < n; i++)
+		if (key[i] >= 'A' && key[i] <= 'Z')
+			key[i] = (char)(key[i] + 32);
+	if (n > 0 && key[n - 1] == '.')
+		key[n - 1] = '\0';
+}
+
+static void lru_unlink(net_resolver *r, cache_entry *e)
+{
+	if (r->lru_head == e) r->lru_head = e->next; else e->prev->next = e->next;
+	if (r->lru_tail == e) r->lru_tail = e->prev; else e->next->prev = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(net_resolver *r, cache_entry *e)
+{
+	e->prev = NULL;
+	e->next = r->lru_head;
+	if (r->lru_head) r->lru_head->prev = e; else r->lru_tail = e;
+	r->lru_head = e;
+}
+
+static void cache_drop(net_resolver *r, cache_entry *e)
+{
+	cache_entry **pp = &r->buckets[hash_key(e->key) % r->nbuckets];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	lru_unlink(r, e);
+	mauth_answer_free(e->ans);
+	free(e->key);
+	r->cache_bytes -= e->bytes;
+	free(e);
+	r->cache_n--;
+	r->base.stats.cache_entries = r->cache_n;
+	r->base.stats.cache_bytes = r->cache_bytes;
+}
+
+/*
+ * Bytes an entry holds, as the bound counts them: the entry, its key and
+ * the answer's block (records and their text; each malloc'd block is
+ * charged a 16-byte allocator overhead: 48 for the three).  10 000
+ * answers of 64 KB held 631 MB before there was a byte bound.
+ */
+static size_t entry_bytes(const char *key, const mauth_answer *a)
+{
+	size_t i, n = sizeof(cache_entry) + strlen(key) + 1 + (size_t)48 +
+		      sizeof(mauth_answer) + a->n * sizeof(mauth_rr);
+
+	for (i = 0; i < a->n; i++)
+		n += a->rr[i].len + 1;
+	/* the CNAME chain lives in the same block (answer_build_chain) */
+	for (i = 0; i < a->ncnames; i++)
+		n += sizeof(char *) + strlen(a->cnames[i]) + 1;
+	return n;
+}
+
+static cache_entry *cache_find(net_resolver *r, const char *key, double now)
+{
+	cache_entry *e;
+
+	if (r->cache_max == 0)
+		return NULL;
+	for (e = r->buckets[hash_key(key) % r->nbuckets]; e; e = e->hnext)
+		if (strcmp(e->key, key) == 0)
+			break;
+	if (e == NULL)
+		return NULL;
+	if (e->expires <= now) {
+		cache_drop(r, e);
+		return NULL;
+	}
+	lru_unlink(r, e);
+	lru_push(r, e);
+	return e;
+}
+
+static void cache_put(net_resolver *r, const char *key,
+		      const mauth_answer *a, double now)
+{
+	cache_entry *e;
+	unsigned long h;
+	size_t bytes;
+
+	/* Failures are not facts about the name: never keep them. */
+	if (r->cache_max == 0 || a->ttl == 0 ||
+	    (a->rcode != MAUTH_RC_NOERROR && a->rcode != MAUTH_RC_NXDOMAIN))
+		return;
+	bytes = entry_bytes(key, a);
+	if (bytes > r->cache_bytes_max / CACHE_ANSWER_SHARE)
+		return;		/* one answer must not flush the cache */
+	if ((e = cache_find(r, key, now)) != NULL)
+		cache_drop(r, e);
+	while ((r->cache_n >= r->cache_max ||
+		r->cache_bytes + bytes > r->cache_bytes_max) && r->lru_tail)
+		cache_drop(r, r->lru_tail);
+	e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return;
+	e->key = strdup(key);
+	e->ans = mauth_answer_dup(a);
+	if (e->key == NULL || e->ans == NULL) {
+		free(e->key);
+		mauth_answer_free(e->ans);
+		free(e);
+		return;
+	}
+	e->expires = now + a->ttl;
+	h = hash_key(key) % r->nbuckets;
+	e->hnext = r->buckets[h];
+	r->buckets[h] = e;
+	lru_push(r, e);
+	e->bytes = bytes;
+	r->cache_bytes += bytes;
+	r->cache_n++;
+	r->base.stats.cache_entries = r->cache_n;
+	r->base.stats.cache_bytes = r->cache_bytes;
+}
+
+/* ---- sockets ---- */
+
+static int open_socket(const nsaddr *ns, int type)
+{
+	int fd = socket(ns->sa.ss_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&ns->sa, ns->len) != 0 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A question in flight.  Its state moves IDLE -> UDP -> (done | IDLE), or
+ * on a truncated reply UDP -> TCP_SEND -> TCP_RECV -> (done | IDLE): every
+ * question of a round shares one poll(), TCP fallbacks included, so they
+ * run in parallel and the round's end (and the deadline) bounds them all.
+ */
+enum { F_IDLE, F_UDP, F_TCP_SEND, F_TCP_RECV };
+
+typedef struct {
+	const mauth_question *q;
+	mauth_answer **out;
+	char key[NAME_MAX_TEXT * 4 + 16];
+	int fd;
+	int state;
+	unsigned id;
+	double end;		/* this try gives up then */
+	unsigned char *tcp;	/* TCP: the query out, then the reply in */
+	size_t tcp_len, tcp_done;
+} flight;
+
+static unsigned random_id(void)
+{
+	unsigned short v;
+
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (unsigned short)(now_s() * 1e6);
+	return v;
+}
+
+/*
+ * Does this reply answer this question? (RFC 5452 §9.1: id and question.)
+ * Names are compared on the wire, ignoring case: the text of the question
+ * may spell an octet "\109" where the reply's text says "m".
+ */
+static int reply_matches(const unsigned char *buf, size_t len, const flight *f)
+{
+	ldns_pkt *pkt = NULL;
+	ldns_rdf *want;
+	const ldns_rr_list *ql;
+	const ldns_rr *q;
+	int ok = 0;
+
+	if (ldns_wire2pkt(&pkt, buf, len) != LDNS_STATUS_OK)
+		return 0;
+	want = dname_from_text(f->q->name);
+	ql = ldns_pkt_question(pkt);
+	q = ql != NULL && ldns_rr_list_rr_count(ql) == 1 ?
+	    ldns_rr_list_rr(ql, 0) : NULL;
+	if (want != NULL && q != NULL && ldns_pkt_qr(pkt) &&
+	    ldns_pkt_id(pkt) == f->id &&
+	    (int)ldns_rr_get_type(q) == f->q->type &&
+	    ldns_dname_compare(ldns_rr_owner(q), want) == 0)
+		ok = 1;
+	ldns_rdf_deep_free(want);
+	ldns_pkt_free(pkt);
+	return ok;
+}
+
+/* The try ends: the question is open again for the next round. */
+static void flight_drop(flight *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->tcp);
+	f->tcp = NULL;
+	f->state = F_IDLE;
+}
+
+static double min_d(double a, double b)
+{
+	return a < b ? a : b;
+}
+
+/* A reply that matches (id, question) and parses; else NULL. */
+static mauth_answer *take_reply(const unsigned char *buf, size_t len,
+				const flight *f, int *tc)
+{
+	mauth_answer *ans = NULL;
+	unsigned id;
+	char err[128];
+
+	*tc = 0;
+	if (!reply_matches(buf, len, f) ||
+	    mauth_wire_parse(buf, len, &ans, &id, tc, err, sizeof err) != 0)
+		return NULL;
+	return ans;
+}
+
+/* RFC 7766: the truncated question again over TCP, to the same server. */
+static void tcp_start(net_resolver *r, flight *f, const nsaddr *ns, double end)
+{
+	int len;
+
+	flight_drop(f);
+	f->tcp = malloc(WIRE_MAX + 2);
+	if (f->tcp == NULL)
+		return;
+	f->id = random_id();
+	len = mauth_wire_query(f->q->name, f->q->type, f->id, f->tcp + 2, WIRE_MAX);
+	if (len <= 0 || (f->fd = open_socket(ns, SOCK_STREAM)) < 0) {
+		flight_drop(f);
+		return;
+	}
+	r->base.stats.queries++;
+	r->base.stats.tcp++;
+	f->tcp[0] = (unsigned char)(len >> 8);
+	f->tcp[1] = (unsigned char)len;
+	f->tcp_len = (size_t)len + 2;
+	f->tcp_done = 0;
+	f->end = end;
+	f->state = F_TCP_SEND;
+}
+
+/* Sends the first UDP try of every open question; returns how many flew. */
+static size_t udp_send_all(net_resolver *r, flight *fv, size_t n,
+			   const nsaddr *ns, unsigned char *buf, double end)
+{
+	size_t i, open = 0;
+
+	for (i = 0; i < n; i++) {
+		int len;
+
+		fv[i].fd = -1;
+		fv[i].tcp = NULL;
+		fv[i].state = F_IDLE;
+		if (*fv[i].out != NULL)
+			continue;
+		fv[i].id = random_id();
+		len = mauth_wire_query(fv[i].q->name, fv[i].q->type, fv[i].id,
+				       buf, WIRE_MAX);
+		if (len < 0 || (fv[i].fd = open_socket(ns, SOCK_DGRAM)) < 0)
+			continue;
+		r->base.stats.queries++;
+		if (send(fv[i].fd, buf, (size_t)len, 0) != len) {
+			flight_drop(&fv[i]);
+			continue;
+		}
+		fv[i].state = F_UDP;
+		fv[i].end = end;
+		open++;
+	}
+	return open;
+}
+
+/* A UDP socket is readable: a reply, a stray datagram or an ICMP error. */
+static void udp_ready(net_resolver *r, flight *f, const nsaddr *ns,
+		      unsigned char *buf, double tcp_end)
+{
+	ssize_t got = recv(f->fd, buf, WIRE_MAX, 0);
+	mauth_answer *ans;
+	int tc;
+
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (got <= 0) {
+		flight_drop(f);	/* ECONNREFUSED: nobody there; try elsewhere */
+		return;
+	}
+	/* A stray or forged reply is dropped; keep waiting. */
+	ans = take_reply(buf, (size_t)got, f, &tc);
+	if (ans == NULL)
+		return;
+	if (tc) {
+		mauth_answer_free(ans);
+		tcp_start(r, f, ns, tcp_end);
+		return;
+	}
+	flight_drop(f);
+	*f->out = ans;
+}
+
+/* A TCP socket is ready for the next piece of the exchange. */
+static void tcp_ready(flight *f)
+{
+	ssize_t got;
+
+	if (f->state == F_TCP_SEND) {
+		got = send(f->fd, f->tcp + f->tcp_done, f->tcp_len - f->tcp_done,
+			   MSG_NOSIGNAL);
+		if (got < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (got <= 0) {
+			flight_drop(f);	/* refused or reset */
+			return;
+		}
+		f->tcp_done += (size_t)got;
+		if (f->tcp_done == f->tcp_len) {
+			f->state = F_TCP_RECV;
+			f->tcp_done = 0;
+			f->tcp_len = 2;		/* the length prefix first */
+		}
+		return;
+	}
+	got = recv(f->fd, f->tcp + f->tcp_done, f->tcp_len - f->tcp_done, 0);
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (got <= 0) {
+		flight_drop(f);
+		return;
+	}
+	f->tcp_done += (size_t)got;
+	if (f->tcp_done < f->tcp_len)
+		return;
+	if (f->tcp_len == 2) {
+		f->tcp_len = 2 + (size_t)(f->tcp[0] << 8 | f->tcp[1]);
+		if (f->tcp_len == 2)
+			flight_drop(f);
+		return;
+	}
+	{
+		int tc;
+		mauth_answer *ans = take_reply(f->tcp + 2, f->tcp_len - 2, f, &tc);
+
+		flight_drop(f);
+		*f->out = ans;	/* NULL (no match, garbage): retried next round */
+	}
+}
+
+/*
+ * One round: every open question to ns, collect replies until each try's
+ * end: now + the timeout, never past the deadline (0: none).  A truncated
+ * reply starts its TCP try within the same loop, with a timeout of its own.
+ */
+static int udp_round(net_resolver *r, flight *fv, size_t n, const nsaddr *ns,
+		     double deadline)
+{
+	unsigned char *buf = malloc(WIRE_MAX);
+	struct pollfd pv[MAX_INFLIGHT];
+	size_t at[MAX_INFLIGHT];
+	double end = now_s() + r->timeout;
+	size_t i;
+
+	if (buf == NULL)
+		return MAUTH_ENOMEM;
+	if (deadline > 0)
+		end = min_d(end, deadline);
+	udp_send_all(r, fv, n, ns, buf, end);
+	for (;;) {
+		double now = now_s(), first = 0;
+		size_t np = 0;
+		int rc;
+
+		for (i = 0; i < n; i++) {
+			if (fv[i].state == F_IDLE)
+				continue;
+			if (now >= fv[i].end) {
+				flight_drop(&fv[i]);	/* this try timed out */
+				continue;
+			}
+			if (np == 0 || fv[i].end < first)
+				first = fv[i].end;
+			pv[np].fd = fv[i].fd;
+			pv[np].events = fv[i].state == F_TCP_SEND ? POLLOUT : POLLIN;
+			pv[np].revents = 0;
+			at[np++] = i;
+		}
+		if (np == 0)
+			break;
+		rc = poll(pv, np, (int)((first - now) * 1000) + 1);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			break;
+		now = now_s();
+		for (i = 0; i < np; i++) {
+			flight *f = &fv[at[i]];
+			double tcp_end = now + r->timeout;
+
+			if (pv[i].revents == 0)
+				continue;
+			if (deadline > 0)
+				tcp_end = min_d(tcp_end, deadline);
+			if (f->state == F_UDP)
+				udp_ready(r, f, ns, buf, tcp_end);
+			else
+				tcp_ready(f);
+		}
+	}
+	for (i = 0; i < n; i++)
+		flight_drop(&fv[i]);
+	free(buf);
+	return 0;
+}
+
+static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
+		     mauth_answer **out)
+{
+	net_resolver *r = (net_resolver *)base;
+	flight fv[MAX_INFLIGHT];
+	size_t i, start, nf;
+	double now = now_s();
+	double deadline = base->deadline_ms > 0 ? (double)base->deadline_ms / 1000 : 0;
+	int attempt, rc;
+
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	for (start = 0; start < n; start += MAX_INFLIGHT) {
+		nf = n - start < MAX_INFLIGHT ? n - start : MAX_INFLIGHT;
+		for (i = 0; i < nf; i++) {
+			const mauth_question *q = &qv[start + i];
+			cache_entry *e;
+
+			fv[i].q = q;
+			fv[i].out = &out[start + i];
+			fv[i].fd = -1;
+			fv[i].tcp = NULL;
+			fv[i].state = F_IDLE;
+			make_key(fv[i].key, sizeof fv[i].key, q);
+			if (!name_is_valid(q->name, strlen(q->name))) {
+				out[start + i] = answer_build(MAUTH_RC_BADNAME,
+							      0, 0, NULL, 0);
+				continue;
+			}
+			e = cache_find(r, fv[i].key, now);
+			if (e != NULL) {
+				base->stats.cache_hits++;
+				out[start + i] = mauth_answer_dup(e->ans);
+				if (out[start + i] != NULL) {
+					/* Hand out the time it has left. */
+					out[start + i]->ttl = (unsigned)(e->expires - now);
+				}
+			} else if (r->cache_max > 0) {
+				base->stats.cache_misses++;
+			}
+		}
+		/* Retries never outlast the deadline: no try starts after it. */
+		for (attempt = 0; attempt <= r->retries * (int)r->nns + (int)r->nns - 1;
+		     attempt++) {
+			int left = 0;
+
+			for (i = 0; i < nf; i++)
+				left |= *fv[i].out == NULL;
+			if (!left || r->nns == 0 ||
+			    (deadline > 0 && now_s() >= deadline))
+				break;
+			rc = udp_round(r, fv, nf, &r->ns[(size_t)attempt % r->nns],
+				       deadline);
+			if (rc < 0)
+				return rc;
+		}
+		now = now_s();
+		for (i = 0; i < nf; i++) {
+			if (*fv[i].out == NULL) {
+				base->stats.timeouts++;
+				*fv[i].out = answer_build(MAUTH_RC_TIMEOUT, 0, 0,
+							  NULL, 0);
+				if (*fv[i].out == NULL)
+					return MAUTH_ENOMEM;
+			} else {
+				cache_put(r, fv[i].key, *fv[i].out, now);
+			}
+		}
+	}
+	return 0;
+}
+
+static void net_free(mauth_resolver *base)
+{
+	net_resolver *r = (net_resolver *)base;
+	cache_entry *e = r->lru_head, *next;
+
+	/* Every entry is on the LRU list: free along it, no unlinking. */
+	for (; e != NULL; e = next) {
+		next = e->next;
+		mauth_answer_free(e->ans);
+		free(e->key);
+		free(e);
+	}
+	free(r->buckets);
+	free(r);
+}
+
+/* "1.2.3.4", "1.2.3.4@53", "1.2.3.4:53", "::1", "::1@53", "[::1]:53" */
+static int parse_ns(const char *s, nsaddr *out)
+{
+	char host[64];
+	const char *port = NULL, *end;
+	size_t hl;
+	long p = 53;
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&out->sa;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->sa;
+
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (end == NULL)
+			return -1;
+		hl = (size_t)(end - s - 1);
+		s++;
+		if (end[1] == ':' || end[1] == '@')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return -1;
+	} else if ((end = strchr(s, '@')) != NULL ||
+		   ((end = strchr(s, ':')) != NULL && strchr(end + 1, ':') == NULL)) {
+		/* host@port, or host:port when only one colon (not IPv6) */
+		hl = (size_t)(end - s);
+		port = end + 1;
+	} else {
+		hl = strlen(s);
+	}
+	if (hl == 0 || hl >= sizeof host)
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (port != NULL) {
+		char *e;
+
+		p = strtol(port, &e, 10);
+		if (*port == '\0' || *e != '\0' || p < 1 || p > 65535)
+			return -1;
+	}
+	memset(out, 0, sizeof *out);
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((unsigned short)p);
+		out->len = sizeof *v4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((unsigned short)p);
+		out->len = sizeof *v6;
+		return 0;
+	}
+	return -1;
+}
+
+static int read_resolv_conf(net_resolver *r, const char *path,
+			    char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return MAUTH_EINVAL;
+	}
+	while (fgets(line, sizeof line, f) != NULL && r->nns < MAX_NS) {
+		char word[64], addr[80];
+
+		if (sscanf(line, " %63s %79s", word, addr) == 2 &&
+		    strcmp(word, "nameserver") == 0 &&
+		    parse_ns(addr, &r->ns[r->nns]) == 0)
+			r->nns++;
+	}
+	fclose(f);
+	if (r->nns == 0) {
+		snprintf(err, errlen, "no nameserver in %s", path);
+		return MAUTH_EINVAL;
+	}
+	return 0;
+}
+
+int mauth_resolver_new(mauth_resolver **out, const mauth_resolver_opts *o,
+		       char *err, size_t errlen)
+{
+	net_resolver *r = calloc(1, sizeof *r);
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (r == NULL)
+		return MAUTH_ENOMEM;
+	r->base.query = net_query;
+	r->base.free = net_free;
+	r->timeout = o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT;
+	r->retries = o->retries >= 0 ? o->retries : 1;
+	r->cache_max = o->cache_size;
+	r->cache_bytes_max = o->cache_bytes > 0 ? o->cache_bytes :
+			     DEFAULT_CACHE_BYTES;
+	if (o->n_nameservers > MAX_NS) {
+		snprintf(err, errlen, "at most %d nameservers", MAX_NS);
+		free(r);
+		return MAUTH_EINVAL;
+	}
+	for (i = 0; i < o->n_nameservers; i++) {
+		if (parse_ns(o->nameservers[i], &r->ns[r->nns]) != 0) {
+			snprintf(err, errlen, "nameservers[%zu]: not an address "
+				 "(want 127.0.0.1, ::1@5353, [::1]:53)", i + 1);
+			free(r);
+			return MAUTH_EINVAL;
+		}
+		r->nns++;
+	}
+	if (r->nns == 0) {
+		rc = read_resolv_conf(r, o->resolv_conf ? o->resolv_conf :
+				      "/etc/resolv.conf", err, errlen);
+		if (rc != 0) {
+			free(r);
+			return rc;
+		}
+	}
+	if (r->cache_max > 0) {
+		r->nbuckets = r->cache_max < 1024 ? 1024 : r->cache_max;
+		r->buckets = calloc(r->nbuckets, sizeof *r->buckets);
+		if (r->buckets == NULL) {
+			free(r);
+			return MAUTH_ENOMEM;
+		}
+	}
+	*out = &r->base;
+	return 0;
+}
+
+/* ---- the generic resolver calls and the blocking driver loop ---- */
+
+static void drop_last(mauth_resolver *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nlast; i++)
+		mauth_answer_free(r->last[i]);
+	free(r->last);
+	r->last = NULL;
+	r->nlast = 0;
+}
+
+long long mauth_clock_ms(void)
+{
+	return mono_ns() / 1000000;
+}
+
+/* r->query bounded by deadline_ms (0: none), which it reads from r. */
+static int query_until(mauth_resolver *r, const mauth_question *qv, size_t n,
+		       mauth_answer **out, long long deadline_ms)
+{
+	int rc;
+
+	r->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+	rc = r->query(r, qv, n, out);
+	r->deadline_ms = 0;
+	return rc;
+}
+
+int mauth_resolver_query(mauth_resolver *r, const mauth_question *qv, size_t n,
+			 const mauth_answer **out)
+{
+	return mauth_resolver_query_until(r, qv, n, out, 0);
+}
+
+int mauth_resolver_query_until(mauth_resolver *r, const mauth_question *qv,
+			       size_t n, const mauth_answer **out,
+			       long long deadline_ms)
+{
+	size_t i;
+	int rc;
+
+	drop_last(r);
+	if (n == 0)
+		return 0;
+	r->last = calloc(n, sizeof *r->last);
+	if (r->last == NULL)
+		return MAUTH_ENOMEM;
+	r->nlast = n;
+	rc = query_until(r, qv, n, r->last, deadline_ms);
+	for (i = 0; i < n; i++)
+		if (r->last[i] == NULL && rc >= 0)
+			rc = MAUTH_ENOMEM;
+	if (rc < 0) {
+		drop_last(r);
+		return rc;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = r->last[i];
+	return 0;
+}
+
+void mauth_resolver_stats_get(const mauth_resolver *r, mauth_resolver_stats *s)
+{
+	*s = r->stats;
+}
+
+void mauth_resolver_free(mauth_resolver *r)
+{
+	if (r == NULL)
+		return;
+	drop_last(r);
+	r->free(r);
+}
+
+/*
+ * Asks r and gives each answer straight to c, which keeps it: the public
+ * path (mauth_resolver_query, mauth_check_answer) would copy every answer
+ * once more.  A question left TIMEOUT once the deadline has passed was cut
+ * by the budget, not by the network: the check is told so.
+ */
+static int run_batch(mauth_check *c, mauth_resolver *r,
+		     const mauth_question *qv, size_t n, long long deadline_ms)
+{
+	mauth_answer *few[16], **av = n <= 16 ? few : calloc(n, sizeof *av);
+	unsigned ids[16], *idv = n <= 16 ? ids : calloc(n, sizeof *idv);
+	size_t i;
+	int rc = 0, late;
+
+	if (av == NULL || idv == NULL) {
+		rc = MAUTH_ENOMEM;
+		goto out;
+	}
+	memset(av, 0, n * sizeof *av);
+	/* qv is the check's own array: read the ids before it changes */
+	for (i = 0; i < n; i++)
+		idv[i] = qv[i].id;
+	rc = query_until(r, qv, n, av, deadline_ms);
+	late = deadline_ms > 0 && mauth_clock_ms() >= deadline_ms;
+	for (i = 0; i < n; i++) {
+		if (av[i] == NULL && rc >= 0)
+			rc = MAUTH_ENOMEM;
+		if (rc < 0) {
+			mauth_answer_free(av[i]);
+		} else if (late && av[i]->rcode == MAUTH_RC_TIMEOUT) {
+			mauth_answer_free(av[i]);
+			rc = mauth_check_expire(c, idv[i]);
+		} else {
+			rc = check_take_answer(c, idv[i], av[i]);
+		}
+	}
+out:
+	if (av != few)
+		free(av);
+	if (idv != ids)
+		free(idv);
+	return rc;
+}
+
+int mauth_check_run(mauth_check *c, mauth_resolver *r, long long deadline_ms)
+{
+	int rc;
+
+	while ((rc = mauth_check_step(c)) == MAUTH_WANT_DNS) {
+		const mauth_question *qv;
+		size_t i, n = mauth_check_questions(c, &qv);
+
+		if (n == 0)
+			return MAUTH_ENOMEM;
+		if (deadline_ms > 0 && mauth_clock_ms() >= deadline_ms) {
+			/* Out of time: what is still open fails temporarily.
+			 * The ids first: qv may change as they are answered. */
+			unsigned few[16], *idv = n <= 16 ? few : malloc(n * sizeof *idv);
+
+			if (idv == NULL)
+				return MAUTH_ENOMEM;
+			for (i = 0; i < n; i++)
+				idv[i] = qv[i].id;
+			for (i = 0; i < n && rc >= 0; i++)
+				rc = mauth_check_expire(c, idv[i]);
+			if (idv != few)
+				free(idv);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		rc = run_batch(c, r, qv, n, deadline_ms);
+		if (rc < 0)
+			return rc;
+	}
+	return rc;
+}

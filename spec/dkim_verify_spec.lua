@@ -1,7 +1,6 @@
 -- DKIM verification against data nobody on the team wrote: the RFC 8463
 -- example, stalwart's and dkimpy's messages, and the Mail::DKIM corpus
 -- (expectations in ../shared/testdata/dkim/*/expected.tsv; see SOURCES.md there).
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local core = require "mailauth.core"
 local F = require "dkimfix"

@@ -5,8 +5,11 @@
 --   local fakedns = require "fakedns"            -- spec/support is in .busted's lpath
 --   local dns = fakedns.new(zone, options)
 --   mailauth.spf{ ..., resolver = dns.resolve }  -- function(name, qtype, timeout)
---   dns.log                   --> { "TXT example.com", "A mx.example.com", ... } in order
---   dns:count(qtype, name)    --> how often that was asked (nil: any type / any name)
+--   dns.log                   --> { "TXT example.com", "A mx.example.com", ... } in order,
+--                                 each name as it was asked (case kept)
+--   dns:count(qtype, name)    --> how often that was asked (nil: any type / any name;
+--                                 names compared case-insensitively)
+--   dns.timeouts              --> the timeout (seconds) each question was given, false if none
 --   dns.names                 --> { "example.com", "mx.example.com", ... } (the same, names only)
 --   dns:reset()               -- empties the log
 --
@@ -33,8 +36,10 @@
 --     rcode, no records;
 --   "MALFORMED": an answer the binding refuses (records = { 7 }): a Lua error;
 --   "NOANSWER": the resolver returns nothing (the binding: a server failure);
---   a table { rcode = ..., delay = seconds, yield = true, answer = <value> }:
---     delay: busy-waits that long (at most the timeout the loop gives) first;
+--   a table { rcode = ..., delay = seconds, ignore_timeout = true, yield = true,
+--             answer = <value> }:
+--     delay: busy-waits that long first, at most the timeout the loop gives
+--       (all of it with ignore_timeout: a resolver the loop cannot cut short);
 --     yield: coroutine.yield(name, qtype) first (a table resumed with is the
 --       answer, so an outer loop may answer); rcode: as above, else the
 --       normal answer; answer: returned as it is (any malformed shape).
@@ -95,7 +100,7 @@ end
 
 function M.new(zone, options)
   options = options or {}
-  local dns = { log = options.log or {}, names = options.names or {} }
+  local dns = { log = options.log or {}, names = options.names or {}, timeouts = {} }
   -- The zone is read live, so a spec may change it between checks; names
   -- not written lower-case without a final dot are indexed here, once.
   zone = zone or {}
@@ -171,7 +176,9 @@ function M.new(zone, options)
     if f == "MALFORMED" then return { rcode = "NOERROR", records = { 7 } } end
     if f == "NOANSWER" then return nil end
     if type(f) == "string" then return answer(f, {}, 0, false, cnames) end
-    if f.delay then busy_wait(math.min(f.delay, timeout or f.delay)) end
+    if f.delay then
+      busy_wait(f.ignore_timeout and f.delay or math.min(f.delay, timeout or f.delay))
+    end
     if f.yield then
       local given = coroutine.yield(name, qtype)
       if type(given) == "table" then return given end
@@ -183,8 +190,9 @@ function M.new(zone, options)
 
   function dns.resolve(name, qtype, timeout)
     local asked = lower(name)
-    dns.log[#dns.log + 1] = qtype .. " " .. asked
-    dns.names[#dns.names + 1] = asked
+    dns.log[#dns.log + 1] = qtype .. " " .. name
+    dns.names[#dns.names + 1] = name
+    dns.timeouts[#dns.timeouts + 1] = timeout or false
     local a, f, cnames = lookup(asked, qtype, timeout)
     if f == nil and options.yield then f = { yield = true } end
     if f == nil then return a end
@@ -197,7 +205,7 @@ function M.new(zone, options)
     local n = 0
     for _, entry in ipairs(dns.log) do
       local t, q = entry:match("^(%S+) (.*)$")
-      if (qtype == nil or t == qtype) and (name == nil or q == lower(name)) then n = n + 1 end
+      if (qtype == nil or t == qtype) and (name == nil or lower(q) == lower(name)) then n = n + 1 end
     end
     return n
   end
@@ -205,6 +213,7 @@ function M.new(zone, options)
   function dns.reset()
     for i = #dns.log, 1, -1 do dns.log[i] = nil end
     for i = #dns.names, 1, -1 do dns.names[i] = nil end
+    for i = #dns.timeouts, 1, -1 do dns.timeouts[i] = nil end
   end
 
   return dns

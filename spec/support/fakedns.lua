@@ -47,7 +47,8 @@
 -- options:
 --   over = a resolver (mailauth.resolver object or function) answering what
 --     the zone table does not: names it lacks and types a node does not list
---     (so faults and logs can sit on top of zone files);
+--     (so faults and logs can sit on top of zone files; a CNAME met there is
+--     followed there, so put a fault at the name asked);
 --   zones / zonefiles = { ... }: over = mailauth.resolver{ zones = ... } (or
 --     zonefiles) for master-file text;
 --   patterns = { [lua pattern] = <fault> }: the fault of every lowercased name
@@ -160,7 +161,7 @@ function M.new(zone, options)
       if type(target) == "table" then target = target[1] end
       if target == nil or qtype == "CNAME" then
         if over then return ask_over(name, qtype, timeout, cnames) end
-        return answer("NOERROR", {}, node.ttl or negative_ttl, node.secure, cnames)
+        return answer("NOERROR", {}, negative_ttl, node.secure, cnames)
       end
       target = lower(target)
       if seen[target] or #cnames >= max_cnames then

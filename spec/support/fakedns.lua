@@ -43,6 +43,7 @@
 --     yield: coroutine.yield(name, qtype) first (a table resumed with is the
 --       answer, so an outer loop may answer); rcode: as above, else the
 --       normal answer; answer: returned as it is (any malformed shape).
+--   (a node's fault table with none of these four keys is the per-type map)
 --
 -- options:
 --   over = a resolver (mailauth.resolver object or function) answering what

@@ -5,7 +5,6 @@
 -- added copy nobody signed).  Messages sealed by mailauth's own signer with
 -- dkimpy's test key (../shared/testdata/dkim/dkimpy/), then altered the way a
 -- replay would alter them.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 local helpers = require "spec.support.helpers"

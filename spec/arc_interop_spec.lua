@@ -5,7 +5,6 @@
 --   mailauth seals i=3 on that  -> dkimpy arc_verify: pass
 --   dkimpy seals i=1            -> mailauth arc_verify: pass (tampered: fail)
 -- for rsa-sha256 (and mailauth's ed25519-sha256 seal, which dkimpy refuses).
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 local helpers = require "spec.support.helpers"

@@ -30,7 +30,6 @@
 --    reason, not naming the NUL);
 --  * local_ok()'s quoted-"@" check removed: that case got no author_problem
 --    (DMARC "pass" for attacker.example, a client showing ceo@victim).
-package.path = "spec/support/?.lua;" .. package.path
 local A = require "attack"
 local F = require "dkimfix"
 

@@ -19,7 +19,6 @@
 -- in Subject and both bare-LF cases got no author_problem at all and
 -- DMARC "pass" for attacker.example (the LF-in-header case gave "2 From
 -- fields", not naming the LF).
-package.path = "spec/support/?.lua;" .. package.path
 local A = require "attack"
 local mailauth = require "mailauth"
 

@@ -25,7 +25,6 @@
 --  * the line-length check in check_bytes() disabled: the 1100-byte line
 --    was refused only as "two angle-addrs" (2 failures: a From that hid
 --    its first address in the cut part would have been read).
-package.path = "spec/support/?.lua;" .. package.path
 local A = require "attack"
 
 local V, X = A.VICTIM, A.ATTACKER

@@ -16,7 +16,6 @@
 --    8(a) gave dmarc "pass" for attacker.example; 8(e) (victim first)
 --    failed without the per-domain list (4 failures);
 --  * dmarc_each ignoring failing verdicts: both gave "pass" (4 failures).
-package.path = "spec/support/?.lua;" .. package.path
 local A = require "attack"
 
 local V, X = A.VICTIM, A.ATTACKER

@@ -21,7 +21,6 @@
 --  * looks_like_from() always 0: 4 failures, the space-prefixed and folded
 --    cases got no author_problem and DMARC "pass" for the attacker;
 --  * the zero-From fail() disabled: 6(d) failed, "no author_problem".
-package.path = "spec/support/?.lua;" .. package.path
 local A = require "attack"
 
 local V, X = A.VICTIM, A.ATTACKER

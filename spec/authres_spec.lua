@@ -12,12 +12,7 @@ local FIX = helpers.skip_without_testdata("authres/")
 if not FIX then return end
 local FILES = { "mimekit", "mail-authenticationresults", "authres-python", "go-msgauth" }
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = helpers.read
 
 local function null(v) return v == nil or v == lyaml.null end
 

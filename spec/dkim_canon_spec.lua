@@ -16,7 +16,6 @@
 -- given the message with every bare LF turned into CRLF (nothing else
 -- changes: lone CRs and WSP stay) and mailauth the original with dkimpy's
 -- DKIM-Signature prepended, so the equivalence itself is what is tested.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 local helpers = require "spec.support.helpers"

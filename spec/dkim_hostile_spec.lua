@@ -1,7 +1,6 @@
 -- Hostile input for the DKIM verifier and the message reader: every case
 -- must end with a defined result (no crash, no hang), and the RFC 8463
 -- signatures stay the anchor (they must still pass where untouched).
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 local helpers = require "spec.support.helpers"

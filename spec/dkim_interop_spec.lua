@@ -5,7 +5,6 @@
 --   dkimpy signs    -> mailauth verifies (pass; tampered: fail)
 --   mailauth signs  -> dkimpy (and Mail::DKIM for rsa) verify (pass; tampered: fail)
 -- in every canonicalisation pair, for rsa-sha256 and ed25519-sha256.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 local helpers = require "spec.support.helpers"

@@ -6,7 +6,6 @@
 -- Mail::DKIM's corpus says its mine_ietf01 messages pass.  The keys are
 -- fixtures of dkimpy, RFC 6376 appendix C and RFC 8463 (../shared/testdata/dkim/).
 -- Records change between verifications through a Lua resolver over a table.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 local helpers = require "spec.support.helpers"

@@ -1,7 +1,6 @@
 -- DKIM signing with the RFC 8463 appendix A keys, checked against the
 -- records the RFC publishes (so a signature here is valid only if it is
 -- valid for the RFC's keys), plus the signer's options and refusals.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 local helpers = require "spec.support.helpers"

@@ -7,6 +7,7 @@
 -- by an RFC 7489 section.
 
 local mailauth = require "mailauth"
+local fakedns = require "fakedns"
 
 local N = 300
 local PSL = "/usr/share/publicsuffix/public_suffix_list.dat"
@@ -70,11 +71,7 @@ local function ours(case)
   local data = case.zone
   return mailauth.dmarc{
     from = case.from, spf = case.spf, dkim = case.dkim, pct_roll = case.roll, psl_file = PSL,
-    resolver = function(name, qtype)
-      local node = data[name:lower()]
-      if not node then return { rcode = "NXDOMAIN", records = {} } end
-      return { rcode = "NOERROR", records = node[qtype] or {} }
-    end,
+    resolver = fakedns.new(data).resolve,
   }
 end
 

@@ -5,6 +5,7 @@
 -- none: every record here says p=reject).  Text read from
 -- draft-ietf-dmarc-dmarcbis-41, Appendix B, which became RFC 9989.
 local mailauth = require "mailauth"
+local fakedns = require "fakedns"
 
 local function zone(records)
   local lines = { "$ORIGIN example.\n@ IN SOA ns hm 1 2 3 4 60\n" }
@@ -13,14 +14,10 @@ local function zone(records)
   end
   -- com. and example. are separate zones in reality; one offline text is
   -- enough as long as every name asked is answered authoritatively.
-  local r = assert(mailauth.resolver { zones = { table.concat(lines),
+  local dns = fakedns.new({}, { zones = { table.concat(lines),
     "$ORIGIN com.\n@ IN SOA ns hm 1 2 3 4 60\n" ..
     (records.__com or "") } })
-  local asked = {}
-  return function(name, qtype)
-    asked[#asked + 1] = name
-    return r:query(name, qtype)
-  end, asked
+  return dns.resolve, dns.names
 end
 
 local function set(list)
@@ -131,14 +128,10 @@ end)
 -- (expected: result none, the limit named, no parent policy).
 describe("RFC 9989 §4.10: several records at one level of the tree walk", function()
   local function multi_zone(text)
-    local r = assert(mailauth.resolver { zones = {
+    local dns = fakedns.new({}, { zones = {
       "$ORIGIN example.\n@ IN SOA ns hm 1 2 3 4 60\n" .. text,
       "$ORIGIN com.\n@ IN SOA ns hm 1 2 3 4 60\n" } })
-    local asked = {}
-    return function(name, qtype)
-      asked[#asked + 1] = name
-      return r:query(name, qtype)
-    end, asked
+    return dns.resolve, dns.names
   end
   local PASS_SPF = { result = "pass", domain = "mail.example.com" }
 

@@ -11,23 +11,13 @@ local FIX = helpers.skip_without_testdata("dmarc/")
 if not FIX then return end
 local PSL = FIX .. "psl/public_suffix_list.dat"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = helpers.read
 
--- A Lua-function resolver over a table { [name] = { TXT = {...}, A = {...} } };
--- a name listed with rcode = "SERVFAIL" fails; unknown names are NXDOMAIN.
+-- The fake DNS over { [name] = { TXT = {...}, A = {...} } }; a name whose
+-- node is "SERVFAIL" fails; unknown names are NXDOMAIN; log gets "QTYPE name".
+local fakedns = require "fakedns"
 local function table_resolver(data, log)
-  return function(name, qtype)
-    if log then log[#log + 1] = qtype .. " " .. name end
-    local node = data[name:lower()]
-    if node == nil then return { rcode = "NXDOMAIN", records = {} } end
-    if node.rcode then return { rcode = node.rcode, records = {} } end
-    return { rcode = "NOERROR", records = node[qtype] or {} }
-  end
+  return fakedns.new(data, { log = log }).resolve
 end
 
 describe("mailauth.org_domain (PSL test vectors, publicsuffix/list tests/tests.txt)", function()
@@ -231,7 +221,7 @@ describe("dmarc policy discovery (RFC 7489 §6.6.3)", function()
     assert.equal("s", r.aspf)
   end)
   it("is temperror when the record lookup fails", function()
-    local r = run{ ["_dmarc.mail.example.com"] = { rcode = "SERVFAIL" } }
+    local r = run{ ["_dmarc.mail.example.com"] = "SERVFAIL" }
     assert.equal("temperror", r.result)
   end)
   it("is none when nothing is published", function()

@@ -14,7 +14,6 @@
 -- Wire replies are assembled here byte by byte (RFC 1035 §4.1), and once by
 -- dnspython under /usr/bin/python3 (with name compression), so the parser
 -- is checked against encoders that are not ldns.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 local helpers = require "spec.support.helpers"

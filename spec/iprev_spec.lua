@@ -4,6 +4,7 @@
 --   permerror  no PTR data is published (NXDOMAIN or NODATA)
 --   temperror  a DNS failure prevents a decision
 local mailauth = require "mailauth"
+local fakedns = require "fakedns"
 
 local function zone_resolver()
   return assert(mailauth.resolver { zonefiles = {
@@ -13,12 +14,9 @@ local function zone_resolver()
   } })
 end
 
--- Answers from the zones, but with chosen names failing.
+-- Answers from the zones, but with chosen names failing ({ [name] = rcode }).
 local function failing(r, broken)
-  return function(name, qtype)
-    if broken[name] then return { rcode = broken[name] } end
-    return r:query(name, qtype)
-  end
+  return fakedns.new(broken, { over = r }).resolve
 end
 
 describe("mailauth.iprev", function()
@@ -63,10 +61,8 @@ describe("mailauth.iprev", function()
     local res = mailauth.iprev("192.0.2.29", { resolver = r })
     assert.are.equal("permerror", res.result)
     assert.matches("NXDOMAIN", res.problem)
-    local nodata = mailauth.iprev("192.0.2.25", { resolver = function(name, qtype)
-      if qtype == "PTR" then return { rcode = "NOERROR", records = {} } end
-      return r:query(name, qtype)
-    end })
+    local nodata = mailauth.iprev("192.0.2.25", { resolver = fakedns.new(
+      { ["25.2.0.192.in-addr.arpa"] = { PTR = {} } }, { over = r }).resolve })
     assert.are.equal("permerror", nodata.result)
     assert.matches("NODATA", nodata.problem)
   end)
@@ -94,11 +90,10 @@ describe("mailauth.iprev", function()
   end)
 
   it("examines at most 10 PTR names, asked forward together", function()
-    local steps, forward = 0, 0
-    local res = mailauth.iprev("192.0.2.40", { resolver = function(name, qtype)
-      if qtype == "A" then forward = forward + 1 else steps = steps + 1 end
-      return r:query(name, qtype)
-    end })
+    local dns = fakedns.new({}, { over = r })
+    local res = mailauth.iprev("192.0.2.40", { resolver = dns.resolve })
+    local forward = dns:count("A")
+    local steps = dns:count() - forward
     assert.are.equal(11, #res.ptr)
     assert.are.equal(10, forward)
     assert.matches("first 10 of 11", res.problem)
@@ -108,12 +103,8 @@ describe("mailauth.iprev", function()
   end)
 
   it("skips PTR names that are not valid host names", function()
-    local res = mailauth.iprev("192.0.2.25", { resolver = function(name, qtype)
-      if qtype == "PTR" then
-        return { rcode = "NOERROR", records = { string.rep("x", 64) .. ".example", "mail.example.com" } }
-      end
-      return r:query(name, qtype)
-    end })
+    local res = mailauth.iprev("192.0.2.25", { resolver = fakedns.new({ ["25.2.0.192.in-addr.arpa"] =
+      { PTR = { string.rep("x", 64) .. ".example", "mail.example.com" } } }, { over = r }).resolve })
     assert.are.equal("pass", res.result)
     assert.are.same({ "mail.example.com" }, res.names)
   end)

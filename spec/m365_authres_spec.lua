@@ -383,9 +383,7 @@ describe("m365: hostile Microsoft-dialect input", function()
 
   helpers.it_with_testdata("authres/mimekit-cases.yml", "MimeKit's Office 365 cases parse in the dialect as MimeKit asserts; its Office 365 errors stay errors", function()
     local lyaml = require "lyaml"
-    local f = assert(io.open(helpers.testdata("authres/mimekit-cases.yml"), "rb"))
-    local doc = lyaml.load(f:read("*a"))
-    f:close()
+    local doc = lyaml.load(helpers.read(helpers.testdata("authres/mimekit-cases.yml")))
     local want = { ["mimekit/TestParseNoAuthServId"] = true,
                    ["mimekit/TestParseOffice365RandomDomainTokensAndAction"] = true,
                    ["mimekit/TestParseOffice365RandomDomainTokensAndEmptyPropertyValue"] = true }

@@ -15,7 +15,6 @@
 --
 -- Data: the RFC 8463 appendix A message and keys, the RFC 7208 appendix A
 -- zone; each expected value is the RFC's.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 

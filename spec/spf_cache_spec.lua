@@ -12,28 +12,18 @@
 -- it does not keep (over 1024 bytes, over 64 terms, permerrors), and
 -- per-check macros in a shared text.  A C program then checks from several
 -- threads while the cache is emptied in a loop, also under ThreadSanitizer.
-package.path = "spec/support/?.lua;" .. package.path
 local cjson = require "cjson"
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 
 local DEFAULT = "DEFAULT"
 
--- A Lua resolver over { name = { TXT = {...}, A = {...}, AAAA = {...},
+-- The fake DNS over { name = { TXT = {...}, A = {...}, AAAA = {...},
 -- MX = { { pref, host } } } }: an absent name is NXDOMAIN, a listed name
 -- without the type has no records (the rules of spf_pyspf_spec.lua).
+local fakedns = require "fakedns"
 local function resolver(zone)
-  return function(name, qtype)
-    local z = zone[name:lower()]
-    if z == nil then return { rcode = "NXDOMAIN" } end
-    local recs = z[qtype]
-    if recs == nil then return { rcode = "NOERROR", records = {} } end
-    local out = {}
-    for i, v in ipairs(recs) do
-      out[i] = qtype == "MX" and { preference = v[1], exchange = v[2] } or v
-    end
-    return { rcode = "NOERROR", records = out }
-  end
+  return fakedns.new(zone).resolve
 end
 
 local function spf(res, ip, sender)

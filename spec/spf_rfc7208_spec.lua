@@ -7,7 +7,6 @@
 -- IPv6 nibbles of %{ir} in upper case (v-macro-ip6) while the client
 -- address is written "CAFE:BABE::1" and %{c} is RFC 5952 lower case; pyspf's
 -- driver compares the same way.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local suite = require "spf_suite"
 local helpers = require "spec.support.helpers"

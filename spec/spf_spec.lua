@@ -2,7 +2,6 @@
 -- limits, parallel questions, Received-SPF, and hostile input.
 -- Expected values come from RFC 7208 (section cited per case) or from
 -- pyspf's own test data (../shared/testdata/spf/pyspf-extra/test.yml).
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local core = require "mailauth.core"
 local suite = require "spf_suite"
@@ -10,24 +9,11 @@ local helpers = require "spec.support.helpers"
 
 local NOW = 1700000000
 
--- zone: name -> { TXT = {...}, A = {...}, AAAA, MX = {{pref, host}}, PTR } or "TIMEOUT"
+-- The fake DNS over zone: name -> { TXT = {...}, A = {...}, AAAA,
+-- MX = {{pref, host}}, PTR } or "TIMEOUT"; log gets "QTYPE name".
+local fakedns = require "fakedns"
 local function resolver(zone, log)
-  return function(name, qtype)
-    name = name:lower()
-    if log then log[#log + 1] = qtype .. " " .. name end
-    local z = zone[name]
-    if z == nil then return { rcode = "NXDOMAIN" } end
-    if z == "TIMEOUT" then return { rcode = "TIMEOUT" } end
-    local recs = {}
-    for _, v in ipairs(z[qtype] or {}) do
-      if qtype == "MX" then
-        recs[#recs + 1] = { preference = v[1], exchange = v[2] }
-      else
-        recs[#recs + 1] = v
-      end
-    end
-    return { rcode = "NOERROR", records = recs }
-  end
+  return fakedns.new(zone, { log = log }).resolve
 end
 
 local function spf(opts, zone, log)

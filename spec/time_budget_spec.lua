@@ -12,6 +12,7 @@
 local mailauth = require "mailauth"
 local core = mailauth.core
 local clock = core.monotonic
+local fakedns = require "fakedns"
 
 local ZONE = [[
 $ORIGIN chain.test.
@@ -41,7 +42,7 @@ end
 
 describe("time_budget", function()
   local zone = assert(mailauth.resolver { zones = { ZONE, REVERSE } })
-  local function lua_zone(name, qtype) return zone:query(name, qtype) end
+  local lua_zone = fakedns.new({}, { over = zone }).resolve
   local calls = {
     -- (parenthesised: no tail call, so the error has a caller to name)
     iprev = function(o) return (mailauth.iprev("192.0.2.1", o)) end,
@@ -96,12 +97,8 @@ describe("the Lua loop's deadline", function()
   -- cannot interrupt it, but asks nothing more once the budget is gone.
   it("stops asking after the budget, names the question it cut, and gives the time left",
      function()
-    local seen = {}
-    local function slow(name, qtype, timeout)
-      seen[#seen + 1] = timeout
-      busy_wait(0.25)
-      return zone:query(name, qtype)
-    end
+    local dns = fakedns.new({}, { over = zone, fault = { delay = 0.25, ignore_timeout = true } })
+    local seen, slow = dns.timeouts, dns.resolve
     local t0 = clock()
     local r = mailauth.spf { ip = "192.0.2.1", sender = "a@a.chain.test", resolver = slow,
                              time_budget = 0.6 }
@@ -121,10 +118,7 @@ describe("the Lua loop's deadline", function()
   -- One that honours it (waits no longer, then says TIMEOUT): the call
   -- ends at the deadline, the cut question named.
   it("ends at the deadline with a resolver that honours its timeout", function()
-    local function hangs(_, _, timeout)
-      busy_wait(math.min(timeout, 5))
-      return { rcode = "TIMEOUT" }
-    end
+    local hangs = fakedns.new({}, { fault = { delay = 5, rcode = "TIMEOUT" } }).resolve
     for _, call in ipairs {
       function(o) return mailauth.spf { ip = "192.0.2.1", sender = "a@a.chain.test",
                                         resolver = o.resolver, time_budget = o.time_budget } end,
@@ -142,16 +136,9 @@ describe("the Lua loop's deadline", function()
   end)
 
   it("keeps check's results found before the deadline (SPF), DMARC cut", function()
-    local n = 0
     -- answers at once until the DMARC question, which never comes back in time
-    local function resolver(name, qtype, timeout)
-      n = n + 1
-      if name:find("^_dmarc%.") then
-        busy_wait(math.min(timeout, 5))
-        return { rcode = "TIMEOUT" }
-      end
-      return zone:query(name, qtype)
-    end
+    local resolver = fakedns.new({}, { over = zone,
+      patterns = { ["^_dmarc%."] = { delay = 5, rcode = "TIMEOUT" } } }).resolve
     local r = mailauth.check(MESSAGE, { ip = "192.0.2.1", sender = "a@a.chain.test",
                                         resolver = resolver, time_budget = 0.4 })
     assert.are.equal("pass", r.spf.result, r.spf.problem)

@@ -8,15 +8,12 @@
 --  * cv values compare case-insensitively; "" (three tests whose newest
 --    seal says cv=fail) is scored apart, against RFC 8617 §5.2 step 2: fail.
 local lyaml = require "lyaml"
+local fakedns = require "fakedns"
+local helpers = require "spec.support.helpers"
 
 local M = {}
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = helpers.read
 
 -- lyaml cuts strings at a NUL byte; the ARC suites hold none, but keep the
 -- SPF loader's guard so a future copy with "\0" fails loudly.
@@ -32,16 +29,14 @@ function M.crlf(s)
   return (s:gsub("\r?\n", "\r\n"))
 end
 
+-- The fake DNS over { [name] = "TXT record" } (line breaks dropped):
+-- its resolve function, and the fake itself (for its log).
 function M.resolver(records)
   local zone = {}
   for name, txt in pairs(records or {}) do
-    zone[name:lower()] = (txt:gsub("\n", ""))
+    zone[name:lower()] = { TXT = { (txt:gsub("\n", "")) } }
   end
-  return function(name, qtype)
-    local txt = zone[name:lower()]
-    if qtype ~= "TXT" or not txt then return { rcode = txt and "NOERROR" or "NXDOMAIN", records = {} } end
-    return { rcode = "NOERROR", records = { txt } }
-  end
+  return fakedns.resolver(zone)
 end
 
 -- Tests in a stable order: { scenario, name, test }.

@@ -4,7 +4,6 @@
 -- attacker) and the victim's domain a p=reject record, and the two signers:
 -- dkimpy (Debian python3-dkim under /usr/bin/python3, independent of us) and
 -- mailauth.dkim_sign.
-package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
 

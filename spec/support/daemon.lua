@@ -1,5 +1,7 @@
 -- Starting and stopping real daemons (Rspamd, HAProxy) from a spec: in the
 -- background, with their pid kept, polled until ready, killed at teardown.
+local helpers = require "spec.support.helpers"
+
 local M = {}
 
 function M.tmpdir(prefix)
@@ -15,12 +17,9 @@ function M.write(path, text)
   f:close()
 end
 
+-- A log file's text, "" when there is none yet.
 function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local text = f:read("*a")
-  f:close()
-  return text
+  return helpers.read_if(path) or ""
 end
 
 -- Runs cmd in the background with output to log; returns its pid.

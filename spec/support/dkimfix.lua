@@ -1,5 +1,6 @@
 -- Helpers for the DKIM specs: fixture files, line ends, offline DNS.
 local helpers = require "spec.support.helpers"
+local fakedns = require "fakedns"
 local F = {}
 
 -- ../shared/testdata/dkim/, read in place; nil where it is absent (the
@@ -9,10 +10,7 @@ F.dir = helpers.testdata("dkim/")
 -- A file under F.dir.
 function F.read(path)
   assert(F.dir, "no ../shared/testdata/dkim/: skip with helpers.skip_without_testdata")
-  local f = assert(io.open(F.dir .. path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
+  return helpers.read(F.dir .. path)
 end
 
 -- LF -> CRLF (the stored messages mostly have LF line ends).
@@ -20,16 +18,21 @@ function F.crlf(s)
   return (s:gsub("\r\n", "\n"):gsub("\n", "\r\n"))
 end
 
--- A Lua resolver over { ["owner"] = "TXT value" | { rcode = ... } }.
+-- The fake DNS over { ["owner"] = "TXT value" | an answer table }, read at
+-- each question (specs publish and withdraw keys between checks): a value
+-- is the owner's one TXT record; an answer with no records and an rcode
+-- other than NOERROR is that fault; any other answer is given as it is, for
+-- every type.  log gets "QTYPE name" per question.
+local function fakedns_node(v)
+  if v == nil then return nil end
+  if type(v) ~= "table" then return { TXT = { v } } end
+  if v.rcode and v.rcode ~= "NOERROR" and next(v.records or {}) == nil then return v.rcode end
+  return { fault = { answer = v } }
+end
+
 function F.resolver(records, log)
-  return function(name, qtype)
-    if log then log[#log + 1] = name end
-    local v = records[name:lower()]
-    if v == nil then return { rcode = "NXDOMAIN", records = {} } end
-    if type(v) == "table" then return v end
-    if qtype ~= "TXT" then return { rcode = "NOERROR", records = {} } end
-    return { rcode = "NOERROR", records = { v } }
-  end
+  local zone = setmetatable({}, { __index = function(_, owner) return fakedns_node(records[owner]) end })
+  return fakedns.new(zone, { log = log }).resolve
 end
 
 -- "<owner> <value>" lines (stalwart, rfc8463/dns.txt, C-dns.txt).
@@ -131,13 +134,7 @@ function F.write(path, data)
   f:close()
 end
 
-function F.slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+F.slurp = helpers.read_if
 
 -- A fresh temporary directory (removed with F.rmdir).
 function F.tmpdir()

@@ -1,11 +1,19 @@
 -- Helpers shared by the specs.
 local M = {}
 
-function M.read(path)
-  local f = assert(io.open(path, "rb"))
+-- The bytes of the file at path, or nil (one value) when it cannot be opened.
+function M.read_if(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
   local text = f:read("*a")
   f:close()
   return text
+end
+
+-- The bytes of the file at path; io.open's message as an error when it
+-- cannot be opened.
+function M.read(path)
+  return M.read_if(path) or error(select(2, io.open(path, "rb")), 2)
 end
 
 -- The Knot server started by spec/support/run-specs.sh, or nil.

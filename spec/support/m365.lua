@@ -9,13 +9,7 @@ local M = {}
 
 M.DIR = helpers.TESTDATA .. "/m365/"
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+M.read = helpers.read_if
 
 M.have = M.read(M.DIR .. "RESULTS.md") ~= nil
 

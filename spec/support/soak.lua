@@ -22,12 +22,7 @@ local function rss_kb()
   return kb
 end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("spec.support.helpers").read
 
 local dir = "examples"
 local demo = assert(loadfile(dir .. "/demo.lua"))()

@@ -10,15 +10,12 @@
 --  * a TXT given as a list is one record of several strings;
 --  * CNAMEs are followed (up to 10), as a recursive resolver does.
 local lyaml = require "lyaml"
+local fakedns = require "fakedns"
+local helpers = require "spec.support.helpers"
 
 local M = {}
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = helpers.read
 
 -- lyaml cuts strings at a NUL byte, and the suites hold "\0" escapes
 -- (a-null, mx-null): carry them through as U+2400 and restore the byte.
@@ -46,16 +43,17 @@ local function lname(n)
   return n
 end
 
--- zonedata -> { [name] = { timeout = bool, TXT = {...}, A = {...}, ... } }
+-- zonedata -> a fakedns zone { [name] = { TXT = {...}, A = {...}, ...,
+-- fault = { unlisted = "TIMEOUT" } } }
 function M.zone(zonedata)
   local zone = {}
   for name, recs in pairs(zonedata or {}) do
-    local z = zone[lname(name)] or { types = {} }
+    local z = zone[lname(name)] or {}
     zone[lname(name)] = z
     local spf, has_txt = {}, false
     for _, r in ipairs(recs) do
       if r == "TIMEOUT" then
-        z.timeout = true
+        z.fault = { unlisted = "TIMEOUT" }
       elseif type(r) == "table" then
         for t, v in pairs(r) do
           if t == "SPF" then
@@ -64,8 +62,8 @@ function M.zone(zonedata)
             if t == "TXT" then has_txt = true end
             -- "TXT: NONE" lists no type: TIMEOUT still applies to TXT
             if not (t == "TXT" and v == "NONE") then
-              z.types[t] = z.types[t] or {}
-              local list = z.types[t]
+              z[t] = z[t] or {}
+              local list = z[t]
               if t == "MX" then
                 list[#list + 1] = { preference = tonumber(v[1]), exchange = lname(v[2]) }
               elseif t == "TXT" then
@@ -87,14 +85,14 @@ function M.zone(zonedata)
       end
     end
     if not has_txt and #spf > 0 then
-      z.types.TXT = z.types.TXT or {}
+      z.TXT = z.TXT or {}
       for _, v in ipairs(spf) do
         if type(v) == "table" then
           local parts = {}
           for i, p in ipairs(v) do parts[i] = tostring(p) end
-          z.types.TXT[#z.types.TXT + 1] = parts
+          z.TXT[#z.TXT + 1] = parts
         else
-          z.types.TXT[#z.types.TXT + 1] = tostring(v)
+          z.TXT[#z.TXT + 1] = tostring(v)
         end
       end
     end
@@ -102,26 +100,10 @@ function M.zone(zonedata)
   return zone
 end
 
--- A resolver function(name, qtype) over a zone built by M.zone.
+-- A resolver function(name, qtype) over a zone built by M.zone: the fake
+-- DNS, following up to 10 CNAMEs (a longer chain or a loop is SERVFAIL).
 function M.resolver(zone, log)
-  return function(name, qtype)
-    local n = lname(name)
-    for _ = 1, 11 do
-      if log then log[#log + 1] = qtype .. " " .. n end
-      local z = zone[n]
-      if not z then return { rcode = "NXDOMAIN" } end
-      local recs = z.types[qtype]
-      if recs then return { rcode = "NOERROR", records = recs } end
-      if z.types.CNAME and qtype ~= "CNAME" then
-        n = z.types.CNAME[1]
-      elseif z.timeout then
-        return { rcode = "TIMEOUT" }
-      else
-        return { rcode = "NOERROR", records = {} }
-      end
-    end
-    return { rcode = "SERVFAIL" }
-  end
+  return fakedns.new(zone, { log = log, max_cnames = 10 }).resolve
 end
 
 -- Every test of a suite as a flat list, in file order of scenarios and

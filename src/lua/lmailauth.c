@@ -885,6 +885,7 @@ static size_t batch_slot(mauth_question *uq, size_t *n, const mauth_question *q)
 }
 
 #define RUN_MANY_MAX 64		/* checks in one core.run_many */
+#define ROUND_FEW 64		/* questions of a round on the C stack */
 #define ROUND_MAX 1024		/* questions of one round */
 
 /*
@@ -897,10 +898,10 @@ static int l_run_many(lua_State *L)
 	mauth_check *cv[RUN_MANY_MAX];
 	mauth_resolver *r;
 	long long deadline = deadline_arg(L, 3);
-	pending_q *pq;
-	mauth_question *uq;
-	const mauth_answer **av;
-	size_t i, n, np, nu;
+	pending_q fewp[ROUND_FEW], *pq = fewp;
+	mauth_question fewq[ROUND_FEW], *uq = fewq;
+	const mauth_answer *fewa[ROUND_FEW], **av = fewa;
+	size_t i, n, np, nu, cap = ROUND_FEW;
 	int open, rc;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -914,10 +915,6 @@ static int l_run_many(lua_State *L)
 			return luaL_error(L, "mailauth: check is closed");
 		lua_pop(L, 1);	/* held by the list */
 	}
-	/* Scratch the GC owns: nothing here may leak if a later call raises. */
-	pq = lua_newuserdata(L, ROUND_MAX * sizeof *pq);
-	uq = lua_newuserdata(L, ROUND_MAX * sizeof *uq);
-	av = lua_newuserdata(L, ROUND_MAX * sizeof *av);
 	do {
 		open = 0;
 		np = nu = 0;
@@ -933,6 +930,19 @@ static int l_run_many(lua_State *L)
 			nq = mauth_check_questions(cv[i], &qv);
 			if (nq == 0 || np + nq > ROUND_MAX)
 				return luaL_error(L, "mailauth: out of memory");
+			if (np + nq > cap) {
+				/* a big round: scratch the GC owns (nothing may leak
+				 * if a later call raises), the stack's copied over */
+				pending_q *p2 = lua_newuserdata(L, ROUND_MAX * sizeof *p2);
+				mauth_question *q2 = lua_newuserdata(L, ROUND_MAX * sizeof *q2);
+
+				memcpy(p2, pq, np * sizeof *pq);
+				memcpy(q2, uq, nu * sizeof *uq);
+				av = lua_newuserdata(L, ROUND_MAX * sizeof *av);
+				pq = p2;
+				uq = q2;
+				cap = ROUND_MAX;
+			}
 			for (k = 0; k < nq; k++) {
 				pq[np].c = cv[i];
 				pq[np].id = qv[k].id;

@@ -727,19 +727,6 @@ static long long deadline_arg(lua_State *L, int idx)
 	return d > 0 ? (long long)(d * 1000) : 0;
 }
 
-/* check:run(resolver [, deadline]) -> result: the C fast path */
-static int l_check_run(lua_State *L)
-{
-	mauth_check **box = check_box(L);
-	mauth_resolver **r = resolver_box(L, 2);
-	long long deadline = deadline_arg(L, 3);
-	int rc;
-
-	rc = mauth_check_run(*box, *r, deadline);
-	step_rc(L, rc);
-	return l_check_result(L);
-}
-
 static int l_check__gc(lua_State *L)
 {
 	mauth_check **box = udata(L, 1, UP_CHECK_MT, CHECK_MT);
@@ -1378,7 +1365,6 @@ static const luaL_Reg check_methods[] = {
 	{ "next_question", l_check_next_question },
 	{ "answer", l_check_answer },
 	{ "result", l_check_result },
-	{ "run", l_check_run },
 	{ "close", l_check__gc },
 	{ NULL, NULL }
 };

@@ -62,9 +62,12 @@ function M.budget_of(opts, fname, level)
   return b
 end
 
--- The deadline of one public call: its time_budget from now.
+-- The deadline of one public call: its time_budget from now (the default
+-- without a call to budget_of: this runs once per public call).
+local DEFAULT_BUDGET = M.DEFAULT_BUDGET
 function M.deadline_of(opts, fname, level)
-  return M.deadline(M.budget_of(opts, fname, (level or 1) + 1))
+  if opts.time_budget == nil then return clock() + DEFAULT_BUDGET end
+  return clock() + M.budget_of(opts, fname, (level or 1) + 1)
 end
 
 local default_resolver

@@ -176,6 +176,7 @@ static void check_answer_table(lua_State *L, int idx, int anchor,
 {
 	mauth_rr *rr = few;
 	const char *rcode;
+	lua_Number ttl;
 	lua_Integer n, i;
 
 	idx = lua_absindex(L, idx);
@@ -190,8 +191,8 @@ static void check_answer_table(lua_State *L, int idx, int anchor,
 			luaL_error(L, "answer: unknown rcode '%s'", rcode);
 	}
 	lua_getfield(L, idx, "ttl");
-	a->ttl = lua_isnumber(L, -1) && lua_tonumber(L, -1) > 0 ?
-		 (unsigned)lua_tonumber(L, -1) : 0;
+	ttl = lua_tonumberx(L, -1, NULL);	/* 0 when not a number */
+	a->ttl = ttl > 0 ? (unsigned)ttl : 0;
 	lua_getfield(L, idx, "secure");
 	a->secure = lua_toboolean(L, -1);
 	lua_getfield(L, idx, "records");

@@ -117,13 +117,15 @@ end
 -- The Lua loop for one job: one call into C per question and one per
 -- answer, no table made on the way.
 local function lua_loop(check, ask, deadline)
-  local id, qtype, name, left = check:next_question(deadline)
+  -- the two methods looked up once, not once per question
+  local next_question, answer_it = check.next_question, check.answer
+  local id, qtype, name, left = next_question(check, deadline)
   while id do
     -- This call may yield; no C frame is on the stack here.
     local answer = ask(name, qtype, left)
     if type(answer) ~= "table" then answer = SERVFAIL end
-    check:answer(id, answer, deadline)
-    id, qtype, name, left = check:next_question(deadline)
+    answer_it(check, id, answer, deadline)
+    id, qtype, name, left = next_question(check, deadline)
   end
   local result = check:result()
   check:close()

@@ -189,6 +189,8 @@ end
 -- Misuse (bad options) raises naming fname, at the caller of the public
 -- function that called run.
 function M.run(fname, resolver, deadline, kind, params, message)
+  -- a loop over a resolver is always bounded: 20 s when the caller gave none
+  if deadline == nil and resolver ~= nil then deadline = M.deadline() end
   if type(kind) == "table" then
     local jobs, checks = kind, {}
     for i = 1, #jobs do
@@ -196,15 +198,14 @@ function M.run(fname, resolver, deadline, kind, params, message)
       checks[i] = new_check(job[4] or fname, job[1], job[2], job[3], 3)
     end
     if is_c_resolver(resolver) then return core.run_many(checks, resolver, deadline) end
-    return lua_loop_many(checks, asker(resolver, 2), deadline or M.deadline())
+    return lua_loop_many(checks, asker(resolver, 2), deadline)
   end
   if resolver == nil or is_c_resolver(resolver) then
     local result, err = core.run(kind, params, resolver, deadline, message)
     if result == nil then check_error(fname, params, err, 3) end
     return result
   end
-  return lua_loop(new_check(fname, kind, params, message, 3), asker(resolver, 2),
-                  deadline or M.deadline())
+  return lua_loop(new_check(fname, kind, params, message, 3), asker(resolver, 2), deadline)
 end
 
 return M

@@ -47,7 +47,7 @@ build = {
     ["mailauth.rspamd"] = "lua/mailauth/rspamd.lua",
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
     ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
-    ["mailauth.run"] = "lua/mailauth/run.lua",
+    ["mailauth.internal"] = "lua/mailauth/internal.lua",
     ["mailauth.check"] = "lua/mailauth/check.lua",
     ["mailauth.authres"] = "lua/mailauth/authres.lua",
   },

@@ -217,18 +217,19 @@ describe("the DNS wire helpers", function()
 end)
 
 describe("several checks run together", function()
+  local internal = require "mailauth.internal"
   local r = assert(mailauth.resolver { zonefiles = {
     "spec/fixtures/zones/example.com.zone", "spec/fixtures/zones/2.0.192.in-addr.arpa.zone" } })
 
   it("asks their questions in one batch, once each", function()
     local dns = fakedns.new({}, { over = r })
     local batches, resolve = dns.log, dns.resolve
-    local checks = {
-      assert(core.check("iprev", { ip = "192.0.2.25" })),
-      assert(core.check("iprev", { ip = "192.0.2.25" })),
-      assert(core.check("ptr", { ip = "192.0.2.26" })),
+    local jobs = {
+      { "iprev", { ip = "192.0.2.25" } },
+      { "iprev", { ip = "192.0.2.25" } },
+      { "ptr", { ip = "192.0.2.26" } },
     }
-    local results = mailauth._run_all(checks, resolve)
+    local results = internal.run("test", resolve, nil, jobs)
     assert.are.equal("pass", results[1].result)
     assert.are.equal("pass", results[2].result)
     assert.are.same({ "nowhere.example.com", "pair.example.com" }, results[3].ptr)
@@ -238,8 +239,8 @@ describe("several checks run together", function()
   end)
 
   it("uses the C resolver's parallel batch when given one", function()
-    local results = mailauth._run_all({ assert(core.check("iprev", { ip = "192.0.2.27" })),
-                                        assert(core.check("iprev", { ip = "192.0.2.29" })) }, r)
+    local results = internal.run("test", r, nil, { { "iprev", { ip = "192.0.2.27" } },
+                                                   { "iprev", { ip = "192.0.2.29" } } })
     assert.are.equal("fail", results[1].result)
     assert.are.equal("permerror", results[2].result)
   end)

@@ -74,6 +74,9 @@ static void finish(mauth_check *c, iprev_state *st, const char *result,
 
 	val_cstr(a, r, "result", result);
 	val_cstr(a, r, "ip", st->iptext);
+	/* iprev's names is a list whatever the outcome: {} when none confirmed */
+	if (st->forward && mauth_value_get(r, "names") == NULL)
+		val_add(a, r, "names", MAUTH_V_LIST);
 	if (ptr != NULL) {
 		list = val_add(a, r, "ptr", MAUTH_V_LIST);
 		for (i = 0; i < ptr->n; i++)

@@ -58,6 +58,7 @@ enum {
 
 typedef struct mauth_check mauth_check;
 typedef struct mauth_resolver mauth_resolver;
+typedef struct mauth_message mauth_message;
 
 /* One question: name is presentation text without the trailing dot. */
 typedef struct {
@@ -125,6 +126,27 @@ MAUTH_API int mauth_check_new(mauth_check **out, const char *kind,
 			      const mauth_param *pv, size_t pn,
 			      char *err, size_t errlen);
 MAUTH_API const char *const *mauth_check_kinds(void);
+
+/*
+ * A message read once (RFC 5322 header fields and body), for the checks
+ * that read a message (dkim_verify, arc_verify, message_info): several of
+ * them may be made from one parse.  The text is copied; the handle never
+ * changes after mauth_message_parse, so checks made from it in any thread
+ * share it.  It is the caller's: checks read it only inside
+ * mauth_check_new_message, so it may be freed right after (NULL is a
+ * no-op).
+ */
+MAUTH_API int mauth_message_parse(mauth_message **out, const char *text,
+				  size_t len);
+MAUTH_API void mauth_message_free(mauth_message *m);
+/*
+ * mauth_check_new with the message already read: pv must then hold no
+ * "message" parameter, and a kind that reads no message is MAUTH_EINVAL.
+ */
+MAUTH_API int mauth_check_new_message(mauth_check **out, const char *kind,
+				      const mauth_message *msg,
+				      const mauth_param *pv, size_t pn,
+				      char *err, size_t errlen);
 MAUTH_API int mauth_check_step(mauth_check *c);
 MAUTH_API size_t mauth_check_questions(const mauth_check *c,
 				       const mauth_question **qv);
@@ -242,6 +264,10 @@ MAUTH_API int mauth_wire_query(const char *name, int type, unsigned id,
 MAUTH_API int mauth_wire_parse(const unsigned char *buf, size_t len,
 			       mauth_answer **out, unsigned *id, int *tc,
 			       char *err, size_t errlen);
+/* The same, and the question's record type (how its records read). */
+MAUTH_API int mauth_wire_parse_typed(const unsigned char *buf, size_t len,
+				     mauth_answer **out, unsigned *id, int *tc,
+				     int *qtype, char *err, size_t errlen);
 MAUTH_API mauth_answer *mauth_answer_dup(const mauth_answer *a);
 MAUTH_API void mauth_answer_free(mauth_answer *a);
 

@@ -1,14 +1,19 @@
 -- mailauth.check: every check for one message in one call.
 --
--- iprev, SPF for MAIL FROM and for HELO, DKIM and ARC do not depend on each
--- other: they run together, so each round of their DNS questions goes out
--- as one batch.  DMARC needs their results and runs after them.  The
+-- iprev, SPF for MAIL FROM and for HELO, DKIM, ARC and the From reader do
+-- not depend on each other: they run together (internal.run), so each
+-- round of their DNS questions goes out as one batch.  The message is read
+-- once (core.message) and DKIM, ARC and the From reader share that one
+-- parse.  DMARC needs their results and runs after them.  The
 -- Authentication-Results header is written from all of it.
 --
 -- One deadline (time_budget, default 20 s, RFC 7208 §4.6.4) bounds the
 -- whole call, DMARC included: when it passes, what is still open is
 -- TIMEOUT (temperror, the problem naming the question), and the results
 -- found before it are kept.
+local core = require "mailauth.core"
+local internal = require "mailauth.internal"
+
 local M = {}
 
 local function argerror(n, what, value)
@@ -37,7 +42,7 @@ end
 local MAX_FROM_DOMAINS = 16
 local STRICTNESS = { none = 1, quarantine = 2, reject = 3 }
 
-local function dmarc_each(api, domains, dopts, deadline)
+local function dmarc_each(domains, dopts, deadline)
   if #domains > MAX_FROM_DOMAINS then
     return { result = "permerror", domains = {},
              problem = ("%d distinct RFC5322.From domains, more than %d are not evaluated")
@@ -47,7 +52,7 @@ local function dmarc_each(api, domains, dopts, deadline)
   local each, worst, first = {}, nil, {}
   for i, d in ipairs(domains) do
     dopts.from = d
-    local r = api._dmarc_run(dopts, deadline, 4)
+    local r = internal.dmarc_run(dopts, deadline, 4)
     each[i] = { domain = d, result = r.result, policy = r.policy,
                 disposition = r.disposition, problem = r.problem }
     if r.result == "fail" then
@@ -92,29 +97,19 @@ function M.check(api, message, opts)
   local sender = field(opts, "sender", "string")
   local authserv_id = field(opts, "authserv_id", "string") or "localhost"
   local now = field(opts, "now", "number") or os.time()
-  local deadline = api._deadline_of(opts, "check", 3)
+  local deadline = internal.deadline_of(opts, "check", 3)
   field(opts, "shared_domains", "table")
-  local resolver = api._resolver_of(opts)
-  local prepare = api._prepare
+  local resolver = internal.resolver_of(opts)
+  local prepare = internal.prepare
+  local parsed = core.message(message) -- the one read of the message
 
   local report = { ip = ip, helo = helo, sender = sender }
   -- the clock signature times were judged by (exchange.trust reads it too)
   report.now = now
-  -- The author, read once by the strict From reader (src/core/author.c).  An
-  -- author_problem means it cannot be read exactly: nothing may rest on it.
-  local info = api.message_info(message)
-  report.from_fields = info.from_fields
-  report.from_count = info.from_count
-  report.from_domains = info.from_domains
-  report.from_addresses = info.from_addresses
-  report.author_problem = info.author_problem
-  if not info.author_problem and info.from_fields == 1 and #info.from_domains == 1 then
-    report.from_domain = info.from_domains[1]
-  end
 
-  local checks, finishers, names = {}, {}, {}
-  local function add(name, check, finish)
-    checks[#checks + 1], finishers[#checks + 1], names[#checks + 1] = check, finish, name
+  local jobs, finishers, names = {}, {}, {}
+  local function add(name, job, finish)
+    jobs[#jobs + 1], finishers[#jobs + 1], names[#jobs + 1] = job, finish, name
   end
   if ip then
     add("iprev", prepare.iprev(ip, opts, 3))
@@ -126,11 +121,25 @@ function M.check(api, message, opts)
                                     receiver = opts.receiver or authserv_id }, 3))
     end
   end
-  add("dkim", prepare.dkim_verify(message, { now = now, allow_sha1 = opts.allow_sha1 }, 3))
-  add("arc", prepare.arc_verify(message, { now = now }, 3))
+  add("dkim", prepare.dkim_verify(parsed, { now = now, allow_sha1 = opts.allow_sha1 }))
+  add("arc", prepare.arc_verify(parsed, { now = now }))
+  add("info", prepare.message_info(parsed))
 
-  local results = api._run_all(checks, resolver, deadline)
+  local results = internal.run("check", resolver, deadline, jobs)
   for i, name in ipairs(names) do report[name] = (finishers[i](results[i])) end
+
+  -- The author, read by the strict From reader (src/core/author.c).  An
+  -- author_problem means it cannot be read exactly: nothing may rest on it.
+  local info = report.info
+  report.info = nil
+  report.from_fields = info.from_fields
+  report.from_count = info.from_count
+  report.from_domains = info.from_domains
+  report.from_addresses = info.from_addresses
+  report.author_problem = info.author_problem
+  if not info.author_problem and info.from_fields == 1 and #info.from_domains == 1 then
+    report.from_domain = info.from_domains[1]
+  end
 
   -- RFC 7489 §4.1: the SPF result DMARC uses is MAIL FROM's (its domain is
   -- the HELO's when MAIL FROM was empty).
@@ -142,9 +151,9 @@ function M.check(api, message, opts)
   if info.author_problem or #info.from_domains <= 1 then
     -- permerror with the author's problem, or the one domain
     dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem
-    report.dmarc = api._dmarc_run(dopts, deadline, 3)
+    report.dmarc = internal.dmarc_run(dopts, deadline, 3)
   else
-    report.dmarc = dmarc_each(api, info.from_domains, dopts, deadline)
+    report.dmarc = dmarc_each(info.from_domains, dopts, deadline)
   end
   if info.problem then report.message_problem = info.problem end
   report.authentication_results = api.authres.format(report, authserv_id)

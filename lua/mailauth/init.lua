@@ -1,11 +1,13 @@
 -- mailauth: who really sent this message, and may I trust it?
 --
 -- The public Lua API (see DESIGN.md).  Every check is a job of the C core
--- that asks DNS questions; this file runs the loop that answers them.  With
--- a C resolver the loop runs in C; with a Lua function it runs here, so the
--- function may yield (Rspamd coroutines, HAProxy cosockets, LuaJIT too).
+-- that asks DNS questions; mailauth.internal's one dispatcher runs them:
+-- with a C resolver the loop runs in C; with a Lua function it runs in
+-- Lua, so the function may yield (Rspamd coroutines, HAProxy cosockets,
+-- LuaJIT too); a job that asks nothing runs with no resolver at all.
 
 local core = require "mailauth.core"
+local internal = require "mailauth.internal"
 
 local M = {
   _VERSION = "mailauth scm",
@@ -64,72 +66,14 @@ function M.resolver(opts)
   return core.resolver(copy)
 end
 
-local default_resolver
-local function resolver_of(opts)
-  local r = opts.resolver
-  if r == nil then
-    if not default_resolver then
-      default_resolver = assert(M.resolver())
-    end
-    return default_resolver
-  end
-  return r
-end
-
-local driver = require "mailauth.run"
-local run = driver.run
-M._run = run
-M._run_all = driver.run_all
-
---- budget_of(opts, fname, level) -> seconds
--- The one reading of the time_budget option, for every public call and
--- both loops (C and Lua): seconds for the whole call, RFC 7208 §4.6.4's 20
--- by default; a number in (0, 3600], anything else (0, negative, NaN,
--- inf, a string) is the caller's mistake.  level: as error() counts it
--- from the function that calls budget_of.
-local function budget_of(opts, fname, level)
-  local b = opts.time_budget
-  if b == nil then return driver.DEFAULT_BUDGET end
-  if type(b) ~= "number" or b ~= b or b <= 0 or b > driver.MAX_BUDGET then
-    error(("bad option 'time_budget' to 'mailauth.%s' (positive number of seconds <= %d expected)")
-          :format(fname, driver.MAX_BUDGET), (level or 1) + 1)
-  end
-  return b
-end
-M._budget_of = budget_of
-
--- The deadline of one public call: its time_budget from now.
-local function deadline_of(opts, fname, level)
-  return driver.deadline(budget_of(opts, fname, (level or 1) + 1))
-end
-M._deadline_of = deadline_of
-
-local function check_error(fname, params, err, level)
-  local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
-  error(("mailauth.%s: %s%s"):format(fname, err, ip), level + 1)
-end
-
-local function new_check(fname, kind, params, level)
-  local check, err = core.check(kind, params)
-  if not check then check_error(fname, params, err, (level or 2) + 1) end
-  return check
-end
-
--- A check run to its end.  With a mailauth C resolver the whole check runs
--- inside one C call (core.run), with no check object for the GC.
-local function run_new(fname, kind, params, resolver, deadline)
-  if type(resolver) == "userdata" and resolver.query_many then
-    local result, err = core.run(kind, params, resolver, deadline)
-    if result == nil then check_error(fname, params, err, 3) end
-    return result
-  end
-  return run(new_check(fname, kind, params, 3), resolver, deadline)
-end
+local run = internal.run
+local resolver_of = internal.resolver_of
+local deadline_of = internal.deadline_of
 
 -- Each check in two halves, so that mailauth.check can run several at once:
--- prepare.X(...) -> check object, finish(result) -> what mailauth.X returns.
--- level: where the caller stands, as error() counts from the API function.
-local prepare = {}
+-- prepare.X(...) -> job (for internal.run), finish(result) -> what
+-- mailauth.X returns.
+local prepare = internal.prepare
 
 local function ip_arg(fname, ip)
   if type(ip) ~= "string" then argerror(fname, 1, "IP address string", ip, 2) end
@@ -137,12 +81,10 @@ end
 
 --- mailauth.iprev(ip, opts) -> { result, name, names, ptr, problem, ip }
 -- RFC 8601 §3: forward-confirmed reverse DNS.
-function prepare.iprev(ip, opts, level)
-  local check = new_check("iprev", "iprev", { ip = ip, max_names = opts.max_names }, level + 1)
-  return check, function(r)
-    r.names = r.names or {}
-    return r
-  end
+local function iprev_params(ip, opts) return { ip = ip, max_names = opts.max_names } end
+
+function prepare.iprev(ip, opts)
+  return { "iprev", iprev_params(ip, opts), nil, "iprev" }, function(r) return r end
 end
 
 function M.iprev(ip, opts)
@@ -150,8 +92,7 @@ function M.iprev(ip, opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("iprev", 2, "table or nil", opts) end
   local deadline = deadline_of(opts, "iprev", 2)
-  local check, finish = prepare.iprev(ip, opts, 2)
-  return finish(run(check, resolver_of(opts), deadline))
+  return run("iprev", resolver_of(opts), deadline, "iprev", iprev_params(ip, opts))
 end
 
 --- mailauth.ptr(ip, opts) -> { name, ... } | nil, "nxdomain" | "temperror: ...", detail
@@ -160,8 +101,7 @@ function M.ptr(ip, opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("ptr", 2, "table or nil", opts) end
   local deadline = deadline_of(opts, "ptr", 2)
-  local check = new_check("ptr", "ptr", { ip = ip })
-  local r = run(check, resolver_of(opts), deadline)
+  local r = run("ptr", resolver_of(opts), deadline, "ptr", { ip = ip })
   if r.result == "pass" then return r.ptr end
   if r.result == "temperror" then return nil, "temperror: " .. r.problem, r.problem end
   return nil, "nxdomain", r.problem
@@ -246,15 +186,15 @@ local function spf_finish(r, opts)
 end
 
 function prepare.spf(opts, level)
-  local params = spf_params(opts, level + 2)
-  return new_check("spf", "spf", params, level + 1), function(r) return spf_finish(r, opts) end
+  return { "spf", spf_params(opts, level + 2), nil, "spf" },
+         function(r) return spf_finish(r, opts) end
 end
 
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
   local deadline = deadline_of(opts, "spf", 2)
   local params = spf_params(opts, 3)
-  return spf_finish(run_new("spf", "spf", params, resolver_of(opts), deadline), opts)
+  return spf_finish(run("spf", resolver_of(opts), deadline, "spf", params), opts)
 end
 
 -- RFC 7208 §9.1 comment and key-value pairs; values that are not a
@@ -392,19 +332,13 @@ local function dmarc_run(opts, deadline, level)
     end
   end
   if p.pct_roll == nil then p.pct_roll = math.random(0, 99) end
-  local check = new_check("dmarc", "dmarc", p, level + 1)
-  local r = run(check, resolver_of(opts), deadline)
-  if r.result ~= "temperror" and r.result ~= "permerror" then
-    r.rua = r.rua or {}
-    r.ruf = r.ruf or {}
-  end
-  return r
+  return run("dmarc", resolver_of(opts), deadline, "dmarc", p)
 end
 
 function M.dmarc(opts)
   return (dmarc_run(opts, nil, 2))
 end
-M._dmarc_run = dmarc_run
+internal.dmarc_run = dmarc_run
 
 --- mailauth.org_domain(name [, { psl_file = }]) -> org_domain, registrable
 -- RFC 7489 §3.2 Organizational Domain from the Public Suffix List.  The list
@@ -415,8 +349,7 @@ function M.org_domain(name, opts)
   if type(name) ~= "string" then argerror("org_domain", 1, "string", name) end
   opts = opts or {}
   if type(opts) ~= "table" then argerror("org_domain", 2, "table or nil", opts) end
-  local check = new_check("org_domain", "org_domain", { domain = name, psl_file = opts.psl_file })
-  local r = run(check, function() return { rcode = "TIMEOUT" } end)
+  local r = run("org_domain", nil, nil, "org_domain", { domain = name, psl_file = opts.psl_file })
   return r.org_domain, r.registrable
 end
 
@@ -454,8 +387,15 @@ local message_params, message_finish = {}, {}
 -- A message check run to its end (dkim_verify, arc_verify), in one C call
 -- when the resolver is mailauth's own.
 local function run_message(fname, message, opts, deadline)
-  return message_finish[fname](run_new(fname, fname, message_params[fname](message, opts),
-                                       resolver_of(opts), deadline))
+  return message_finish[fname](run(fname, resolver_of(opts), deadline, fname,
+                                   message_params[fname](message, opts)))
+end
+
+-- The job of a message check for mailauth.check: parsed is the message
+-- read once (core.message), shared by every check of the call.
+local function message_job(fname, parsed, opts)
+  local params = message_params[fname](nil, opts)
+  return { fname, params, parsed, fname }, message_finish[fname]
 end
 
 --- mailauth.dkim_verify(message, opts) -> { signature result, ... }[, problem]
@@ -470,12 +410,9 @@ function message_params.dkim_verify(message, opts)
            min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions }
 end
 
-function message_finish.dkim_verify(r) return r.signatures or {}, r.problem end
+function message_finish.dkim_verify(r) return r.signatures, r.problem end
 
-function prepare.dkim_verify(message, opts, level)
-  return new_check("dkim_verify", "dkim_verify", message_params.dkim_verify(message, opts),
-                   level + 1), message_finish.dkim_verify
-end
+function prepare.dkim_verify(parsed, opts) return message_job("dkim_verify", parsed, opts) end
 
 function M.dkim_verify(message, opts)
   opts = message_args("dkim_verify", message, opts)
@@ -491,12 +428,11 @@ end
 -- final CRLF: prepend it as  header .. "\r\n" .. message.
 function M.dkim_sign(message, opts)
   signer_args("dkim_sign", message, opts)
-  local check = new_check("dkim_sign", "dkim_sign", {
+  local r = run("dkim_sign", nil, nil, "dkim_sign", { -- asks no DNS
     message = message, domain = opts.domain, selector = opts.selector, key = opts.key,
     algorithm = opts.algorithm, canonicalization = opts.canonicalization,
     headers = opts.headers, expire = opts.expire, identity = opts.identity,
     now = opts.now or os.time() })
-  local r = run(check, function() return { rcode = "SERVFAIL" } end) -- asks nothing
   if r.header then return r.header end
   return nil, r.problem
 end
@@ -519,10 +455,7 @@ end
 
 function message_finish.arc_verify(r) return r end
 
-function prepare.arc_verify(message, opts, level)
-  return new_check("arc_verify", "arc_verify", message_params.arc_verify(message, opts),
-                   level + 1), message_finish.arc_verify
-end
+function prepare.arc_verify(parsed, opts) return message_job("arc_verify", parsed, opts) end
 
 function M.arc_verify(message, opts)
   opts = message_args("arc_verify", message, opts)
@@ -547,12 +480,11 @@ function M.arc_seal(message, opts)
   if type(ar) ~= "string" then
     error("bad argument #2 to 'mailauth.arc_seal' (opts.authentication_results must be a string)", 2)
   end
-  local check = new_check("arc_seal", "arc_seal", {
+  local r = run("arc_seal", nil, nil, "arc_seal", { -- asks no DNS
     message = message, domain = opts.domain, selector = opts.selector, key = opts.key,
     algorithm = opts.algorithm, authserv_id = opts.authserv_id,
     authentication_results = ar, cv = opts.cv, headers = opts.headers,
     now = opts.now or os.time() })
-  local r = run(check, function() return { rcode = "SERVFAIL" } end) -- asks nothing
   if not r.seal then return nil, r.problem end
   return r.seal .. "\r\n" .. r.message_signature .. "\r\n" .. r.authentication_results, r
 end
@@ -568,12 +500,13 @@ end
 -- message reader's (limits, lines that are not fields, line ends).
 function M.message_info(message)
   if type(message) ~= "string" then argerror("message_info", 1, "message string", message) end
-  return run(new_check("message_info", "message_info", { message = message }),
-             function() return { rcode = "SERVFAIL" } end)
+  return run("message_info", nil, nil, "message_info", { message = message })
 end
 
-M._prepare = prepare
-M._resolver_of = resolver_of
+-- The From reader's job for mailauth.check, on the message read once.
+function prepare.message_info(parsed)
+  return { "message_info", {}, parsed, "message_info" }, function(r) return r end
+end
 
 M.dns = {
   query_wire = core.query_wire,

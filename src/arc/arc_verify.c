@@ -661,8 +661,7 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 {
 	arc_state *st = vst;
 	arena *a = check_arena(c);
-	size_t len, k, nb = 0, nq = 0;
-	const char *text = param_get(p, "message", &len);
+	size_t k, nb = 0, nq = 0;
 	char (*names)[NAME_MAX_TEXT + 2] = NULL;
 	unsigned *ids = NULL;
 	unsigned char *used = NULL;
@@ -670,14 +669,11 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 	int ok;
 	msg m;
 
-	if (text == NULL) {
-		snprintf(err, errlen, "message: required");
-		return MAUTH_EINVAL;
-	}
 	if (dkim_verify_opts(p, &st->now, &st->min_bits, err, errlen) < 0)
 		return MAUTH_EINVAL;
-	if (msg_parse(a, text, len, NULL, &m) != 0)
-		return MAUTH_ENOMEM;
+	ok = check_message(c, p, &m, err, errlen);	/* the one read of the message */
+	if (ok < 0)
+		return ok;
 	if (collect(a, st, &m, &ok) != 0)
 		return MAUTH_ENOMEM;
 	/*

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/internal.h"
+#include "core/message.h"
 
 /*
  * Questions and answers are parallel arrays so that a batch with no answer
@@ -39,16 +40,18 @@ struct mauth_check {
 	batch done;		/* answered; read by the running step() */
 	mauth_question *view;	/* questions() output when some are answered */
 	char *expired;		/* the first question cut by the time budget */
+	const mauth_message *message;	/* during init only: the parsed message */
+	int message_read;	/* init asked for it (check_message) */
 	/* first storage of the two batches: most checks ask a few at a time */
 	mauth_question q0[2][BATCH_INLINE];
 	mauth_answer *a0[2][BATCH_INLINE];
 	_Alignas(16) unsigned char first[INLINE_ARENA];	/* arena block */
 };
 
-static void seterr(char *err, size_t errlen, const char *msg)
+static void seterr(char *err, size_t errlen, const char *text)
 {
 	if (err != NULL && errlen > 0) {
-		strncpy(err, msg, errlen - 1);
+		strncpy(err, text, errlen - 1);
 		err[errlen - 1] = '\0';
 	}
 }
@@ -63,8 +66,14 @@ static void batch_clear(batch *b)
 	b->answered = 0;
 }
 
-int mauth_check_new(mauth_check **out, const char *kind,
-		    const mauth_param *pv, size_t pn, char *err, size_t errlen)
+/*
+ * Both constructors: parsed (may be NULL) is lent to the kind's init, which
+ * reads it through check_message; a kind that never asks for it reads no
+ * message, so being given one is the caller's mistake.
+ */
+static int check_create(mauth_check **out, const char *kind,
+			const mauth_message *parsed, const mauth_param *pv,
+			size_t pn, char *err, size_t errlen)
 {
 	const check_vt *vt;
 	mauth_check *c;
@@ -99,13 +108,71 @@ int mauth_check_new(mauth_check **out, const char *kind,
 	}
 	p.v = pv;
 	p.n = pn;
+	c->message = parsed;
 	rc = vt->init(c, c->state, &p, err, errlen);
+	if (rc >= 0 && parsed != NULL && !c->message_read) {
+		seterr(err, errlen, "this check kind reads no message");
+		rc = MAUTH_EINVAL;
+	}
+	c->message = NULL;	/* the caller's again */
 	if (rc < 0 || c->failed || c->mem.failed) {
 		mauth_check_free(c);
 		return rc < 0 ? rc : MAUTH_ENOMEM;
 	}
 	*out = c;
 	return 0;
+}
+
+int mauth_check_new(mauth_check **out, const char *kind,
+		    const mauth_param *pv, size_t pn, char *err, size_t errlen)
+{
+	return check_create(out, kind, NULL, pv, pn, err, errlen);
+}
+
+int mauth_check_new_message(mauth_check **out, const char *kind,
+			    const mauth_message *parsed, const mauth_param *pv,
+			    size_t pn, char *err, size_t errlen)
+{
+	if (parsed == NULL) {
+		*out = NULL;
+		seterr(err, errlen, "message: required");
+		return MAUTH_EINVAL;
+	}
+	return check_create(out, kind, parsed, pv, pn, err, errlen);
+}
+
+int check_message(mauth_check *c, const params *p, msg *out, char *err,
+		  size_t errlen)
+{
+	size_t len;
+	const char *text = param_get(p, "message", &len);
+
+	c->message_read = 1;
+	if (c->message != NULL && text != NULL) {
+		seterr(err, errlen, "message: given twice (parsed and as text)");
+		return MAUTH_EINVAL;
+	}
+	if (c->message != NULL) {
+		*out = c->message->m;	/* a shallow copy: fields stay shared */
+		return 0;
+	}
+	if (text == NULL) {
+		seterr(err, errlen, "message: required");
+		return MAUTH_EINVAL;
+	}
+	return msg_parse(&c->mem, text, len, NULL, out) != 0 ? MAUTH_ENOMEM : 0;
+}
+
+const mauth_question *check_next_open(const mauth_check *c)
+{
+	size_t i;
+
+	if (c == NULL || c->open.answered == c->open.n)
+		return NULL;
+	for (i = 0; i < c->open.n; i++)
+		if (c->open.ans[i] == NULL)
+			return &c->open.q[i];
+	return NULL;
 }
 
 static int batch_inline(const mauth_check *c, const batch *b)

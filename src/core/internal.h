@@ -95,6 +95,14 @@ const mauth_answer *check_got(const mauth_check *c, unsigned id);
 arena *check_arena(mauth_check *c);
 /* Starts the result map and marks the check done. */
 mauth_value *check_result(mauth_check *c);
+/*
+ * For a driver: the first question of the open batch still without an
+ * answer (NULL when none), without the copy mauth_check_questions makes
+ * once some are answered.  Valid until the next call on c.
+ */
+const mauth_question *check_next_open(const mauth_check *c);
+/* message.c: how many messages were read in this process (parse-once spec). */
+unsigned long msg_parse_count(void);
 
 /* kinds.c: the check kind named kind (NULL when unknown). */
 const check_vt *check_kind_find(const char *kind);

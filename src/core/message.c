@@ -9,8 +9,17 @@
  * selected by name but a problem is reported; so is a continuation line
  * at the very top (RFC 4409 §8 style "broken" input from scripts).
  */
+#include <stdlib.h>
 #include <string.h>
 #include "core/message.h"
+
+/* Counted for the parse-once spec; a relaxed atomic: checks run in threads. */
+static unsigned long parses;
+
+unsigned long msg_parse_count(void)
+{
+	return __atomic_load_n(&parses, __ATOMIC_RELAXED);
+}
 
 static int is_ftext(unsigned char c)
 {
@@ -57,6 +66,7 @@ int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 	size_t max_header = lim && lim->max_header ? lim->max_header : MSG_MAX_HEADER;
 	size_t i = 0, cap = 0;
 
+	__atomic_add_fetch(&parses, 1, __ATOMIC_RELAXED);
 	memset(out, 0, sizeof *out);
 	while (i < len) {
 		size_t start = i, end, le, k;
@@ -148,4 +158,33 @@ int msg_name_ok(const char *s, size_t n)
 		    s[i] == ':')
 			return 0;
 	return 1;
+}
+
+int mauth_message_parse(mauth_message **out, const char *text, size_t len)
+{
+	mauth_message *h;
+	char *copy;
+
+	*out = NULL;
+	if (text == NULL && len > 0)
+		return MAUTH_EINVAL;
+	h = malloc(sizeof *h);
+	if (h == NULL)
+		return MAUTH_ENOMEM;
+	arena_init(&h->mem);
+	copy = arena_strndup(&h->mem, text != NULL ? text : "", len);
+	if (copy == NULL || msg_parse(&h->mem, copy, len, NULL, &h->m) != 0) {
+		mauth_message_free(h);
+		return MAUTH_ENOMEM;
+	}
+	*out = h;
+	return 0;
+}
+
+void mauth_message_free(mauth_message *m)
+{
+	if (m == NULL)
+		return;
+	arena_free(&m->mem);
+	free(m);
 }

@@ -56,6 +56,20 @@ typedef struct {
 /* Reads buf.  Field array in the arena.  0, or -1 on ENOMEM. */
 int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 	      msg *out);
+
+/* The public handle (mauth_message_parse): a copy of the text, read once. */
+struct mauth_message {
+	arena mem;		/* the copy and the field array */
+	msg m;
+};
+
+/*
+ * The message a check's init reads: the handle it was made with
+ * (mauth_check_new_message), else its "message" parameter read now.
+ * MAUTH_EINVAL with err when there is none or both; MAUTH_ENOMEM.
+ */
+int check_message(mauth_check *c, const params *p, msg *out,
+		  char *err, size_t errlen);
 /* 1 when field f is named name (ASCII case-insensitive).  Inline: the
  * DKIM signers and verifiers ask it for every (h= name, field) pair. */
 static inline int msg_field_is(const msg_field *f, const char *name,

@@ -24,20 +24,17 @@ static int info_init(mauth_check *c, void *vst, const params *p,
 {
 	arena *a = check_arena(c);
 	mauth_value *r, *addrs, *domains;
-	const char *message;
-	size_t len, i;
+	size_t i;
 	author au;
 	msg m;
+	int rc;
 
 	(void)vst;
-	message = param_get(p, "message", &len);
-	if (message == NULL) {
-		snprintf(err, errlen, "message: missing");
-		return MAUTH_EINVAL;
-	}
 	/* The message is borrowed only now: do all the work here. */
-	if (msg_parse(a, message, len, NULL, &m) != 0 ||
-	    author_read(a, &m, &au) != 0)
+	rc = check_message(c, p, &m, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (author_read(a, &m, &au) != 0)
 		return MAUTH_ENOMEM;
 	r = check_result(c);
 	addrs = val_add(a, r, "from_addresses", MAUTH_V_LIST);

@@ -609,15 +609,10 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 	dkim_state *st = vst;
 	arena *a = check_arena(c);
 	unsigned char *used;
-	size_t len, i, nsig = 0, checked = 0;
-	const char *text = param_get(p, "message", &len);
+	size_t i, nsig = 0, checked = 0;
 	msg m;
 	int b;
 
-	if (text == NULL) {
-		snprintf(err, errlen, "message: required");
-		return MAUTH_EINVAL;
-	}
 	if (dkim_verify_opts(p, &st->now, &st->min_bits, err, errlen) < 0)
 		return MAUTH_EINVAL;
 	b = 0;
@@ -632,8 +627,9 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 		return MAUTH_EINVAL;
 	}
 	st->legacy_versions = b;
-	if (msg_parse(a, text, len, NULL, &m) != 0)
-		return MAUTH_ENOMEM;
+	b = check_message(c, p, &m, err, errlen);	/* the one read of the message */
+	if (b < 0)
+		return b;
 	st->msg_problem = m.truncated ? m.problem : NULL;
 	for (i = 0; i < m.n; i++)
 		nsig += msg_field_is(&m.f[i], "DKIM-Signature", 14);

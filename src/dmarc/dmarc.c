@@ -646,6 +646,9 @@ static void finish_none(mauth_check *c, dmarc_state *st, const char *problem,
 		val_cstr(a, r, "policy_domain", l->name);
 		val_cstr(a, r, "record", l->record);
 	}
+	/* no report address: the lists are there, and empty */
+	list_uris(a, r, "rua", NULL);
+	list_uris(a, r, "ruf", NULL);
 }
 
 /* ---- steps ---- */

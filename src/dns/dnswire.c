@@ -367,6 +367,13 @@ out:
 int mauth_wire_parse(const unsigned char *buf, size_t len, mauth_answer **out,
 		     unsigned *id, int *tc, char *err, size_t errlen)
 {
+	return mauth_wire_parse_typed(buf, len, out, id, tc, NULL, err, errlen);
+}
+
+int mauth_wire_parse_typed(const unsigned char *buf, size_t len,
+			   mauth_answer **out, unsigned *id, int *tc,
+			   int *type, char *err, size_t errlen)
+{
 	ldns_pkt *pkt = NULL;
 	ldns_status st;
 	char qname[1100];
@@ -392,6 +399,8 @@ int mauth_wire_parse(const unsigned char *buf, size_t len, mauth_answer **out,
 		*id = ldns_pkt_id(pkt);
 	if (tc != NULL)
 		*tc = ldns_pkt_tc(pkt) ? 1 : 0;
+	if (type != NULL)
+		*type = qtype;
 	*out = answer_from_pkt(pkt, qtype);
 	ldns_pkt_free(pkt);
 	return *out != NULL ? 0 : MAUTH_ENOMEM;

@@ -24,9 +24,11 @@
 #pragma GCC diagnostic pop
 #endif
 #include "mailauth.h"
+#include "core/internal.h"	/* rcode and qtype names, check_next_open */
 
 #define CHECK_MT "mailauth.check"
 #define RESOLVER_MT "mailauth.resolver"
+#define MESSAGE_MT "mailauth.message"
 #define PARAMS_MAX 4096
 #define PARAM_DEPTH 4
 #define RECORDS_MAX 65535
@@ -52,12 +54,7 @@ static void push_answer(lua_State *L, const mauth_answer *a, int qtype)
 	size_t i;
 
 	lua_createtable(L, 0, 5);
-	lua_pushstring(L, a->rcode == MAUTH_RC_TIMEOUT ? "TIMEOUT" :
-		       a->rcode == MAUTH_RC_BADNAME ? "BADNAME" :
-		       a->rcode == 0 ? "NOERROR" : a->rcode == 1 ? "FORMERR" :
-		       a->rcode == 2 ? "SERVFAIL" : a->rcode == 3 ? "NXDOMAIN" :
-		       a->rcode == 4 ? "NOTIMP" : a->rcode == 5 ? "REFUSED" :
-		       "SERVFAIL");
+	lua_pushstring(L, rcode_name(a->rcode));	/* unknown: SERVFAIL */
 	lua_setfield(L, -2, "rcode");
 	lua_createtable(L, (int)a->n, 0);
 	for (i = 0; i < a->n; i++) {
@@ -86,31 +83,29 @@ static void push_answer(lua_State *L, const mauth_answer *a, int qtype)
 	lua_setfield(L, -2, "cnames");
 }
 
-static int rcode_arg(lua_State *L, const char *s)
-{
-	static const char *const names[] = {
-		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
-		"REFUSED", "TIMEOUT", "BADNAME", NULL
-	};
-	static const int codes[] = { 0, 1, 2, 3, 4, 5, MAUTH_RC_TIMEOUT,
-				     MAUTH_RC_BADNAME };
-	int i;
+/*
+ * Reads the answer table at idx into *a.  Its strings stay in the table
+ * (an argument: it outlives the call), the record and CNAME arrays in the
+ * caller's few / fewnames while they fit, else in userdata the GC owns;
+ * only a TXT record given as a list is joined, into a string held by the
+ * table at anchor.  No allocation in the common case.
+ */
+#define FEW_RECORDS 16
 
-	for (i = 0; names[i] != NULL; i++)
-		if (strcmp(names[i], s) == 0)
-			return codes[i];
-	return luaL_error(L, "answer: unknown rcode '%s'", s);
+/* Pops the top value into the table at anchor, made on first use (nil
+ * until then: most answers need nothing kept). */
+static void hold(lua_State *L, int anchor)
+{
+	if (lua_isnil(L, anchor)) {
+		lua_newtable(L);
+		lua_replace(L, anchor);
+	}
+	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
 }
 
-/*
- * Reads answer.cnames (nil, or a list of names) of the table at idx into
- * *a: the CNAME chain the Lua resolver followed.  The strings are held by
- * the table at anchor.
- */
-static void check_answer_cnames(lua_State *L, int idx, int anchor,
-				mauth_answer *a)
+static void check_answer_cnames(lua_State *L, int idx, mauth_answer *a,
+				const char **names)
 {
-	const char **names;
 	lua_Integer n, i;
 	size_t len;
 
@@ -124,8 +119,6 @@ static void check_answer_cnames(lua_State *L, int idx, int anchor,
 	n = (lua_Integer)lua_rawlen(L, -1);
 	if (n > CNAMES_MAX)
 		luaL_error(L, "answer: too many cnames (at most %d)", CNAMES_MAX);
-	names = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *names);
-	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
 	for (i = 1; i <= n; i++) {
 		lua_rawgeti(L, -1, i);
 		if (lua_type(L, -1) != LUA_TSTRING)
@@ -135,41 +128,76 @@ static void check_answer_cnames(lua_State *L, int idx, int anchor,
 		/* a NUL would cut the name short in C: refuse it, never cut */
 		if (memchr(names[i - 1], '\0', len) != NULL)
 			luaL_error(L, "answer: cnames[%d] holds a NUL byte", (int)i);
-		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+		lua_pop(L, 1);	/* still held by the list */
 	}
 	a->cnames = names;
 	a->ncnames = (size_t)n;
 	lua_pop(L, 1);
 }
 
-/*
- * Reads the answer table at idx into *a.  Record text stays in Lua
- * strings held by the table at anchor (TXT lists are joined there).
- */
-static void check_answer_table(lua_State *L, int idx, int anchor,
-			       mauth_answer *a)
+/* Record i (on top of the stack) as text: a string, an MX table, or a
+ * TXT list joined (the joined string is kept in the table at anchor). */
+static void answer_record(lua_State *L, int anchor, lua_Integer i, mauth_rr *r)
 {
-	mauth_rr *rr;
+	int top = lua_gettop(L);
+
+	memset(r, 0, sizeof *r);
+	if (lua_type(L, top) == LUA_TTABLE) {
+		lua_getfield(L, top, "exchange");
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			/* MX: { preference = n, exchange = "host" } */
+			lua_getfield(L, top, "preference");
+			r->pref = (unsigned)lua_tointeger(L, -1);
+			lua_pop(L, 1);
+		} else {
+			/* TXT as a list of character-strings */
+			lua_pop(L, 1);
+			luaL_checkstack(L, 4, NULL);
+			lua_getglobal(L, "table");
+			lua_getfield(L, -1, "concat");
+			lua_pushvalue(L, top);
+			if (lua_pcall(L, 1, 1, 0) != 0)
+				luaL_error(L, "answer: records[%d]: %s", (int)i,
+					   lua_tostring(L, -1));
+			lua_pushvalue(L, -1);
+			hold(L, anchor);
+		}
+	}
+	if (lua_type(L, -1) != LUA_TSTRING)
+		luaL_error(L, "answer: records[%d] must be a string, "
+			   "a list of strings or an MX table", (int)i);
+	r->data = lua_tolstring(L, -1, &r->len);
+	lua_settop(L, top - 1);
+}
+
+static void check_answer_table(lua_State *L, int idx, int anchor,
+			       mauth_answer *a, mauth_rr *few,
+			       const char **names)
+{
+	mauth_rr *rr = few;
+	const char *rcode;
+	lua_Number ttl;
 	lua_Integer n, i;
 
 	idx = lua_absindex(L, idx);
 	luaL_checktype(L, idx, LUA_TTABLE);
 	memset(a, 0, sizeof *a);
-	check_answer_cnames(L, idx, anchor, a);
+	check_answer_cnames(L, idx, a, names);
 	lua_getfield(L, idx, "rcode");
-	a->rcode = lua_isnil(L, -1) ? 0 :
-		   rcode_arg(L, luaL_checkstring(L, -1));
-	lua_pop(L, 1);
+	if (!lua_isnil(L, -1)) {
+		rcode = luaL_checkstring(L, -1);
+		a->rcode = rcode_from_name(rcode);
+		if (a->rcode < 0)
+			luaL_error(L, "answer: unknown rcode '%s'", rcode);
+	}
 	lua_getfield(L, idx, "ttl");
-	a->ttl = lua_isnumber(L, -1) && lua_tonumber(L, -1) > 0 ?
-		 (unsigned)lua_tonumber(L, -1) : 0;
-	lua_pop(L, 1);
+	ttl = lua_tonumberx(L, -1, NULL);	/* 0 when not a number */
+	a->ttl = ttl > 0 ? (unsigned)ttl : 0;
 	lua_getfield(L, idx, "secure");
 	a->secure = lua_toboolean(L, -1);
-	lua_pop(L, 1);
 	lua_getfield(L, idx, "records");
 	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
+		lua_pop(L, 4);
 		return;
 	}
 	if (!lua_istable(L, -1))
@@ -177,45 +205,17 @@ static void check_answer_table(lua_State *L, int idx, int anchor,
 	n = (lua_Integer)lua_rawlen(L, -1);
 	if (n > RECORDS_MAX)
 		luaL_error(L, "answer: too many records");
-	rr = lua_newuserdata(L, (size_t)(n ? n : 1) * sizeof *rr);
-	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
+	if (n > FEW_RECORDS) {
+		rr = lua_newuserdata(L, (size_t)n * sizeof *rr);
+		hold(L, anchor);
+	}
 	for (i = 1; i <= n; i++) {
-		mauth_rr *r = &rr[i - 1];
-		int top;
-
-		memset(r, 0, sizeof *r);
 		lua_rawgeti(L, -1, i);
-		top = lua_gettop(L);
-		if (lua_type(L, -1) == LUA_TTABLE) {
-			lua_getfield(L, top, "exchange");
-			if (lua_type(L, -1) == LUA_TSTRING) {
-				/* MX: { preference = n, exchange = "host" } */
-				lua_getfield(L, top, "preference");
-				r->pref = (unsigned)lua_tointeger(L, -1);
-				lua_pop(L, 1);
-			} else {
-				/* TXT as a list of character-strings. */
-				lua_pop(L, 1);
-				luaL_checkstack(L, 4, NULL);
-				lua_getglobal(L, "table");
-				lua_getfield(L, -1, "concat");
-				lua_pushvalue(L, top);
-				if (lua_pcall(L, 1, 1, 0) != 0)
-					luaL_error(L, "answer: records[%d]: %s", (int)i,
-						   lua_tostring(L, -1));
-			}
-		}
-		if (lua_type(L, -1) != LUA_TSTRING)
-			luaL_error(L, "answer: records[%d] must be a string, "
-				   "a list of strings or an MX table", (int)i);
-		r->data = lua_tolstring(L, -1, &r->len);
-		/* Anchor the text: it must outlive this loop. */
-		lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
-		lua_settop(L, top - 1);
+		answer_record(L, anchor, i, &rr[i - 1]);
 	}
 	a->n = (size_t)n;
 	a->rr = rr;
-	lua_pop(L, 1);
+	lua_pop(L, 4);
 }
 
 /* ---- results: mauth_value -> Lua ---- */
@@ -462,7 +462,34 @@ static mauth_check **check_box(lua_State *L)
 	return box;
 }
 
-/* core.check(kind, options) -> check | nil, reason */
+static mauth_resolver **resolver_box(lua_State *L, int idx);
+static long long deadline_arg(lua_State *L, int idx);
+
+/* The parsed message at idx (core.message), or NULL when it is nil. */
+static const mauth_message *message_arg(lua_State *L, int idx)
+{
+	mauth_message **box;
+
+	if (lua_isnoneornil(L, idx))
+		return NULL;
+	box = luaL_checkudata(L, idx, MESSAGE_MT);
+	if (*box == NULL)
+		luaL_error(L, "mailauth: message is freed");
+	return *box;
+}
+
+/* Both constructors, by whether a parsed message is given. */
+static int new_check(mauth_check **box, const char *kind,
+		     const mauth_message *msg, const param_list *pl,
+		     char *err, size_t errlen)
+{
+	if (msg != NULL)
+		return mauth_check_new_message(box, kind, msg, pl->v, pl->n, err,
+					       errlen);
+	return mauth_check_new(box, kind, pl->v, pl->n, err, errlen);
+}
+
+/* core.check(kind, options [, message]) -> check | nil, reason */
 static int l_check_new(lua_State *L)
 {
 	const char *kind = luaL_checkstring(L, 1);
@@ -473,15 +500,17 @@ static int l_check_new(lua_State *L)
 	mauth_param few[32];	/* grows into a userdata past 32 options */
 	char nums[16][NUM_TEXT];
 
+	const mauth_message *msg = message_arg(L, 3);
+
 	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_settop(L, 2);
+	lua_settop(L, 3);
 	read_options(L, 2, &pl, few, sizeof few / sizeof few[0], nums,
 		     sizeof nums / sizeof nums[0]);
 	box = lua_newuserdata(L, sizeof *box);
 	*box = NULL;
 	lua_pushvalue(L, UP_CHECK_MT);
 	lua_setmetatable(L, -2);
-	rc = mauth_check_new(box, kind, pl.v, pl.n, err, sizeof err);
+	rc = new_check(box, kind, msg, &pl, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
 	return 1;
@@ -509,32 +538,21 @@ static int l_check_step(lua_State *L)
 	return step_rc(L, mauth_check_step(*check_box(L)));
 }
 
+/* A record type as text: its name, or TYPEn (RFC 3597) for the others. */
 static const char *type_text(int type, char *buf, size_t len)
 {
-	switch (type) {
-	case MAUTH_T_A: return "A";
-	case MAUTH_T_NS: return "NS";
-	case MAUTH_T_CNAME: return "CNAME";
-	case MAUTH_T_SOA: return "SOA";
-	case MAUTH_T_PTR: return "PTR";
-	case MAUTH_T_MX: return "MX";
-	case MAUTH_T_TXT: return "TXT";
-	case MAUTH_T_AAAA: return "AAAA";
-	default:
-		snprintf(buf, len, "TYPE%d", type);
-		return buf;
-	}
+	const char *name = qtype_name(type);
+
+	if (name != NULL)
+		return name;
+	snprintf(buf, len, "TYPE%d", type);
+	return buf;
 }
 
 static int type_arg(lua_State *L, int idx)
 {
-	static const char *const names[] = {
-		"A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", NULL
-	};
-	static const int codes[] = { 1, 2, 5, 6, 12, 15, 16, 28 };
 	const char *s;
-	char up[16];
-	size_t i, len;
+	int type;
 
 	if (lua_type(L, idx) == LUA_TNUMBER) {
 		lua_Integer t = lua_tointeger(L, idx);
@@ -543,14 +561,11 @@ static int type_arg(lua_State *L, int idx)
 			luaL_argerror(L, idx, "record type out of range");
 		return (int)t;
 	}
-	s = luaL_checklstring(L, idx, &len);
-	for (i = 0; i < len && i < sizeof up - 1; i++)
-		up[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]);
-	up[i] = '\0';
-	for (i = 0; names[i] != NULL; i++)
-		if (strcmp(up, names[i]) == 0)
-			return codes[i];
-	return luaL_argerror(L, idx, lua_pushfstring(L, "unknown record type '%s'", s));
+	s = luaL_checkstring(L, idx);
+	type = qtype_from_name(s);
+	if (type < 0)
+		return luaL_argerror(L, idx, lua_pushfstring(L, "unknown record type '%s'", s));
+	return type;
 }
 
 /* check:questions() -> { { id = n, type = "TXT", name = "..." }, ... } */
@@ -574,18 +589,93 @@ static int l_check_questions(lua_State *L)
 	return 1;
 }
 
-/* check:answer(id, answer) */
+/* Pushes id, type, name of q; returns 3. */
+static int push_question(lua_State *L, const mauth_question *q)
+{
+	char buf[16];
+
+	lua_pushinteger(L, (lua_Integer)q->id);
+	lua_pushstring(L, type_text(q->type, buf, sizeof buf));
+	lua_pushstring(L, q->name);
+	return 3;
+}
+
+/*
+ * check:question(i) -> id, type, name | nil: the i-th open question of
+ * the batch, no table made (the batch driver reads them all before it
+ * answers any, so mauth_check_questions copies nothing).
+ */
+static int l_check_question(lua_State *L)
+{
+	const mauth_question *qv;
+	size_t n = mauth_check_questions(*check_box(L), &qv);
+	lua_Integer i = luaL_checkinteger(L, 2);
+
+	if (i < 1 || (size_t)i > n)
+		return 0;
+	return push_question(L, &qv[i - 1]);
+}
+
+/*
+ * check:next_question(deadline) -> id, type, name, seconds left | nil
+ * The single-check Lua loop in one call per question: steps the check
+ * when its batch is answered; once the deadline has passed, answers what
+ * is open TIMEOUT itself (mauth_check_expire: the result's problem names
+ * the first question cut) instead of returning it.  nil: done.
+ */
+static int l_check_next_question(lua_State *L)
+{
+	mauth_check *c = *check_box(L);
+	long long deadline = deadline_arg(L, 2), left;
+	const mauth_question *q;
+
+	for (;;) {
+		q = check_next_open(c);
+		if (q == NULL) {
+			int rc = mauth_check_step(c);
+
+			if (rc == MAUTH_DONE)
+				return 0;
+			step_rc(L, rc);	/* raises on the errors */
+			continue;
+		}
+		left = deadline > 0 ? deadline - mauth_clock_ms() : 1;
+		if (left > 0)
+			break;
+		if (mauth_check_expire(c, q->id) == MAUTH_ENOMEM)
+			return luaL_error(L, "mailauth: out of memory");
+	}
+	push_question(L, q);
+	if (deadline > 0)
+		lua_pushnumber(L, (lua_Number)left / 1000);
+	else
+		lua_pushnil(L);
+	return 4;
+}
+
+/*
+ * check:answer(id, answer [, deadline]) - with the deadline, a TIMEOUT
+ * answer once it has passed (give or take the clocks' 2 ms) is the budget
+ * cutting the question: mauth_check_expire names it in the result.
+ */
 static int l_check_answer(lua_State *L)
 {
 	mauth_check **box = check_box(L);
 	lua_Integer id = luaL_checkinteger(L, 2);
+	long long deadline = deadline_arg(L, 4);
+	mauth_rr few[FEW_RECORDS];
+	const char *names[CNAMES_MAX];
 	mauth_answer a;
 	int rc;
 
 	lua_settop(L, 3);
-	lua_newtable(L);
-	check_answer_table(L, 3, 4, &a);
-	rc = mauth_check_answer(*box, (unsigned)id, &a);
+	lua_pushnil(L);		/* slot 4: the anchor, made when needed */
+	check_answer_table(L, 3, 4, &a, few, names);
+	if (deadline > 0 && a.rcode == MAUTH_RC_TIMEOUT &&
+	    mauth_clock_ms() >= deadline - 2)
+		rc = mauth_check_expire(*box, (unsigned)id);
+	else
+		rc = mauth_check_answer(*box, (unsigned)id, &a);
 	if (rc == MAUTH_ENOMEM)
 		return luaL_error(L, "mailauth: out of memory");
 	if (rc < 0)
@@ -638,19 +728,6 @@ static long long deadline_arg(lua_State *L, int idx)
 	return d > 0 ? (long long)(d * 1000) : 0;
 }
 
-/* check:run(resolver [, deadline]) -> result: the C fast path */
-static int l_check_run(lua_State *L)
-{
-	mauth_check **box = check_box(L);
-	mauth_resolver **r = resolver_box(L, 2);
-	long long deadline = deadline_arg(L, 3);
-	int rc;
-
-	rc = mauth_check_run(*box, *r, deadline);
-	step_rc(L, rc);
-	return l_check_result(L);
-}
-
 static int l_check__gc(lua_State *L)
 {
 	mauth_check **box = udata(L, 1, UP_CHECK_MT, CHECK_MT);
@@ -693,9 +770,12 @@ static int l_run(lua_State *L)
 	char nums[16][NUM_TEXT], err[256] = "";
 	int rc, made, owns_slot = 0;
 
+	const mauth_message *msg = message_arg(L, 5);
+
 	luaL_checktype(L, 2, LUA_TTABLE);
-	r = resolver_box(L, 3);
-	lua_settop(L, 4);
+	/* nil: a job that asks no DNS (dkim_sign, message_info, ...) */
+	r = lua_isnil(L, 3) ? NULL : resolver_box(L, 3);
+	lua_settop(L, 5);
 	/* Options first: reading them may raise, and must not strand the slot. */
 	read_options(L, 2, &pl, few, sizeof few / sizeof few[0], nums,
 		     sizeof nums / sizeof nums[0]);
@@ -708,10 +788,12 @@ static int l_run(lua_State *L)
 		lua_pushvalue(L, UP_CHECK_MT);
 		lua_setmetatable(L, -2);
 	}
-	rc = mauth_check_new(box, kind, pl.v, pl.n, err, sizeof err);
+	rc = new_check(box, kind, msg, &pl, err, sizeof err);
 	made = rc >= 0;
-	if (made)
-		rc = mauth_check_run(*box, *r, (unsigned)deadline);
+	if (made && r != NULL)
+		rc = mauth_check_run(*box, *r, deadline);
+	else if (made)
+		rc = mauth_check_step(*box);	/* MAUTH_WANT_DNS: see below */
 	if (rc == MAUTH_DONE) {
 		/* From here on Lua may run finalizers, which may call us: the
 		 * check is ours alone (the slot is marked busy, or the box is
@@ -730,8 +812,183 @@ static int l_run(lua_State *L)
 		return push_fail(L, rc, err);
 	if (rc == MAUTH_ENOMEM)
 		return luaL_error(L, "mailauth: out of memory");
+	if (rc == MAUTH_WANT_DNS)
+		return luaL_error(L, "mailauth: check '%s' asks DNS questions and "
+				  "no resolver was given", kind);
 	if (rc != MAUTH_DONE)
 		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
+	return 1;
+}
+
+/*
+ * The C loop for several checks at once (mailauth.check over a C
+ * resolver): every round, the open questions of all the checks go to the
+ * resolver as one batch (once each, when two checks ask the same thing:
+ * they are asked in parallel), and each check gets its answers.  The
+ * deadline bounds the whole run as in mauth_check_run.
+ */
+typedef struct {
+	mauth_check *c;
+	unsigned id;
+	size_t slot;		/* its question in the batch */
+} pending_q;
+
+/* Asks one round; 0, or MAUTH_ENOMEM. */
+static int run_round(mauth_resolver *r, const mauth_question *uq, size_t nu,
+		     const pending_q *pq, size_t np, const mauth_answer **av,
+		     long long deadline)
+{
+	size_t i;
+	int rc = 0, late;
+
+	if (deadline > 0 && mauth_clock_ms() >= deadline) {
+		for (i = 0; i < np && rc >= 0; i++)
+			rc = mauth_check_expire(pq[i].c, pq[i].id);
+		return rc < 0 ? MAUTH_ENOMEM : 0;
+	}
+	if (mauth_resolver_query_until(r, uq, nu, av, deadline) < 0)
+		return MAUTH_ENOMEM;
+	late = deadline > 0 && mauth_clock_ms() >= deadline;
+	for (i = 0; i < np && rc >= 0; i++) {
+		if (late && av[pq[i].slot]->rcode == MAUTH_RC_TIMEOUT)
+			rc = mauth_check_expire(pq[i].c, pq[i].id);
+		else
+			rc = mauth_check_answer(pq[i].c, pq[i].id, av[pq[i].slot]);
+	}
+	return rc < 0 ? MAUTH_ENOMEM : 0;
+}
+
+/* The slot of (type, name) among the batch's n questions, added if new. */
+static size_t batch_slot(mauth_question *uq, size_t *n, const mauth_question *q)
+{
+	size_t i, len = strlen(q->name);
+
+	for (i = 0; i < *n; i++)
+		if (uq[i].type == q->type &&
+		    name_eq(uq[i].name, strlen(uq[i].name), q->name, len))
+			return i;
+	uq[*n] = *q;
+	uq[*n].id = (unsigned)*n + 1;
+	return (*n)++;
+}
+
+#define RUN_MANY_MAX 64		/* checks in one core.run_many */
+#define ROUND_FEW 64		/* questions of a round on the C stack */
+#define ROUND_MAX 1024		/* questions of one round */
+
+/*
+ * core.run_many({ check, ... }, resolver [, deadline]) -> { result, ... }
+ * Runs the checks (from core.check) to their end over a C resolver and
+ * closes them.
+ */
+static int l_run_many(lua_State *L)
+{
+	mauth_check *cv[RUN_MANY_MAX];
+	mauth_resolver *r;
+	long long deadline = deadline_arg(L, 3);
+	pending_q fewp[ROUND_FEW], *pq = fewp;
+	mauth_question fewq[ROUND_FEW], *uq = fewq;
+	const mauth_answer *fewa[ROUND_FEW], **av = fewa;
+	size_t i, n, np, nu, cap = ROUND_FEW;
+	int open, rc;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	r = *resolver_box(L, 2);
+	n = (size_t)lua_rawlen(L, 1);
+	luaL_argcheck(L, n <= RUN_MANY_MAX, 1, "too many checks");
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, 1, (lua_Integer)i + 1);
+		cv[i] = *(mauth_check **)udata(L, -1, UP_CHECK_MT, CHECK_MT);
+		if (cv[i] == NULL)
+			return luaL_error(L, "mailauth: check is closed");
+		lua_pop(L, 1);	/* held by the list */
+	}
+	do {
+		open = 0;
+		np = nu = 0;
+		for (i = 0; i < n; i++) {
+			const mauth_question *qv;
+			size_t k, nq;
+
+			rc = mauth_check_step(cv[i]);
+			if (rc == MAUTH_DONE)
+				continue;
+			step_rc(L, rc);	/* raises on the errors */
+			open = 1;
+			nq = mauth_check_questions(cv[i], &qv);
+			if (nq == 0 || np + nq > ROUND_MAX)
+				return luaL_error(L, "mailauth: out of memory");
+			if (np + nq > cap) {
+				/* a big round: scratch the GC owns (nothing may leak
+				 * if a later call raises), the stack's copied over */
+				pending_q *p2 = lua_newuserdata(L, ROUND_MAX * sizeof *p2);
+				mauth_question *q2 = lua_newuserdata(L, ROUND_MAX * sizeof *q2);
+
+				memcpy(p2, pq, np * sizeof *pq);
+				memcpy(q2, uq, nu * sizeof *uq);
+				av = lua_newuserdata(L, ROUND_MAX * sizeof *av);
+				pq = p2;
+				uq = q2;
+				cap = ROUND_MAX;
+			}
+			for (k = 0; k < nq; k++) {
+				pq[np].c = cv[i];
+				pq[np].id = qv[k].id;
+				pq[np++].slot = batch_slot(uq, &nu, &qv[k]);
+			}
+		}
+		if (open && run_round(r, uq, nu, pq, np, av, deadline) < 0)
+			return luaL_error(L, "mailauth: out of memory");
+	} while (open);
+	lua_createtable(L, (int)n, 0);
+	for (i = 0; i < n; i++) {
+		const mauth_value *v = mauth_check_result(cv[i]);
+
+		if (v == NULL)
+			lua_pushboolean(L, 0);
+		else
+			push_value(L, v);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	/* closed by their boxes' finalizers, or here at once */
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, 1, (lua_Integer)i + 1);
+		mauth_check_free(*(mauth_check **)lua_touserdata(L, -1));
+		*(mauth_check **)lua_touserdata(L, -1) = NULL;
+		lua_pop(L, 1);
+	}
+	return 1;
+}
+
+/* ---- parsed messages ---- */
+
+/* core.message(text) -> message: read once, for several checks */
+static int l_message_new(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	mauth_message **box = lua_newuserdata(L, sizeof *box);
+
+	*box = NULL;
+	luaL_setmetatable(L, MESSAGE_MT);
+	if (mauth_message_parse(box, text, len) < 0)
+		return luaL_error(L, "mailauth: out of memory");
+	return 1;
+}
+
+static int l_message__gc(lua_State *L)
+{
+	mauth_message **box = luaL_checkudata(L, 1, MESSAGE_MT);
+
+	mauth_message_free(*box);
+	*box = NULL;
+	return 0;
+}
+
+/* core._parse_count() -> messages read so far in this process (specs) */
+static int l_parse_count(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)msg_parse_count());
 	return 1;
 }
 
@@ -1065,19 +1322,11 @@ static int l_parse_wire(lua_State *L)
 	int tc = 0, rc, qtype = 0;
 	char err[256] = "";
 
-	rc = mauth_wire_parse((const unsigned char *)s, len, &a, &id, &tc,
-			      err, sizeof err);
+	/* the question's type tells how to present records (MX as tables) */
+	rc = mauth_wire_parse_typed((const unsigned char *)s, len, &a, &id, &tc,
+				    &qtype, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
-	/* The question's type tells how to present records. */
-	if (len >= 12 && s[4] == 0 && s[5] == 1) {
-		size_t p = 12;
-
-		while (p < len && s[p] != 0 && (s[p] & 0xc0) == 0)
-			p += (size_t)(unsigned char)s[p] + 1;
-		if (p + 2 < len)
-			qtype = (unsigned char)s[p + 1] << 8 | (unsigned char)s[p + 2];
-	}
 	/* push_answer raises only on out-of-memory, where a leak is moot. */
 	push_answer(L, a, qtype);
 	mauth_answer_free(a);
@@ -1113,9 +1362,10 @@ static int l_ip_match(lua_State *L)
 static const luaL_Reg check_methods[] = {
 	{ "step", l_check_step },
 	{ "questions", l_check_questions },
+	{ "question", l_check_question },
+	{ "next_question", l_check_next_question },
 	{ "answer", l_check_answer },
 	{ "result", l_check_result },
-	{ "run", l_check_run },
 	{ "close", l_check__gc },
 	{ NULL, NULL }
 };
@@ -1131,6 +1381,9 @@ static const luaL_Reg resolver_methods[] = {
 static const luaL_Reg functions[] = {
 	{ "check", l_check_new },
 	{ "run", l_run },
+	{ "run_many", l_run_many },
+	{ "message", l_message_new },
+	{ "_parse_count", l_parse_count },
 	{ "monotonic", l_monotonic },
 	{ "resolver", l_resolver_new },
 	{ "zone_resolver", l_zone_new },
@@ -1184,6 +1437,10 @@ int luaopen_mailauth_core(lua_State *L)
 	lua_setmetatable(L, 3);
 	luaL_newmetatable(L, ANSWERS_MT);	/* 4: answer holders */
 	lua_pushcfunction(L, l_answers__gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+	luaL_newmetatable(L, MESSAGE_MT);	/* parsed messages */
+	lua_pushcfunction(L, l_message__gc);
 	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 	fill_class(L, 1, check_methods, l_check__gc);

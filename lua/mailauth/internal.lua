@@ -1,0 +1,211 @@
+-- mailauth.internal: the run path every public function shares.  Private:
+-- not part of the API (DESIGN.md's job protocol and public functions are
+-- the contract); specs that look inside require it by name.
+--
+-- One dispatcher, run(), decides how the jobs of a call are driven:
+--   * no resolver: jobs that ask no DNS (dkim_sign, arc_seal, message_info,
+--     org_domain) run in C at once; one that asks a question is an error;
+--   * a mailauth C resolver (is_c_resolver): the C loop, in one C call
+--     (core.run, or core.run_many for several jobs: each round's questions
+--     of all of them go out as one parallel batch);
+--   * anything else (a function, an object with :query): the Lua loop,
+--     one question at a time, so the resolver may yield.
+--
+-- Every loop is bounded by one deadline: seconds on core.monotonic()'s
+-- clock (CLOCK_MONOTONIC), taken once per public call, so a whole
+-- mailauth.check shares it.  A Lua resolver is never interrupted inside a
+-- call; it gets the seconds left as a third argument (a hint: use it as its
+-- own timeout), and once the deadline has passed every question still open
+-- is answered TIMEOUT without calling it; the C core then names the first
+-- question so cut in the result's problem (mauth_check_expire), for both
+-- loops alike.
+local core = require "mailauth.core"
+
+local M = {
+  -- Each check in two halves for mailauth.check, filled by init.lua:
+  -- prepare.X(...) -> job, finish(result) -> what mailauth.X returns.
+  prepare = {},
+}
+
+M.DEFAULT_BUDGET = 20 -- seconds per call (RFC 7208 §4.6.4: at least 20)
+M.MAX_BUDGET = 3600
+
+local clock = core.monotonic
+local TIMEOUT = { rcode = "TIMEOUT" }
+local SERVFAIL = { rcode = "SERVFAIL" }
+
+-- Seconds to the deadline, in whole milliseconds rounded down: the float
+-- sum now + budget may round up, and a resolver must never be offered
+-- more than the budget.
+local function time_left(deadline)
+  return math.floor((deadline - clock()) * 1000) / 1000
+end
+
+--- deadline(budget) -> the deadline budget seconds from now (default 20)
+function M.deadline(budget)
+  return clock() + (budget or M.DEFAULT_BUDGET)
+end
+
+--- budget_of(opts, fname, level) -> seconds
+-- The one reading of the time_budget option, for every public call and
+-- both loops: seconds for the whole call, RFC 7208 §4.6.4's 20 by
+-- default; a number in (0, 3600], anything else (0, negative, NaN, inf, a
+-- string) is the caller's mistake.  level: as error() counts it from the
+-- function that calls budget_of.
+function M.budget_of(opts, fname, level)
+  local b = opts.time_budget
+  if b == nil then return M.DEFAULT_BUDGET end
+  if type(b) ~= "number" or b ~= b or b <= 0 or b > M.MAX_BUDGET then
+    error(("bad option 'time_budget' to 'mailauth.%s' (positive number of seconds <= %d expected)")
+          :format(fname, M.MAX_BUDGET), (level or 1) + 1)
+  end
+  return b
+end
+
+-- The deadline of one public call: its time_budget from now (the default
+-- without a call to budget_of: this runs once per public call).
+local DEFAULT_BUDGET = M.DEFAULT_BUDGET
+function M.deadline_of(opts, fname, level)
+  if opts.time_budget == nil then return clock() + DEFAULT_BUDGET end
+  return clock() + M.budget_of(opts, fname, (level or 1) + 1)
+end
+
+local default_resolver
+-- opts.resolver, or the system resolver (made once) when none is given.
+function M.resolver_of(opts)
+  local r = opts.resolver
+  if r == nil then
+    if not default_resolver then
+      local resolver = require("mailauth").resolver
+      default_resolver = assert(resolver())
+    end
+    return default_resolver
+  end
+  return r
+end
+
+--- is_c_resolver(r) -> true for mailauth.resolver(...) objects: the one
+-- test of which loop runs.
+local function is_c_resolver(r)
+  return type(r) == "userdata" and r.query_many ~= nil
+end
+M.is_c_resolver = is_c_resolver
+
+-- A function(name, qtype, timeout) -> answer for whatever the caller gave.
+local function asker(resolver, level)
+  local kind = type(resolver)
+  if kind == "function" then return resolver end
+  if (kind == "table" or kind == "userdata") and resolver.query then
+    return function(name, qtype, timeout) return resolver:query(name, qtype, timeout) end
+  end
+  error("mailauth: resolver must be mailauth.resolver(...), a function(name, qtype)"
+        .. " or an object with :query(name, qtype)", level + 1)
+end
+
+-- level: as error() counts it from the function that calls check_error.
+local function check_error(fname, params, err, level)
+  local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
+  error(("mailauth.%s: %s%s"):format(fname, err, ip), level + 1)
+end
+
+local function new_check(fname, kind, params, message, level)
+  local check, err = core.check(kind, params, message)
+  if not check then check_error(fname, params, err, level + 1) end
+  return check
+end
+
+-- The Lua loop for one job: one call into C per question and one per
+-- answer, no table made on the way.
+local function lua_loop(check, ask, deadline)
+  -- the two methods looked up once, not once per question
+  local next_question, answer_it = check.next_question, check.answer
+  local id, qtype, name, left = next_question(check, deadline)
+  while id do
+    -- This call may yield; no C frame is on the stack here.
+    local answer = ask(name, qtype, left)
+    if type(answer) ~= "table" then answer = SERVFAIL end
+    answer_it(check, id, answer, deadline)
+    id, qtype, name, left = next_question(check, deadline)
+  end
+  local result = check:result()
+  check:close()
+  return result
+end
+
+-- The Lua loop for several jobs: they step together, and the questions
+-- all of them have open are asked as one batch (once each, when two
+-- checks ask the same thing).
+local function lua_loop_many(checks, ask, deadline)
+  local n, results, done, open = #checks, {}, {}, #checks
+  while open > 0 do
+    local names, types, index = {}, {}, {}
+    local pcheck, pid, pslot = {}, {}, {}
+    local nq, np = 0, 0
+    for i = 1, n do
+      local check = checks[i]
+      if not done[i] then
+        if check:step() == "dns" then
+          local k = 1
+          local id, qtype, name = check:question(1)
+          while id do
+            local key = qtype .. " " .. name:lower()
+            local slot = index[key]
+            if not slot then
+              nq = nq + 1
+              slot, names[nq], types[nq], index[key] = nq, name, qtype, nq
+            end
+            np = np + 1
+            pcheck[np], pid[np], pslot[np] = check, id, slot
+            k = k + 1
+            id, qtype, name = check:question(k)
+          end
+        else
+          results[i] = check:result()
+          check:close()
+          done[i], open = true, open - 1
+        end
+      end
+    end
+    local answers = {}
+    for k = 1, nq do
+      local left = time_left(deadline)
+      local a = TIMEOUT
+      if left > 0 then
+        a = ask(names[k], types[k], left) -- may yield
+        if type(a) ~= "table" then a = SERVFAIL end
+      end
+      answers[k] = a
+    end
+    for p = 1, np do pcheck[p]:answer(pid[p], answers[pslot[p]], deadline) end
+  end
+  return results
+end
+
+--- run(fname, resolver, deadline, kind, params [, message]) -> result
+--- run(fname, resolver, deadline, jobs) -> { result, ... }
+-- The dispatcher (see the top of this file).  fname names the public
+-- function in errors; message: a core.message handle for the kinds that
+-- read one; jobs: { { kind, params [, message [, fname]] }, ... }.
+-- Misuse (bad options) raises naming fname, at the caller of the public
+-- function that called run.
+function M.run(fname, resolver, deadline, kind, params, message)
+  -- a loop over a resolver is always bounded: 20 s when the caller gave none
+  if deadline == nil and resolver ~= nil then deadline = M.deadline() end
+  if type(kind) == "table" then
+    local jobs, checks = kind, {}
+    for i = 1, #jobs do
+      local job = jobs[i]
+      checks[i] = new_check(job[4] or fname, job[1], job[2], job[3], 3)
+    end
+    if is_c_resolver(resolver) then return core.run_many(checks, resolver, deadline) end
+    return lua_loop_many(checks, asker(resolver, 2), deadline)
+  end
+  if resolver == nil or is_c_resolver(resolver) then
+    local result, err = core.run(kind, params, resolver, deadline, message)
+    if result == nil then check_error(fname, params, err, 3) end
+    return result
+  end
+  return lua_loop(new_check(fname, kind, params, message, 3), asker(resolver, 2), deadline)
+end
+
+return M

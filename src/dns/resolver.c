@@ -44,7 +44,7 @@
  * because ldns' own resolver sends one question at a time and blocks.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE	/* sendmmsg */
+#define _GNU_SOURCE	/* sendmmsg */ /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
@@ -333,16 +333,16 @@ enum { F_IDLE, F_UDP, F_TCP_SEND, F_TCP_RECV };
 typedef struct {
 	const mauth_question *q;
 	mauth_answer **out;
-	char key[NAME_MAX_TEXT * 4 + 16];
-	unsigned char query[QUERY_MAX];	/* built once; each try sets its id */
 	size_t qlen;			/* 0: not built yet */
 	size_t qname_len;		/* the question's name on the wire */
-	int fd;				/* TCP only */
-	int state;
-	unsigned id;
 	double end;		/* this try gives up then */
 	unsigned char *tcp;	/* TCP: the query out, then the reply in */
 	size_t tcp_len, tcp_done;
+	int fd;				/* TCP only */
+	int state;
+	unsigned id;
+	unsigned char query[QUERY_MAX];	/* built once; each try sets its id */
+	char key[NAME_MAX_TEXT * 4 + 16];
 } flight;
 
 /* A fresh 16-bit query id (RFC 5452 §9.2), from a pool of getrandom(). */
@@ -359,22 +359,50 @@ static unsigned random_id(net_resolver *r)
 	return r->ids[--r->nids];
 }
 
+/*
+ * Writes the query mauth_wire_query writes (RFC 1035 §4.1: header with RD,
+ * one question of class IN; RFC 6891: an OPT record offering 4096 octets)
+ * without building an ldns packet: only the name goes through ldns
+ * (dname_from_text reads the escapes of the text).  Returns the length
+ * and the name's wire length in *qname_len, or -1.
+ */
+static int build_query(const char *name, int type, unsigned char *buf,
+		       size_t buflen, size_t *qname_len)
+{
+	static const unsigned char opt[11] = { 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0 };
+	ldns_rdf *d = dname_from_text(name);
+	size_t n = d != NULL ? ldns_rdf_size(d) : 0;
+
+	if (d == NULL || type <= 0 || type > 65535 || 12 + n + 4 + sizeof opt > buflen) {
+		ldns_rdf_deep_free(d);
+		return -1;
+	}
+	memset(buf, 0, 12);
+	buf[2] = 0x01;		/* RD */
+	buf[5] = 1;		/* QDCOUNT */
+	buf[11] = 1;		/* ARCOUNT: the OPT record */
+	memcpy(buf + 12, ldns_rdf_data(d), n);
+	ldns_rdf_deep_free(d);
+	buf[12 + n] = (unsigned char)(type >> 8);
+	buf[13 + n] = (unsigned char)type;
+	buf[14 + n] = 0;
+	buf[15 + n] = 1;	/* IN */
+	memcpy(buf + 16 + n, opt, sizeof opt);
+	*qname_len = n;
+	return (int)(16 + n + sizeof opt);
+}
+
 /* Builds f's query on first use (its name, type, RD, EDNS0); 0 or -1. */
 static int flight_query(flight *f)
 {
 	int len;
-	size_t at = 12;
 
 	if (f->qlen > 0)
 		return 0;
-	len = mauth_wire_query(f->q->name, f->q->type, 0, f->query, sizeof f->query);
-	if (len < 12 + 5)
+	len = build_query(f->q->name, f->q->type, f->query, sizeof f->query,
+			  &f->qname_len);
+	if (len < 0)
 		return -1;
-	while (at < (size_t)len && f->query[at] != 0)
-		at += 1 + (size_t)f->query[at];
-	if (at + 5 > (size_t)len)
-		return -1;
-	f->qname_len = at + 1 - 12;
 	f->qlen = (size_t)len;
 	return 0;
 }

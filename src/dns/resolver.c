@@ -553,7 +553,7 @@ static size_t send_batch(int fd, flight *const *list, size_t k)
  * Sends the first UDP try of every open question over server nsi's
  * socket (-1 when none flew).  When sending fails (an ICMP error of an
  * earlier query reported now, a socket gone bad) the socket is reopened
- * and what did not leave is sent on the new one, once.
+ * and the round sent again on the new one, once.
  */
 static int udp_send_all(net_resolver *r, flight *fv, size_t n, size_t nsi,
 			double end)
@@ -574,12 +574,16 @@ static int udp_send_all(net_resolver *r, flight *fv, size_t n, size_t nsi,
 		fv[i].end = end;
 		list[k++] = &fv[i];
 	}
-	for (pass = 0; k > 0 && done < k && pass < 2; pass++) {
-		if (pass > 0)
-			udp_close(&r->udp[nsi]);
-		if ((fd = udp_socket(r, nsi, k - done, now_s())) < 0)
+	for (pass = 0; k > 0; pass++) {
+		if ((fd = udp_socket(r, nsi, k, now_s())) < 0)
 			break;
-		done += send_batch(fd, list + done, k - done);
+		done = send_batch(fd, list, k);
+		if (done == k || pass == 1)
+			break;
+		/* Once: a fresh socket, and all of them again (replies to what
+		 * left from the old port would never reach the new one). */
+		udp_close(&r->udp[nsi]);
+		done = 0;
 	}
 	r->base.stats.queries += k;
 	for (i = done; i < k; i++)

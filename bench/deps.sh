@@ -2,7 +2,7 @@
 # The peers `make bench` compares mailauth with (not needed to build or test
 # mailauth, so not in spec/support/deps.sh).  As root: installs what is
 # missing; otherwise prints the apt-get line.
-PKGS="libspf2-dev libopendkim-dev python3-spf python3-dkim openssl time"
+PKGS="libspf2-dev libopendkim-dev python3-spf python3-dkim python3-authheaders python3-dnspython openssl time knot knot-dnsutils"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -1,8 +1,10 @@
 #!/bin/sh
 # bench/run.sh - `make bench`: mailauth side by side with libspf2, pyspf,
-# OpenDKIM, dkimpy and a raw-OpenSSL floor, in one run, on the same inputs,
-# every DNS answer from memory.  Prints the tables and writes them to
-# bench/results.txt.  BENCH_SECONDS (default 1.2) is the CPU time of each
+# OpenDKIM, dkimpy, a raw-OpenSSL floor, npm mailauth and Python
+# authheaders, in one run, on the same inputs, every DNS answer from memory;
+# and one row over the network: mailauth.check against Knot on loopback
+# (BENCH_DNS_PORT, default 5356), every answer asked cold.  Prints the
+# tables and writes them to bench/results.txt.  BENCH_SECONDS (default 1.2) is the CPU time of each
 # of the 3 timed rounds per measurement (best round kept); with the shared
 # 2-core machine the whole run then takes about 2-3 minutes of wall time.
 # Expects build/lua5.4 to be built (make bench does it first).
@@ -37,6 +39,7 @@ build() { # name, extra args...
 }
 HAVE_SPF_CAPI=$(build spf_capi -Isrc $CORE_OBJS $LIBS)
 HAVE_DKIM_CAPI=$(build dkim_capi -Isrc $CORE_OBJS $LIBS)
+HAVE_CHECK_CAPI=$(build check_capi -Isrc $CORE_OBJS $LIBS)
 HAVE_LIBSPF2=no; HAVE_OPENDKIM=no
 [ -f /usr/include/spf2/spf.h ] && HAVE_LIBSPF2=$(build spf_libspf2 -lspf2)
 [ -f /usr/include/opendkim/dkim.h ] && HAVE_OPENDKIM=$(build dkim_opendkim -I/usr/include/opendkim -lopendkim)
@@ -44,11 +47,19 @@ HAVE_FLOOR=$(build dkim_floor -lcrypto)
 HAVE_PYSPF=no; HAVE_DKIMPY=no
 $PY -c 'import spf' 2>/dev/null && HAVE_PYSPF=yes
 $PY -c 'import dkim' 2>/dev/null && HAVE_DKIMPY=yes
+HAVE_AUTHHEADERS=no; HAVE_NPM=no; HAVE_KNOT=no
+$PY -c 'import authheaders, dns.zone' 2>/dev/null && HAVE_AUTHHEADERS=yes
+command -v node >/dev/null 2>&1 && [ -d spec/support/npm/node_modules/mailauth ] && HAVE_NPM=yes
+command -v knotd >/dev/null 2>&1 && command -v kdig >/dev/null 2>&1 && HAVE_KNOT=yes
+# the zone map of the npm and authheaders rows needs dnspython
+$PY -c 'import dns.zone' 2>/dev/null || HAVE_NPM=no
 
 # ---- inputs --------------------------------------------------------------
 $LUA bench/gen_zone.lua $OUT
 openssl genrsa -out $OUT/dkim.key 2048 2>/dev/null
 $PY bench/dkim_prep.py $OUT
+$LUA bench/check_prep.lua $OUT >&2
+$PY -c 'import dns.zone' 2>/dev/null && $PY bench/check_json.py $OUT
 
 # ---- one implementation: check, then time --------------------------------
 # run ID PROTO AVAILABLE command...   (the command takes check|bench SECONDS as its first args)
@@ -80,10 +91,53 @@ run() {
 }
 
 Z=$OUT/spf.zone; RR=$OUT/spf.rr; C=$OUT/spf.cases
-INTERP=$LUA; run mailauth-lua spf yes bench/spf_mailauth.lua $Z $C
+INTERP=$LUA; run mailauth-lua spf yes bench/spf_mailauth.lua plain $Z $C $RR
+INTERP=$LUA; run mailauth-lua-received spf yes bench/spf_mailauth.lua received $Z $C $RR
+INTERP=$LUA; run mailauth-lua-fn spf yes bench/spf_mailauth.lua luafn $Z $C $RR
 INTERP=;     run mailauth-c   spf "$HAVE_SPF_CAPI" $OUT/spf_capi $Z $C
-INTERP=;     run libspf2      spf "$HAVE_LIBSPF2" $OUT/spf_libspf2 $RR $C
+INTERP=;     run libspf2      spf "$HAVE_LIBSPF2" $OUT/spf_libspf2 zone $RR $C
+INTERP=;     run libspf2-cache spf "$HAVE_LIBSPF2" $OUT/spf_libspf2 cache $RR $C
 INTERP=$PY;  run pyspf        spf "$HAVE_PYSPF" bench/spf_pyspf.py $RR $C
+
+# mailauth.check and its peers end to end, on the interop messages
+ZL=$OUT/check.zonelist; MS=$OUT/check.msgs; NOW=$(cat $OUT/check.now); J=$OUT/check.json
+INTERP=$LUA; run mailauth-lua check yes bench/check_mailauth.lua $ZL $MS $NOW
+INTERP=;     run mailauth-c   check "$HAVE_CHECK_CAPI" $OUT/check_capi $ZL $MS $NOW
+INTERP=node; run npm          check "$HAVE_NPM" bench/check_npm.js $J $MS
+INTERP=$PY;  run authheaders  check "$HAVE_AUTHHEADERS" bench/check_authheaders.py $J $MS
+
+# the same mailauth.check over the network: Knot on loopback, cache off;
+# side by side with the module built with the ldns driver of BENCH_DNS_BASE
+# (default bf0c018, a UDP socket per query): the same objects but
+# src/dns/resolver.c of that commit.
+BASE=${BENCH_DNS_BASE:-bf0c018}
+HAVE_BASE=no
+mkdir -p $OUT/base/mailauth
+if git show "$BASE:src/dns/resolver.c" > $OUT/base/resolver.c 2>/dev/null &&
+   gcc -std=c99 -O2 -fPIC -fvisibility=hidden -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Isrc \
+     -c $OUT/base/resolver.c -o $OUT/base/resolver.o 2>$OUT/base.build.log &&
+   gcc -shared -o $OUT/base/mailauth/core.so $(echo $CORE_OBJS | tr ' ' '\n' | grep -v '/dns/resolver\.o$') \
+     build/lua5.4/obj/lua/lmailauth.o $OUT/base/resolver.o $LIBS 2>>$OUT/base.build.log; then
+  HAVE_BASE=yes
+else
+  note "bench: cannot build the $BASE resolver (see $OUT/base.build.log)"
+fi
+if [ "$HAVE_KNOT" = yes ]; then
+  if MAILAUTH_TEST_DNS_PORT=${BENCH_DNS_PORT:-5356} sh spec/support/knot.sh start $OUT/knot >&2; then
+    KNOT="127.0.0.1@$(cat $OUT/knot/port)"
+    INTERP=$LUA; run mailauth-lua colddns yes bench/check_cold_dns.lua "$KNOT" spec/fixtures/interop
+    INTERP="env LUA_CPATH=$OUT/base/?.so;; $LUA"
+    run base colddns "$HAVE_BASE" bench/check_cold_dns.lua "$KNOT" spec/fixtures/interop
+  else
+    echo "colddns mailauth-lua failed knot-did-not-start" >> $RAW
+    echo "colddns base failed knot-did-not-start" >> $RAW
+  fi
+  sh spec/support/knot.sh stop $OUT/knot >/dev/null 2>&1 || true
+else
+  echo "colddns mailauth-lua missing not-installed" >> $RAW
+  echo "colddns base missing not-installed" >> $RAW
+fi
+echo "$BASE" > $OUT/colddns.base
 
 for m in 4k 1m; do
   M=$OUT/dkim-$m.eml

@@ -1,6 +1,10 @@
--- spf_mailauth.lua: mailauth.spf{...} on the synthetic zone, answered by
--- mailauth.resolver{ zones = {...} } (offline).
--- usage: lua5.4 spf_mailauth.lua check|bench SECONDS ZONEFILE CASEFILE
+-- spf_mailauth.lua: mailauth.spf{...} on the synthetic zone.
+-- usage: lua5.4 spf_mailauth.lua check|bench SECONDS VARIANT ZONEFILE CASEFILE RRFILE
+-- VARIANT: plain      answered by mailauth.resolver{ zones = {...} } (offline, C)
+--          received   the same, and each result's received_spf read (built
+--                     on first read; libspf2 always builds its header)
+--          luafn      answered by a Lua function over a table of the same
+--                     records (RRFILE), for the cost of the Lua resolver path
 -- check: one result a line.  bench: "BENCH best r1 r2 r3" in evaluations
 -- per CPU second (os.clock), best of 3 rounds after a warm-up pass.
 -- Prints "UNAVAILABLE ..." when this tree has no mailauth.spf yet.
@@ -8,24 +12,60 @@ local mailauth = require "mailauth"
 local util = dofile((arg[0]:match("^(.*)/") or ".") .. "/util.lua")
 
 local mode = arg[1]
-local seconds, zonefile, casefile
+local seconds, variant, zonefile, casefile, rrfile
 if mode == "bench" then
-  seconds, zonefile, casefile = tonumber(arg[2]), arg[3], arg[4]
+  seconds, variant, zonefile, casefile, rrfile = tonumber(arg[2]), arg[3], arg[4], arg[5], arg[6]
 else
-  zonefile, casefile = arg[2], arg[3]
+  variant, zonefile, casefile, rrfile = arg[2], arg[3], arg[4], arg[5]
 end
 if type(mailauth.spf) ~= "function" then
   print("UNAVAILABLE mailauth.spf is not in this tree yet")
   return
 end
 
-local resolver = assert(mailauth.resolver{ zones = { util.read(zonefile) } })
+-- The records of RRFILE (name, type, data) as the answers a Lua resolver
+-- gives: NOERROR with the records, NOERROR and none for a name with other
+-- types only, NXDOMAIN for a name not there.
+local function table_resolver(path)
+  local answers, names = {}, {}
+  for _, row in ipairs(util.tsv(util.read(path), 3)) do
+    local name, qtype, data = row[1]:lower(), row[2], row[3]
+    local key = qtype .. " " .. name
+    local a = answers[key]
+    if not a then
+      a = { rcode = "NOERROR", ttl = 300, records = {} }
+      answers[key] = a
+    end
+    if qtype == "MX" then
+      local pref, host = data:match("^(%d+)%s+(%S+)$")
+      data = { preference = tonumber(pref), exchange = host }
+    end
+    a.records[#a.records + 1] = data
+    names[name] = true
+  end
+  local NODATA = { rcode = "NOERROR", ttl = 300, records = {} }
+  local NXDOMAIN = { rcode = "NXDOMAIN", ttl = 300, records = {} }
+  return function(name, qtype)
+    name = name:lower():gsub("%.$", "")
+    return answers[qtype .. " " .. name] or (names[name] and NODATA or NXDOMAIN)
+  end
+end
+
+local resolver
+if variant == "luafn" then
+  resolver = table_resolver(rrfile)
+else
+  resolver = assert(mailauth.resolver{ zones = { util.read(zonefile) } })
+end
 local cases = util.tsv(util.read(casefile), 3)
 local NOW = 1764158400 -- fixed %{t}, as the C driver
 
 local spf = mailauth.spf
+local read_received = variant == "received"
 local function evaluate(c)
-  return spf{ ip = c[1], sender = c[2], helo = c[3], resolver = resolver, now = NOW }
+  local r = spf{ ip = c[1], sender = c[2], helo = c[3], resolver = resolver, now = NOW }
+  if read_received then assert(r.received_spf) end
+  return r
 end
 
 if mode == "check" then

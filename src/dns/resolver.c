@@ -11,9 +11,41 @@
  * Unanswered questions are TIMEOUT; mauth_check_run tells the check which
  * ones the budget cut (RFC 7208 §4.6.4: an overall limit per check).
  *
+ * Sockets: one connected UDP socket per nameserver, kept in the resolver
+ * across queries and calls (a socket per query cost about 48 us of client
+ * CPU each: socket, connect, close and a poll entry of its own).  A
+ * round's queries leave in one sendmmsg() and share one poll() entry;
+ * each reply goes to the try with its id (ids are unique among a round's
+ * tries).  RFC 5452 still holds with the port fixed per socket: every try
+ * has a fresh random id (getrandom), connect() makes the kernel drop
+ * datagrams from any other address and port, and reply_matches wants the
+ * try's id and the question exactly as asked.  The port is kept at most
+ * UDP_MAX_QUERIES (100) queries or UDP_MAX_SECONDS (10 s), whichever comes
+ * first, then the socket is reopened on a fresh kernel-chosen port: an
+ * off-path attacker who learns the port (a leaked packet, a side channel
+ * scan such as SADDNS, which needs many seconds per port) is left with a
+ * 16-bit id to guess for at most 100 queries and never for a port older
+ * than 10 s; reopening every 100 queries costs about 1% of a query each.
+ * A socket is also reopened when sending on it fails (an ICMP error of an
+ * earlier query surfaces there), when reading from it fails (ECONNREFUSED:
+ * nobody listens; the round's tries on it end and go to the next server),
+ * and in a forked child (parent and child would read each other's
+ * replies).  TCP after truncation opens a connection per try, as before.
+ * The replies of a round share the socket's receive buffer: it asks for
+ * UDP_RCVBUF, which the kernel caps at net.core.rmem_max (often 208 KB:
+ * room for some 30 replies of 4 KB waiting at once, or 3 of 64 KB from a
+ * server ignoring our EDNS size); a reply dropped for want of room is
+ * asked again in the next round, like one lost on the network.
+ *
+ * Threads: like its cache, a resolver's sockets belong to the resolver
+ * object: one thread at a time per resolver (mailauth.h promises no more).
+ *
  * ldns builds and reads the messages (dnswire.c); the sockets are ours,
  * because ldns' own resolver sends one question at a time and blocks.
  */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE	/* sendmmsg */ /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +56,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 #include "dns/dnswire.h"
@@ -34,11 +67,23 @@
 #define DEFAULT_TIMEOUT 5.0
 #define DEFAULT_CACHE_BYTES ((size_t)16 << 20)
 #define CACHE_ANSWER_SHARE 16	/* an answer over 1/16 of the bound: not kept */
+#define QUERY_MAX 512		/* header, a 255-octet name, type, class, OPT */
+#define UDP_MAX_QUERIES 100	/* a UDP socket (its port) carries at most */
+#define UDP_MAX_SECONDS 10.0	/* ... so many queries, for so long */
+#define UDP_RCVBUF (4 << 20)	/* room for MAX_INFLIGHT replies of 64 KB */
 
 typedef struct {
 	struct sockaddr_storage sa;
 	socklen_t len;
 } nsaddr;
+
+/* A nameserver's connected UDP socket, kept across queries and calls. */
+typedef struct {
+	int fd;			/* -1: none open */
+	pid_t pid;		/* the process that opened it */
+	unsigned long sent;	/* queries it has carried */
+	double opened;		/* when (now_s) */
+} udp_sock;
 
 typedef struct cache_entry cache_entry;
 struct cache_entry {
@@ -60,6 +105,11 @@ typedef struct {
 	size_t cache_bytes_max, cache_bytes;	/* the byte bound, and use */
 	cache_entry **buckets;
 	cache_entry *lru_head, *lru_tail;
+	udp_sock udp[MAX_NS];
+	unsigned long udp_opened;	/* sockets opened so far */
+	unsigned char *buf;		/* a reply comes in here (WIRE_MAX) */
+	unsigned short ids[64];		/* random query ids not used yet */
+	size_t nids;
 } net_resolver;
 
 /* The one monotonic clock of the drivers, in nanoseconds. */
@@ -229,62 +279,165 @@ static int open_socket(const nsaddr *ns, int type)
 	return fd;
 }
 
+static void udp_close(udp_sock *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/*
+ * The connected UDP socket of nameserver i for a round that sends n
+ * queries, opened (again) when there is none, when it has carried
+ * UDP_MAX_QUERIES queries or is UDP_MAX_SECONDS old (a new port), or
+ * when this is a forked child (parent and child would read each other's
+ * replies from the one socket).  An ICMP error pending on it is reported
+ * by the next send, which reopens it (udp_send_all).
+ */
+static int udp_socket(net_resolver *r, size_t i, size_t n, double now)
+{
+	udp_sock *s = &r->udp[i];
+	pid_t pid = getpid();
+
+	if (s->fd >= 0 && (s->pid != pid || s->sent + n > UDP_MAX_QUERIES ||
+			   now - s->opened >= UDP_MAX_SECONDS))
+		udp_close(s);
+	if (s->fd < 0) {
+		int want = UDP_RCVBUF;
+
+		s->fd = open_socket(&r->ns[i], SOCK_DGRAM);
+		if (s->fd < 0)
+			return -1;
+		/* A round's replies all queue here (the kernel caps this at
+		 * net.core.rmem_max; failing is harmless). */
+		(void)setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+		s->pid = pid;
+		s->sent = 0;
+		s->opened = now;
+		r->udp_opened++;
+	}
+	s->sent += n;
+	return s->fd;
+}
+
 /*
  * A question in flight.  Its state moves IDLE -> UDP -> (done | IDLE), or
  * on a truncated reply UDP -> TCP_SEND -> TCP_RECV -> (done | IDLE): every
  * question of a round shares one poll(), TCP fallbacks included, so they
  * run in parallel and the round's end (and the deadline) bounds them all.
+ * The UDP tries of a round share the server's socket; a TCP try has its
+ * own connection (fd).
  */
 enum { F_IDLE, F_UDP, F_TCP_SEND, F_TCP_RECV };
 
 typedef struct {
 	const mauth_question *q;
 	mauth_answer **out;
-	char key[NAME_MAX_TEXT * 4 + 16];
-	int fd;
-	int state;
-	unsigned id;
+	size_t qlen;			/* 0: not built yet */
+	size_t qname_len;		/* the question's name on the wire */
 	double end;		/* this try gives up then */
 	unsigned char *tcp;	/* TCP: the query out, then the reply in */
 	size_t tcp_len, tcp_done;
+	int fd;				/* TCP only */
+	int state;
+	unsigned id;
+	unsigned char query[QUERY_MAX];	/* built once; each try sets its id */
+	char key[NAME_MAX_TEXT * 4 + 16];
 } flight;
 
-static unsigned random_id(void)
+/* A fresh 16-bit query id (RFC 5452 §9.2), from a pool of getrandom(). */
+static unsigned random_id(net_resolver *r)
 {
-	unsigned short v;
+	if (r->nids == 0) {
+		if (getrandom(r->ids, sizeof r->ids, 0) != (ssize_t)sizeof r->ids) {
+			unsigned short v = (unsigned short)(mono_ns() / 1000);
 
-	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-		v = (unsigned short)(now_s() * 1e6);
-	return v;
+			return v;
+		}
+		r->nids = sizeof r->ids / sizeof r->ids[0];
+	}
+	return r->ids[--r->nids];
 }
 
 /*
- * Does this reply answer this question? (RFC 5452 §9.1: id and question.)
- * Names are compared on the wire, ignoring case: the text of the question
- * may spell an octet "\109" where the reply's text says "m".
+ * Writes the query mauth_wire_query writes (RFC 1035 §4.1: header with RD,
+ * one question of class IN; RFC 6891: an OPT record offering 4096 octets)
+ * without building an ldns packet: only the name goes through ldns
+ * (dname_from_text reads the escapes of the text).  Returns the length
+ * and the name's wire length in *qname_len, or -1.
+ */
+static int build_query(const char *name, int type, unsigned char *buf,
+		       size_t buflen, size_t *qname_len)
+{
+	static const unsigned char opt[11] = { 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0 };
+	ldns_rdf *d = dname_from_text(name);
+	size_t n = d != NULL ? ldns_rdf_size(d) : 0;
+
+	if (d == NULL || type <= 0 || type > 65535 || 12 + n + 4 + sizeof opt > buflen) {
+		ldns_rdf_deep_free(d);
+		return -1;
+	}
+	memset(buf, 0, 12);
+	buf[2] = 0x01;		/* RD */
+	buf[5] = 1;		/* QDCOUNT */
+	buf[11] = 1;		/* ARCOUNT: the OPT record */
+	memcpy(buf + 12, ldns_rdf_data(d), n);
+	ldns_rdf_deep_free(d);
+	buf[12 + n] = (unsigned char)(type >> 8);
+	buf[13 + n] = (unsigned char)type;
+	buf[14 + n] = 0;
+	buf[15 + n] = 1;	/* IN */
+	memcpy(buf + 16 + n, opt, sizeof opt);
+	*qname_len = n;
+	return (int)(16 + n + sizeof opt);
+}
+
+/* Builds f's query on first use (its name, type, RD, EDNS0); 0 or -1. */
+static int flight_query(flight *f)
+{
+	int len;
+
+	if (f->qlen > 0)
+		return 0;
+	len = build_query(f->q->name, f->q->type, f->query, sizeof f->query,
+			  &f->qname_len);
+	if (len < 0)
+		return -1;
+	f->qlen = (size_t)len;
+	return 0;
+}
+
+static void set_id(unsigned char *wire, unsigned id)
+{
+	wire[0] = (unsigned char)(id >> 8);
+	wire[1] = (unsigned char)id;
+}
+
+static unsigned char fold(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/*
+ * Does this reply answer f's try?  (RFC 5452 §9.1: a response, one
+ * question, the try's id, and the question as asked: the name compared on
+ * the wire ignoring ASCII case (RFC 4343), type and class exactly.)  The
+ * source address is the kernel's part: the socket is connected to the
+ * server, so datagrams from anywhere else never reach it.  A reply never
+ * compresses its question's name (nothing precedes it to point at), so a
+ * byte comparison with the query we sent is the whole test.
  */
 static int reply_matches(const unsigned char *buf, size_t len, const flight *f)
 {
-	ldns_pkt *pkt = NULL;
-	ldns_rdf *want;
-	const ldns_rr_list *ql;
-	const ldns_rr *q;
-	int ok = 0;
+	size_t i, qend = 12 + f->qname_len + 4;
 
-	if (ldns_wire2pkt(&pkt, buf, len) != LDNS_STATUS_OK)
+	if (len < qend || (buf[2] & 0x80) == 0 || buf[4] != 0 || buf[5] != 1 ||
+	    ((unsigned)buf[0] << 8 | buf[1]) != f->id)
 		return 0;
-	want = dname_from_text(f->q->name);
-	ql = ldns_pkt_question(pkt);
-	q = ql != NULL && ldns_rr_list_rr_count(ql) == 1 ?
-	    ldns_rr_list_rr(ql, 0) : NULL;
-	if (want != NULL && q != NULL && ldns_pkt_qr(pkt) &&
-	    ldns_pkt_id(pkt) == f->id &&
-	    (int)ldns_rr_get_type(q) == f->q->type &&
-	    ldns_dname_compare(ldns_rr_owner(q), want) == 0)
-		ok = 1;
-	ldns_rdf_deep_free(want);
-	ldns_pkt_free(pkt);
-	return ok;
+	for (i = 12; i < 12 + f->qname_len; i++)
+		if (fold(buf[i]) != fold(f->query[i]))
+			return 0;
+	return memcmp(buf + i, f->query + i, 4) == 0;
 }
 
 /* The try ends: the question is open again for the next round. */
@@ -321,84 +474,185 @@ static mauth_answer *take_reply(const unsigned char *buf, size_t len,
 /* RFC 7766: the truncated question again over TCP, to the same server. */
 static void tcp_start(net_resolver *r, flight *f, const nsaddr *ns, double end)
 {
-	int len;
-
 	flight_drop(f);
 	f->tcp = malloc(WIRE_MAX + 2);
 	if (f->tcp == NULL)
 		return;
-	f->id = random_id();
-	len = mauth_wire_query(f->q->name, f->q->type, f->id, f->tcp + 2, WIRE_MAX);
-	if (len <= 0 || (f->fd = open_socket(ns, SOCK_STREAM)) < 0) {
+	f->id = random_id(r);
+	memcpy(f->tcp + 2, f->query, f->qlen);
+	set_id(f->tcp + 2, f->id);
+	if ((f->fd = open_socket(ns, SOCK_STREAM)) < 0) {
 		flight_drop(f);
 		return;
 	}
 	r->base.stats.queries++;
 	r->base.stats.tcp++;
-	f->tcp[0] = (unsigned char)(len >> 8);
-	f->tcp[1] = (unsigned char)len;
-	f->tcp_len = (size_t)len + 2;
+	f->tcp[0] = (unsigned char)(f->qlen >> 8);
+	f->tcp[1] = (unsigned char)f->qlen;
+	f->tcp_len = f->qlen + 2;
 	f->tcp_done = 0;
 	f->end = end;
 	f->state = F_TCP_SEND;
 }
 
-/* Sends the first UDP try of every open question; returns how many flew. */
-static size_t udp_send_all(net_resolver *r, flight *fv, size_t n,
-			   const nsaddr *ns, unsigned char *buf, double end)
+/* An id no other UDP try of this round uses: replies must tell them apart. */
+static unsigned unused_id(net_resolver *r, const flight *fv, size_t n)
 {
-	size_t i, open = 0;
+	for (;;) {
+		unsigned id = random_id(r);
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			if (fv[i].state == F_UDP && fv[i].id == id)
+				break;
+		if (i == n)
+			return id;
+	}
+}
+
+/*
+ * Sends the queries of list (k flights) on fd; returns how many left.
+ * One sendmmsg() on Linux: a round's queries cost one system call and
+ * wake the server once, not once each.
+ */
+static size_t send_batch(int fd, flight *const *list, size_t k)
+{
+#if defined(__linux__)
+	struct mmsghdr mv[MAX_INFLIGHT];
+	struct iovec iov[MAX_INFLIGHT];
+	size_t i, done = 0;
+
+	memset(mv, 0, k * sizeof *mv);
+	for (i = 0; i < k; i++) {
+		iov[i].iov_base = list[i]->query;
+		iov[i].iov_len = list[i]->qlen;
+		mv[i].msg_hdr.msg_iov = &iov[i];
+		mv[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (done < k) {
+		int got = sendmmsg(fd, mv + done, (unsigned)(k - done), 0);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		done += (size_t)got;
+	}
+	return done;
+#else
+	size_t i;
+
+	for (i = 0; i < k; i++)
+		if (send(fd, list[i]->query, list[i]->qlen, 0) != (ssize_t)list[i]->qlen)
+			break;
+	return i;
+#endif
+}
+
+/*
+ * Sends the first UDP try of every open question over server nsi's
+ * socket (-1 when none flew).  When sending fails (an ICMP error of an
+ * earlier query reported now, a socket gone bad) the socket is reopened
+ * and the round sent again on the new one, once.
+ */
+static int udp_send_all(net_resolver *r, flight *fv, size_t n, size_t nsi,
+			double end)
+{
+	flight *list[MAX_INFLIGHT];
+	size_t i, k = 0, done = 0;
+	int fd = -1, pass;
 
 	for (i = 0; i < n; i++) {
-		int len;
-
 		fv[i].fd = -1;
 		fv[i].tcp = NULL;
 		fv[i].state = F_IDLE;
-		if (*fv[i].out != NULL)
+		if (*fv[i].out != NULL || flight_query(&fv[i]) != 0)
 			continue;
-		fv[i].id = random_id();
-		len = mauth_wire_query(fv[i].q->name, fv[i].q->type, fv[i].id,
-				       buf, WIRE_MAX);
-		if (len < 0 || (fv[i].fd = open_socket(ns, SOCK_DGRAM)) < 0)
-			continue;
-		r->base.stats.queries++;
-		if (send(fv[i].fd, buf, (size_t)len, 0) != len) {
-			flight_drop(&fv[i]);
-			continue;
-		}
-		fv[i].state = F_UDP;
+		fv[i].id = unused_id(r, fv, n);
+		set_id(fv[i].query, fv[i].id);
+		fv[i].state = F_UDP;	/* its id is taken */
 		fv[i].end = end;
-		open++;
+		list[k++] = &fv[i];
 	}
-	return open;
+	for (pass = 0; k > 0; pass++) {
+		if ((fd = udp_socket(r, nsi, k, now_s())) < 0)
+			break;
+		done = send_batch(fd, list, k);
+		if (done == k || pass == 1)
+			break;
+		/* Once: a fresh socket, and all of them again (replies to what
+		 * left from the old port would never reach the new one). */
+		udp_close(&r->udp[nsi]);
+		done = 0;
+	}
+	r->base.stats.queries += k;
+	for (i = done; i < k; i++)
+		list[i]->state = F_IDLE;
+	return done > 0 ? fd : -1;
 }
 
-/* A UDP socket is readable: a reply, a stray datagram or an ICMP error. */
-static void udp_ready(net_resolver *r, flight *f, const nsaddr *ns,
-		      unsigned char *buf, double tcp_end)
+/* The UDP tries of this round waiting on the socket. */
+static void udp_drop_all(flight *fv, size_t n)
 {
-	ssize_t got = recv(f->fd, buf, WIRE_MAX, 0);
-	mauth_answer *ans;
-	int tc;
+	size_t i;
 
-	if (got < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (got <= 0) {
-		flight_drop(f);	/* ECONNREFUSED: nobody there; try elsewhere */
-		return;
+	for (i = 0; i < n; i++)
+		if (fv[i].state == F_UDP)
+			flight_drop(&fv[i]);
+}
+
+/*
+ * The server's socket is readable: replies, stray or forged datagrams, or
+ * an ICMP error.  Reads what is queued (at most a round's worth plus some,
+ * so a flood cannot keep us from the deadline) and hands each datagram to
+ * the try whose id it carries; one that matches no try is dropped.  An
+ * error (ECONNREFUSED: nobody there) closes the socket and ends the
+ * round's UDP tries: they go to the next server, or the next round.
+ */
+static void udp_read_all(net_resolver *r, flight *fv, size_t n, size_t nsi,
+			 unsigned char *buf, double tcp_end)
+{
+	size_t i, reads, waiting = 0;
+
+	for (i = 0; i < n; i++)
+		waiting += fv[i].state == F_UDP;
+	/* No read after the last reply: it would only say EAGAIN. */
+	for (reads = 0; waiting > 0 && reads < 2 * n + 16; reads++) {
+		ssize_t got = recv(r->udp[nsi].fd, buf, WIRE_MAX, 0);
+		unsigned id;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && errno == EAGAIN)
+			return;
+		if (got < 0) {
+			udp_close(&r->udp[nsi]);
+			udp_drop_all(fv, n);
+			return;
+		}
+		if (got < 12)
+			continue;
+		id = (unsigned)buf[0] << 8 | buf[1];
+		for (i = 0; i < n; i++) {
+			mauth_answer *ans;
+			int tc;
+
+			if (fv[i].state != F_UDP || fv[i].id != id)
+				continue;
+			ans = take_reply(buf, (size_t)got, &fv[i], &tc);
+			if (ans == NULL)
+				break;	/* forged or garbled: keep waiting */
+			waiting--;
+			if (tc) {
+				mauth_answer_free(ans);
+				tcp_start(r, &fv[i], &r->ns[nsi], tcp_end);
+				break;
+			}
+			flight_drop(&fv[i]);
+			*fv[i].out = ans;
+			break;
+		}
 	}
-	/* A stray or forged reply is dropped; keep waiting. */
-	ans = take_reply(buf, (size_t)got, f, &tc);
-	if (ans == NULL)
-		return;
-	if (tc) {
-		mauth_answer_free(ans);
-		tcp_start(r, f, ns, tcp_end);
-		return;
-	}
-	flight_drop(f);
-	*f->out = ans;
 }
 
 /* A TCP socket is ready for the next piece of the exchange. */
@@ -449,68 +703,93 @@ static void tcp_ready(flight *f)
 }
 
 /*
- * One round: every open question to ns, collect replies until each try's
- * end: now + the timeout, never past the deadline (0: none).  A truncated
- * reply starts its TCP try within the same loop, with a timeout of its own.
+ * The poll set of a round: the server's UDP socket when a UDP try waits
+ * (at[] = n marks it), and each TCP try's connection.  Drops the tries
+ * whose time is up; *first gets the earliest end of those left.
  */
-static int udp_round(net_resolver *r, flight *fv, size_t n, const nsaddr *ns,
+static size_t round_pollset(net_resolver *r, flight *fv, size_t n, size_t nsi,
+			    struct pollfd *pv, size_t *at, double *first)
+{
+	double now = now_s();
+	size_t i, np = 0;
+	int udp = 0;
+
+	for (i = 0; i < n; i++) {
+		if (fv[i].state == F_IDLE)
+			continue;
+		if (now >= fv[i].end) {
+			flight_drop(&fv[i]);	/* this try timed out */
+			continue;
+		}
+		if ((np == 0 && !udp) || fv[i].end < *first)
+			*first = fv[i].end;
+		if (fv[i].state == F_UDP) {
+			udp = 1;
+			continue;
+		}
+		pv[np].fd = fv[i].fd;
+		pv[np].events = fv[i].state == F_TCP_SEND ? POLLOUT : POLLIN;
+		pv[np].revents = 0;
+		at[np++] = i;
+	}
+	if (udp && r->udp[nsi].fd < 0)
+		udp_drop_all(fv, n);
+	else if (udp) {
+		pv[np].fd = r->udp[nsi].fd;
+		pv[np].events = POLLIN;
+		pv[np].revents = 0;
+		at[np++] = n;
+	}
+	return np;
+}
+
+/*
+ * One round: every open question to server nsi, collect replies until
+ * each try's end: now + the timeout, never past the deadline (0: none).
+ * A truncated reply starts its TCP try within the same loop, with a
+ * timeout of its own.
+ */
+static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
 		     double deadline)
 {
-	unsigned char *buf = malloc(WIRE_MAX);
-	struct pollfd pv[MAX_INFLIGHT];
-	size_t at[MAX_INFLIGHT];
+	struct pollfd pv[MAX_INFLIGHT + 1];
+	size_t at[MAX_INFLIGHT + 1];
 	double end = now_s() + r->timeout;
 	size_t i;
 
-	if (buf == NULL)
+	if (r->buf == NULL && (r->buf = malloc(WIRE_MAX)) == NULL)
 		return MAUTH_ENOMEM;
 	if (deadline > 0)
 		end = min_d(end, deadline);
-	udp_send_all(r, fv, n, ns, buf, end);
+	udp_send_all(r, fv, n, nsi, end);
 	for (;;) {
-		double now = now_s(), first = 0;
-		size_t np = 0;
+		double now, first = 0;
+		size_t np = round_pollset(r, fv, n, nsi, pv, at, &first);
 		int rc;
 
-		for (i = 0; i < n; i++) {
-			if (fv[i].state == F_IDLE)
-				continue;
-			if (now >= fv[i].end) {
-				flight_drop(&fv[i]);	/* this try timed out */
-				continue;
-			}
-			if (np == 0 || fv[i].end < first)
-				first = fv[i].end;
-			pv[np].fd = fv[i].fd;
-			pv[np].events = fv[i].state == F_TCP_SEND ? POLLOUT : POLLIN;
-			pv[np].revents = 0;
-			at[np++] = i;
-		}
 		if (np == 0)
 			break;
-		rc = poll(pv, np, (int)((first - now) * 1000) + 1);
+		rc = poll(pv, np, (int)((first - now_s()) * 1000) + 1);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
 			break;
 		now = now_s();
 		for (i = 0; i < np; i++) {
-			flight *f = &fv[at[i]];
 			double tcp_end = now + r->timeout;
 
 			if (pv[i].revents == 0)
 				continue;
 			if (deadline > 0)
 				tcp_end = min_d(tcp_end, deadline);
-			if (f->state == F_UDP)
-				udp_ready(r, f, ns, buf, tcp_end);
+			if (at[i] == n)
+				udp_read_all(r, fv, n, nsi, r->buf, tcp_end);
 			else
-				tcp_ready(f);
+				tcp_ready(&fv[at[i]]);
 		}
 	}
 	for (i = 0; i < n; i++)
 		flight_drop(&fv[i]);
-	free(buf);
 	return 0;
 }
 
@@ -537,6 +816,7 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 			fv[i].fd = -1;
 			fv[i].tcp = NULL;
 			fv[i].state = F_IDLE;
+			fv[i].qlen = 0;
 			make_key(fv[i].key, sizeof fv[i].key, q);
 			if (!name_is_valid(q->name, strlen(q->name))) {
 				out[start + i] = answer_build(MAUTH_RC_BADNAME,
@@ -565,7 +845,7 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 			if (!left || r->nns == 0 ||
 			    (deadline > 0 && now_s() >= deadline))
 				break;
-			rc = udp_round(r, fv, nf, &r->ns[(size_t)attempt % r->nns],
+			rc = udp_round(r, fv, nf, (size_t)attempt % r->nns,
 				       deadline);
 			if (rc < 0)
 				return rc;
@@ -590,6 +870,7 @@ static void net_free(mauth_resolver *base)
 {
 	net_resolver *r = (net_resolver *)base;
 	cache_entry *e = r->lru_head, *next;
+	size_t i;
 
 	/* Every entry is on the LRU list: free along it, no unlinking. */
 	for (; e != NULL; e = next) {
@@ -598,6 +879,9 @@ static void net_free(mauth_resolver *base)
 		free(e->key);
 		free(e);
 	}
+	for (i = 0; i < r->nns; i++)
+		udp_close(&r->udp[i]);
+	free(r->buf);
 	free(r->buckets);
 	free(r);
 }
@@ -695,6 +979,8 @@ int mauth_resolver_new(mauth_resolver **out, const mauth_resolver_opts *o,
 		return MAUTH_ENOMEM;
 	r->base.query = net_query;
 	r->base.free = net_free;
+	for (i = 0; i < MAX_NS; i++)
+		r->udp[i].fd = -1;
 	r->timeout = o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT;
 	r->retries = o->retries >= 0 ? o->retries : 1;
 	r->cache_max = o->cache_size;

@@ -32,10 +32,12 @@ function M.deadline(budget)
   return clock() + (budget or M.DEFAULT_BUDGET)
 end
 
--- The problem of a check whose question q the deadline cut: the words of
--- mauth_check_expire (src/core/check.c), so both loops say the same.
-local function expired_problem(q)
-  return ("time budget ran out waiting for %s %s"):format(q.type, q.name)
+-- The problem of a check whose question q the deadline cut: the words and
+-- the code of mauth_check_expire (src/core/check.c), so both loops say the
+-- same.
+local function expire(result, q)
+  result.problem = ("time budget ran out waiting for %s %s"):format(q.type, q.name)
+  result.code = "budget_expired"
 end
 
 -- Did the budget cut this question?  TIMEOUT once the deadline has passed
@@ -81,7 +83,7 @@ function M.run(check, resolver, deadline)
   end
   local result = check:result()
   check:close()
-  if expired and type(result) == "table" then result.problem = expired_problem(expired) end
+  if expired and type(result) == "table" then expire(result, expired) end
   return result
 end
 
@@ -112,7 +114,7 @@ function M.run_all(checks, resolver, deadline)
           check:close()
           open[i] = false
           if expired[i] and type(results[i]) == "table" then
-            results[i].problem = expired_problem(expired[i])
+            expire(results[i], expired[i])
           end
         end
       end

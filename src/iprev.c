@@ -10,6 +10,8 @@
  *   fail       PTR names exist, none maps back (other addresses, no data)
  *   permerror  no PTR data is published (NXDOMAIN or NODATA)
  *   temperror  a DNS failure kept us from deciding
+ * Each problem carries its code (doc/codes.md, "iprev"): no_record,
+ * not_confirmed, too_many_ptr_names, dns_*.
  */
 #include <stdio.h>
 #include <string.h>

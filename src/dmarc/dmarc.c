@@ -3,8 +3,9 @@
  * walk (RFC 9989) as an option, and the Organizational Domain on its own.
  *
  * Inputs are results of earlier checks, not the message: the RFC5322.From
- * domain ("from", or "from_domains.N" with "from_count"; "author_problem"
- * when the From field could not be read exactly: permerror), the SPF result
+ * domain ("from", or "from_domains.N" with "from_count"; "author_problem",
+ * with "author_code", when the From field could not be read exactly:
+ * permerror), the SPF result
  * ("spf.result", "spf.domain") and the DKIM results ("dkim.N.result",
  * "dkim.N.domain").  Options: org_domain = "psl" (default) | "tree",
  * psl_file, pct_roll (0..99: which pct sample this message falls in),
@@ -28,6 +29,9 @@
  *   2  only when the chosen record has np= and the From domain is below
  *      the policy domain: A, AAAA and MX of the From domain, to learn
  *      whether it exists (RFC 9091 §2.1).
+ *
+ * Every problem carries its code (doc/codes.md, "DMARC"); an
+ * author_problem's is the caller's author_code (message_info's).
  */
 #include <stdio.h>
 #include <string.h>

@@ -15,6 +15,7 @@
  *   max_mx_names (10)      MX records of one mx mechanism
  *   max_ptr_names (10)     PTR names examined by ptr and %{p} (the rest ignored)
  * The overall time budget is the driver's (answers become TIMEOUT).
+ * Every problem carries its code (doc/codes.md, "SPF"): finish_problem.
  */
 #include <stdio.h>
 #include <string.h>

@@ -152,6 +152,10 @@ static void check_shape(const author *au)
 			FUZZ_ASSERT(strcmp(au->domain[i], au->domain[j]) != 0);
 	if (au->fields != 1)
 		FUZZ_ASSERT(au->problem != NULL);
+	/* a problem always has its code, one of doc/codes.md's author codes */
+	FUZZ_ASSERT((au->problem == NULL) == (au->code == NULL));
+	if (au->code != NULL)
+		FUZZ_ASSERT(author_code_find(au->code, strlen(au->code)) == au->code);
 }
 
 /* The canonical form of an accepted author reads back the same. */

@@ -243,6 +243,9 @@ static void check_result_map(const mauth_value *res)
 	FUZZ_ASSERT(res != NULL && res->kind == MAUTH_V_MAP);
 	walk(res->child, 0);
 	FUZZ_ASSERT(word != NULL);
+	/* a problem always comes with its code (doc/codes.md) */
+	FUZZ_ASSERT((str_field(res, "problem") == NULL) ==
+		    (str_field(res, "code") == NULL));
 	if (strcmp(word, "pass") == 0 || strcmp(word, "fail") == 0) {
 		int spf = mauth_value_get(res, "spf_aligned")->num;
 		int dkim = mauth_value_get(res, "dkim_aligned")->num;

@@ -10,6 +10,8 @@
  *   fail       PTR names exist, none maps back (other addresses, no data)
  *   permerror  no PTR data is published (NXDOMAIN or NODATA)
  *   temperror  a DNS failure kept us from deciding
+ * Each problem carries its code (doc/codes.md, "iprev"): no_record,
+ * not_confirmed, too_many_ptr_names, dns_*.
  */
 #include <stdio.h>
 #include <string.h>
@@ -66,7 +68,7 @@ static int ptr_init(mauth_check *c, void *st, const params *p,
 }
 
 static void finish(mauth_check *c, iprev_state *st, const char *result,
-		   const char *problem, const mauth_answer *ptr)
+		   const char *code, const char *problem, const mauth_answer *ptr)
 {
 	arena *a = check_arena(c);
 	mauth_value *r = check_result(c), *list;
@@ -83,7 +85,7 @@ static void finish(mauth_check *c, iprev_state *st, const char *result,
 			val_str(a, list, NULL, ptr->rr[i].data, ptr->rr[i].len);
 	}
 	if (problem != NULL)
-		val_cstr(a, r, "problem", problem);
+		val_problem(a, r, code, problem);
 }
 
 static int forward_step(mauth_check *c, iprev_state *st);
@@ -99,18 +101,18 @@ static int ptr_step(mauth_check *c, iprev_state *st)
 	if (answer_is_temporary(a)) {
 		snprintf(problem, sizeof problem, "PTR lookup failed: %s",
 			 rcode_name(a->rcode));
-		finish(c, st, "temperror", problem, NULL);
+		finish(c, st, "temperror", rcode_code(a->rcode), problem, NULL);
 		return 0;
 	}
 	if (ANSWER_EMPTY(a)) {
-		finish(c, st, "permerror",
+		finish(c, st, "permerror", "no_record",
 		       a->rcode == MAUTH_RC_NXDOMAIN ?
 		       "no PTR record (NXDOMAIN)" : "no PTR record (NODATA)",
 		       NULL);
 		return 0;
 	}
 	if (!st->forward) {
-		finish(c, st, "pass", NULL, a);
+		finish(c, st, "pass", NULL, NULL, a);
 		return 0;
 	}
 	n = a->n < (size_t)st->max_names ? a->n : (size_t)st->max_names;
@@ -146,7 +148,7 @@ static int ptr_step(mauth_check *c, iprev_state *st)
 			snprintf(problem, sizeof problem,
 				 "only the first %zu of %zu PTR names examined",
 				 n, a->n);
-			val_cstr(m, r, "problem", problem);
+			val_problem(m, r, "too_many_ptr_names", problem);
 		}
 		for (i = 0; i < n; i++)
 			asked |= st->fwd_id[i] != 0;
@@ -161,6 +163,7 @@ static int forward_step(mauth_check *c, iprev_state *st)
 	arena *m = check_arena(c);
 	mauth_value *r = check_result(c), *names;
 	const char *first = NULL, *tempfail = NULL;
+	int temp_rcode = 0;
 	size_t i, j;
 	char problem[160];
 
@@ -172,8 +175,10 @@ static int forward_step(mauth_check *c, iprev_state *st)
 		if (a == NULL)
 			continue;	/* a name that cannot be asked */
 		if (answer_is_temporary(a)) {
-			if (tempfail == NULL)
+			if (tempfail == NULL) {
 				tempfail = st->fwd_name[i];
+				temp_rcode = a->rcode;
+			}
 			continue;
 		}
 		for (j = 0; j < a->n; j++)
@@ -193,12 +198,12 @@ static int forward_step(mauth_check *c, iprev_state *st)
 		snprintf(problem, sizeof problem,
 			 "forward lookup of %.100s failed", tempfail);
 		if (mauth_value_get(r, "problem") == NULL)
-			val_cstr(m, r, "problem", problem);
+			val_problem(m, r, rcode_code(temp_rcode), problem);
 	} else {
 		val_cstr(m, r, "result", "fail");
 		if (mauth_value_get(r, "problem") == NULL)
-			val_cstr(m, r, "problem",
-				 "no PTR name resolves back to the address");
+			val_problem(m, r, "not_confirmed",
+				    "no PTR name resolves back to the address");
 	}
 	val_cstr(m, r, "ip", st->iptext);
 	return 0;

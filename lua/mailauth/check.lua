@@ -44,7 +44,7 @@ local STRICTNESS = { none = 1, quarantine = 2, reject = 3 }
 
 local function dmarc_each(domains, dopts, deadline)
   if #domains > MAX_FROM_DOMAINS then
-    return { result = "permerror", domains = {},
+    return { result = "permerror", domains = {}, code = "author_limit",
              problem = ("%d distinct RFC5322.From domains, more than %d are not evaluated")
                        :format(#domains, MAX_FROM_DOMAINS) }
   end
@@ -54,7 +54,7 @@ local function dmarc_each(domains, dopts, deadline)
     dopts.from = d
     local r = internal.dmarc_run(dopts, deadline, 4)
     each[i] = { domain = d, result = r.result, policy = r.policy,
-                disposition = r.disposition, problem = r.problem }
+                disposition = r.disposition, problem = r.problem, code = r.code }
     if r.result == "fail" then
       local s = STRICTNESS[r.disposition or r.policy or "none"] or 1
       if not worst or s > worst.s then worst = { s = s, r = r } end
@@ -80,6 +80,8 @@ local function dmarc_each(domains, dopts, deadline)
   out.domain, out.org_domain, out.policy_domain = nil, nil, nil
   out.problem = ("several RFC5322.From domains (RFC 7489 §6.6.1: each checked, strictest policy)%s")
                 :format(out.problem and ("; " .. out.problem) or "")
+  -- the deciding domain's code, else the condition every such result shares
+  out.code = out.code or "author_multiple_domains"
   return out
 end
 
@@ -136,7 +138,7 @@ function M.check(api, message, opts)
   report.from_count = info.from_count
   report.from_domains = info.from_domains
   report.from_addresses = info.from_addresses
-  report.author_problem = info.author_problem
+  report.author_problem, report.author_code = info.author_problem, info.author_code
   if not info.author_problem and info.from_fields == 1 and #info.from_domains == 1 then
     report.from_domain = info.from_domains[1]
   end
@@ -151,11 +153,12 @@ function M.check(api, message, opts)
   if info.author_problem or #info.from_domains <= 1 then
     -- permerror with the author's problem, or the one domain
     dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem
+    dopts.author_code = info.author_code
     report.dmarc = internal.dmarc_run(dopts, deadline, 3)
   else
     report.dmarc = dmarc_each(info.from_domains, dopts, deadline)
   end
-  if info.problem then report.message_problem = info.problem end
+  if info.problem then report.message_problem, report.message_code = info.problem, info.code end
   report.authentication_results = api.authres.format(report, authserv_id)
   return report
 end

@@ -11,10 +11,13 @@
 -- nothing about the author or the signature's coverage is in doubt: the
 -- rule of DESIGN.md, "Trust rule for Exchange Online".
 --
--- Trust fails closed.  Every refusal has a `rule` code and a `reason` that
+-- Trust fails closed.  Every refusal has a `rule` and a `reason` that
 -- starts with it ("author: ...", "unsigned-field: ...", "l=: ...",
 -- "testing-key: ...", "future-timestamp: ...", "arc: ...",
--- "no-tenant-signature: ..."), so an operator can match on it.
+-- "no-tenant-signature: ..."), so an operator can match on it.  It also has
+-- a `code`, the rule as a word of the one list every result's codes come
+-- from (doc/codes.md, "Exchange Online trust"): `rule` keeps its older
+-- spelling ("l=", "testing-key") because reasons start with it.
 local core = require "mailauth.core"
 
 local M = {}
@@ -145,8 +148,16 @@ local function key_tenant_of(tenants, sig)
   return nil
 end
 
+-- rule -> code (doc/codes.md); "author" is DESIGN.md's "author is ambiguous".
+local RULE_CODE = {
+  author = "author_ambiguous", ["unsigned-field"] = "unsigned_field",
+  ["l="] = "body_length", ["testing-key"] = "testing_key",
+  ["future-timestamp"] = "future_timestamp", arc = "arc_insufficient",
+  ["no-tenant-signature"] = "no_tenant_signature",
+}
+
 local function refuse(rule, text)
-  return { rule = rule, reason = rule .. ": " .. text }
+  return { rule = rule, code = RULE_CODE[rule], reason = rule .. ": " .. text }
 end
 
 --[[ What a signature leaves uncovered, as a refusal or nil.
@@ -319,7 +330,7 @@ end
 --                  shared_domains = {...} })
 -- report: what mailauth.check returns (iprev, spf, dkim, dmarc, arc, now,
 -- from_fields, from_count, author_problem), or the same fields gathered by
--- hand.  -> { trusted, tenant, via, evidence, reason, rule (when refused) }
+-- hand.  -> { trusted, tenant, via, evidence, reason, rule and code (when refused) }
 function M.trust(report, opts)
   if type(report) ~= "table" then
     error("bad argument #1 to 'mailauth.exchange.trust' (report table expected)", 2)
@@ -351,7 +362,8 @@ function M.trust(report, opts)
   if org then evidence:add("originator_org", lower(org), false) end
 
   local function refused(r)
-    return { trusted = false, evidence = evidence, reason = r.reason, rule = r.rule }
+    return { trusted = false, evidence = evidence, reason = r.reason, rule = r.rule,
+             code = r.code }
   end
   local function trusted(t, via, why)
     local bad = author_refusal(report)

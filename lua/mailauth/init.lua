@@ -79,7 +79,7 @@ local function ip_arg(fname, ip)
   if type(ip) ~= "string" then argerror(fname, 1, "IP address string", ip, 2) end
 end
 
---- mailauth.iprev(ip, opts) -> { result, name, names, ptr, problem, ip }
+--- mailauth.iprev(ip, opts) -> { result, name, names, ptr, problem, code, ip }
 -- RFC 8601 §3: forward-confirmed reverse DNS.
 local function iprev_params(ip, opts) return { ip = ip, max_names = opts.max_names } end
 
@@ -112,7 +112,7 @@ local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
 local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 
 --- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
---> { result, scope, domain, record, mechanism, explanation, problem, lookups,
+--> { result, scope, domain, record, mechanism, explanation, problem, code, lookups,
 --    void_lookups, property ("smtp.mailfrom"|"smtp.helo"), identity (its value
 --    for Authentication-Results), sender, ip, helo, received_spf }
 -- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
@@ -257,14 +257,16 @@ function M.spf_received(result, opts)
 end
 
 --- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll =,
---                  shared_domains =, author_problem = }
+--                  shared_domains =, author_problem =, author_code = }
 -- RFC 7489 (org_domain = "psl", the default) or the DMARCbis tree walk
 -- (org_domain = "tree").  from: the RFC5322.From domain; or from_domains = {...}
 -- with every domain of the From header (none or several distinct -> permerror:
 -- one call evaluates one Author Domain; mailauth.check evaluates each of
 -- several, RFC 7489 §6.6.1).  author_problem: why the From field could not be
 -- read exactly (message_info's author_problem) -> permerror with that problem,
--- whatever domains are given: no policy is evaluated on part of an author.
+-- whatever domains are given: no policy is evaluated on part of an author;
+-- author_code (message_info's) is the result's code (default
+-- "author_ambiguous"; doc/codes.md).
 -- spf: { result =, domain = }; dkim: { { result =, domain = }, ... }.
 -- pct_roll (0..99) picks the pct sample; without it a random roll is used.
 -- shared_domains: names treated as public suffixes for relaxed alignment, as
@@ -312,6 +314,13 @@ local function dmarc_run(opts, deadline, level)
             :format(type(opts.author_problem)), level + 1)
     end
     p.author_problem = opts.author_problem
+  end
+  if opts.author_code ~= nil then
+    if type(opts.author_code) ~= "string" then
+      error(("bad argument 'author_code' to 'mailauth.dmarc' (string expected, got %s)")
+            :format(type(opts.author_code)), level + 1)
+    end
+    p.author_code = opts.author_code
   end
   if opts.spf ~= nil then
     if type(opts.spf) ~= "table" then
@@ -490,14 +499,17 @@ function M.arc_seal(message, opts)
 end
 
 --- mailauth.message_info(message) -> { from_fields, from_count, from_addresses,
---                                      from_domains, author_problem, fields, problem }
+--                                      from_domains, author_problem, author_code, fields,
+--                                      problem, code }
 -- The author, read without DNS by the strict From reader (src/core/author.c: RFC
 -- 5322 §3.6.2 mailbox-list, §3.4, §3.2): from_fields From fields, from_count
 -- mailboxes, their addresses ("local@domain", domain lower-cased) and distinct
 -- domains.  author_problem (absent when clean) says why the author cannot be
 -- read exactly (several or no From fields, groups, encoded-words holding
--- addresses, bare CR, limits, ...): then nothing may rest on it.  problem: the
--- message reader's (limits, lines that are not fields, line ends).
+-- addresses, bare CR, limits, ...): then nothing may rest on it; author_code is
+-- its stable word.  problem: the message reader's (limits, lines that are not
+-- fields, line ends), code its word.  Every problem of every result comes with
+-- such a code: doc/codes.md lists them.
 function M.message_info(message)
   if type(message) ~= "string" then argerror("message_info", 1, "message string", message) end
   return run("message_info", nil, nil, "message_info", { message = message })

@@ -65,6 +65,7 @@ typedef struct {
 	author *out;
 	size_t field;		/* 1-based From field being read */
 	char why[320];		/* the first problem, formatted */
+	const char *why_code;	/* its code: "author_syntax", ... */
 	int have_why;
 	int failed;		/* the field being read has failed */
 	/* the mailbox being read */
@@ -74,12 +75,14 @@ typedef struct {
 	size_t dlen;
 } reader;
 
-/* Keeps the first problem only: it is the one the reader met first.  A
- * macro, so that snprintf checks each format against its arguments. */
-#define fail(r, ...) do { \
+/* Keeps the first problem only: it is the one the reader met first, with
+ * its code (doc/codes.md).  A macro, so that snprintf checks each format
+ * against its arguments. */
+#define fail(r, code, ...) do { \
 	(r)->failed = 1; \
 	if (!(r)->have_why) { \
 		(r)->have_why = 1; \
+		(r)->why_code = (code); \
 		snprintf((r)->why, sizeof (r)->why, __VA_ARGS__); \
 	} \
 } while (0)
@@ -157,25 +160,25 @@ static void check_bytes(reader *r, const char *raw, size_t len)
 			continue;
 		}
 		if (++line > AUTHOR_MAX_TEXT) {
-			fail(r, "From field %zu: a line longer than %d bytes "
+			fail(r, "author_limit", "From field %zu: a line longer than %d bytes "
 			     "(RFC 5322 §2.1.1; readers cut it differently)",
 			     r->field, AUTHOR_MAX_TEXT);
 			return;
 		}
 		if (c == 0) {
-			fail(r, "From field %zu: a NUL byte (readers stop at it or not)",
+			fail(r, "author_ambiguous", "From field %zu: a NUL byte (readers stop at it or not)",
 			     r->field);
 			return;
 		}
 		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			fail(r, "From field %zu: control byte 0x%02x", r->field, c);
+			fail(r, "author_syntax", "From field %zu: control byte 0x%02x", r->field, c);
 			return;
 		}
 		if (c >= 0x80) {
 			size_t n = utf8_len((const unsigned char *)raw + i, len - i);
 
 			if (n == 0) {
-				fail(r, "From field %zu: malformed UTF-8 (RFC 6532 §3.2)",
+				fail(r, "author_syntax", "From field %zu: malformed UTF-8 (RFC 6532 §3.2)",
 				     r->field);
 				return;
 			}
@@ -303,7 +306,7 @@ static void check_encoded_words(reader *r, const char *v, size_t len)
 		if (k < end + 2 ||
 		    (q[1] == q[0] + 2 &&
 		     decodes_to_address(v[q[0] + 1], v + q[1] + 1, end - q[1] - 1))) {
-			fail(r, "From field %zu: an encoded-word (RFC 2047) holds an "
+			fail(r, "author_ambiguous", "From field %zu: an encoded-word (RFC 2047) holds an "
 			     "address (\"@\", \"<\" or \">\"): a client may show it as "
 			     "the author (Composition Kills: email address encoding)",
 			     r->field);
@@ -326,7 +329,7 @@ static int skip_cfws(reader *r, const char *v, size_t len, size_t *pos)
 			break;
 		if (c == '\\' && depth > 0) {
 			if (i + 1 >= len) {
-				fail(r, "From field %zu: a comment ends in a backslash",
+				fail(r, "author_syntax", "From field %zu: a comment ends in a backslash",
 				     r->field);
 				return -1;
 			}
@@ -335,7 +338,7 @@ static int skip_cfws(reader *r, const char *v, size_t len, size_t *pos)
 		}
 		if (c == '(') {
 			if (++depth > AUTHOR_COMMENT_DEPTH) {
-				fail(r, "From field %zu: comments nested deeper than %d",
+				fail(r, "author_limit", "From field %zu: comments nested deeper than %d",
 				     r->field, AUTHOR_COMMENT_DEPTH);
 				return -1;
 			}
@@ -344,7 +347,7 @@ static int skip_cfws(reader *r, const char *v, size_t len, size_t *pos)
 		i++;
 	}
 	if (depth > 0) {
-		fail(r, "From field %zu: an unbalanced comment \"(\" (RFC 5322 §3.2.2)",
+		fail(r, "author_syntax", "From field %zu: an unbalanced comment \"(\" (RFC 5322 §3.2.2)",
 		     r->field);
 		return -1;
 	}
@@ -381,7 +384,7 @@ static void next_token(reader *r, const char *v, size_t len, size_t *pos,
 			if (v[i] == '\\')
 				i++;
 		if (i >= len) {
-			fail(r, "From field %zu: an unbalanced quote '\"' (RFC 5322 §3.2.4)",
+			fail(r, "author_syntax", "From field %zu: an unbalanced quote '\"' (RFC 5322 §3.2.4)",
 			     r->field);
 			return;
 		}
@@ -390,13 +393,13 @@ static void next_token(reader *r, const char *v, size_t len, size_t *pos,
 	} else if (c == '[') {
 		for (i++; i < len && v[i] != ']'; i++) {
 			if (v[i] == '[' || v[i] == '\\') {
-				fail(r, "From field %zu: \"%c\" inside a domain-literal "
+				fail(r, "author_syntax", "From field %zu: \"%c\" inside a domain-literal "
 				     "(RFC 5322 §3.4.1 dtext)", r->field, v[i]);
 				return;
 			}
 		}
 		if (i >= len) {
-			fail(r, "From field %zu: an unbalanced \"[\" (RFC 5322 §3.4.1)",
+			fail(r, "author_syntax", "From field %zu: an unbalanced \"[\" (RFC 5322 §3.4.1)",
 			     r->field);
 			return;
 		}
@@ -407,14 +410,14 @@ static void next_token(reader *r, const char *v, size_t len, size_t *pos,
 		t->type = T_CHAR;
 		t->ch = c;
 	} else if (c == '\\') {
-		fail(r, "From field %zu: a backslash outside a quoted string or comment "
+		fail(r, "author_ambiguous", "From field %zu: a backslash outside a quoted string or comment "
 		     "(Composition Kills: quoted pair)", r->field);
 		return;
 	} else if (c == ')') {
-		fail(r, "From field %zu: an unbalanced \")\" (RFC 5322 §3.2.2)", r->field);
+		fail(r, "author_syntax", "From field %zu: an unbalanced \")\" (RFC 5322 §3.2.2)", r->field);
 		return;
 	} else {
-		fail(r, "From field %zu: \"%c\" outside a quoted string (RFC 5322 §3.2.3 "
+		fail(r, "author_syntax", "From field %zu: \"%c\" outside a quoted string (RFC 5322 §3.2.3 "
 		     "specials)", r->field, c);
 		return;
 	}
@@ -426,7 +429,7 @@ static void next_token(reader *r, const char *v, size_t len, size_t *pos,
 static int put(reader *r, char *buf, size_t *n, const char *s, size_t len)
 {
 	if (*n + len > AUTHOR_MAX_TEXT) {
-		fail(r, "From field %zu: an address longer than %d bytes "
+		fail(r, "author_limit", "From field %zu: an address longer than %d bytes "
 		     "(no reader may cut it)", r->field, AUTHOR_MAX_TEXT);
 		return -1;
 	}
@@ -482,16 +485,16 @@ static int label_ok(const char *s, size_t n)
 static int local_ok(reader *r)
 {
 	if (r->llen > 0 && r->local[0] == '"' && memchr(r->local, '@', r->llen)) {
-		fail(r, "From field %zu: an \"@\" inside a quoted local-part "
+		fail(r, "author_ambiguous", "From field %zu: an \"@\" inside a quoted local-part "
 		     "(readers disagree where the domain starts)", r->field);
 		return 0;
 	}
 	if (memchr(r->local, '\r', r->llen) || memchr(r->local, '\n', r->llen)) {
-		fail(r, "From field %zu: a folded quoted local-part", r->field);
+		fail(r, "author_syntax", "From field %zu: a folded quoted local-part", r->field);
 		return 0;
 	}
 	if (strstr(r->local, "=?") != NULL) {
-		fail(r, "From field %zu: an encoded-word in an address "
+		fail(r, "author_ambiguous", "From field %zu: an encoded-word in an address "
 		     "(RFC 2047 §5: never in an addr-spec)", r->field);
 		return 0;
 	}
@@ -508,17 +511,17 @@ static int emit(reader *r, int literal)
 	if (!local_ok(r))
 		return 0;
 	if (r->llen + 1 + r->dlen > AUTHOR_MAX_TEXT) {
-		fail(r, "From field %zu: an address longer than %d bytes "
+		fail(r, "author_limit", "From field %zu: an address longer than %d bytes "
 		     "(no reader may cut it)", r->field, AUTHOR_MAX_TEXT);
 		return 0;
 	}
 	if (!literal && r->dlen > NAME_MAX_TEXT) {
-		fail(r, "From field %zu: the domain is longer than %d bytes "
+		fail(r, "author_limit", "From field %zu: the domain is longer than %d bytes "
 		     "(RFC 1035 §2.3.4)", r->field, NAME_MAX_TEXT);
 		return 0;
 	}
 	if (o->n >= AUTHOR_MAX_MAILBOXES) {
-		fail(r, "more than %d From mailboxes (none is dropped: the author "
+		fail(r, "author_limit", "more than %d From mailboxes (none is dropped: the author "
 		     "is not read)", AUTHOR_MAX_MAILBOXES);
 		return 0;
 	}
@@ -537,7 +540,7 @@ static int emit(reader *r, int literal)
 	o->box[o->n].literal = literal;
 	o->n++;
 	if (literal) {
-		fail(r, "From field %zu: the domain-literal %s has no DNS domain "
+		fail(r, "author_bad_domain", "From field %zu: the domain-literal %s has no DNS domain "
 		     "for DMARC (RFC 7489 §3.1)", r->field, addr + r->llen + 1);
 		return 0;
 	}
@@ -570,234 +573,298 @@ static const char *tok_name(const token *t, char *buf, size_t n)
 	       t->type == T_DLIT ? "a domain-literal" : "a word";
 }
 
+/* Where the reader stands in the mailbox-list. */
+typedef struct {
+	int state;		/* S_* */
+	size_t members;		/* mailboxes started in this field */
+	int angle;		/* inside or after "<" */
+	int words;		/* words before "@" or "<" */
+	int dotted;		/* those words may be a dot-atom local part */
+	int lastdot;		/* the last token was "." */
+	int literal;		/* the domain is a domain-literal */
+	int toolong;		/* the possible local part passed the limit */
+} mbox_pos;
+
+/* What a state did with a token. */
+enum { TOOK, STOP, NOMEM, UNTAKEN };
+
+static int on_start(reader *r, mbox_pos *m, const token *t)
+{
+	r->llen = r->dlen = 0;
+	r->local[0] = r->dom[0] = '\0';
+	m->angle = m->literal = m->words = m->lastdot = m->toolong = 0;
+	m->dotted = 1;
+	if (t->type == T_END) {
+		if (m->members == 0)
+			fail(r, "author_missing", "From field %zu: no mailbox (RFC 5322 "
+			     "§3.6.2 needs at least one)", r->field);
+		return STOP;
+	}
+	if (t->type == T_CHAR && t->ch == ',')
+		return TOOK;	/* a null member, §4.4 */
+	m->members++;
+	if (t->type == T_CHAR && t->ch == '<') {
+		m->state = S_ANGLE;
+		m->angle = 1;
+		return TOOK;
+	}
+	if (t->type == T_ATOM || t->type == T_QSTR) {
+		put_word(r, t->s, t->len, 1, &m->toolong);
+		m->words = 1;
+		m->state = S_WORDS;
+		return TOOK;
+	}
+	return UNTAKEN;
+}
+
+/* Words before "@" (a local part) or "<" (a display name). */
+static int on_words(reader *r, mbox_pos *m, const token *t)
+{
+	if (t->type == T_ATOM || t->type == T_QSTR) {
+		if (!m->lastdot)
+			m->dotted = 0;	/* two words: a phrase */
+		m->lastdot = 0;
+		m->words++;
+		put_word(r, t->s, t->len, m->dotted, &m->toolong);
+		return TOOK;
+	}
+	if (t->type == T_CHAR && t->ch == '.') {
+		if (m->lastdot)
+			m->dotted = 0;
+		m->lastdot = 1;
+		put_word(r, ".", 1, m->dotted, &m->toolong);
+		return TOOK;
+	}
+	if (t->type == T_CHAR && t->ch == '@') {
+		if (m->dotted && !m->lastdot && m->toolong) {
+			fail(r, "author_limit", "From field %zu: an address longer than %d "
+			     "bytes (no reader may cut it)", r->field,
+			     AUTHOR_MAX_TEXT);
+			return STOP;
+		}
+		if (!m->dotted || m->lastdot) {
+			fail(r, "author_ambiguous", "From field %zu: an unquoted \"@\" after a "
+			     "display name with no angle brackets", r->field);
+			return STOP;
+		}
+		m->state = S_DOMAIN;
+		return TOOK;
+	}
+	if (t->type == T_CHAR && t->ch == '<') {
+		r->llen = 0;	/* that was the display name */
+		r->local[0] = '\0';
+		m->state = S_ANGLE;
+		m->angle = 1;
+		return TOOK;
+	}
+	if (t->type == T_END || (t->type == T_CHAR && t->ch == ',')) {
+		fail(r, "author_missing", "From field %zu: a mailbox with no address "
+		     "(display name only)", r->field);
+		return STOP;
+	}
+	return UNTAKEN;
+}
+
+/* Right after "<", and the local part inside it. */
+static int on_angle(reader *r, mbox_pos *m, const token *t)
+{
+	if (m->state == S_ANGLE && t->type == T_CHAR && t->ch == '>') {
+		fail(r, "author_missing", "From field %zu: an empty angle-addr \"<>\" (no "
+		     "author address)", r->field);
+		return STOP;
+	}
+	if (m->state == S_ANGLE && t->type == T_CHAR && t->ch == '@') {
+		fail(r, "author_ambiguous", "From field %zu: an obsolete route in the angle-addr "
+		     "(RFC 5322 §4.4; Composition Kills: route portion)",
+		     r->field);
+		return STOP;
+	}
+	if ((t->type == T_ATOM || t->type == T_QSTR) &&
+	    (m->state == S_ANGLE || m->lastdot)) {
+		if (put(r, r->local, &r->llen, t->s, t->len) < 0)
+			return STOP;
+		m->lastdot = 0;
+		m->state = S_ALOCAL;
+		return TOOK;
+	}
+	if (m->state == S_ALOCAL && t->type == T_CHAR && t->ch == '.' &&
+	    !m->lastdot) {
+		if (put(r, r->local, &r->llen, ".", 1) < 0)
+			return STOP;
+		m->lastdot = 1;
+		return TOOK;
+	}
+	if (m->state == S_ALOCAL && t->type == T_CHAR && t->ch == '@' &&
+	    !m->lastdot) {
+		m->state = S_DOMAIN;
+		return TOOK;
+	}
+	return UNTAKEN;
+}
+
+/* After "@" (dlen 0) or after a ".": a label or a domain-literal. */
+static int on_domain(reader *r, mbox_pos *m, const token *t)
+{
+	if (t->type == T_DLIT && r->dlen == 0) {
+		if (put(r, r->dom, &r->dlen, t->s, t->len) < 0)
+			return STOP;
+		m->literal = 1;
+		m->state = S_DOMDOT;
+		return TOOK;
+	}
+	if (t->type != T_ATOM)
+		return UNTAKEN;
+	if (!label_ok(t->s, t->len)) {
+		fail(r, "author_syntax", "From field %zu: \"%.*s\" is not a domain label "
+		     "(RFC 5321 §4.1.2)", r->field,
+		     (int)(t->len > 64 ? 64 : t->len), t->s);
+		return STOP;
+	}
+	if (put(r, r->dom, &r->dlen, t->s, t->len) < 0)
+		return STOP;
+	m->state = S_DOMDOT;
+	return TOOK;
+}
+
+/* After a label: ".", or the end of the address. */
+static int on_domdot(reader *r, mbox_pos *m, const token *t)
+{
+	if (t->type == T_CHAR && t->ch == '.' && !m->literal) {
+		if (put(r, r->dom, &r->dlen, ".", 1) < 0)
+			return STOP;
+		m->state = S_DOMAIN;
+		return TOOK;
+	}
+	if (t->type == T_CHAR && t->ch == '@') {
+		fail(r, "author_ambiguous", "From field %zu: a second unquoted \"@\" in an "
+		     "address", r->field);
+		return STOP;
+	}
+	if (m->angle && t->type == T_CHAR && t->ch == '>') {
+		if (emit(r, m->literal) < 0)
+			return NOMEM;
+		m->state = S_AFTER;
+		return TOOK;
+	}
+	if (!m->angle && (t->type == T_END || (t->type == T_CHAR && t->ch == ','))) {
+		if (emit(r, m->literal) < 0)
+			return NOMEM;
+		if (t->type == T_END || r->failed)
+			return STOP;
+		m->state = S_START;
+		return TOOK;
+	}
+	if (!m->angle && t->type == T_CHAR && t->ch == '<') {
+		fail(r, "author_ambiguous", "From field %zu: an angle-addr right after an "
+		     "addr-spec (Composition Kills: display name and "
+		     "real address)", r->field);
+		return STOP;
+	}
+	if (!m->angle && (t->type == T_ATOM || t->type == T_QSTR)) {
+		fail(r, "author_ambiguous", "From field %zu: text after the address", r->field);
+		return STOP;
+	}
+	return UNTAKEN;
+}
+
+/* After ">": the end, or "," and the next mailbox. */
+static int on_after(reader *r, mbox_pos *m, const token *t)
+{
+	if (t->type == T_END)
+		return STOP;
+	if (t->type == T_CHAR && t->ch == ',') {
+		m->state = S_START;
+		return TOOK;
+	}
+	if (t->type == T_CHAR && t->ch == '<') {
+		fail(r, "author_ambiguous", "From field %zu: two angle-addrs in one mailbox",
+		     r->field);
+		return STOP;
+	}
+	if (t->type == T_ATOM || t->type == T_QSTR ||
+	    (t->type == T_CHAR && (t->ch == '.' || t->ch == '@'))) {
+		fail(r, "author_ambiguous", "From field %zu: display-name text after the "
+		     "angle-addr (Composition Kills: display name and "
+		     "real address)", r->field);
+		return STOP;
+	}
+	return UNTAKEN;
+}
+
+/* A token no state took: the problem that names it best. */
+static void untaken(reader *r, const mbox_pos *m, const token *t)
+{
+	char nb[8];
+
+	if (m->state == S_DOMAIN && r->dlen > 0 && (t->type == T_END ||
+	    (t->type == T_CHAR && (t->ch == '>' || t->ch == ','))))
+		fail(r, "author_syntax", "From field %zu: a domain ending in \".\" (RFC 5322 "
+		     "§3.4.1 dot-atom)", r->field);
+	else if (t->type == T_CHAR && (t->ch == ':' || t->ch == ';'))
+		fail(r, "author_ambiguous", "From field %zu: group syntax \"%c\" (RFC 5322 §3.6.2: "
+		     "From is a mailbox-list, groups name no author)",
+		     r->field, t->ch);
+	else if (t->type == T_CHAR && t->ch == '<' && m->angle)
+		fail(r, "author_ambiguous", "From field %zu: two angle-addrs in one mailbox", r->field);
+	else if (t->type == T_CHAR && t->ch == '>')
+		fail(r, "author_syntax", "From field %zu: an unbalanced \">\"", r->field);
+	else if (m->angle && m->state != S_AFTER &&
+		 (t->type == T_END || (t->type == T_CHAR && t->ch == ',')))
+		fail(r, "author_syntax", "From field %zu: an unbalanced \"<\" (or an angle-addr "
+		     "with no \"@\")", r->field);
+	else if (m->state == S_DOMAIN)
+		fail(r, "author_syntax", "From field %zu: %s where a domain label belongs "
+		     "(RFC 5322 §3.4.1 dot-atom)", r->field,
+		     tok_name(t, nb, sizeof nb));
+	else
+		fail(r, "author_syntax", "From field %zu: unexpected %s (RFC 5322 §3.4)",
+		     r->field, tok_name(t, nb, sizeof nb));
+}
+
 /* Reads one From field body; mailboxes go to r->out. -1 on ENOMEM. */
 static int read_value(reader *r, const char *v, size_t len)
 {
-	size_t pos = 0, members = 0;
-	int state = S_START, angle = 0, words = 0, dotted = 1, lastdot = 0;
-	int literal = 0, toolong = 0;
+	mbox_pos m;
+	size_t pos = 0;
 	token t;
-	char nb[8];
 
+	memset(&m, 0, sizeof m);
+	m.state = S_START;
+	m.dotted = 1;
 	check_encoded_words(r, v, len);
 	while (!r->failed) {
+		int rc;
+
 		next_token(r, v, len, &pos, &t);
 		if (t.type == T_ERR)
 			break;
-		switch (state) {
+		switch (m.state) {	/* a switch: cheaper than a table of pointers */
 		case S_START:
-			r->llen = r->dlen = 0;
-			r->local[0] = r->dom[0] = '\0';
-			angle = literal = words = lastdot = toolong = 0;
-			dotted = 1;
-			if (t.type == T_END) {
-				if (members == 0)
-					fail(r, "From field %zu: no mailbox (RFC 5322 "
-					     "§3.6.2 needs at least one)", r->field);
-				return 0;
-			}
-			if (t.type == T_CHAR && t.ch == ',')
-				continue;	/* a null member, §4.4 */
-			members++;
-			if (t.type == T_CHAR && t.ch == '<') {
-				state = S_ANGLE;
-				angle = 1;
-				continue;
-			}
-			if (t.type == T_ATOM || t.type == T_QSTR) {
-				put_word(r, t.s, t.len, 1, &toolong);
-				words = 1;
-				state = S_WORDS;
-				continue;
-			}
+			rc = on_start(r, &m, &t);
 			break;
 		case S_WORDS:
-			if (t.type == T_ATOM || t.type == T_QSTR) {
-				if (!lastdot)
-					dotted = 0;	/* two words: a phrase */
-				lastdot = 0;
-				words++;
-				put_word(r, t.s, t.len, dotted, &toolong);
-				continue;
-			}
-			if (t.type == T_CHAR && t.ch == '.') {
-				if (lastdot)
-					dotted = 0;
-				lastdot = 1;
-				put_word(r, ".", 1, dotted, &toolong);
-				continue;
-			}
-			if (t.type == T_CHAR && t.ch == '@') {
-				if (dotted && !lastdot && toolong) {
-					fail(r, "From field %zu: an address longer than %d "
-					     "bytes (no reader may cut it)", r->field,
-					     AUTHOR_MAX_TEXT);
-					return 0;
-				}
-				if (!dotted || lastdot) {
-					fail(r, "From field %zu: an unquoted \"@\" after a "
-					     "display name with no angle brackets", r->field);
-					return 0;
-				}
-				state = S_DOMAIN;
-				continue;
-			}
-			if (t.type == T_CHAR && t.ch == '<') {
-				r->llen = 0;	/* that was the display name */
-				r->local[0] = '\0';
-				state = S_ANGLE;
-				angle = 1;
-				continue;
-			}
-			if (t.type == T_END || (t.type == T_CHAR && t.ch == ',')) {
-				fail(r, "From field %zu: a mailbox with no address "
-				     "(display name only)", r->field);
-				return 0;
-			}
+			rc = on_words(r, &m, &t);
 			break;
 		case S_ANGLE:
-			if (t.type == T_CHAR && t.ch == '>') {
-				fail(r, "From field %zu: an empty angle-addr \"<>\" (no "
-				     "author address)", r->field);
-				return 0;
-			}
-			if (t.type == T_CHAR && t.ch == '@') {
-				fail(r, "From field %zu: an obsolete route in the angle-addr "
-				     "(RFC 5322 §4.4; Composition Kills: route portion)",
-				     r->field);
-				return 0;
-			}
-			if (t.type == T_ATOM || t.type == T_QSTR) {
-				if (put(r, r->local, &r->llen, t.s, t.len) < 0)
-					return 0;
-				lastdot = 0;
-				state = S_ALOCAL;
-				continue;
-			}
-			break;
 		case S_ALOCAL:
-			if ((t.type == T_ATOM || t.type == T_QSTR) && lastdot) {
-				if (put(r, r->local, &r->llen, t.s, t.len) < 0)
-					return 0;
-				lastdot = 0;
-				continue;
-			}
-			if (t.type == T_CHAR && t.ch == '.' && !lastdot) {
-				if (put(r, r->local, &r->llen, ".", 1) < 0)
-					return 0;
-				lastdot = 1;
-				continue;
-			}
-			if (t.type == T_CHAR && t.ch == '@' && !lastdot) {
-				state = S_DOMAIN;
-				continue;
-			}
+			rc = on_angle(r, &m, &t);
 			break;
-		case S_DOMAIN:	/* after "@" (dlen 0) or after a "." */
-			if (t.type == T_DLIT && r->dlen == 0) {
-				if (put(r, r->dom, &r->dlen, t.s, t.len) < 0)
-					return 0;
-				literal = 1;
-				state = S_DOMDOT;
-				continue;
-			}
-			if (t.type != T_ATOM)
-				break;
-			if (!label_ok(t.s, t.len)) {
-				fail(r, "From field %zu: \"%.*s\" is not a domain label "
-				     "(RFC 5321 §4.1.2)", r->field,
-				     (int)(t.len > 64 ? 64 : t.len), t.s);
-				return 0;
-			}
-			if (put(r, r->dom, &r->dlen, t.s, t.len) < 0)
-				return 0;
-			state = S_DOMDOT;
-			continue;
+		case S_DOMAIN:
+			rc = on_domain(r, &m, &t);
+			break;
 		case S_DOMDOT:
-			if (t.type == T_CHAR && t.ch == '.' && !literal) {
-				if (put(r, r->dom, &r->dlen, ".", 1) < 0)
-					return 0;
-				state = S_DOMAIN;
-				continue;
-			}
-			if (t.type == T_CHAR && t.ch == '@') {
-				fail(r, "From field %zu: a second unquoted \"@\" in an "
-				     "address", r->field);
-				return 0;
-			}
-			if (angle && t.type == T_CHAR && t.ch == '>') {
-				if (emit(r, literal) < 0)
-					return -1;
-				state = S_AFTER;
-				continue;
-			}
-			if (!angle && (t.type == T_END ||
-				       (t.type == T_CHAR && t.ch == ','))) {
-				if (emit(r, literal) < 0)
-					return -1;
-				if (t.type == T_END || r->failed)
-					return 0;
-				state = S_START;
-				continue;
-			}
-			if (!angle && t.type == T_CHAR && t.ch == '<') {
-				fail(r, "From field %zu: an angle-addr right after an "
-				     "addr-spec (Composition Kills: display name and "
-				     "real address)", r->field);
-				return 0;
-			}
-			if (!angle && (t.type == T_ATOM || t.type == T_QSTR)) {
-				fail(r, "From field %zu: text after the address", r->field);
-				return 0;
-			}
-			break;
-		case S_AFTER:
-			if (t.type == T_END)
-				return 0;
-			if (t.type == T_CHAR && t.ch == ',') {
-				state = S_START;
-				continue;
-			}
-			if (t.type == T_CHAR && t.ch == '<') {
-				fail(r, "From field %zu: two angle-addrs in one mailbox",
-				     r->field);
-				return 0;
-			}
-			if (t.type == T_ATOM || t.type == T_QSTR ||
-			    (t.type == T_CHAR && (t.ch == '.' || t.ch == '@'))) {
-				fail(r, "From field %zu: display-name text after the "
-				     "angle-addr (Composition Kills: display name and "
-				     "real address)", r->field);
-				return 0;
-			}
+			rc = on_domdot(r, &m, &t);
 			break;
 		default:
+			rc = on_after(r, &m, &t);
 			break;
 		}
-		/* Whatever no state took. */
-		if (state == S_DOMAIN && r->dlen > 0 && (t.type == T_END ||
-		    (t.type == T_CHAR && (t.ch == '>' || t.ch == ','))))
-			fail(r, "From field %zu: a domain ending in \".\" (RFC 5322 "
-			     "§3.4.1 dot-atom)", r->field);
-		else if (t.type == T_CHAR && (t.ch == ':' || t.ch == ';'))
-			fail(r, "From field %zu: group syntax \"%c\" (RFC 5322 §3.6.2: "
-			     "From is a mailbox-list, groups name no author)",
-			     r->field, t.ch);
-		else if (t.type == T_CHAR && t.ch == '<' && angle)
-			fail(r, "From field %zu: two angle-addrs in one mailbox", r->field);
-		else if (t.type == T_CHAR && t.ch == '>')
-			fail(r, "From field %zu: an unbalanced \">\"", r->field);
-		else if (angle && state != S_AFTER &&
-			 (t.type == T_END || (t.type == T_CHAR && t.ch == ',')))
-			fail(r, "From field %zu: an unbalanced \"<\" (or an angle-addr "
-			     "with no \"@\")", r->field);
-		else if (state == S_DOMAIN)
-			fail(r, "From field %zu: %s where a domain label belongs "
-			     "(RFC 5322 §3.4.1 dot-atom)", r->field,
-			     tok_name(&t, nb, sizeof nb));
-		else
-			fail(r, "From field %zu: unexpected %s (RFC 5322 §3.4)",
-			     r->field, tok_name(&t, nb, sizeof nb));
+		if (rc == STOP)
+			return 0;
+		if (rc == NOMEM)
+			return -1;
+		if (rc == UNTAKEN)
+			untaken(r, &m, &t);
 	}
 	return 0;
 }
@@ -808,6 +875,7 @@ static int finish(reader *r)
 		r->out->problem = arena_strndup(r->a, r->why, strlen(r->why));
 		if (r->out->problem == NULL)
 			return -1;
+		r->out->code = r->why_code;
 	}
 	return 0;
 }
@@ -838,25 +906,25 @@ int author_read(arena *a, const msg *m, author *out)
 	out->fields = msg_count(m, "from", 4);
 	/* Problems of the whole header first: they decide before any field. */
 	if (m->truncated == MSG_TRUNC_FIELDS)
-		fail(r, "From fields may lie past the %d-field limit: the author "
+		fail(r, "author_limit", "From fields may lie past the %d-field limit: the author "
 		     "is not read", MSG_MAX_FIELDS);
 	else if (m->truncated)
-		fail(r, "From fields may lie past the %zu-byte header limit: the "
+		fail(r, "author_limit", "From fields may lie past the %zu-byte header limit: the "
 		     "author is not read", MSG_MAX_HEADER);
 	if (m->line_problem != NULL)
-		fail(r, "%s: readers end lines differently, so the From fields "
+		fail(r, "author_ambiguous", "%s: readers end lines differently, so the From fields "
 		     "are ambiguous", m->line_problem);
 	for (i = 0; i < m->n; i++)
 		if (looks_like_from(&m->f[i])) {
-			fail(r, "a header line that is not a field starts with \"From\" "
+			fail(r, "author_ambiguous", "a header line that is not a field starts with \"From\" "
 			     "(Composition Kills: space-prefixed/folded From): "
 			     "readers disagree whether it is one");
 			break;
 		}
 	if (out->fields == 0)
-		fail(r, "no From field (RFC 5322 §3.6: exactly one)");
+		fail(r, "author_missing", "no From field (RFC 5322 §3.6: exactly one)");
 	else if (out->fields > 1)
-		fail(r, "%zu From fields (RFC 5322 §3.6: exactly one; RFC 7489 "
+		fail(r, "author_multiple", "%zu From fields (RFC 5322 §3.6: exactly one; RFC 7489 "
 		     "§6.6.1)", out->fields);
 	for (i = 0; i < m->n; i++) {
 		const msg_field *f = &m->f[i];
@@ -870,6 +938,20 @@ int author_read(arena *a, const msg *m, author *out)
 			return -1;
 	}
 	return finish(r);
+}
+
+const char *author_code_find(const char *s, size_t len)
+{
+	static const char *const codes[] = {
+		"author_missing", "author_multiple", "author_ambiguous",
+		"author_syntax", "author_bad_domain", "author_limit"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strlen(codes[i]) == len && memcmp(codes[i], s, len) == 0)
+			return codes[i];
+	return NULL;
 }
 
 int author_read_value(arena *a, const char *v, size_t len, author *out)

@@ -30,8 +30,12 @@ typedef struct {
 	author_mailbox box[AUTHOR_MAX_MAILBOXES];
 	size_t ndomains;	/* distinct domains, in order of appearance */
 	const char *domain[AUTHOR_MAX_MAILBOXES];
-	/* NULL when the author is exactly readable; else what was wrong. */
+	/* NULL when the author is exactly readable; else what was wrong, and
+	 * code, its stable word (doc/codes.md, "Author and message"):
+	 * author_missing, author_multiple, author_ambiguous, author_syntax,
+	 * author_bad_domain, author_limit. */
 	const char *problem;
+	const char *code;
 } author;
 
 /* Reads the From fields of m.  0, or -1 on ENOMEM. */
@@ -42,5 +46,7 @@ int author_read(arena *a, const msg *m, author *out);
  * fuzz target and for callers that hold a field, not a message.
  */
 int author_read_value(arena *a, const char *v, size_t len, author *out);
+/* The static string of the author code s[0..len), or NULL if s is none. */
+const char *author_code_find(const char *s, size_t len);
 
 #endif

@@ -261,22 +261,29 @@ mauth_value *check_result(mauth_check *c)
 }
 
 /*
- * The result's problem becomes text (the first "problem" member is
- * rewritten, else one is added): the protocol's own words for a cut
- * question ("TIMEOUT") say less than which question the budget cut.
+ * The result's problem becomes text and its code "budget_expired" (the
+ * first "problem" and "code" members are rewritten, else added): the
+ * protocol's own words for a cut question ("TIMEOUT") say less than which
+ * question the budget cut.
  */
-static void set_problem(mauth_check *c, const char *text)
+static void set_member(mauth_check *c, const char *key, const char *text)
 {
 	mauth_value *v;
 
 	for (v = c->result->child; v != NULL; v = v->next)
-		if (v->key != NULL && strcmp(v->key, "problem") == 0 &&
+		if (v->key != NULL && strcmp(v->key, key) == 0 &&
 		    v->kind == MAUTH_V_STR) {
 			v->str = text;
 			v->len = strlen(text);
 			return;
 		}
-	val_ref(&c->mem, c->result, "problem", text, strlen(text));
+	val_ref(&c->mem, c->result, key, text, strlen(text));
+}
+
+static void set_problem(mauth_check *c, const char *text)
+{
+	set_member(c, "problem", text);
+	set_member(c, "code", "budget_expired");
 }
 
 int mauth_check_step(mauth_check *c)

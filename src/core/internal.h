@@ -132,6 +132,8 @@ mauth_answer *answer_build_chain(int rcode, unsigned ttl, int secure,
 				 const char *const *cnames, size_t ncnames);
 #define CNAME_CHAIN_MAX 8	/* links followed before an answer is SERVFAIL */
 const char *rcode_name(int rcode);
+/* The stable code of a temporary answer's rcode: "dns_timeout", ... */
+const char *rcode_code(int rcode);
 int rcode_from_name(const char *s);		/* -1 when unknown */
 const char *qtype_name(int type);
 int qtype_from_name(const char *s);		/* -1 when unknown */

@@ -30,14 +30,16 @@ static int is_ftext(unsigned char c)
  * Line ends of the header section buf[0..end): a CR not before an LF, or
  * LFs both with and without a CR before them (see message.h).
  */
-static const char *line_ends(const char *buf, size_t end)
+static const char *line_ends(const char *buf, size_t end, const char **code)
 {
 	const char *p = buf, *stop = buf + end;
 	int crlf = 0, lf = 0;
 
 	while (p < stop && (p = memchr(p, '\r', (size_t)(stop - p))) != NULL) {
-		if (p + 1 >= stop || p[1] != '\n')
+		if (p + 1 >= stop || p[1] != '\n') {
+			*code = "bare_cr";
 			return "a bare CR in the header section";
+		}
 		p += 2;
 	}
 	for (p = buf; p < stop && (p = memchr(p, '\n', (size_t)(stop - p))) != NULL; p++) {
@@ -45,8 +47,10 @@ static const char *line_ends(const char *buf, size_t end)
 			crlf = 1;
 		else
 			lf = 1;
-		if (crlf && lf)
+		if (crlf && lf) {
+			*code = "bare_lf";
 			return "a bare LF among CRLF line ends in the header section";
+		}
 	}
 	return NULL;
 }
@@ -54,9 +58,11 @@ static const char *line_ends(const char *buf, size_t end)
 /* Sets the line-end flag for a header section that ends at end. */
 static void flag_line_ends(msg *out, const char *buf, size_t end)
 {
-	out->line_problem = line_ends(buf, end);
-	if (out->line_problem != NULL && !out->truncated)
+	out->line_problem = line_ends(buf, end, &out->line_code);
+	if (out->line_problem != NULL && !out->truncated) {
 		out->problem = out->line_problem;
+		out->code = out->line_code;
+	}
 }
 
 int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
@@ -100,6 +106,7 @@ int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 				       "more header fields than the limit";
 			out->truncated = i > max_header ? MSG_TRUNC_BYTES :
 					 MSG_TRUNC_FIELDS;
+			out->code = "header_limit";
 			flag_line_ends(out, buf, start);
 			return 0;
 		}
@@ -126,8 +133,10 @@ int msg_parse(arena *a, const char *buf, size_t len, const msg_limits *lim,
 			f->nlen = 0;
 			f->value = f->raw;
 			f->vlen = f->len;
-			if (out->problem == NULL)
+			if (out->problem == NULL) {
 				out->problem = "a header line is not a field";
+				out->code = "not_a_field";
+			}
 			continue;
 		}
 		f->value = f->raw + k + 1;

@@ -36,13 +36,17 @@ typedef struct {
 	size_t n;
 	const char *body;	/* after the empty line; NULL when there is none */
 	size_t body_len;
-	/* Set when a limit was hit or a line is not a field; NULL when clean. */
+	/* Set when a limit was hit or a line is not a field; NULL when clean.
+	 * code: its stable word (doc/codes.md): "header_limit", "not_a_field",
+	 * "bare_cr", "bare_lf". */
 	const char *problem;
+	const char *code;
 	int truncated;		/* fields beyond the limits were not read:
 				 * MSG_TRUNC_FIELDS or MSG_TRUNC_BYTES */
 	/* A bare CR, or a bare LF among CRLF line ends, in the header section
 	 * (its empty line included); NULL when the line ends agree. */
 	const char *line_problem;
+	const char *line_code;	/* "bare_cr" or "bare_lf" with line_problem */
 } msg;
 
 #define MSG_TRUNC_FIELDS 1

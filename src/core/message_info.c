@@ -5,9 +5,9 @@
  *
  * Result: from_fields (From fields), from_count (mailboxes read),
  * from_addresses, from_domains (distinct, lower case), author_problem
- * (absent when the author is exactly readable: then DMARC may use it),
- * fields, and problem (the message reader's: limits, lines that are not
- * fields, line ends).
+ * and author_code (absent when the author is exactly readable: then DMARC
+ * may use it), fields, and problem with code (the message reader's:
+ * limits, lines that are not fields, line ends; doc/codes.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -48,10 +48,12 @@ static int info_init(mauth_check *c, void *vst, const params *p,
 	val_int(a, r, "from_fields", (long long)au.fields);
 	val_int(a, r, "from_count", (long long)au.n);
 	val_int(a, r, "fields", (long long)m.n);
-	if (au.problem != NULL)
+	if (au.problem != NULL) {
 		val_ref(a, r, "author_problem", au.problem, strlen(au.problem));
+		val_ref(a, r, "author_code", au.code, strlen(au.code));
+	}
 	if (m.problem != NULL)
-		val_cstr(a, r, "problem", m.problem);
+		val_problem(a, r, m.code, m.problem);
 	return 0;
 }
 

@@ -248,6 +248,26 @@ const char *rcode_name(int rcode)
 	return "SERVFAIL";
 }
 
+/*
+ * One code per temporary DNS condition, the same in every protocol
+ * (doc/codes.md): policy matches "dns_timeout", whichever check met it.
+ */
+const char *rcode_code(int rcode)
+{
+	switch (rcode) {
+	case MAUTH_RC_TIMEOUT:
+		return "dns_timeout";
+	case MAUTH_RC_SERVFAIL:
+		return "dns_servfail";
+	case MAUTH_RC_REFUSED:
+		return "dns_refused";
+	case MAUTH_RC_BADNAME:
+		return "dns_bad_name";
+	default:
+		return "dns_error";
+	}
+}
+
 int rcode_from_name(const char *s)
 {
 	size_t i;

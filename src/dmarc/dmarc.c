@@ -3,8 +3,9 @@
  * walk (RFC 9989) as an option, and the Organizational Domain on its own.
  *
  * Inputs are results of earlier checks, not the message: the RFC5322.From
- * domain ("from", or "from_domains.N" with "from_count"; "author_problem"
- * when the From field could not be read exactly: permerror), the SPF result
+ * domain ("from", or "from_domains.N" with "from_count"; "author_problem",
+ * with "author_code", when the From field could not be read exactly:
+ * permerror), the SPF result
  * ("spf.result", "spf.domain") and the DKIM results ("dkim.N.result",
  * "dkim.N.domain").  Options: org_domain = "psl" (default) | "tree",
  * psl_file, pct_roll (0..99: which pct sample this message falls in),
@@ -28,10 +29,14 @@
  *   2  only when the chosen record has np= and the From domain is below
  *      the policy domain: A, AAAA and MX of the From domain, to learn
  *      whether it exists (RFC 9091 §2.1).
+ *
+ * Every problem carries its code (doc/codes.md, "DMARC"); an
+ * author_problem's is the caller's author_code (message_info's).
  */
 #include <stdio.h>
 #include <string.h>
 #include "core/internal.h"
+#include "core/author.h"
 
 #define DMARC_RECORD_MAX 4096	/* bytes of one TXT record we parse */
 #define DMARC_DKIM_MAX 32	/* passing DKIM results considered */
@@ -51,6 +56,7 @@ typedef struct {
 	char *name;		/* the domain below _dmarc. */
 	unsigned id;
 	int status;		/* REC_* */
+	int rcode;		/* REC_TEMP: the answer's rcode */
 	char *record;		/* the one v=DMARC1 record (REC_ONE) */
 	int psd;		/* -1 absent, 0 "n", 1 "y", 2 "u" */
 } lookup;
@@ -400,6 +406,7 @@ static void take_answers(mauth_check *c, dmarc_state *st)
 			continue;
 		if (answer_is_temporary(a)) {
 			l->status = REC_TEMP;
+			l->rcode = a->rcode;
 			continue;
 		}
 		for (j = 0; j < a->n; j++)
@@ -543,7 +550,7 @@ static void list_uris(arena *a, mauth_value *r, const char *key, const char *v)
 }
 
 static void base_result(mauth_check *c, dmarc_state *st, const char *result,
-			const char *problem)
+			const char *code, const char *problem)
 {
 	arena *a = check_arena(c);
 	mauth_value *r = check_result(c);
@@ -556,7 +563,7 @@ static void base_result(mauth_check *c, dmarc_state *st, const char *result,
 	if (st->from_shared != NULL)
 		val_cstr(a, r, "shared_parent", st->from_shared);
 	if (problem != NULL)
-		val_cstr(a, r, "problem", problem);
+		val_problem(a, r, code, problem);
 }
 
 static void fill_alignment(mauth_check *c, dmarc_state *st, const record *rec)
@@ -617,7 +624,7 @@ static void finish_policy(mauth_check *c, dmarc_state *st, int exists)
 			selected = 0;
 		disp = selected ? policy : lower_policy(policy);
 	}
-	base_result(c, st, pass ? "pass" : "fail", NULL);
+	base_result(c, st, pass ? "pass" : "fail", NULL, NULL);
 	val_cstr(a, r, "policy_domain", l->name);
 	val_cstr(a, r, "policy", policy_names[policy]);
 	val_cstr(a, r, "policy_tag", tag);
@@ -630,8 +637,8 @@ static void finish_policy(mauth_check *c, dmarc_state *st, int exists)
 	list_uris(a, r, "ruf", rec->ruf);
 }
 
-static void finish_none(mauth_check *c, dmarc_state *st, const char *problem,
-			const lookup *l)
+static void finish_none(mauth_check *c, dmarc_state *st, const char *code,
+			const char *problem, const lookup *l)
 {
 	record defaults;
 	arena *a = check_arena(c);
@@ -639,7 +646,7 @@ static void finish_none(mauth_check *c, dmarc_state *st, const char *problem,
 
 	memset(&defaults, 0, sizeof defaults);
 	fill_alignment(c, st, &defaults);
-	base_result(c, st, "none", problem);
+	base_result(c, st, "none", code, problem);
 	r = check_result(c);
 	val_cstr(a, r, "disposition", "none");
 	if (l != NULL && l->record != NULL) {
@@ -653,6 +660,19 @@ static void finish_none(mauth_check *c, dmarc_state *st, const char *problem,
 
 /* ---- steps ---- */
 
+/* The code of status_problem's text (doc/codes.md, "DMARC"). */
+static const char *status_code(int status)
+{
+	switch (status) {
+	case REC_MULTI:
+		return "multiple_records";
+	case REC_TOOLONG:
+		return "record_unreadable";
+	default:
+		return "no_record";
+	}
+}
+
 static const char *status_problem(int status)
 {
 	switch (status) {
@@ -665,8 +685,13 @@ static const char *status_problem(int status)
 	}
 }
 
-/* The lookup holding the policy record, or NULL with *why / temperror. */
-static const lookup *discover(dmarc_state *st, int *temp, const char **why)
+/*
+ * The lookup holding the policy record, or NULL with *why (its code in
+ * *code) or, for a temperror, *temp set to the failed answer's rcode
+ * (never 0: NOERROR is not temporary).
+ */
+static const lookup *discover(dmarc_state *st, int *temp, const char **why,
+			      const char **code)
 {
 	const lookup *l = find_lookup(st, st->from);
 	const char *names[TREE_MAX_QUERIES];
@@ -675,16 +700,18 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why)
 
 	*temp = 0;
 	*why = NULL;
+	*code = status_code(REC_EMPTY);
 	if (l == NULL)
 		return NULL;
 	if (l->status == REC_TEMP) {
-		*temp = 1;
+		*temp = l->rcode;
 		return NULL;
 	}
 	if (!st->tree) {
 		/* §6.6.3 steps 1-5: the org domain only when From has none. */
 		if (l->status != REC_EMPTY) {
 			*why = status_problem(l->status);
+			*code = status_code(l->status);
 			return l->status == REC_ONE ? l : NULL;
 		}
 		if (strcmp(st->org, st->from) == 0) {
@@ -697,10 +724,11 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why)
 			return NULL;
 		}
 		if (l->status == REC_TEMP) {
-			*temp = 1;
+			*temp = l->rcode;
 			return NULL;
 		}
 		*why = status_problem(l->status);
+		*code = status_code(l->status);
 		return l->status == REC_ONE ? l : NULL;
 	}
 	/*
@@ -721,13 +749,14 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why)
 		if (l == NULL)
 			continue;
 		if (l->status == REC_TEMP) {
-			*temp = 1;
+			*temp = l->rcode;
 			return NULL;
 		}
 		if (l->status == REC_ONE)
 			return l;
 		if (l->status == REC_TOOLONG) {
 			*why = status_problem(REC_TOOLONG);
+			*code = status_code(REC_TOOLONG);
 			return NULL;
 		}
 		if (l->status == REC_MULTI)
@@ -736,13 +765,14 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why)
 	*why = multi ? "several DMARC records at one level, all discarded "
 		       "(RFC 9989 §4.10 steps 2 and 6), and no single record "
 		       "up the tree" : status_problem(REC_EMPTY);
+	*code = status_code(multi ? REC_MULTI : REC_EMPTY);
 	return NULL;
 }
 
 static int records_step(mauth_check *c, dmarc_state *st)
 {
 	const lookup *l;
-	const char *why;
+	const char *why, *code;
 	int temp;
 	record *rec = &st->rec;
 
@@ -752,20 +782,22 @@ static int records_step(mauth_check *c, dmarc_state *st)
 	st->from_shared = shared_parent(st, st->from);
 	if (st->from_org == NULL)
 		return -1;
-	l = discover(st, &temp, &why);
+	l = discover(st, &temp, &why, &code);
 	if (temp) {
-		base_result(c, st, "temperror", "DMARC record lookup failed");
+		base_result(c, st, "temperror", rcode_code(temp),
+			    "DMARC record lookup failed");
 		return 0;
 	}
 	if (l == NULL) {
-		finish_none(c, st, why, NULL);
+		finish_none(c, st, code, why, NULL);
 		return 0;
 	}
 	parse_record(check_arena(c), l->record, rec);
 	/* §6.6.3 step 6: no valid p (or a bad sp) is p=none if rua is usable. */
 	if (rec->p < 0 || rec->sp == POL_INVALID) {
 		if (!rec->rua_valid) {
-			finish_none(c, st, rec->p == POL_ABSENT ?
+			finish_none(c, st, rec->p == POL_ABSENT ? "no_policy" :
+				    "record_syntax", rec->p == POL_ABSENT ?
 				    "DMARC record has no p= tag and no valid rua=" :
 				    "DMARC record has an invalid p= or sp= and no valid rua=",
 				    l);
@@ -832,26 +864,49 @@ static const void *load_psl(const params *p, char *err, size_t errlen)
 }
 
 /*
- * From domains: exactly one distinct domain is required (§6.6.1).  A
- * caller that read the From field and found it ambiguous passes why as
- * author_problem: that is a permerror whatever domains were read, so no
- * policy is ever evaluated on part of an author.
+ * A caller that read the From field and found it ambiguous passes why as
+ * author_problem, with the reader's author_code (message_info's; without
+ * one the code is author_ambiguous).  1 when given, 0 when not.
+ */
+static int read_author_problem(mauth_check *c, const params *p,
+			       const char **problem, const char **code,
+			       char *err, size_t errlen)
+{
+	size_t len, clen;
+	const char *s = param_get(p, "author_problem", &len);
+	const char *k = param_get(p, "author_code", &clen);
+
+	if (s == NULL)
+		return 0;
+	*code = k != NULL ? author_code_find(k, clen) : "author_ambiguous";
+	if (*code == NULL) {
+		snprintf(err, errlen, "author_code: not an author code of doc/codes.md");
+		return MAUTH_EINVAL;
+	}
+	*problem = len > 0 ? arena_strndup(check_arena(c), s, len < 512 ? len : 512) :
+		   "the RFC5322.From author is not usable";
+	return *problem != NULL ? 1 : MAUTH_ENOMEM;
+}
+
+/*
+ * From domains: exactly one distinct domain is required (§6.6.1).  An
+ * author_problem is a permerror whatever domains were read, so no policy
+ * is ever evaluated on part of an author.
  */
 static int read_from(mauth_check *c, dmarc_state *st, const params *p,
-		     const char **problem, char *err, size_t errlen)
+		     const char **problem, const char **code, char *err,
+		     size_t errlen)
 {
 	arena *a = check_arena(c);
 	size_t len;
 	const char *s;
 	long n = -1, i;
+	int rc;
 
 	*problem = NULL;
-	s = param_get(p, "author_problem", &len);
-	if (s != NULL) {
-		*problem = len > 0 ? arena_strndup(a, s, len < 512 ? len : 512) :
-			   "the RFC5322.From author is not usable";
-		return *problem != NULL ? 0 : MAUTH_ENOMEM;
-	}
+	rc = read_author_problem(c, p, problem, code, err, errlen);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
 	if (param_long(p, "from_count", 0, 1000000, &n) < 0) {
 		snprintf(err, errlen, "from_domains: want a list of domains");
 		return MAUTH_EINVAL;
@@ -863,12 +918,15 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 			return MAUTH_EINVAL;
 		}
 		st->from = domain_param(a, s, len);
-		if (st->from == NULL)
+		if (st->from == NULL) {
 			*problem = "no usable RFC5322.From domain";
+			*code = "author_bad_domain";
+		}
 		return 0;
 	}
 	if (n == 0) {
 		*problem = "no RFC5322.From domain (RFC 7489 §6.6.1)";
+		*code = "author_missing";
 		return 0;
 	}
 	for (i = 1; i <= n && i <= DMARC_FROM_MAX; i++) {
@@ -881,11 +939,13 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 		if (d == NULL) {
 			st->from = NULL;
 			*problem = "an RFC5322.From domain is not usable";
+			*code = "author_bad_domain";
 			return 0;
 		}
 		if (st->from != NULL && strcmp(st->from, d) != 0) {
 			st->from = NULL;
 			*problem = "several distinct RFC5322.From domains (RFC 7489 §6.6.1)";
+			*code = "author_multiple_domains";
 			return 0;
 		}
 		st->from = d;
@@ -893,6 +953,7 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 	if (n > DMARC_FROM_MAX) {
 		st->from = NULL;
 		*problem = "too many RFC5322.From domains";
+		*code = "author_limit";
 	}
 	return 0;
 }
@@ -942,7 +1003,7 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 {
 	dmarc_state *st = vst;
 	arena *a = check_arena(c);
-	const char *mode = param_get(p, "org_domain", NULL), *problem;
+	const char *mode = param_get(p, "org_domain", NULL), *problem, *code;
 	size_t len, i;
 	const char *s;
 	int rc;
@@ -965,12 +1026,12 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 		return MAUTH_EINVAL;
 	if (read_shared(c, st, p, err, errlen) < 0)
 		return MAUTH_EINVAL;
-	rc = read_from(c, st, p, &problem, err, errlen);
+	rc = read_from(c, st, p, &problem, &code, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (problem != NULL) {
 		st->from = NULL;
-		base_result(c, st, "permerror", problem);
+		base_result(c, st, "permerror", code, problem);
 		return 0;
 	}
 	s = param_get(p, "spf.result", &len);

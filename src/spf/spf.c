@@ -15,6 +15,7 @@
  *   max_mx_names (10)      MX records of one mx mechanism
  *   max_ptr_names (10)     PTR names examined by ptr and %{p} (the rest ignored)
  * The overall time budget is the driver's (answers become TIMEOUT).
+ * Every problem carries its code (doc/codes.md, "SPF"): finish_problem.
  */
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +87,7 @@ typedef struct {
 	size_t exp_len;
 	int done;
 	const char *bad_input;	/* MAIL FROM/HELO unusable: none, with this */
+	const char *bad_code;	/* and this code */
 } spf_state;
 
 static int opt_long(const params *p, const char *key, long min, long max,
@@ -98,98 +100,87 @@ static int opt_long(const params *p, const char *key, long min, long max,
 	return 0;
 }
 
-static int spf_init(mauth_check *c, void *vst, const params *p,
-		    char *err, size_t errlen)
+/*
+ * MAIL FROM and HELO come from the SMTP client: what they hold is an
+ * outcome, never an error.  No length limit here: an over-long domain is
+ * malformed, so none (§4.3).  A NUL cannot be in a mailbox or a name
+ * (RFC 5321 §4.1.2), so such an identity is none as well; the text up to
+ * the NUL is what the result shows.
+ */
+static void cut_at_nul(spf_state *st, const char *s, size_t *len,
+		       const char *problem)
 {
-	spf_state *st = vst;
-	arena *a = check_arena(c);
-	size_t len, slen = 0, hlen = 0, at;
-	const char *ip = param_get(p, "ip", &len);
-	const char *sender = param_get(p, "sender", &slen);
-	const char *helo = param_get(p, "helo", &hlen);
-	const char *scope = param_get(p, "scope", NULL);
-	const char *s;
-	long now = 0;
-	int rc;
+	if (memchr(s, '\0', *len) == NULL)
+		return;
+	if (st->bad_input == NULL) {
+		st->bad_input = problem;
+		st->bad_code = "identity_invalid";
+	}
+	*len = strlen(s);
+}
 
-	if (ip == NULL || ip_parse(ip, len, &st->ip) != 0) {
-		snprintf(err, errlen, "ip: not an IP address");
-		return MAUTH_EINVAL;
+/* §2.3 / §2.4: the HELO identity, as postmaster@helo. */
+static void helo_identity(arena *a, spf_state *st, const char *helo,
+			  size_t hlen)
+{
+	if (hlen == 0 && st->bad_input == NULL) {
+		st->bad_input = st->scope_helo ?
+			"no HELO name to check (RFC 7208 §2.3)" :
+			"MAIL FROM empty and no HELO name to check instead (RFC 7208 §2.4)";
+		st->bad_code = "identity_missing";
 	}
-	ip_format(&st->ip, st->iptext, sizeof st->iptext);
-	if (sender == NULL)
-		sender = "", slen = 0;
-	if (helo == NULL)
-		helo = "", hlen = 0;
-	/*
-	 * No length limit here: an over-long domain is malformed, so none
-	 * (§4.3).  MAIL FROM and HELO come from the SMTP client: what they hold
-	 * is an outcome, never an error.  A NUL cannot be in a mailbox or a
-	 * name (RFC 5321 §4.1.2), so such an identity is none as well; the
-	 * text up to the NUL is what the result shows.
-	 */
-	if (memchr(sender, '\0', slen) != NULL) {
-		st->bad_input = "MAIL FROM holds a NUL byte: no usable identity (RFC 7208 §4.3)";
-		slen = strlen(sender);
+	st->local = "postmaster";
+	st->local_len = 10;
+	st->sdomain = st->helo;
+	st->sdomain_len = hlen;
+	if (st->scope_helo) {
+		st->identity = st->helo;
+	} else {
+		char *id = arena_alloc(a, hlen + 12);
+
+		/* The arena zeroes: id ends with a NUL after helo. */
+		if (id != NULL) {
+			memcpy(id, "postmaster@", 12);	/* with its NUL */
+			memcpy(id + 11, helo, hlen);
+			id[11 + hlen] = '\0';
+		}
+		st->identity = id;
 	}
-	if (memchr(helo, '\0', hlen) != NULL) {
-		if (st->bad_input == NULL)
-			st->bad_input = "HELO holds a NUL byte: no usable identity (RFC 7208 §4.3)";
-		hlen = strlen(helo);
-	}
-	if (scope != NULL && strcmp(scope, "helo") != 0 && strcmp(scope, "mfrom") != 0) {
-		snprintf(err, errlen, "scope: want \"mfrom\" or \"helo\"");
-		return MAUTH_EINVAL;
-	}
-	st->scope_helo = scope != NULL && strcmp(scope, "helo") == 0;
-	st->sender = arena_strndup(a, sender, slen);
-	st->helo = arena_strndup(a, helo, hlen);
-	st->helo_len = hlen;
-	if (st->scope_helo || slen == 0) {
-		/* §2.3 / §2.4: the HELO identity, as postmaster@helo */
-		if (hlen == 0 && st->bad_input == NULL)
-			st->bad_input = st->scope_helo ?
-				"no HELO name to check (RFC 7208 §2.3)" :
-				"MAIL FROM empty and no HELO name to check instead (RFC 7208 §2.4)";
+}
+
+/* The MAIL FROM identity: local-part and domain split at the last "@". */
+static void sender_identity(arena *a, spf_state *st, const char *sender,
+			    size_t slen)
+{
+	size_t at;
+
+	for (at = slen; at > 0 && sender[at - 1] != '@'; at--)
+		;
+	if (at == 0) {
+		/* §4.3: no local-part: "postmaster" */
 		st->local = "postmaster";
 		st->local_len = 10;
-		st->sdomain = st->helo;
-		st->sdomain_len = hlen;
-		if (st->scope_helo) {
-			st->identity = st->helo;
-		} else {
-			char *id = arena_alloc(a, hlen + 12);
-
-			/* The arena zeroes: id ends with a NUL after helo. */
-			if (id != NULL) {
-				memcpy(id, "postmaster@", 12);	/* with its NUL */
-				memcpy(id + 11, helo, hlen);
-				id[11 + hlen] = '\0';
-			}
-			st->identity = id;
-		}
+		st->sdomain = arena_strndup(a, sender, slen);
+		st->sdomain_len = slen;
 	} else {
-		for (at = slen; at > 0 && sender[at - 1] != '@'; at--)
-			;
-		if (at == 0) {
-			/* §4.3: no local-part: "postmaster" */
-			st->local = "postmaster";
-			st->local_len = 10;
-			st->sdomain = arena_strndup(a, sender, slen);
-			st->sdomain_len = slen;
-		} else {
-			st->local = at > 1 ? arena_strndup(a, sender, at - 1) : "postmaster";
-			st->local_len = at > 1 ? at - 1 : 10;
-			st->sdomain = arena_strndup(a, sender + at, slen - at);
-			st->sdomain_len = slen - at;
-		}
-		st->identity = arena_strndup(a, sender, slen);
+		st->local = at > 1 ? arena_strndup(a, sender, at - 1) : "postmaster";
+		st->local_len = at > 1 ? at - 1 : 10;
+		st->sdomain = arena_strndup(a, sender + at, slen - at);
+		st->sdomain_len = slen - at;
 	}
-	/*
-	 * RFC 8616 §4: a <domain> in U-labels is looked up (and expanded by
-	 * macros) as A-labels.  One that cannot be converted is malformed:
-	 * "none" at start (RFC 7208 §4.3), with the reason.
-	 */
+	st->identity = arena_strndup(a, sender, slen);
+}
+
+/*
+ * <domain> and <sender> (%{s}) of check_host().  RFC 8616 §4: a <domain>
+ * in U-labels is looked up (and expanded by macros) as A-labels.  One
+ * that cannot be converted is malformed: "none" at start (RFC 7208 §4.3),
+ * with the reason.
+ */
+static int domain_and_sender(arena *a, spf_state *st)
+{
+	int rc;
+
 	if (st->sdomain != NULL) {
 		rc = name_to_alabels(a, st->sdomain, st->sdomain_len,
 				     &st->sdomain, &st->sdomain_len);
@@ -205,6 +196,57 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	memcpy((char *)st->full, st->local, st->local_len);
 	((char *)st->full)[st->local_len] = '@';
 	memcpy((char *)st->full + st->local_len + 1, st->sdomain, st->sdomain_len);
+	return 0;
+}
+
+/* ip, sender, helo and scope: the identity checked (§2.3, §2.4, §4.3). */
+static int read_identity(mauth_check *c, spf_state *st, const params *p,
+			 char *err, size_t errlen)
+{
+	arena *a = check_arena(c);
+	size_t len, slen = 0, hlen = 0;
+	const char *ip = param_get(p, "ip", &len);
+	const char *sender = param_get(p, "sender", &slen);
+	const char *helo = param_get(p, "helo", &hlen);
+	const char *scope = param_get(p, "scope", NULL);
+
+	if (ip == NULL || ip_parse(ip, len, &st->ip) != 0) {
+		snprintf(err, errlen, "ip: not an IP address");
+		return MAUTH_EINVAL;
+	}
+	ip_format(&st->ip, st->iptext, sizeof st->iptext);
+	if (sender == NULL)
+		sender = "", slen = 0;
+	if (helo == NULL)
+		helo = "", hlen = 0;
+	cut_at_nul(st, sender, &slen,
+		   "MAIL FROM holds a NUL byte: no usable identity (RFC 7208 §4.3)");
+	cut_at_nul(st, helo, &hlen,
+		   "HELO holds a NUL byte: no usable identity (RFC 7208 §4.3)");
+	if (scope != NULL && strcmp(scope, "helo") != 0 && strcmp(scope, "mfrom") != 0) {
+		snprintf(err, errlen, "scope: want \"mfrom\" or \"helo\"");
+		return MAUTH_EINVAL;
+	}
+	st->scope_helo = scope != NULL && strcmp(scope, "helo") == 0;
+	st->sender = arena_strndup(a, sender, slen);
+	st->helo = arena_strndup(a, helo, hlen);
+	st->helo_len = hlen;
+	if (st->scope_helo || slen == 0)
+		helo_identity(a, st, helo, hlen);
+	else
+		sender_identity(a, st, sender, slen);
+	return domain_and_sender(a, st);
+}
+
+/* receiver, default_explanation, now and the §4.6.4 limits. */
+static int read_options(mauth_check *c, spf_state *st, const params *p,
+			char *err, size_t errlen)
+{
+	arena *a = check_arena(c);
+	size_t len;
+	const char *s;
+	long now = 0;
+
 	s = param_get(p, "receiver", &len);
 	if (s == NULL)
 		s = "unknown", len = 7;
@@ -229,6 +271,22 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	    opt_long(p, "max_mx_names", 1, 100, &st->max_mx, err, errlen) ||
 	    opt_long(p, "max_ptr_names", 1, 100, &st->max_ptr, err, errlen))
 		return MAUTH_EINVAL;
+	return 0;
+}
+
+static int spf_init(mauth_check *c, void *vst, const params *p,
+		    char *err, size_t errlen)
+{
+	spf_state *st = vst;
+	arena *a = check_arena(c);
+	size_t len;
+	int rc;
+
+	rc = read_identity(c, st, p, err, errlen);
+	if (rc == 0)
+		rc = read_options(c, st, p, err, errlen);
+	if (rc != 0)
+		return rc;
 	/* Each include costs a lookup, so the stack never grows past this. */
 	st->cap = (size_t)st->max_lookups + 2;
 	st->stack = arena_alloc(a, st->cap * sizeof *st->stack);
@@ -272,8 +330,7 @@ static void put_common(mauth_check *c, spf_state *st, mauth_value *r)
 }
 
 static void finish(mauth_check *c, spf_state *st, int result,
-		   const char *problem, const spf_term *mech,
-		   const char *explanation, size_t exp_len)
+		   const spf_term *mech, const char *explanation, size_t exp_len)
 {
 	arena *a = check_arena(c);
 	mauth_value *r = check_result(c);
@@ -292,19 +349,27 @@ static void finish(mauth_check *c, spf_state *st, int result,
 		VAL_LITERAL(a, r, "mechanism", "default");
 	if (explanation != NULL)
 		val_str(a, r, "explanation", explanation, exp_len);
-	if (problem != NULL)
-		val_cstr(a, r, "problem", problem);
 	st->phase = PH_RUN;
 	st->done = 1;
 }
 
-static void fail_with(mauth_check *c, spf_state *st, int result, const char *fmt,
-		      const char *arg)
+/* Ends the check with a problem and its code (doc/codes.md, "SPF"). */
+static void finish_problem(mauth_check *c, spf_state *st, int result,
+			   const char *code, const char *problem)
+{
+	if (st->done || check_result(c) == NULL)
+		return;
+	finish(c, st, result, NULL, NULL, 0);
+	val_problem(check_arena(c), check_result(c), code, problem);
+}
+
+static void fail_with(mauth_check *c, spf_state *st, int result,
+		      const char *code, const char *fmt, const char *arg)
 {
 	char problem[400];
 
 	snprintf(problem, sizeof problem, fmt, arg);
-	finish(c, st, result, problem, NULL, NULL, 0);
+	finish_problem(c, st, result, code, problem);
 }
 
 /* ---- macros and targets ---- */
@@ -388,7 +453,9 @@ static int expand_target(mauth_check *c, spf_state *st, const frame *f,
 			rc = spf_macro_expand(spec, len, &e, MACRO_TAIL, st->buf,
 					      EXPAND_MAX, &n);
 			if (rc != MACRO_OK) {
-				fail_with(c, st, SPF_R_PERMERROR, "%s",
+				fail_with(c, st, SPF_R_PERMERROR,
+					  rc == MACRO_TOOBIG ? "macro_too_long" :
+					  "record_syntax", "%s",
 					  rc == MACRO_TOOBIG ? "macro expansion too large" :
 					  "bad macro in domain-spec");
 				return -1;
@@ -423,7 +490,8 @@ static int push_frame(mauth_check *c, spf_state *st, const char *domain,
 	frame *f;
 
 	if (st->depth == st->cap) {
-		fail_with(c, st, SPF_R_PERMERROR, "%s", "include nesting too deep");
+		fail_with(c, st, SPF_R_PERMERROR, "include_depth", "%s",
+			  "include nesting too deep");
 		return -1;
 	}
 	f = &st->stack[st->depth++];
@@ -451,7 +519,7 @@ static int count_lookup(mauth_check *c, spf_state *st)
 	snprintf(problem, sizeof problem,
 		 "more than %ld DNS-querying terms (max_lookups)", st->max_lookups);
 	st->lookups--;
-	finish(c, st, SPF_R_PERMERROR, problem, NULL, NULL, 0);
+	finish_problem(c, st, SPF_R_PERMERROR, "too_many_lookups", problem);
 	return -1;
 }
 
@@ -464,7 +532,7 @@ static int count_void(mauth_check *c, spf_state *st)
 		return 0;
 	snprintf(problem, sizeof problem,
 		 "more than %ld void lookups (max_void_lookups)", st->max_void);
-	finish(c, st, SPF_R_PERMERROR, problem, NULL, NULL, 0);
+	finish_problem(c, st, SPF_R_PERMERROR, "too_many_void_lookups", problem);
 	return -1;
 }
 
@@ -475,7 +543,7 @@ static int temp_problem(mauth_check *c, spf_state *st, const mauth_answer *a,
 
 	snprintf(problem, sizeof problem, "DNS %s lookup of %s failed: %s",
 		 what, st->target, rcode_name(a->rcode));
-	finish(c, st, SPF_R_TEMPERROR, problem, NULL, NULL, 0);
+	finish_problem(c, st, SPF_R_TEMPERROR, rcode_code(a->rcode), problem);
 	return 0;
 }
 
@@ -501,14 +569,15 @@ static int take_record(mauth_check *c, spf_state *st)
 		if (!spf_is_record(a->rr[i].data, a->rr[i].len))
 			continue;
 		if (found != NULL) {
-			fail_with(c, st, SPF_R_PERMERROR,
+			fail_with(c, st, SPF_R_PERMERROR, "multiple_records",
 				  "%s has more than one SPF record", f->domain);
 			return 0;
 		}
 		found = &a->rr[i];
 	}
 	if (found == NULL) {
-		fail_with(c, st, none_result, "no SPF record at %s", f->domain);
+		fail_with(c, st, none_result, "no_record", "no SPF record at %s",
+			  f->domain);
 		return 0;
 	}
 	f->text = arena_strndup(check_arena(c), found->data,
@@ -526,7 +595,9 @@ static int take_record(mauth_check *c, spf_state *st)
 		char problem[300];
 
 		snprintf(problem, sizeof problem, "%.80s: %s", f->domain, err);
-		finish(c, st, SPF_R_PERMERROR, problem, NULL, NULL, 0);
+		finish_problem(c, st, SPF_R_PERMERROR,
+			       f->text_len > SPF_RECORD_MAX ? "record_too_long" :
+			       "record_syntax", problem);
 	}
 	return 0;
 }
@@ -659,7 +730,7 @@ static int eval_term(mauth_check *c, spf_state *st, frame *f, const spf_term *t)
 		if (push_frame(c, st, st->target, strlen(st->target)) != 0)
 			return T_DONE;
 		if (!valid) {
-			fail_with(c, st, SPF_R_PERMERROR,
+			fail_with(c, st, SPF_R_PERMERROR, "invalid_target",
 				  "include of an invalid name: %.260s", st->target);
 			return T_DONE;
 		}
@@ -693,104 +764,139 @@ static int eval_term(mauth_check *c, spf_state *st, frame *f, const spf_term *t)
 	return T_NOMATCH;
 }
 
+/* a / exists: the one address answer. */
+static int addr_answer(mauth_check *c, spf_state *st, const spf_term *t)
+{
+	const mauth_answer *a = check_got(c, st->qid);
+
+	if (a == NULL)
+		return -1;
+	if (answer_is_temporary(a))
+		return temp_problem(c, st, a, t->mech == SPF_EXISTS ||
+				    st->ip.family == 4 ? "A" : "AAAA"), T_DONE;
+	if (ANSWER_EMPTY(a))
+		return count_void(c, st) ? T_DONE : T_NOMATCH;
+	if (t->mech == SPF_EXISTS)
+		return T_MATCH;
+	return answer_has_ip(st, a, t->cidr4, t->cidr6) ? T_MATCH : T_NOMATCH;
+}
+
+/* mx: the MX answer; asks the address records of all its names at once. */
+static int mx_answer(mauth_check *c, spf_state *st)
+{
+	const mauth_answer *a = check_got(c, st->qid);
+	size_t i;
+
+	if (a == NULL)
+		return -1;
+	if (answer_is_temporary(a))
+		return temp_problem(c, st, a, "MX"), T_DONE;
+	if (ANSWER_EMPTY(a))
+		return count_void(c, st) ? T_DONE : T_NOMATCH;
+	if (a->n > (size_t)st->max_mx) {
+		char problem[400];
+
+		snprintf(problem, sizeof problem,
+			 "%s has more than %ld MX records (max_mx_names)",
+			 st->target, st->max_mx);
+		finish_problem(c, st, SPF_R_PERMERROR, "too_many_mx_names",
+			       problem);
+		return T_DONE;
+	}
+	st->nq = 0;
+	for (i = 0; i < a->n; i++) {
+		const mauth_rr *rr = &a->rr[i];
+		size_t n = rr->len;
+		const char *name;
+
+		if (n > 0 && rr->data[n - 1] == '.')
+			n--;
+		if (!name_is_valid(rr->data, n))
+			continue;	/* includes RFC 7505's null MX "." */
+		name = arena_strndup(check_arena(c), rr->data, n);
+		if (name == NULL)
+			return -1;
+		st->qnames[st->nq] = name;
+		st->qids[st->nq++] = check_ask(c, st->ip.family == 4 ?
+					       MAUTH_T_A : MAUTH_T_AAAA, name);
+	}
+	if (st->nq == 0)
+		return T_NOMATCH;
+	st->phase = PH_MX_ADDR;
+	return T_WAIT;
+}
+
+/* mx: the address answers of the MX names. */
+static int mx_addr_answers(mauth_check *c, spf_state *st, const spf_term *t)
+{
+	const mauth_answer *a;
+	const char *temp = NULL;
+	int matched = 0, temp_rcode = 0;
+	size_t i;
+
+	for (i = 0; i < st->nq; i++) {
+		a = check_got(c, st->qids[i]);
+		if (a == NULL)
+			continue;
+		if (answer_is_temporary(a)) {
+			if (temp == NULL) {
+				temp = st->qnames[i];
+				temp_rcode = a->rcode;
+			}
+			continue;
+		}
+		if (answer_has_ip(st, a, t->cidr4, t->cidr6))
+			matched = 1;
+	}
+	if (temp != NULL) {
+		/* §5: a lookup error ends check_host() with temperror */
+		char problem[400];
+
+		snprintf(st->target, sizeof st->target, "%s", temp);
+		snprintf(problem, sizeof problem,
+			 "DNS address lookup of MX host %s failed", st->target);
+		finish_problem(c, st, SPF_R_TEMPERROR, rcode_code(temp_rcode),
+			       problem);
+		return T_DONE;
+	}
+	return matched ? T_MATCH : T_NOMATCH;
+}
+
+/* ptr: the client's PTR answer; asks the forward lookups of its names. */
+static int ptr_answer(mauth_check *c, spf_state *st)
+{
+	const mauth_answer *a = check_got(c, st->qid);
+
+	if (a == NULL)
+		return -1;
+	/* §5.5: a PTR lookup error means no match */
+	if (answer_is_temporary(a))
+		return T_NOMATCH;
+	if (ANSWER_EMPTY(a))
+		return count_void(c, st) ? T_DONE : T_NOMATCH;
+	if (take_ptr_names(c, st, a, st->target, strlen(st->target)) != 0)
+		return -1;
+	if (st->nq == 0)
+		return T_NOMATCH;
+	st->phase = PH_PTR_ADDR;
+	return T_WAIT;
+}
+
 /* Reads the answers of a term's lookups: T_MATCH, T_NOMATCH, T_WAIT or T_DONE. */
 static int term_answers(mauth_check *c, spf_state *st, const spf_term *t)
 {
 	const mauth_answer *a;
 	size_t i;
-	int matched = 0, temp = 0;
 
 	switch (st->phase) {
 	case PH_ADDR:
-		a = check_got(c, st->qid);
-		if (a == NULL)
-			return -1;
-		if (answer_is_temporary(a))
-			return temp_problem(c, st, a, t->mech == SPF_EXISTS ||
-					    st->ip.family == 4 ? "A" : "AAAA"), T_DONE;
-		if (ANSWER_EMPTY(a))
-			return count_void(c, st) ? T_DONE : T_NOMATCH;
-		if (t->mech == SPF_EXISTS)
-			return T_MATCH;
-		return answer_has_ip(st, a, t->cidr4, t->cidr6) ? T_MATCH : T_NOMATCH;
+		return addr_answer(c, st, t);
 	case PH_MX:
-		a = check_got(c, st->qid);
-		if (a == NULL)
-			return -1;
-		if (answer_is_temporary(a))
-			return temp_problem(c, st, a, "MX"), T_DONE;
-		if (ANSWER_EMPTY(a))
-			return count_void(c, st) ? T_DONE : T_NOMATCH;
-		if (a->n > (size_t)st->max_mx) {
-			char problem[400];
-
-			snprintf(problem, sizeof problem,
-				 "%s has more than %ld MX records (max_mx_names)",
-				 st->target, st->max_mx);
-			finish(c, st, SPF_R_PERMERROR, problem, NULL, NULL, 0);
-			return T_DONE;
-		}
-		st->nq = 0;
-		for (i = 0; i < a->n; i++) {
-			const mauth_rr *rr = &a->rr[i];
-			size_t n = rr->len;
-			const char *name;
-
-			if (n > 0 && rr->data[n - 1] == '.')
-				n--;
-			if (!name_is_valid(rr->data, n))
-				continue;	/* includes RFC 7505's null MX "." */
-			name = arena_strndup(check_arena(c), rr->data, n);
-			if (name == NULL)
-				return -1;
-			st->qnames[st->nq] = name;
-			st->qids[st->nq++] = check_ask(c, st->ip.family == 4 ?
-						       MAUTH_T_A : MAUTH_T_AAAA, name);
-		}
-		if (st->nq == 0)
-			return T_NOMATCH;
-		st->phase = PH_MX_ADDR;
-		return T_WAIT;
+		return mx_answer(c, st);
 	case PH_MX_ADDR:
-		for (i = 0; i < st->nq; i++) {
-			a = check_got(c, st->qids[i]);
-			if (a == NULL)
-				continue;
-			if (answer_is_temporary(a)) {
-				if (!temp)
-					snprintf(st->target, sizeof st->target, "%s",
-						 st->qnames[i]);
-				temp = 1;
-				continue;
-			}
-			if (answer_has_ip(st, a, t->cidr4, t->cidr6))
-				matched = 1;
-		}
-		if (temp) {
-			/* §5: a lookup error ends check_host() with temperror */
-			char problem[400];
-
-			snprintf(problem, sizeof problem,
-				 "DNS address lookup of MX host %s failed", st->target);
-			finish(c, st, SPF_R_TEMPERROR, problem, NULL, NULL, 0);
-			return T_DONE;
-		}
-		return matched ? T_MATCH : T_NOMATCH;
+		return mx_addr_answers(c, st, t);
 	case PH_PTR:
-		a = check_got(c, st->qid);
-		if (a == NULL)
-			return -1;
-		/* §5.5: a PTR lookup error means no match */
-		if (answer_is_temporary(a))
-			return T_NOMATCH;
-		if (ANSWER_EMPTY(a))
-			return count_void(c, st) ? T_DONE : T_NOMATCH;
-		if (take_ptr_names(c, st, a, st->target, strlen(st->target)) != 0)
-			return -1;
-		if (st->nq == 0)
-			return T_NOMATCH;
-		st->phase = PH_PTR_ADDR;
-		return T_WAIT;
+		return ptr_answer(c, st);
 	case PH_PTR_ADDR:
 		/* §5.5: names whose forward lookup fails are skipped */
 		for (i = 0; i < st->nq; i++) {
@@ -850,7 +956,7 @@ static void finish_fail(mauth_check *c, spf_state *st, const char *exp_text,
 		else
 			text = st->default_exp, n = st->default_exp_len;
 	}
-	finish(c, st, SPF_R_FAIL, NULL, st->final_term, text, n);
+	finish(c, st, SPF_R_FAIL, st->final_term, text, n);
 }
 
 /* The TXT answer for exp=: §6.2 wants exactly one record. */
@@ -895,7 +1001,7 @@ static int frame_done(mauth_check *c, spf_state *st, int result,
 		if (st->depth == 1) {
 			st->final_term = t;
 			if (result != SPF_R_FAIL) {
-				finish(c, st, result, NULL, t, NULL, 0);
+				finish(c, st, result, t, NULL, 0);
 				return 0;
 			}
 			st->explaining = 1;
@@ -950,7 +1056,7 @@ static int run(mauth_check *c, spf_state *st)
 				  &valid) != 0)
 			return 0;
 		if (!valid) {
-			fail_with(c, st, SPF_R_PERMERROR,
+			fail_with(c, st, SPF_R_PERMERROR, "invalid_target",
 				  "redirect to an invalid name: %.260s", st->target);
 			return 0;
 		}
@@ -971,7 +1077,7 @@ static int start(mauth_check *c, spf_state *st)
 	size_t n;
 
 	if (st->bad_input != NULL) {
-		finish(c, st, SPF_R_NONE, st->bad_input, NULL, NULL, 0);
+		finish_problem(c, st, SPF_R_NONE, st->bad_code, st->bad_input);
 		return 0;
 	}
 	/*
@@ -981,17 +1087,18 @@ static int start(mauth_check *c, spf_state *st)
 	 * is judged whole, never shortened into another name.
 	 */
 	if (st->idn_bad) {
-		finish(c, st, SPF_R_NONE, "the domain's U-labels do not convert "
-		       "to A-labels (UTS #46, RFC 8616 §4)", NULL, NULL, 0);
+		finish_problem(c, st, SPF_R_NONE, "identity_invalid",
+			       "the domain's U-labels do not convert "
+			       "to A-labels (UTS #46, RFC 8616 §4)");
 		return 0;
 	}
 	n = st->sdomain_len;
 	if (n > 0 && st->sdomain[n - 1] == '.')
 		n--;
 	if (n > NAME_MAX_TEXT) {
-		finish(c, st, SPF_R_NONE, "the domain is longer than 253 octets "
-		       "(RFC 1035 §2.3.4), not a valid name (RFC 7208 §4.3)",
-		       NULL, NULL, 0);
+		finish_problem(c, st, SPF_R_NONE, "identity_invalid",
+			       "the domain is longer than 253 octets "
+			       "(RFC 1035 §2.3.4), not a valid name (RFC 7208 §4.3)");
 		return 0;
 	}
 	memcpy(st->target, st->sdomain, n);
@@ -999,8 +1106,8 @@ static int start(mauth_check *c, spf_state *st)
 	if (!name_is_valid(st->target, n) ||
 	    memchr(st->target, '.', n) == NULL ||
 	    memchr(st->target, '\\', n) != NULL) {
-		finish(c, st, SPF_R_NONE, "the domain is not a valid multi-label name",
-		       NULL, NULL, 0);
+		finish_problem(c, st, SPF_R_NONE, "identity_invalid",
+			       "the domain is not a valid multi-label name");
 		return 0;
 	}
 	if (push_frame(c, st, st->target, n) != 0)

@@ -265,17 +265,11 @@ static int parse_mechanism(spf_term *t, const char *name, size_t nlen,
 	FAIL("'%s': bad argument", mechs[i].name);
 }
 
-int spf_record_parse(const char *txt, size_t len, spf_record *rec,
-		     arena *a, char *err, size_t errlen)
+/* Room for the terms: at most one per space (memchr beats a byte loop). */
+static int alloc_terms(const char *txt, size_t len, spf_record *rec, arena *a)
 {
-	size_t i, n = 0, max = 0;
+	size_t i, max = 0;
 
-	memset(rec, 0, sizeof *rec);
-	if (!spf_is_record(txt, len))
-		FAIL("not an SPF record");
-	if (len > SPF_RECORD_MAX)
-		FAIL("record longer than %d bytes", SPF_RECORD_MAX);
-	/* at most one term per space; memchr is much faster than a byte loop */
 	for (i = 6; i < len; i++) {
 		const char *sp = memchr(txt + i, ' ', len - i);
 
@@ -285,72 +279,106 @@ int spf_record_parse(const char *txt, size_t len, spf_record *rec,
 		i = (size_t)(sp - txt);
 	}
 	rec->terms = arena_alloc(a, (max ? max : 1) * sizeof *rec->terms);
-	if (rec->terms == NULL)
+	return rec->terms != NULL ? 0 : MAUTH_ENOMEM;
+}
+
+/*
+ * A term's qualifier (§4.6.2) and name: the mechanism or modifier name
+ * ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ), of length *nlen (0: none).
+ */
+static const char *term_name(const char *tok, size_t tlen, int *qual,
+			     int *has_qual, size_t *nlen)
+{
+	const char *name = tok;
+
+	*qual = SPF_R_PASS;
+	*has_qual = 1;
+	switch (*name) {
+	case '+': *qual = SPF_R_PASS; break;
+	case '-': *qual = SPF_R_FAIL; break;
+	case '~': *qual = SPF_R_SOFTFAIL; break;
+	case '?': *qual = SPF_R_NEUTRAL; break;
+	default: *has_qual = 0; break;
+	}
+	name += *has_qual;
+	*nlen = 0;
+	if (name < tok + tlen && is_alpha((unsigned char)*name))
+		while (name + *nlen < tok + tlen &&
+		       (is_alpha((unsigned char)name[*nlen]) ||
+			is_digit((unsigned char)name[*nlen]) ||
+			name[*nlen] == '-' || name[*nlen] == '_' ||
+			name[*nlen] == '.'))
+			(*nlen)++;
+	return name;
+}
+
+/* name=value (§6): redirect= and exp= once each; others must parse. */
+static int parse_modifier(spf_record *rec, const char *name, size_t nlen,
+			  const char *val, size_t vlen, char *err, size_t errlen)
+{
+	int uses_p = 0;
+
+	if (ascii_ieq(name, nlen, "redirect", 8) || ascii_ieq(name, nlen, "exp", 3)) {
+		int is_redirect = lower((unsigned char)name[0]) == 'r';
+
+		if (is_redirect ? rec->redirect != NULL : rec->exp != NULL)
+			FAIL("'%s=' appears twice", is_redirect ? "redirect" : "exp");
+		if (!spf_domain_spec_ok(val, vlen, &uses_p))
+			FAIL("'%s=': bad domain-spec", is_redirect ? "redirect" : "exp");
+		if (is_redirect) {
+			rec->redirect = val;
+			rec->redirect_len = vlen;
+			rec->redirect_uses_p = (unsigned char)uses_p;
+		} else {
+			rec->exp = val;
+			rec->exp_len = vlen;
+			rec->exp_uses_p = (unsigned char)uses_p;
+		}
+	} else if (spf_macro_check(val, vlen, 0, NULL) != MACRO_OK) {
+		/* §6: unknown modifiers are ignored, but must parse */
+		FAIL("modifier '%.*s': bad macro-string",
+		     (int)(nlen > 40 ? 40 : nlen), name);
+	}
+	return 0;
+}
+
+int spf_record_parse(const char *txt, size_t len, spf_record *rec,
+		     arena *a, char *err, size_t errlen)
+{
+	size_t i = 6, n = 0;
+
+	memset(rec, 0, sizeof *rec);
+	if (!spf_is_record(txt, len))
+		FAIL("not an SPF record");
+	if (len > SPF_RECORD_MAX)
+		FAIL("record longer than %d bytes", SPF_RECORD_MAX);
+	if (alloc_terms(txt, len, rec, a) != 0)
 		return MAUTH_ENOMEM;
-	i = 6;
 	while (i < len) {
-		const char *tok, *name;
+		const char *tok, *name, *sp;
 		size_t tlen, nlen;
 		spf_term *t;
-		int qual = SPF_R_PASS, has_qual = 0, uses_p = 0;
+		int qual, has_qual, rc;
 
 		while (i < len && txt[i] == ' ')
 			i++;
 		if (i == len)
 			break;
 		tok = txt + i;
-		{
-			const char *sp = memchr(tok, ' ', len - i);
-
-			i = sp != NULL ? (size_t)(sp - txt) : len;
-		}
+		sp = memchr(tok, ' ', len - i);
+		i = sp != NULL ? (size_t)(sp - txt) : len;
 		tlen = (size_t)(txt + i - tok);
-		name = tok;
-		switch (*name) {
-		case '+': qual = SPF_R_PASS; has_qual = 1; break;
-		case '-': qual = SPF_R_FAIL; has_qual = 1; break;
-		case '~': qual = SPF_R_SOFTFAIL; has_qual = 1; break;
-		case '?': qual = SPF_R_NEUTRAL; has_qual = 1; break;
-		}
-		name += has_qual;
-		nlen = 0;
-		if (name < tok + tlen && is_alpha((unsigned char)*name))
-			while (name + nlen < tok + tlen &&
-			       (is_alpha((unsigned char)name[nlen]) ||
-				is_digit((unsigned char)name[nlen]) ||
-				name[nlen] == '-' || name[nlen] == '_' ||
-				name[nlen] == '.'))
-				nlen++;
+		name = term_name(tok, tlen, &qual, &has_qual, &nlen);
 		if (nlen == 0)
 			FAIL("bad term '%.*s'", (int)(tlen > 40 ? 40 : tlen), tok);
 		if (name + nlen < tok + tlen && name[nlen] == '=') {
-			const char *val = name + nlen + 1;
-			size_t vlen = (size_t)(tok + tlen - val);
-
 			if (has_qual)
 				FAIL("a modifier takes no qualifier");
-			if (ascii_ieq(name, nlen, "redirect", 8) ||
-			    ascii_ieq(name, nlen, "exp", 3)) {
-				int is_redirect = lower((unsigned char)name[0]) == 'r';
-
-				if (is_redirect ? rec->redirect != NULL : rec->exp != NULL)
-					FAIL("'%s=' appears twice", is_redirect ? "redirect" : "exp");
-				if (!spf_domain_spec_ok(val, vlen, &uses_p))
-					FAIL("'%s=': bad domain-spec", is_redirect ? "redirect" : "exp");
-				if (is_redirect) {
-					rec->redirect = val;
-					rec->redirect_len = vlen;
-					rec->redirect_uses_p = (unsigned char)uses_p;
-				} else {
-					rec->exp = val;
-					rec->exp_len = vlen;
-					rec->exp_uses_p = (unsigned char)uses_p;
-				}
-			} else if (spf_macro_check(val, vlen, 0, NULL) != MACRO_OK) {
-				/* §6: unknown modifiers are ignored, but must parse */
-				FAIL("modifier '%.*s': bad macro-string",
-				     (int)(nlen > 40 ? 40 : nlen), name);
-			}
+			rc = parse_modifier(rec, name, nlen, name + nlen + 1,
+					    (size_t)(tok + tlen - name - nlen - 1),
+					    err, errlen);
+			if (rc != 0)
+				return rc;
 			continue;
 		}
 		t = &rec->terms[n];
@@ -358,13 +386,10 @@ int spf_record_parse(const char *txt, size_t len, spf_record *rec,
 		t->result = (unsigned char)qual;
 		t->text = tok;
 		t->text_len = tlen;
-		{
-			int rc = parse_mechanism(t, name, nlen, name + nlen,
-						 (size_t)(tok + tlen - name - nlen),
-						 err, errlen);
-			if (rc != 0)
-				return rc;
-		}
+		rc = parse_mechanism(t, name, nlen, name + nlen,
+				     (size_t)(tok + tlen - name - nlen), err, errlen);
+		if (rc != 0)
+			return rc;
 		n++;
 	}
 	rec->n = n;

@@ -183,6 +183,38 @@ static int sig_instance(const msg_field *f)
 	return t == NULL ? 0 : instance_of(t->val, t->vlen);
 }
 
+/* t= and x= of an AMS/AS: timestamps, x= not past (RFC 6376 §3.5). */
+static int read_times(const arc_state *st, const tag_list *tl, arc_sig *s)
+{
+	const tag *t;
+	long long ts = -1;
+
+	if ((t = tags_get(tl, "t")) != NULL) {
+		if ((ts = tag_number(t, 18)) < 0) {
+			sig_decide(s, "permerror", "tag_malformed",
+				   "t= is not a timestamp%s", "");
+			return 0;
+		}
+		s->t = ts;
+		s->has_t = 1;
+	}
+	if ((t = tags_get(tl, "x")) != NULL) {
+		long long x;
+
+		if ((x = tag_number(t, 18)) < 0) {
+			sig_decide(s, "permerror", "tag_malformed",
+				   "x= is not a timestamp%s", "");
+			return 0;
+		}
+		if ((ts >= 0 && x < ts) || (st->now >= 0 && x < st->now)) {
+			sig_decide(s, "permerror", "expired",
+				   "signature expired (x=)%s", "");
+			return 0;
+		}
+	}
+	return 0;
+}
+
 /*
  * The tags AMS and AS share: a=, b=, d=, s=, t=, x=.  Returns 0 (s->result
  * set when unusable) or -1 on ENOMEM.
@@ -191,7 +223,6 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 			const tag_list *tl, arc_sig *s)
 {
 	const tag *t;
-	long long ts = -1;
 
 	if ((t = tags_get(tl, "d")) != NULL && (s->domain = tag_dup(a, t)) == NULL)
 		return -1;
@@ -243,30 +274,7 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 			   "selector%s", "");
 		return 0;
 	}
-	if ((t = tags_get(tl, "t")) != NULL) {
-		if ((ts = tag_number(t, 18)) < 0) {
-			sig_decide(s, "permerror", "tag_malformed",
-				   "t= is not a timestamp%s", "");
-			return 0;
-		}
-		s->t = ts;
-		s->has_t = 1;
-	}
-	if ((t = tags_get(tl, "x")) != NULL) {
-		long long x;
-
-		if ((x = tag_number(t, 18)) < 0) {
-			sig_decide(s, "permerror", "tag_malformed",
-				   "x= is not a timestamp%s", "");
-			return 0;
-		}
-		if ((ts >= 0 && x < ts) || (st->now >= 0 && x < st->now)) {
-			sig_decide(s, "permerror", "expired",
-				   "signature expired (x=)%s", "");
-			return 0;
-		}
-	}
-	return 0;
+	return read_times(st, tl, s);
 }
 
 /* bh= of an AMS: a base64 SHA-256 hash (RFC 8617 §4.1.2, as DKIM's). */

@@ -843,8 +843,8 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 static void check_sig(mauth_check *c, const arc_state *st, arc_sig *s)
 {
 	dkim_key_need need;
+	dkim_signed sd;
 	dkim_key k;
-	int ok;
 
 	if (s->result != NULL || s->qid == 0)
 		return;
@@ -855,20 +855,18 @@ static void check_sig(mauth_check *c, const arc_state *st, arc_sig *s)
 	need.min_bits = st->min_bits;
 	dkim_key_check(check_got(c, s->qid), &need, &k);
 	s->key_bits = k.bits;
-	if (k.result != NULL) {
+	if (k.result == NULL) {
+		sd.alg = s->alg;
+		sd.digest = s->digest;
+		sd.dlen = s->dlen;
+		sd.sig = s->b;
+		sd.slen = s->blen;
+		sd.bh_fail = s->bh_fail;
+		sd.bh_code = s->bh_code;
+		dkim_key_verify(&k, &sd);
+	}
+	if (strcmp(k.result, "pass") != 0)
 		sig_decide(s, k.result, k.code, "%s", k.problem);
-		return;
-	}
-	if (s->bh_fail != NULL) {
-		crypto_key_free(k.key);
-		sig_decide(s, "fail", s->bh_code, "%s", s->bh_fail);
-		return;
-	}
-	ok = crypto_verify(k.key, s->alg, s->digest, s->dlen, s->b, s->blen);
-	crypto_key_free(k.key);
-	if (ok != 1)
-		sig_decide(s, "fail", "signature_mismatch",
-			   "signature did not verify%s", "");
 	else
 		sig_decide(s, "pass", NULL, NULL, NULL);
 }

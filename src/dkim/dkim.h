@@ -52,6 +52,21 @@ typedef struct {
 void dkim_key_check(const mauth_answer *a, const dkim_key_need *need,
 		    dkim_key *out);
 
+/* What is verified of a signature once its key fits. */
+typedef struct {
+	int alg;				/* HASH_SHA256 or HASH_SHA1 */
+	const unsigned char *digest, *sig;	/* header hash; b= decoded */
+	size_t dlen, slen;
+	const char *bh_fail, *bh_code;		/* body verdict; NULL: it matched */
+} dkim_signed;
+
+/*
+ * The verdict on a signature whose key fits (k->result NULL): the body
+ * hash first, then the signature (RFC 6376 §6.1.3).  Frees k->key.  Sets
+ * k->result to "pass", or to "fail" with k->code and k->problem.
+ */
+void dkim_key_verify(dkim_key *k, const dkim_signed *sig);
+
 /* Is list (colon-separated, compacted) holding word (case-insensitive)? */
 int dkim_list_has(const char *list, const char *word);
 

@@ -226,3 +226,24 @@ void dkim_key_check(const mauth_answer *a, const dkim_key_need *need,
 		check_record(a->rr[i].data, a->rr[i].len, need, out);
 	}
 }
+
+void dkim_key_verify(dkim_key *k, const dkim_signed *sig)
+{
+	int ok;
+
+	if (sig->bh_fail != NULL) {
+		crypto_key_free(k->key);
+		k->key = NULL;
+		refuse(k, "fail", sig->bh_code, "%s", sig->bh_fail);
+		return;
+	}
+	ok = crypto_verify(k->key, sig->alg, sig->digest, sig->dlen, sig->sig,
+			   sig->slen);
+	crypto_key_free(k->key);
+	k->key = NULL;
+	if (ok != 1)
+		refuse(k, "fail", "signature_mismatch",
+		       "signature did not verify%s", "");
+	else
+		k->result = "pass";
+}

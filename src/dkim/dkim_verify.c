@@ -65,7 +65,7 @@ typedef struct {
 	const msg_field *field;	/* valid during init only */
 	size_t hdlen;
 	unsigned qid;
-	int key_bits, testing, checked, canon_bad;
+	int key_bits, testing, canon_bad;
 	const char *bh_fail;	/* body hash problem, decided after the key */
 	const char *bh_code;	/* its code */
 	const char *code;	/* the problem's code (doc/codes.md) */
@@ -834,8 +834,8 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 static void check_key(const dkim_state *st, dkim_sig *s, const mauth_answer *a)
 {
 	dkim_key_need need;
+	dkim_signed sd;
 	dkim_key k;
-	int ok;
 
 	need.keytype = s->keytype;
 	need.alg = s->alg;
@@ -845,29 +845,23 @@ static void check_key(const dkim_state *st, dkim_sig *s, const mauth_answer *a)
 	dkim_key_check(a, &need, &k);
 	s->key_bits = k.bits;
 	s->testing = k.testing;
-	if (k.result != NULL) {
+	if (k.result == NULL) {
+		sd.alg = s->alg;
+		sd.digest = s->hdigest;
+		sd.dlen = s->hdlen;
+		sd.sig = s->b;
+		sd.slen = s->blen;
+		sd.bh_fail = s->bh_fail;
+		sd.bh_code = s->bh_code;
+		dkim_key_verify(&k, &sd);
+	}
+	if (strcmp(k.result, "pass") != 0)
 		decide(s, k.result, k.code, "%s", k.problem);
-		return;
-	}
-	if (s->bh_fail != NULL) {
-		crypto_key_free(k.key);
-		decide(s, "fail", s->bh_code, "%s", s->bh_fail);
-		return;
-	}
-	ok = crypto_verify(k.key, s->alg, s->hdigest, s->hdlen, s->b, s->blen);
-	crypto_key_free(k.key);
-	s->checked = 1;
-	if (ok != 1) {
-		decide(s, "fail", "signature_mismatch",
-		       "signature did not verify%s", "");
-		return;
-	}
-	if (s->alg == HASH_SHA1 && !st->allow_sha1) {
+	else if (s->alg == HASH_SHA1 && !st->allow_sha1)
 		decide(s, "policy", "sha1_forbidden", "rsa-sha1 verifies but is "
 		       "not acceptable (RFC 8301 3.1)%s", "");
-		return;
-	}
-	decide(s, "pass", NULL, NULL, NULL);
+	else
+		decide(s, "pass", NULL, NULL, NULL);
 }
 
 /* header.b: the shortest prefix (>= 8) no other signature shares. */

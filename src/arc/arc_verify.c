@@ -28,7 +28,7 @@
  * "header.d=contoso.com.attacker.example" it reads "header.d=contoso.com".
  *
  * What a trust policy needs about the AMS's coverage, with DKIM's meaning
- * (dkim.c, note_unsigned; RFC 6376 §8.15): ams_headers, the h= names
+ * (dkim_verify.c, note_unsigned; RFC 6376 §8.15): ams_headers, the h= names
  * lower-cased in order; ams_unsigned_headers, "from, subject", the signed
  * names that occur more often in the message than h= covers (an added
  * copy nobody signed), absent when none; ams_body_length (l=) and
@@ -588,7 +588,7 @@ static int aar_copy(arena *a, arc_set *set)
 
 /*
  * ams_unsigned_headers: each h= name (once) that the message holds more
- * often than h= lists it, lower-cased, ", "-joined; as dkim.c's
+ * often than h= lists it, lower-cased, ", "-joined; as dkim_verify.c's
  * note_unsigned, but sized to the names so that nothing is cut.
  */
 static int note_ams_unsigned(arena *a, const msg *m, arc_set *set)

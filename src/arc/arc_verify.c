@@ -215,6 +215,17 @@ static int read_times(const arc_state *st, const tag_list *tl, arc_sig *s)
 	return 0;
 }
 
+/* The tag list of an AMS/AS; 1 with s decided when it is not one. */
+static int read_tags(const msg_field *f, tag_list *tl, arc_sig *s)
+{
+	const char *why = NULL;
+
+	if (tags_parse(f->value, f->vlen, tl, &why) == 0)
+		return 0;
+	sig_decide(s, "permerror", "signature_syntax", "syntax error: %s", why);
+	return 1;
+}
+
 /*
  * The tags AMS and AS share: a=, b=, d=, s=, t=, x=.  Returns 0 (s->result
  * set when unusable) or -1 on ENOMEM.
@@ -391,15 +402,11 @@ static int parse_ams(arena *a, const arc_state *st, arc_set *set)
 	arc_sig *s = &set->ams_sig;
 	tag_list tl;
 	const tag *t;
-	const char *why = NULL;
 	int rc;
 
 	set->l = -1;
-	if (tags_parse(f->value, f->vlen, &tl, &why) != 0) {
-		sig_decide(s, "permerror", "signature_syntax", "syntax error: %s",
-			   why);
+	if (read_tags(f, &tl, s) != 0)
 		return 0;
-	}
 	if (parse_common(a, st, f, &tl, s) != 0)
 		return -1;
 	if (s->result != NULL || read_ams_bh(&tl, set) != 0 ||
@@ -421,14 +428,10 @@ static int parse_as(arena *a, const arc_state *st, arc_set *set)
 	arc_sig *s = &set->as_sig;
 	tag_list tl;
 	const tag *t;
-	const char *why = NULL;
 
 	set->cv = CV_BAD;
-	if (tags_parse(f->value, f->vlen, &tl, &why) != 0) {
-		sig_decide(s, "permerror", "signature_syntax", "syntax error: %s",
-			   why);
+	if (read_tags(f, &tl, s) != 0)
 		return 0;
-	}
 	if ((t = tags_get(&tl, "cv")) != NULL) {
 		if (t->vlen == 4 && memcmp(t->val, "none", 4) == 0)
 			set->cv = CV_NONE;
@@ -839,32 +842,21 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 	return rc;
 }
 
-/* Checks s with its key (dkim_key_check), body hash and signature. */
+/* Checks s with its key, body hash and signature (dkim_key_judge). */
 static void check_sig(mauth_check *c, const arc_state *st, arc_sig *s)
 {
-	dkim_key_need need;
-	dkim_signed sd;
+	/* ARC signatures have no i= identity: no t=s check */
+	const dkim_key_need need = { .keytype = s->keytype, .alg = s->alg,
+		.domain = s->domain, .identity = NULL, .min_bits = st->min_bits };
+	const dkim_signed sd = { .alg = s->alg, .digest = s->digest,
+		.dlen = s->dlen, .sig = s->b, .slen = s->blen,
+		.bh_fail = s->bh_fail, .bh_code = s->bh_code };
 	dkim_key k;
 
 	if (s->result != NULL || s->qid == 0)
 		return;
-	need.keytype = s->keytype;
-	need.alg = s->alg;
-	need.domain = s->domain;
-	need.identity = NULL;	/* ARC signatures have no i= identity */
-	need.min_bits = st->min_bits;
-	dkim_key_check(check_got(c, s->qid), &need, &k);
+	dkim_key_judge(check_got(c, s->qid), &need, &sd, &k);
 	s->key_bits = k.bits;
-	if (k.result == NULL) {
-		sd.alg = s->alg;
-		sd.digest = s->digest;
-		sd.dlen = s->dlen;
-		sd.sig = s->b;
-		sd.slen = s->blen;
-		sd.bh_fail = s->bh_fail;
-		sd.bh_code = s->bh_code;
-		dkim_key_verify(&k, &sd);
-	}
 	if (strcmp(k.result, "pass") != 0)
 		sig_decide(s, k.result, k.code, "%s", k.problem);
 	else

@@ -61,11 +61,14 @@ typedef struct {
 } dkim_signed;
 
 /*
- * The verdict on a signature whose key fits (k->result NULL): the body
- * hash first, then the signature (RFC 6376 §6.1.3).  Frees k->key.  Sets
- * k->result to "pass", or to "fail" with k->code and k->problem.
+ * The verdict on a signature: dkim_key_check, then, when the key fits,
+ * the body hash and the signature (RFC 6376 §6.1.3: the body hash is
+ * judged once the key is known, so a key problem is reported first).  out
+ * gets "pass", or the first failure with its code and problem (and the
+ * key's size and t= flags whenever they were read); it holds no key after.
  */
-void dkim_key_verify(dkim_key *k, const dkim_signed *sig);
+void dkim_key_judge(const mauth_answer *a, const dkim_key_need *need,
+		    const dkim_signed *sig, dkim_key *out);
 
 /* Is list (colon-separated, compacted) holding word (case-insensitive)? */
 int dkim_list_has(const char *list, const char *word);

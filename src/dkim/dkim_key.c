@@ -13,6 +13,8 @@
  *   p=  the key, base64; empty means revoked (§3.6.1, §6.1.2)
  * and RSA keys below the caller's minimum are refused (RFC 8301 §3.2).
  * The checks run in that order; the first that fails is the result.
+ * dkim_key_judge then checks the body hash and the signature with the key
+ * (RFC 6376 §6.1.3), so that both verifiers decide a signature alike.
  */
 #include <stdio.h>
 #include <string.h>
@@ -227,7 +229,11 @@ void dkim_key_check(const mauth_answer *a, const dkim_key_need *need,
 	}
 }
 
-void dkim_key_verify(dkim_key *k, const dkim_signed *sig)
+/*
+ * The verdict once the key fits (k->result NULL): body hash, then the
+ * signature.  Frees k->key.
+ */
+static void verify_signed(dkim_key *k, const dkim_signed *sig)
 {
 	int ok;
 
@@ -246,4 +252,12 @@ void dkim_key_verify(dkim_key *k, const dkim_signed *sig)
 		       "signature did not verify%s", "");
 	else
 		k->result = "pass";
+}
+
+void dkim_key_judge(const mauth_answer *a, const dkim_key_need *need,
+		    const dkim_signed *sig, dkim_key *out)
+{
+	dkim_key_check(a, need, out);
+	if (out->result == NULL)
+		verify_signed(out, sig);
 }

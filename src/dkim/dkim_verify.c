@@ -833,28 +833,17 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
  */
 static void check_key(const dkim_state *st, dkim_sig *s, const mauth_answer *a)
 {
-	dkim_key_need need;
-	dkim_signed sd;
+	const dkim_key_need need = { .keytype = s->keytype, .alg = s->alg,
+		.domain = s->domain, .identity = s->identity,
+		.min_bits = st->min_bits };
+	const dkim_signed sd = { .alg = s->alg, .digest = s->hdigest,
+		.dlen = s->hdlen, .sig = s->b, .slen = s->blen,
+		.bh_fail = s->bh_fail, .bh_code = s->bh_code };
 	dkim_key k;
 
-	need.keytype = s->keytype;
-	need.alg = s->alg;
-	need.domain = s->domain;
-	need.identity = s->identity;
-	need.min_bits = st->min_bits;
-	dkim_key_check(a, &need, &k);
+	dkim_key_judge(a, &need, &sd, &k);
 	s->key_bits = k.bits;
 	s->testing = k.testing;
-	if (k.result == NULL) {
-		sd.alg = s->alg;
-		sd.digest = s->hdigest;
-		sd.dlen = s->hdlen;
-		sd.sig = s->b;
-		sd.slen = s->blen;
-		sd.bh_fail = s->bh_fail;
-		sd.bh_code = s->bh_code;
-		dkim_key_verify(&k, &sd);
-	}
 	if (strcmp(k.result, "pass") != 0)
 		decide(s, k.result, k.code, "%s", k.problem);
 	else if (s->alg == HASH_SHA1 && !st->allow_sha1)

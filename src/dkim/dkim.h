@@ -35,7 +35,9 @@ typedef struct {
 
 #define DKIM_KEY_PROBLEM_MAX 256
 typedef struct {
-	const char *result;	/* NULL: the key fits; else permerror/temperror */
+	/* NULL: the key fits; else permerror or temperror (and, after
+	 * dkim_key_judge, pass or fail) */
+	const char *result;
 	const char *code;	/* with result: its word in doc/codes.md */
 	char problem[DKIM_KEY_PROBLEM_MAX];	/* with result: why, for people */
 	crypto_key *key;	/* with result NULL: the key; crypto_key_free it */

@@ -6,7 +6,9 @@
  *
  * Result: { seal, message_signature, authentication_results (the three
  * header fields, each without a final CRLF), instance, cv }, or
- * { problem } when no set can be added.
+ * { problem, code } when no set can be added.  What DKIM's signer does
+ * the same way (arguments, default fields, key checks, hashing, signing)
+ * is in dkim/dkim_signer.c.
  *
  * Layout: tags in alphabetical order, one space after each ";", folded
  * only between tags, never inside b= (whitespace inside b= would change
@@ -27,23 +29,27 @@
 #define FOLD_AT 78
 #define AR_TEXT_MAX 16384	/* bytes of Authentication-Results carried */
 
-/* RFC 6376 §5.4.1's fields worth signing, plus DKIM-Signature. */
-static const char *const default_fields[] = {
-	"from", "reply-to", "subject", "date", "to", "cc", "resent-date",
-	"resent-from", "resent-to", "resent-cc", "in-reply-to", "references",
-	"list-id", "list-help", "list-unsubscribe", "list-subscribe",
-	"list-post", "list-owner", "list-archive", "message-id",
-	"mime-version", "content-type", "content-transfer-encoding",
-	"dkim-signature",
-};
-
 enum { CV_NONE = 1, CV_PASS, CV_FAIL };
 static const char *const cv_word[] = { "", "none", "pass", "fail" };
 
 typedef struct {
 	const char *seal, *ams, *aar, *problem;
+	const char *code;	/* the problem's (doc/codes.md) */
 	int instance, cv;
 } seal_state;
+
+/* What only ARC seals with. */
+typedef struct {
+	const char *ar, *authserv;	/* the A-R text; authserv_id or NULL */
+	size_t arlen;
+	int cv;				/* given, or 0 */
+} seal_opts;
+
+/* The chain on the message: its fields by instance, AAR/AMS/AS. */
+typedef struct {
+	const msg_field *sets[ARC_MAX_INSTANCES + 1][3];
+	int top;			/* the newest instance, 0: none */
+} chain;
 
 /* "; " before the next item, or ";" CRLF SP when the line would grow long. */
 static void sep(textbuf *t, size_t next)
@@ -166,30 +172,6 @@ static int ar_arc_result(const char *s)
 	return found;
 }
 
-/* Signs the hash state h; the base64 signature, malloc'd, or NULL. */
-static char *sign_b64(crypto_key *k, crypto_hash *h, const char **why)
-{
-	unsigned char digest[HASH_MAX], sig[SIG_MAX];
-	size_t dlen = crypto_hash_final(h, digest), slen;
-	char *out;
-
-	slen = dlen ? crypto_sign(k, HASH_SHA256, digest, dlen, sig) : 0;
-	if (slen == 0) {
-		*why = "signing failed";
-		return NULL;
-	}
-	out = malloc(4 * ((slen + 2) / 3) + 1);
-	if (out != NULL)
-		b64_encode(sig, slen, out);
-	return out;
-}
-
-typedef struct {
-	const char *domain, *selector, *alg, *ar;
-	long now;
-	int has_now;
-} seal_opts;
-
 /*
  * Builds "Name: a=..; b=" + sig + rest, where items[bi] is "b=".  With
  * sig NULL the b= value is empty (what gets hashed).
@@ -211,356 +193,342 @@ static void build(textbuf *t, const char *name, const char *const *items,
 	}
 }
 
+/* A problem that ends sealing: the result, not an error of the call. */
+static int give_up(seal_state *st, const char *code, const char *problem)
+{
+	st->problem = problem;
+	st->code = code;
+	return 0;
+}
+
+/* The arguments only ARC takes: authentication_results, authserv_id, cv. */
+static int read_opts(const params *p, seal_opts *o, char *err, size_t errlen)
+{
+	const char *cvp = param_get(p, "cv", NULL);
+
+	o->ar = param_get(p, "authentication_results", &o->arlen);
+	o->authserv = param_get(p, "authserv_id", NULL);
+	if (o->ar == NULL) {
+		snprintf(err, errlen, "authentication_results: required");
+		return MAUTH_EINVAL;
+	}
+	if (o->authserv != NULL && (o->authserv[0] == '\0' ||
+				    strpbrk(o->authserv, "; \t\r\n"))) {
+		snprintf(err, errlen, "authserv_id: want a token");
+		return MAUTH_EINVAL;
+	}
+	o->cv = 0;
+	if (cvp == NULL)
+		return 0;
+	for (o->cv = CV_NONE; o->cv <= CV_FAIL; o->cv++)
+		if (strcmp(cvp, cv_word[o->cv]) == 0)
+			return 0;
+	snprintf(err, errlen, "cv: want none, pass or fail");
+	return MAUTH_EINVAL;
+}
+
+/* §4.1.2: the AMS must not sign ARC-Seal fields. */
+static int check_names(const dkim_signer *sg, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < sg->nh; i++)
+		if (ascii_ieq(sg->names[i], sg->lens[i], "ARC-Seal", 8)) {
+			snprintf(err, errlen, "headers[%zu]: ARC-Seal may not be "
+				 "signed", i + 1);
+			return MAUTH_EINVAL;
+		}
+	return 0;
+}
+
+/*
+ * The existing chain: fields by instance (first of each kind), and the
+ * instance of the new set.  1 when no set may be added (st->problem).
+ */
+static int read_chain(seal_state *st, const msg *m, chain *ch)
+{
+	size_t i;
+
+	memset(ch, 0, sizeof *ch);
+	for (i = 0; i < m->n; i++) {
+		int kind = msg_field_is(&m->f[i], "ARC-Authentication-Results", 26) ? 0 :
+			   msg_field_is(&m->f[i], "ARC-Message-Signature", 21) ? 1 :
+			   msg_field_is(&m->f[i], "ARC-Seal", 8) ? 2 : -1;
+		int inst;
+
+		if (kind < 0)
+			continue;
+		inst = instance_of(&m->f[i], kind == 0);
+		if (inst == 0)
+			return give_up(st, "arc_instance_invalid", "an ARC field "
+				       "of the message has no valid i=") + 1;
+		if (ch->sets[inst][kind] == NULL)
+			ch->sets[inst][kind] = &m->f[i];
+		if (inst > ch->top)
+			ch->top = inst;
+	}
+	st->instance = ch->top + 1;
+	if (st->instance > ARC_MAX_INSTANCES)
+		return give_up(st, "arc_instance_limit", "the chain already has "
+			       "50 ARC sets (RFC 8617 4.2.1)") + 1;
+	/* §5.1: a chain its last sealer found failed gets no more sets. */
+	if (ch->top > 0 && ch->sets[ch->top][2] != NULL &&
+	    seal_cv(ch->sets[ch->top][2]) == CV_FAIL)
+		return give_up(st, "arc_chain_failed", "the newest ARC-Seal says "
+			       "cv=fail: no set is added") + 1;
+	return 0;
+}
+
+/*
+ * cv= of the new set (§5.1.1): given, or the arc= result the
+ * Authentication-Results text carries, else none; it must fit the chain.
+ * 1 when it does not (st->problem).
+ */
+static int choose_cv(seal_state *st, const chain *ch, const char *artext,
+		     int cv)
+{
+	int k;
+
+	if (cv == 0)
+		cv = ar_arc_result(artext);
+	if (cv == 0)
+		cv = CV_NONE;
+	if (ch->top == 0 && cv != CV_NONE)
+		return give_up(st, "arc_cv_invalid", "no ARC set on the message, "
+			       "so cv must be none") + 1;
+	if (ch->top > 0 && cv == CV_NONE)
+		return give_up(st, "arc_cv_missing", "the message has an ARC "
+			       "chain: its validation (cv or arc= in "
+			       "authentication_results) is needed") + 1;
+	if (cv == CV_PASS)
+		for (k = 1; k <= ch->top; k++)
+			if (!ch->sets[k][0] || !ch->sets[k][1] || !ch->sets[k][2])
+				return give_up(st, "arc_set_incomplete", "cv=pass "
+					       "but an ARC set is incomplete") + 1;
+	st->cv = cv;
+	return 0;
+}
+
+/*
+ * The AAR (§4.1.1): "i=N; authserv-id; results", the id added when not
+ * there, folded between resinfos.  0 or MAUTH_ENOMEM.
+ */
+static int make_aar(arena *a, seal_state *st, const char *artext,
+		    const char *authserv, textbuf *t)
+{
+	size_t al = authserv ? strlen(authserv) : 0;
+	int has_id = authserv == NULL ||
+		     (strncmp(artext, authserv, al) == 0 &&
+		      (artext[al] == ';' || artext[al] == ' ' || artext[al] == '\0'));
+	size_t need = strlen(artext) + al + 40;
+	char *aar = malloc(need), prefix[16];
+	const char *s = aar;
+
+	if (aar == NULL)
+		return MAUTH_ENOMEM;
+	if (has_id)
+		snprintf(aar, need, "%s", artext);
+	else if (artext[0] == '\0')
+		snprintf(aar, need, "%s; none", authserv);
+	else
+		snprintf(aar, need, "%s; %s", authserv, artext);
+	snprintf(prefix, sizeof prefix, "i=%d", st->instance);
+	text_puts(t, "ARC-Authentication-Results: ");
+	text_puts(t, prefix);
+	while (*s) {
+		/* A ";" then a space ends a resinfo (one in a comment may not). */
+		const char *e = strstr(s, "; ");
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+
+		while (n > 0 && *s == ' ') {
+			s++;
+			n--;
+		}
+		sep(t, n);
+		text_put(t, s, n);
+		s += n;
+		if (*s == ';')
+			s++;
+	}
+	free(aar);
+	if (t->failed || (st->aar = arena_strndup(a, t->p, t->n)) == NULL)
+		return MAUTH_ENOMEM;
+	return 0;
+}
+
+/* The tags the AMS and the seal both carry: a=, d=, i=, s=, t=. */
+typedef struct {
+	char a[40], d[NAME_TEXT_MAX + 4], i[16], s[NAME_TEXT_MAX + 4], t[40];
+} seal_tags;
+
+/* Builds the field with b= empty, signs it, builds it with the signature. */
+static int sign_field(arena *a, seal_state *st, textbuf *t, const char *name,
+		      const char *const *items, size_t n, char *sig,
+		      const char *why, const char **out)
+{
+	int rc = MAUTH_ENOMEM;
+
+	if (sig == NULL)
+		return why != NULL ? give_up(st, "signing_failed", why) : rc;
+	build(t, name, items, n, 1, sig);
+	if (!t->failed && (*out = arena_strndup(a, t->p, t->n)) != NULL)
+		rc = 0;
+	free(sig);
+	return rc;
+}
+
+/* The AMS (§4.1.2): body and header relaxed, as DKIM. */
+static int make_ams(arena *a, seal_state *st, const dkim_signer *sg,
+		    const seal_tags *tg, textbuf *t)
+{
+	char bh64[HASH_MAX * 2], bh[HASH_MAX * 2 + 8], *sig = NULL;
+	const char *items[9], *why = NULL;
+	textbuf hl = { NULL, 0, 0, 0, 0 };
+	size_t i, n = 0;
+	int rc = MAUTH_ENOMEM;
+
+	if (dkim_signer_body_hash(sg, 1, bh64) != 0)
+		return MAUTH_ENOMEM;
+	for (i = 0; i < sg->nh; i++) {
+		text_put(&hl, i ? ":" : "h=", i ? 1 : 2);
+		text_put(&hl, sg->names[i], sg->lens[i]);
+	}
+	if (sg->nh == 0)
+		text_puts(&hl, "h=");
+	snprintf(bh, sizeof bh, "bh=%s", bh64);
+	items[n++] = tg->a;
+	items[n++] = "b=";
+	items[n++] = bh;
+	items[n++] = "c=relaxed/relaxed";
+	items[n++] = tg->d;
+	items[n++] = hl.p;
+	items[n++] = tg->i;
+	items[n++] = tg->s;
+	if (tg->t[0])
+		items[n++] = tg->t;
+	if (!hl.failed) {
+		build(t, "ARC-Message-Signature:", items, n, 1, NULL);
+		if (!t->failed) {
+			sig = dkim_signer_sign_fields(sg, 1, t->p, t->n, 21, &why);
+			rc = sign_field(a, st, t, "ARC-Message-Signature:", items,
+					n, sig, why, &st->ams);
+		}
+	}
+	free(hl.p);
+	return rc;
+}
+
+/*
+ * The seal (§5.1.1): the sets before, oldest first, then the new AAR, AMS
+ * and the seal itself.  With cv=fail only the new set, as the ValiMail
+ * suite (i1_base_fail, i2_base_fail) and dkimpy have it: a failed chain
+ * is not vouched for.
+ */
+static int make_seal(arena *a, seal_state *st, const dkim_signer *sg,
+		     const chain *ch, const seal_tags *tg, textbuf *t)
+{
+	char cvt[16], *sig;
+	const char *items[7], *why = NULL;
+	crypto_hash *h = crypto_hash_new(HASH_SHA256);
+	size_t n = 0;
+	int k, j, rc = MAUTH_ENOMEM;
+
+	if (h == NULL)
+		return MAUTH_ENOMEM;
+	snprintf(cvt, sizeof cvt, "cv=%s", cv_word[st->cv]);
+	items[n++] = tg->a;
+	items[n++] = "b=";
+	items[n++] = cvt;
+	items[n++] = tg->d;
+	items[n++] = tg->i;
+	items[n++] = tg->s;
+	if (tg->t[0])
+		items[n++] = tg->t;
+	for (k = 1; st->cv != CV_FAIL && k <= ch->top; k++)
+		for (j = 0; j < 3; j++)
+			canon_header(1, ch->sets[k][j]->raw, ch->sets[k][j]->len,
+				     ch->sets[k][j]->nlen, 0, 0, 1, h);
+	canon_header(1, st->aar, strlen(st->aar), 26, 0, 0, 1, h);
+	canon_header(1, st->ams, strlen(st->ams), 21, 0, 0, 1, h);
+	build(t, "ARC-Seal:", items, n, 1, NULL);
+	if (!t->failed) {
+		canon_header(1, t->p, t->n, 8, 0, 0, 0, h);
+		sig = dkim_signer_sign(sg, h, &why);
+		rc = sign_field(a, st, t, "ARC-Seal:", items, n, sig, why,
+				&st->seal);
+	}
+	crypto_hash_free(h);
+	return rc;
+}
+
+/* The AMS and the seal of the new set, once its AAR is made. */
+static int sign_set(arena *a, seal_state *st, dkim_signer *sg,
+		    const chain *ch, textbuf *t)
+{
+	const char *problem, *code = NULL;
+	seal_tags tg;
+	int rc;
+
+	if (sg->nh == 0 &&
+	    dkim_signer_default_names(a, sg, "dkim-signature", 0) != 0)
+		return MAUTH_ENOMEM;
+	problem = dkim_signer_key(sg, "key does not match the algorithm", &code);
+	if (problem != NULL)
+		return give_up(st, code, problem);
+	snprintf(tg.a, sizeof tg.a, "a=%s", sg->algorithm);
+	snprintf(tg.d, sizeof tg.d, "d=%s", sg->domain);
+	snprintf(tg.i, sizeof tg.i, "i=%d", st->instance);
+	snprintf(tg.s, sizeof tg.s, "s=%s", sg->selector);
+	tg.t[0] = '\0';
+	if (sg->now > 0)
+		snprintf(tg.t, sizeof tg.t, "t=%ld", sg->now);
+	if ((rc = make_ams(a, st, sg, &tg, t)) != 0 || st->ams == NULL)
+		return rc;
+	return make_seal(a, st, sg, ch, &tg, t);
+}
+
+/* The new set: AAR, AMS, seal; st->problem when none can be made. */
+static int add_set(arena *a, seal_state *st, dkim_signer *sg,
+		   const seal_opts *o, const chain *ch)
+{
+	char *artext = malloc(o->arlen + 1 > AR_TEXT_MAX ? AR_TEXT_MAX :
+			      o->arlen + 1);
+	textbuf t = { NULL, 0, 0, 0, 0 };
+	int rc = 0;
+
+	if (artext == NULL)
+		return MAUTH_ENOMEM;
+	if (unfold_ar(o->ar, o->arlen, artext, AR_TEXT_MAX) != 0)
+		rc = give_up(st, "authres_too_long",
+			     "authentication_results: too long");
+	else if (choose_cv(st, ch, artext, o->cv) == 0 &&
+		 (rc = make_aar(a, st, artext, o->authserv, &t)) == 0)
+		rc = sign_set(a, st, sg, ch, &t);
+	free(artext);
+	free(t.p);
+	return rc;
+}
+
 static int seal_init(mauth_check *c, void *vst, const params *p,
 		     char *err, size_t errlen)
 {
 	seal_state *st = vst;
 	arena *a = check_arena(c);
-	size_t mlen, klen, arlen, i, nh = 0;
-	long given;
-	const char *message = param_get(p, "message", &mlen);
-	const char *keypem = param_get(p, "key", &klen);
-	const char *ar = param_get(p, "authentication_results", &arlen);
-	const char *authserv = param_get(p, "authserv_id", NULL);
-	const char *cvp = param_get(p, "cv", NULL);
-	const char *domain = param_get(p, "domain", NULL);
-	const char *selector = param_get(p, "selector", NULL);
-	const char *alg = param_get(p, "algorithm", NULL);
-	const msg_field *sets[ARC_MAX_INSTANCES + 1][3];
-	const char **names = NULL, *why = NULL;
-	size_t *lens = NULL;
-	char *artext = NULL, *aar = NULL, *ams_b = NULL, *as_b = NULL;
-	char buf[4][600], bhb64[HASH_MAX * 2];
-	const char *items[10];
-	unsigned char digest[HASH_MAX], *used = NULL;
-	int keytype, top = 0, rc = MAUTH_ENOMEM, k, cv = 0;
-	long now = 0;
-	crypto_key *pk = NULL;
-	crypto_hash *h = NULL;
-	canon_body_state cb;
-	textbuf t = { NULL, 0, 0, 0, 0 }, hl = { NULL, 0, 0, 0, 0 };
-	msg m;
+	dkim_signer sg;
+	seal_opts o;
+	chain ch;
+	int rc;
 
-	if (message == NULL || domain == NULL || selector == NULL ||
-	    keypem == NULL || ar == NULL) {
-		snprintf(err, errlen, "%s: required", message == NULL ? "message" :
-			 domain == NULL ? "domain" : selector == NULL ? "selector" :
-			 keypem == NULL ? "key" : "authentication_results");
-		return MAUTH_EINVAL;
-	}
-	if (!name_is_valid(domain, strlen(domain)) || strpbrk(domain, "; \\")) {
-		snprintf(err, errlen, "domain: not a domain name");
-		return MAUTH_EINVAL;
-	}
-	if (!name_is_valid(selector, strlen(selector)) || strpbrk(selector, "; \\")) {
-		snprintf(err, errlen, "selector: not a selector");
-		return MAUTH_EINVAL;
-	}
-	if (authserv != NULL && (authserv[0] == '\0' || strpbrk(authserv, "; \t\r\n"))) {
-		snprintf(err, errlen, "authserv_id: want a token");
-		return MAUTH_EINVAL;
-	}
-	if (alg == NULL || strcmp(alg, "rsa-sha256") == 0) {
-		keytype = KEY_RSA;
-		alg = "rsa-sha256";
-	} else if (strcmp(alg, "ed25519-sha256") == 0) {
-		keytype = KEY_ED25519;
-	} else {
-		snprintf(err, errlen, "algorithm: rsa-sha256 or ed25519-sha256");
-		return MAUTH_EINVAL;
-	}
-	if (cvp != NULL) {
-		for (cv = CV_NONE; cv <= CV_FAIL; cv++)
-			if (strcmp(cvp, cv_word[cv]) == 0)
-				break;
-		if (cv > CV_FAIL) {
-			snprintf(err, errlen, "cv: want none, pass or fail");
-			return MAUTH_EINVAL;
-		}
-	}
-	if (param_long(p, "now", 0, 0x7fffffffffffL, &now) < 0) {
-		snprintf(err, errlen, "now: want seconds since the epoch");
-		return MAUTH_EINVAL;
-	}
-	given = dkim_sign_names(a, p, &names, &lens, err, errlen);
-	if (given < 0)
-		return (int)given;
-	nh = (size_t)given;
-	for (i = 0; i < nh; i++)
-		if (ascii_ieq(names[i], lens[i], "ARC-Seal", 8)) {
-			/* §4.1.2: the AMS must not sign ARC-Seal fields */
-			snprintf(err, errlen, "headers[%zu]: ARC-Seal may not be "
-				 "signed", i + 1);
-			return MAUTH_EINVAL;
-		}
-	if (msg_parse(a, message, mlen, NULL, &m) != 0)
-		return MAUTH_ENOMEM;
-	if (m.truncated) {
-		st->problem = m.problem;
+	if ((rc = dkim_signer_args(a, p, &sg, err, errlen)) != 0 ||
+	    (rc = read_opts(p, &o, err, errlen)) != 0 ||
+	    (rc = check_names(&sg, err, errlen)) != 0)
+		return rc;
+	if (sg.m.truncated)
+		return give_up(st, "message_limit", sg.m.problem);
+	if (read_chain(st, &sg.m, &ch) != 0)
 		return 0;
-	}
-
-	/* The existing chain: fields by instance (first of each kind). */
-	memset(sets, 0, sizeof sets);
-	for (i = 0; i < m.n; i++) {
-		int kind = msg_field_is(&m.f[i], "ARC-Authentication-Results", 26) ? 0 :
-			   msg_field_is(&m.f[i], "ARC-Message-Signature", 21) ? 1 :
-			   msg_field_is(&m.f[i], "ARC-Seal", 8) ? 2 : -1;
-		int inst;
-
-		if (kind < 0)
-			continue;
-		inst = instance_of(&m.f[i], kind == 0);
-		if (inst == 0) {
-			st->problem = "an ARC field of the message has no valid i=";
-			return 0;
-		}
-		if (sets[inst][kind] == NULL)
-			sets[inst][kind] = &m.f[i];
-		if (inst > top)
-			top = inst;
-	}
-	st->instance = top + 1;
-	if (st->instance > ARC_MAX_INSTANCES) {
-		st->problem = "the chain already has 50 ARC sets (RFC 8617 4.2.1)";
-		return 0;
-	}
-	/* §5.1: a chain its last sealer found failed gets no more sets. */
-	if (top > 0 && sets[top][2] != NULL && seal_cv(sets[top][2]) == CV_FAIL) {
-		st->problem = "the newest ARC-Seal says cv=fail: no set is added";
-		return 0;
-	}
-
-	/* The Authentication-Results text the AAR carries. */
-	artext = malloc(arlen + 1 > AR_TEXT_MAX ? AR_TEXT_MAX : arlen + 1);
-	if (artext == NULL)
-		return MAUTH_ENOMEM;
-	if (unfold_ar(ar, arlen, artext, AR_TEXT_MAX) != 0) {
-		st->problem = "authentication_results: too long";
-		rc = 0;
-		goto done;
-	}
-	if (cv == 0)
-		cv = ar_arc_result(artext);
-	if (cv == 0)
-		cv = CV_NONE;
-	if (top == 0 && cv != CV_NONE) {
-		st->problem = "no ARC set on the message, so cv must be none";
-		rc = 0;
-		goto done;
-	}
-	if (top > 0 && cv == CV_NONE) {
-		st->problem = "the message has an ARC chain: its validation (cv "
-			      "or arc= in authentication_results) is needed";
-		rc = 0;
-		goto done;
-	}
-	if (cv == CV_PASS)
-		for (k = 1; k <= top; k++)
-			if (!sets[k][0] || !sets[k][1] || !sets[k][2]) {
-				st->problem = "cv=pass but an ARC set is incomplete";
-				rc = 0;
-				goto done;
-			}
-	st->cv = cv;
-	{
-		/* "i=N; authserv-id; results", the id added when not there. */
-		size_t al = authserv ? strlen(authserv) : 0;
-		int has_id = authserv == NULL ||
-			     (strncmp(artext, authserv, al) == 0 &&
-			      (artext[al] == ';' || artext[al] == ' ' || artext[al] == '\0'));
-		size_t need = strlen(artext) + al + 40;
-
-		if (!has_id && authserv == NULL) {
-			st->problem = "authserv_id: required";
-			rc = 0;
-			goto done;
-		}
-		aar = malloc(need);
-		if (aar == NULL)
-			goto done;
-		if (has_id)
-			snprintf(aar, need, "%s", artext);
-		else if (artext[0] == '\0')
-			snprintf(aar, need, "%s; none", authserv);
-		else
-			snprintf(aar, need, "%s; %s", authserv, artext);
-	}
-	/* Fold the AAR between resinfos. */
-	{
-		char prefix[16];
-		const char *s = aar;
-
-		snprintf(prefix, sizeof prefix, "i=%d", st->instance);
-		text_puts(&t, "ARC-Authentication-Results: ");
-		text_puts(&t, prefix);
-		while (*s) {
-			/* A ";" then a space ends a resinfo (one in a comment may not). */
-			const char *e = strstr(s, "; ");
-			size_t n = e ? (size_t)(e - s) : strlen(s);
-
-			while (n > 0 && *s == ' ') {
-				s++;
-				n--;
-			}
-			sep(&t, n);
-			text_put(&t, s, n);
-			s += n;
-			if (*s == ';')
-				s++;
-		}
-		if (t.failed)
-			goto done;
-		st->aar = arena_strndup(a, t.p, t.n);
-		if (st->aar == NULL)
-			goto done;
-	}
-
-	/* Header names for the AMS. */
-	if (nh == 0) {
-		size_t cap = 64;
-
-		names = arena_alloc(a, cap * sizeof *names);
-		lens = arena_alloc(a, cap * sizeof *lens);
-		if (names == NULL || lens == NULL)
-			goto done;
-		for (i = 0; i < sizeof default_fields / sizeof *default_fields; i++) {
-			size_t n = msg_count(&m, default_fields[i],
-					     strlen(default_fields[i])), j;
-
-			for (j = 0; j < n && nh < cap; j++) {
-				names[nh] = default_fields[i];
-				lens[nh++] = strlen(default_fields[i]);
-			}
-		}
-	}
-
-	pk = crypto_privkey_pem(keypem, klen, &why);
-	if (pk == NULL) {
-		st->problem = why;
-		rc = 0;
-		goto done;
-	}
-	if (crypto_key_type(pk) != keytype ||
-	    (keytype == KEY_RSA && crypto_key_bits(pk) < 1024)) {
-		st->problem = crypto_key_type(pk) != keytype ?
-			      "key does not match the algorithm" :
-			      "RSA key below 1024 bits (RFC 8301 3.2)";
-		rc = 0;
-		goto done;
-	}
-
-	/* AMS: body relaxed, headers relaxed (§4.1.2, as DKIM). */
-	memset(&cb, 0, CANON_BODY_CLEAR);
-	cb.relaxed = 1;
-	cb.limit = CANON_NO_LIMIT;
-	cb.h = crypto_hash_new(HASH_SHA256);
-	if (cb.h == NULL)
-		goto done;
-	canon_body(&cb, m.body, m.body_len);
-	crypto_hash_final(cb.h, digest);
-	crypto_hash_free(cb.h);
-	b64_encode(digest, 32, bhb64);
-	for (i = 0; i < nh; i++) {
-		text_put(&hl, i ? ":" : "h=", i ? 1 : 2);
-		text_put(&hl, names[i], lens[i]);
-	}
-	if (nh == 0)
-		text_puts(&hl, "h=");
-	if (hl.failed)
-		goto done;
-	snprintf(buf[0], sizeof buf[0], "a=%s", alg);
-	snprintf(buf[1], sizeof buf[1], "bh=%s", bhb64);
-	snprintf(buf[2], sizeof buf[2], "d=%s", domain);
-	snprintf(buf[3], sizeof buf[3], "i=%d", st->instance);
-	items[0] = buf[0];
-	items[1] = "b=";
-	items[2] = buf[1];
-	items[3] = "c=relaxed/relaxed";
-	items[4] = buf[2];
-	items[5] = hl.p;
-	items[6] = buf[3];
-	{
-		char sbuf[300], tbuf[40];
-		size_t n = 7;
-
-		snprintf(sbuf, sizeof sbuf, "s=%s", selector);
-		items[n++] = sbuf;
-		if (now > 0) {
-			snprintf(tbuf, sizeof tbuf, "t=%ld", now);
-			items[n++] = tbuf;
-		}
-		used = malloc(m.n ? m.n : 1);
-		h = crypto_hash_new(HASH_SHA256);
-		if (used == NULL || h == NULL)
-			goto done;
-		build(&t, "ARC-Message-Signature:", items, n, 1, NULL);
-		if (t.failed)
-			goto done;
-		dkim_hash_fields(&m, names, lens, nh, 1, used, h);
-		canon_header(1, t.p, t.n, 21, 0, 0, 0, h);
-		if ((ams_b = sign_b64(pk, h, &why)) == NULL) {
-			st->problem = why;
-			rc = why ? 0 : MAUTH_ENOMEM;
-			goto done;
-		}
-		build(&t, "ARC-Message-Signature:", items, n, 1, ams_b);
-		if (t.failed || (st->ams = arena_strndup(a, t.p, t.n)) == NULL)
-			goto done;
-
-		/* AS: a, b, cv, d, i, s, t. */
-		snprintf(buf[1], sizeof buf[1], "cv=%s", cv_word[cv]);
-		items[0] = buf[0];
-		items[1] = "b=";
-		items[2] = buf[1];
-		items[3] = buf[2];
-		items[4] = buf[3];
-		items[5] = sbuf;
-		n = 6;
-		if (now > 0)
-			items[n++] = tbuf;
-		crypto_hash_free(h);
-		h = crypto_hash_new(HASH_SHA256);
-		if (h == NULL)
-			goto done;
-		/*
-		 * §5.1.1: the sets before, oldest first.  With cv=fail only the
-		 * new set, as the ValiMail suite (i1_base_fail, i2_base_fail)
-		 * and dkimpy have it: a failed chain is not vouched for.
-		 */
-		for (k = 1; cv != CV_FAIL && k <= top; k++) {
-			int j;
-
-			for (j = 0; j < 3; j++)
-				canon_header(1, sets[k][j]->raw, sets[k][j]->len,
-					     sets[k][j]->nlen, 0, 0, 1, h);
-		}
-		canon_header(1, st->aar, strlen(st->aar), 26, 0, 0, 1, h);
-		canon_header(1, st->ams, strlen(st->ams), 21, 0, 0, 1, h);
-		build(&t, "ARC-Seal:", items, n, 1, NULL);
-		if (t.failed)
-			goto done;
-		canon_header(1, t.p, t.n, 8, 0, 0, 0, h);
-		if ((as_b = sign_b64(pk, h, &why)) == NULL) {
-			st->problem = why;
-			rc = why ? 0 : MAUTH_ENOMEM;
-			goto done;
-		}
-		build(&t, "ARC-Seal:", items, n, 1, as_b);
-		if (t.failed || (st->seal = arena_strndup(a, t.p, t.n)) == NULL)
-			goto done;
-	}
-	rc = 0;
-done:
-	crypto_key_free(pk);
-	crypto_hash_free(h);
-	free(used);
-	free(artext);
-	free(aar);
-	free(ams_b);
-	free(as_b);
-	free(t.p);
-	free(hl.p);
+	rc = add_set(a, st, &sg, &o, &ch);
+	dkim_signer_free(&sg);
 	return rc;
 }
 
@@ -577,8 +545,8 @@ static int seal_step(mauth_check *c, void *vst)
 		val_int(a, r, "instance", st->instance);
 		val_cstr(a, r, "cv", cv_word[st->cv]);
 	} else {
-		val_cstr(a, r, "problem", st->problem ? st->problem :
-			 "no ARC set made");
+		val_problem(a, r, st->problem ? st->code : "arc_set_not_made",
+			    st->problem ? st->problem : "no ARC set made");
 	}
 	return 0;
 }

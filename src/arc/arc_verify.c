@@ -1,5 +1,5 @@
 /*
- * arc.c - Authenticated Received Chain validation (RFC 8617 §5.2).
+ * arc_verify.c - Authenticated Received Chain validation (RFC 8617 §5.2).
  *
  * As with DKIM, everything that needs the message happens in init():
  * the ARC header fields are collected and parsed, the chain structure is
@@ -28,7 +28,7 @@
  * "header.d=contoso.com.attacker.example" it reads "header.d=contoso.com".
  *
  * What a trust policy needs about the AMS's coverage, with DKIM's meaning
- * (dkim.c, note_unsigned; RFC 6376 §8.15): ams_headers, the h= names
+ * (dkim_verify.c, note_unsigned; RFC 6376 §8.15): ams_headers, the h= names
  * lower-cased in order; ams_unsigned_headers, "from, subject", the signed
  * names that occur more often in the message than h= covers (an added
  * copy nobody signed), absent when none; ams_body_length (l=) and
@@ -65,7 +65,8 @@ typedef struct {
 	size_t dlen;
 	unsigned char *b;
 	size_t blen;
-	const char *bh_fail;
+	const char *bh_fail, *bh_code;	/* body hash problem, its code */
+	const char *code;		/* the problem's (doc/codes.md) */
 	unsigned qid;
 	size_t b_from, b_to;		/* b= value in the raw field */
 	int key_bits;
@@ -96,25 +97,31 @@ typedef struct {
 	long long now;
 	long min_bits;
 	const char *result;
+	const char *code;		/* the problem's (doc/codes.md) */
 	char problem[PROBLEM_MAX];
 	int oldest_pass;
 } arc_state;
 
-static void sig_decide(arc_sig *s, const char *result, const char *fmt,
-		       const char *arg)
+/* Decides s (the first decision stays); code is a word of doc/codes.md. */
+static void sig_decide(arc_sig *s, const char *result, const char *code,
+		       const char *fmt, const char *arg)
 {
 	if (s->result != NULL)
 		return;
 	s->result = result;
+	s->code = code;
 	if (fmt != NULL)
 		snprintf(s->problem, sizeof s->problem, fmt, arg ? arg : "");
 }
 
-static void chain_fail(arc_state *st, const char *fmt, long a, const char *b)
+/* Fails the chain (the first reason stays), with its code. */
+static void chain_fail(arc_state *st, const char *code, const char *fmt,
+		       long a, const char *b)
 {
 	if (st->result != NULL)
 		return;
 	st->result = "fail";
+	st->code = code;
 	snprintf(st->problem, sizeof st->problem, fmt, a, b ? b : "");
 }
 
@@ -176,6 +183,49 @@ static int sig_instance(const msg_field *f)
 	return t == NULL ? 0 : instance_of(t->val, t->vlen);
 }
 
+/* t= and x= of an AMS/AS: timestamps, x= not past (RFC 6376 §3.5). */
+static int read_times(const arc_state *st, const tag_list *tl, arc_sig *s)
+{
+	const tag *t;
+	long long ts = -1;
+
+	if ((t = tags_get(tl, "t")) != NULL) {
+		if ((ts = tag_number(t, 18)) < 0) {
+			sig_decide(s, "permerror", "tag_malformed",
+				   "t= is not a timestamp%s", "");
+			return 0;
+		}
+		s->t = ts;
+		s->has_t = 1;
+	}
+	if ((t = tags_get(tl, "x")) != NULL) {
+		long long x;
+
+		if ((x = tag_number(t, 18)) < 0) {
+			sig_decide(s, "permerror", "tag_malformed",
+				   "x= is not a timestamp%s", "");
+			return 0;
+		}
+		if ((ts >= 0 && x < ts) || (st->now >= 0 && x < st->now)) {
+			sig_decide(s, "permerror", "expired",
+				   "signature expired (x=)%s", "");
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* The tag list of an AMS/AS; 1 with s decided when it is not one. */
+static int read_tags(const msg_field *f, tag_list *tl, arc_sig *s)
+{
+	const char *why = NULL;
+
+	if (tags_parse(f->value, f->vlen, tl, &why) == 0)
+		return 0;
+	sig_decide(s, "permerror", "signature_syntax", "syntax error: %s", why);
+	return 1;
+}
+
 /*
  * The tags AMS and AS share: a=, b=, d=, s=, t=, x=.  Returns 0 (s->result
  * set when unusable) or -1 on ENOMEM.
@@ -184,14 +234,13 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 			const tag_list *tl, arc_sig *s)
 {
 	const tag *t;
-	long long ts = -1;
 
 	if ((t = tags_get(tl, "d")) != NULL && (s->domain = tag_dup(a, t)) == NULL)
 		return -1;
 	if ((t = tags_get(tl, "s")) != NULL && (s->selector = tag_dup(a, t)) == NULL)
 		return -1;
 	if ((t = tags_get(tl, "a")) == NULL) {
-		sig_decide(s, "permerror", "no a= tag%s", "");
+		sig_decide(s, "permerror", "tag_missing", "no a= tag%s", "");
 		return 0;
 	}
 	/* RFC 8617 §4.1.3 names rsa-sha256; Ed25519 (RFC 8463) is used too. */
@@ -202,11 +251,12 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 		s->alg = HASH_SHA256;
 		s->keytype = KEY_ED25519;
 	} else {
-		sig_decide(s, "permerror", "unsupported algorithm a=%s", "");
+		sig_decide(s, "permerror", "algorithm_unsupported",
+			   "unsupported algorithm a=%s", "");
 		return 0;
 	}
 	if ((t = tags_get(tl, "b")) == NULL) {
-		sig_decide(s, "permerror", "no b= tag%s", "");
+		sig_decide(s, "permerror", "tag_missing", "no b= tag%s", "");
 		return 0;
 	}
 	s->b_from = (size_t)(f->value - f->raw) + t->raw_start;
@@ -216,114 +266,99 @@ static int parse_common(arena *a, const arc_state *st, const msg_field *f,
 		return -1;
 	s->blen = b64_decode(t->val, t->vlen, s->b);
 	if (s->blen == (size_t)-1 || s->blen == 0 || s->blen > SIG_MAX) {
-		sig_decide(s, "permerror", "b= is empty or not base64%s", "");
+		sig_decide(s, "permerror", "tag_malformed",
+			   "b= is empty or not base64%s", "");
 		return 0;
 	}
 	if (s->domain == NULL || !name_is_valid(s->domain, strlen(s->domain)) ||
 	    strchr(s->domain, '\\') != NULL || strchr(s->domain, '.') == NULL) {
-		sig_decide(s, "permerror", "d= is missing or not a domain name%s", "");
+		sig_decide(s, "permerror", s->domain == NULL ? "tag_missing" :
+			   "tag_malformed", "d= is missing or not a domain "
+			   "name%s", "");
 		return 0;
 	}
 	if (s->selector == NULL || s->selector[0] == '\0' ||
 	    !name_is_valid(s->selector, strlen(s->selector)) ||
 	    strchr(s->selector, '\\') != NULL) {
-		sig_decide(s, "permerror", "s= is missing or not a selector%s", "");
+		sig_decide(s, "permerror", s->selector == NULL ? "tag_missing" :
+			   "tag_malformed", "s= is missing or not a "
+			   "selector%s", "");
 		return 0;
 	}
-	if ((t = tags_get(tl, "t")) != NULL) {
-		if ((ts = tag_number(t, 18)) < 0) {
-			sig_decide(s, "permerror", "t= is not a timestamp%s", "");
-			return 0;
-		}
-		s->t = ts;
-		s->has_t = 1;
-	}
-	if ((t = tags_get(tl, "x")) != NULL) {
-		long long x;
+	return read_times(st, tl, s);
+}
 
-		if ((x = tag_number(t, 18)) < 0) {
-			sig_decide(s, "permerror", "x= is not a timestamp%s", "");
-			return 0;
-		}
-		if ((ts >= 0 && x < ts) || (st->now >= 0 && x < st->now)) {
-			sig_decide(s, "permerror", "signature expired (x=)%s", "");
-			return 0;
-		}
+/* bh= of an AMS: a base64 SHA-256 hash (RFC 8617 §4.1.2, as DKIM's). */
+static int read_ams_bh(const tag_list *tl, arc_set *set)
+{
+	arc_sig *s = &set->ams_sig;
+	unsigned char bh[HASH_MAX * 2 + 3];
+	const tag *t = tags_get(tl, "bh");
+	size_t n;
+
+	if (t == NULL) {
+		sig_decide(s, "permerror", "tag_missing", "no bh= tag%s", "");
+		return 1;
 	}
+	n = t->vlen < (size_t)HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
+					   : (size_t)-1;
+	if (n != crypto_hash_len(s->alg)) {
+		sig_decide(s, "permerror", "tag_malformed",
+			   "bh= is not a base64 SHA-256 hash%s", "");
+		return 1;
+	}
+	memcpy(set->bh, bh, n);
 	return 0;
 }
 
-static int parse_ams(arena *a, const arc_state *st, arc_set *set)
+/*
+ * c= of an AMS.  None: relaxed/relaxed, as dkimpy and the ValiMail suite
+ * (ams_fields_c_na) take it; RFC 8617 is silent, RFC 6376 would say
+ * simple/simple.  ARC signers write c= in practice.
+ */
+static int read_ams_canon(const tag_list *tl, arc_set *set)
 {
-	const msg_field *f = set->ams;
+	const tag *t = tags_get(tl, "c");
+	const char *c, *slash;
+	size_t hl, bl;
+	int ok = 1;
+
+	set->hc = set->bc = CANON_RELAXED;
+	if (t == NULL)
+		return 0;
+	set->hc = set->bc = CANON_SIMPLE;
+	c = t->val;
+	slash = memchr(c, '/', t->vlen);
+	hl = slash ? (size_t)(slash - c) : t->vlen;
+	bl = slash ? t->vlen - hl - 1 : 0;
+	if (hl == 7 && memcmp(c, "relaxed", 7) == 0)
+		set->hc = CANON_RELAXED;
+	else if (!(hl == 6 && memcmp(c, "simple", 6) == 0))
+		ok = 0;
+	if (slash != NULL) {
+		if (bl == 7 && memcmp(slash + 1, "relaxed", 7) == 0)
+			set->bc = CANON_RELAXED;
+		else if (!(bl == 6 && memcmp(slash + 1, "simple", 6) == 0))
+			ok = 0;
+	}
+	if (ok)
+		return 0;
+	sig_decide(&set->ams_sig, "permerror", "canonicalization_unsupported",
+		   "unsupported canonicalization c=%s", "");
+	return 1;
+}
+
+/* h= of an AMS, split in place into set->h; never ARC-Seal (§4.1.2). */
+static int read_ams_headers(arena *a, const tag_list *tl, arc_set *set)
+{
 	arc_sig *s = &set->ams_sig;
-	tag_list tl;
-	const tag *t;
-	const char *why = NULL;
+	const tag *t = tags_get(tl, "h");
 	char *hv, *p;
 	size_t n, i;
 
-	set->l = -1;
-	if (tags_parse(f->value, f->vlen, &tl, &why) != 0) {
-		sig_decide(s, "permerror", "syntax error: %s", why);
-		return 0;
-	}
-	if (parse_common(a, st, f, &tl, s) != 0)
-		return -1;
-	if (s->result != NULL)
-		return 0;
-	if ((t = tags_get(&tl, "bh")) == NULL) {
-		sig_decide(s, "permerror", "no bh= tag%s", "");
-		return 0;
-	}
-	{
-		unsigned char bh[HASH_MAX * 2 + 3];
-
-		n = t->vlen < (size_t)HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
-						   : (size_t)-1;
-		if (n != crypto_hash_len(s->alg)) {
-			sig_decide(s, "permerror", "bh= is not a base64 SHA-256 hash%s", "");
-			return 0;
-		}
-		memcpy(set->bh, bh, n);
-	}
-	/*
-	 * No c=: relaxed/relaxed, as dkimpy and the ValiMail suite
-	 * (ams_fields_c_na) take it; RFC 8617 is silent, RFC 6376 would say
-	 * simple/simple.  ARC signers write c= in practice.
-	 */
-	set->hc = set->bc = CANON_RELAXED;
-	if ((t = tags_get(&tl, "c")) != NULL) {
-		set->hc = set->bc = CANON_SIMPLE;
-		const char *c = t->val, *slash = memchr(c, '/', t->vlen);
-		size_t hl = slash ? (size_t)(slash - c) : t->vlen;
-		size_t bl = slash ? t->vlen - hl - 1 : 0;
-		int ok = 1;
-
-		if (hl == 7 && memcmp(c, "relaxed", 7) == 0)
-			set->hc = CANON_RELAXED;
-		else if (!(hl == 6 && memcmp(c, "simple", 6) == 0))
-			ok = 0;
-		if (slash != NULL) {
-			if (bl == 7 && memcmp(slash + 1, "relaxed", 7) == 0)
-				set->bc = CANON_RELAXED;
-			else if (!(bl == 6 && memcmp(slash + 1, "simple", 6) == 0))
-				ok = 0;
-		}
-		if (!ok) {
-			sig_decide(s, "permerror", "unsupported canonicalization c=%s", "");
-			return 0;
-		}
-	}
-	if ((t = tags_get(&tl, "l")) != NULL) {
-		if ((set->l = tag_number(t, 18)) < 0) {
-			sig_decide(s, "permerror", "l= is not a length%s", "");
-			return 0;
-		}
-	}
-	if ((t = tags_get(&tl, "h")) == NULL) {
-		sig_decide(s, "permerror", "no h= tag%s", "");
-		return 0;
+	if (t == NULL) {
+		sig_decide(s, "permerror", "tag_missing", "no h= tag%s", "");
+		return 1;
 	}
 	if ((hv = tag_dup(a, t)) == NULL)
 		return -1;
@@ -331,8 +366,9 @@ static int parse_ams(arena *a, const arc_state *st, arc_set *set)
 	for (p = hv; *p; p++)
 		n += *p == ':';
 	if (n > DKIM_MAX_H) {
-		sig_decide(s, "permerror", "h= names too many fields%s", "");
-		return 0;
+		sig_decide(s, "permerror", "header_limit",
+			   "h= names too many fields%s", "");
+		return 1;
 	}
 	set->h = arena_alloc(a, (n ? n : 1) * sizeof *set->h);
 	if (set->h == NULL)
@@ -344,13 +380,14 @@ static int parse_ams(arena *a, const arc_state *st, arc_set *set)
 			*e = '\0';
 		/* "a::b": an empty name signs nothing (ams_fields_h_mis_hdr). */
 		if (*p != '\0' && !msg_name_ok(p, strlen(p))) {
-			sig_decide(s, "permerror", "h= is not a list of field names%s", "");
-			return 0;
+			sig_decide(s, "permerror", "tag_malformed",
+				   "h= is not a list of field names%s", "");
+			return 1;
 		}
-		/* §4.1.2: ARC-Seal fields MUST NOT be signed by an AMS. */
 		if (ascii_ieq(p, strlen(p), "ARC-Seal", 8)) {
-			sig_decide(s, "permerror", "h= includes ARC-Seal%s", "");
-			return 0;
+			sig_decide(s, "permerror", "arc_seal_signed",
+				   "h= includes ARC-Seal%s", "");
+			return 1;
 		}
 		set->h[i] = p;
 		p = e ? e + 1 : p + strlen(p);
@@ -359,19 +396,42 @@ static int parse_ams(arena *a, const arc_state *st, arc_set *set)
 	return 0;
 }
 
+static int parse_ams(arena *a, const arc_state *st, arc_set *set)
+{
+	const msg_field *f = set->ams;
+	arc_sig *s = &set->ams_sig;
+	tag_list tl;
+	const tag *t;
+	int rc;
+
+	set->l = -1;
+	if (read_tags(f, &tl, s) != 0)
+		return 0;
+	if (parse_common(a, st, f, &tl, s) != 0)
+		return -1;
+	if (s->result != NULL || read_ams_bh(&tl, set) != 0 ||
+	    read_ams_canon(&tl, set) != 0)
+		return 0;
+	if ((t = tags_get(&tl, "l")) != NULL &&
+	    (set->l = tag_number(t, 18)) < 0) {
+		sig_decide(s, "permerror", "tag_malformed", "l= is not a length%s",
+			   "");
+		return 0;
+	}
+	rc = read_ams_headers(a, &tl, set);
+	return rc < 0 ? -1 : 0;
+}
+
 static int parse_as(arena *a, const arc_state *st, arc_set *set)
 {
 	const msg_field *f = set->as;
 	arc_sig *s = &set->as_sig;
 	tag_list tl;
 	const tag *t;
-	const char *why = NULL;
 
 	set->cv = CV_BAD;
-	if (tags_parse(f->value, f->vlen, &tl, &why) != 0) {
-		sig_decide(s, "permerror", "syntax error: %s", why);
+	if (read_tags(f, &tl, s) != 0)
 		return 0;
-	}
 	if ((t = tags_get(&tl, "cv")) != NULL) {
 		if (t->vlen == 4 && memcmp(t->val, "none", 4) == 0)
 			set->cv = CV_NONE;
@@ -383,10 +443,12 @@ static int parse_as(arena *a, const arc_state *st, arc_set *set)
 	if (parse_common(a, st, f, &tl, s) != 0)
 		return -1;
 	if (set->cv == CV_BAD)
-		sig_decide(s, "permerror", "cv= missing or not none/pass/fail%s", "");
+		sig_decide(s, "permerror", "arc_cv_invalid",
+			   "cv= missing or not none/pass/fail%s", "");
 	/* §4.1.3: the seal's coverage is fixed; an h= tag is an error. */
 	if (tags_get(&tl, "h") != NULL)
-		sig_decide(s, "permerror", "h= is not allowed in ARC-Seal%s", "");
+		sig_decide(s, "permerror", "arc_seal_has_h",
+			   "h= is not allowed in ARC-Seal%s", "");
 	return 0;
 }
 
@@ -409,8 +471,9 @@ static int ams_body(const msg *m, arc_set *set, body_hash *bh, size_t *nb)
 		canon_body_state cb;
 
 		if (*nb == ARC_MAX_BODIES) {
-			sig_decide(&set->ams_sig, "permerror", "not checked: too many "
-				   "distinct body hashes%s", "");
+			sig_decide(&set->ams_sig, "permerror", "body_hash_limit",
+				   "not checked: too many distinct body "
+				   "hashes%s", "");
 			return 0;
 		}
 		memset(&cb, 0, CANON_BODY_CLEAR);
@@ -429,10 +492,9 @@ static int ams_body(const msg *m, arc_set *set, body_hash *bh, size_t *nb)
 	}
 	set->body_total = bh[j].total;
 	set->have_total = 1;
-	if (set->l >= 0 && (unsigned long long)set->l > bh[j].total)
-		set->ams_sig.bh_fail = "l= is longer than the body";
-	else if (memcmp(set->bh, bh[j].digest, 32) != 0)
-		set->ams_sig.bh_fail = "body hash did not verify";
+	set->ams_sig.bh_fail = dkim_body_mismatch(set->l, bh[j].total, set->bh,
+						  bh[j].digest, 32,
+						  &set->ams_sig.bh_code);
 	return 0;
 }
 
@@ -490,7 +552,8 @@ static int ask_key(mauth_check *c, arc_sig *s, char (*names)[NAME_MAX_TEXT + 2],
 			 s->domain);
 
 	if (n < 0 || (size_t)n >= sizeof name || !name_is_valid(name, (size_t)n)) {
-		sig_decide(s, "permerror", "key name is too long%s", "");
+		sig_decide(s, "permerror", "key_name_invalid",
+			   "key name is too long%s", "");
 		return 0;
 	}
 	for (i = 0; i < *nq; i++)
@@ -528,7 +591,7 @@ static int aar_copy(arena *a, arc_set *set)
 
 /*
  * ams_unsigned_headers: each h= name (once) that the message holds more
- * often than h= lists it, lower-cased, ", "-joined; as dkim.c's
+ * often than h= lists it, lower-cased, ", "-joined; as dkim_verify.c's
  * note_unsigned, but sized to the names so that nothing is cut.
  */
 static int note_ams_unsigned(arena *a, const msg *m, arc_set *set)
@@ -571,62 +634,38 @@ static int note_ams_unsigned(arena *a, const msg *m, arc_set *set)
 	return 0;
 }
 
-/* Collects the sets; 0 with st->result set on a structural fault. */
-static int collect(arena *a, arc_state *st, const msg *m, int *ok)
+static const char *const field_kinds[3] = {
+	"ARC-Authentication-Results", "ARC-Message-Signature", "ARC-Seal"
+};
+
+/* Which ARC field f is (0 AAR, 1 AMS, 2 AS, -1 none) and its instance. */
+static int field_kind(const msg_field *f, int *inst)
 {
-	const msg_field *aar[ARC_MAX_INSTANCES + 1] = { 0 };
-	const msg_field *ams[ARC_MAX_INSTANCES + 1] = { 0 };
-	const msg_field *as[ARC_MAX_INSTANCES + 1] = { 0 };
-	size_t i, nf = 0;
-	int top = 0, k;
-
-	*ok = 0;
-	for (i = 0; i < m->n; i++) {
-		const msg_field *f = &m->f[i];
-		const msg_field **slot;
-		const char *kind;
-		int inst;
-
-		if (msg_field_is(f, "ARC-Authentication-Results", 26)) {
-			inst = aar_instance(f);
-			slot = aar;
-			kind = "ARC-Authentication-Results";
-		} else if (msg_field_is(f, "ARC-Message-Signature", 21)) {
-			inst = sig_instance(f);
-			slot = ams;
-			kind = "ARC-Message-Signature";
-		} else if (msg_field_is(f, "ARC-Seal", 8)) {
-			inst = sig_instance(f);
-			slot = as;
-			kind = "ARC-Seal";
-		} else {
-			continue;
-		}
-		if (++nf > ARC_MAX_FIELDS) {
-			st->result = "fail";
-			snprintf(st->problem, sizeof st->problem,
-				 "more than %d ARC header fields", ARC_MAX_FIELDS);
-			return 0;
-		}
-		if (inst == 0) {
-			chain_fail(st, "ARC field #%ld (%s) has no valid i= (1..50)",
-				   (long)nf, kind);
-			continue;
-		}
-		if (slot[inst] != NULL) {
-			chain_fail(st, "two ARC fields for instance %ld (%s)",
-				   inst, kind);
-			continue;
-		}
-		slot[inst] = f;
-		if (inst > top)
-			top = inst;
-	}
-	if (nf == 0) {
-		st->result = "none";
+	if (msg_field_is(f, "ARC-Authentication-Results", 26)) {
+		*inst = aar_instance(f);
 		return 0;
 	}
-	/* Sets for the report even when the structure is broken. */
+	if (msg_field_is(f, "ARC-Message-Signature", 21)) {
+		*inst = sig_instance(f);
+		return 1;
+	}
+	if (msg_field_is(f, "ARC-Seal", 8)) {
+		*inst = sig_instance(f);
+		return 2;
+	}
+	return -1;
+}
+
+/*
+ * Sets 1..top for the report, even when the structure is broken: each
+ * field read, the AMS's coverage noted; an incomplete set fails the chain
+ * (§4.2.2: sets 1..N, each with all three fields).
+ */
+static int build_sets(arena *a, arc_state *st, const msg *m,
+		      const msg_field *slot[3][ARC_MAX_INSTANCES + 1], int top)
+{
+	int k;
+
 	st->n = (size_t)top;
 	st->set = arena_alloc(a, (st->n ? st->n : 1) * sizeof *st->set);
 	if (st->set == NULL)
@@ -634,9 +673,9 @@ static int collect(arena *a, arc_state *st, const msg *m, int *ok)
 	for (k = 1; k <= top; k++) {
 		arc_set *set = &st->set[k - 1];
 
-		set->aar = aar[k];
-		set->ams = ams[k];
-		set->as = as[k];
+		set->aar = slot[0][k];
+		set->ams = slot[1][k];
+		set->as = slot[2][k];
 		if (set->aar != NULL && aar_copy(a, set) != 0)
 			return -1;
 		if (set->ams != NULL && parse_ams(a, st, set) != 0)
@@ -646,14 +685,117 @@ static int collect(arena *a, arc_state *st, const msg *m, int *ok)
 		if (set->as != NULL && parse_as(a, st, set) != 0)
 			return -1;
 		if (set->aar == NULL || set->ams == NULL || set->as == NULL)
-			chain_fail(st, "ARC set %ld is incomplete (missing %s)", k,
-				   set->aar == NULL ? "ARC-Authentication-Results" :
-				   set->ams == NULL ? "ARC-Message-Signature" :
-				   "ARC-Seal");
+			chain_fail(st, set->aar == NULL && set->ams == NULL &&
+				   set->as == NULL ? "arc_instance_gap" :
+				   "arc_set_incomplete",
+				   "ARC set %ld is incomplete (missing %s)", k,
+				   set->aar == NULL ? field_kinds[0] :
+				   set->ams == NULL ? field_kinds[1] :
+				   field_kinds[2]);
 	}
+	return 0;
+}
+
+/* Collects the sets; 0 with st->result set on a structural fault. */
+static int collect(arena *a, arc_state *st, const msg *m, int *ok)
+{
+	const msg_field *slot[3][ARC_MAX_INSTANCES + 1];
+	size_t i, nf = 0;
+	int top = 0;
+
+	*ok = 0;
+	memset(slot, 0, sizeof slot);
+	for (i = 0; i < m->n; i++) {
+		const msg_field *f = &m->f[i];
+		int inst = 0, kind = field_kind(f, &inst);
+
+		if (kind < 0)
+			continue;
+		if (++nf > ARC_MAX_FIELDS) {
+			st->result = "fail";
+			st->code = "arc_field_limit";
+			snprintf(st->problem, sizeof st->problem,
+				 "more than %d ARC header fields", ARC_MAX_FIELDS);
+			return 0;
+		}
+		if (inst == 0) {
+			chain_fail(st, "arc_instance_invalid", "ARC field #%ld (%s) "
+				   "has no valid i= (1..50)", (long)nf,
+				   field_kinds[kind]);
+			continue;
+		}
+		if (slot[kind][inst] != NULL) {
+			chain_fail(st, "arc_instance_duplicate", "two ARC fields "
+				   "for instance %ld (%s)", inst, field_kinds[kind]);
+			continue;
+		}
+		slot[kind][inst] = f;
+		if (inst > top)
+			top = inst;
+	}
+	if (nf == 0) {
+		st->result = "none";
+		return 0;
+	}
+	if (build_sets(a, st, m, slot, top) != 0)
+		return -1;
 	if (st->result == NULL)
 		*ok = 1;
 	return 0;
+}
+
+/* §5.2 steps 2 and 3: the cv= values the chain must have; 0 when right. */
+static int check_cv(arc_state *st)
+{
+	size_t k;
+
+	/* Step 2: a chain its newest sealer called failed stays failed. */
+	if (st->set[st->n - 1].cv == CV_FAIL) {
+		chain_fail(st, "arc_chain_failed", "ARC-Seal i=%ld says cv=fail%s",
+			   (long)st->n, NULL);
+		return -1;
+	}
+	/* Step 3 / §4.1.3: cv= of i=1 is none, of later sets pass. */
+	for (k = 0; k < st->n; k++) {
+		int want = k == 0 ? CV_NONE : CV_PASS;
+
+		if (st->set[k].cv != want && st->set[k].as_sig.result == NULL) {
+			chain_fail(st, "arc_cv_invalid", "ARC-Seal i=%ld: cv= must "
+				   "be %s", (long)k + 1, k == 0 ? "none" : "pass");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Every AMS and AS digest, and one key question per distinct name. */
+static int hash_and_ask(mauth_check *c, arc_state *st, const msg *m,
+			body_hash *bh, size_t *nb)
+{
+	unsigned char *used = malloc(m->n ? m->n : 1);
+	char (*names)[NAME_MAX_TEXT + 2] = malloc((2 * st->n + 1) * sizeof *names);
+	unsigned *ids = malloc((2 * st->n + 1) * sizeof *ids);
+	size_t k, nq = 0;
+	int rc = used && names && ids ? 0 : -1;
+
+	for (k = 0; rc == 0 && k < st->n; k++) {
+		arc_set *set = &st->set[k];
+
+		if (set->ams_sig.result == NULL &&
+		    (ams_body(m, set, bh, nb) != 0 ||
+		     (set->ams_sig.result == NULL && ams_digest(m, set, used) != 0) ||
+		     (set->ams_sig.result == NULL &&
+		      ask_key(c, &set->ams_sig, names, ids, &nq) != 0)))
+			rc = -1;
+		if (rc == 0 && set->as_sig.result == NULL &&
+		    (as_digest(st, k) != 0 ||
+		     ask_key(c, &set->as_sig, names, ids, &nq) != 0))
+			rc = -1;
+	}
+	free(used);
+	free(names);
+	free(ids);
+	return rc;
 }
 
 static int arc_init(mauth_check *c, void *vst, const params *p,
@@ -661,12 +803,9 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 {
 	arc_state *st = vst;
 	arena *a = check_arena(c);
-	size_t k, nb = 0, nq = 0;
-	char (*names)[NAME_MAX_TEXT + 2] = NULL;
-	unsigned *ids = NULL;
-	unsigned char *used = NULL;
+	size_t k, nb = 0;
 	body_hash bh[ARC_MAX_BODIES];
-	int ok;
+	int ok, rc = 0;
 	msg m;
 
 	if (dkim_verify_opts(p, &st->now, &st->min_bits, err, errlen) < 0)
@@ -685,75 +824,39 @@ static int arc_init(mauth_check *c, void *vst, const params *p,
 		    st->set[k].l >= 0 && st->set[k].ams_sig.result == NULL &&
 		    ams_body(&m, &st->set[k], bh, &nb) != 0)
 			return MAUTH_ENOMEM;
-	if (!ok)
-		goto done;
-	if (m.truncated) {
+	if (ok && m.truncated) {
 		st->result = "fail";
+		st->code = "message_limit";
 		snprintf(st->problem, sizeof st->problem, "message: %s", m.problem);
-		goto done;
+	} else if (ok && check_cv(st) == 0 &&
+		   hash_and_ask(c, st, &m, bh, &nb) != 0) {
+		rc = MAUTH_ENOMEM;
 	}
-	/* §5.2 step 2: a chain its newest sealer called failed stays failed. */
-	if (st->set[st->n - 1].cv == CV_FAIL) {
-		chain_fail(st, "ARC-Seal i=%ld says cv=fail%s", (long)st->n, NULL);
-		goto done;
-	}
-	/* §5.2 step 3 / §4.1.3: cv= of i=1 is none, of later sets pass. */
-	for (k = 0; k < st->n; k++) {
-		int want = k == 0 ? CV_NONE : CV_PASS;
-
-		if (st->set[k].cv != want && st->set[k].as_sig.result == NULL) {
-			chain_fail(st, "ARC-Seal i=%ld: cv= must be %s", (long)k + 1,
-				   k == 0 ? "none" : "pass");
-			goto done;
-		}
-	}
-	used = malloc(m.n ? m.n : 1);
-	names = malloc((2 * st->n + 1) * sizeof *names);
-	ids = malloc((2 * st->n + 1) * sizeof *ids);
-	if (used == NULL || names == NULL || ids == NULL)
-		goto nomem;
-	for (k = 0; k < st->n; k++) {
-		arc_set *set = &st->set[k];
-
-		if (set->ams_sig.result == NULL) {
-			if (ams_body(&m, set, bh, &nb) != 0 ||
-			    (set->ams_sig.result == NULL && ams_digest(&m, set, used) != 0) ||
-			    (set->ams_sig.result == NULL &&
-			     ask_key(c, &set->ams_sig, names, ids, &nq) != 0))
-				goto nomem;
-		}
-		if (set->as_sig.result == NULL) {
-			if (as_digest(st, k) != 0 ||
-			    ask_key(c, &set->as_sig, names, ids, &nq) != 0)
-				goto nomem;
-		}
-	}
-done:
 	/* The message is the caller's again after init. */
 	for (k = 0; k < st->n; k++)
 		st->set[k].aar = st->set[k].ams = st->set[k].as = NULL;
-	free(used);
-	free(names);
-	free(ids);
-	return 0;
-nomem:
-	free(used);
-	free(names);
-	free(ids);
-	return MAUTH_ENOMEM;
+	return rc;
 }
 
+/* Checks s with its key, body hash and signature (dkim_key_judge). */
 static void check_sig(mauth_check *c, const arc_state *st, arc_sig *s)
 {
-	const mauth_answer *a;
+	/* ARC signatures have no i= identity: no t=s check */
+	const dkim_key_need need = { .keytype = s->keytype, .alg = s->alg,
+		.domain = s->domain, .identity = NULL, .min_bits = st->min_bits };
+	const dkim_signed sd = { .alg = s->alg, .digest = s->digest,
+		.dlen = s->dlen, .sig = s->b, .slen = s->blen,
+		.bh_fail = s->bh_fail, .bh_code = s->bh_code };
+	dkim_key k;
 
 	if (s->result != NULL || s->qid == 0)
 		return;
-	a = check_got(c, s->qid);
-	s->result = dkim_check_answer(a, s->keytype, s->alg, s->digest, s->dlen,
-				      s->b, s->blen, s->bh_fail, st->min_bits,
-				      s->problem, sizeof s->problem,
-				      &s->key_bits);
+	dkim_key_judge(check_got(c, s->qid), &need, &sd, &k);
+	s->key_bits = k.bits;
+	if (strcmp(k.result, "pass") != 0)
+		sig_decide(s, k.result, k.code, "%s", k.problem);
+	else
+		sig_decide(s, "pass", NULL, NULL, NULL);
 }
 
 static void put_set(arena *a, mauth_value *list, const arc_set *set, size_t k)
@@ -766,13 +869,17 @@ static void put_set(arena *a, mauth_value *list, const arc_set *set, size_t k)
 	val_cstr(a, e, "selector", set->as_sig.selector);
 	val_cstr(a, e, "cv", cv_names[set->cv]);
 	val_cstr(a, e, "seal_result", set->as_sig.result);
-	if (set->as_sig.problem[0])
+	if (set->as_sig.problem[0]) {
 		val_cstr(a, e, "seal_problem", set->as_sig.problem);
+		val_cstr(a, e, "seal_code", set->as_sig.code);
+	}
 	val_cstr(a, e, "ams_result", set->ams_sig.result);
 	val_cstr(a, e, "ams_domain", set->ams_sig.domain);
 	val_cstr(a, e, "ams_selector", set->ams_sig.selector);
-	if (set->ams_sig.problem[0])
+	if (set->ams_sig.problem[0]) {
 		val_cstr(a, e, "ams_problem", set->ams_sig.problem);
+		val_cstr(a, e, "ams_code", set->ams_sig.code);
+	}
 	val_cstr(a, e, "authentication_results", set->aar_text);
 	if (set->aar_over) {
 		char why[96];
@@ -780,6 +887,7 @@ static void put_set(arena *a, mauth_value *list, const arc_set *set, size_t k)
 		snprintf(why, sizeof why, "ARC-Authentication-Results i=%ld is "
 			 "over the %d-byte limit", (long)k + 1, AAR_TEXT_MAX);
 		val_cstr(a, e, "aar_problem", why);
+		VAL_LITERAL(a, e, "aar_code", "arc_aar_too_long");
 	}
 	if (set->h != NULL) {
 		mauth_value *hl = val_add(a, e, "ams_headers", MAUTH_V_LIST);
@@ -827,7 +935,8 @@ static int arc_step(mauth_check *c, void *vst)
 		/* §5.2 step 4: the newest AMS must validate. */
 		k = st->n - 1;
 		if (strcmp(st->set[k].ams_sig.result, "pass") != 0)
-			chain_fail(st, "ARC-Message-Signature i=%ld: %.200s", (long)k + 1,
+			chain_fail(st, "arc_ams_failed",
+				   "ARC-Message-Signature i=%ld: %.200s", (long)k + 1,
 				   st->set[k].ams_sig.problem);
 		/* Step 5: oldest-pass, the oldest AMS that still validates. */
 		st->oldest_pass = 0;
@@ -839,7 +948,8 @@ static int arc_step(mauth_check *c, void *vst)
 		/* Step 6: every seal, newest first. */
 		for (k = st->n; k-- > 0;)
 			if (strcmp(st->set[k].as_sig.result, "pass") != 0)
-				chain_fail(st, "ARC-Seal i=%ld: %.200s", (long)k + 1,
+				chain_fail(st, "arc_seal_failed",
+					   "ARC-Seal i=%ld: %.200s", (long)k + 1,
 					   st->set[k].as_sig.problem);
 		if (st->result == NULL)
 			st->result = "pass";
@@ -853,7 +963,7 @@ static int arc_step(mauth_check *c, void *vst)
 	if (strcmp(st->result, "pass") == 0)
 		val_int(a, r, "oldest_pass", st->oldest_pass);
 	if (st->problem[0])
-		val_cstr(a, r, "problem", st->problem);
+		val_problem(a, r, st->code, st->problem);
 	return 0;
 }
 

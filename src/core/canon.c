@@ -469,7 +469,19 @@ static const char *relaxed_fast(const char *p, const char *cut, char **op,
 }
 #endif
 
-/* body < cut; everything before cut is canonicalised into the stage. */
+/*
+ * body < cut; everything before cut is canonicalised into the stage.
+ *
+ * Longer than 80 lines on purpose: this is the loop every byte of every
+ * relaxed body goes through (RFC 6376 §3.4.4), and it keeps p, o, resume
+ * and the SSE2 constants in registers across its fast paths (AVX-512,
+ * SSSE3, the 16-byte SSE2 block, the scalar byte) and the event code
+ * after them.  Split into functions, each path hands p and o back through
+ * memory and the block path needs a third outcome ("event inside the
+ * block") to be returned and tested; the fast paths that could stand
+ * alone already do (canon_relaxed_avx512, relaxed_fast).  The parts are
+ * marked in place instead: the bare-LF resume, the fast paths, the event.
+ */
 static void relaxed_body(canon_body_state *st, const char *p, const char *cut)
 {
 	char *o = st->stage;

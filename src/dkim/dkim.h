@@ -1,6 +1,8 @@
 /*
- * dkim.h - pieces of DKIM shared by the verifier (dkim.c), the signer
- * (dkim_sign.c) and later ARC.
+ * dkim.h - pieces of DKIM shared by the verifier (dkim_verify.c), the
+ * signer (dkim_sign.c) and ARC, which builds on DKIM (RFC 8617 §4.1.2,
+ * §4.1.3): field hashing, the key check (dkim_key.c) and the signer
+ * (dkim_signer.c).
  */
 #if !defined(MAUTH_DKIM_H)
 #define MAUTH_DKIM_H
@@ -20,26 +22,138 @@ void dkim_hash_fields(const msg *m, const char *const *names,
 		      const size_t *lens, size_t n, int relaxed,
 		      unsigned char *used, crypto_hash *h);
 
-/*
- * Checks sig over digest (made with keytype/alg) with the key record of a
- * DNS answer, as a DKIM verifier would (RFC 6376 §3.6.1, RFC 8301 sizes):
- * "pass", "fail" (bad signature, or bh_fail when not NULL), "permerror"
- * or "temperror", with the reason in problem.  Used by ARC.
- */
-const char *dkim_check_answer(const mauth_answer *a, int keytype, int alg,
-			      const unsigned char *digest, size_t dlen,
-			      const unsigned char *sig, size_t slen,
-			      const char *bh_fail, long min_bits,
-			      char *problem, size_t plen, int *key_bits);
+/* ---- key records (dkim_key.c) ---- */
+
+/* What a signature needs of its key (RFC 6376 §3.6.1). */
+typedef struct {
+	int keytype;		/* KEY_RSA or KEY_ED25519, as a= names */
+	int alg;		/* HASH_SHA256 or HASH_SHA1, as a= names */
+	const char *domain;	/* d= */
+	const char *identity;	/* i=, for t=s; NULL when there is none (ARC) */
+	long min_bits;		/* RSA keys below are refused (RFC 8301 §3.2) */
+} dkim_key_need;
+
+#define DKIM_KEY_PROBLEM_MAX 256
+typedef struct {
+	/* NULL: the key fits; else permerror or temperror (and, after
+	 * dkim_key_judge, pass or fail) */
+	const char *result;
+	const char *code;	/* with result: its word in doc/codes.md */
+	char problem[DKIM_KEY_PROBLEM_MAX];	/* with result: why, for people */
+	crypto_key *key;	/* with result NULL: the key; crypto_key_free it */
+	int bits;		/* the key's size once decoded (also too small) */
+	int testing, strict;	/* t=y and t=s, once t= is read */
+} dkim_key;
 
 /*
- * The header names a signer was asked to sign (params headers.1, 2, ...),
- * copied into the arena: each must be a field name (RFC 5322 ftext) with
- * no ";".  Returns how many (0: none given, use the defaults), or
- * MAUTH_EINVAL / MAUTH_ENOMEM.
+ * Checks the key record of a DNS answer for <s>._domainkey.<d> against a
+ * signature's needs: the answer itself (none, unaskable name, temporary
+ * failure, no record), then the record's v=, p=, k=, h=, s=, t= and the
+ * key's size, in that order.  Fills out, which is zeroed first.
  */
-long dkim_sign_names(arena *a, const params *p, const char ***names,
-		     size_t **lens, char *err, size_t errlen);
+void dkim_key_check(const mauth_answer *a, const dkim_key_need *need,
+		    dkim_key *out);
+
+/* What is verified of a signature once its key fits. */
+typedef struct {
+	int alg;				/* HASH_SHA256 or HASH_SHA1 */
+	const unsigned char *digest, *sig;	/* header hash; b= decoded */
+	size_t dlen, slen;
+	const char *bh_fail, *bh_code;		/* body verdict; NULL: it matched */
+} dkim_signed;
+
+/*
+ * The verdict on a signature: dkim_key_check, then, when the key fits,
+ * the body hash and the signature (RFC 6376 §6.1.3: the body hash is
+ * judged once the key is known, so a key problem is reported first).  out
+ * gets "pass", or the first failure with its code and problem (and the
+ * key's size and t= flags whenever they were read); it holds no key after.
+ */
+void dkim_key_judge(const mauth_answer *a, const dkim_key_need *need,
+		    const dkim_signed *sig, dkim_key *out);
+
+/* Is list (colon-separated, compacted) holding word (case-insensitive)? */
+int dkim_list_has(const char *list, const char *word);
+
+/*
+ * The domain part of identity i is d or, unless strict (key t=s), one of
+ * its subdomains (RFC 6376 §3.5 "i=").
+ */
+int dkim_identity_in_domain(const char *i, const char *d, int strict);
+
+/*
+ * The body verdict of a signature (RFC 6376 §3.7, l= §3.5): NULL when bh=
+ * (want) is the hash of the canonical body (got, hlen bytes, total bytes
+ * long, l= of -1 when absent), else the problem with its code.
+ */
+const char *dkim_body_mismatch(long long l, unsigned long long total,
+			       const unsigned char *want,
+			       const unsigned char *got, size_t hlen,
+			       const char **code);
+
+/* ---- signing (dkim_signer.c): what dkim_sign and arc_seal share ---- */
+typedef struct {
+	const char *domain, *selector;	/* d=, s=: checked names */
+	const char *algorithm;		/* "rsa-sha256" (default), "ed25519-sha256" */
+	int keytype;			/* KEY_RSA or KEY_ED25519, as algorithm */
+	long now;			/* params now, when has_now > 0 */
+	int has_now;
+	const char **names;		/* h=, in order (names are in the arena) */
+	size_t *lens, nh;		/* nh 0: none given, take the defaults */
+	msg m;				/* the message, parsed */
+	crypto_key *key;		/* after dkim_signer_key; dkim_signer_free */
+	const char *message, *keypem;	/* the params, as given */
+	size_t mlen, klen;
+} dkim_signer;
+
+/*
+ * Reads what every signer takes: message, domain, selector, key (all
+ * required), algorithm, now and the header names (params headers.1, 2,
+ * ...: each a field name, RFC 5322 ftext, with no ";"; at most
+ * DKIM_MAX_H), then parses the message.  0, or MAUTH_EINVAL with err, or
+ * MAUTH_ENOMEM.
+ */
+int dkim_signer_args(arena *a, const params *p, dkim_signer *s, char *err,
+		     size_t errlen);
+
+/*
+ * h= when none was given: each field of RFC 6376 §5.4.1's list as often as
+ * the message has it, From once more when oversign_from (so none can be
+ * added), then also (NULL: nothing more) likewise.  0 or MAUTH_ENOMEM.
+ */
+int dkim_signer_default_names(arena *a, dkim_signer *s, const char *also,
+			      int oversign_from);
+
+/*
+ * Loads the private key and checks it fits: its type is the algorithm's
+ * (mismatch: the text when not; NULL: "key is not an RSA key" ...), an
+ * RSA key has 1024 bits or more (RFC 8301 §3.2).  NULL, or the problem
+ * with its code (doc/codes.md).
+ */
+const char *dkim_signer_key(dkim_signer *s, const char *mismatch,
+			    const char **code);
+
+/* bh=: the base64 SHA-256 of the canonical body.  0 or MAUTH_ENOMEM. */
+int dkim_signer_body_hash(const dkim_signer *s, int relaxed,
+			  char b64[HASH_MAX * 2]);
+
+/*
+ * Signs the hash state h (SHA-256) with the key: the base64 signature,
+ * malloc'd; NULL with *why when signing failed, NULL with *why NULL when
+ * out of memory.
+ */
+char *dkim_signer_sign(const dkim_signer *s, crypto_hash *h, const char **why);
+
+/*
+ * The same over the fields of h= (dkim_hash_fields) and then the signature
+ * field itself (field, len bytes, its name nlen; b= empty, RFC 6376 §3.7).
+ */
+char *dkim_signer_sign_fields(const dkim_signer *s, int relaxed,
+			      const char *field, size_t len, size_t nlen,
+			      const char **why);
+
+/* Frees what the signer holds (the key); the rest is in the arena. */
+void dkim_signer_free(dkim_signer *s);
 
 /*
  * The verifier options DKIM and ARC share: now (seconds since the epoch,

@@ -1,5 +1,5 @@
 /*
- * dkim.c - DKIM signature verification (RFC 6376), with Ed25519 (RFC 8463)
+ * dkim_verify.c - DKIM signature verification (RFC 6376), with Ed25519 (RFC 8463)
  * and the RFC 8301 rules (no rsa-sha1 pass, RSA keys of 1024 bits or more).
  *
  * All the work that needs the message happens in init(), while the caller's
@@ -37,7 +37,6 @@
  */
 #define DKIM_MAX_L_BODIES 4
 #define MIN_KEY_BITS 1024	/* RFC 8301 §3.2 */
-#define KEY_RECORD_MAX 8192	/* bytes of a key record we read */
 #define B_PREFIX_MIN 8		/* RFC 6008 §4: header.b, at least 8 chars */
 #define PROBLEM_MAX 400
 
@@ -66,8 +65,10 @@ typedef struct {
 	const msg_field *field;	/* valid during init only */
 	size_t hdlen;
 	unsigned qid;
-	int key_bits, testing, strict, checked, canon_bad;
+	int key_bits, testing, canon_bad;
 	const char *bh_fail;	/* body hash problem, decided after the key */
+	const char *bh_code;	/* its code */
+	const char *code;	/* the problem's code (doc/codes.md) */
 	char *unsigned_fields;	/* "from, subject" or NULL */
 } dkim_sig;
 
@@ -81,6 +82,7 @@ typedef struct {
 	const char *msg_problem;
 } dkim_state;
 
+/* Appends a problem to s's text ("; " between). */
 static void add_problem(dkim_sig *s, const char *fmt, const char *a)
 {
 	size_t n = strlen(s->problem);
@@ -94,32 +96,30 @@ static void add_problem(dkim_sig *s, const char *fmt, const char *a)
 	snprintf(s->problem + n, sizeof s->problem - n, "%s", buf);
 }
 
-static void decide(dkim_sig *s, const char *result, const char *problem,
-		   const char *arg)
+/*
+ * A note on s that does not decide it (an unsigned copy of a field, body
+ * bytes past l=).  Notes come before the decision; the first one's code
+ * (a word of doc/codes.md) stands until a decision brings its own.
+ */
+static void add_note(dkim_sig *s, const char *code, const char *fmt,
+		     const char *a)
+{
+	add_problem(s, fmt, a);
+	if (s->code == NULL)
+		s->code = code;
+}
+
+/* Decides s (the first decision stays), with the problem's code. */
+static void decide(dkim_sig *s, const char *result, const char *code,
+		   const char *problem, const char *arg)
 {
 	if (s->result != NULL)
 		return;
 	s->result = result;
-	if (problem != NULL)
+	if (problem != NULL) {
 		add_problem(s, problem, arg ? arg : "");
-}
-
-/* Is list (colon-separated, compacted) holding word (case-insensitive)? */
-static int list_has(const char *list, const char *word)
-{
-	size_t wl = strlen(word);
-
-	while (*list) {
-		const char *e = strchr(list, ':');
-		size_t n = e ? (size_t)(e - list) : strlen(list);
-
-		if (ascii_ieq(list, n, word, wl))
-			return 1;
-		list += n;
-		if (*list == ':')
-			list++;
+		s->code = code;
 	}
-	return 0;
 }
 
 /* Splits the compacted h= value in place into s->h; 0 or -1 (bad list). */
@@ -149,24 +149,6 @@ static int split_h(arena *a, dkim_sig *s, char *hv)
 	}
 	s->nh = n;
 	return 0;
-}
-
-/* The domain part of i= is d= or one of its subdomains (§3.5 "i="). */
-static int identity_in_domain(const char *i, const char *d, int strict)
-{
-	const char *at = strrchr(i, '@');
-	size_t il, dl = strlen(d);
-
-	if (at == NULL)
-		return 0;
-	at++;
-	il = strlen(at);
-	if (name_eq(at, il, d, dl))
-		return 1;
-	if (strict)
-		return 0;
-	return il > dl + 1 && at[il - dl - 1] == '.' &&
-	       name_eq(at + il - dl, dl, d, dl);
 }
 
 static int hexval(char c)
@@ -220,8 +202,8 @@ static int identity_to_alabels(arena *a, dkim_sig *s)
 	if (rc == MAUTH_ENOMEM)
 		return -1;
 	if (rc != 0) {
-		decide(s, "permerror", "the domain of i= does not convert to "
-		       "A-labels (UTS #46, RFC 8616 §4)%s", "");
+		decide(s, "permerror", "idn_invalid", "the domain of i= does "
+		       "not convert to A-labels (UTS #46, RFC 8616 §4)%s", "");
 		return 1;
 	}
 	if (ace == at + 1)
@@ -237,76 +219,104 @@ static int identity_to_alabels(arena *a, dkim_sig *s)
 	return 0;
 }
 
-/* Parses one DKIM-Signature field into s (result set when unusable). */
-static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
-		     dkim_sig *s)
-{
-	tag_list tl;
-	const tag *t;
-	const char *why = NULL;
-	char *v;
+/*
+ * Parsing one DKIM-Signature (RFC 6376 §3.5).  Each helper reads one tag
+ * or group and returns 0 to go on, 1 when it decided the signature (stop
+ * there) or -1 on ENOMEM.  A decision taken earlier stays (decide() keeps
+ * the first), so the later helpers only fill what a report shows.
+ */
 
-	s->l = s->t = s->x = -1;
-	if (tags_parse(f->value, f->vlen, &tl, &why) != 0) {
-		decide(s, "neutral", "DKIM-Signature syntax error: %s", why);
+/* i=: dkim-quoted-printable, its domain in A-labels (RFC 8616 §4). */
+static int read_identity(arena *a, const tag *t, dkim_sig *s)
+{
+	if ((s->identity = tag_dup(a, t)) == NULL)
+		return -1;
+	if (qp_decode(s->identity) != 0) {
+		decide(s, "permerror", "tag_malformed",
+		       "i= is not valid quoted-printable%s", "");
+		return 1;
+	}
+	switch (identity_to_alabels(a, s)) {
+	case 0:
 		return 0;
+	case 1:
+		return 1;	/* decided: permerror */
+	default:
+		return -1;
 	}
-#define REQUIRE(name) \
-	if ((t = tags_get(&tl, name)) == NULL) { \
-		decide(s, "permerror", "signature has no %s= tag", name); \
-		return 0; \
-	}
-	/* Fields useful in reports first, even if the signature is broken. */
-	if ((t = tags_get(&tl, "d")) != NULL && (s->domain = tag_dup(a, t)) == NULL)
+}
+
+/* The tags useful in reports, read first, even if the signature is broken. */
+static int read_report_tags(arena *a, const tag_list *tl, dkim_sig *s)
+{
+	const tag *t;
+	char *v;
+	int rc;
+
+	if ((t = tags_get(tl, "d")) != NULL && (s->domain = tag_dup(a, t)) == NULL)
 		return -1;
-	if ((t = tags_get(&tl, "s")) != NULL && (s->selector = tag_dup(a, t)) == NULL)
+	if ((t = tags_get(tl, "s")) != NULL && (s->selector = tag_dup(a, t)) == NULL)
 		return -1;
-	if ((t = tags_get(&tl, "a")) != NULL && (s->algorithm = tag_dup(a, t)) == NULL)
+	if ((t = tags_get(tl, "a")) != NULL && (s->algorithm = tag_dup(a, t)) == NULL)
 		return -1;
-	if ((t = tags_get(&tl, "b")) != NULL && (s->b64 = tag_dup(a, t)) == NULL)
+	if ((t = tags_get(tl, "b")) != NULL && (s->b64 = tag_dup(a, t)) == NULL)
 		return -1;
-	if ((t = tags_get(&tl, "i")) != NULL) {
-		if ((s->identity = tag_dup(a, t)) == NULL)
-			return -1;
-		if (qp_decode(s->identity) != 0) {
-			decide(s, "permerror", "i= is not valid quoted-printable%s", "");
-			return 0;
-		}
-		switch (identity_to_alabels(a, s)) {
-		case 0:
-			break;
-		case 1:
-			return 0;	/* decided: permerror */
-		default:
-			return -1;
-		}
-	}
-	if ((t = tags_get(&tl, "c")) != NULL && (s->canon = tag_dup(a, t)) == NULL)
+	if ((t = tags_get(tl, "i")) != NULL && (rc = read_identity(a, t, s)) != 0)
+		return rc;
+	if ((t = tags_get(tl, "c")) != NULL && (s->canon = tag_dup(a, t)) == NULL)
 		return -1;
-	if ((t = tags_get(&tl, "h")) != NULL) {
+	if ((t = tags_get(tl, "h")) != NULL) {
 		if ((v = tag_dup(a, t)) == NULL)
 			return -1;
 		if (split_h(a, s, v) != 0) {
 			s->nh = 0;
-			decide(s, "permerror", "h= is not a list of field names%s", "");
+			decide(s, "permerror", "tag_malformed",
+			       "h= is not a list of field names%s", "");
 		}
 	}
+	return 0;
+}
 
-	t = tags_get(&tl, "v");
+/* A tag the signature must have; NULL with the signature decided. */
+static const tag *required(const tag_list *tl, dkim_sig *s, const char *name)
+{
+	const tag *t = tags_get(tl, name);
+
+	if (t == NULL)
+		decide(s, "permerror", "tag_missing", "signature has no %s= tag",
+		       name);
+	return t;
+}
+
+/* v=1 (or, with legacy_versions, none or the draft 0.5). */
+static int check_version(const dkim_state *st, const tag_list *tl,
+			 dkim_sig *s)
+{
+	const tag *t = tags_get(tl, "v");
+	char vbuf[24];
+
 	if (t == NULL && !st->legacy_versions) {
-		decide(s, "permerror", "signature has no %s= tag", "v");
-		return 0;
+		decide(s, "permerror", "tag_missing", "signature has no %s= tag",
+		       "v");
+		return 1;
 	}
-	if (t != NULL && !(t->vlen == 1 && t->val[0] == '1') &&
-	    !(st->legacy_versions && t->vlen == 3 && memcmp(t->val, "0.5", 3) == 0)) {
-		char vbuf[24];
+	if (t == NULL || (t->vlen == 1 && t->val[0] == '1') ||
+	    (st->legacy_versions && t->vlen == 3 && memcmp(t->val, "0.5", 3) == 0))
+		return 0;
+	snprintf(vbuf, sizeof vbuf, "%.*s", (int)(t->vlen > 20 ? 20 : t->vlen),
+		 t->val);
+	decide(s, "permerror", "version_unsupported",
+	       "unsupported signature version v=%s", vbuf);
+	return 1;
+}
 
-		snprintf(vbuf, sizeof vbuf, "%.*s",
-			 (int)(t->vlen > 20 ? 20 : t->vlen), t->val);
-		decide(s, "permerror", "unsupported signature version v=%s", vbuf);
-		return 0;
-	}
-	REQUIRE("a");
+/* a= (RFC 6376 §3.3, RFC 8463 §3). */
+static int read_algorithm(const tag_list *tl, dkim_sig *s)
+{
+	const tag *t = required(tl, s, "a");
+
+	if (t == NULL)
+		return 1;
 	if (tag_ieq(t, "rsa-sha256")) {
 		s->alg = HASH_SHA256;
 		s->keytype = KEY_RSA;
@@ -317,39 +327,57 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 		s->alg = HASH_SHA1;
 		s->keytype = KEY_RSA;
 	} else {
-		decide(s, "permerror", "unsupported algorithm a=%.40s",
+		decide(s, "permerror", "algorithm_unsupported",
+		       "unsupported algorithm a=%.40s",
 		       s->algorithm ? s->algorithm : "");
-		return 0;
+		return 1;
 	}
-	REQUIRE("b");
+	return 0;
+}
+
+/* b= (where it stands in the field, decoded) and bh= (decoded). */
+static int read_hashes(arena *a, const msg_field *f, const tag_list *tl,
+		       dkim_sig *s)
+{
+	unsigned char bh[HASH_MAX * 2 + 3];
+	const tag *t = required(tl, s, "b");
+	size_t n;
+
+	if (t == NULL)
+		return 1;
 	s->b_from = (size_t)(f->value - f->raw) + t->raw_start;
 	s->b_to = (size_t)(f->value - f->raw) + t->raw_end;
 	if (s->b64 == NULL || strlen(s->b64) == 0) {
-		decide(s, "permerror", "empty b= tag%s", "");
-		return 0;
+		decide(s, "permerror", "tag_malformed", "empty b= tag%s", "");
+		return 1;
 	}
 	s->b = arena_alloc(a, strlen(s->b64) + 3);
 	if (s->b == NULL)
 		return -1;
 	s->blen = b64_decode(s->b64, strlen(s->b64), s->b);
 	if (s->blen == (size_t)-1 || s->blen == 0 || s->blen > SIG_MAX) {
-		decide(s, "permerror", "b= is not valid base64%s", "");
-		return 0;
+		decide(s, "permerror", "tag_malformed", "b= is not valid base64%s",
+		       "");
+		return 1;
 	}
-	REQUIRE("bh");
-	{
-		unsigned char bh[HASH_MAX * 2 + 3];
-		size_t n = t->vlen < (size_t)HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
-						  : (size_t)-1;
+	if ((t = required(tl, s, "bh")) == NULL)
+		return 1;
+	n = t->vlen < (size_t)HASH_MAX * 2 ? b64_decode(t->val, t->vlen, bh)
+					   : (size_t)-1;
+	if (n == (size_t)-1 || n != crypto_hash_len(s->alg)) {
+		decide(s, "permerror", "tag_malformed", "bh= is not a base64 %s hash",
+		       s->alg == HASH_SHA1 ? "SHA-1" : "SHA-256");
+		return 1;
+	}
+	memcpy(s->bh, bh, n);
+	return 0;
+}
 
-		if (n == (size_t)-1 || n != crypto_hash_len(s->alg)) {
-			decide(s, "permerror", "bh= is not a base64 %s hash",
-			       s->alg == HASH_SHA1 ? "SHA-1" : "SHA-256");
-			return 0;
-		}
-		memcpy(s->bh, bh, n);
-	}
-	REQUIRE("d");
+/* d= and s=: names that can be asked. */
+static int check_names(arena *a, const tag_list *tl, dkim_sig *s)
+{
+	if (required(tl, s, "d") == NULL)
+		return 1;
 	if (s->domain != NULL) {
 		/* RFC 8616 §4: a d= in U-labels is looked up (and reported,
 		 * and aligned by DMARC) as its A-labels */
@@ -361,103 +389,158 @@ static int parse_sig(arena *a, dkim_state *st, const msg_field *f,
 		if (rc == MAUTH_ENOMEM)
 			return -1;
 		if (rc != 0) {
-			decide(s, "permerror", "d= U-labels do not convert to "
-			       "A-labels (UTS #46, RFC 8616 §4)%s", "");
-			return 0;
+			decide(s, "permerror", "idn_invalid", "d= U-labels do not "
+			       "convert to A-labels (UTS #46, RFC 8616 §4)%s", "");
+			return 1;
 		}
 		s->domain = (char *)ace;
 	}
 	if (s->domain == NULL || !name_is_valid(s->domain, strlen(s->domain)) ||
 	    strchr(s->domain, '\\') != NULL) {
-		decide(s, "permerror", "d= is not a domain name%s", "");
-		return 0;
+		decide(s, "permerror", "tag_malformed", "d= is not a domain name%s",
+		       "");
+		return 1;
 	}
-	REQUIRE("s");
+	if (required(tl, s, "s") == NULL)
+		return 1;
 	if (s->selector == NULL || s->selector[0] == '\0' ||
 	    !name_is_valid(s->selector, strlen(s->selector)) ||
 	    strchr(s->selector, '\\') != NULL) {
-		decide(s, "permerror", "s= is not a selector%s", "");
-		return 0;
+		decide(s, "permerror", "tag_malformed", "s= is not a selector%s", "");
+		return 1;
 	}
-	REQUIRE("h");
-	if (s->result != NULL)
-		return 0;
-	{
-		size_t i;
-		int from = 0;
+	return 0;
+}
 
-		for (i = 0; i < s->nh; i++)
-			from |= ascii_ieq(s->h[i], s->hlen[i], "from", 4);
-		if (!from) {
-			decide(s, "permerror", "From field not signed (h=)%s", "");
-			return 0;
-		}
+/* h= is there, readable, and signs From (RFC 6376 §5.4). */
+static int check_from_signed(const tag_list *tl, dkim_sig *s)
+{
+	size_t i;
+	int from = 0;
+
+	if (required(tl, s, "h") == NULL || s->result != NULL)
+		return 1;
+	for (i = 0; i < s->nh; i++)
+		from |= ascii_ieq(s->h[i], s->hlen[i], "from", 4);
+	if (!from) {
+		decide(s, "permerror", "from_not_signed",
+		       "From field not signed (h=)%s", "");
+		return 1;
 	}
+	return 0;
+}
+
+/* c= (RFC 6376 §3.4): simple unless named; header/body. */
+static int read_canon(dkim_sig *s)
+{
+	char *slash;
+	size_t hl;
+	int ok = 1;
+
 	s->hc = s->bc = CANON_SIMPLE;
-	if (s->canon != NULL) {
-		char *slash = strchr(s->canon, '/');
-		size_t hl = slash ? (size_t)(slash - s->canon) : strlen(s->canon);
-		int ok = 1;
-
-		if (ascii_ieq(s->canon, hl, "relaxed", 7))
-			s->hc = CANON_RELAXED;
-		else if (!ascii_ieq(s->canon, hl, "simple", 6))
+	if (s->canon == NULL)
+		return 0;
+	slash = strchr(s->canon, '/');
+	hl = slash ? (size_t)(slash - s->canon) : strlen(s->canon);
+	if (ascii_ieq(s->canon, hl, "relaxed", 7))
+		s->hc = CANON_RELAXED;
+	else if (!ascii_ieq(s->canon, hl, "simple", 6))
+		ok = 0;
+	if (slash != NULL) {
+		if (ascii_ieq(slash + 1, strlen(slash + 1), "relaxed", 7))
+			s->bc = CANON_RELAXED;
+		else if (!ascii_ieq(slash + 1, strlen(slash + 1), "simple", 6))
 			ok = 0;
-		if (slash != NULL) {
-			if (ascii_ieq(slash + 1, strlen(slash + 1), "relaxed", 7))
-				s->bc = CANON_RELAXED;
-			else if (!ascii_ieq(slash + 1, strlen(slash + 1), "simple", 6))
-				ok = 0;
-		}
-		if (!ok) {
-			s->canon_bad = 1;
-			decide(s, "permerror", "unsupported canonicalization c=%.40s",
-			       s->canon);
-			return 0;
-		}
 	}
-	if ((t = tags_get(&tl, "q")) != NULL) {
-		char *q = tag_dup(a, t);
+	if (ok)
+		return 0;
+	s->canon_bad = 1;
+	decide(s, "permerror", "canonicalization_unsupported",
+	       "unsupported canonicalization c=%.40s", s->canon);
+	return 1;
+}
 
-		if (q == NULL)
-			return -1;
-		if (!list_has(q, "dns/txt") &&
-		    !(st->legacy_versions && list_has(q, "dns"))) {
-			decide(s, "permerror", "unsupported query method q=%.40s", q);
-			return 0;
-		}
+/* q= (RFC 6376 §3.5): dns/txt, the only method. */
+static int check_query(arena *a, const dkim_state *st, const tag_list *tl,
+		       dkim_sig *s)
+{
+	const tag *t = tags_get(tl, "q");
+	char *q;
+
+	if (t == NULL)
+		return 0;
+	if ((q = tag_dup(a, t)) == NULL)
+		return -1;
+	if (!dkim_list_has(q, "dns/txt") &&
+	    !(st->legacy_versions && dkim_list_has(q, "dns"))) {
+		decide(s, "permerror", "query_method_unsupported",
+		       "unsupported query method q=%.40s", q);
+		return 1;
 	}
-	if ((t = tags_get(&tl, "l")) != NULL) {
-		s->l = tag_number(t, 18);	/* RFC: 1*76DIGIT; we bound it */
-		if (s->l < 0) {
-			decide(s, "permerror", "l= is not a usable length%s", "");
-			return 0;
-		}
+	return 0;
+}
+
+/* l=, t= and x= (RFC 6376 §3.5), x= against t= and the clock. */
+static int read_numbers(const dkim_state *st, const tag_list *tl, dkim_sig *s)
+{
+	const tag *t;
+
+	if ((t = tags_get(tl, "l")) != NULL &&
+	    (s->l = tag_number(t, 18)) < 0) {	/* RFC: 1*76DIGIT; we bound it */
+		decide(s, "permerror", "tag_malformed",
+		       "l= is not a usable length%s", "");
+		return 1;
 	}
-	if ((t = tags_get(&tl, "t")) != NULL && (s->t = tag_number(t, 18)) < 0) {
-		decide(s, "permerror", "t= is not a timestamp%s", "");
+	if ((t = tags_get(tl, "t")) != NULL && (s->t = tag_number(t, 18)) < 0) {
+		decide(s, "permerror", "tag_malformed", "t= is not a timestamp%s", "");
+		return 1;
+	}
+	if ((t = tags_get(tl, "x")) == NULL)
+		return 0;
+	if ((s->x = tag_number(t, 18)) < 0) {
+		decide(s, "permerror", "tag_malformed", "x= is not a timestamp%s", "");
+		return 1;
+	}
+	if (s->t >= 0 && s->x < s->t) {
+		decide(s, "permerror", "expiry_before_timestamp",
+		       "x= is before t=%s", "");
+		return 1;
+	}
+	if (st->now >= 0 && s->x < st->now) {
+		decide(s, "permerror", "expired", "signature expired (x=)%s", "");
+		return 1;
+	}
+	return 0;
+}
+
+/* Parses one DKIM-Signature field into s (result set when unusable). */
+static int parse_sig(arena *a, const dkim_state *st, const msg_field *f,
+		     dkim_sig *s)
+{
+	tag_list tl;
+	const char *why = NULL;
+	int rc;
+
+	s->l = s->t = s->x = -1;
+	if (tags_parse(f->value, f->vlen, &tl, &why) != 0) {
+		decide(s, "neutral", "signature_syntax",
+		       "DKIM-Signature syntax error: %s", why);
 		return 0;
 	}
-	if ((t = tags_get(&tl, "x")) != NULL) {
-		if ((s->x = tag_number(t, 18)) < 0) {
-			decide(s, "permerror", "x= is not a timestamp%s", "");
-			return 0;
-		}
-		if (s->t >= 0 && s->x < s->t) {
-			decide(s, "permerror", "x= is before t=%s", "");
-			return 0;
-		}
-		if (st->now >= 0 && s->x < st->now) {
-			decide(s, "permerror", "signature expired (x=)%s", "");
-			return 0;
-		}
-	}
-	if (s->identity != NULL) {
-		if (!identity_in_domain(s->identity, s->domain, 0)) {
-			decide(s, "permerror", "i= is not within d=%s", "");
-			return 0;
-		}
-	}
+	if ((rc = read_report_tags(a, &tl, s)) != 0 ||
+	    (rc = check_version(st, &tl, s)) != 0 ||
+	    (rc = read_algorithm(&tl, s)) != 0 ||
+	    (rc = read_hashes(a, f, &tl, s)) != 0 ||
+	    (rc = check_names(a, &tl, s)) != 0 ||
+	    (rc = check_from_signed(&tl, s)) != 0 ||
+	    (rc = read_canon(s)) != 0 ||
+	    (rc = check_query(a, st, &tl, s)) != 0 ||
+	    (rc = read_numbers(st, &tl, s)) != 0)
+		return rc < 0 ? -1 : 0;
+	if (s->identity != NULL &&
+	    !dkim_identity_in_domain(s->identity, s->domain, 0))
+		decide(s, "permerror", "identity_mismatch", "i= is not within d=%s",
+		       "");
 	return 0;
 }
 
@@ -497,9 +580,25 @@ static int note_unsigned(arena *a, const msg *m, dkim_sig *s)
 	s->unsigned_fields = arena_strndup(a, list, len);
 	if (s->unsigned_fields == NULL)
 		return -1;
-	add_problem(s, "unsigned instance of a signed field (added after "
-		    "signing?): %s", list);
+	add_note(s, "unsigned_field_copy", "unsigned instance of a signed "
+		 "field (added after signing?): %s", list);
 	return 0;
+}
+
+const char *dkim_body_mismatch(long long l, unsigned long long total,
+			       const unsigned char *want,
+			       const unsigned char *got, size_t hlen,
+			       const char **code)
+{
+	if (l >= 0 && (unsigned long long)l > total) {
+		*code = "body_length_mismatch";
+		return "l= is longer than the body";
+	}
+	if (memcmp(want, got, hlen) != 0) {
+		*code = "body_hash_mismatch";
+		return "body hash did not verify";
+	}
+	return NULL;
 }
 
 void dkim_hash_fields(const msg *m, const char *const *names,
@@ -558,8 +657,9 @@ static int body_hashes(const msg *m, dkim_state *st)
 			    bh[j].limit == lim)
 				break;
 		if (j == nb && s->l >= 0 && nl == DKIM_MAX_L_BODIES) {
-			decide(s, "permerror", "not checked: more than %s "
-			       "distinct l= body hashes asked for", "4");
+			decide(s, "permerror", "body_hash_limit", "not checked: "
+			       "more than %s distinct l= body hashes asked for",
+			       "4");
 			continue;
 		}
 		if (j == nb) {
@@ -590,32 +690,27 @@ static int body_hashes(const msg *m, dkim_state *st)
 
 			snprintf(n, sizeof n, "%llu",
 				 bh[j].total - (unsigned long long)s->l);
-			add_problem(s, "l=: %s body bytes after the signed "
-				    "length are not signed", n);
+			add_note(s, "body_partially_signed", "l=: %s body "
+				 "bytes after the signed length are not signed", n);
 		}
 		/* Decided after the key is checked, as RFC 6376 6.1 orders it. */
-		if (s->l >= 0 && (unsigned long long)s->l > bh[j].total)
-			s->bh_fail = "l= is longer than the body";
-		else if (memcmp(s->bh, bh[j].digest, crypto_hash_len(s->alg)) != 0)
-			s->bh_fail = "body hash did not verify";
+		s->bh_fail = dkim_body_mismatch(s->l, bh[j].total, s->bh,
+						bh[j].digest,
+						crypto_hash_len(s->alg),
+						&s->bh_code);
 	}
 	free(bh);
 	return 0;
 }
 
-static int dkim_init(mauth_check *c, void *vst, const params *p,
-		     char *err, size_t errlen)
+/* The options DKIM verification reads (see the Lua API for defaults). */
+static int read_options(dkim_state *st, const params *p, char *err,
+			size_t errlen)
 {
-	dkim_state *st = vst;
-	arena *a = check_arena(c);
-	unsigned char *used;
-	size_t i, nsig = 0, checked = 0;
-	msg m;
-	int b;
+	int b = 0;
 
 	if (dkim_verify_opts(p, &st->now, &st->min_bits, err, errlen) < 0)
 		return MAUTH_EINVAL;
-	b = 0;
 	if (param_bool(p, "allow_sha1", &b) < 0) {
 		snprintf(err, errlen, "allow_sha1: want a boolean");
 		return MAUTH_EINVAL;
@@ -627,28 +722,29 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 		return MAUTH_EINVAL;
 	}
 	st->legacy_versions = b;
-	b = check_message(c, p, &m, err, errlen);	/* the one read of the message */
-	if (b < 0)
-		return b;
-	st->msg_problem = m.truncated ? m.problem : NULL;
-	for (i = 0; i < m.n; i++)
-		nsig += msg_field_is(&m.f[i], "DKIM-Signature", 14);
+	return 0;
+}
+
+/* Parses every DKIM-Signature of m into st->sig, in header order. */
+static int parse_sigs(arena *a, dkim_state *st, const msg *m)
+{
+	size_t i, nsig = 0, checked = 0;
+
+	for (i = 0; i < m->n; i++)
+		nsig += msg_field_is(&m->f[i], "DKIM-Signature", 14);
 	st->sig = arena_alloc(a, (nsig ? nsig : 1) * sizeof *st->sig);
-	used = malloc(m.n ? m.n : 1);
-	if (st->sig == NULL || used == NULL) {
-		free(used);
-		return MAUTH_ENOMEM;
-	}
-	for (i = 0; i < m.n; i++) {
+	if (st->sig == NULL)
+		return -1;
+	for (i = 0; i < m->n; i++) {
 		dkim_sig *s;
 
-		if (!msg_field_is(&m.f[i], "DKIM-Signature", 14))
+		if (!msg_field_is(&m->f[i], "DKIM-Signature", 14))
 			continue;
 		s = &st->sig[st->n];
-		s->field = &m.f[i];
+		s->field = &m->f[i];
 		st->n++;
-		if (parse_sig(a, st, &m.f[i], s) != 0)
-			goto nomem;
+		if (parse_sig(a, st, &m->f[i], s) != 0)
+			return -1;
 		/*
 		 * Only signatures that would cost a lookup count (RFC 6376
 		 * 8.4).  §6.1: "A Verifier MAY limit the number of signatures
@@ -657,16 +753,26 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 		 * acceptable to the ADMD), not an error of the signature.
 		 */
 		if (s->result == NULL && ++checked > DKIM_MAX_SIGS)
-			decide(s, "policy", "not checked: signature limit "
-			       "(%s) reached, more than 20 signatures to check",
-			       "20");
+			decide(s, "policy", "signature_limit", "not checked: "
+			       "signature limit (%s) reached, more than 20 "
+			       "signatures to check", "20");
 		if (st->msg_problem != NULL)
-			decide(s, "permerror", "message: %s", st->msg_problem);
-		if (s->result == NULL && note_unsigned(a, &m, s) != 0)
-			goto nomem;
+			decide(s, "permerror", "message_limit", "message: %s",
+			       st->msg_problem);
+		if (s->result == NULL && note_unsigned(a, m, s) != 0)
+			return -1;
 	}
-	if (body_hashes(&m, st) != 0)
-		goto nomem;
+	return 0;
+}
+
+/* Hashes the header of each signature still undecided; asks for its key. */
+static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
+{
+	unsigned char *used = malloc(m->n ? m->n : 1);
+	size_t i;
+
+	if (used == NULL)
+		return -1;
 	for (i = 0; i < st->n; i++) {
 		dkim_sig *s = &st->sig[i];
 		char name[NAME_MAX_TEXT + 2];
@@ -674,165 +780,74 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 
 		if (s->result != NULL)
 			continue;
-		if (header_hash(&m, s, used) != 0)
-			goto nomem;
+		if (header_hash(m, s, used) != 0) {
+			free(used);
+			return -1;
+		}
 		n = snprintf(name, sizeof name, "%s._domainkey.%s",
 			     s->selector, s->domain);
 		if (n < 0 || (size_t)n >= sizeof name ||
 		    !name_is_valid(name, (size_t)n)) {
-			decide(s, "permerror", "key name %s._domainkey... is too "
-			       "long", s->selector);
+			decide(s, "permerror", "key_name_invalid", "key name "
+			       "%s._domainkey... is too long", s->selector);
 			continue;
 		}
 		s->qid = check_ask(c, MAUTH_T_TXT, name);
 	}
+	free(used);
+	return 0;
+}
+
+static int dkim_init(mauth_check *c, void *vst, const params *p,
+		     char *err, size_t errlen)
+{
+	dkim_state *st = vst;
+	arena *a = check_arena(c);
+	size_t i;
+	int rc;
+	msg m;
+
+	if (read_options(st, p, err, errlen) < 0)
+		return MAUTH_EINVAL;
+	rc = check_message(c, p, &m, err, errlen);	/* the one read of the message */
+	if (rc < 0)
+		return rc;
+	rc = 0;
+	st->msg_problem = m.truncated ? m.problem : NULL;
+	if (parse_sigs(a, st, &m) != 0 || body_hashes(&m, st) != 0 ||
+	    ask_keys(c, st, &m) != 0)
+		rc = MAUTH_ENOMEM;
 	/* The message is the caller's again after init. */
 	for (i = 0; i < st->n; i++)
 		st->sig[i].field = NULL;
-	free(used);
-	return 0;
-nomem:
-	free(used);
-	return MAUTH_ENOMEM;
+	return rc;
 }
 
-/* Checks s against one key record; decides its result. */
-static void check_key(dkim_state *st, dkim_sig *s, const char *rec, size_t len)
+/*
+ * Checks s with its key answer (RFC 6376 §6.1.2), then its body hash and
+ * signature (§6.1.3: the body hash is decided once the key is known, so
+ * that a key problem is reported first); decides its result.
+ */
+static void check_key(const dkim_state *st, dkim_sig *s, const mauth_answer *a)
 {
-	tag_list tl;
-	const tag *t;
-	const char *why = NULL;
-	char buf[KEY_RECORD_MAX];
-	crypto_key *key;
-	int keytype = KEY_RSA, ok;
+	const dkim_key_need need = { .keytype = s->keytype, .alg = s->alg,
+		.domain = s->domain, .identity = s->identity,
+		.min_bits = st->min_bits };
+	const dkim_signed sd = { .alg = s->alg, .digest = s->hdigest,
+		.dlen = s->hdlen, .sig = s->b, .slen = s->blen,
+		.bh_fail = s->bh_fail, .bh_code = s->bh_code };
+	dkim_key k;
 
-	if (len > KEY_RECORD_MAX || memchr(rec, '\0', len) != NULL) {
-		decide(s, "permerror", "key record too long or with NUL bytes%s", "");
-		return;
-	}
-	if (tags_parse(rec, len, &tl, &why) != 0) {
-		decide(s, "permerror", "key record syntax error: %s", why);
-		return;
-	}
-	if ((t = tags_get(&tl, "v")) != NULL &&
-	    (t != &tl.v[0] || !(t->vlen == 5 && memcmp(t->val, "DKIM1", 5) == 0))) {
-		decide(s, "permerror", "key record has a bad v= tag%s", "");
-		return;
-	}
-	if (tags_get(&tl, "p") == NULL) {
-		decide(s, "permerror", "key record has no p= tag%s", "");
-		return;
-	}
-	if ((t = tags_get(&tl, "k")) != NULL) {
-		if (tag_ieq(t, "rsa"))
-			keytype = KEY_RSA;
-		else if (tag_ieq(t, "ed25519"))
-			keytype = KEY_ED25519;
-		else {
-			decide(s, "permerror", "key type k= not supported%s", "");
-			return;
-		}
-	}
-	if (keytype != s->keytype) {
-		decide(s, "permerror", "key type k= does not match a=%s", "");
-		return;
-	}
-	if ((t = tags_get(&tl, "h")) != NULL) {
-		if (tag_compact(t, buf, sizeof buf) == (size_t)-1 ||
-		    !list_has(buf, s->alg == HASH_SHA1 ? "sha1" : "sha256")) {
-			decide(s, "permerror", "key h= does not allow the "
-			       "signature's hash%s", "");
-			return;
-		}
-	}
-	if ((t = tags_get(&tl, "s")) != NULL) {
-		if (tag_compact(t, buf, sizeof buf) == (size_t)-1 ||
-		    !(list_has(buf, "*") || list_has(buf, "email"))) {
-			decide(s, "permerror", "key service type s= excludes "
-			       "email%s", "");
-			return;
-		}
-	}
-	if ((t = tags_get(&tl, "t")) != NULL &&
-	    tag_compact(t, buf, sizeof buf) != (size_t)-1) {
-		s->testing = list_has(buf, "y");
-		s->strict = list_has(buf, "s");
-	}
-	if (s->strict && s->identity != NULL &&
-	    !identity_in_domain(s->identity, s->domain, 1)) {
-		decide(s, "permerror", "key t=s: i= domain must equal d=%s", "");
-		return;
-	}
-	t = tags_get(&tl, "p");
-	if (t->vlen == 0) {
-		decide(s, "permerror", "key revoked (empty p=)%s", "");
-		return;
-	}
-	key = crypto_pubkey_new(keytype, t->val, t->vlen, &why);
-	if (key == NULL) {
-		decide(s, "permerror", "key: %s", why);
-		return;
-	}
-	s->key_bits = crypto_key_bits(key);
-	if (keytype == KEY_RSA && s->key_bits < st->min_bits) {
-		char text[120];
-
-		snprintf(text, sizeof text, "%d-bit RSA key, below the %ld "
-			 "bits of RFC 8301 3.2", s->key_bits, st->min_bits);
-		crypto_key_free(key);
-		decide(s, "permerror", "%s", text);
-		return;
-	}
-	if (s->bh_fail != NULL) {
-		crypto_key_free(key);
-		decide(s, "fail", "%s", s->bh_fail);
-		return;
-	}
-	ok = crypto_verify(key, s->alg, s->hdigest, s->hdlen, s->b, s->blen);
-	crypto_key_free(key);
-	s->checked = 1;
-	if (ok != 1) {
-		decide(s, "fail", "signature did not verify%s", "");
-		return;
-	}
-	if (s->alg == HASH_SHA1 && !st->allow_sha1) {
-		decide(s, "policy", "rsa-sha1 verifies but is not acceptable "
-		       "(RFC 8301 3.1)%s", "");
-		return;
-	}
-	decide(s, "pass", NULL, NULL);
-}
-
-static int has_p_tag(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i++)
-		if (s[i] == 'p' && s[i + 1] == '=')
-			return 1;
-	return 0;
-}
-
-static void key_answer(dkim_state *st, dkim_sig *s, const mauth_answer *a)
-{
-	size_t i;
-
-	if (a == NULL) {
-		decide(s, "temperror", "no answer for the key%s", "");
-	} else if (a->rcode == MAUTH_RC_BADNAME) {
-		decide(s, "permerror", "key name cannot be asked%s", "");
-	} else if (answer_is_temporary(a)) {
-		decide(s, "temperror", "key lookup failed: %s", rcode_name(a->rcode));
-	} else if (ANSWER_EMPTY(a)) {
-		decide(s, "permerror", "no key for signature (%s)",
-		       a->rcode == MAUTH_RC_NXDOMAIN ? "NXDOMAIN" : "no TXT record");
-	} else {
-		/* Several TXT records: the first that looks like a key wins. */
-		for (i = 0; i + 1 < a->n; i++)
-			if (has_p_tag(a->rr[i].data, a->rr[i].len))
-				break;
-		check_key(st, s, a->rr[i].data, a->rr[i].len);
-	}
+	dkim_key_judge(a, &need, &sd, &k);
+	s->key_bits = k.bits;
+	s->testing = k.testing;
+	if (strcmp(k.result, "pass") != 0)
+		decide(s, k.result, k.code, "%s", k.problem);
+	else if (s->alg == HASH_SHA1 && !st->allow_sha1)
+		decide(s, "policy", "sha1_forbidden", "rsa-sha1 verifies but is "
+		       "not acceptable (RFC 8301 3.1)%s", "");
+	else
+		decide(s, "pass", NULL, NULL, NULL);
 }
 
 /* header.b: the shortest prefix (>= 8) no other signature shares. */
@@ -925,7 +940,7 @@ static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k,
 	if (s->unsigned_fields != NULL)
 		val_cstr(a, e, "unsigned_headers", s->unsigned_fields);
 	if (s->problem[0])
-		val_cstr(a, e, "problem", s->problem);
+		val_problem(a, e, s->code, s->problem);
 	if (s->b64 != NULL)
 		val_str(a, e, "b", s->b64, bn);
 	/* RFC 8601 properties for Authentication-Results. */
@@ -949,7 +964,7 @@ static int dkim_step(mauth_check *c, void *vst)
 		dkim_sig *s = &st->sig[i];
 
 		if (s->result == NULL)
-			key_answer(st, s, check_got(c, s->qid));
+			check_key(st, s, check_got(c, s->qid));
 	}
 	r = check_result(c);
 	list = val_add(a, r, "signatures", MAUTH_V_LIST);
@@ -957,50 +972,13 @@ static int dkim_step(mauth_check *c, void *vst)
 		put_sig(a, list, st, i, st->sig[i].qid != 0 ?
 			check_got(c, st->sig[i].qid) : NULL);
 	if (st->msg_problem != NULL)
-		val_cstr(a, r, "problem", st->msg_problem);
+		val_problem(a, r, "message_limit", st->msg_problem);
 	return 0;
 }
 
 const check_vt mauth_dkim_verify_vt = {
 	"dkim_verify", sizeof(dkim_state), dkim_init, dkim_step, NULL
 };
-
-/*
- * For ARC (arc.c): the key record checks and signature check of
- * key_answer(), for a signature that is not a DKIM-Signature.
- */
-const char *dkim_check_answer(const mauth_answer *a, int keytype, int alg,
-			      const unsigned char *digest, size_t dlen,
-			      const unsigned char *sig, size_t slen,
-			      const char *bh_fail, long min_bits,
-			      char *problem, size_t plen, int *key_bits)
-{
-	dkim_state st;
-	dkim_sig *s = calloc(1, sizeof *s);
-	const char *result;
-
-	if (s == NULL) {
-		snprintf(problem, plen, "out of memory");
-		return "temperror";
-	}
-	memset(&st, 0, sizeof st);
-	st.now = -1;
-	st.min_bits = min_bits;
-	s->keytype = keytype;
-	s->alg = alg;
-	s->hdlen = dlen < HASH_MAX ? dlen : HASH_MAX;
-	memcpy(s->hdigest, digest, s->hdlen);
-	s->b = (unsigned char *)sig;
-	s->blen = slen;
-	s->bh_fail = bh_fail;
-	key_answer(&st, s, a);
-	result = s->result;
-	snprintf(problem, plen, "%s", s->problem);
-	if (key_bits != NULL)
-		*key_bits = s->key_bits;
-	free(s);
-	return result;
-}
 
 int dkim_verify_opts(const params *p, long long *now, long *min_bits,
 		     char *err, size_t errlen)

@@ -73,6 +73,8 @@ local function dmarc_each(api, domains, dopts, deadline)
   end
   -- One domain cannot stand for the author: the verdicts are in domains.
   out.domain, out.org_domain, out.policy_domain = nil, nil, nil
+  -- so Authentication-Results names no header.from (RFC 8601 §2.7.4)
+  out.method, out.properties = "dmarc", {}
   out.problem = ("several RFC5322.From domains (RFC 7489 §6.6.1: each checked, strictest policy)%s")
                 :format(out.problem and ("; " .. out.problem) or "")
   return out

@@ -888,5 +888,5 @@ static int authres_step(mauth_check *c, void *vst)
 
 const check_vt mauth_authres_parse_vt = {
 	"authres_parse", sizeof(authres_state), authres_init, authres_step,
-	NULL
+	NULL, NULL
 };

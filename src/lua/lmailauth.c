@@ -1218,6 +1218,35 @@ static size_t header_count(lua_State *L, int idx)
 	return n;
 }
 
+/* One run of the writer of kind over list into buf (options at index 3). */
+static long header_write(lua_State *L, int kind, const mauth_value **list,
+			 size_t n, char *buf, size_t cap, char *err,
+			 size_t errlen)
+{
+	mauth_authres_opts o;
+
+	if (kind == 1) {
+		snprintf(err, errlen, "not an SPF result");
+		lua_getfield(L, 3, "receiver");
+		return mauth_received_spf_format(list[0], lua_tostring(L, -1),
+						 buf, cap);
+	}
+	memset(&o, 0, sizeof o);
+	lua_getfield(L, 3, "authserv_id");
+	o.authserv_id = lua_tostring(L, -1);
+	lua_getfield(L, 3, "version");
+	o.version = (long long)lua_tonumber(L, -1);
+	lua_getfield(L, 3, "instance");
+	o.instance = (long long)lua_tonumber(L, -1);
+	lua_getfield(L, 3, "fold");
+	o.no_fold = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+	lua_getfield(L, 3, "max_per_method");
+	o.max_per_method = (size_t)luaL_optinteger(L, -1, 0);
+	lua_getfield(L, 3, "max_bytes");
+	o.max_bytes = (size_t)luaL_optinteger(L, -1, 0);
+	return mauth_authres_format(list, n, &o, buf, cap, err, errlen);
+}
+
 /*
  * core.header("authres", { result, ... }, { authserv_id =, version =,
  *   instance =, fold =, max_per_method =, max_bytes = }) -> text | nil, why
@@ -1233,6 +1262,7 @@ static int l_header(lua_State *L)
 	const mauth_value **list;
 	size_t i, n, nodes = 0;
 	char stackbuf[16384], err[200], *buf = stackbuf;
+	size_t cap = sizeof stackbuf;
 	long len;
 
 	luaL_checktype(L, 2, LUA_TTABLE);
@@ -1270,32 +1300,8 @@ static int l_header(lua_State *L)
 		lua_settop(L, top);
 	}
 	for (;;) {
-		if (kind == 1) {
-			lua_getfield(L, 3, "receiver");
-			len = mauth_received_spf_format(list[0], lua_tostring(L, -1),
-							buf, sizeof stackbuf);
-			lua_pop(L, 1);
-			snprintf(err, sizeof err, "not an SPF result");
-		} else {
-			mauth_authres_opts o;
-
-			memset(&o, 0, sizeof o);
-			lua_getfield(L, 3, "authserv_id");
-			o.authserv_id = lua_tostring(L, -1);
-			lua_getfield(L, 3, "version");
-			o.version = (long long)lua_tonumber(L, -1);
-			lua_getfield(L, 3, "instance");
-			o.instance = (long long)lua_tonumber(L, -1);
-			lua_getfield(L, 3, "fold");
-			o.no_fold = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-			lua_getfield(L, 3, "max_per_method");
-			o.max_per_method = (size_t)luaL_optinteger(L, -1, 0);
-			lua_getfield(L, 3, "max_bytes");
-			o.max_bytes = (size_t)luaL_optinteger(L, -1, 0);
-			len = mauth_authres_format(list, n, &o, buf, sizeof stackbuf,
-						   err, sizeof err);
-			lua_settop(L, top);
-		}
+		len = header_write(L, kind, list, n, buf, cap, err, sizeof err);
+		lua_settop(L, top);
 		if (len == MAUTH_ENOMEM)
 			return luaL_error(L, "mailauth: out of memory");
 		if (len < 0)
@@ -1303,7 +1309,8 @@ static int l_header(lua_State *L)
 		if ((size_t)len < sizeof stackbuf || buf != stackbuf)
 			break;
 		/* longer than the stack buffer: once more into one that fits */
-		buf = lua_newuserdata(L, (size_t)len + 1);
+		cap = (size_t)len + 1;
+		buf = lua_newuserdata(L, cap);
 		top = lua_gettop(L);
 	}
 	lua_pushlstring(L, buf, (size_t)len);

@@ -18,8 +18,11 @@
 --   max_bytes = 8192 }]) -> "Authentication-Results: ..." (bounded: see
 --   M.MAX_PER_METHOD below; the rest is counted in a trailing comment)
 --   report is either what parse() returns (so format(parse(h)) parses back
---   to the same table) or mailauth results: { iprev =, spf =, dkim = {...},
---   dmarc =, arc = } as mailauth.iprev/spf/dkim_verify/dmarc/arc_verify give.
+--   to the same table) or mailauth results: { iprev =, spf =, spf_helo =,
+--   dkim = {...}, dmarc =, arc = } as mailauth.iprev/spf/dkim_verify/dmarc/
+--   arc_verify give them, each with method and properties in parse()'s
+--   shape.  The field is written in C (src/authres/authres_format.c,
+--   mauth_authres_format), the same for C hosts.
 
 local core = require "mailauth.core"
 

@@ -517,7 +517,7 @@ static int resinfo(parser *p, mauth_value *list)
 	mauth_value *r = val_add(p->a, list, NULL, MAUTH_V_MAP), *props = NULL;
 	char *method, *ptype;
 	size_t nprops = 0, save;
-	int had_sep, first = 1;
+	int had_sep = 0, first = 1;
 
 	if (r == NULL || methodspec(p, r, &method, &had_sep) < 0)
 		return -1;

@@ -605,6 +605,8 @@ long mauth_authres_format(const mauth_value *const *results, size_t n,
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	if (buf != NULL && len > 0)
+		buf[0] = '\0';	/* an empty text on error */
 	if (opt == NULL || opt->authserv_id == NULL || opt->authserv_id[0] == '\0' ||
 	    (results == NULL && n > 0) || (buf == NULL && len > 0)) {
 		if (err != NULL && errlen > 0)
@@ -762,6 +764,8 @@ long mauth_received_spf_format(const mauth_value *r, const char *receiver,
 	char *scratch;
 	int first = 1;
 
+	if (buf != NULL && len > 0)
+		buf[0] = '\0';	/* an empty text on error */
 	if (r == NULL || r->kind != MAUTH_V_MAP || (buf == NULL && len > 0))
 		return MAUTH_EINVAL;
 	res = str_of(r, "result", &resn);

@@ -140,6 +140,19 @@ static int is_ctl(int c)
 	return c < 32 || c == 127;
 }
 
+/* RFC 2045 §5.1 tspecials (a switch: this runs for every byte written). */
+static int is_tspecial(int c)
+{
+	switch (c) {
+	case '(': case ')': case '<': case '>': case '@': case ',': case ';':
+	case ':': case '\\': case '"': case '/': case '[': case ']': case '?':
+	case '=':
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* RFC 2045 §5.1 token: CHAR except SPACE, CTLs and tspecials. */
 static int is_token(const char *s, size_t n)
 {
@@ -150,7 +163,7 @@ static int is_token(const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c <= 32 || c >= 127 || strchr("()<>@,;:\\\"/[]?=", c) != NULL)
+		if (c <= 32 || c >= 127 || is_tspecial(c))
 			return 0;
 	}
 	return 1;
@@ -181,7 +194,14 @@ static int is_domain(const char *s, size_t n)
 /* RFC 5322 §3.2.3 atext, and the dot-atom made of it. */
 static int is_atext(int c)
 {
-	return is_alnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+	case '+': case '-': case '/': case '=': case '?': case '^': case '_':
+	case '`': case '{': case '|': case '}': case '~':
+		return 1;
+	default:
+		return is_alnum(c);
+	}
 }
 
 static int is_dot_atom(const char *s, size_t n)
@@ -204,17 +224,23 @@ static int is_dot_atom(const char *s, size_t n)
 /* Text with control bytes as spaces; esc: the bytes to escape with "\". */
 static void put_clean(out *o, const char *s, size_t n, const char *esc)
 {
-	size_t i;
+	size_t i, run = 0;
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (is_ctl(c))
-			c = ' ';
-		else if (c != 0 && strchr(esc, c) != NULL)
+		if (!is_ctl(c) && (c == 0 || strchr(esc, c) == NULL))
+			continue;	/* written with its run */
+		put(o, s + run, i - run);
+		if (is_ctl(c)) {
+			putc_(o, ' ');
+		} else {
 			putc_(o, '\\');
-		putc_(o, (char)c);
+			putc_(o, (char)c);
+		}
+		run = i + 1;
 	}
+	put(o, s + run, n - run);
 }
 
 /*
@@ -298,33 +324,83 @@ static int put_keyword(out *o, errbuf *e, const char *what, const char *s,
 	return 0;
 }
 
+/* A string field (s NULL when absent). */
+typedef struct {
+	const char *s;
+	size_t n;
+} strref;
+
+/* The fields of a result map the writer reads, found in one pass. */
+typedef struct {
+	strref method, comment, name, policy, disposition, reason, problem;
+	const mauth_value *version, *props;
+} resfields;
+
+static void take(strref *t, const mauth_value *v)
+{
+	if (t->s == NULL) {	/* the first of a key, as mauth_value_get */
+		t->s = v->str;
+		t->n = v->len;
+	}
+}
+
+static void read_fields(const mauth_value *r, resfields *f)
+{
+	const mauth_value *v;
+
+	memset(f, 0, sizeof *f);
+	for (v = r->child; v != NULL; v = v->next) {
+		const char *k = v->key;
+
+		if (k == NULL)
+			continue;
+		if (v->kind == MAUTH_V_LIST && strcmp(k, "properties") == 0)
+			f->props = f->props ? f->props : v;
+		else if (v->kind == MAUTH_V_INT && strcmp(k, "method_version") == 0)
+			f->version = f->version ? f->version : v;
+		else if (v->kind != MAUTH_V_STR)
+			continue;
+		else if (strcmp(k, "method") == 0)
+			take(&f->method, v);
+		else if (strcmp(k, "comment") == 0)
+			take(&f->comment, v);
+		else if (strcmp(k, "name") == 0)
+			take(&f->name, v);
+		else if (strcmp(k, "policy") == 0)
+			take(&f->policy, v);
+		else if (strcmp(k, "disposition") == 0)
+			take(&f->disposition, v);
+		else if (strcmp(k, "reason") == 0)
+			take(&f->reason, v);
+		else if (strcmp(k, "problem") == 0)
+			take(&f->problem, v);
+	}
+}
+
 /*
  * The comment of a result: its "comment", else what the checks' results
  * hold for it (iprev: the PTR name, RFC 8601 §2.7.3; dmarc: the policy
  * and disposition, as RFC 7489 §11.2's example writes them).
  */
-static void put_comment(out *o, const mauth_value *r, const char *method)
+static void put_comment(out *o, const resfields *f)
 {
-	const char *s, *dis;
-	size_t n, dn;
+	strref c = f->comment;
 
-	s = str_of(r, "comment", &n);
-	if (s == NULL && strcmp(method, "iprev") == 0)
-		s = str_of(r, "name", &n);
-	if (s != NULL) {
+	if (c.s == NULL && strcmp(f->method.s, "iprev") == 0)
+		c = f->name;
+	if (c.s != NULL) {
 		puts_(o, " (");
-		put_clean(o, s, n, "\\()");
+		put_clean(o, c.s, c.n, "\\()");
 		putc_(o, ')');
 		return;
 	}
-	if (strcmp(method, "dmarc") != 0 || (s = str_of(r, "policy", &n)) == NULL)
+	if (strcmp(f->method.s, "dmarc") != 0 || f->policy.s == NULL)
 		return;
-	dis = str_of(r, "disposition", &dn);
 	puts_(o, " (p=");
-	put_clean(o, s, n, "\\()");
+	put_clean(o, f->policy.s, f->policy.n, "\\()");
 	puts_(o, " dis=");
-	if (dis != NULL)
-		put_clean(o, dis, dn, "\\()");
+	if (f->disposition.s != NULL)
+		put_clean(o, f->disposition.s, f->disposition.n, "\\()");
 	else
 		puts_(o, "none");
 	putc_(o, ')');
@@ -363,39 +439,36 @@ static int put_props(out *o, errbuf *e, const mauth_value *props)
 }
 
 /* One resinfo without its ";": method[/version]=result (comment) reason props. */
-static int put_resinfo(out *o, errbuf *e, const mauth_value *r,
+static int put_resinfo(out *o, errbuf *e, const resfields *f,
 		       const char *result, size_t result_len)
 {
-	const char *method, *reason;
-	size_t mn = 0, rn = 0;
-	const mauth_value *ver = mauth_value_get(r, "method_version");
+	strref reason = f->reason;
 
-	method = str_of(r, "method", &mn);
-	if (put_keyword(o, e, "method", method, mn) < 0)
+	if (put_keyword(o, e, "method", f->method.s, f->method.n) < 0)
 		return MAUTH_EINVAL;
-	if (ver != NULL && ver->kind == MAUTH_V_INT) {
+	if (f->version != NULL) {
 		putc_(o, '/');
-		put_int(o, ver->num);
+		put_int(o, f->version->num);
 	}
 	putc_(o, '=');
 	if (put_keyword(o, e, "result", result, result_len) < 0)
 		return MAUTH_EINVAL;
-	put_comment(o, r, method);
+	put_comment(o, f);
 	/* a check's problem is the reason of a result other than pass */
-	reason = str_of(r, "reason", &rn);
-	if (reason == NULL && strcmp(result, "pass") != 0)
-		reason = str_of(r, "problem", &rn);
-	if (reason != NULL) {
+	if (reason.s == NULL && strcmp(result, "pass") != 0)
+		reason = f->problem;
+	if (reason.s != NULL) {
 		puts_(o, " reason=");
-		put_value(o, reason, rn);
+		put_value(o, reason.s, reason.n);
 	}
-	return put_props(o, e, mauth_value_get(r, "properties"));
+	return put_props(o, e, f->props);
 }
 
 /* ---- the results to write ---- */
 
 typedef struct {
 	const mauth_value *r;
+	resfields f;
 	const char *result;	/* "none" for a DKIM check without signatures */
 	size_t result_len;
 	size_t len;		/* bytes of its resinfo */
@@ -478,14 +551,11 @@ static int same_word(const char *a, size_t an, const char *b, size_t bn)
 	return 1;
 }
 
-static size_t method_index(plan *p, const mauth_value *r)
+static size_t method_index(plan *p, const resfields *f)
 {
-	const char *m;
-	size_t i, n = 0;
+	const char *m = f->method.s;
+	size_t i, n = f->method.n;
 
-	m = str_of(r, "method", &n);
-	if (m == NULL)
-		m = "";
 	for (i = 0; i < p->nmethods; i++)
 		if (same_word(p->methods[i].name, p->methods[i].len, m, n))
 			return i;
@@ -582,12 +652,13 @@ static int measure(plan *p, errbuf *e)
 
 	for (i = 0; i < p->n; i++) {
 		out m = { NULL, 0, 0 };
+		item *it = &p->items[i];
 
-		if (put_resinfo(&m, e, p->items[i].r, p->items[i].result,
-				p->items[i].result_len) < 0)
+		read_fields(it->r, &it->f);
+		if (put_resinfo(&m, e, &it->f, it->result, it->result_len) < 0)
 			return MAUTH_EINVAL;
-		p->items[i].len = m.len;
-		p->items[i].method = method_index(p, p->items[i].r);
+		it->len = m.len;
+		it->method = method_index(p, &it->f);
 	}
 	return 0;
 }
@@ -640,7 +711,7 @@ long mauth_authres_format(const mauth_value *const *results, size_t n,
 		if (!p.items[i].chosen)
 			continue;
 		puts_(&o, sep);
-		put_resinfo(&o, &e, p.items[i].r, p.items[i].result,
+		put_resinfo(&o, &e, &p.items[i].f, p.items[i].result,
 			    p.items[i].result_len);
 		kept++;
 	}

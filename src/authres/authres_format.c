@@ -94,7 +94,7 @@ typedef struct {
 
 static void put(out *o, const char *s, size_t n)
 {
-	if (o->len < o->cap) {
+	if (n > 0 && o->len < o->cap) {
 		size_t k = o->cap - o->len < n ? o->cap - o->len : n;
 
 		memcpy(o->buf + o->len, s, k);
@@ -109,7 +109,9 @@ static void puts_(out *o, const char *s)
 
 static void putc_(out *o, char ch)
 {
-	put(o, &ch, 1);
+	if (o->len < o->cap)
+		o->buf[o->len] = ch;
+	o->len++;
 }
 
 static void put_int(out *o, long long n)
@@ -140,18 +142,23 @@ static int is_ctl(int c)
 	return c < 32 || c == 127;
 }
 
-/* RFC 2045 §5.1 tspecials (a switch: this runs for every byte written). */
-static int is_tspecial(int c)
-{
-	switch (c) {
-	case '(': case ')': case '<': case '>': case '@': case ',': case ';':
-	case ':': case '\\': case '"': case '/': case '[': case ']': case '?':
-	case '=':
-		return 1;
-	default:
-		return 0;
-	}
-}
+/*
+ * Byte classes, one table lookup per byte written: 1 RFC 5322 §3.2.3
+ * atext, 2 RFC 2045 §5.1 token byte (no SPACE, CTL or tspecial), 4 an
+ * ASCII letter or digit.
+ */
+#define C_ATEXT 1
+#define C_TOKEN 2
+static const unsigned char byte_class[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 3, 0, 3, 3, 3, 3, 3, 0, 0, 3, 3, 0, 3, 2, 1,
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 1, 0, 1,
+	0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 3, 3,
+	3, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 3, 3, 3, 3, 0,
+};
 
 /* RFC 2045 §5.1 token: CHAR except SPACE, CTLs and tspecials. */
 static int is_token(const char *s, size_t n)
@@ -163,7 +170,7 @@ static int is_token(const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c <= 32 || c >= 127 || is_tspecial(c))
+		if (!(byte_class[c] & C_TOKEN))
 			return 0;
 	}
 	return 1;
@@ -194,14 +201,7 @@ static int is_domain(const char *s, size_t n)
 /* RFC 5322 §3.2.3 atext, and the dot-atom made of it. */
 static int is_atext(int c)
 {
-	switch (c) {
-	case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-	case '+': case '-': case '/': case '=': case '?': case '^': case '_':
-	case '`': case '{': case '|': case '}': case '~':
-		return 1;
-	default:
-		return is_alnum(c);
-	}
+	return byte_class[(unsigned char)c] & C_ATEXT;
 }
 
 static int is_dot_atom(const char *s, size_t n)
@@ -221,26 +221,39 @@ static int is_dot_atom(const char *s, size_t n)
 	return 1;
 }
 
-/* Text with control bytes as spaces; esc: the bytes to escape with "\". */
-static void put_clean(out *o, const char *s, size_t n, const char *esc)
+/*
+ * Text with the bytes of esc (two or three of them) escaped with "\" and
+ * control bytes as spaces (ctl_space) or left out; plain runs are copied
+ * whole.
+ */
+static void put_escaped(out *o, const char *s, size_t n, const char *esc,
+			int ctl_space)
 {
 	size_t i, run = 0;
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (!is_ctl(c) && (c == 0 || strchr(esc, c) == NULL))
+		/* c is no NUL past is_ctl, so esc's NUL never matches */
+		if (!is_ctl(c) && c != (unsigned char)esc[0] &&
+		    c != (unsigned char)esc[1] && c != (unsigned char)esc[2])
 			continue;	/* written with its run */
 		put(o, s + run, i - run);
-		if (is_ctl(c)) {
-			putc_(o, ' ');
-		} else {
+		if (!is_ctl(c)) {
 			putc_(o, '\\');
 			putc_(o, (char)c);
+		} else if (ctl_space) {
+			putc_(o, ' ');
 		}
 		run = i + 1;
 	}
 	put(o, s + run, n - run);
+}
+
+/* Text with control bytes as spaces; esc: the bytes to escape with "\". */
+static void put_clean(out *o, const char *s, size_t n, const char *esc)
+{
+	put_escaped(o, s, n, esc, 1);
 }
 
 /*
@@ -732,20 +745,12 @@ done:
 /* A key=value pair's value: a dot-atom, else a quoted-string without CTLs. */
 static void put_kv_value(out *o, const char *s, size_t n)
 {
-	size_t i;
-
 	if (is_dot_atom(s, n)) {
 		put(o, s, n);
 		return;
 	}
 	putc_(o, '"');
-	for (i = 0; i < n; i++) {
-		if (is_ctl((unsigned char)s[i]))
-			continue;
-		if (s[i] == '"' || s[i] == '\\')
-			putc_(o, '\\');
-		putc_(o, s[i]);
-	}
+	put_escaped(o, s, n, "\"\\", 0);
 	putc_(o, '"');
 }
 
@@ -765,62 +770,105 @@ static void put_pair(out *o, int *first, const char *key, const char *v,
 /* Comment text: "()\" escaped, control bytes left out. */
 static void put_comment_text(out *o, const char *s, size_t n)
 {
-	size_t i;
+	put_escaped(o, s, n, "()\\", 0);
+}
 
-	for (i = 0; i < n; i++) {
-		if (is_ctl((unsigned char)s[i]))
-			continue;
-		if (s[i] == '(' || s[i] == ')' || s[i] == '\\')
-			putc_(o, '\\');
-		putc_(o, s[i]);
+static void cputs(out *o, const char *s)
+{
+	put_comment_text(o, s, strlen(s));
+}
+
+/* The fields of an SPF result the writer reads, found in one pass. */
+typedef struct {
+	strref result, ip, sender, helo, mechanism, problem, scope, identity;
+} spf_fields;
+
+/* The identity checked: the value of the result's smtp.* property. */
+static void spf_identity(const mauth_value *props, strref *id)
+{
+	const mauth_value *p;
+	const char *pt, *v;
+	size_t n = 0, vn = 0;
+
+	for (p = props->child; p != NULL; p = p->next) {
+		pt = str_of(p, "ptype", &n);
+		v = str_of(p, "value", &vn);
+		if (pt != NULL && v != NULL && same_word(pt, n, "smtp", 4)) {
+			id->s = v;
+			id->n = vn;
+			return;
+		}
 	}
 }
 
-/* The identity checked: the value of the result's smtp.* property. */
-static const char *spf_identity(const mauth_value *r, size_t *len)
+static void read_spf(const mauth_value *r, spf_fields *f)
 {
-	const mauth_value *props = mauth_value_get(r, "properties"), *p;
-	const char *pt;
-	size_t n;
+	const mauth_value *v, *props = NULL;
 
-	for (p = props != NULL ? props->child : NULL; p != NULL; p = p->next) {
-		pt = str_of(p, "ptype", &n);
-		if (pt != NULL && same_word(pt, n, "smtp", 4) &&
-		    str_of(p, "value", len) != NULL)
-			return str_of(p, "value", len);
+	memset(f, 0, sizeof *f);
+	for (v = r->child; v != NULL; v = v->next) {
+		const char *k = v->key;
+
+		if (k == NULL)
+			continue;
+		if (v->kind == MAUTH_V_LIST && strcmp(k, "properties") == 0)
+			props = props ? props : v;
+		else if (v->kind != MAUTH_V_STR)
+			continue;
+		else if (strcmp(k, "result") == 0)
+			take(&f->result, v);
+		else if (strcmp(k, "ip") == 0)
+			take(&f->ip, v);
+		else if (strcmp(k, "sender") == 0)
+			take(&f->sender, v);
+		else if (strcmp(k, "helo") == 0)
+			take(&f->helo, v);
+		else if (strcmp(k, "mechanism") == 0)
+			take(&f->mechanism, v);
+		else if (strcmp(k, "problem") == 0)
+			take(&f->problem, v);
+		else if (strcmp(k, "scope") == 0)
+			take(&f->scope, v);
 	}
-	*len = 0;
-	return "";
+	if (props != NULL)
+		spf_identity(props, &f->identity);
+	if (f->result.s == NULL)
+		f->result.s = "none", f->result.n = 4;
+	if (f->identity.s == NULL)
+		f->identity.s = "";
+	if (f->ip.s == NULL)
+		f->ip.s = "";
 }
 
 /*
- * The comment, in the words of RFC 7208 §9.1's examples, into a scratch
- * buffer (escaped afterwards as one text).
+ * The comment, in the words of RFC 7208 §9.1's examples; the names in it
+ * are escaped (the fixed words need no escape).
  */
 static void spf_comment(out *t, const char *res, const char *id, size_t idn,
 			const char *ip, size_t ipn, const char *receiver)
 {
 	if (receiver != NULL) {
-		puts_(t, receiver);
+		cputs(t, receiver);
 		puts_(t, ": ");
 	}
 	if (strcmp(res, "neutral") == 0) {
-		put(t, ip, ipn);
+		put_comment_text(t, ip, ipn);
 		puts_(t, " is neither permitted nor denied by domain of ");
-		put(t, id, idn);
+		put_comment_text(t, id, idn);
 	} else if (strcmp(res, "pass") == 0 || strcmp(res, "fail") == 0 ||
 		   strcmp(res, "softfail") == 0) {
 		puts_(t, res[0] == 's' ? "transitioning domain of " : "domain of ");
-		put(t, id, idn);
+		put_comment_text(t, id, idn);
 		puts_(t, res[0] == 'p' ? " designates " : " does not designate ");
-		put(t, ip, ipn);
+		put_comment_text(t, ip, ipn);
 		puts_(t, " as permitted sender");
 	} else {
+		/* an unknown result word is no result: permerror's words */
 		puts_(t, strcmp(res, "none") == 0 ? "domain of " :
 			 strcmp(res, "temperror") == 0 ?
 			 "error in processing during lookup of " :
 			 "permanent error in processing domain of ");
-		put(t, id, idn);
+		put_comment_text(t, id, idn);
 		if (strcmp(res, "none") == 0)
 			puts_(t, " does not designate permitted sender hosts");
 	}
@@ -829,67 +877,53 @@ static void spf_comment(out *t, const char *res, const char *id, size_t idn,
 long mauth_received_spf_format(const mauth_value *r, const char *receiver,
 			       char *buf, size_t len)
 {
-	out o = { buf, len, 0 }, t = { NULL, 0, 0 };
-	const char *res, *id, *ip, *v, *scope;
-	size_t resn = 0, idn = 0, ipn = 0, n = 0, sn = 0;
-	char *scratch;
+	out o = { buf, len, 0 };
+	spf_fields f;
 	int first = 1;
 
 	if (buf != NULL && len > 0)
 		buf[0] = '\0';	/* an empty text on error */
 	if (r == NULL || r->kind != MAUTH_V_MAP || (buf == NULL && len > 0))
 		return MAUTH_EINVAL;
-	res = str_of(r, "result", &resn);
-	if (res == NULL)
-		res = "none", resn = 4;
-	id = spf_identity(r, &idn);
-	ip = str_of(r, "ip", &ipn);
-	if (ip == NULL)
-		ip = "", ipn = 0;
-	/* an unknown result word is not a result: permerror's words */
-	spf_comment(&t, res, id, idn, ip, ipn, receiver);
-	scratch = malloc(t.len + 1);
-	if (scratch == NULL)
-		return MAUTH_ENOMEM;
-	t.buf = scratch;
-	t.cap = t.len + 1;
-	t.len = 0;
-	spf_comment(&t, res, id, idn, ip, ipn, receiver);
+	read_spf(r, &f);
 	puts_(&o, "Received-SPF: ");
-	put(&o, res, resn);
+	put(&o, f.result.s, f.result.n);
 	puts_(&o, " (");
-	put_comment_text(&o, scratch, t.len);
+	spf_comment(&o, f.result.s, f.identity.s, f.identity.n, f.ip.s, f.ip.n,
+		    receiver);
 	puts_(&o, ") ");
-	free(scratch);
-	put_pair(&o, &first, "client-ip", ip, ipn);
-	v = str_of(r, "sender", &n);
-	put_pair(&o, &first, "envelope-from", v, n);
-	v = str_of(r, "helo", &n);
-	put_pair(&o, &first, "helo", v, n);
+	put_pair(&o, &first, "client-ip", f.ip.s, f.ip.n);
+	put_pair(&o, &first, "envelope-from", f.sender.s, f.sender.n);
+	put_pair(&o, &first, "helo", f.helo.s, f.helo.n);
 	put_pair(&o, &first, "receiver", receiver,
 		 receiver != NULL ? strlen(receiver) : 0);
-	v = str_of(r, "mechanism", &n);
-	put_pair(&o, &first, "mechanism", v, n);
-	v = str_of(r, "problem", &n);
-	put_pair(&o, &first, "problem", v, n > SPF_PROBLEM_MAX ? SPF_PROBLEM_MAX : n);
-	scope = str_of(r, "scope", &sn);
-	if (scope != NULL && sn == 4 && memcmp(scope, "helo", 4) == 0)
+	put_pair(&o, &first, "mechanism", f.mechanism.s, f.mechanism.n);
+	put_pair(&o, &first, "problem", f.problem.s,
+		 f.problem.n > SPF_PROBLEM_MAX ? SPF_PROBLEM_MAX : f.problem.n);
+	if (f.scope.n == 4 && memcmp(f.scope.s, "helo", 4) == 0)
 		put_pair(&o, &first, "identity", "helo", 4);
 	else
 		put_pair(&o, &first, "identity", "mailfrom", 8);
 	return finish_out(&o);
 }
 
+/* One pass into a guess of its size; a second only for longer fields. */
+#define RECEIVED_SPF_GUESS 512
+
 void authres_received_spf(arena *a, mauth_value *r, const char *receiver)
 {
-	long n = mauth_received_spf_format(r, receiver, NULL, 0);
-	char *text;
+	char *text = arena_alloc(a, RECEIVED_SPF_GUESS);
+	long n;
 
-	if (n < 0)
-		return;
-	text = arena_alloc(a, (size_t)n + 1);
 	if (text == NULL)
 		return;
-	mauth_received_spf_format(r, receiver, text, (size_t)n + 1);
-	val_ref(a, r, "received_spf", text, (size_t)n);
+	n = mauth_received_spf_format(r, receiver, text, RECEIVED_SPF_GUESS);
+	if (n >= RECEIVED_SPF_GUESS) {
+		text = arena_alloc(a, (size_t)n + 1);
+		if (text == NULL)
+			return;
+		n = mauth_received_spf_format(r, receiver, text, (size_t)n + 1);
+	}
+	if (n >= 0)
+		val_ref(a, r, "received_spf", text, (size_t)n);
 }

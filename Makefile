@@ -21,7 +21,7 @@ CORE_SRCS := src/core/arena.c src/core/util.c src/core/ip.c src/core/textbuf.c \
 	src/core/canon_stream.c src/core/canon_avx512.c src/core/crypto.c \
 	src/kinds.c src/iprev.c \
 	src/spf/spf_macro.c src/spf/spf_record.c src/spf/spf.c src/spf/spf_cache.c \
-	src/dmarc/dmarc.c src/authres/authres.c \
+	src/dmarc/dmarc.c src/authres/authres.c src/authres/authres_format.c \
 	src/dkim/dkim_verify.c src/dkim/dkim_key.c src/dkim/dkim_signer.c \
 	src/dkim/dkim_sign.c \
 	src/arc/arc_verify.c src/arc/arc_seal.c

@@ -269,15 +269,28 @@ describe("authres.format", function()
     end
   end)
 
+  -- results in the shape the checks give them (method and properties)
+  local function props(ptype, list)
+    local out = {}
+    for i = 1, #list, 2 do out[#out + 1] = { ptype = ptype, property = list[i], value = list[i + 1] } end
+    return out
+  end
   it("writes mailauth results with quoting where needed", function()
     local h = authres.format({
-      iprev = { result = "pass", ip = "2001:db8::25", name = "mail.example.com" },
-      spf = { result = "pass", scope = "mfrom", domain = "example.com", sender = "alice@example.com" },
-      dkim = { { result = "pass", domain = "example.com", identity = "@example.com", selector = "sel",
-                 algorithm = "rsa-sha256", b = "a+b/c=d8" },
-               { result = "fail", domain = "example.net", selector = "s2", problem = "body hash did not verify" } },
-      dmarc = { result = "pass", domain = "example.com", policy = "reject", disposition = "none" },
-      arc = { result = "pass", oldest_pass = 0 },
+      iprev = { method = "iprev", result = "pass", ip = "2001:db8::25", name = "mail.example.com",
+                properties = props("policy", { "iprev", "2001:db8::25" }) },
+      spf = { method = "spf", result = "pass", scope = "mfrom", domain = "example.com",
+              sender = "alice@example.com", properties = props("smtp", { "mailfrom", "alice@example.com" }) },
+      dkim = { { method = "dkim", result = "pass", domain = "example.com", identity = "@example.com",
+                 selector = "sel", algorithm = "rsa-sha256", b = "a+b/c=d8",
+                 properties = props("header", { "d", "example.com", "i", "@example.com", "s", "sel",
+                                                "a", "rsa-sha256", "b", "a+b/c=d8" }) },
+               { method = "dkim", result = "fail", domain = "example.net", selector = "s2",
+                 problem = "body hash did not verify",
+                 properties = props("header", { "d", "example.net", "s", "s2" }) } },
+      dmarc = { method = "dmarc", result = "pass", domain = "example.com", policy = "reject",
+                disposition = "none", properties = props("header", { "from", "example.com" }) },
+      arc = { method = "arc", result = "pass", oldest_pass = 0, properties = props("header", { "oldest-pass", "0" }) },
     }, "mx.example.org")
     local r = assert(authres.parse(h))
     assert.equal("mx.example.org", r.authserv_id)
@@ -293,8 +306,10 @@ describe("authres.format", function()
   end)
 
   it("never lets a value break the header", function()
-    local h = authres.format({ spf = { result = "fail", domain = "example.com",
-      problem = "bad\r\nX-Injected: yes" } }, "mx.example.org")
+    local h = authres.format({ spf = { method = "spf", result = "fail", domain = "example.com",
+      problem = "bad\r\nX-Injected: yes",
+      properties = { { ptype = "smtp", property = "mailfrom", value = "a@b.example\r\nX-Injected: yes" } } } },
+      "mx.example.org")
     assert.is_nil(h:find("\r\nX%-Injected"))
     assert.is_table(authres.parse(h))
   end)
@@ -334,14 +349,24 @@ describe("authres.format vs python3-authres", function()
         end
       end
     end
+    local function props(ptype, list)
+      local out = {}
+      for i = 1, #list, 2 do out[#out + 1] = { ptype = ptype, property = list[i], value = list[i + 1] } end
+      return out
+    end
     local report = authres.format({
-      iprev = { result = "pass", ip = "192.0.2.25" },
-      spf = { result = "softfail", scope = "helo", domain = "mx.example.com" },
-      dkim = { { result = "pass", domain = "example.com", identity = "user@example.com",
-                 selector = "s", algorithm = "ed25519-sha256", b = "Qgi/FoC0" } },
-      dmarc = { result = "fail", domain = "example.com", policy = "quarantine", disposition = "none",
-                problem = "no aligned identifier" },
-      arc = { result = "none" },
+      iprev = { method = "iprev", result = "pass", ip = "192.0.2.25",
+                properties = props("policy", { "iprev", "192.0.2.25" }) },
+      spf = { method = "spf", result = "softfail", scope = "helo", domain = "mx.example.com",
+              properties = props("smtp", { "helo", "mx.example.com" }) },
+      dkim = { { method = "dkim", result = "pass", domain = "example.com", identity = "user@example.com",
+                 selector = "s", algorithm = "ed25519-sha256", b = "Qgi/FoC0",
+                 properties = props("header", { "d", "example.com", "i", "user@example.com", "s", "s",
+                                                "a", "ed25519-sha256", "b", "Qgi/FoC0" }) } },
+      dmarc = { method = "dmarc", result = "fail", domain = "example.com", policy = "quarantine",
+                disposition = "none", problem = "no aligned identifier",
+                properties = props("header", { "from", "example.com" }) },
+      arc = { method = "arc", result = "none", properties = {} },
     }, "mx.example.org")
     headers[#headers + 1] = report
     ours[#ours + 1] = assert(authres.parse(report))
@@ -387,22 +412,28 @@ end)
 
 -- The header's bounds.  On main (ceb2e1b) format wrote every result: 990
 -- DKIM signatures made a 152 KB header (the first two cases fail there, on
--- M.MAX_BYTES missing and on the size).  Mutation check: with
--- bounded() keeping every index, the first case fails on #h.
+-- M.MAX_BYTES missing and on the size).  Mutation check: with choose()
+-- (src/authres/authres_format.c) keeping every result, the first two
+-- cases fail on #h (118732 and 11917 bytes).
 describe("authres.format bounds", function()
   local function signatures(n, pass_at)
     local list = {}
     for i = 1, n do
-      list[i] = { result = i == pass_at and "pass" or "fail", domain = ("d%d.example"):format(i),
-                  selector = "sel", algorithm = "rsa-sha256", b = ("b%07d"):format(i),
-                  problem = "signature did not verify" }
+      list[i] = { method = "dkim", result = i == pass_at and "pass" or "fail",
+                  problem = "signature did not verify",
+                  properties = { { ptype = "header", property = "d", value = ("d%d.example"):format(i) },
+                                 { ptype = "header", property = "s", value = "sel" },
+                                 { ptype = "header", property = "a", value = "rsa-sha256" },
+                                 { ptype = "header", property = "b", value = ("b%07d"):format(i) } } }
     end
     return list
   end
 
   it("writes at most 16 DKIM results, passes first, and counts the rest", function()
     local h = authres.format({ dkim = signatures(990, 700),
-      spf = { result = "pass", domain = "example.com", sender = "a@example.com" } }, "mx.example")
+      spf = { method = "spf", result = "pass", domain = "example.com", sender = "a@example.com",
+              properties = { { ptype = "smtp", property = "mailfrom", value = "a@example.com" } } } },
+      "mx.example")
     assert.is_true(#h < authres.MAX_BYTES + 200, #h)
     assert.truthy(h:find("header.d=d700.example", 1, true)) -- the pass survived
     assert.truthy(h:find("(974 more dkim results not shown)", 1, true))

@@ -132,7 +132,7 @@ describe("mailauth.check", function()
 
   it("checks a bounce's SPF as postmaster@HELO and an unsigned message as dkim=none", function()
     local rep = run(5)
-    assert.are.equal("postmaster@localhost", rep.spf.identity)
+    assert.are.equal("postmaster@localhost", rep.spf.properties[1].value)
     assert.matches("smtp.mailfrom=postmaster@localhost", rep.authentication_results)
     assert.matches("dkim=none", rep.authentication_results)
     assert.are.same({}, rep.dkim)

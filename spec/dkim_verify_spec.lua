@@ -71,12 +71,12 @@ describe("dkim_verify: RFC 8463 appendix A", function()
 
   it("gives Authentication-Results properties and a unique header.b", function()
     local r = mailauth.dkim_verify(msg, { resolver = F.resolver(recs) })
-    local p = r[1].properties
-    assert.equal("football.example.com", p["header.d"])
-    assert.equal("@football.example.com", p["header.i"])
-    assert.equal("brisbane", p["header.s"])
-    assert.equal("ed25519-sha256", p["header.a"])
-    assert.equal(r[1].b, p["header.b"])
+    assert.equal("dkim", r[1].method)
+    assert.same({ { ptype = "header", property = "d", value = "football.example.com" },
+                  { ptype = "header", property = "i", value = "@football.example.com" },
+                  { ptype = "header", property = "s", value = "brisbane" },
+                  { ptype = "header", property = "a", value = "ed25519-sha256" },
+                  { ptype = "header", property = "b", value = r[1].b } }, r[1].properties)
     assert.is_true(#r[1].b >= 8)
     assert.equal(msg:match("b=(/gCrinpc[^;\r\n]*)"):sub(1, #r[1].b), r[1].b)
   end)

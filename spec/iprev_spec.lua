@@ -25,7 +25,9 @@ describe("mailauth.iprev", function()
   it("passes when the PTR name maps back (IPv4)", function()
     local res = mailauth.iprev("192.0.2.25", { resolver = r })
     assert.are.same({ result = "pass", ip = "192.0.2.25", name = "mail.example.com",
-                      names = { "mail.example.com" }, ptr = { "mail.example.com" } }, res)
+                      names = { "mail.example.com" }, ptr = { "mail.example.com" },
+                      method = "iprev",
+                      properties = { { ptype = "policy", property = "iprev", value = "192.0.2.25" } } }, res)
   end)
 
   it("passes for IPv6 and for IPv4-mapped IPv6 (RFC 4291 §2.5.5.2)", function()

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "core/internal.h"
+#include "authres/authres.h"
 
 #define IPREV_MAX_NAMES 10	/* the bound RFC 7208 §4.6.4 sets for PTR too */
 
@@ -209,6 +210,15 @@ static int forward_step(mauth_check *c, iprev_state *st)
 	return 0;
 }
 
+/* RFC 8601 §2.7.3: iprev's property is policy.iprev, the address. */
+static void iprev_finish(mauth_check *c, void *vst, mauth_value *r)
+{
+	arena *a = check_arena(c);
+
+	(void)vst;
+	authres_prop_of(a, authres_begin(a, r, "iprev"), "policy", "iprev", r, "ip");
+}
+
 static int iprev_step(mauth_check *c, void *vst)
 {
 	iprev_state *st = vst;
@@ -219,9 +229,10 @@ static int iprev_step(mauth_check *c, void *vst)
 }
 
 const check_vt mauth_iprev_vt = {
-	"iprev", sizeof(iprev_state), iprev_init, iprev_step, NULL
+	"iprev", sizeof(iprev_state), iprev_init, iprev_step, NULL,
+	iprev_finish
 };
 
 const check_vt mauth_ptr_vt = {
-	"ptr", sizeof(iprev_state), ptr_init, iprev_step, NULL
+	"ptr", sizeof(iprev_state), ptr_init, iprev_step, NULL, NULL
 };

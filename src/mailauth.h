@@ -177,6 +177,50 @@ MAUTH_API int mauth_ip_match(const char *ip, size_t iplen,
 			     const char *const *nets, const size_t *lens,
 			     size_t n);
 
+/* ---- header fields: Authentication-Results and Received-SPF ---- */
+
+/*
+ * Every result of iprev, spf, dkim_verify (each signature), dmarc and
+ * arc_verify carries "method" (the RFC 8601 method name) and "properties",
+ * a list of { ptype, property, value } maps (RFC 8601 §2.3, §2.7), the
+ * shape the authres_parse kind returns.
+ */
+typedef struct {
+	const char *authserv_id;	/* required (RFC 8601 §2.5) */
+	long long version;		/* > 0: written after the authserv-id */
+	long long instance;		/* > 0: "ARC-Authentication-Results: i=N;" */
+	int no_fold;			/* 1: "; " between results, else ";\r\n\t" */
+	size_t max_per_method;		/* results per method; 0: 16 */
+	size_t max_bytes;		/* bytes of all results; 0: 8192 */
+} mauth_authres_opts;
+
+/*
+ * Writes an Authentication-Results field (name included, no final CRLF)
+ * of the results, in order.  Each of results[0..n) is a result map of
+ * the checks above, a list of them, a dkim_verify result (its signatures;
+ * none: "dkim=none") or an authres_parse result (its results).  A map's
+ * "reason" (else its "problem", unless the result is pass) is the
+ * reasonspec; "comment" (iprev: "name"; dmarc: p= and dis= from "policy"
+ * and "disposition") the comment.  Per method at most max_per_method
+ * results are written, passes first, and at most max_bytes of them; a
+ * comment counts the rest ("(974 more dkim results not shown)").
+ * Returns the field's length (written whole, NUL-terminated, when below
+ * len; call with len 0 to measure), MAUTH_EINVAL (err says why: a method,
+ * result, ptype or property that is no keyword) or MAUTH_ENOMEM.
+ */
+MAUTH_API long mauth_authres_format(const mauth_value *const *results,
+				    size_t n, const mauth_authres_opts *o,
+				    char *buf, size_t len,
+				    char *err, size_t errlen);
+/*
+ * Writes the Received-SPF field (RFC 7208 §9.1) of an spf result, as its
+ * "received_spf" field holds it; receiver (may be NULL) is named in the
+ * comment and as receiver=.  Returns the length as above, or < 0.
+ */
+MAUTH_API long mauth_received_spf_format(const mauth_value *spf,
+					 const char *receiver,
+					 char *buf, size_t len);
+
 /* ---- drivers: the only code that does I/O ---- */
 
 typedef struct {

@@ -18,8 +18,11 @@
 --   max_bytes = 8192 }]) -> "Authentication-Results: ..." (bounded: see
 --   M.MAX_PER_METHOD below; the rest is counted in a trailing comment)
 --   report is either what parse() returns (so format(parse(h)) parses back
---   to the same table) or mailauth results: { iprev =, spf =, dkim = {...},
---   dmarc =, arc = } as mailauth.iprev/spf/dkim_verify/dmarc/arc_verify give.
+--   to the same table) or mailauth results: { iprev =, spf =, spf_helo =,
+--   dkim = {...}, dmarc =, arc = } as mailauth.iprev/spf/dkim_verify/dmarc/
+--   arc_verify give them, each with method and properties in parse()'s
+--   shape.  The field is written in C (src/authres/authres_format.c,
+--   mauth_authres_format), the same for C hosts.
 
 local core = require "mailauth.core"
 
@@ -58,186 +61,39 @@ function M.parse(text, opts)
   return r
 end
 
--- ---- formatting ----
+-- ---- formatting: src/authres/authres_format.c writes the field ----
 
--- RFC 2045 token: CHAR except SPACE, CTLs and tspecials.
-local function is_token(s)
-  return #s > 0 and not s:find('[%z\1-\32\127-\255%(%)<>@,;:\\"/%[%]%?=]')
-end
-
-local function is_domain(s)
-  if #s == 0 or s:find("%.%.") or s:sub(1, 1) == "." or s:sub(-1) == "." then return false end
-  for label in s:gmatch("[^.]+") do
-    if not label:find("^%w[%w%-]*$") or label:find("%-$") then return false end
-  end
-  return true
-end
-
-local function is_dot_atom(s)
-  return #s > 0 and not s:find("^%.") and not s:find("%.$") and not s:find("%.%.")
-    and not s:find("[^%w!#$%%&'*+%-/=?^_`{|}~.]")
-end
-
--- Control characters would break the header (or forge a new one): spaces.
-local function clean(s)
-  return (tostring(s):gsub("[%z\1-\31\127]", " "))
-end
-
-local function quote(s)
-  return '"' .. s:gsub('[\\"]', "\\%0") .. '"'
-end
-
--- pvalue (RFC 8601 §2.2): a token, [local-part]@domain, else quoted.
-local function pvalue(v)
-  v = clean(v)
-  if is_token(v) then return v end
-  local lp, dom = v:match("^(.*)@([^@]*)$")
-  if lp and is_domain(dom) and (lp == "" or is_dot_atom(lp)) then return v end
-  return quote(v)
-end
-
-local function value(v)
-  v = clean(v)
-  if is_token(v) then return v end
-  return quote(v)
-end
-
-local function comment(c)
-  return "(" .. clean(c):gsub("[\\()]", "\\%0") .. ")"
-end
-
-local function keyword(k, what)
-  k = tostring(k)
-  -- "_" and "." only come from lenient parses of real-world headers
-  if not k:find("^[%w][%w%-_%.]*$") then
-    error(("mailauth.authres.format: %s %q is not a keyword"):format(what, k), 4)
-  end
-  return k
-end
-
-local function resinfo(res)
-  local out = { keyword(res.method, "method") }
-  if res.method_version then out[1] = out[1] .. "/" .. tostring(math.floor(res.method_version)) end
-  out[1] = out[1] .. "=" .. keyword(res.result, "result")
-  if res.comment then out[#out + 1] = comment(res.comment) end
-  if res.reason then out[#out + 1] = "reason=" .. value(res.reason) end
-  for _, p in ipairs(res.properties or {}) do
-    local name = keyword(p.property, "property")
-    -- ptype "" is Microsoft's bare "action=" (parse's microsoft dialect)
-    if p.ptype and p.ptype ~= "" then name = keyword(p.ptype, "ptype") .. "." .. name end
-    out[#out + 1] = name .. "=" .. pvalue(p.value)
-  end
-  return table.concat(out, " ")
-end
-
-local function prop(list, ptype, property, v)
-  if v ~= nil and v ~= "" then
-    list[#list + 1] = { ptype = ptype, property = property, value = tostring(v) }
-  end
-end
-
--- A mailauth result carries a problem; report it as the reason.
-local function reason_of(r)
-  if r.problem and r.result ~= "pass" then return r.problem end
-end
-
--- mailauth results -> RFC 8601 resinfo tables.
-local function from_report(report)
-  local results = {}
-  local ip = report.iprev
-  if ip and ip.result then
-    local props = {}
-    prop(props, "policy", "iprev", ip.ip)
-    results[#results + 1] = { method = "iprev", result = ip.result, reason = reason_of(ip),
-                              comment = ip.name, properties = props }
-  end
-  -- SPF for MAIL FROM, then for HELO (RFC 8601 §2.7.2: smtp.mailfrom, smtp.helo)
-  for _, spf in ipairs { report.spf or false, report.spf_helo or false } do
-    if spf and spf.result then
-      local props = {}
-      if spf.scope == "helo" then
-        prop(props, "smtp", "helo", spf.helo or spf.domain)
-      else
-        -- an empty MAIL FROM was checked as postmaster@HELO (RFC 7208 §2.4)
-        local mailfrom = spf.sender
-        if mailfrom == nil or mailfrom == "" then mailfrom = spf.identity or spf.mailfrom or spf.domain end
-        prop(props, "smtp", "mailfrom", mailfrom)
-      end
-      results[#results + 1] = { method = "spf", result = spf.result, reason = reason_of(spf),
-                                properties = props }
-    end
-  end
-  local dkim = report.dkim
-  if type(dkim) == "table" and dkim.result then dkim = { dkim } end
-  -- a message without any signature: dkim=none (RFC 8601 §2.7.1)
-  if type(dkim) == "table" and #dkim == 0 then
-    results[#results + 1] = { method = "dkim", result = "none", properties = {} }
-  end
-  for _, d in ipairs(dkim or {}) do
-    local props = {}
-    prop(props, "header", "d", d.domain)
-    prop(props, "header", "i", d.identity)
-    prop(props, "header", "s", d.selector)
-    prop(props, "header", "a", d.algorithm)
-    prop(props, "header", "b", d.b)
-    results[#results + 1] = { method = "dkim", result = d.result, reason = reason_of(d),
-                              properties = props }
-  end
-  local dm = report.dmarc
-  if dm and dm.result then
-    local props, c = {}, nil
-    prop(props, "header", "from", dm.domain)
-    if dm.policy then
-      c = "p=" .. dm.policy .. " dis=" .. tostring(dm.disposition or "none")
-    end
-    results[#results + 1] = { method = "dmarc", result = dm.result, comment = c,
-                              reason = reason_of(dm), properties = props }
-  end
-  local arc = report.arc
-  if arc and arc.result then
-    local props = {}
-    prop(props, "header", "oldest-pass", arc.oldest_pass)
-    results[#results + 1] = { method = "arc", result = arc.result, reason = reason_of(arc),
-                              properties = props }
-  end
-  return results
-end
-
--- The header's bounds (opts.max_per_method, opts.max_bytes): 990 DKIM
--- signatures once made a 152 KB header.  Per method at most 16 results
--- are written, passes first (a later filter looks for dkim=pass), and the
--- resinfo part at most 8192 bytes; what is left out is counted in a
--- trailing comment, "(312 more dkim results not shown)" (RFC 8601 §2.2
--- allows CFWS there), never dropped silently.
+-- The header's bounds (opts.max_per_method, opts.max_bytes): per method at
+-- most 16 results, passes first, and at most 8192 bytes of them; the rest
+-- is counted in a trailing comment, "(974 more dkim results not shown)".
 M.MAX_PER_METHOD = 16
 M.MAX_BYTES = 8192
 
--- Which results to write: indexes kept (in order) and counts left out.
-local function bounded(results, parts, per_method, max_bytes, seplen)
-  local chosen, count = {}, {}
-  -- passes first, then the rest, each method up to per_method
-  for pass = 1, 2 do
-    for i, res in ipairs(results) do
-      local m = tostring(res.method):lower()
-      local is_pass = tostring(res.result):lower() == "pass"
-      if (pass == 1) == is_pass then
-        count[m] = (count[m] or 0) + 1
-        if count[m] <= per_method then chosen[i] = true end
-      end
-    end
+-- A mailauth report's results, in the field's order (RFC 8601 §2.7):
+-- iprev, SPF for MAIL FROM then for HELO, each DKIM signature (none at
+-- all: dkim=none), DMARC, ARC.  Each carries method and properties.
+local DKIM_NONE = { method = "dkim", result = "none" }
+local function from_report(report)
+  local results = {}
+  local function add(r)
+    if type(r) == "table" and r.result then results[#results + 1] = r end
   end
-  local keep, left, order, bytes = {}, {}, {}, 0
-  for i, res in ipairs(results) do
-    local m = tostring(res.method):lower()
-    if chosen[i] and bytes + #parts[i] + seplen <= max_bytes then
-      keep[#keep + 1] = i
-      bytes = bytes + #parts[i] + seplen
+  add(report.iprev)
+  add(report.spf)
+  add(report.spf_helo)
+  local dkim = report.dkim
+  if type(dkim) == "table" then
+    if dkim.result then
+      add(dkim)
+    elseif #dkim == 0 then
+      add(DKIM_NONE)
     else
-      if not left[m] then order[#order + 1] = m end
-      left[m] = (left[m] or 0) + 1
+      for i = 1, #dkim do add(dkim[i]) end
     end
   end
-  return keep, left, order
+  add(report.dmarc)
+  add(report.arc)
+  return results
 end
 
 function M.format(report, authserv_id, opts)
@@ -252,31 +108,10 @@ function M.format(report, authserv_id, opts)
   opts = opts or {}
   local results = report.results
   if type(results) ~= "table" then results = from_report(report) end
-  local head = "Authentication-Results: "
-  if report.instance then
-    head = "ARC-Authentication-Results: i=" .. tostring(math.floor(report.instance)) .. "; "
-  end
-  head = head .. value(authserv_id)
-  if report.version then head = head .. " " .. tostring(math.floor(report.version)) end
-  if #results == 0 then return head .. "; none" end
-  local sep = opts.fold == false and "; " or ";\r\n\t"
-  local parts = {}
-  for i, res in ipairs(results) do parts[i] = resinfo(res) end
-  local keep, left, order = bounded(results, parts,
-                                    opts.max_per_method or M.MAX_PER_METHOD,
-                                    opts.max_bytes or M.MAX_BYTES, #sep)
-  local out = {}
-  for k, i in ipairs(keep) do out[k] = parts[i] end
-  if #out == 0 then out[1] = "none" end -- nothing fits: the no-result form
-  local text = head .. sep .. table.concat(out, sep)
-  if #order > 0 then
-    local notes = {}
-    for k, m in ipairs(order) do
-      notes[k] = ("%d more %s result%s"):format(left[m], m, left[m] == 1 and "" or "s")
-    end
-    text = text .. (opts.fold == false and " " or "\r\n\t") ..
-           "(" .. table.concat(notes, ", ") .. " not shown)"
-  end
+  local text, err = core.header("authres", results, {
+    authserv_id = authserv_id, version = report.version, instance = report.instance,
+    fold = opts.fold, max_per_method = opts.max_per_method, max_bytes = opts.max_bytes })
+  if not text then error("mailauth.authres.format: " .. err, 2) end
   return text
 end
 

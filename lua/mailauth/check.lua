@@ -45,6 +45,7 @@ local STRICTNESS = { none = 1, quarantine = 2, reject = 3 }
 local function dmarc_each(domains, dopts, deadline)
   if #domains > MAX_FROM_DOMAINS then
     return { result = "permerror", domains = {}, code = "author_limit",
+             method = "dmarc", properties = {},
              problem = ("%d distinct RFC5322.From domains, more than %d are not evaluated")
                        :format(#domains, MAX_FROM_DOMAINS) }
   end
@@ -78,6 +79,8 @@ local function dmarc_each(domains, dopts, deadline)
   end
   -- One domain cannot stand for the author: the verdicts are in domains.
   out.domain, out.org_domain, out.policy_domain = nil, nil, nil
+  -- so Authentication-Results names no header.from (RFC 8601 §2.7.4)
+  out.method, out.properties = "dmarc", {}
   out.problem = ("several RFC5322.From domains (RFC 7489 §6.6.1: each checked, strictest policy)%s")
                 :format(out.problem and ("; " .. out.problem) or "")
   -- the deciding domain's code, else the condition every such result shares

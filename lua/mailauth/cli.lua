@@ -155,8 +155,10 @@ end
 
 local function describe_spf(s)
   if not s then return end
+  -- the identity checked is the value of its smtp.* property (RFC 8601 §2.7.2)
+  local identity = s.properties and s.properties[1] and s.properties[1].value
   local who = s.scope == "helo" and ("helo " .. tostring(s.helo or s.domain))
-              or ("mail from " .. tostring(s.identity or s.sender or s.domain))
+              or ("mail from " .. tostring(identity or s.sender or s.domain))
   row("spf", s.result, who .. (s.problem and ("; " .. s.problem) or
                                s.mechanism and ("; matched " .. s.mechanism) or ""))
 end

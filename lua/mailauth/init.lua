@@ -113,8 +113,8 @@ local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 
 --- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
 --> { result, scope, domain, record, mechanism, explanation, problem, code, lookups,
---    void_lookups, property ("smtp.mailfrom"|"smtp.helo"), identity (its value
---    for Authentication-Results), sender, ip, helo, received_spf }
+--    void_lookups, sender, ip, helo, received_spf, method = "spf",
+--    properties = { { ptype = "smtp", property = "mailfrom"|"helo", value } } }
 -- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
 -- default; an empty sender checks postmaster@helo, §2.4) or the HELO
 -- identity (scope = "helo", §2.3).  Options:
@@ -134,19 +134,6 @@ local function spf_bad(opts, field, what, level)
   error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
         :format(field, what, type(opts[field])), level + 1)
 end
-
--- received_spf is built on first read (most callers never look at it, and
--- building it cost more than the evaluation): one metatable for all
--- results, and the receiver option, when given, kept aside per result.
-local spf_receiver = setmetatable({}, { __mode = "k" })
-local SPF_RESULT_MT = {
-  __index = function(t, k)
-    if k ~= "received_spf" then return nil end
-    local v = M.spf_received(t, { receiver = spf_receiver[t] })
-    rawset(t, k, v)
-    return v
-  end,
-}
 
 -- The options checked and turned into the core's parameters; level: where
 -- the API caller stands, as error() counts it from here.
@@ -180,10 +167,8 @@ local function spf_params(opts, level)
   return params
 end
 
-local function spf_finish(r, opts)
-  if opts.receiver ~= nil then spf_receiver[r] = opts.receiver end
-  return setmetatable(r, SPF_RESULT_MT)
-end
+-- received_spf comes written from the C core (src/authres/authres_format.c).
+local function spf_finish(r) return r end
 
 function prepare.spf(opts, level)
   return { "spf", spf_params(opts, level + 2), nil, "spf" },
@@ -197,63 +182,18 @@ function M.spf(opts)
   return spf_finish(run("spf", resolver_of(opts), deadline, "spf", params), opts)
 end
 
--- RFC 7208 §9.1 comment and key-value pairs; values that are not a
--- dot-atom are quoted (RFC 5322 quoted-string).
-local function kv_value(s)
-  -- one character class only: patterns that can backtrack are quadratic
-  if s:find("^[%w!#$%%&'*+/=?^_`{|}~%-%.]+$") and not s:find("^%.")
-     and not s:find("..", 1, true) and not s:find("%.$") then
-    return s
-  end
-  return '"' .. s:gsub('[%c"\\]', function(ch)
-    if ch == '"' or ch == "\\" then return "\\" .. ch end
-    return ""
-  end) .. '"'
-end
-
-local RESULT_COMMENT = {
-  pass = "domain of %s designates %s as permitted sender",
-  fail = "domain of %s does not designate %s as permitted sender",
-  softfail = "transitioning domain of %s does not designate %s as permitted sender",
-  neutral = "%s is neither permitted nor denied by domain of %s",
-  none = "domain of %s does not designate permitted sender hosts",
-  temperror = "error in processing during lookup of %s",
-  permerror = "permanent error in processing domain of %s",
-}
-
 --- mailauth.spf_received(result, { receiver = "mx.example.org" }) -> "Received-SPF: ..."
 -- The header field of RFC 7208 §9.1 for a mailauth.spf result.
 function M.spf_received(result, opts)
   if type(result) ~= "table" then argerror("spf_received", 1, "table", result) end
   opts = opts or {}
   if type(opts) ~= "table" then argerror("spf_received", 2, "table or nil", opts) end
-  local res = result.result or "none"
-  local identity = result.identity or ""
-  local ip = result.ip or ""
-  local fmt = RESULT_COMMENT[res] or RESULT_COMMENT.permerror
-  local comment
-  if res == "neutral" then
-    comment = fmt:format(ip, identity)
-  elseif res == "pass" or res == "fail" or res == "softfail" then
-    comment = fmt:format(identity, ip)
-  else
-    comment = fmt:format(identity)
+  if opts.receiver ~= nil and type(opts.receiver) ~= "string" then
+    argerror("spf_received", 2, "receiver string", opts.receiver)
   end
-  local receiver = opts.receiver
-  if receiver then comment = receiver .. ": " .. comment end
-  comment = comment:gsub("[()\\]", "\\%0"):gsub("%c", "")
-  local pairs_ = {}
-  local function add(k, v)
-    if v ~= nil and v ~= "" then pairs_[#pairs_ + 1] = k .. "=" .. kv_value(tostring(v)) end
-  end
-  add("client-ip", ip)
-  add("envelope-from", result.sender)
-  add("helo", result.helo)
-  add("receiver", receiver)
-  add("mechanism", result.mechanism)
-  add("problem", result.problem and result.problem:sub(1, 200))
-  add("identity", result.scope == "helo" and "helo" or "mailfrom")
-  return ("Received-SPF: %s (%s) %s"):format(res, comment, table.concat(pairs_, "; "))
+  -- the C writer (src/authres/authres_format.c); the identity is the
+  -- value of the result's smtp.mailfrom / smtp.helo property
+  return core.header("received_spf", result, { receiver = opts.receiver })
 end
 
 --- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll =,

@@ -552,5 +552,5 @@ static int seal_step(mauth_check *c, void *vst)
 }
 
 const check_vt mauth_arc_seal_vt = {
-	"arc_seal", sizeof(seal_state), seal_init, seal_step, NULL
+	"arc_seal", sizeof(seal_state), seal_init, seal_step, NULL, NULL
 };

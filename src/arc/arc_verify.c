@@ -45,6 +45,7 @@
 #include "core/canon.h"
 #include "core/crypto.h"
 #include "dkim/dkim.h"
+#include "authres/authres.h"
 
 #define ARC_MAX_INSTANCES 50	/* RFC 8617 §4.2.1 */
 #define ARC_MAX_FIELDS 150	/* 3 * ARC_MAX_INSTANCES */
@@ -920,6 +921,18 @@ static void put_set(arena *a, mauth_value *list, const arc_set *set, size_t k)
 		val_int(a, e, "ams_timestamp", set->ams_sig.t);
 }
 
+/* RFC 8617 §7.2: ARC's property is header.oldest-pass (§5.2 step 5). */
+static void arc_finish(mauth_check *c, void *vst, mauth_value *r)
+{
+	arena *a = check_arena(c);
+	const mauth_value *oldest = mauth_value_get(r, "oldest_pass");
+	mauth_value *props = authres_begin(a, r, "arc");
+
+	(void)vst;
+	if (oldest != NULL && oldest->kind == MAUTH_V_INT)
+		authres_prop_int(a, props, "header", "oldest-pass", oldest->num);
+}
+
 static int arc_step(mauth_check *c, void *vst)
 {
 	arc_state *st = vst;
@@ -968,5 +981,6 @@ static int arc_step(mauth_check *c, void *vst)
 }
 
 const check_vt mauth_arc_verify_vt = {
-	"arc_verify", sizeof(arc_state), arc_init, arc_step, NULL
+	"arc_verify", sizeof(arc_state), arc_init, arc_step, NULL,
+	arc_finish
 };

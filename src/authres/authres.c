@@ -406,21 +406,19 @@ static int digits(parser *p, long *out)
 	return 0;
 }
 
-/* methodspec, reasonspec and propspecs of one resinfo (after its ";"). */
-static int resinfo(parser *p, mauth_value *list)
+/*
+ * methodspec (RFC 8601 §2.2: method [ "/" version ] "=" result) and the
+ * comment after it; *had_sep: whether CFWS followed.
+ */
+static int methodspec(parser *p, mauth_value *r, char **method, int *had_sep)
 {
-	mauth_value *r = val_add(p->a, list, NULL, MAUTH_V_MAP), *props = NULL;
-	char *method, *result, *s;
-	size_t len, nprops = 0;
+	char *result;
 	long ver;
-	int had_sep, first = 1;
 
-	if (r == NULL)
+	*method = keyword_ex(p, "expected a method", 1);
+	if (*method == NULL)
 		return -1;
-	method = keyword_ex(p, "expected a method", 1);
-	if (method == NULL)
-		return -1;
-	val_cstr(p->a, r, "method", method);
+	val_cstr(p->a, r, "method", *method);
 	if (cfws(p, 0) < 0)
 		return -1;
 	if (peek(p) == '/') {
@@ -441,36 +439,98 @@ static int resinfo(parser *p, mauth_value *list)
 	if (result == NULL)
 		return -1;
 	val_cstr(p->a, r, "result", result);
-	had_sep = cfws(p, 1);
-	if (had_sep < 0)
+	*had_sep = cfws(p, 1);
+	if (*had_sep < 0)
 		return -1;
 	if (p->comment != NULL)
 		val_str(p->a, r, "comment", p->comment, p->comment_len);
-	for (;;) {
-		size_t save;
-		char *ptype, *prop;
+	return 0;
+}
 
-		if (at_end(p) || peek(p) == ';')
-			break;
+/* reasonspec's value, "reason" read: "=" value (RFC 8601 §2.2). */
+static int reasonspec(parser *p, mauth_value *r, int *had_sep)
+{
+	char *s;
+	size_t len;
+
+	p->i++;
+	if (cfws(p, 0) < 0)
+		return -1;
+	s = value(p, &len, "expected a reason value");
+	if (s == NULL)
+		return -1;
+	val_str(p->a, r, "reason", s, len);
+	*had_sep = cfws(p, 0);
+	return *had_sep < 0 ? -1 : 0;
+}
+
+/*
+ * The rest of a propspec whose first keyword (ptype) was read at byte
+ * save: "." property "=" pvalue, or a dialect's form without a ptype.
+ */
+static int propspec(parser *p, mauth_value *props, char *ptype,
+		    const char *method, size_t save)
+{
+	char *prop, *s;
+	size_t len;
+	mauth_value *pv;
+
+	if (p->lenient && peek(p) == '=' && strchr(ptype, '.') != NULL) {
+		/* "smtp.mailfrom"="..." : a quoted ptype.property */
+		prop = strchr(ptype, '.');
+		*prop++ = '\0';
+	} else if (peek(p) == '.') {
+		p->i++;
+		if (cfws(p, 0) < 0)
+			return -1;
+		prop = keyword(p, "expected a property name");
+		if (prop == NULL || cfws(p, 0) < 0)
+			return -1;
+	} else if (p->lenient && peek(p) == '=') {
+		prop = ptype;	/* "x-bits=1024": no ptype */
+		ptype = NULL;
+	} else if (p->microsoft && peek(p) == '=' &&
+		   strcmp(ptype, "action") == 0 && strcmp(method, "dmarc") == 0) {
+		prop = ptype;	/* Microsoft's "action=none" */
+		ptype = "";
+	} else {
+		p->i = save;
+		return fail(p, "expected ptype.property");
+	}
+	if (peek(p) != '=')
+		return fail(p, "expected '=' after the property");
+	p->i++;
+	s = pvalue(p, &len);
+	pv = s != NULL ? val_add(p->a, props, NULL, MAUTH_V_MAP) : NULL;
+	if (pv == NULL)
+		return -1;
+	if (ptype != NULL)
+		val_cstr(p->a, pv, "ptype", ptype);
+	val_cstr(p->a, pv, "property", prop);
+	val_str(p->a, pv, "value", s, len);
+	return 0;
+}
+
+/* methodspec, reasonspec and propspecs of one resinfo (after its ";"). */
+static int resinfo(parser *p, mauth_value *list)
+{
+	mauth_value *r = val_add(p->a, list, NULL, MAUTH_V_MAP), *props = NULL;
+	char *method, *ptype;
+	size_t nprops = 0, save;
+	int had_sep = 0, first = 1;
+
+	if (r == NULL || methodspec(p, r, &method, &had_sep) < 0)
+		return -1;
+	while (!at_end(p) && peek(p) != ';') {
 		if (!had_sep && !p->lenient)
 			return fail(p, "expected a space before a property");
 		save = p->i;
 		ptype = keyword(p, "expected a property");
-		if (ptype == NULL)
-			return -1;
-		if (cfws(p, 0) < 0)
+		if (ptype == NULL || cfws(p, 0) < 0)
 			return -1;
 		if (first && strcmp(ptype, "reason") == 0 && peek(p) == '=') {
-			p->i++;
-			if (cfws(p, 0) < 0)
-				return -1;
-			s = value(p, &len, "expected a reason value");
-			if (s == NULL)
-				return -1;
-			val_str(p->a, r, "reason", s, len);
 			first = 0;
-			had_sep = cfws(p, 0);
-			if (had_sep < 0)
+			if (reasonspec(p, r, &had_sep) < 0)
 				return -1;
 			continue;
 		}
@@ -479,47 +539,8 @@ static int resinfo(parser *p, mauth_value *list)
 			props = val_add(p->a, r, "properties", MAUTH_V_LIST);
 		if (++nprops > AUTHRES_MAX_PROPS)
 			return fail(p, "too many properties");
-		if (p->lenient && peek(p) == '=' && strchr(ptype, '.') != NULL) {
-			/* "smtp.mailfrom"="..." : a quoted ptype.property */
-			prop = strchr(ptype, '.');
-			*prop++ = '\0';
-		} else if (peek(p) == '.') {
-			p->i++;
-			if (cfws(p, 0) < 0)
-				return -1;
-			prop = keyword(p, "expected a property name");
-			if (prop == NULL)
-				return -1;
-			if (cfws(p, 0) < 0)
-				return -1;
-		} else if (p->lenient && peek(p) == '=') {
-			prop = ptype;	/* "x-bits=1024": no ptype */
-			ptype = NULL;
-		} else if (p->microsoft && peek(p) == '=' &&
-			   strcmp(ptype, "action") == 0 &&
-			   strcmp(method, "dmarc") == 0) {
-			prop = ptype;	/* Microsoft's "action=none" */
-			ptype = "";
-		} else {
-			p->i = save;
-			return fail(p, "expected ptype.property");
-		}
-		if (peek(p) != '=')
-			return fail(p, "expected '=' after the property");
-		p->i++;
-		s = pvalue(p, &len);
-		if (s == NULL)
+		if (propspec(p, props, ptype, method, save) < 0)
 			return -1;
-		{
-			mauth_value *pv = val_add(p->a, props, NULL, MAUTH_V_MAP);
-
-			if (pv == NULL)
-				return -1;
-			if (ptype != NULL)
-				val_cstr(p->a, pv, "ptype", ptype);
-			val_cstr(p->a, pv, "property", prop);
-			val_str(p->a, pv, "value", s, len);
-		}
 		had_sep = cfws(p, 0);
 		if (had_sep < 0)
 			return -1;
@@ -671,41 +692,42 @@ static int ms_bare_domain(parser *p)
 	return 0;
 }
 
-static int payload(parser *p, mauth_value *r)
+/* ARC-Authentication-Results: "i=" instance ";" first (RFC 8617 §4.1.1). */
+static int instance(parser *p, mauth_value *r)
 {
-	mauth_value *list;
-	size_t len, nres = 0;
-	char *id;
+	size_t save = p->i;
 	long n;
 
-	field_name(p);
-	if (cfws(p, 0) < 0)
-		return -1;
-	/* ARC-Authentication-Results: "i=" instance ";" first. */
-	if (peek(p) == 'i' || peek(p) == 'I') {
-		size_t save = p->i;
-
-		p->i++;
-		if (cfws(p, 0) >= 0 && peek(p) == '=') {
-			p->i++;
-			if (cfws(p, 0) < 0 || digits(p, &n) < 0 || cfws(p, 0) < 0)
-				return -1;
-			if (peek(p) != ';')
-				return fail(p, "expected ';' after the instance");
-			p->i++;
-			val_int(p->a, r, "instance", n);
-			if (cfws(p, 0) < 0)
-				return -1;
-		} else {
-			p->err[0] = '\0';
-			p->i = save;
-		}
+	if (peek(p) != 'i' && peek(p) != 'I')
+		return 0;
+	p->i++;
+	if (cfws(p, 0) < 0 || peek(p) != '=') {
+		p->err[0] = '\0';
+		p->i = save;
+		return 0;
 	}
-	list = NULL;
-	if (p->lenient && mauth_value_get(r, "instance") == NULL) {
-		/* No authserv-id at all: "spf=pass ..." right away. */
-		size_t save = p->i;
+	p->i++;
+	if (cfws(p, 0) < 0 || digits(p, &n) < 0 || cfws(p, 0) < 0)
+		return -1;
+	if (peek(p) != ';')
+		return fail(p, "expected ';' after the instance");
+	p->i++;
+	val_int(p->a, r, "instance", n);
+	return cfws(p, 0) < 0 ? -1 : 0;
+}
 
+/*
+ * The dialects' fields without an authserv-id (never an ARC one): 1 when
+ * results follow at once ("spf=pass ..."), 2 when the lenient field is
+ * empty (then "none"), 0 when an authserv-id comes first.
+ */
+static int no_authserv_id(parser *p, mauth_value *r)
+{
+	size_t save = p->i;
+
+	if (mauth_value_get(r, "instance") != NULL)
+		return 0;
+	if (p->lenient) {
 		while (p->i < p->n && (is_alpha(peek(p)) || is_digit(peek(p)) ||
 				       peek(p) == '-' || peek(p) == '_'))
 			p->i++;
@@ -713,26 +735,57 @@ static int payload(parser *p, mauth_value *r)
 		p->err[0] = '\0';
 		if (peek(p) == '=' && p->i > save) {
 			p->i = save;
-			list = val_add(p->a, r, "results", MAUTH_V_LIST);
-			if (list == NULL)
-				return -1;
-			goto results;
+			return 1;
 		}
 		p->i = save;
 	}
-	if (p->microsoft && mauth_value_get(r, "instance") == NULL &&
-	    ms_no_authserv_id(p)) {
-		list = val_add(p->a, r, "results", MAUTH_V_LIST);
-		if (list == NULL)
-			return -1;
-		goto results;
-	}
-	if (p->lenient && at_end(p) && mauth_value_get(r, "instance") == NULL) {
+	if (p->microsoft && ms_no_authserv_id(p))
+		return 1;
+	if (p->lenient && at_end(p)) {
 		val_cstr(p->a, r, "authserv_id", "");
-		val_add(p->a, r, "results", MAUTH_V_LIST);
-		val_cstr(p->a, r, "result", "none");
+		return 2;
+	}
+	return 0;
+}
+
+/* no-result (RFC 8601 §2.2): "none" and nothing after it; 1 if so. */
+static int no_result(parser *p)
+{
+	size_t save = p->i;
+	int c;
+
+	if (!prefix_ieq(p, "none"))
+		return 0;
+	p->i += 4;
+	c = peek(p);
+	if (c != -1 && c != ' ' && c != '\t' && c != '\r' && c != '\n' &&
+	    c != '(' && c != ';') {
+		p->i = save;	/* a method named "none..." */
 		return 0;
 	}
+	if (cfws(p, 0) < 0)
+		return -1;
+	if (p->lenient && peek(p) == ';') {
+		p->i++;
+		if (cfws(p, 0) < 0)
+			return -1;
+	}
+	if (!at_end(p))
+		return fail(p, "nothing may follow \"none\"");
+	return 1;
+}
+
+/*
+ * authserv-id [ CFWS authres-version ] and the ";" after it; *list gets
+ * the results list.  1 when results follow, 0 when there are none.
+ */
+static int authserv(parser *p, mauth_value *r, mauth_value **list)
+{
+	char *id;
+	size_t len;
+	long n;
+	int rc;
+
 	id = value(p, &len, "expected the authserv-id");
 	if (id == NULL)
 		return -1;
@@ -744,15 +797,14 @@ static int payload(parser *p, mauth_value *r)
 			return -1;
 		val_int(p->a, r, "version", n);
 	}
-	list = val_add(p->a, r, "results", MAUTH_V_LIST);
-	if (list == NULL)
+	*list = val_add(p->a, r, "results", MAUTH_V_LIST);
+	if (*list == NULL)
 		return -1;
 	if (p->lenient && lenient_words(p) < 0)
 		return -1;	/* Yahoo: "id  from=example.com;" */
 	if (at_end(p)) {
 		if (!p->lenient)
 			return fail(p, "expected ';' and \"none\" or a result");
-		val_cstr(p->a, r, "result", "none");
 		return 0;
 	}
 	if (peek(p) != ';')
@@ -760,33 +812,17 @@ static int payload(parser *p, mauth_value *r)
 	p->i++;
 	if (cfws(p, 0) < 0)
 		return -1;
-	if (at_end(p) && p->lenient) {
-		val_cstr(p->a, r, "result", "none");
+	if (at_end(p) && p->lenient)
 		return 0;
-	}
-	if (prefix_ieq(p, "none")) {
-		size_t save = p->i;
-		int c;
+	rc = no_result(p);
+	return rc < 0 ? -1 : !rc;
+}
 
-		p->i += 4;
-		c = peek(p);
-		if (c == -1 || c == ' ' || c == '\t' || c == '\r' ||
-		    c == '\n' || c == '(' || c == ';') {
-			if (cfws(p, 0) < 0)
-				return -1;
-			if (p->lenient && peek(p) == ';') {
-				p->i++;
-				if (cfws(p, 0) < 0)
-					return -1;
-			}
-			if (!at_end(p))
-				return fail(p, "nothing may follow \"none\"");
-			val_cstr(p->a, r, "result", "none");
-			return 0;
-		}
-		p->i = save;
-	}
-results:
+/* 1*resinfo, with the dialects' skipped forms between results. */
+static int results(parser *p, mauth_value *list)
+{
+	size_t nres = 0;
+
 	for (;;) {
 		if (++nres > AUTHRES_MAX_RESULTS)
 			return fail(p, "too many results");
@@ -813,6 +849,27 @@ results:
 	/* Microsoft: bare domains and ";" alone are no result. */
 	if (p->microsoft && list->child == NULL)
 		return fail(p, "no result");
+	return 0;
+}
+
+static int payload(parser *p, mauth_value *r)
+{
+	mauth_value *list = NULL;
+	int rc;
+
+	field_name(p);
+	if (cfws(p, 0) < 0 || instance(p, r) < 0)
+		return -1;
+	rc = no_authserv_id(p, r);
+	if (rc == 0)
+		rc = authserv(p, r, &list);
+	else if ((list = val_add(p->a, r, "results", MAUTH_V_LIST)) == NULL)
+		return -1;
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return results(p, list);
+	val_cstr(p->a, r, "result", "none");
 	return 0;
 }
 
@@ -888,5 +945,5 @@ static int authres_step(mauth_check *c, void *vst)
 
 const check_vt mauth_authres_parse_vt = {
 	"authres_parse", sizeof(authres_state), authres_init, authres_step,
-	NULL
+	NULL, NULL
 };

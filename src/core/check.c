@@ -35,6 +35,7 @@ struct mauth_check {
 	arena mem;
 	mauth_value *result;
 	int failed;		/* out of memory inside the protocol */
+	int finished;		/* vt->finish has run */
 	unsigned next_id;
 	batch open;		/* asked, being answered */
 	batch done;		/* answered; read by the running step() */
@@ -286,6 +287,15 @@ static void set_problem(mauth_check *c, const char *text)
 	set_member(c, "code", "budget_expired");
 }
 
+/* The result is complete: the protocol's finish() runs, once. */
+static int done(mauth_check *c)
+{
+	if (!c->finished && c->vt->finish != NULL)
+		c->vt->finish(c, c->state, c->result);
+	c->finished = 1;
+	return c->mem.failed ? MAUTH_ENOMEM : MAUTH_DONE;
+}
+
 int mauth_check_step(mauth_check *c)
 {
 	batch tmp;
@@ -296,7 +306,7 @@ int mauth_check_step(mauth_check *c)
 	if (c->failed || c->mem.failed)
 		return MAUTH_ENOMEM;
 	if (c->result != NULL && c->open.n == 0)
-		return MAUTH_DONE;
+		return done(c);
 	if (c->open.answered < c->open.n)
 		return MAUTH_WANT_DNS;
 	/* The batch is complete: it becomes what step() reads. */
@@ -316,7 +326,7 @@ int mauth_check_step(mauth_check *c)
 		return MAUTH_ESTATE;	/* a protocol that neither asked nor ended */
 	if (c->expired != NULL)
 		set_problem(c, c->expired);
-	return MAUTH_DONE;
+	return done(c);
 }
 
 size_t mauth_check_questions(const mauth_check *c, const mauth_question **qv)

@@ -83,6 +83,12 @@ typedef struct check_vt {
 	 */
 	int (*step)(mauth_check *c, void *st);
 	void (*free)(void *st);			/* may be NULL */
+	/*
+	 * May be NULL.  Called once when the result is complete (a time
+	 * budget's problem included): adds what derives from the whole
+	 * result, such as RFC 8601 method and properties (authres/authres.h).
+	 */
+	void (*finish)(mauth_check *c, void *st, mauth_value *result);
 } check_vt;
 
 /* Gives a driver's freshly built answer to the check (always consumed). */

@@ -65,5 +65,5 @@ static int info_step(mauth_check *c, void *st)
 }
 
 const check_vt mauth_message_info_vt = {
-	"message_info", sizeof(info_state), info_init, info_step, NULL
+	"message_info", sizeof(info_state), info_init, info_step, NULL, NULL
 };

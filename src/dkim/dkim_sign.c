@@ -272,5 +272,5 @@ static int sign_step(mauth_check *c, void *vst)
 }
 
 const check_vt mauth_dkim_sign_vt = {
-	"dkim_sign", sizeof(sign_state), sign_init, sign_step, NULL
+	"dkim_sign", sizeof(sign_state), sign_init, sign_step, NULL, NULL
 };

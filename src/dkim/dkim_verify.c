@@ -28,6 +28,7 @@
 #include "core/canon.h"
 #include "core/crypto.h"
 #include "dkim/dkim.h"
+#include "authres/authres.h"
 
 #define DKIM_MAX_SIGS 20	/* signatures checked; more are reported only */
 /*
@@ -943,14 +944,13 @@ static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k,
 		val_problem(a, e, s->code, s->problem);
 	if (s->b64 != NULL)
 		val_str(a, e, "b", s->b64, bn);
-	/* RFC 8601 properties for Authentication-Results. */
-	pr = val_add(a, e, "properties", MAUTH_V_MAP);
-	val_cstr(a, pr, "header.d", s->domain);
-	val_cstr(a, pr, "header.i", identity);
-	val_cstr(a, pr, "header.s", s->selector);
-	val_cstr(a, pr, "header.a", s->algorithm);
-	if (s->b64 != NULL)
-		val_str(a, pr, "header.b", s->b64, bn);
+	/* RFC 8601 §2.7.1: the signature's header.d, i, s, a and b. */
+	pr = authres_begin(a, e, "dkim");
+	authres_prop_of(a, pr, "header", "d", e, "domain");
+	authres_prop_of(a, pr, "header", "i", e, "identity");
+	authres_prop_of(a, pr, "header", "s", e, "selector");
+	authres_prop_of(a, pr, "header", "a", e, "algorithm");
+	authres_prop_of(a, pr, "header", "b", e, "b");
 }
 
 static int dkim_step(mauth_check *c, void *vst)
@@ -967,6 +967,8 @@ static int dkim_step(mauth_check *c, void *vst)
 			check_key(st, s, check_got(c, s->qid));
 	}
 	r = check_result(c);
+	/* no signature at all is "dkim=none" (RFC 8601 §2.7.1) */
+	VAL_LITERAL(a, r, "method", "dkim");
 	list = val_add(a, r, "signatures", MAUTH_V_LIST);
 	for (i = 0; i < st->n; i++)
 		put_sig(a, list, st, i, st->sig[i].qid != 0 ?
@@ -977,7 +979,7 @@ static int dkim_step(mauth_check *c, void *vst)
 }
 
 const check_vt mauth_dkim_verify_vt = {
-	"dkim_verify", sizeof(dkim_state), dkim_init, dkim_step, NULL
+	"dkim_verify", sizeof(dkim_state), dkim_init, dkim_step, NULL, NULL
 };
 
 int dkim_verify_opts(const params *p, long long *now, long *min_bits,

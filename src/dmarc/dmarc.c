@@ -37,6 +37,7 @@
 #include <string.h>
 #include "core/internal.h"
 #include "core/author.h"
+#include "authres/authres.h"
 
 #define DMARC_RECORD_MAX 4096	/* bytes of one TXT record we parse */
 #define DMARC_DKIM_MAX 32	/* passing DKIM results considered */
@@ -837,6 +838,15 @@ static int exists_step(mauth_check *c, dmarc_state *st)
 	return 0;
 }
 
+/* RFC 7489 §11.2: DMARC's property is header.from, the Author Domain. */
+static void dmarc_finish(mauth_check *c, void *vst, mauth_value *r)
+{
+	arena *a = check_arena(c);
+
+	(void)vst;
+	authres_prop_of(a, authres_begin(a, r, "dmarc"), "header", "from", r, "domain");
+}
+
 static int dmarc_step(mauth_check *c, void *vst)
 {
 	dmarc_state *st = vst;
@@ -1079,7 +1089,8 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 }
 
 const check_vt mauth_dmarc_vt = {
-	"dmarc", sizeof(dmarc_state), dmarc_init, dmarc_step, NULL
+	"dmarc", sizeof(dmarc_state), dmarc_init, dmarc_step, NULL,
+	dmarc_finish
 };
 
 /* ---- org_domain: the PSL lookup alone (pure once the list is loaded) ---- */
@@ -1131,5 +1142,5 @@ static int org_step(mauth_check *c, void *vst)
 }
 
 const check_vt mauth_org_domain_vt = {
-	"org_domain", sizeof(org_state), org_init, org_step, NULL
+	"org_domain", sizeof(org_state), org_init, org_step, NULL, NULL
 };

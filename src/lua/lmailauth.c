@@ -1357,6 +1357,215 @@ static int l_ip_match(lua_State *L)
 	return 1;
 }
 
+/* ---- header fields: Authentication-Results, Received-SPF ---- */
+
+/* The fields of a result the header writers read (mailauth.h). */
+static const char *const HEADER_FIELDS[] = {
+	"method", "method_version", "result", "comment", "reason", "problem",
+	"name", "policy", "disposition", "ip", "sender", "helo", "mechanism",
+	"scope", NULL
+};
+#define HEADER_NODES_MAX (1u << 20)
+
+typedef struct {
+	mauth_value *v;
+	size_t n;
+	int anchor;	/* stack index of a table keeping converted numbers */
+} header_nodes;
+
+/* A member of parent (after *tail) for the scalar on top of the stack. */
+static void header_scalar(lua_State *L, header_nodes *h, mauth_value ***tail,
+			  const char *key)
+{
+	mauth_value *v = &h->v[h->n];
+	int type = lua_type(L, -1);
+
+	memset(v, 0, sizeof *v);
+	v->key = key;
+	if (type == LUA_TSTRING) {
+		v->kind = MAUTH_V_STR;	/* the table keeps the string alive */
+		v->str = lua_tolstring(L, -1, &v->len);
+	} else if (type == LUA_TNUMBER) {
+		lua_Number d = lua_tonumber(L, -1);
+
+		if (d >= -9e15 && d <= 9e15 && d == (lua_Number)(long long)d) {
+			v->kind = MAUTH_V_INT;
+			v->num = (long long)d;
+		} else {
+			lua_pushvalue(L, -1);
+			v->kind = MAUTH_V_STR;
+			v->str = lua_tolstring(L, -1, &v->len);
+			lua_rawseti(L, h->anchor, (int)lua_rawlen(L, h->anchor) + 1);
+		}
+	} else {
+		lua_pop(L, 1);
+		return;
+	}
+	lua_pop(L, 1);
+	h->n++;
+	**tail = v;
+	*tail = &v->next;
+}
+
+static mauth_value *header_node(header_nodes *h, mauth_value ***tail,
+				const char *key, mauth_vkind kind)
+{
+	mauth_value *v = &h->v[h->n++];
+
+	memset(v, 0, sizeof *v);
+	v->key = key;
+	v->kind = kind;
+	**tail = v;
+	*tail = &v->next;
+	return v;
+}
+
+/* The result table at idx as a map of HEADER_FIELDS and properties. */
+static void header_result(lua_State *L, header_nodes *h, int idx,
+			  mauth_value *map)
+{
+	mauth_value **tail = &map->child, *props, **ptail, *p, **f;
+	size_t i, n;
+	int k;
+
+	for (k = 0; HEADER_FIELDS[k] != NULL; k++) {
+		lua_getfield(L, idx, HEADER_FIELDS[k]);
+		header_scalar(L, h, &tail, HEADER_FIELDS[k]);
+	}
+	lua_getfield(L, idx, "properties");
+	if (lua_type(L, -1) == LUA_TTABLE) {
+		props = header_node(h, &tail, "properties", MAUTH_V_LIST);
+		ptail = &props->child;
+		n = lua_rawlen(L, -1);
+		for (i = 1; i <= n; i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i);
+			if (lua_type(L, -1) == LUA_TTABLE) {
+				p = header_node(h, &ptail, NULL, MAUTH_V_MAP);
+				f = &p->child;
+				lua_getfield(L, -1, "ptype");
+				header_scalar(L, h, &f, "ptype");
+				lua_getfield(L, -1, "property");
+				header_scalar(L, h, &f, "property");
+				lua_getfield(L, -1, "value");
+				header_scalar(L, h, &f, "value");
+			}
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+}
+
+/* Nodes a result table needs at most (its fields and its properties). */
+static size_t header_count(lua_State *L, int idx)
+{
+	size_t n = 2 + sizeof HEADER_FIELDS / sizeof HEADER_FIELDS[0];
+
+	lua_getfield(L, idx, "properties");
+	if (lua_type(L, -1) == LUA_TTABLE)
+		n += 4 * lua_rawlen(L, -1);
+	lua_pop(L, 1);
+	return n;
+}
+
+/* One run of the writer of kind over list into buf (options at index 3). */
+static long header_write(lua_State *L, int kind, const mauth_value **list,
+			 size_t n, char *buf, size_t cap, char *err,
+			 size_t errlen)
+{
+	mauth_authres_opts o;
+
+	if (kind == 1) {
+		snprintf(err, errlen, "not an SPF result");
+		lua_getfield(L, 3, "receiver");
+		return mauth_received_spf_format(list[0], lua_tostring(L, -1),
+						 buf, cap);
+	}
+	memset(&o, 0, sizeof o);
+	lua_getfield(L, 3, "authserv_id");
+	o.authserv_id = lua_tostring(L, -1);
+	lua_getfield(L, 3, "version");
+	o.version = (long long)lua_tonumber(L, -1);
+	lua_getfield(L, 3, "instance");
+	o.instance = (long long)lua_tonumber(L, -1);
+	lua_getfield(L, 3, "fold");
+	o.no_fold = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+	lua_getfield(L, 3, "max_per_method");
+	o.max_per_method = (size_t)luaL_optinteger(L, -1, 0);
+	lua_getfield(L, 3, "max_bytes");
+	o.max_bytes = (size_t)luaL_optinteger(L, -1, 0);
+	return mauth_authres_format(list, n, &o, buf, cap, err, errlen);
+}
+
+/*
+ * core.header("authres", { result, ... }, { authserv_id =, version =,
+ *   instance =, fold =, max_per_method =, max_bytes = }) -> text | nil, why
+ * core.header("received_spf", spf_result, { receiver = }) -> text
+ * The one C writer of both fields (src/authres/authres_format.c) over the
+ * result tables, read as mailauth.h's result trees.
+ */
+static int l_header(lua_State *L)
+{
+	static const char *const kinds[] = { "authres", "received_spf", NULL };
+	int kind = luaL_checkoption(L, 1, NULL, kinds), top;
+	header_nodes h = { NULL, 0, 0 };
+	const mauth_value **list;
+	size_t i, n, nodes = 0;
+	char stackbuf[16384], err[200], *buf = stackbuf;
+	size_t cap = sizeof stackbuf;
+	long len;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	lua_newtable(L);
+	h.anchor = 4;
+	n = kind == 0 ? lua_rawlen(L, 2) : 1;
+	for (i = 1; i <= n; i++) {
+		if (kind == 0)
+			lua_rawgeti(L, 2, (lua_Integer)i);
+		else
+			lua_pushvalue(L, 2);
+		if (lua_type(L, -1) == LUA_TTABLE)
+			nodes += header_count(L, lua_gettop(L));
+		lua_pop(L, 1);
+		if (nodes > HEADER_NODES_MAX)
+			return luaL_argerror(L, 2, "too many results");
+	}
+	h.v = lua_newuserdata(L, (nodes + n + 1) * sizeof *h.v);
+	list = lua_newuserdata(L, (n + 1) * sizeof *list);
+	top = lua_gettop(L);
+	for (i = 1; i <= n; i++) {
+		mauth_value *map = &h.v[h.n++];
+
+		memset(map, 0, sizeof *map);
+		map->kind = MAUTH_V_MAP;
+		list[i - 1] = map;
+		if (kind == 0)
+			lua_rawgeti(L, 2, (lua_Integer)i);
+		else
+			lua_pushvalue(L, 2);
+		if (lua_type(L, -1) == LUA_TTABLE)
+			header_result(L, &h, top + 1, map);
+		lua_settop(L, top);
+	}
+	for (;;) {
+		len = header_write(L, kind, list, n, buf, cap, err, sizeof err);
+		lua_settop(L, top);
+		if (len == MAUTH_ENOMEM)
+			return luaL_error(L, "mailauth: out of memory");
+		if (len < 0)
+			return push_fail(L, (int)len, err);
+		if ((size_t)len < sizeof stackbuf || buf != stackbuf)
+			break;
+		/* longer than the stack buffer: once more into one that fits */
+		cap = (size_t)len + 1;
+		buf = lua_newuserdata(L, cap);
+		top = lua_gettop(L);
+	}
+	lua_pushlstring(L, buf, (size_t)len);
+	return 1;
+}
+
 /* ---- module ---- */
 
 static const luaL_Reg check_methods[] = {
@@ -1390,6 +1599,7 @@ static const luaL_Reg functions[] = {
 	{ "query_wire", l_query_wire },
 	{ "parse_wire", l_parse_wire },
 	{ "ip_match", l_ip_match },
+	{ "header", l_header },
 	{ NULL, NULL }
 };
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include "spf/spf_macro.h"
 #include "spf/spf.h"
+#include "authres/authres.h"
 
 #define EXPAND_MAX 2048		/* scratch: a longer domain expansion keeps its tail */
 #define EXPLAIN_MAX 1024	/* explanation text kept */
@@ -57,6 +58,7 @@ typedef struct {
 	size_t local_len, sdomain_len, helo_len, receiver_len, default_exp_len,
 	       full_len;		/* full: <sender> as local "@" domain, %{s} */
 	const char *identity;	/* smtp.mailfrom / smtp.helo value */
+	int receiver_given;	/* Received-SPF names the receiver */
 	const char *sender;	/* MAIL FROM as given */
 	int scope_helo;
 	int idn_bad;		/* <domain> has U-labels that do not convert */
@@ -248,6 +250,7 @@ static int read_options(mauth_check *c, spf_state *st, const params *p,
 	long now = 0;
 
 	s = param_get(p, "receiver", &len);
+	st->receiver_given = s != NULL;
 	if (s == NULL)
 		s = "unknown", len = 7;
 	st->receiver = arena_strndup(a, s, len);
@@ -315,11 +318,6 @@ static void put_common(mauth_check *c, spf_state *st, mauth_value *r)
 	else
 		VAL_LITERAL(a, r, "scope", "mfrom");
 	val_ref(a, r, "domain", st->sdomain, st->sdomain_len);
-	if (st->scope_helo)
-		VAL_LITERAL(a, r, "property", "smtp.helo");
-	else
-		VAL_LITERAL(a, r, "property", "smtp.mailfrom");
-	val_ref(a, r, "identity", st->identity, strlen(st->identity));
 	if (st->sender != NULL && st->sender[0] != '\0')
 		val_ref(a, r, "sender", st->sender, strlen(st->sender));
 	val_ref(a, r, "ip", st->iptext, strlen(st->iptext));
@@ -1116,6 +1114,24 @@ static int start(mauth_check *c, spf_state *st)
 	return 0;
 }
 
+/*
+ * RFC 8601 §2.7.2: SPF's property is the identity checked, smtp.mailfrom
+ * (postmaster@HELO for an empty MAIL FROM, RFC 7208 §2.4) or smtp.helo;
+ * and the RFC 7208 §9.1 Received-SPF field, written here once so that
+ * reading it costs nothing.
+ */
+static void spf_finish(mauth_check *c, void *vst, mauth_value *r)
+{
+	spf_state *st = vst;
+	arena *a = check_arena(c);
+	mauth_value *props = authres_begin(a, r, "spf");
+
+	if (st->identity != NULL)
+		authres_prop(a, props, "smtp", st->scope_helo ? "helo" : "mailfrom",
+			     st->identity, strlen(st->identity));
+	authres_received_spf(a, r, st->receiver_given ? st->receiver : NULL);
+}
+
 static int spf_step(mauth_check *c, void *vst)
 {
 	spf_state *st = vst;
@@ -1169,5 +1185,6 @@ static int spf_step(mauth_check *c, void *vst)
 }
 
 const check_vt mauth_spf_vt = {
-	"spf", sizeof(spf_state), spf_init, spf_step, NULL
+	"spf", sizeof(spf_state), spf_init, spf_step, NULL,
+	spf_finish
 };

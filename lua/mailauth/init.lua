@@ -6,6 +6,7 @@
 -- function may yield (Rspamd coroutines, HAProxy cosockets, LuaJIT too).
 
 local core = require "mailauth.core"
+local options = require "mailauth.options"
 
 local M = {
   _VERSION = "mailauth scm",
@@ -18,6 +19,29 @@ local function argerror(fname, n, what, value, level)
   error(("bad argument #%d to 'mailauth.%s' (%s expected, got %s)")
         :format(n, fname, what, type(value)), 2 + (level or 1))
 end
+
+-- The options each public function takes (lua/mailauth/options.lua): a
+-- name outside its list raises, with the name it most likely meant.
+local OPTS = {
+  iprev = options.declare { "iprev:max_names", "resolver", "time_budget" },
+  ptr = options.declare { "ptr:max_names", "resolver", "time_budget" },
+  spf = options.declare { "spf:*", "resolver", "time_budget" },
+  spf_received = options.declare { "spf:receiver" },
+  dmarc = options.declare { "dmarc:*", "resolver", "time_budget" },
+  org_domain = options.declare { "org_domain:psl_file" },
+  dkim_verify = options.declare { "dkim_verify:*", "-message", "resolver", "time_budget" },
+  dkim_sign = options.declare { "dkim_sign:*", "-message" },
+  arc_verify = options.declare { "arc_verify:*", "-message", "resolver", "time_budget" },
+  arc_seal = options.declare { "arc_seal:*", "-message" },
+}
+options.LUA.nameservers = { name = "nameservers", kind = "any", aliases = "servers ns" }
+for _, name in ipairs { "timeout", "retries", "cache", "cache_bytes", "resolv_conf", "zones",
+                        "zonefiles" } do
+  options.LUA[name] = options.LUA[name] or { name = name, kind = "any" }
+end
+OPTS.resolver = options.declare { "nameservers", "timeout", "retries", "cache", "cache_bytes",
+                                  "resolv_conf", "zones", "zonefiles" }
+M._options = OPTS
 
 local function read_file(path)
   local f, err = io.open(path, "rb")
@@ -40,6 +64,7 @@ end
 function M.resolver(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("resolver", 1, "table or nil", opts) end
+  options.check("resolver", opts, OPTS.resolver, 2)
   if opts.zones ~= nil or opts.zonefiles ~= nil then
     local texts = {}
     for i, text in ipairs(opts.zones or {}) do
@@ -91,8 +116,7 @@ local function budget_of(opts, fname, level)
   local b = opts.time_budget
   if b == nil then return driver.DEFAULT_BUDGET end
   if type(b) ~= "number" or b ~= b or b <= 0 or b > driver.MAX_BUDGET then
-    error(("bad option 'time_budget' to 'mailauth.%s' (positive number of seconds <= %d expected)")
-          :format(fname, driver.MAX_BUDGET), (level or 1) + 1)
+    options.bad(fname, "time_budget", (level or 1) + 1)
   end
   return b
 end
@@ -105,7 +129,8 @@ end
 M._deadline_of = deadline_of
 
 local function check_error(fname, params, err, level)
-  local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
+  local ip = params.ip and not err:find("^option") and
+             (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
   error(("mailauth.%s: %s%s"):format(fname, err, ip), level + 1)
 end
 
@@ -149,6 +174,7 @@ function M.iprev(ip, opts)
   ip_arg("iprev", ip)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("iprev", 2, "table or nil", opts) end
+  options.check("iprev", opts, OPTS.iprev, 2)
   local deadline = deadline_of(opts, "iprev", 2)
   local check, finish = prepare.iprev(ip, opts, 2)
   return finish(run(check, resolver_of(opts), deadline))
@@ -159,17 +185,14 @@ function M.ptr(ip, opts)
   ip_arg("ptr", ip)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("ptr", 2, "table or nil", opts) end
+  options.check("ptr", opts, OPTS.ptr, 2)
   local deadline = deadline_of(opts, "ptr", 2)
-  local check = new_check("ptr", "ptr", { ip = ip })
+  local check = new_check("ptr", "ptr", { ip = ip, max_names = opts.max_names })
   local r = run(check, resolver_of(opts), deadline)
   if r.result == "pass" then return r.ptr end
   if r.result == "temperror" then return nil, "temperror: " .. r.problem, r.problem end
   return nil, "nxdomain", r.problem
 end
-
-local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
-                      "max_ptr_names" }
-local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 
 --- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
 --> { result, scope, domain, record, mechanism, explanation, problem, lookups,
@@ -189,12 +212,6 @@ local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 --   time_budget          seconds for the whole check, default 20 (§4.6.4); late
 --                        answers become TIMEOUT, hence temperror
 -- Records longer than 4096 bytes and macro expansions over 1 MiB are permerror.
--- level: as error() counts it from the function that calls spf_bad.
-local function spf_bad(opts, field, what, level)
-  error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
-        :format(field, what, type(opts[field])), level + 1)
-end
-
 -- received_spf is built on first read (most callers never look at it, and
 -- building it cost more than the evaluation): one metatable for all
 -- results, and the receiver option, when given, kept aside per result.
@@ -208,35 +225,16 @@ local SPF_RESULT_MT = {
   end,
 }
 
--- The options checked and turned into the core's parameters; level: where
--- the API caller stands, as error() counts it from here.
-local function spf_params(opts, level)
-  if type(opts.ip) ~= "string" then spf_bad(opts, "ip", "IP address string", level) end
-  -- numeric loops: ipairs costs a C call per element
-  for i = 1, #SPF_STRINGS do
-    local k = SPF_STRINGS[i]
-    if opts[k] ~= nil and type(opts[k]) ~= "string" then spf_bad(opts, k, "string", level) end
+-- The core's parameters: the options but those only this layer reads (the
+-- core checks their kinds and ranges); the core reads no clock, so %{t}
+-- comes from here.
+local LUA_ONLY = { resolver = true, time_budget = true }
+local function spf_params(opts)
+  local params = {}
+  for k, v in pairs(opts) do
+    if not LUA_ONLY[k] then params[k] = v end
   end
-  for i = 1, #SPF_NUMBERS do
-    local k = SPF_NUMBERS[i]
-    if opts[k] ~= nil and type(opts[k]) ~= "number" then spf_bad(opts, k, "number", level) end
-  end
-  local scope = opts.scope
-  if scope ~= nil and scope ~= "mfrom" and scope ~= "helo" then
-    spf_bad(opts, "scope", '"mfrom" or "helo"', level)
-  end
-  local params = {
-    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = scope,
-    receiver = opts.receiver, default_explanation = opts.default_explanation,
-    -- The core reads no clock: %{t} comes from here.
-    now = math.floor(opts.now or os.time()),
-  }
-  for i = 1, #SPF_NUMBERS do
-    local k = SPF_NUMBERS[i]
-    if k ~= "now" and opts[k] ~= nil then
-      params[k] = math.floor(opts[k])
-    end
-  end
+  if params.now == nil then params.now = os.time() end
   return params
 end
 
@@ -246,14 +244,15 @@ local function spf_finish(r, opts)
 end
 
 function prepare.spf(opts, level)
-  local params = spf_params(opts, level + 2)
+  local params = spf_params(opts)
   return new_check("spf", "spf", params, level + 1), function(r) return spf_finish(r, opts) end
 end
 
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+  options.check("spf", opts, OPTS.spf, 2)
   local deadline = deadline_of(opts, "spf", 2)
-  local params = spf_params(opts, 3)
+  local params = spf_params(opts)
   return spf_finish(run_new("spf", "spf", params, resolver_of(opts), deadline), opts)
 end
 
@@ -287,6 +286,7 @@ function M.spf_received(result, opts)
   if type(result) ~= "table" then argerror("spf_received", 1, "table", result) end
   opts = opts or {}
   if type(opts) ~= "table" then argerror("spf_received", 2, "table or nil", opts) end
+  options.check("spf_received", opts, OPTS.spf_received, 2)
   local res = result.result or "none"
   local identity = result.identity or ""
   local ip = result.ip or ""
@@ -334,62 +334,13 @@ end
 -- the one it shares.  level: as error() counts it from here.
 local function dmarc_run(opts, deadline, level)
   if type(opts) ~= "table" then argerror("dmarc", 1, "table", opts, level) end
+  options.check("dmarc", opts, OPTS.dmarc, level + 1)
   deadline = deadline or deadline_of(opts, "dmarc", level + 1)
-  local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
-              pct_roll = opts.pct_roll }
-  if opts.from_domains ~= nil then
-    if type(opts.from_domains) ~= "table" then
-      error("bad argument 'from_domains' to 'mailauth.dmarc' (list of domains expected)", level + 1)
-    end
-    p.from_domains, p.from_count = {}, #opts.from_domains
-    for i, d in ipairs(opts.from_domains) do
-      if type(d) ~= "string" then
-        error(("bad argument 'from_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), level + 1)
-      end
-      p.from_domains[i] = d
-    end
-  elseif type(opts.from) ~= "string" then
-    error(("bad argument 'from' to 'mailauth.dmarc' (string expected, got %s)"):format(type(opts.from)), level + 1)
-  else
-    p.from = opts.from
-  end
-  if opts.shared_domains ~= nil then
-    -- public suffixes by the operator's decision (onmicrosoft.com always is)
-    if type(opts.shared_domains) ~= "table" then
-      error("bad argument 'shared_domains' to 'mailauth.dmarc' (list of domains expected)", level + 1)
-    end
-    p.shared_domains = {}
-    for i, d in ipairs(opts.shared_domains) do
-      if type(d) ~= "string" then
-        error(("bad argument 'shared_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), level + 1)
-      end
-      p.shared_domains[i] = d
-    end
-  end
-  if opts.author_problem ~= nil then
-    if type(opts.author_problem) ~= "string" then
-      error(("bad argument 'author_problem' to 'mailauth.dmarc' (string expected, got %s)")
-            :format(type(opts.author_problem)), level + 1)
-    end
-    p.author_problem = opts.author_problem
-  end
-  if opts.spf ~= nil then
-    if type(opts.spf) ~= "table" then
-      error("bad argument 'spf' to 'mailauth.dmarc' (SPF result table expected)", level + 1)
-    end
-    p.spf = { result = opts.spf.result, domain = opts.spf.domain }
-  end
-  if opts.dkim ~= nil then
-    if type(opts.dkim) ~= "table" then
-      error("bad argument 'dkim' to 'mailauth.dmarc' (list of DKIM results expected)", level + 1)
-    end
-    p.dkim = {}
-    for i, d in ipairs(opts.dkim) do
-      if type(d) ~= "table" then
-        error(("bad argument 'dkim[%d]' to 'mailauth.dmarc' (DKIM result table expected)"):format(i), level + 1)
-      end
-      p.dkim[i] = { result = d.result or "none", domain = d.domain or "" }
-    end
+  -- spf and dkim go as they are: results of mailauth.spf and
+  -- mailauth.dkim_verify (the core reads result and domain of each).
+  local p = {}
+  for k, v in pairs(opts) do
+    if not LUA_ONLY[k] then p[k] = v end
   end
   if p.pct_roll == nil then p.pct_roll = math.random(0, 99) end
   local check = new_check("dmarc", "dmarc", p, level + 1)
@@ -415,6 +366,7 @@ function M.org_domain(name, opts)
   if type(name) ~= "string" then argerror("org_domain", 1, "string", name) end
   opts = opts or {}
   if type(opts) ~= "table" then argerror("org_domain", 2, "table or nil", opts) end
+  options.check("org_domain", opts, OPTS.org_domain, 2)
   local check = new_check("org_domain", "org_domain", { domain = name, psl_file = opts.psl_file })
   local r = run(check, function() return { rcode = "TIMEOUT" } end)
   return r.org_domain, r.registrable
@@ -433,18 +385,11 @@ local function message_args(fname, message, opts, required, depth)
   return opts
 end
 
--- Signers also need domain, selector and a PEM key, and headers is a list.
+-- Signers: a message and a table whose names the core checks (domain,
+-- selector and key required, headers a list of names).
 local function signer_args(fname, message, opts)
   message_args(fname, message, opts, true, 1)
-  for _, k in ipairs { "domain", "selector", "key" } do
-    if type(opts[k]) ~= "string" then
-      error(("bad argument #2 to 'mailauth.%s' (opts.%s must be a string, got %s)")
-            :format(fname, k, type(opts[k])), 3)
-    end
-  end
-  if opts.headers ~= nil and type(opts.headers) ~= "table" then
-    error(("bad argument #2 to 'mailauth.%s' (opts.headers must be a list of names)"):format(fname), 3)
-  end
+  options.check(fname, opts, OPTS[fname], 3)
 end
 
 -- The verifiers of a message: their check parameters, and what their API
@@ -479,6 +424,7 @@ end
 
 function M.dkim_verify(message, opts)
   opts = message_args("dkim_verify", message, opts)
+  options.check("dkim_verify", opts, OPTS.dkim_verify, 2)
   return run_message("dkim_verify", message, opts, deadline_of(opts, "dkim_verify", 2))
 end
 
@@ -526,6 +472,7 @@ end
 
 function M.arc_verify(message, opts)
   opts = message_args("arc_verify", message, opts)
+  options.check("arc_verify", opts, OPTS.arc_verify, 2)
   return run_message("arc_verify", message, opts, deadline_of(opts, "arc_verify", 2))
 end
 
@@ -544,9 +491,6 @@ end
 function M.arc_seal(message, opts)
   signer_args("arc_seal", message, opts)
   local ar = opts.authentication_results or ""
-  if type(ar) ~= "string" then
-    error("bad argument #2 to 'mailauth.arc_seal' (opts.authentication_results must be a string)", 2)
-  end
   local check = new_check("arc_seal", "arc_seal", {
     message = message, domain = opts.domain, selector = opts.selector, key = opts.key,
     algorithm = opts.algorithm, authserv_id = opts.authserv_id,

@@ -64,7 +64,7 @@ static void batch_clear(batch *b)
 }
 
 int mauth_check_new(mauth_check **out, const char *kind,
-		    const mauth_param *pv, size_t pn, char *err, size_t errlen)
+		    const mauth_value *opts, char *err, size_t errlen)
 {
 	const check_vt *vt;
 	mauth_check *c;
@@ -77,6 +77,9 @@ int mauth_check_new(mauth_check **out, const char *kind,
 		seterr(err, errlen, "unknown check kind");
 		return MAUTH_EINVAL;
 	}
+	/* Before any work: init may trust the names, kinds and ranges. */
+	if (options_check(vt->options, opts, err, errlen) != 0)
+		return MAUTH_EINVAL;
 	/* Not calloc: the inline arena block needs no zeroing (arena_alloc
 	 * zeroes what it hands out). */
 	c = malloc(sizeof *c);
@@ -97,8 +100,7 @@ int mauth_check_new(mauth_check **out, const char *kind,
 		mauth_check_free(c);
 		return MAUTH_ENOMEM;
 	}
-	p.v = pv;
-	p.n = pn;
+	p.map = opts;
 	rc = vt->init(c, c->state, &p, err, errlen);
 	if (rc < 0 || c->failed || c->mem.failed) {
 		mauth_check_free(c);

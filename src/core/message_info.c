@@ -65,6 +65,12 @@ static int info_step(mauth_check *c, void *st)
 	return 0;	/* everything happened in init */
 }
 
+static const mauth_option info_options[] = {
+	OPT_STR("message", 1, NULL, "msg text"),
+	OPT_END
+};
+
 const check_vt mauth_message_info_vt = {
-	"message_info", sizeof(info_state), info_init, info_step, NULL
+	"message_info", sizeof(info_state), info_init, info_step, NULL,
+	info_options
 };

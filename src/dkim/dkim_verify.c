@@ -965,8 +965,19 @@ static int dkim_step(mauth_check *c, void *vst)
 	return 0;
 }
 
+/* What dkim_init and dkim_verify_opts read. */
+static const mauth_option dkim_options[] = {
+	OPT_STR("message", 1, NULL, "msg text"),
+	OPT_INT("now", 0, 0x7fffffffffffffffLL, "no time checks"),
+	OPT_BOOL("allow_sha1", "false"),
+	OPT_INT("min_key_bits", 512, 16384, "1024"),
+	OPT_BOOL("legacy_versions", "false"),
+	OPT_END
+};
+
 const check_vt mauth_dkim_verify_vt = {
-	"dkim_verify", sizeof(dkim_state), dkim_init, dkim_step, NULL
+	"dkim_verify", sizeof(dkim_state), dkim_init, dkim_step, NULL,
+	dkim_options
 };
 
 /*

@@ -142,6 +142,7 @@ typedef struct {
 	int required;
 	const char *def;	/* what applies when absent, for people; NULL: nothing */
 	const char *aliases;	/* names people try for it, suggested: "mail_from" */
+	const char *words;	/* STR: the values allowed, "mfrom helo"; NULL: any */
 } mauth_option;
 /* The options of a kind, ended by a NULL name; NULL for an unknown kind. */
 MAUTH_API const mauth_option *mauth_check_options(const char *kind);

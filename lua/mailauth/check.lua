@@ -27,6 +27,7 @@ local OPTS = options.declare({ "spf:ip", "spf:helo", "spf:sender", "spf:receiver
                                "authserv_id", "dkim_verify:allow_sha1", "dmarc:org_domain",
                                "dmarc:psl_file", "dmarc:pct_roll", "dmarc:shared_domains",
                                "resolver", "time_budget" }, true)
+M._options = OPTS
 
 -- RFC 7489 §6.6.1: a From field with several mailboxes of several domains
 -- ("apply the DMARC check using each of those domains ... and apply the most

@@ -57,7 +57,10 @@ end
 
 -- Does v fit decl?  (The C validator's rules, for what Lua checks itself.)
 local FITS = {
-  string = function(v) return type(v) == "string" end,
+  string = function(v, d)
+    return type(v) == "string" and (d.words == nil or
+      (not v:find(" ", 1, true) and (" " .. d.words .. " "):find(" " .. v .. " ", 1, true) ~= nil))
+  end,
   integer = function(v, d) return is_integer(v) and v >= d.min and v <= d.max end,
   boolean = function(v) return type(v) == "boolean" end,
   list = function(v) return type(v) == "table" end,

@@ -590,9 +590,10 @@ static const mauth_option seal_options[] = {
 	OPT_STR("key", 1, NULL, "private_key pem"),
 	OPT_STR("authentication_results", 1, NULL, "authres ar results"),
 	OPT_STR("authserv_id", 0, NULL, "authserv"),
-	OPT_STR("cv", 0, "the arc= result in authentication_results, else none", NULL),
-	OPT_STR("algorithm", 0, "rsa-sha256", "a alg"),
-	OPT_LIST("headers", MAUTH_V_STR, "RFC 6376 §5.4.1 fields present, DKIM-Signature"),
+	OPT_WORD("cv", "none pass fail", "the arc= result in authentication_results, else none", NULL),
+	OPT_WORD("algorithm", "rsa-sha256 ed25519-sha256", "rsa-sha256", "a alg"),
+	OPT_LIST("headers", MAUTH_V_STR, "RFC 6376 §5.4.1 fields present, DKIM-Signature",
+		 "h fields signed_headers"),
 	OPT_INT("now", 0, 0x7fffffffffffLL, "no t="),
 	OPT_END
 };

@@ -889,7 +889,7 @@ static int authres_step(mauth_check *c, void *vst)
 static const mauth_option authres_options[] = {
 	OPT_STR("text", 1, NULL, "header value"),
 	OPT_BOOL("lenient", "false"),
-	OPT_STR("dialect", 0, "strict", NULL),
+	OPT_WORD("dialect", "strict microsoft", "strict", NULL),
 	OPT_END
 };
 

@@ -80,16 +80,19 @@ const mauth_value *param_list(const params *p, const char *key, size_t *n);
  * when the option is absent, in words for people (the init code applies it).
  */
 #define OPT_STR(name, req, def, aliases) \
-	{ (name), MAUTH_V_STR, MAUTH_V_STR, 0, 0, (req), (def), (aliases) }
+	{ (name), MAUTH_V_STR, MAUTH_V_STR, 0, 0, (req), (def), (aliases), NULL }
+/* A string that is one of the space-separated words. */
+#define OPT_WORD(name, words, def, aliases) \
+	{ (name), MAUTH_V_STR, MAUTH_V_STR, 0, 0, 0, (def), (aliases), (words) }
 #define OPT_INT(name, min, max, def) \
-	{ (name), MAUTH_V_INT, MAUTH_V_INT, (min), (max), 0, (def), NULL }
+	{ (name), MAUTH_V_INT, MAUTH_V_INT, (min), (max), 0, (def), NULL, NULL }
 #define OPT_BOOL(name, def) \
-	{ (name), MAUTH_V_BOOL, MAUTH_V_BOOL, 0, 0, 0, (def), NULL }
-#define OPT_LIST(name, member, def) \
-	{ (name), MAUTH_V_LIST, (member), 0, 0, 0, (def), NULL }
-#define OPT_MAP(name, def) \
-	{ (name), MAUTH_V_MAP, MAUTH_V_MAP, 0, 0, 0, (def), NULL }
-#define OPT_END { NULL, MAUTH_V_STR, MAUTH_V_STR, 0, 0, 0, NULL, NULL }
+	{ (name), MAUTH_V_BOOL, MAUTH_V_BOOL, 0, 0, 0, (def), NULL, NULL }
+#define OPT_LIST(name, member, def, aliases) \
+	{ (name), MAUTH_V_LIST, (member), 0, 0, 0, (def), (aliases), NULL }
+#define OPT_MAP(name, def, aliases) \
+	{ (name), MAUTH_V_MAP, MAUTH_V_MAP, 0, 0, 0, (def), (aliases), NULL }
+#define OPT_END { NULL, MAUTH_V_STR, MAUTH_V_STR, 0, 0, 0, NULL, NULL, NULL }
 
 /* options.c: the one validator, run before a kind's init. */
 int options_check(const mauth_option *decl, const mauth_value *opts,

@@ -40,6 +40,8 @@ const char *mauth_option_rule(const mauth_option *o, char *buf, size_t len)
 {
 	if (o->kind == MAUTH_V_INT)
 		snprintf(buf, len, "an integer from %lld to %lld", o->min, o->max);
+	else if (o->kind == MAUTH_V_STR && o->words != NULL)
+		snprintf(buf, len, "one of: %s", o->words);
 	else if (o->kind == MAUTH_V_LIST)
 		snprintf(buf, len, "a list of %s", kind_word(o->member, 1));
 	else
@@ -146,7 +148,9 @@ static int fits(const mauth_option *o, const mauth_value *v)
 	if (!kind_fits(v, o->kind))
 		return 0;
 	if (o->kind == MAUTH_V_STR)
-		return v->str != NULL;
+		return v->str != NULL && (o->words == NULL ||
+					  (memchr(v->str, ' ', v->len) == NULL &&
+					   strlen(v->str) == v->len && in_words(o->words, v->str)));
 	if (o->kind == MAUTH_V_INT)
 		return v->num >= o->min && v->num <= o->max;
 	if (o->kind == MAUTH_V_LIST)

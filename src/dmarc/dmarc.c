@@ -1018,14 +1018,14 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 /* What dmarc_init reads: dkim and spf take results as they are. */
 static const mauth_option dmarc_options[] = {
 	OPT_STR("from", 0, NULL, "from_domain author_domain domain"),
-	OPT_LIST("from_domains", MAUTH_V_STR, NULL),
+	OPT_LIST("from_domains", MAUTH_V_STR, NULL, "from_domain_list authors"),
 	OPT_STR("author_problem", 0, NULL, NULL),
-	OPT_MAP("spf", "no SPF result"),
-	OPT_LIST("dkim", MAUTH_V_MAP, "no DKIM result"),
-	OPT_STR("org_domain", 0, "psl", NULL),
+	OPT_MAP("spf", "no SPF result", "spf_result"),
+	OPT_LIST("dkim", MAUTH_V_MAP, "no DKIM result", "dkim_results signatures dkim_result"),
+	OPT_WORD("org_domain", "psl tree", "psl", NULL),
 	OPT_STR("psl_file", 0, PSL_DEFAULT_FILE, "psl"),
 	OPT_INT("pct_roll", 0, 99, "none: pct=100 only"),
-	OPT_LIST("shared_domains", MAUTH_V_STR, "onmicrosoft.com"),
+	OPT_LIST("shared_domains", MAUTH_V_STR, "onmicrosoft.com", "shared"),
 	OPT_END
 };
 

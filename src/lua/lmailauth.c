@@ -460,7 +460,11 @@ static int read_options(lua_State *L, int idx, const char *kind, opt_tree *t,
 	return 0;
 }
 
-/* core.options(kind) -> { { name =, kind =, min =, max =, member =, required =, default =, aliases =, rule = }, ... } */
+/*
+ * core.options(kind) -> { { name =, kind =, min =, max =, member =,
+ * required =, default =, aliases =, words =, rule = }, ... }: the kind's
+ * declared options, in the validator's words (rule).
+ */
 static int l_options(lua_State *L)
 {
 	static const char *const kinds[] = { "string", "integer", "boolean", "list", "map" };
@@ -496,6 +500,10 @@ static int l_options(lua_State *L)
 		if (o->aliases != NULL) {
 			lua_pushstring(L, o->aliases);
 			lua_setfield(L, -2, "aliases");
+		}
+		if (o->words != NULL) {
+			lua_pushstring(L, o->words);
+			lua_setfield(L, -2, "words");
 		}
 		lua_pushstring(L, mauth_option_rule(o, rule, sizeof rule));
 		lua_setfield(L, -2, "rule");

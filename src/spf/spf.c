@@ -1067,7 +1067,7 @@ static const mauth_option spf_options[] = {
 	OPT_STR("sender", 0, "\"\": postmaster@helo (§2.4)",
 		"mail_from mailfrom envelope_from mfrom from"),
 	OPT_STR("helo", 0, NULL, "ehlo helo_name heloname"),
-	OPT_STR("scope", 0, "mfrom", "identity"),
+	OPT_WORD("scope", "mfrom helo", "mfrom", "identity"),
 	OPT_STR("receiver", 0, "unknown", NULL),
 	OPT_STR("default_explanation", 0, NULL, "explanation exp"),
 	OPT_INT("now", 0, 0x7fffffffLL, "no %{t} time"),

@@ -124,9 +124,10 @@ struct mauth_value {
  *	option 'ip' is required
  * A result may be an option as it is: a dkim_verify result's "signatures"
  * LIST is dmarc's "dkim", an spf result MAP is dmarc's "spf".  Every STR
- * is NUL-terminated at len (as results are), but for "message" and
- * "text", which are read by their length only.  The tree is read during
- * mauth_check_new only: the check copies what it keeps.
+ * has str[len] == '\0' (as results, Lua strings and the builder's copies
+ * do), but for "message", "text" and "authentication_results", which are
+ * read by their length only.  The tree is read during mauth_check_new
+ * only: the check copies what it keeps.
  * kind: "iprev", "ptr", "spf", ... (mauth_check_kinds() lists them).
  * err (may be NULL) receives a reason when MAUTH_EINVAL is returned.
  */

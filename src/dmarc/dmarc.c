@@ -858,7 +858,7 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 	if (n < 0) {
 		s = param_get(p, "from", &len);
 		if (s == NULL) {
-			snprintf(err, errlen, "from: the RFC5322.From domain is required");
+			snprintf(err, errlen, "option 'from' is required (or from_domains)");
 			return MAUTH_EINVAL;
 		}
 		st->from = domain_param(a, s, len);

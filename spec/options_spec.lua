@@ -4,11 +4,13 @@
 -- form; every option it declares is accepted; and a DKIM result list passes
 -- into DMARC as it is, from Lua and from C (spec/support/options_capi.c).
 --
--- Without the defence (lua/mailauth/options.lua's check calls removed, and
--- the validator call in mauth_check_new): the "unknown option" cases below
--- fail (no error is raised: mailauth.check with mail_from quietly checked
--- SPF for postmaster@HELO, as before this spec), and the C program prints
--- "accepted org_domian".  Checked by hand on this branch.
+-- How it fails without the defence (mutation checks run on this branch):
+-- with mailauth.check's options.check call commented out, 6 cases fail
+-- (mail_from is accepted and SPF quietly checks postmaster@HELO; now = 1.5,
+-- allow_sha1 = 1, org_domain = "walk" pass unnoticed); with the validator
+-- call in mauth_check_new removed, 16 fail (core.check takes org_domian
+-- and mail_from, every C-side wrong kind and range is accepted, and the C
+-- program prints "accepted org_domian" and "accepted max_lookups 0").
 package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"

@@ -228,12 +228,8 @@ local SPF_RESULT_MT = {
 -- The core's parameters: the options but those only this layer reads (the
 -- core checks their kinds and ranges); the core reads no clock, so %{t}
 -- comes from here.
-local LUA_ONLY = { resolver = true, time_budget = true }
-local function spf_params(opts)
-  local params = {}
-  for k, v in pairs(opts) do
-    if not LUA_ONLY[k] then params[k] = v end
-  end
+local function spf_params(opts, level)
+  local params = options.params("spf", opts, OPTS.spf, level + 1)
   if params.now == nil then params.now = os.time() end
   return params
 end
@@ -244,15 +240,14 @@ local function spf_finish(r, opts)
 end
 
 function prepare.spf(opts, level)
-  local params = spf_params(opts)
+  local params = spf_params(opts, level + 1)
   return new_check("spf", "spf", params, level + 1), function(r) return spf_finish(r, opts) end
 end
 
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
-  options.check("spf", opts, OPTS.spf, 2)
+  local params = spf_params(opts, 2)
   local deadline = deadline_of(opts, "spf", 2)
-  local params = spf_params(opts)
   return spf_finish(run_new("spf", "spf", params, resolver_of(opts), deadline), opts)
 end
 
@@ -334,14 +329,10 @@ end
 -- the one it shares.  level: as error() counts it from here.
 local function dmarc_run(opts, deadline, level)
   if type(opts) ~= "table" then argerror("dmarc", 1, "table", opts, level) end
-  options.check("dmarc", opts, OPTS.dmarc, level + 1)
-  deadline = deadline or deadline_of(opts, "dmarc", level + 1)
   -- spf and dkim go as they are: results of mailauth.spf and
   -- mailauth.dkim_verify (the core reads result and domain of each).
-  local p = {}
-  for k, v in pairs(opts) do
-    if not LUA_ONLY[k] then p[k] = v end
-  end
+  local p = options.params("dmarc", opts, OPTS.dmarc, level + 1)
+  deadline = deadline or deadline_of(opts, "dmarc", level + 1)
   if p.pct_roll == nil then p.pct_roll = math.random(0, 99) end
   local check = new_check("dmarc", "dmarc", p, level + 1)
   local r = run(check, resolver_of(opts), deadline)

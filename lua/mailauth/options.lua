@@ -145,6 +145,21 @@ function M.check(fname, opts, decl, level)
   end
 end
 
+--- params(fname, opts, decl, level) -> the options for the core
+-- check() and a copy of opts without the Lua options, in one pass (the
+-- SPF path runs this per message).
+function M.params(fname, opts, decl, level)
+  local by, all, out = decl.by, decl.check_all, {}
+  for k, v in pairs(opts) do
+    local d = by[k]
+    if d == nil or ((all or d.lua) and not FITS[d.kind](v, d)) then
+      M.check(fname, { [k] = v }, decl, level + 1)
+    end
+    if not d.lua then out[k] = v end
+  end
+  return out
+end
+
 -- For what a function reads beside the core (time_budget): the same words.
 function M.bad(fname, name, level)
   fail(fname, ("option '%s' must be %s"):format(name, M.LUA[name].rule), level + 1)

@@ -403,7 +403,7 @@ static int opt_value(lua_State *L, opt_tree *t, mauth_value *v, int depth)
 		lua_Number d = lua_tonumber(L, -1);
 
 		/* LuaJIT has no integers: a whole number in range is one */
-		if (d == (lua_Number)(long long)d && d < 9.2e18 && d > -9.2e18) {
+		if (d < 9.2e18 && d > -9.2e18 && d == (lua_Number)(long long)d) {
 			v->kind = MAUTH_V_INT;
 			v->num = (long long)d;
 			return 0;

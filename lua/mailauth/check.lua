@@ -21,8 +21,6 @@ end
 -- What mailauth.check takes: the options it hands on to the checks, named
 -- as they name them, each value checked here (a mistake is mailauth.check's,
 -- not one of the checks').
-options.LUA.authserv_id = { name = "authserv_id", kind = "string", rule = "a string",
-                            aliases = "authserv server_id hostname" }
 local OPTS = options.declare({ "spf:ip", "spf:helo", "spf:sender", "spf:receiver", "spf:now",
                                "authserv_id", "dkim_verify:allow_sha1", "dmarc:org_domain",
                                "dmarc:psl_file", "dmarc:pct_roll", "dmarc:shared_domains",

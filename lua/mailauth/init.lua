@@ -34,11 +34,6 @@ local OPTS = {
   arc_verify = options.declare { "arc_verify:*", "-message", "resolver", "time_budget" },
   arc_seal = options.declare { "arc_seal:*", "-message" },
 }
-options.LUA.nameservers = { name = "nameservers", kind = "any", aliases = "servers ns" }
-for _, name in ipairs { "timeout", "retries", "cache", "cache_bytes", "resolv_conf", "zones",
-                        "zonefiles" } do
-  options.LUA[name] = options.LUA[name] or { name = name, kind = "any" }
-end
 OPTS.resolver = options.declare { "nameservers", "timeout", "retries", "cache", "cache_bytes",
                                   "resolv_conf", "zones", "zonefiles" }
 M._options = OPTS
@@ -320,7 +315,8 @@ end
 -- several, RFC 7489 §6.6.1).  author_problem: why the From field could not be
 -- read exactly (message_info's author_problem) -> permerror with that problem,
 -- whatever domains are given: no policy is evaluated on part of an author.
--- spf: { result =, domain = }; dkim: { { result =, domain = }, ... }.
+-- spf: a mailauth.spf result (or { result =, domain = }); dkim: the list
+-- mailauth.dkim_verify returns, as it is (or { { result =, domain = }, ... }).
 -- pct_roll (0..99) picks the pct sample; without it a random roll is used.
 -- shared_domains: names treated as public suffixes for relaxed alignment, as
 -- onmicrosoft.com always is (the result's shared_parent names the one the

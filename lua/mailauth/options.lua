@@ -76,6 +76,18 @@ M.LUA = {
                aliases = "dns resolv nameserver" },
   time_budget = { name = "time_budget", kind = "number", min = 0, max = 3600,
                   rule = "a number of seconds in (0, 3600]", aliases = "timeout budget deadline" },
+  -- mailauth.check's name for itself in Authentication-Results
+  authserv_id = { name = "authserv_id", kind = "string", rule = "a string",
+                  aliases = "authserv server_id hostname" },
+  -- mailauth.resolver's (core.resolver and core.zone_resolver check the values)
+  nameservers = { name = "nameservers", kind = "any", aliases = "servers ns nameserver" },
+  timeout = { name = "timeout", kind = "any" },
+  retries = { name = "retries", kind = "any", aliases = "tries" },
+  cache = { name = "cache", kind = "any", aliases = "cache_size" },
+  cache_bytes = { name = "cache_bytes", kind = "any" },
+  resolv_conf = { name = "resolv_conf", kind = "any", aliases = "resolvconf resolv" },
+  zones = { name = "zones", kind = "any", aliases = "zone" },
+  zonefiles = { name = "zonefiles", kind = "any", aliases = "zonefile zone_files" },
 }
 
 -- The declaration of a core kind's options, by name.

@@ -51,33 +51,37 @@ const char *mauth_option_rule(const mauth_option *o, char *buf, size_t len)
 
 /*
  * Optimal string alignment distance (Levenshtein with transpositions:
- * "domian" is one step from "domain"), for names up to 63 bytes.
+ * "domian" is one step from "domain"), for names up to 63 bytes; three
+ * rows of the table are enough (a transposition looks two rows back).
  */
 static size_t distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i, j;
-	size_t d[64][64];
+	unsigned char row[3][64];	/* i - 2, i - 1, i (mod 3) */
 
 	if (la > 63 || lb > 63)
 		return (size_t)-1;
-	for (i = 0; i <= la; i++)
-		d[i][0] = i;
 	for (j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (i = 1; i <= la; i++)
-		for (j = 1; j <= lb; j++) {
-			size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+		row[0][j] = (unsigned char)j;
+	for (i = 1; i <= la; i++) {
+		unsigned char *cur = row[i % 3], *up = row[(i - 1) % 3],
+			      *up2 = row[(i + 1) % 3];
 
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
+		cur[0] = (unsigned char)i;
+		for (j = 1; j <= lb; j++) {
+			unsigned best = up[j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (up[j] + 1u < best)
+				best = up[j] + 1u;
+			if (cur[j - 1] + 1u < best)
+				best = cur[j - 1] + 1u;
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
+			    a[i - 2] == b[j - 1] && up2[j - 2] + 1u < best)
+				best = up2[j - 2] + 1u;
+			cur[j] = (unsigned char)best;
 		}
-	return d[la][lb];
+	}
+	return row[la % 3][lb];
 }
 
 /* 1 when name is one of the space-separated words of list. */

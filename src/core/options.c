@@ -71,13 +71,13 @@ static size_t distance(const char *a, const char *b)
 		for (j = 1; j <= lb; j++) {
 			unsigned best = up[j - 1] + (a[i - 1] != b[j - 1]);
 
-			if (up[j] + 1u < best)
-				best = up[j] + 1u;
-			if (cur[j - 1] + 1u < best)
-				best = cur[j - 1] + 1u;
+			if (up[j] + 1U < best)
+				best = up[j] + 1U;
+			if (cur[j - 1] + 1U < best)
+				best = cur[j - 1] + 1U;
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && up2[j - 2] + 1u < best)
-				best = up2[j - 2] + 1u;
+			    a[i - 2] == b[j - 1] && up2[j - 2] + 1U < best)
+				best = up2[j - 2] + 1U;
 			cur[j] = (unsigned char)best;
 		}
 	}

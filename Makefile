@@ -16,7 +16,7 @@ BUILD := build/$(LUA)
 # protocols, dns/ is the only code doing I/O, one folder per protocol, and
 # lua/ the binding.  kinds.c is the registry that names every protocol.
 CORE_SRCS := src/core/arena.c src/core/util.c src/core/ip.c src/core/textbuf.c \
-	src/core/check.c src/core/idn.c src/core/psl.c src/core/message.c \
+	src/core/check.c src/core/options.c src/core/idn.c src/core/psl.c src/core/message.c \
 	src/core/author.c src/core/message_info.c src/core/tags.c src/core/canon.c \
 	src/core/canon_stream.c src/core/canon_avx512.c src/core/crypto.c \
 	src/kinds.c src/iprev.c \

@@ -5,8 +5,9 @@
  * their results (RFC 7489 §4.1: MAIL FROM's SPF, every DKIM signature).
  * Every DNS answer comes from the offline zone (mauth_resolver_new_zone)
  * of spec/fixtures/zones, the messages are the interop fixtures, as
- * check_mailauth.lua, so the two differ only by the Lua layer.  It does
- * not write Authentication-Results (no C formatter yet).
+ * check_mailauth.lua, so the two differ only by the Lua layer.  The
+ * message is read once (mauth_message_parse), as mailauth.check does, and
+ * the Authentication-Results field is written by the C writer.
  * Links the core and driver objects of build/lua5.4/obj (not lmailauth.o).
  *
  * usage: check_capi check|bench SECONDS ZONELIST MESSAGES NOW
@@ -15,8 +16,6 @@
  */
 #include "mailauth.h"
 #include "bench.h"
-
-#define MAX_PARAMS 48
 
 typedef struct {
 	char *id, *text, *ip, *helo, *sender;
@@ -27,51 +26,38 @@ typedef struct {
 	mauth_resolver *res;
 	message *msgs;
 	size_t nmsgs;
-	const char *now;
+	long long now;
 	int print;
 } ctx;
 
-typedef struct {
-	mauth_param v[MAX_PARAMS];
-	size_t n;
-	char keys[MAX_PARAMS][32];
-} params;
-
-static void put(params *p, const char *key, const char *val, size_t len)
+static mauth_opts *opts_new(void)
 {
-	if (p->n == MAX_PARAMS)
-		die("check_capi", "too many params");
-	snprintf(p->keys[p->n], sizeof p->keys[p->n], "%s", key);
-	p->v[p->n].key = p->keys[p->n];
-	p->v[p->n].val = val;
-	p->v[p->n].len = len;
-	p->n++;
-}
+	mauth_opts *o = mauth_opts_new();
 
-static void put_s(params *p, const char *key, const char *val)
-{
-	put(p, key, val, strlen(val));
+	if (o == NULL)
+		die("mauth_opts_new", "out of memory");
+	return o;
 }
 
 /*
- * The one place that creates a check (mauth_check_new's parameters are
- * about to become a value tree: this is what adapts to it).
+ * Creates a check from o (freed here; the check keeps what it needs),
+ * on the message read once when msg is given, and runs it to its end.
  */
-static mauth_check *new_check(const char *kind, const params *p)
+static mauth_check *run(ctx *x, const char *kind, const mauth_message *msg,
+			mauth_opts *o)
 {
+	const mauth_value *t = mauth_opts_tree(o);
 	mauth_check *c;
 	char err[256];
+	int rc;
 
-	if (mauth_check_new(&c, kind, p->v, p->n, err, sizeof err) != 0)
+	if (t == NULL)
+		die(kind, "out of memory");
+	rc = msg != NULL ? mauth_check_new_message(&c, kind, msg, t, err, sizeof err) :
+			   mauth_check_new(&c, kind, t, err, sizeof err);
+	if (rc != 0)
 		die(kind, err);
-	return c;
-}
-
-/* Runs a check to its end; the caller frees it after reading the result. */
-static mauth_check *run(ctx *x, const char *kind, const params *p)
-{
-	mauth_check *c = new_check(kind, p);
-
+	mauth_opts_free(o);
 	if (mauth_check_run(c, x->res, 0) < 0)
 		die("mauth_check_run", kind);
 	return c;
@@ -98,73 +84,74 @@ static int helo_domain(const char *h)
 
 static void one(ctx *x, const message *m)
 {
-	params p;
 	mauth_check *info, *iprev, *spf, *helo = NULL, *dkim, *arc, *dmarc;
-	const mauth_value *ir, *sr, *dr, *sig, *from;
-	char keys[2][32];
-	size_t n, l1, l2, l3, i;
+	const mauth_value *sr, *dr, *sig, *from, *results[7];
+	mauth_message *parsed;
+	mauth_authres_opts ao = { "mx.interop.example", 0, 0, 0, 0, 0 };
+	mauth_opts *o, *so;
+	char ar[8192];
+	size_t l1, l2, l3, nr = 0;
 	const char *s1, *s2, *s3;
 
-	p.n = 0;
-	put(&p, "message", m->text, m->len);
-	info = run(x, "message_info", &p);
-	p.n = 0;
-	put_s(&p, "ip", m->ip);
-	iprev = run(x, "iprev", &p);
-	p.n = 0;
-	put_s(&p, "ip", m->ip);
-	put_s(&p, "sender", m->sender);
-	put_s(&p, "helo", m->helo);
-	put_s(&p, "now", x->now);
-	put_s(&p, "receiver", "mx.interop.example");
-	spf = run(x, "spf", &p);
+	if (mauth_message_parse(&parsed, m->text, m->len) != 0)
+		die("mauth_message_parse", m->id);
+	info = run(x, "message_info", parsed, opts_new());
+	o = opts_new();
+	mauth_opts_str(o, "ip", m->ip);
+	iprev = run(x, "iprev", NULL, o);
+	o = opts_new();
+	mauth_opts_str(o, "ip", m->ip);
+	mauth_opts_str(o, "sender", m->sender);
+	mauth_opts_str(o, "helo", m->helo);
+	mauth_opts_int(o, "now", x->now);
+	mauth_opts_str(o, "receiver", "mx.interop.example");
+	spf = run(x, "spf", NULL, o);
 	if (helo_domain(m->helo)) {
-		p.n = 0;
-		put_s(&p, "ip", m->ip);
-		put_s(&p, "helo", m->helo);
-		put_s(&p, "scope", "helo");
-		put_s(&p, "now", x->now);
-		put_s(&p, "receiver", "mx.interop.example");
-		helo = run(x, "spf", &p);
+		o = opts_new();
+		mauth_opts_str(o, "ip", m->ip);
+		mauth_opts_str(o, "helo", m->helo);
+		mauth_opts_str(o, "scope", "helo");
+		mauth_opts_int(o, "now", x->now);
+		mauth_opts_str(o, "receiver", "mx.interop.example");
+		helo = run(x, "spf", NULL, o);
 	}
-	p.n = 0;
-	put(&p, "message", m->text, m->len);
-	put_s(&p, "now", x->now);
-	dkim = run(x, "dkim_verify", &p);
-	arc = run(x, "arc_verify", &p);
+	o = opts_new();
+	mauth_opts_int(o, "now", x->now);
+	dkim = run(x, "dkim_verify", parsed, o);
+	o = opts_new();
+	mauth_opts_int(o, "now", x->now);
+	arc = run(x, "arc_verify", parsed, o);
+	mauth_message_free(parsed);
 
-	/* DMARC: the From domains, MAIL FROM's SPF, every DKIM signature */
-	p.n = 0;
-	ir = mauth_check_result(info);
-	from = ir != NULL ? mauth_value_get(ir, "from_domains") : NULL;
-	n = 0;
-	for (sig = from != NULL ? from->child : NULL; sig != NULL; sig = sig->next) {
-		snprintf(keys[0], sizeof keys[0], "from_domains.%zu", ++n);
-		put(&p, keys[0], sig->str, sig->len);
-	}
-	snprintf(keys[1], sizeof keys[1], "%zu", n);
-	put_s(&p, "from_count", keys[1]);
+	/* DMARC: the From domains, MAIL FROM's SPF, every DKIM signature,
+	 * the results handed over as they are (no copy, no text) */
+	from = mauth_value_get(mauth_check_result(info), "from_domains");
 	sr = mauth_check_result(spf);
+	dr = mauth_value_get(mauth_check_result(dkim), "signatures");
+	o = opts_new();
+	so = opts_new();
+	mauth_opts_add(o, "from_domains", from);
 	s1 = text_of(sr, "result", &l1);
-	put(&p, "spf.result", s1, l1);
+	mauth_opts_ref(so, "result", s1, l1);
 	s1 = text_of(sr, "domain", &l1);
-	put(&p, "spf.domain", s1, l1);
-	dr = mauth_check_result(dkim);
-	dr = dr != NULL ? mauth_value_get(dr, "signatures") : NULL;
-	i = 0;
-	for (sig = dr != NULL ? dr->child : NULL; sig != NULL; sig = sig->next) {
-		char key[32];
+	mauth_opts_ref(so, "domain", s1, l1);
+	mauth_opts_add(o, "spf", mauth_opts_tree(so));
+	if (dr != NULL)
+		mauth_opts_add(o, "dkim", dr);
+	mauth_opts_int(o, "pct_roll", 0);
+	dmarc = run(x, "dmarc", NULL, o);
+	mauth_opts_free(so);
 
-		i++;
-		s1 = text_of(sig, "result", &l1);
-		snprintf(key, sizeof key, "dkim.%zu.result", i);
-		put(&p, key, s1, l1);
-		s1 = text_of(sig, "domain", &l1);
-		snprintf(key, sizeof key, "dkim.%zu.domain", i);
-		put(&p, key, s1, l1);
-	}
-	put_s(&p, "pct_roll", "0");
-	dmarc = run(x, "dmarc", &p);
+	/* the header mailauth.check writes, through the C writer */
+	results[nr++] = mauth_check_result(iprev);
+	results[nr++] = sr;
+	if (helo != NULL)
+		results[nr++] = mauth_check_result(helo);
+	results[nr++] = mauth_check_result(dkim);
+	results[nr++] = mauth_check_result(dmarc);
+	results[nr++] = mauth_check_result(arc);
+	if (mauth_authres_format(results, nr, &ao, ar, sizeof ar, NULL, 0) < 0)
+		die("mauth_authres_format", m->id);
 	if (x->print) {
 		sig = dr != NULL ? dr->child : NULL;
 		s1 = text_of(sr, "result", &l1);
@@ -225,7 +212,7 @@ int main(int argc, char **argv)
 		m->helo = ml[i * 5 + 3];
 		m->sender = ml[i * 5 + 4];
 	}
-	x.now = argv[bench ? 5 : 4];
+	x.now = strtoll(argv[bench ? 5 : 4], NULL, 10);
 	x.print = !bench;
 	if (bench)
 		bench_run(seconds, pass, &x);

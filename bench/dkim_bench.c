@@ -99,12 +99,18 @@ int main(int argc, char **argv)
 	}
 	mlen = hlen + body_len;
 	{
-		mauth_param p[] = { { "message", msg, mlen }, { "domain", "football.example.com", 20 },
-				    { "selector", "test", 4 }, { "key", key, klen },
-				    { "canonicalization", canon, strlen(canon) } };
+		mauth_opts *o = mauth_opts_new();
 		const char *h;
+		int rc;
 
-		if (mauth_check_new(&c, "dkim_sign", p, 5, err, sizeof err) ||
+		mauth_opts_ref(o, "message", msg, mlen);
+		mauth_opts_str(o, "domain", "football.example.com");
+		mauth_opts_str(o, "selector", "test");
+		mauth_opts_ref(o, "key", key, klen);
+		mauth_opts_str(o, "canonicalization", canon);
+		rc = mauth_check_new(&c, "dkim_sign", mauth_opts_tree(o), err, sizeof err);
+		mauth_opts_free(o);
+		if (rc ||
 		    mauth_check_step(c) != MAUTH_DONE) {
 			fprintf(stderr, "sign: %s\n", err);
 			return 1;
@@ -134,10 +140,12 @@ int main(int argc, char **argv)
 	n = kb >= 1024 ? 20 : kb >= 64 ? 2000 : 20000;
 	t0 = now();
 	for (i = 0; i < n; i++) {
-		mauth_param p[] = { { "message", signed_msg, mlen } };
+		mauth_opts *o = mauth_opts_new();
 		const mauth_value *sigs, *s;
 
-		mauth_check_new(&c, "dkim_verify", p, 1, err, sizeof err);
+		mauth_opts_ref(o, "message", signed_msg, mlen);
+		mauth_check_new(&c, "dkim_verify", mauth_opts_tree(o), err, sizeof err);
+		mauth_opts_free(o);
 		mauth_check_run(c, r, 0);
 		sigs = mauth_value_get(mauth_check_result(c), "signatures");
 		s = sigs ? sigs->child : NULL;

@@ -6,6 +6,7 @@
  * usage: dkim_capi check|bench SECONDS MESSAGE ZONEFILE
  * Prints "UNAVAILABLE ..." when this build has no "dkim_verify" check kind.
  */
+#include <stdlib.h>
 #include "mailauth.h"
 #include "bench.h"
 
@@ -30,15 +31,17 @@ static int has_kind(const char *kind)
 /* The first signature's result ("signatures" list of maps). */
 static void verify(ctx *x)
 {
-	mauth_param pv[2] = {
-		{ "message", x->msg, x->len },
-		{ "now", x->now, strlen(x->now) },
-	};
+	mauth_opts *o = mauth_opts_new();
 	mauth_check *c;
 	const mauth_value *r, *sigs, *res = NULL;
-	char err[256];
+	char err[256] = "out of memory";
+	int rc;
 
-	if (mauth_check_new(&c, "dkim_verify", pv, 2, err, sizeof err) != 0)
+	mauth_opts_ref(o, "message", x->msg, x->len);
+	mauth_opts_int(o, "now", strtoll(x->now, NULL, 10));
+	rc = mauth_check_new(&c, "dkim_verify", mauth_opts_tree(o), err, sizeof err);
+	mauth_opts_free(o);
+	if (rc != 0)
 		die("mauth_check_new", err);
 	if (mauth_check_run(c, x->res, 0) < 0)
 		die("mauth_check_run", "dkim_verify");

@@ -19,12 +19,14 @@ int main(void) {
   size_t len = strlen(zone);
   mauth_resolver *r; char err[200];
   if (mauth_resolver_new_zone(&r, &zone, &len, 1, err, sizeof err)) { puts(err); return 1; }
-  mauth_param p[] = { {"ip","192.0.2.25",10}, {"sender","a@example.com",13}, {"helo","mx.example.com",14} };
+  mauth_opts *o = mauth_opts_new();
+  mauth_opts_str(o, "ip", "192.0.2.25"); mauth_opts_str(o, "sender", "a@example.com");
+  mauth_opts_str(o, "helo", "mx.example.com");
   struct timespec t0, t1; int n = 100000; const char *res = "";
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0; i < n; i++) {
     mauth_check *c;
-    if (mauth_check_new(&c, "spf", p, 3, err, sizeof err)) { puts(err); return 1; }
+    if (mauth_check_new(&c, "spf", mauth_opts_tree(o), err, sizeof err)) { puts(err); return 1; }
     mauth_check_run(c, r, 0);
     res = mauth_value_get(mauth_check_result(c), "result")->str;
     if (i == n - 1) printf("%s\n", res);

@@ -10,7 +10,7 @@
 #include "mailauth.h"
 #include "bench.h"
 
-#define NOW "1764158400"	/* fixed %{t}: 2025-11-26 12:00 UTC */
+#define NOW 1764158400LL	/* fixed %{t}: 2025-11-26 12:00 UTC */
 
 typedef struct {
 	mauth_resolver *res;
@@ -29,29 +29,26 @@ static int has_kind(const char *kind)
 	return 0;
 }
 
-static void param(mauth_param *p, const char *key, const char *val)
-{
-	p->key = key;
-	p->val = val;
-	p->len = strlen(val);
-}
-
 static long pass(void *p)
 {
 	ctx *x = p;
 	size_t i;
 
 	for (i = 0; i < x->ncases; i++) {
-		mauth_param pv[4];
+		mauth_opts *o = mauth_opts_new();
 		mauth_check *c;
 		const mauth_value *r, *res;
-		char err[256];
+		char err[256] = "out of memory";
+		int rc;
 
-		param(&pv[0], "ip", x->cases[i * 3]);
-		param(&pv[1], "sender", x->cases[i * 3 + 1]);
-		param(&pv[2], "helo", x->cases[i * 3 + 2]);
-		param(&pv[3], "now", NOW);
-		if (mauth_check_new(&c, "spf", pv, 4, err, sizeof err) != 0)
+		/* options made per check, as a host makes them */
+		mauth_opts_str(o, "ip", x->cases[i * 3]);
+		mauth_opts_str(o, "sender", x->cases[i * 3 + 1]);
+		mauth_opts_str(o, "helo", x->cases[i * 3 + 2]);
+		mauth_opts_int(o, "now", NOW);
+		rc = mauth_check_new(&c, "spf", mauth_opts_tree(o), err, sizeof err);
+		mauth_opts_free(o);
+		if (rc != 0)
 			die("mauth_check_new", err);
 		if (mauth_check_run(c, x->res, 0) < 0)
 			die("mauth_check_run", x->cases[i * 3 + 1]);

@@ -67,19 +67,26 @@ static int same_tree(const mauth_value *a, const mauth_value *b)
 }
 
 /*
- * One authres_parse check of text with one option (key = val), run to the
- * end; the parser's memory must stay linear in the text.
+ * One authres_parse check of text with one option (key = val; "lenient"
+ * is a boolean, "1" or "0"), run to the end; the parser's memory must stay
+ * linear in the text.
  */
 static mauth_check *authres_run(const char *text, size_t len, const char *key,
 				const char *val)
 {
-	mauth_param pv[2] = { { "text", text, len }, { key, val, strlen(val) } };
+	mauth_opts *o = mauth_opts_new();
 	mauth_check *c;
 	char err[128];
 	size_t before = __sanitizer_get_current_allocated_bytes(), used;
 
-	FUZZ_ASSERT(mauth_check_new(&c, "authres_parse", pv, 2, err,
+	mauth_opts_ref(o, "text", text, len);
+	if (strcmp(key, "lenient") == 0)
+		mauth_opts_bool(o, key, val[0] == '1');
+	else
+		mauth_opts_str(o, key, val);
+	FUZZ_ASSERT(mauth_check_new(&c, "authres_parse", mauth_opts_tree(o), err,
 				    sizeof err) == 0);
+	mauth_opts_free(o);
 	FUZZ_ASSERT(mauth_check_step(c) == MAUTH_DONE);
 	used = __sanitizer_get_current_allocated_bytes() - before;
 	if (used > 256 * len + 256 * 1024)

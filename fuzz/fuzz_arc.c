@@ -33,14 +33,17 @@ static const char *verify(const char *msg, size_t mlen, const char *key,
 			  size_t klen, int rcode, int empty)
 {
 	static char word[8];
-	mauth_param p[2] = {
-		{ "message", msg, mlen }, { "now", "1700000000", 10 },
-	};
+	mauth_opts *o = mauth_opts_new();
 	const mauth_value *r, *res;
 	mauth_check *c;
+	int rc;
 
 	word[0] = '\0';
-	if (mauth_check_new(&c, "arc_verify", p, 2, NULL, 0) != 0)
+	mauth_opts_ref(o, "message", msg, mlen);
+	mauth_opts_int(o, "now", 1700000000);
+	rc = mauth_check_new(&c, "arc_verify", mauth_opts_tree(o), NULL, 0);
+	mauth_opts_free(o);
+	if (rc != 0)
 		return NULL;
 	while (mauth_check_step(c) == MAUTH_WANT_DNS) {
 		const mauth_question *qv;
@@ -92,18 +95,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	verify(text, mlen, key, klen, rcodes[(mode >> 1) & 3], ((mode >> 1) & 3) == 3);
 
 	if (mode & 1) {
-		mauth_param p[8] = {
-			{ "message", text, mlen }, { "domain", "example.com", 11 },
-			{ "selector", "ed", 2 }, { "key", ed_pem, sizeof ed_pem - 1 },
-			{ "algorithm", "ed25519-sha256", 14 },
-			{ "authserv_id", "mx.example", 10 },
-			{ "authentication_results", key, klen },
-			{ "now", "1700000000", 10 },
-		};
+		mauth_opts *o = mauth_opts_new();
 		const mauth_value *r, *seal, *ams, *aar, *inst, *cv;
 		mauth_check *c;
+		int rc;
 
-		if (mauth_check_new(&c, "arc_seal", p, 8, NULL, 0) != 0)
+		mauth_opts_ref(o, "message", text, mlen);
+		mauth_opts_str(o, "domain", "example.com");
+		mauth_opts_str(o, "selector", "ed");
+		mauth_opts_str(o, "key", ed_pem);
+		mauth_opts_str(o, "algorithm", "ed25519-sha256");
+		mauth_opts_str(o, "authserv_id", "mx.example");
+		mauth_opts_ref(o, "authentication_results", key, klen);
+		mauth_opts_int(o, "now", 1700000000);
+		rc = mauth_check_new(&c, "arc_seal", mauth_opts_tree(o), NULL, 0);
+		mauth_opts_free(o);
+		if (rc != 0)
 			return 0;
 		FUZZ_ASSERT(mauth_check_step(c) == MAUTH_DONE);
 		r = mauth_check_result(c);

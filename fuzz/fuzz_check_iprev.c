@@ -91,9 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_reader in = { data, size };
 	unsigned flags = fuzz_byte(&in);
 	int ptr_kind = flags & 1, rc = MAUTH_WANT_DNS, steps;
-	mauth_param pv[2];
-	size_t np = 0, n, i;
-	char iptext[64], maxtext[8], err[256];
+	mauth_opts *o = mauth_opts_new();
+	size_t n, i;
+	char iptext[64], err[256];
 	const mauth_question *qv;
 	const mauth_value *res, *word;
 	const uint8_t *raw;
@@ -105,17 +105,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = fuzz_bytes(&in, &raw, ip.family == 4 ? 4 : 16);
 	memcpy(ip.b, raw, n);
 	ip_format(&ip, iptext, sizeof iptext);
-	pv[np].key = "ip";
-	pv[np].val = iptext;
-	pv[np++].len = strlen(iptext);
-	if (flags & 4) {
-		snprintf(maxtext, sizeof maxtext, "%u", fuzz_byte(&in) % 100 + 1);
-		pv[np].key = "max_names";
-		pv[np].val = maxtext;
-		pv[np++].len = strlen(maxtext);
-	}
-	FUZZ_ASSERT(mauth_check_new(&c, ptr_kind ? "ptr" : "iprev", pv, np,
-				    err, sizeof err) == 0);
+	mauth_opts_str(o, "ip", iptext);
+	if (flags & 4)
+		mauth_opts_int(o, "max_names", fuzz_byte(&in) % 100 + 1);
+	FUZZ_ASSERT(mauth_check_new(&c, ptr_kind ? "ptr" : "iprev",
+				    mauth_opts_tree(o), err, sizeof err) == 0);
+	mauth_opts_free(o);
 	for (steps = 0; steps < MAX_STEPS; steps++) {
 		rc = mauth_check_step(c);
 		if (rc != MAUTH_WANT_DNS)

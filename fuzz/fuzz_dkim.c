@@ -18,8 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char sep[] = "\n=====\n";
 	const char *text = (const char *)data, *key = "v=DKIM1; p=";
 	size_t mlen = size, klen = strlen(key), i;
-	mauth_param p[2];
+	mauth_opts *o = mauth_opts_new();
 	mauth_check *c;
+	int rc;
 
 	for (i = 0; i + sizeof sep - 1 <= size; i++)
 		if (memcmp(text + i, sep, sizeof sep - 1) == 0) {
@@ -28,13 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			klen = size - i - (sizeof sep - 1);
 			break;
 		}
-	p[0].key = "message";
-	p[0].val = text;
-	p[0].len = mlen;
-	p[1].key = "now";
-	p[1].val = "1667843664";
-	p[1].len = 10;
-	if (mauth_check_new(&c, "dkim_verify", p, 2, NULL, 0) != 0)
+	mauth_opts_ref(o, "message", text, mlen);
+	mauth_opts_int(o, "now", 1667843664);
+	rc = mauth_check_new(&c, "dkim_verify", mauth_opts_tree(o), NULL, 0);
+	mauth_opts_free(o);
+	if (rc != 0)
 		return 0;
 	while (mauth_check_step(c) == MAUTH_WANT_DNS) {
 		const mauth_question *qv;

@@ -104,21 +104,29 @@ static const int rcodes[] = {
 
 static char huge[HUGE_MAX];
 
-/* A domain parameter: from the table or raw bytes. */
-static void domain(fuzz_reader *in, mauth_param *pv, const char *key)
+/*
+ * A domain value: from the table or raw bytes (NUL bytes and all, copied
+ * NUL-terminated into slot, as an options STR must be).
+ */
+static mauth_value domain(fuzz_reader *in, char *slot)
 {
 	unsigned b = fuzz_byte(in);
 	const uint8_t *raw;
+	mauth_value v;
 
-	pv->key = key;
+	memset(&v, 0, sizeof v);
+	v.kind = MAUTH_V_STR;
 	if (b < 0x80) {
-		pv->val = domains[b % NDOMAINS];
-		pv->len = strlen(pv->val);
-		return;
+		v.str = domains[b % NDOMAINS];
+		v.len = strlen(v.str);
+		return v;
 	}
 	/* 0xff: longer than a name may be (up to 382 bytes) */
-	pv->len = fuzz_bytes(in, &raw, b == 0xff ? 127 + fuzz_byte(in) : b & 0x7f);
-	pv->val = (const char *)raw;
+	v.len = fuzz_bytes(in, &raw, b == 0xff ? 127 + fuzz_byte(in) : b & 0x7f);
+	memcpy(slot, raw, v.len);
+	slot[v.len] = '\0';
+	v.str = slot;
+	return v;
 }
 
 /* One record into text[] (cap bytes): see the kinds below. */
@@ -320,10 +328,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_reader in = { data, size };
 	unsigned flags, n, i, nd;
 	int rc = MAUTH_WANT_DNS, steps;
-	static char keys[64][32];
-	char roll[8], count[8], err[256];
-	mauth_param pv[64];
-	size_t np = 0, nq, k;
+	static char slots[40][400];
+	char err[256];
+	mauth_opts *o, *spf, *sig[8];
+	mauth_value v;
+	size_t nq, k, ns = 0;
 	const mauth_question *qv;
 	mauth_check *c;
 
@@ -331,60 +340,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_record(data, size);
 		return 0;
 	}
+	o = mauth_opts_new();
+	spf = mauth_opts_new();
 	flags = fuzz_byte(&in);
-	pv[np].key = "psl_file";
-	pv[np].val = psl_path();
-	pv[np].len = strlen(pv[np].val);
-	np++;
-	if (flags & 1) {
-		pv[np].key = "org_domain";
-		pv[np].val = "tree";
-		pv[np++].len = 4;
-	}
-	if (flags & 2) {
-		snprintf(roll, sizeof roll, "%u", fuzz_byte(&in) % 100);
-		pv[np].key = "pct_roll";
-		pv[np].val = roll;
-		pv[np++].len = strlen(roll);
-	}
+	mauth_opts_str(o, "psl_file", psl_path());
+	if (flags & 1)
+		mauth_opts_str(o, "org_domain", "tree");
+	if (flags & 2)
+		mauth_opts_int(o, "pct_roll", fuzz_byte(&in) % 100);
 	if (flags & 4) {
 		n = fuzz_byte(&in) % 20;
-		snprintf(count, sizeof count, "%u", n);
-		pv[np].key = "from_count";
-		pv[np].val = count;
-		pv[np++].len = strlen(count);
+		/* an empty list: the option given, with no domain in it */
+		mauth_opts_list(o, "from_domains", NULL, 0);
 		for (i = 0; i < n; i++) {
-			snprintf(keys[i], sizeof keys[i], "from_domains.%u", i + 1);
-			domain(&in, &pv[np++], keys[i]);
+			v = domain(&in, slots[ns++]);
+			mauth_opts_append(o, "from_domains", &v);
 		}
 	} else {
-		domain(&in, &pv[np++], "from");
+		v = domain(&in, slots[ns++]);
+		mauth_opts_add(o, "from", &v);
 	}
-	domain(&in, &pv[np++], "spf.domain");
+	v = domain(&in, slots[ns++]);
+	mauth_opts_add(spf, "domain", &v);
 	k = fuzz_byte(&in);
-	if (!(flags & 16)) {
-		pv[np].key = "spf.result";
-		pv[np].val = words[k % NWORDS];
-		pv[np].len = strlen(pv[np].val);
-		np++;
-	}
+	if (!(flags & 16))
+		mauth_opts_str(spf, "result", words[k % NWORDS]);
+	mauth_opts_add(o, "spf", mauth_opts_tree(spf));
 	nd = fuzz_byte(&in) % 8;
 	for (i = 0; i < nd; i++) {
-		char *rk = keys[32 + 2 * i], *dk = keys[33 + 2 * i];
-
-		snprintf(rk, 32, "dkim.%u.result", i + 1);
-		snprintf(dk, 32, "dkim.%u.domain", i + 1);
-		pv[np].key = rk;
-		pv[np].val = words[fuzz_byte(&in) % NWORDS];
-		pv[np].len = strlen(pv[np].val);
-		np++;
-		domain(&in, &pv[np++], dk);
+		sig[i] = mauth_opts_new();
+		mauth_opts_str(sig[i], "result", words[fuzz_byte(&in) % NWORDS]);
+		v = domain(&in, slots[ns++]);
+		mauth_opts_add(sig[i], "domain", &v);
+		mauth_opts_append(o, "dkim", mauth_opts_tree(sig[i]));
 	}
-	FUZZ_ASSERT(np <= sizeof pv / sizeof pv[0]);
-	rc = mauth_check_new(&c, "dmarc", pv, np, err, sizeof err);
+	FUZZ_ASSERT(ns <= sizeof slots / sizeof slots[0]);
+	rc = mauth_check_new(&c, "dmarc", mauth_opts_tree(o), err, sizeof err);
 	if (rc != 0)
 		fprintf(stderr, "mauth_check_new: %s\n", err);
 	FUZZ_ASSERT(rc == 0);
+	for (i = 0; i < nd; i++)
+		mauth_opts_free(sig[i]);
+	mauth_opts_free(spf);
+	mauth_opts_free(o);
 	for (steps = 0; steps < MAX_STEPS; steps++) {
 		rc = mauth_check_step(c);
 		if (rc != MAUTH_WANT_DNS)

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	msg_limits lim = { 50, 4096 };
-	mauth_param p = { "message", s, size };
+	mauth_opts *o = mauth_opts_new();
 	const mauth_value *r, *v;
 	mauth_check *c;
 	arena a;
@@ -43,7 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	arena_free(&a);
 
-	FUZZ_ASSERT(mauth_check_new(&c, "message_info", &p, 1, NULL, 0) == 0);
+	mauth_opts_ref(o, "message", s, size);
+	FUZZ_ASSERT(mauth_check_new(&c, "message_info", mauth_opts_tree(o), NULL, 0) == 0);
+	mauth_opts_free(o);
 	FUZZ_ASSERT(mauth_check_step(c) == MAUTH_DONE);
 	r = mauth_check_result(c);
 	FUZZ_ASSERT(mauth_value_get(r, "from_fields") != NULL);

@@ -45,12 +45,14 @@ static void check_answer(const mauth_answer *a)
 
 static void check_iprev(mauth_resolver *r, const char *ip)
 {
-	mauth_param p = { "ip", ip, strlen(ip) };
+	mauth_opts *o = mauth_opts_new();
 	const mauth_value *res, *word;
 	mauth_check *c;
 	char err[128];
 
-	FUZZ_ASSERT(mauth_check_new(&c, "iprev", &p, 1, err, sizeof err) == 0);
+	mauth_opts_str(o, "ip", ip);
+	FUZZ_ASSERT(mauth_check_new(&c, "iprev", mauth_opts_tree(o), err, sizeof err) == 0);
+	mauth_opts_free(o);
 	FUZZ_ASSERT(mauth_check_run(c, r, 0) == MAUTH_DONE);
 	res = mauth_check_result(c);
 	word = mauth_value_get(res, "result");

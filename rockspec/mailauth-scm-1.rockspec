@@ -28,7 +28,7 @@ build = {
       -- The same list as SRCS in the Makefile (make check-sources).
       sources = {
         "src/core/arena.c", "src/core/util.c", "src/core/ip.c", "src/core/textbuf.c",
-        "src/core/check.c", "src/core/idn.c", "src/core/psl.c", "src/core/message.c",
+        "src/core/check.c", "src/core/options.c", "src/core/idn.c", "src/core/psl.c", "src/core/message.c",
         "src/core/author.c", "src/core/message_info.c", "src/core/tags.c", "src/core/canon.c",
         "src/core/canon_stream.c", "src/core/canon_avx512.c", "src/core/crypto.c",
         "src/kinds.c", "src/iprev.c", "src/spf/spf_macro.c", "src/spf/spf_record.c",
@@ -51,6 +51,7 @@ build = {
     ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
     ["mailauth.internal"] = "lua/mailauth/internal.lua",
     ["mailauth.check"] = "lua/mailauth/check.lua",
+    ["mailauth.options"] = "lua/mailauth/options.lua",
     ["mailauth.authres"] = "lua/mailauth/authres.lua",
   },
   install = {

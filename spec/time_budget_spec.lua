@@ -66,8 +66,8 @@ describe("time_budget", function()
         for _, bad in ipairs { 0, -1, 0 / 0, math.huge, -math.huge, 3600.5, 1e300, "5", true } do
           local ok, err = pcall(calls[fname], { resolver = resolver, time_budget = bad })
           assert.is_false(ok, ("time_budget = %s accepted"):format(tostring(bad)))
-          assert.are.equal(("bad option 'time_budget' to 'mailauth.%s' (positive number"
-                            .. " of seconds <= 3600 expected)"):format(fname),
+          assert.are.equal(("mailauth.%s: option 'time_budget' must be a number of seconds"
+                            .. " in (0, 3600]"):format(fname),
                            tostring(err):gsub("^[^:]*:%d+: ", ""), tostring(err))
           -- the error names the caller's line, not one inside mailauth
           assert.is_truthy(tostring(err):find("time_budget_spec.lua", 1, true), tostring(err))

@@ -228,11 +228,18 @@ static int iprev_step(mauth_check *c, void *vst)
 	return forward_step(c, st);
 }
 
+/* What iprev_init_common reads, for both kinds. */
+static const mauth_option iprev_options[] = {
+	OPT_STR("ip", 1, NULL, "client_ip address addr"),
+	OPT_INT("max_names", 1, 100, "10"),
+	OPT_END
+};
+
 const check_vt mauth_iprev_vt = {
 	"iprev", sizeof(iprev_state), iprev_init, iprev_step, NULL,
-	iprev_finish
+	iprev_finish, iprev_options
 };
 
 const check_vt mauth_ptr_vt = {
-	"ptr", sizeof(iprev_state), ptr_init, iprev_step, NULL, NULL
+	"ptr", sizeof(iprev_state), ptr_init, iprev_step, NULL, NULL, iprev_options
 };

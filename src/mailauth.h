@@ -4,8 +4,11 @@
  * Every check (iprev, SPF, DKIM, DMARC, ARC) is a *job*: an object that never
  * touches the network or the clock.  It asks DNS questions and takes answers:
  *
+ *	mauth_opts *o = mauth_opts_new();
+ *	mauth_opts_str(o, "ip", "192.0.2.1");
  *	mauth_check *c;
- *	mauth_check_new(&c, "iprev", params, nparams, err, sizeof err);
+ *	mauth_check_new(&c, "iprev", mauth_opts_tree(o), err, sizeof err);
+ *	mauth_opts_free(o);	(the check keeps what it needs)
  *	while (mauth_check_step(c) == MAUTH_WANT_DNS) {
  *		n = mauth_check_questions(c, &qv);
  *		for (i = 0; i < n; i++)   ... resolve qv[i], then
@@ -95,13 +98,6 @@ typedef struct {
 	size_t ncnames;
 } mauth_answer;
 
-/* Parameters of a check: key/value byte strings (numbers as text). */
-typedef struct {
-	const char *key;
-	const char *val;
-	size_t len;
-} mauth_param;
-
 /* A result is a small tree of values; maps keep their fields in order. */
 typedef enum {
 	MAUTH_V_STR, MAUTH_V_INT, MAUTH_V_BOOL, MAUTH_V_LIST, MAUTH_V_MAP
@@ -119,12 +115,76 @@ struct mauth_value {
 };
 
 /*
+ * Options of a check are a value tree of the same shape: a MAP whose
+ * members are the options by name (NULL: no options).  Each kind declares
+ * what it takes (mauth_check_options); mauth_check_new rejects, before the
+ * check reads anything, a name it does not declare, a value of another
+ * kind or out of range, a required option missing, a name given twice:
+ *	option 'policy_domian' is unknown (did you mean 'policy_domain'?)
+ *	option 'max_lookups' must be an integer from 1 to 100
+ *	option 'ip' is required
+ * A result may be an option as it is: a dkim_verify result's "signatures"
+ * LIST is dmarc's "dkim", an spf result MAP is dmarc's "spf".  Every STR
+ * has str[len] == '\0' (as results, Lua strings and the builder's copies
+ * do), but for "message", "text" and "authentication_results", which are
+ * read by their length only.  The tree is read during mauth_check_new
+ * only: the check copies what it keeps.
  * kind: "iprev", "ptr", "spf", ... (mauth_check_kinds() lists them).
  * err (may be NULL) receives a reason when MAUTH_EINVAL is returned.
  */
 MAUTH_API int mauth_check_new(mauth_check **out, const char *kind,
-			      const mauth_param *pv, size_t pn,
+			      const mauth_value *opts,
 			      char *err, size_t errlen);
+/* One option a kind declares. */
+typedef struct {
+	const char *name;
+	mauth_vkind kind;	/* what its value must be */
+	mauth_vkind member;	/* LIST: what each member must be */
+	long long min, max;	/* INT: the range */
+	int required;
+	const char *def;	/* what applies when absent, for people; NULL: nothing */
+	const char *aliases;	/* names people try for it, suggested: "mail_from" */
+	const char *words;	/* STR: the values allowed, "mfrom helo"; NULL: any */
+} mauth_option;
+/* The options of a kind, ended by a NULL name; NULL for an unknown kind. */
+MAUTH_API const mauth_option *mauth_check_options(const char *kind);
+/*
+ * The rule of o as the validator words it ("an integer from 1 to 100", "a
+ * list of strings"), NUL-terminated in buf; returns buf.
+ */
+MAUTH_API const char *mauth_option_rule(const mauth_option *o, char *buf,
+					size_t len);
+
+/*
+ * An options tree built by hand.  Strings are copied, except the bytes of
+ * mauth_opts_ref (a message: they must outlive mauth_check_new) and the
+ * trees of mauth_opts_add (borrowed the same way: a result of another
+ * check, or another builder's mauth_opts_tree for a nested map).  Each
+ * call returns 0 or MAUTH_ENOMEM; after a failure mauth_opts_tree is NULL.
+ *	mauth_opts_add(o, "dkim", mauth_value_get(dkim_result, "signatures"));
+ */
+typedef struct mauth_opts mauth_opts;
+MAUTH_API mauth_opts *mauth_opts_new(void);
+MAUTH_API int mauth_opts_str(mauth_opts *o, const char *name, const char *s);
+MAUTH_API int mauth_opts_ref(mauth_opts *o, const char *name, const char *s,
+			     size_t len);
+MAUTH_API int mauth_opts_int(mauth_opts *o, const char *name, long long n);
+MAUTH_API int mauth_opts_bool(mauth_opts *o, const char *name, int b);
+/* A LIST of n strings (copied). */
+MAUTH_API int mauth_opts_list(mauth_opts *o, const char *name,
+			      const char *const *strs, size_t n);
+MAUTH_API int mauth_opts_add(mauth_opts *o, const char *name,
+			     const mauth_value *v);
+/*
+ * Appends v (borrowed) to the LIST option name, made on first use: a DKIM
+ * result of the host's own verifier for dmarc's "dkim", as a builder's map:
+ *	mauth_opts_str(sig, "result", "pass"); mauth_opts_str(sig, "domain", d);
+ *	mauth_opts_append(o, "dkim", mauth_opts_tree(sig));
+ */
+MAUTH_API int mauth_opts_append(mauth_opts *o, const char *name,
+				const mauth_value *v);
+MAUTH_API const mauth_value *mauth_opts_tree(const mauth_opts *o);
+MAUTH_API void mauth_opts_free(mauth_opts *o);	/* NULL is a no-op */
 MAUTH_API const char *const *mauth_check_kinds(void);
 
 /*
@@ -140,12 +200,12 @@ MAUTH_API int mauth_message_parse(mauth_message **out, const char *text,
 				  size_t len);
 MAUTH_API void mauth_message_free(mauth_message *m);
 /*
- * mauth_check_new with the message already read: pv must then hold no
- * "message" parameter, and a kind that reads no message is MAUTH_EINVAL.
+ * mauth_check_new with the message already read: opts must then hold no
+ * "message" option, and a kind that reads no message is MAUTH_EINVAL.
  */
 MAUTH_API int mauth_check_new_message(mauth_check **out, const char *kind,
 				      const mauth_message *msg,
-				      const mauth_param *pv, size_t pn,
+				      const mauth_value *opts,
 				      char *err, size_t errlen);
 MAUTH_API int mauth_check_step(mauth_check *c);
 MAUTH_API size_t mauth_check_questions(const mauth_check *c,

@@ -13,6 +13,7 @@
 -- found before it are kept.
 local core = require "mailauth.core"
 local internal = require "mailauth.internal"
+local options = require "mailauth.options"
 
 local M = {}
 
@@ -21,14 +22,14 @@ local function argerror(n, what, value)
         :format(n, what, type(value)), 4)
 end
 
-local function field(opts, name, what)
-  local v = opts[name]
-  if v ~= nil and type(v) ~= what then
-    error(("bad argument #2 to 'mailauth.check' (field '%s': %s expected, got %s)")
-          :format(name, what, type(v)), 4)
-  end
-  return v
-end
+-- What mailauth.check takes: the options it hands on to the checks, named
+-- as they name them, each value checked here (a mistake is mailauth.check's,
+-- not one of the checks').
+local OPTS = options.declare({ "spf:ip", "spf:helo", "spf:sender", "spf:receiver", "spf:now",
+                               "authserv_id", "dkim_verify:allow_sha1", "dmarc:org_domain",
+                               "dmarc:psl_file", "dmarc:pct_roll", "dmarc:shared_domains",
+                               "resolver", "time_budget" }, true)
+M._options = OPTS
 
 -- RFC 7489 §6.6.1: a From field with several mailboxes of several domains
 -- ("apply the DMARC check using each of those domains ... and apply the most
@@ -97,13 +98,11 @@ function M.check(api, message, opts)
   if type(message) ~= "string" then argerror(1, "message string", message) end
   opts = opts or {}
   if type(opts) ~= "table" then argerror(2, "table or nil", opts) end
-  local ip = field(opts, "ip", "string")
-  local helo = field(opts, "helo", "string")
-  local sender = field(opts, "sender", "string")
-  local authserv_id = field(opts, "authserv_id", "string") or "localhost"
-  local now = field(opts, "now", "number") or os.time()
+  options.check("check", opts, OPTS, 3)
+  local ip, helo, sender = opts.ip, opts.helo, opts.sender
+  local authserv_id = opts.authserv_id or "localhost"
+  local now = opts.now or os.time()
   local deadline = internal.deadline_of(opts, "check", 3)
-  field(opts, "shared_domains", "table")
   local resolver = internal.resolver_of(opts)
   local prepare = internal.prepare
   local parsed = core.message(message) -- the one read of the message

@@ -8,6 +8,7 @@
 
 local core = require "mailauth.core"
 local internal = require "mailauth.internal"
+local options = require "mailauth.options"
 
 local M = {
   _VERSION = "mailauth scm",
@@ -20,6 +21,24 @@ local function argerror(fname, n, what, value, level)
   error(("bad argument #%d to 'mailauth.%s' (%s expected, got %s)")
         :format(n, fname, what, type(value)), 2 + (level or 1))
 end
+
+-- The options each public function takes (lua/mailauth/options.lua): a
+-- name outside its list raises, with the name it most likely meant.
+local OPTS = {
+  iprev = options.declare { "iprev:max_names", "resolver", "time_budget" },
+  ptr = options.declare { "ptr:max_names", "resolver", "time_budget" },
+  spf = options.declare { "spf:*", "resolver", "time_budget" },
+  spf_received = options.declare { "spf:receiver" },
+  dmarc = options.declare { "dmarc:*", "resolver", "time_budget" },
+  org_domain = options.declare { "org_domain:psl_file" },
+  dkim_verify = options.declare { "dkim_verify:*", "-message", "resolver", "time_budget" },
+  dkim_sign = options.declare { "dkim_sign:*", "-message" },
+  arc_verify = options.declare { "arc_verify:*", "-message", "resolver", "time_budget" },
+  arc_seal = options.declare { "arc_seal:*", "-message" },
+}
+OPTS.resolver = options.declare { "nameservers", "timeout", "retries", "cache", "cache_bytes",
+                                  "resolv_conf", "zones", "zonefiles" }
+internal.options = OPTS
 
 local function read_file(path)
   local f, err = io.open(path, "rb")
@@ -42,6 +61,7 @@ end
 function M.resolver(opts)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("resolver", 1, "table or nil", opts) end
+  options.check("resolver", opts, OPTS.resolver, 2)
   if opts.zones ~= nil or opts.zonefiles ~= nil then
     local texts = {}
     for i, text in ipairs(opts.zones or {}) do
@@ -91,6 +111,7 @@ function M.iprev(ip, opts)
   ip_arg("iprev", ip)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("iprev", 2, "table or nil", opts) end
+  options.check("iprev", opts, OPTS.iprev, 2)
   local deadline = deadline_of(opts, "iprev", 2)
   return run("iprev", resolver_of(opts), deadline, "iprev", iprev_params(ip, opts))
 end
@@ -100,16 +121,13 @@ function M.ptr(ip, opts)
   ip_arg("ptr", ip)
   opts = opts or {}
   if type(opts) ~= "table" then argerror("ptr", 2, "table or nil", opts) end
+  options.check("ptr", opts, OPTS.ptr, 2)
   local deadline = deadline_of(opts, "ptr", 2)
-  local r = run("ptr", resolver_of(opts), deadline, "ptr", { ip = ip })
+  local r = run("ptr", resolver_of(opts), deadline, "ptr", { ip = ip, max_names = opts.max_names })
   if r.result == "pass" then return r.ptr end
   if r.result == "temperror" then return nil, "temperror: " .. r.problem, r.problem end
   return nil, "nxdomain", r.problem
 end
-
-local SPF_NUMBERS = { "now", "max_lookups", "max_void_lookups", "max_mx_names",
-                      "max_ptr_names" }
-local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 
 --- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
 --> { result, scope, domain, record, mechanism, explanation, problem, code, lookups,
@@ -129,41 +147,13 @@ local SPF_STRINGS = { "sender", "helo", "receiver", "default_explanation" }
 --   time_budget          seconds for the whole check, default 20 (§4.6.4); late
 --                        answers become TIMEOUT, hence temperror
 -- Records longer than 4096 bytes and macro expansions over 1 MiB are permerror.
--- level: as error() counts it from the function that calls spf_bad.
-local function spf_bad(opts, field, what, level)
-  error(("bad argument #1 to 'mailauth.spf' (field '%s': %s expected, got %s)")
-        :format(field, what, type(opts[field])), level + 1)
-end
-
--- The options checked and turned into the core's parameters; level: where
--- the API caller stands, as error() counts it from here.
+-- The core's parameters: the options but those only this layer reads (the
+-- core checks their kinds and ranges); the core reads no clock, so %{t}
+-- comes from here.  level: where the API caller stands, as error() counts
+-- it from here.
 local function spf_params(opts, level)
-  if type(opts.ip) ~= "string" then spf_bad(opts, "ip", "IP address string", level) end
-  -- numeric loops: ipairs costs a C call per element
-  for i = 1, #SPF_STRINGS do
-    local k = SPF_STRINGS[i]
-    if opts[k] ~= nil and type(opts[k]) ~= "string" then spf_bad(opts, k, "string", level) end
-  end
-  for i = 1, #SPF_NUMBERS do
-    local k = SPF_NUMBERS[i]
-    if opts[k] ~= nil and type(opts[k]) ~= "number" then spf_bad(opts, k, "number", level) end
-  end
-  local scope = opts.scope
-  if scope ~= nil and scope ~= "mfrom" and scope ~= "helo" then
-    spf_bad(opts, "scope", '"mfrom" or "helo"', level)
-  end
-  local params = {
-    ip = opts.ip, sender = opts.sender, helo = opts.helo, scope = scope,
-    receiver = opts.receiver, default_explanation = opts.default_explanation,
-    -- The core reads no clock: %{t} comes from here.
-    now = math.floor(opts.now or os.time()),
-  }
-  for i = 1, #SPF_NUMBERS do
-    local k = SPF_NUMBERS[i]
-    if k ~= "now" and opts[k] ~= nil then
-      params[k] = math.floor(opts[k])
-    end
-  end
+  local params = options.params("spf", opts, OPTS.spf, level + 1)
+  if params.now == nil then params.now = os.time() end
   return params
 end
 
@@ -171,14 +161,14 @@ end
 local function spf_finish(r) return r end
 
 function prepare.spf(opts, level)
-  return { "spf", spf_params(opts, level + 2), nil, "spf" },
+  return { "spf", spf_params(opts, level + 1), nil, "spf" },
          function(r) return spf_finish(r, opts) end
 end
 
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
+  local params = spf_params(opts, 2)
   local deadline = deadline_of(opts, "spf", 2)
-  local params = spf_params(opts, 3)
   return spf_finish(run("spf", resolver_of(opts), deadline, "spf", params), opts)
 end
 
@@ -188,9 +178,7 @@ function M.spf_received(result, opts)
   if type(result) ~= "table" then argerror("spf_received", 1, "table", result) end
   opts = opts or {}
   if type(opts) ~= "table" then argerror("spf_received", 2, "table or nil", opts) end
-  if opts.receiver ~= nil and type(opts.receiver) ~= "string" then
-    argerror("spf_received", 2, "receiver string", opts.receiver)
-  end
+  options.check("spf_received", opts, OPTS.spf_received, 2)
   -- the C writer (src/authres/authres_format.c); the identity is the
   -- value of the result's smtp.mailfrom / smtp.helo property
   return core.header("received_spf", result, { receiver = opts.receiver })
@@ -207,7 +195,8 @@ end
 -- whatever domains are given: no policy is evaluated on part of an author;
 -- author_code (message_info's) is the result's code (default
 -- "author_ambiguous"; doc/codes.md).
--- spf: { result =, domain = }; dkim: { { result =, domain = }, ... }.
+-- spf: a mailauth.spf result (or { result =, domain = }); dkim: the list
+-- mailauth.dkim_verify returns, as it is (or { { result =, domain = }, ... }).
 -- pct_roll (0..99) picks the pct sample; without it a random roll is used.
 -- shared_domains: names treated as public suffixes for relaxed alignment, as
 -- onmicrosoft.com always is (the result's shared_parent names the one the
@@ -216,70 +205,10 @@ end
 -- the one it shares.  level: as error() counts it from here.
 local function dmarc_run(opts, deadline, level)
   if type(opts) ~= "table" then argerror("dmarc", 1, "table", opts, level) end
+  -- spf and dkim go as they are: results of mailauth.spf and
+  -- mailauth.dkim_verify (the core reads result and domain of each).
+  local p = options.params("dmarc", opts, OPTS.dmarc, level + 1)
   deadline = deadline or deadline_of(opts, "dmarc", level + 1)
-  local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
-              pct_roll = opts.pct_roll }
-  if opts.from_domains ~= nil then
-    if type(opts.from_domains) ~= "table" then
-      error("bad argument 'from_domains' to 'mailauth.dmarc' (list of domains expected)", level + 1)
-    end
-    p.from_domains, p.from_count = {}, #opts.from_domains
-    for i, d in ipairs(opts.from_domains) do
-      if type(d) ~= "string" then
-        error(("bad argument 'from_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), level + 1)
-      end
-      p.from_domains[i] = d
-    end
-  elseif type(opts.from) ~= "string" then
-    error(("bad argument 'from' to 'mailauth.dmarc' (string expected, got %s)"):format(type(opts.from)), level + 1)
-  else
-    p.from = opts.from
-  end
-  if opts.shared_domains ~= nil then
-    -- public suffixes by the operator's decision (onmicrosoft.com always is)
-    if type(opts.shared_domains) ~= "table" then
-      error("bad argument 'shared_domains' to 'mailauth.dmarc' (list of domains expected)", level + 1)
-    end
-    p.shared_domains = {}
-    for i, d in ipairs(opts.shared_domains) do
-      if type(d) ~= "string" then
-        error(("bad argument 'shared_domains[%d]' to 'mailauth.dmarc' (string expected)"):format(i), level + 1)
-      end
-      p.shared_domains[i] = d
-    end
-  end
-  if opts.author_problem ~= nil then
-    if type(opts.author_problem) ~= "string" then
-      error(("bad argument 'author_problem' to 'mailauth.dmarc' (string expected, got %s)")
-            :format(type(opts.author_problem)), level + 1)
-    end
-    p.author_problem = opts.author_problem
-  end
-  if opts.author_code ~= nil then
-    if type(opts.author_code) ~= "string" then
-      error(("bad argument 'author_code' to 'mailauth.dmarc' (string expected, got %s)")
-            :format(type(opts.author_code)), level + 1)
-    end
-    p.author_code = opts.author_code
-  end
-  if opts.spf ~= nil then
-    if type(opts.spf) ~= "table" then
-      error("bad argument 'spf' to 'mailauth.dmarc' (SPF result table expected)", level + 1)
-    end
-    p.spf = { result = opts.spf.result, domain = opts.spf.domain }
-  end
-  if opts.dkim ~= nil then
-    if type(opts.dkim) ~= "table" then
-      error("bad argument 'dkim' to 'mailauth.dmarc' (list of DKIM results expected)", level + 1)
-    end
-    p.dkim = {}
-    for i, d in ipairs(opts.dkim) do
-      if type(d) ~= "table" then
-        error(("bad argument 'dkim[%d]' to 'mailauth.dmarc' (DKIM result table expected)"):format(i), level + 1)
-      end
-      p.dkim[i] = { result = d.result or "none", domain = d.domain or "" }
-    end
-  end
   if p.pct_roll == nil then p.pct_roll = math.random(0, 99) end
   return run("dmarc", resolver_of(opts), deadline, "dmarc", p)
 end
@@ -298,6 +227,7 @@ function M.org_domain(name, opts)
   if type(name) ~= "string" then argerror("org_domain", 1, "string", name) end
   opts = opts or {}
   if type(opts) ~= "table" then argerror("org_domain", 2, "table or nil", opts) end
+  options.check("org_domain", opts, OPTS.org_domain, 2)
   local r = run("org_domain", nil, nil, "org_domain", { domain = name, psl_file = opts.psl_file })
   return r.org_domain, r.registrable
 end
@@ -315,18 +245,11 @@ local function message_args(fname, message, opts, required, depth)
   return opts
 end
 
--- Signers also need domain, selector and a PEM key, and headers is a list.
+-- Signers: a message and a table whose names the core checks (domain,
+-- selector and key required, headers a list of names).
 local function signer_args(fname, message, opts)
   message_args(fname, message, opts, true, 1)
-  for _, k in ipairs { "domain", "selector", "key" } do
-    if type(opts[k]) ~= "string" then
-      error(("bad argument #2 to 'mailauth.%s' (opts.%s must be a string, got %s)")
-            :format(fname, k, type(opts[k])), 3)
-    end
-  end
-  if opts.headers ~= nil and type(opts.headers) ~= "table" then
-    error(("bad argument #2 to 'mailauth.%s' (opts.headers must be a list of names)"):format(fname), 3)
-  end
+  options.check(fname, opts, OPTS[fname], 3)
 end
 
 -- The verifiers of a message: their check parameters, and what their API
@@ -365,6 +288,7 @@ function prepare.dkim_verify(parsed, opts) return message_job("dkim_verify", par
 
 function M.dkim_verify(message, opts)
   opts = message_args("dkim_verify", message, opts)
+  options.check("dkim_verify", opts, OPTS.dkim_verify, 2)
   return run_message("dkim_verify", message, opts, deadline_of(opts, "dkim_verify", 2))
 end
 
@@ -408,6 +332,7 @@ function prepare.arc_verify(parsed, opts) return message_job("arc_verify", parse
 
 function M.arc_verify(message, opts)
   opts = message_args("arc_verify", message, opts)
+  options.check("arc_verify", opts, OPTS.arc_verify, 2)
   return run_message("arc_verify", message, opts, deadline_of(opts, "arc_verify", 2))
 end
 
@@ -426,9 +351,6 @@ end
 function M.arc_seal(message, opts)
   signer_args("arc_seal", message, opts)
   local ar = opts.authentication_results or ""
-  if type(ar) ~= "string" then
-    error("bad argument #2 to 'mailauth.arc_seal' (opts.authentication_results must be a string)", 2)
-  end
   local r = run("arc_seal", nil, nil, "arc_seal", { -- asks no DNS
     message = message, domain = opts.domain, selector = opts.selector, key = opts.key,
     algorithm = opts.algorithm, authserv_id = opts.authserv_id,

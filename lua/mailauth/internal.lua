@@ -56,8 +56,7 @@ function M.budget_of(opts, fname, level)
   local b = opts.time_budget
   if b == nil then return M.DEFAULT_BUDGET end
   if type(b) ~= "number" or b ~= b or b <= 0 or b > M.MAX_BUDGET then
-    error(("bad option 'time_budget' to 'mailauth.%s' (positive number of seconds <= %d expected)")
-          :format(fname, M.MAX_BUDGET), (level or 1) + 1)
+    require("mailauth.options").bad(fname, "time_budget", (level or 1) + 1)
   end
   return b
 end
@@ -104,7 +103,9 @@ end
 
 -- level: as error() counts it from the function that calls check_error.
 local function check_error(fname, params, err, level)
-  local ip = params.ip and (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
+  -- an option error names the option; other misuse the address it is about
+  local ip = params.ip and not err:find("^option") and
+             (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
   error(("mailauth.%s: %s%s"):format(fname, err, ip), level + 1)
 end
 

@@ -63,17 +63,21 @@ static int run_parse(void)
 	char line[70000];
 
 	while (fgets(line, sizeof line, stdin) != NULL) {
-		mauth_param p[2] = { { "text", line, 0 }, { "lenient", "0", 1 } };
+		mauth_opts *p = mauth_opts_new();
 		mauth_check *c;
 		const mauth_value *r, *id, *ver, *inst;
 		mauth_authres_opts o;
 		char err[200];
 
 		line[strcspn(line, "\n")] = '\0';
-		p[0].len = strlen(line);
-		if (mauth_check_new(&c, "authres_parse", p, 2, err, sizeof err) < 0 ||
+		mauth_opts_ref(p, "text", line, strlen(line));
+		mauth_opts_bool(p, "lenient", 0);
+		if (mauth_opts_tree(p) == NULL ||
+		    mauth_check_new(&c, "authres_parse", mauth_opts_tree(p), err,
+				    sizeof err) < 0 ||
 		    mauth_check_step(c) != MAUTH_DONE)
 			return 1;
+		mauth_opts_free(p);
 		r = mauth_check_result(c);
 		id = mauth_value_get(r, "authserv_id");
 		ver = mauth_value_get(r, "version");
@@ -99,19 +103,20 @@ static int run_spf(void)
 		"example.com. 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n";
 	const char *texts[1] = { zone };
 	size_t lens[1] = { sizeof zone - 1 };
-	mauth_param p[4] = {
-		{ "ip", "192.0.2.1", 9 }, { "sender", "myname@example.com", 18 },
-		{ "helo", "foo.example.com", 15 },
-		{ "receiver", "mybox.example.org", 17 },
-	};
+	mauth_opts *p = mauth_opts_new();
 	mauth_resolver *res;
 	mauth_check *c;
 	const mauth_value *r, *rs;
 	mauth_authres_opts o;
 	char err[200], buf[1024];
 
-	if (mauth_resolver_new_zone(&res, texts, lens, 1, err, sizeof err) < 0 ||
-	    mauth_check_new(&c, "spf", p, 4, err, sizeof err) < 0 ||
+	mauth_opts_str(p, "ip", "192.0.2.1");
+	mauth_opts_str(p, "sender", "myname@example.com");
+	mauth_opts_str(p, "helo", "foo.example.com");
+	mauth_opts_str(p, "receiver", "mybox.example.org");
+	if (mauth_opts_tree(p) == NULL ||
+	    mauth_resolver_new_zone(&res, texts, lens, 1, err, sizeof err) < 0 ||
+	    mauth_check_new(&c, "spf", mauth_opts_tree(p), err, sizeof err) < 0 ||
 	    mauth_check_run(c, res, 0) != MAUTH_DONE)
 		return 1;
 	r = mauth_check_result(c);
@@ -128,6 +133,7 @@ static int run_spf(void)
 		return 1;
 	mauth_check_free(c);
 	mauth_resolver_free(res);
+	mauth_opts_free(p);
 	return 0;
 }
 

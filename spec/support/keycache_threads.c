@@ -63,18 +63,20 @@ static void read_cases(const char *dir)
 static int verify(mauth_resolver *res, const test_case *tc, char *out,
 		  size_t outlen)
 {
-	static const char now[] = "1700000000";
-	mauth_param pv[4] = {
-		{ "message", tc->msg, tc->len },
-		{ "now", now, sizeof now - 1 },
-		{ "allow_sha1", "1", 1 },	/* the Mail::DKIM rsa-sha1 cases */
-		{ "legacy_versions", "1", 1 },	/* their signatures have no v= */
-	};
+	mauth_opts *o = mauth_opts_new();
 	mauth_check *c;
 	const mauth_value *r, *sigs, *v = NULL;
-	char err[256];
+	char err[256] = "out of memory";
+	int rc;
 
-	if (mauth_check_new(&c, "dkim_verify", pv, 4, err, sizeof err) != 0) {
+	mauth_opts_ref(o, "message", tc->msg, tc->len);
+	mauth_opts_int(o, "now", 1700000000);
+	mauth_opts_bool(o, "allow_sha1", 1);	/* the Mail::DKIM rsa-sha1 cases */
+	mauth_opts_bool(o, "legacy_versions", 1);	/* their signatures have no v= */
+	rc = mauth_opts_tree(o) != NULL ?
+	     mauth_check_new(&c, "dkim_verify", mauth_opts_tree(o), err, sizeof err) : -1;
+	mauth_opts_free(o);
+	if (rc != 0) {
 		snprintf(out, outlen, "check_new: %s", err);
 		return -1;
 	}

@@ -70,17 +70,20 @@ static void field(const mauth_value *r, const char *key, char **p, char *end)
 /* "<result>|<mechanism>|<explanation>" of one check into out. */
 static void check(mauth_resolver *res, const test_case *tc, char *out)
 {
-	mauth_param pv[4] = {
-		{ "ip", tc->ip, strlen(tc->ip) },
-		{ "sender", tc->sender, strlen(tc->sender) },
-		{ "helo", "helo.example", 12 },
-		{ "default_explanation", "DEFAULT", 7 },
-	};
+	mauth_opts *o = mauth_opts_new();
 	mauth_check *c;
 	const mauth_value *r;
-	char err[256], *p = out, *end = out + STRESS_SUMMARY;
+	char err[256] = "out of memory", *p = out, *end = out + STRESS_SUMMARY;
+	int rc;
 
-	if (mauth_check_new(&c, "spf", pv, 4, err, sizeof err) != 0) {
+	mauth_opts_str(o, "ip", tc->ip);
+	mauth_opts_str(o, "sender", tc->sender);
+	mauth_opts_str(o, "helo", "helo.example");
+	mauth_opts_str(o, "default_explanation", "DEFAULT");
+	rc = mauth_opts_tree(o) != NULL ?
+	     mauth_check_new(&c, "spf", mauth_opts_tree(o), err, sizeof err) : -1;
+	mauth_opts_free(o);
+	if (rc != 0) {
 		snprintf(out, STRESS_SUMMARY, "check_new: %s", err);
 		return;
 	}

@@ -551,6 +551,21 @@ static int seal_step(mauth_check *c, void *vst)
 	return 0;
 }
 
+static const mauth_option seal_options[] = {
+	OPT_STR("message", 1, NULL, "msg text"),
+	OPT_STR("domain", 1, NULL, "d"),
+	OPT_STR("selector", 1, NULL, "s"),
+	OPT_STR("key", 1, NULL, "private_key pem"),
+	OPT_STR("authentication_results", 1, NULL, "authres ar results"),
+	OPT_STR("authserv_id", 0, NULL, "authserv"),
+	OPT_WORD("cv", "none pass fail", "the arc= result in authentication_results, else none", NULL),
+	OPT_WORD("algorithm", "rsa-sha256 ed25519-sha256", "rsa-sha256", "a alg"),
+	OPT_LIST("headers", MAUTH_V_STR, "RFC 6376 §5.4.1 fields present, DKIM-Signature",
+		 "h fields signed_headers"),
+	OPT_INT("now", 0, 0x7fffffffffffLL, "no t="),
+	OPT_END
+};
+
 const check_vt mauth_arc_seal_vt = {
-	"arc_seal", sizeof(seal_state), seal_init, seal_step, NULL, NULL
+	"arc_seal", sizeof(seal_state), seal_init, seal_step, NULL, NULL, seal_options
 };

@@ -980,7 +980,16 @@ static int arc_step(mauth_check *c, void *vst)
 	return 0;
 }
 
+/* What arc_init and dkim_verify_opts read. */
+static const mauth_option arc_options[] = {
+	/* required: checked by check_message, which also takes a parsed one */
+	OPT_STR("message", 0, "required, unless a parsed message is given", "msg text"),
+	OPT_INT("now", 0, 0x7fffffffffffffffLL, "no time checks"),
+	OPT_INT("min_key_bits", 512, 16384, "1024"),
+	OPT_END
+};
+
 const check_vt mauth_arc_verify_vt = {
-	"arc_verify", sizeof(arc_state), arc_init, arc_step, NULL,
-	arc_finish
+	"arc_verify", sizeof(arc_state), arc_init, arc_step, NULL, arc_finish,
+	arc_options
 };

@@ -943,7 +943,14 @@ static int authres_step(mauth_check *c, void *vst)
 	return 0;
 }
 
+static const mauth_option authres_options[] = {
+	OPT_STR("text", 1, NULL, "header value"),
+	OPT_BOOL("lenient", "false"),
+	OPT_WORD("dialect", "strict microsoft", "strict", NULL),
+	OPT_END
+};
+
 const check_vt mauth_authres_parse_vt = {
 	"authres_parse", sizeof(authres_state), authres_init, authres_step,
-	NULL, NULL
+	NULL, NULL, authres_options
 };

@@ -73,8 +73,8 @@ static void batch_clear(batch *b)
  * message, so being given one is the caller's mistake.
  */
 static int check_create(mauth_check **out, const char *kind,
-			const mauth_message *parsed, const mauth_param *pv,
-			size_t pn, char *err, size_t errlen)
+			const mauth_message *parsed, const mauth_value *opts,
+			char *err, size_t errlen)
 {
 	const check_vt *vt;
 	mauth_check *c;
@@ -87,6 +87,9 @@ static int check_create(mauth_check **out, const char *kind,
 		seterr(err, errlen, "unknown check kind");
 		return MAUTH_EINVAL;
 	}
+	/* Before any work: init may trust the names, kinds and ranges. */
+	if (options_check(vt->options, opts, err, errlen) != 0)
+		return MAUTH_EINVAL;
 	/* Not calloc: the inline arena block needs no zeroing (arena_alloc
 	 * zeroes what it hands out). */
 	c = malloc(sizeof *c);
@@ -107,8 +110,7 @@ static int check_create(mauth_check **out, const char *kind,
 		mauth_check_free(c);
 		return MAUTH_ENOMEM;
 	}
-	p.v = pv;
-	p.n = pn;
+	p.map = opts;
 	c->message = parsed;
 	rc = vt->init(c, c->state, &p, err, errlen);
 	if (rc >= 0 && parsed != NULL && !c->message_read) {
@@ -125,21 +127,21 @@ static int check_create(mauth_check **out, const char *kind,
 }
 
 int mauth_check_new(mauth_check **out, const char *kind,
-		    const mauth_param *pv, size_t pn, char *err, size_t errlen)
+		    const mauth_value *opts, char *err, size_t errlen)
 {
-	return check_create(out, kind, NULL, pv, pn, err, errlen);
+	return check_create(out, kind, NULL, opts, err, errlen);
 }
 
 int mauth_check_new_message(mauth_check **out, const char *kind,
-			    const mauth_message *parsed, const mauth_param *pv,
-			    size_t pn, char *err, size_t errlen)
+			    const mauth_message *parsed, const mauth_value *opts,
+			    char *err, size_t errlen)
 {
 	if (parsed == NULL) {
 		*out = NULL;
-		seterr(err, errlen, "message: required");
+		seterr(err, errlen, "option 'message' is required");
 		return MAUTH_EINVAL;
 	}
-	return check_create(out, kind, parsed, pv, pn, err, errlen);
+	return check_create(out, kind, parsed, opts, err, errlen);
 }
 
 int check_message(mauth_check *c, const params *p, msg *out, char *err,
@@ -150,7 +152,7 @@ int check_message(mauth_check *c, const params *p, msg *out, char *err,
 
 	c->message_read = 1;
 	if (c->message != NULL && text != NULL) {
-		seterr(err, errlen, "message: given twice (parsed and as text)");
+		seterr(err, errlen, "option 'message' is given twice (parsed and as text)");
 		return MAUTH_EINVAL;
 	}
 	if (c->message != NULL) {
@@ -158,7 +160,7 @@ int check_message(mauth_check *c, const params *p, msg *out, char *err,
 		return 0;
 	}
 	if (text == NULL) {
-		seterr(err, errlen, "message: required");
+		seterr(err, errlen, "option 'message' is required");
 		return MAUTH_EINVAL;
 	}
 	return msg_parse(&c->mem, text, len, NULL, out) != 0 ? MAUTH_ENOMEM : 0;

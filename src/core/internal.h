@@ -58,16 +58,45 @@ void val_bool(arena *a, mauth_value *parent, const char *key, int b);
 void val_problem(arena *a, mauth_value *r, const char *code,
 		 const char *text);
 
-/* ---- parameters ---- */
+/* ---- parameters: the options tree, checked against the kind's table ---- */
 typedef struct {
-	const mauth_param *v;
-	size_t n;
+	const mauth_value *map;	/* MAP, or NULL for none */
 } params;
 
+/*
+ * By name; "headers.2" and "spf.domain" reach into lists (1-based) and
+ * maps.  param_get: a STR's text (NULL when absent or not a string).
+ */
 const char *param_get(const params *p, const char *key, size_t *len);
+const mauth_value *param_value(const params *p, const char *key);
 /* 1 when present and valid, 0 when absent; -1 when malformed or out of range. */
 int param_long(const params *p, const char *key, long min, long max, long *out);
 int param_bool(const params *p, const char *key, int *out);
+/* The members of a LIST option (NULL when absent), their number in *n. */
+const mauth_value *param_list(const params *p, const char *key, size_t *n);
+
+/*
+ * Entries of a kind's option table (mauth_option): def is what applies
+ * when the option is absent, in words for people (the init code applies it).
+ */
+#define OPT_STR(name, req, def, aliases) \
+	{ (name), MAUTH_V_STR, MAUTH_V_STR, 0, 0, (req), (def), (aliases), NULL }
+/* A string that is one of the space-separated words. */
+#define OPT_WORD(name, words, def, aliases) \
+	{ (name), MAUTH_V_STR, MAUTH_V_STR, 0, 0, 0, (def), (aliases), (words) }
+#define OPT_INT(name, min, max, def) \
+	{ (name), MAUTH_V_INT, MAUTH_V_INT, (min), (max), 0, (def), NULL, NULL }
+#define OPT_BOOL(name, def) \
+	{ (name), MAUTH_V_BOOL, MAUTH_V_BOOL, 0, 0, 0, (def), NULL, NULL }
+#define OPT_LIST(name, member, def, aliases) \
+	{ (name), MAUTH_V_LIST, (member), 0, 0, 0, (def), (aliases), NULL }
+#define OPT_MAP(name, def, aliases) \
+	{ (name), MAUTH_V_MAP, MAUTH_V_MAP, 0, 0, 0, (def), (aliases), NULL }
+#define OPT_END { NULL, MAUTH_V_STR, MAUTH_V_STR, 0, 0, 0, NULL, NULL, NULL }
+
+/* options.c: the one validator, run before a kind's init. */
+int options_check(const mauth_option *decl, const mauth_value *opts,
+		  char *err, size_t errlen);
 
 /* ---- jobs ---- */
 typedef struct check_vt {
@@ -89,6 +118,7 @@ typedef struct check_vt {
 	 * result, such as RFC 8601 method and properties (authres/authres.h).
 	 */
 	void (*finish)(mauth_check *c, void *st, mauth_value *result);
+	const mauth_option *options;		/* what init reads, NULL-name ended */
 } check_vt;
 
 /* Gives a driver's freshly built answer to the check (always consumed). */

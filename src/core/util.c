@@ -1,62 +1,109 @@
 /*
- * util.c - parameters, DNS names, answer blocks and the names of codes.
+ * util.c - reading options, DNS names, answer blocks and the names of codes.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/internal.h"
 
+/* The member of v named by key[0..len): a map's field or a list's 1-based index. */
+static const mauth_value *member(const mauth_value *v, const char *key,
+				 size_t len)
+{
+	const mauth_value *m;
+
+	if (v->kind == MAUTH_V_MAP) {
+		/* the first-byte test spares most memcmp calls */
+		for (m = v->child; m != NULL; m = m->next)
+			if (m->key != NULL && m->key[0] == key[0] &&
+			    strncmp(m->key, key, len) == 0 && m->key[len] == '\0')
+				return m;
+		return NULL;
+	}
+	if (v->kind == MAUTH_V_LIST) {
+		size_t i, n = 0;
+
+		for (i = 0; i < len; i++) {
+			if (key[i] < '0' || key[i] > '9' || n > 100000)
+				return NULL;
+			n = n * 10 + (size_t)(key[i] - '0');
+		}
+		for (m = v->child; m != NULL && n > 1; m = m->next)
+			n--;
+		return n == 1 ? m : NULL;
+	}
+	return NULL;
+}
+
+const mauth_value *param_value(const params *p, const char *key)
+{
+	const mauth_value *v = p->map, *m;
+
+	if (v == NULL)
+		return NULL;
+	/* Most names are top-level: one pass, no parsing of the key. */
+	for (m = v->child; m != NULL; m = m->next)
+		if (m->key != NULL && m->key[0] == key[0] && strcmp(m->key, key) == 0)
+			return m;
+	if (strchr(key, '.') == NULL)
+		return NULL;
+	while (v != NULL) {
+		const char *dot = strchr(key, '.');
+		size_t len = dot != NULL ? (size_t)(dot - key) : strlen(key);
+
+		v = member(v, key, len);
+		if (dot == NULL)
+			return v;
+		key = dot + 1;
+	}
+	return NULL;
+}
+
 const char *param_get(const params *p, const char *key, size_t *len)
 {
-	size_t i;
+	const mauth_value *v = param_value(p, key);
 
-	/* The last one wins, as in a Lua table built by hand. */
-	/* the first-byte test spares most strcmp calls */
-	for (i = p->n; i-- > 0;)
-		if (p->v[i].key != NULL && p->v[i].key[0] == key[0] &&
-		    strcmp(p->v[i].key, key) == 0) {
-			if (len != NULL)
-				*len = p->v[i].len;
-			return p->v[i].val;
-		}
-	return NULL;
+	if (v == NULL || v->kind != MAUTH_V_STR || v->str == NULL)
+		return NULL;
+	if (len != NULL)
+		*len = v->len;
+	return v->str;
 }
 
 int param_long(const params *p, const char *key, long min, long max, long *out)
 {
-	size_t len;
-	const char *s = param_get(p, key, &len);
-	char buf[32], *end;
-	long n;
+	const mauth_value *v = param_value(p, key);
 
-	if (s == NULL)
+	if (v == NULL)
 		return 0;
-	if (len == 0 || len >= sizeof buf)
+	if (v->kind != MAUTH_V_INT || v->num < min || v->num > max)
 		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	errno = 0;
-	n = strtol(buf, &end, 10);
-	if (errno != 0 || *end != '\0' || n < min || n > max)
-		return -1;
-	*out = n;
+	*out = (long)v->num;
 	return 1;
 }
 
 int param_bool(const params *p, const char *key, int *out)
 {
-	size_t len;
-	const char *s = param_get(p, key, &len);
+	const mauth_value *v = param_value(p, key);
 
-	if (s == NULL)
+	if (v == NULL)
 		return 0;
-	if (len == 1 && (s[0] == '0' || s[0] == '1')) {
-		*out = s[0] == '1';
-		return 1;
-	}
-	return -1;
+	if (v->kind != MAUTH_V_BOOL)
+		return -1;
+	*out = v->num != 0;
+	return 1;
 }
 
+const mauth_value *param_list(const params *p, const char *key, size_t *n)
+{
+	const mauth_value *v = param_value(p, key), *m;
+
+	*n = 0;
+	if (v == NULL || (v->kind != MAUTH_V_LIST && v->kind != MAUTH_V_MAP))
+		return NULL;
+	for (m = v->child; m != NULL; m = m->next)
+		(*n)++;
+	return v->child;
+}
 
 size_t name_strip_dot(const char *s, size_t len)
 {

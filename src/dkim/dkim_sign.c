@@ -271,6 +271,22 @@ static int sign_step(mauth_check *c, void *vst)
 	return 0;
 }
 
+static const mauth_option sign_options[] = {
+	OPT_STR("message", 1, NULL, "msg text"),
+	OPT_STR("domain", 1, NULL, "d"),
+	OPT_STR("selector", 1, NULL, "s"),
+	OPT_STR("key", 1, NULL, "private_key pem"),
+	OPT_WORD("algorithm", "rsa-sha256 ed25519-sha256", "rsa-sha256", "a alg"),
+	OPT_STR("canonicalization", 0, "relaxed/relaxed", "c canon"),
+	OPT_LIST("headers", MAUTH_V_STR, "RFC 6376 §5.4.1 fields present, From once more",
+		 "h fields signed_headers"),
+	OPT_INT("expire", 1, SIGN_MAX_EXPIRE, "no x="),
+	OPT_STR("identity", 0, NULL, "i auid"),
+	OPT_INT("now", 0, 0x7fffffffffffLL, "no t="),
+	OPT_END
+};
+
 const check_vt mauth_dkim_sign_vt = {
-	"dkim_sign", sizeof(sign_state), sign_init, sign_step, NULL, NULL
+	"dkim_sign", sizeof(sign_state), sign_init, sign_step, NULL, NULL,
+	sign_options
 };

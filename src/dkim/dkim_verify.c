@@ -978,8 +978,20 @@ static int dkim_step(mauth_check *c, void *vst)
 	return 0;
 }
 
+/* What dkim_init and dkim_verify_opts read. */
+static const mauth_option dkim_options[] = {
+	/* required: checked by check_message, which also takes a parsed one */
+	OPT_STR("message", 0, "required, unless a parsed message is given", "msg text"),
+	OPT_INT("now", 0, 0x7fffffffffffffffLL, "no time checks"),
+	OPT_BOOL("allow_sha1", "false"),
+	OPT_INT("min_key_bits", 512, 16384, "1024"),
+	OPT_BOOL("legacy_versions", "false"),
+	OPT_END
+};
+
 const check_vt mauth_dkim_verify_vt = {
-	"dkim_verify", sizeof(dkim_state), dkim_init, dkim_step, NULL, NULL
+	"dkim_verify", sizeof(dkim_state), dkim_init, dkim_step, NULL, NULL,
+	dkim_options
 };
 
 int dkim_verify_opts(const params *p, long long *now, long *min_bits,

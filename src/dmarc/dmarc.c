@@ -917,14 +917,16 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 	rc = read_author_problem(c, p, problem, code, err, errlen);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	if (param_long(p, "from_count", 0, 1000000, &n) < 0) {
-		snprintf(err, errlen, "from_domains: want a list of domains");
-		return MAUTH_EINVAL;
+	if (param_value(p, "from_domains") != NULL) {
+		size_t count;
+
+		param_list(p, "from_domains", &count);
+		n = count > 1000000 ? 1000000 : (long)count;
 	}
 	if (n < 0) {
 		s = param_get(p, "from", &len);
 		if (s == NULL) {
-			snprintf(err, errlen, "from: the RFC5322.From domain is required");
+			snprintf(err, errlen, "option 'from' is required (or from_domains)");
 			return MAUTH_EINVAL;
 		}
 		st->from = domain_param(a, s, len);
@@ -1014,6 +1016,7 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 	dmarc_state *st = vst;
 	arena *a = check_arena(c);
 	const char *mode = param_get(p, "org_domain", NULL), *problem, *code;
+	const mauth_value *dkim;
 	size_t len, i;
 	const char *s;
 	int rc;
@@ -1048,22 +1051,20 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 	st->spf_result = s != NULL ? pslcache_lower(a, s, len) : NULL;
 	s = param_get(p, "spf.domain", &len);
 	st->spf_domain = domain_param(a, s, len);
-	/* Only passing signatures can align: keep those (bounded). */
-	for (i = 0, st->ndkim = 0; i < DMARC_DKIM_SCAN && st->ndkim < DMARC_DKIM_MAX; i++) {
-		char key[48];
-		const char *res;
-		size_t rlen;
+	/* Only passing signatures can align: keep those (bounded).  The
+	 * list is dkim_verify's signatures as they are. */
+	dkim = param_list(p, "dkim", &len);
+	for (i = 0, st->ndkim = 0; dkim != NULL && i < DMARC_DKIM_SCAN &&
+	     st->ndkim < DMARC_DKIM_MAX; i++, dkim = dkim->next) {
+		const mauth_value *res = mauth_value_get(dkim, "result");
+		const mauth_value *dom = mauth_value_get(dkim, "domain");
 
-		snprintf(key, sizeof key, "dkim.%zu.result", i + 1);
-		res = param_get(p, key, &rlen);
-		snprintf(key, sizeof key, "dkim.%zu.domain", i + 1);
-		s = param_get(p, key, &len);
-		if (res == NULL && s == NULL)
-			break;
-		if (res == NULL || !ascii_ieq(res, rlen, "pass", 4))
+		if (res == NULL || res->kind != MAUTH_V_STR ||
+		    !ascii_ieq(res->str, res->len, "pass", 4))
 			continue;
 		st->dkim_result[st->ndkim] = "pass";
-		st->dkim_domain[st->ndkim] = domain_param(a, s, len);
+		st->dkim_domain[st->ndkim] = dom != NULL && dom->kind == MAUTH_V_STR ?
+					     domain_param(a, dom->str, dom->len) : NULL;
 		st->ndkim++;
 	}
 	if (!st->tree) {
@@ -1088,9 +1089,24 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 	return 0;
 }
 
+/* What dmarc_init reads: dkim and spf take results as they are. */
+static const mauth_option dmarc_options[] = {
+	OPT_STR("from", 0, NULL, "from_domain author_domain domain"),
+	OPT_LIST("from_domains", MAUTH_V_STR, NULL, "from_domain_list authors"),
+	OPT_STR("author_problem", 0, NULL, NULL),
+	OPT_STR("author_code", 0, "author_ambiguous (with author_problem)", NULL),
+	OPT_MAP("spf", "no SPF result", "spf_result"),
+	OPT_LIST("dkim", MAUTH_V_MAP, "no DKIM result", "dkim_results signatures dkim_result"),
+	OPT_WORD("org_domain", "psl tree", "psl", NULL),
+	OPT_STR("psl_file", 0, PSL_DEFAULT_FILE, "psl"),
+	OPT_INT("pct_roll", 0, 99, "none: pct=100 only"),
+	OPT_LIST("shared_domains", MAUTH_V_STR, "onmicrosoft.com", "shared"),
+	OPT_END
+};
+
 const check_vt mauth_dmarc_vt = {
 	"dmarc", sizeof(dmarc_state), dmarc_init, dmarc_step, NULL,
-	dmarc_finish
+	dmarc_finish, dmarc_options
 };
 
 /* ---- org_domain: the PSL lookup alone (pure once the list is loaded) ---- */
@@ -1141,6 +1157,13 @@ static int org_step(mauth_check *c, void *vst)
 	return 0;
 }
 
+static const mauth_option org_options[] = {
+	OPT_STR("domain", 1, NULL, "name"),
+	OPT_STR("psl_file", 0, PSL_DEFAULT_FILE, "psl"),
+	OPT_END
+};
+
 const check_vt mauth_org_domain_vt = {
-	"org_domain", sizeof(org_state), org_init, org_step, NULL, NULL
+	"org_domain", sizeof(org_state), org_init, org_step, NULL, NULL,
+	org_options
 };

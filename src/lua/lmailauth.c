@@ -1,7 +1,7 @@
 /*
  * lmailauth.c - the Lua binding, mailauth.core: the only file that includes
  * lua.h.  It knows no protocol: a check is created by kind name with its
- * options flattened to key/value text, and its result tree becomes a table.
+ * options table as a value tree, and its result tree becomes a table.
  * It never calls back into Lua to resolve a name (that would abort an
  * Rspamd worker and fail in HAProxy): the loop lives in lua/mailauth.
  *
@@ -30,7 +30,6 @@
 #define RESOLVER_MT "mailauth.resolver"
 #define MESSAGE_MT "mailauth.message"
 #define PARAMS_MAX 4096
-#define PARAM_DEPTH 4
 #define RECORDS_MAX 65535
 #define CNAMES_MAX 64	/* a resolver follows 8 (CNAME_CHAIN_MAX) */
 
@@ -262,169 +261,255 @@ static void push_value(lua_State *L, const mauth_value *v)
 	}
 }
 
-/* ---- check options: a Lua table flattened to key/value text ---- */
+/* ---- check options: a Lua table turned into a value tree ---- */
 
-#define NUM_TEXT 32		/* room for "%.17g" of any double */
+/*
+ * The tree is what the C API takes (mauth_check_new's opts): a sequence
+ * becomes a LIST, string keys a MAP, integers INT, booleans BOOL, strings
+ * STR.  Strings are used in place (the options table is an argument, so
+ * they outlive the call); nodes come from the caller's stack array, then
+ * from userdata blocks anchored on the stack (the GC owns them all).  A
+ * value no tree can hold (a float, a function) is the caller's mistake,
+ * reported in the validator's words (mauth_option_rule) when the kind
+ * declares the option.
+ */
+#define OPT_BLOCK 64
 
 typedef struct {
-	mauth_param *v;
-	size_t n, cap;
-	int anchor;		/* stack slot: nil, or a table keeping made strings */
-	lua_Integer kept;	/* how many it holds */
-	char (*num)[NUM_TEXT];	/* caller's buffers for numbers as text */
-	size_t nnum, numcap;
-} param_list;
+	mauth_value *next;	/* free nodes of the current block */
+	size_t left, made;
+	int anchor;		/* stack slot: nil, or a table keeping blocks */
+	lua_Integer kept;
+	const mauth_option *decl;	/* the kind's table, for the words */
+	const char *top;	/* the option being read */
+	char err[200];
+} opt_tree;
 
-/* Pops the top value into the anchor table, made on first use. */
-static void keep(lua_State *L, param_list *pl)
+static mauth_value *opt_node(lua_State *L, opt_tree *t)
 {
-	if (pl->kept == 0) {
-		lua_newtable(L);
-		lua_replace(L, pl->anchor);
-	}
-	lua_rawseti(L, pl->anchor, ++pl->kept);
-}
+	mauth_value *v;
 
-/* The next free parameter; the array grows as a userdata (GC-owned). */
-static mauth_param *param_slot(lua_State *L, param_list *pl)
-{
-	if (pl->n == pl->cap) {
-		size_t cap = pl->cap * 2;
-		mauth_param *v;
-
-		if (pl->n >= PARAMS_MAX)
-			luaL_error(L, "too many options");
-		if (cap > PARAMS_MAX)
-			cap = PARAMS_MAX;
-		v = lua_newuserdata(L, cap * sizeof *v);
-		memcpy(v, pl->v, pl->n * sizeof *v);
-		keep(L, pl);
-		pl->v = v;
-		pl->cap = cap;
-	}
-	return &pl->v[pl->n++];
-}
-
-/*
- * Decimal text of the number on top of the stack: in one of the caller's
- * buffers while they last (options live only as long as mauth_check_new),
- * else as an anchored Lua string.
- */
-static const char *number_text(lua_State *L, param_list *pl, size_t *len)
-{
-	char tmp[NUM_TEXT], *num = pl->nnum < pl->numcap ? pl->num[pl->nnum++] : tmp;
-	int n = -1;
-
-#if LUA_VERSION_NUM >= 503
-	if (lua_isinteger(L, -1)) {
-		lua_Integer i = lua_tointeger(L, -1);
-
-		if (i < 9000000000000000LL && i > -9000000000000000LL) {
-			/* the common case (ports, limits, times): no printf */
-			char digits[24], *w = digits + sizeof digits;
-			unsigned long long u = i < 0 ? (unsigned long long)-i :
-						   (unsigned long long)i;
-
-			do
-				*--w = (char)('0' + u % 10);
-			while ((u /= 10) != 0);
-			if (i < 0)
-				*--w = '-';
-			n = (int)(digits + sizeof digits - w);
-			memcpy(num, w, (size_t)n);
-			num[n] = '\0';
+	if (t->left == 0) {
+		if (t->made >= PARAMS_MAX)
+			return NULL;
+		if (t->kept == 0) {
+			lua_newtable(L);
+			lua_replace(L, t->anchor);
 		}
+		t->next = lua_newuserdata(L, OPT_BLOCK * sizeof *t->next);
+		lua_rawseti(L, t->anchor, ++t->kept);
+		t->left = OPT_BLOCK;
 	}
+	t->left--;
+	t->made++;
+	v = t->next++;
+	memset(v, 0, sizeof *v);
+	return v;
+}
+
+/* Says what option t->top must be; returns -1. */
+static int opt_bad(opt_tree *t)
+{
+	const mauth_option *o;
+	char rule[64];
+
+	for (o = t->decl; o != NULL && o->name != NULL; o++)
+		if (strcmp(o->name, t->top) == 0) {
+			snprintf(t->err, sizeof t->err, "option '%s' must be %s",
+				 o->name, mauth_option_rule(o, rule, sizeof rule));
+			return -1;
+		}
+	snprintf(t->err, sizeof t->err, "option '%.64s' must be a string, an "
+		 "integer, a boolean or a table", t->top);
+	return -1;
+}
+
+static int opt_value(lua_State *L, opt_tree *t, mauth_value *v, int depth);
+
+/* Members of the table on top: its sequence, or its string keys. */
+static int opt_table(lua_State *L, opt_tree *t, mauth_value *v, int depth)
+{
+	int idx = lua_gettop(L);
+	size_t n = (size_t)lua_rawlen(L, idx), i, keys = 0;
+	mauth_value **tail = &v->child;
+
+	if (depth >= 8) {
+		snprintf(t->err, sizeof t->err, "option '%.64s' is nested too deep",
+			 t->top);
+		return -1;
+	}
+	luaL_checkstack(L, 4, "options nested too deep");
+	v->kind = n > 0 ? MAUTH_V_LIST : MAUTH_V_MAP;
+	for (i = 1; i <= n; i++) {
+		mauth_value *m = opt_node(L, t);
+
+		if (m == NULL)
+			return luaL_error(L, "too many options");
+		lua_rawgeti(L, idx, (lua_Integer)i);
+		if (opt_value(L, t, m, depth + 1) < 0)
+			return -1;
+		lua_pop(L, 1);
+		*tail = m;
+		tail = &m->next;
+	}
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		mauth_value *m;
+
+		keys++;
+		if (n > 0 && keys <= n) {
+			lua_pop(L, 1);	/* one of the sequence's (read above) */
+			continue;
+		}
+		if (n > 0 || lua_type(L, -2) != LUA_TSTRING) {
+			lua_pop(L, 2);
+			snprintf(t->err, sizeof t->err, "option '%.64s' must be a list "
+				 "or a map of names, not both", t->top);
+			return -1;
+		}
+		m = opt_node(L, t);
+		if (m == NULL)
+			return luaL_error(L, "too many options");
+		m->key = lua_tostring(L, -2);
+		if (opt_value(L, t, m, depth + 1) < 0)
+			return -1;
+		lua_pop(L, 1);
+		*tail = m;
+		tail = &m->next;
+	}
+	return 0;
+}
+
+/* The value on top of the stack into v (left there). */
+static int opt_value(lua_State *L, opt_tree *t, mauth_value *v, int depth)
+{
+	switch (lua_type(L, -1)) {
+	case LUA_TSTRING:
+		v->kind = MAUTH_V_STR;
+		v->str = lua_tolstring(L, -1, &v->len);
+		return 0;
+	case LUA_TBOOLEAN:
+		v->kind = MAUTH_V_BOOL;
+		v->num = lua_toboolean(L, -1);
+		return 0;
+	case LUA_TNUMBER: {
+#if LUA_VERSION_NUM >= 503
+		if (lua_isinteger(L, -1)) {
+			v->kind = MAUTH_V_INT;
+			v->num = (long long)lua_tointeger(L, -1);
+			return 0;
+		}
 #endif
-	if (n < 0) {
 		lua_Number d = lua_tonumber(L, -1);
 
-		if (d == (lua_Number)(long long)d && d < 9e15 && d > -9e15)
-			n = snprintf(num, NUM_TEXT, "%.0f", (double)d);
-		else
-			n = snprintf(num, NUM_TEXT, "%.17g", (double)d);
+		/* LuaJIT has no integers: a whole number in range is one */
+		if (d < 9.2e18 && d > -9.2e18 && d == (lua_Number)(long long)d) {
+			v->kind = MAUTH_V_INT;
+			v->num = (long long)d;
+			return 0;
+		}
+		return opt_bad(t);
 	}
-	*len = (size_t)n;
-	if (num != tmp)
-		return num;
-	lua_pushlstring(L, num, *len);
-	num = (char *)lua_tostring(L, -1);
-	keep(L, pl);
-	return num;
-}
-
-/*
- * Strings already in the options table (top-level keys, string values) are
- * used in place: the table is an argument, so they outlive the call.  Only
- * what is made here (dotted keys, numbers as text) is anchored.
- */
-static void flatten(lua_State *L, int t, const char *prefix, int depth,
-		    param_list *pl)
-{
-	lua_pushnil(L);
-	while (lua_next(L, t) != 0) {
-		int kt = lua_type(L, -2), vt = lua_type(L, -1);
-		const char *key;
-		mauth_param *p;
-
-		if (vt != LUA_TSTRING && vt != LUA_TNUMBER &&
-		    vt != LUA_TBOOLEAN && vt != LUA_TTABLE) {
-			lua_pop(L, 1);	/* resolver functions and the like */
-			continue;
-		}
-		/* key: a string, or an index inside a nested list */
-		if (kt == LUA_TSTRING && prefix[0] == '\0') {
-			key = lua_tostring(L, -2);
-		} else if (kt == LUA_TSTRING) {
-			key = lua_pushfstring(L, "%s.%s", prefix, lua_tostring(L, -2));
-			keep(L, pl);
-		} else if (kt == LUA_TNUMBER && prefix[0]) {
-			key = lua_pushfstring(L, "%s.%d", prefix, (int)lua_tointeger(L, -2));
-			keep(L, pl);
-		} else {
-			lua_pop(L, 1);
-			continue;
-		}
-		if (vt == LUA_TTABLE) {
-			if (depth >= PARAM_DEPTH)
-				luaL_error(L, "options nested too deep at '%s'", key);
-			flatten(L, lua_absindex(L, -1), key, depth + 1, pl);
-			lua_pop(L, 1);
-			continue;
-		}
-		p = param_slot(L, pl);
-		p->key = key;
-		if (vt == LUA_TBOOLEAN) {
-			p->val = lua_toboolean(L, -1) ? "1" : "0";
-			p->len = 1;
-		} else if (vt == LUA_TNUMBER) {
-			p->val = number_text(L, pl, &p->len);
-		} else {
-			p->val = lua_tolstring(L, -1, &p->len);
-		}
-		lua_pop(L, 1);
+	case LUA_TTABLE:
+		return opt_table(L, t, v, depth);
+	default:
+		return opt_bad(t);
 	}
 }
 
 /*
- * Flattens the options table at idx into pl, starting in the caller's
- * stack arrays (few, nums).  Pushes the anchor slot (nil until strings need
- * keeping) on top of the stack: the caller must not pop it before using pl.
+ * The options table at idx as a MAP tree in *root, starting in the
+ * caller's nodes (few).  Pushes the anchor slot (nil until blocks need
+ * keeping) on top of the stack: the caller must not pop it before using
+ * the tree.  -1 with t->err when a value cannot be an option.
  */
-static void read_options(lua_State *L, int idx, param_list *pl,
-			 mauth_param *few, size_t cap, char (*nums)[NUM_TEXT],
-			 size_t numcap)
+static int read_options(lua_State *L, int idx, const char *kind, opt_tree *t,
+			mauth_value *few, size_t nfew, mauth_value **root)
 {
+	mauth_value **tail;
+
 	lua_pushnil(L);		/* the anchor table, made when needed */
-	pl->anchor = lua_gettop(L);
-	pl->kept = 0;
-	pl->num = nums;
-	pl->nnum = 0;
-	pl->numcap = numcap;
-	pl->n = 0;
-	pl->cap = cap;
-	pl->v = few;
-	flatten(L, idx, "", 0, pl);
+	t->anchor = lua_gettop(L);
+	t->kept = 0;
+	t->next = few;
+	t->left = nfew;
+	t->made = 0;
+	t->decl = mauth_check_options(kind);
+	t->err[0] = '\0';
+	*root = opt_node(L, t);
+	(*root)->kind = MAUTH_V_MAP;
+	tail = &(*root)->child;
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		mauth_value *m = opt_node(L, t);
+
+		if (m == NULL)
+			return luaL_error(L, "too many options");
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			lua_pop(L, 2);
+			snprintf(t->err, sizeof t->err, "options must be a map of names");
+			return -1;
+		}
+		m->key = t->top = lua_tostring(L, -2);
+		if (opt_value(L, t, m, 1) < 0)
+			return -1;
+		lua_pop(L, 1);
+		*tail = m;
+		tail = &m->next;
+	}
+	return 0;
+}
+
+/*
+ * core.options(kind) -> { { name =, kind =, min =, max =, member =,
+ * required =, default =, aliases =, words =, rule = }, ... }: the kind's
+ * declared options, in the validator's words (rule).
+ */
+static int l_options(lua_State *L)
+{
+	static const char *const kinds[] = { "string", "integer", "boolean", "list", "map" };
+	const mauth_option *o = mauth_check_options(luaL_checkstring(L, 1));
+	lua_Integer i = 0;
+	char rule[64];
+
+	if (o == NULL)
+		return luaL_argerror(L, 1, "unknown check kind");
+	lua_newtable(L);
+	for (; o->name != NULL; o++) {
+		lua_createtable(L, 0, 9);
+		lua_pushstring(L, o->name);
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, kinds[o->kind]);
+		lua_setfield(L, -2, "kind");
+		if (o->kind == MAUTH_V_INT) {
+			lua_pushinteger(L, (lua_Integer)o->min);
+			lua_setfield(L, -2, "min");
+			lua_pushinteger(L, (lua_Integer)o->max);
+			lua_setfield(L, -2, "max");
+		}
+		if (o->kind == MAUTH_V_LIST) {
+			lua_pushstring(L, kinds[o->member]);
+			lua_setfield(L, -2, "member");
+		}
+		lua_pushboolean(L, o->required);
+		lua_setfield(L, -2, "required");
+		if (o->def != NULL) {
+			lua_pushstring(L, o->def);
+			lua_setfield(L, -2, "default");
+		}
+		if (o->aliases != NULL) {
+			lua_pushstring(L, o->aliases);
+			lua_setfield(L, -2, "aliases");
+		}
+		if (o->words != NULL) {
+			lua_pushstring(L, o->words);
+			lua_setfield(L, -2, "words");
+		}
+		lua_pushstring(L, mauth_option_rule(o, rule, sizeof rule));
+		lua_setfield(L, -2, "rule");
+		lua_rawseti(L, -2, ++i);
+	}
+	return 1;
 }
 
 /* ---- mailauth.check ---- */
@@ -480,37 +565,35 @@ static const mauth_message *message_arg(lua_State *L, int idx)
 
 /* Both constructors, by whether a parsed message is given. */
 static int new_check(mauth_check **box, const char *kind,
-		     const mauth_message *msg, const param_list *pl,
+		     const mauth_message *msg, const mauth_value *opts,
 		     char *err, size_t errlen)
 {
 	if (msg != NULL)
-		return mauth_check_new_message(box, kind, msg, pl->v, pl->n, err,
-					       errlen);
-	return mauth_check_new(box, kind, pl->v, pl->n, err, errlen);
+		return mauth_check_new_message(box, kind, msg, opts, err, errlen);
+	return mauth_check_new(box, kind, opts, err, errlen);
 }
 
 /* core.check(kind, options [, message]) -> check | nil, reason */
 static int l_check_new(lua_State *L)
 {
 	const char *kind = luaL_checkstring(L, 1);
-	param_list pl;
+	opt_tree t;
+	mauth_value few[32], *opts;	/* grows into userdata past 32 nodes */
 	mauth_check **box;
 	char err[256] = "";
 	int rc;
-	mauth_param few[32];	/* grows into a userdata past 32 options */
-	char nums[16][NUM_TEXT];
 
 	const mauth_message *msg = message_arg(L, 3);
 
 	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_settop(L, 3);
-	read_options(L, 2, &pl, few, sizeof few / sizeof few[0], nums,
-		     sizeof nums / sizeof nums[0]);
+	lua_settop(L, 3);	/* the message (3) stays referenced while options are read */
+	if (read_options(L, 2, kind, &t, few, sizeof few / sizeof few[0], &opts) < 0)
+		return push_fail(L, MAUTH_EINVAL, t.err);
 	box = lua_newuserdata(L, sizeof *box);
 	*box = NULL;
 	lua_pushvalue(L, UP_CHECK_MT);
 	lua_setmetatable(L, -2);
-	rc = new_check(box, kind, msg, &pl, err, sizeof err);
+	rc = new_check(box, kind, msg, opts, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
 	return 1;
@@ -765,9 +848,9 @@ static int l_run(lua_State *L)
 	long long deadline = deadline_arg(L, 4);
 	const mauth_value *v;
 	mauth_check **box;
-	param_list pl;
-	mauth_param few[32];
-	char nums[16][NUM_TEXT], err[256] = "";
+	opt_tree t;
+	mauth_value few[32], *opts;
+	char err[256] = "";
 	int rc, made, owns_slot = 0;
 
 	const mauth_message *msg = message_arg(L, 5);
@@ -777,8 +860,8 @@ static int l_run(lua_State *L)
 	r = lua_isnil(L, 3) ? NULL : resolver_box(L, 3);
 	lua_settop(L, 5);
 	/* Options first: reading them may raise, and must not strand the slot. */
-	read_options(L, 2, &pl, few, sizeof few / sizeof few[0], nums,
-		     sizeof nums / sizeof nums[0]);
+	if (read_options(L, 2, kind, &t, few, sizeof few / sizeof few[0], &opts) < 0)
+		return push_fail(L, MAUTH_EINVAL, t.err);
 	if (!slot->busy) {
 		slot->busy = owns_slot = 1;
 		box = &slot->check;
@@ -788,7 +871,7 @@ static int l_run(lua_State *L)
 		lua_pushvalue(L, UP_CHECK_MT);
 		lua_setmetatable(L, -2);
 	}
-	rc = new_check(box, kind, msg, &pl, err, sizeof err);
+	rc = new_check(box, kind, msg, opts, err, sizeof err);
 	made = rc >= 0;
 	if (made && r != NULL)
 		rc = mauth_check_run(*box, *r, deadline);
@@ -1593,6 +1676,7 @@ static const luaL_Reg functions[] = {
 	{ "run_many", l_run_many },
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },
+	{ "options", l_options },
 	{ "monotonic", l_monotonic },
 	{ "resolver", l_resolver_new },
 	{ "zone_resolver", l_zone_new },

@@ -1184,7 +1184,24 @@ static int spf_step(mauth_check *c, void *vst)
 	}
 }
 
+/* What spf_init reads (RFC 7208 §4.6.4 for the limits). */
+static const mauth_option spf_options[] = {
+	OPT_STR("ip", 1, NULL, "client_ip address addr"),
+	OPT_STR("sender", 0, "\"\": postmaster@helo (§2.4)",
+		"mail_from mailfrom envelope_from mfrom from"),
+	OPT_STR("helo", 0, NULL, "ehlo helo_name heloname"),
+	OPT_WORD("scope", "mfrom helo", "mfrom", "identity"),
+	OPT_STR("receiver", 0, "unknown", NULL),
+	OPT_STR("default_explanation", 0, NULL, "explanation exp"),
+	OPT_INT("now", 0, 0x7fffffffLL, "no %{t} time"),
+	OPT_INT("max_lookups", 1, 100, "10"),
+	OPT_INT("max_void_lookups", 0, 100, "2"),
+	OPT_INT("max_mx_names", 1, 100, "10"),
+	OPT_INT("max_ptr_names", 1, 100, "10"),
+	OPT_END
+};
+
 const check_vt mauth_spf_vt = {
-	"spf", sizeof(spf_state), spf_init, spf_step, NULL,
-	spf_finish
+	"spf", sizeof(spf_state), spf_init, spf_step, NULL, spf_finish,
+	spf_options
 };

@@ -165,11 +165,15 @@ function prepare.spf(opts, level)
          function(r) return spf_finish(r, opts) end
 end
 
+-- mailauth.spf runs per message, so its options go to C as they are (the
+-- core checks the names and values; internal.run_checked words errors as
+-- options.check does): no copy, no loop over them in Lua.
+local run_checked = internal.run_checked
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
-  local params = spf_params(opts, 2)
   local deadline = deadline_of(opts, "spf", 2)
-  return spf_finish(run("spf", resolver_of(opts), deadline, "spf", params), opts)
+  local defaults = opts.now == nil and { now = os.time() } or nil
+  return run_checked("spf", resolver_of(opts), deadline, "spf", opts, OPTS.spf, defaults)
 end
 
 --- mailauth.spf_received(result, { receiver = "mx.example.org" }) -> "Received-SPF: ..."

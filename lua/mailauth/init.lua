@@ -157,8 +157,27 @@ local function spf_params(opts, level)
   return params
 end
 
--- received_spf comes written from the C core (src/authres/authres_format.c).
-local function spf_finish(r) return r end
+-- received_spf: written on first read, by the C writer that a C host's
+-- results get it from (mauth_received_spf_format, which the binding has
+-- the core leave to it): most callers never read it, and writing it is a
+-- tenth of an evaluation.  Then kept in the table, which is a plain
+-- table from then on.
+local function received_reader(receiver)
+  local header_opts = { receiver = receiver }
+  return function(r, key)
+    if key ~= "received_spf" then return nil end
+    -- a plain table again first: the writer reads absent fields too
+    setmetatable(r, nil)
+    local text = core.header("received_spf", r, header_opts)
+    rawset(r, key, text)
+    return text
+  end
+end
+local RECEIVED = { __index = received_reader(nil) }
+local function spf_finish(r, opts)
+  local receiver = opts.receiver
+  return setmetatable(r, receiver == nil and RECEIVED or { __index = received_reader(receiver) })
+end
 
 function prepare.spf(opts, level)
   return { "spf", spf_params(opts, level + 1), nil, "spf" },
@@ -173,7 +192,8 @@ function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
   local deadline = deadline_of(opts, "spf", 2)
   local defaults = opts.now == nil and { now = os.time() } or nil
-  return run_checked("spf", resolver_of(opts), deadline, "spf", opts, OPTS.spf, defaults)
+  return spf_finish(run_checked("spf", resolver_of(opts), deadline, "spf", opts, OPTS.spf,
+                               defaults), opts)
 end
 
 --- mailauth.spf_received(result, { receiver = "mx.example.org" }) -> "Received-SPF: ..."

@@ -609,9 +609,17 @@ static int new_check(mauth_check **box, const char *kind,
 		     const mauth_message *msg, const mauth_value *opts,
 		     char *err, size_t errlen)
 {
+	int rc;
+
 	if (msg != NULL)
-		return mauth_check_new_message(box, kind, msg, opts, err, errlen);
-	return mauth_check_new(box, kind, opts, err, errlen);
+		rc = mauth_check_new_message(box, kind, msg, opts, err, errlen);
+	else
+		rc = mauth_check_new(box, kind, opts, err, errlen);
+	/* Received-SPF is written on first read (init.lua's spf_finish), with
+	 * the same writer: most callers never read it */
+	if (rc >= 0)
+		check_host_formats(*box);
+	return rc;
 }
 
 /* An optional table of defaults at idx: its index, or 0 (nil/none). */
@@ -1506,6 +1514,7 @@ static const char *const HEADER_FIELDS[] = {
 	"scope", NULL
 };
 #define HEADER_NODES_MAX (1u << 20)
+#define FEW_NODES 48
 
 typedef struct {
 	mauth_value *v;
@@ -1648,7 +1657,8 @@ static int l_header(lua_State *L)
 	static const char *const kinds[] = { "authres", "received_spf", NULL };
 	int kind = luaL_checkoption(L, 1, NULL, kinds), top;
 	header_nodes h = { NULL, 0, 0 };
-	const mauth_value **list;
+	mauth_value few_nodes[FEW_NODES];
+	const mauth_value **list, *few_list[2];
 	size_t i, n, nodes = 0;
 	char stackbuf[16384], err[200], *buf = stackbuf;
 	size_t cap = sizeof stackbuf;
@@ -1671,8 +1681,10 @@ static int l_header(lua_State *L)
 		if (nodes > HEADER_NODES_MAX)
 			return luaL_argerror(L, 2, "too many results");
 	}
-	h.v = lua_newuserdata(L, (nodes + n + 1) * sizeof *h.v);
-	list = lua_newuserdata(L, (n + 1) * sizeof *list);
+	/* one result (Received-SPF on first read) fits on the C stack */
+	h.v = nodes + n + 1 <= FEW_NODES ? few_nodes :
+	      lua_newuserdata(L, (nodes + n + 1) * sizeof *h.v);
+	list = n + 1 <= 2 ? few_list : lua_newuserdata(L, (n + 1) * sizeof *list);
 	top = lua_gettop(L);
 	for (i = 1; i <= n; i++) {
 		mauth_value *map = &h.v[h.n++];

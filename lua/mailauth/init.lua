@@ -131,7 +131,7 @@ end
 
 --- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
 --> { result, scope, domain, record, mechanism, explanation, problem, code, lookups,
---    void_lookups, sender, ip, helo, received_spf, method = "spf",
+--    void_lookups, sender, ip, helo, received_spf (written on first read), method = "spf",
 --    properties = { { ptype = "smtp", property = "mailfrom"|"helo", value } } }
 -- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
 -- default; an empty sender checks postmaster@helo, §2.4) or the HELO

@@ -214,6 +214,27 @@ describe("mailauth.spf_received (RFC 7208 §9.1)", function()
     assert.matches("^Received%-SPF: pass %(", r.received_spf)
   end)
 
+  -- received_spf is written on first read (init.lua's spf_finish); the
+  -- binding has the core leave it out, so without that reader the field
+  -- is nil here, and without the receiver kept per call it lacks
+  -- "receiver=".  Once read it is a plain field.
+  it("fills received_spf on first read, with the call's receiver", function()
+    local z = { ["example.com"] = { TXT = { "v=spf1 ip4:192.0.2.0/24 -all" } } }
+    local o = { ip = "192.0.2.1", sender = "myname@example.com", helo = "foo.example.com" }
+    local plain = spf(o, z)
+    o.receiver, o.resolver = "mybox.example.org", nil
+    local named = spf(o, z)
+    assert.are.equal(mailauth.spf_received(plain), plain.received_spf)
+    assert.are.equal(mailauth.spf_received(named, { receiver = "mybox.example.org" }),
+                     named.received_spf)
+    assert.matches("; receiver=mybox.example.org;", named.received_spf, 1, true)
+    assert.is_nil(getmetatable(named))
+    assert.are.equal(named.received_spf, rawget(named, "received_spf"))
+    -- the C core still writes it for a C host (mauth_received_spf_format)
+    assert.is_nil(rawget(core.run("spf", { ip = "192.0.2.1", sender = "a@example.com", now = NOW },
+                                  core.zone_resolver({})), "received_spf"))
+  end)
+
   -- pyspf's own tests carry expected headers; RFC 7208 leaves the comment
   -- text free, so the result word and the key=value pairs are compared.
   local extra = helpers.skip_without_testdata("spf/pyspf-extra/test.yml")

@@ -131,7 +131,7 @@ end
 
 --- mailauth.spf{ ip =, sender =, helo =, resolver =, ... }
 --> { result, scope, domain, record, mechanism, explanation, problem, code, lookups,
---    void_lookups, sender, ip, helo, received_spf, method = "spf",
+--    void_lookups, sender, ip, helo, received_spf (written on first read), method = "spf",
 --    properties = { { ptype = "smtp", property = "mailfrom"|"helo", value } } }
 -- RFC 7208 check_host() for the MAIL FROM identity (scope "mfrom", the
 -- default; an empty sender checks postmaster@helo, §2.4) or the HELO
@@ -157,19 +157,43 @@ local function spf_params(opts, level)
   return params
 end
 
--- received_spf comes written from the C core (src/authres/authres_format.c).
-local function spf_finish(r) return r end
+-- received_spf: written on first read, by the C writer that a C host's
+-- results get it from (mauth_received_spf_format, which the binding has
+-- the core leave to it): most callers never read it, and writing it is a
+-- tenth of an evaluation.  Then kept in the table, which is a plain
+-- table from then on.
+local function received_reader(receiver)
+  local header_opts = { receiver = receiver }
+  return function(r, key)
+    if key ~= "received_spf" then return nil end
+    -- a plain table again first: the writer reads absent fields too
+    setmetatable(r, nil)
+    local text = core.header("received_spf", r, header_opts)
+    rawset(r, key, text)
+    return text
+  end
+end
+local RECEIVED = { __index = received_reader(nil) }
+local function spf_finish(r, opts)
+  local receiver = opts.receiver
+  return setmetatable(r, receiver == nil and RECEIVED or { __index = received_reader(receiver) })
+end
 
 function prepare.spf(opts, level)
   return { "spf", spf_params(opts, level + 1), nil, "spf" },
          function(r) return spf_finish(r, opts) end
 end
 
+-- mailauth.spf runs per message, so its options go to C as they are (the
+-- core checks the names and values; internal.run_checked words errors as
+-- options.check does): no copy, no loop over them in Lua.
+local run_checked = internal.run_checked
 function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
-  local params = spf_params(opts, 2)
   local deadline = deadline_of(opts, "spf", 2)
-  return spf_finish(run("spf", resolver_of(opts), deadline, "spf", params), opts)
+  local defaults = opts.now == nil and { now = os.time() } or nil
+  return spf_finish(run_checked("spf", resolver_of(opts), deadline, "spf", opts, OPTS.spf,
+                               defaults), opts)
 end
 
 --- mailauth.spf_received(result, { receiver = "mx.example.org" }) -> "Received-SPF: ..."

@@ -102,7 +102,13 @@ local function asker(resolver, level)
 end
 
 -- level: as error() counts it from the function that calls check_error.
-local function check_error(fname, params, err, level)
+-- decl: given when params went to C unchecked (mailauth.spf): an option
+-- error of the core is then first checked again in Lua, whose message
+-- also suggests the names only Lua reads (resolver, time_budget).
+local function check_error(fname, params, err, level, decl)
+  if decl and err:find("^option") then
+    require("mailauth.options").check(fname, params, decl, level + 1)
+  end
   -- an option error names the option; other misuse the address it is about
   local ip = params.ip and not err:find("^option") and
              (" ('%s')"):format(tostring(params.ip):sub(1, 64)) or ""
@@ -189,6 +195,23 @@ end
 -- read one; jobs: { { kind, params [, message [, fname]] }, ... }.
 -- Misuse (bad options) raises naming fname, at the caller of the public
 -- function that called run.
+--- run_checked(fname, resolver, deadline, kind, opts, decl, defaults) -> result
+-- One check on the caller's own options table, read by C as it is (the
+-- Lua-only names left out there) with defaults where opts has none: no
+-- copy in Lua.  The core rejects unknown names; decl then words the error
+-- as options.check does.
+function M.run_checked(fname, resolver, deadline, kind, opts, decl, defaults)
+  if deadline == nil and resolver ~= nil then deadline = M.deadline() end
+  if resolver == nil or is_c_resolver(resolver) then
+    local result, err = core.run(kind, opts, resolver, deadline, nil, defaults)
+    if result == nil then check_error(fname, opts, err, 3, decl) end
+    return result
+  end
+  local check, err = core.check(kind, opts, nil, defaults)
+  if not check then check_error(fname, opts, err, 3, decl) end
+  return lua_loop(check, asker(resolver, 2), deadline)
+end
+
 function M.run(fname, resolver, deadline, kind, params, message)
   -- a loop over a resolver is always bounded: 20 s when the caller gave none
   if deadline == nil and resolver ~= nil then deadline = M.deadline() end

@@ -43,6 +43,7 @@ struct mauth_check {
 	char *expired;		/* the first question cut by the time budget */
 	const mauth_message *message;	/* during init only: the parsed message */
 	int message_read;	/* init asked for it (check_message) */
+	int host_formats;	/* check_host_formats: leave out header text */
 	/* first storage of the two batches: most checks ask a few at a time */
 	mauth_question q0[2][BATCH_INLINE];
 	mauth_answer *a0[2][BATCH_INLINE];
@@ -252,6 +253,16 @@ const mauth_answer *check_got(const mauth_check *c, unsigned id)
 arena *check_arena(mauth_check *c)
 {
 	return &c->mem;
+}
+
+void check_host_formats(mauth_check *c)
+{
+	c->host_formats = 1;
+}
+
+int check_leaves_formatting(const mauth_check *c)
+{
+	return c->host_formats;
 }
 
 mauth_value *check_result(mauth_check *c)

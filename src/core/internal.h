@@ -129,6 +129,14 @@ unsigned check_ask(mauth_check *c, int type, const char *name);
 const mauth_answer *check_got(const mauth_check *c, unsigned id);
 /* The arena that lives as long as the check (results, copies of params). */
 arena *check_arena(mauth_check *c);
+/*
+ * For the Lua binding: the host writes the header text a result may carry
+ * (SPF's received_spf) itself, on first read, with the same writer
+ * (mauth_received_spf_format), so finish() leaves it out; a C host never
+ * calls this and always gets the text.  Before the check finishes.
+ */
+void check_host_formats(mauth_check *c);
+int check_leaves_formatting(const mauth_check *c);
 /* Starts the result map and marks the check done. */
 mauth_value *check_result(mauth_check *c);
 /*

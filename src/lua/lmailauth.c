@@ -418,15 +418,47 @@ static int opt_value(lua_State *L, opt_tree *t, mauth_value *v, int depth)
 }
 
 /*
- * The options table at idx as a MAP tree in *root, starting in the
- * caller's nodes (few).  Pushes the anchor slot (nil until blocks need
- * keeping) on top of the stack: the caller must not pop it before using
- * the tree.  -1 with t->err when a value cannot be an option.
+ * Options only the Lua layer reads (lua/mailauth/options.lua's M.LUA that
+ * the per-message functions take): no check kind declares them, so they
+ * are left out here, and mailauth.spf hands its options table over as it
+ * is instead of copying it without them.
  */
-static int read_options(lua_State *L, int idx, const char *kind, opt_tree *t,
-			mauth_value *few, size_t nfew, mauth_value **root)
+static int lua_only(const char *key, size_t len)
+{
+	return (len == 8 && memcmp(key, "resolver", 8) == 0) ||
+	       (len == 11 && memcmp(key, "time_budget", 11) == 0);
+}
+
+/* One member of an options table (key at -2, value at -1) into *tail. */
+static int opt_member(lua_State *L, opt_tree *t, mauth_value ***tail)
+{
+	mauth_value *m = opt_node(L, t);
+
+	if (m == NULL)
+		return luaL_error(L, "too many options");
+	m->key = t->top = lua_tostring(L, -2);
+	if (opt_value(L, t, m, 1) < 0)
+		return -1;
+	**tail = m;
+	*tail = &m->next;
+	return 0;
+}
+
+/*
+ * The options table at idx as a MAP tree in *root, starting in the
+ * caller's nodes (few); then the members of the table at defaults (0 for
+ * none) that idx does not have (mailauth.spf's now = os.time()).  Pushes
+ * the anchor slot (nil until blocks need keeping) on top of the stack: the
+ * caller must not pop it before using the tree.  -1 with t->err when a
+ * value cannot be an option.
+ */
+static int read_options(lua_State *L, int idx, int defaults, const char *kind,
+			opt_tree *t, mauth_value *few, size_t nfew,
+			mauth_value **root)
 {
 	mauth_value **tail;
+	const char *key;
+	size_t len;
 
 	lua_pushnil(L);		/* the anchor table, made when needed */
 	t->anchor = lua_gettop(L);
@@ -441,21 +473,30 @@ static int read_options(lua_State *L, int idx, const char *kind, opt_tree *t,
 	tail = &(*root)->child;
 	lua_pushnil(L);
 	while (lua_next(L, idx) != 0) {
-		mauth_value *m = opt_node(L, t);
-
-		if (m == NULL)
-			return luaL_error(L, "too many options");
 		if (lua_type(L, -2) != LUA_TSTRING) {
 			lua_pop(L, 2);
 			snprintf(t->err, sizeof t->err, "options must be a map of names");
 			return -1;
 		}
-		m->key = t->top = lua_tostring(L, -2);
-		if (opt_value(L, t, m, 1) < 0)
+		key = lua_tolstring(L, -2, &len);
+		if (!lua_only(key, len) && opt_member(L, t, &tail) < 0)
 			return -1;
 		lua_pop(L, 1);
-		*tail = m;
-		tail = &m->next;
+	}
+	if (defaults == 0)
+		return 0;
+	lua_pushnil(L);
+	while (lua_next(L, defaults) != 0) {
+		lua_pushvalue(L, -2);
+		lua_rawget(L, idx);
+		if (lua_isnil(L, -1) && lua_type(L, -3) == LUA_TSTRING) {
+			lua_pop(L, 1);
+			if (opt_member(L, t, &tail) < 0)
+				return -1;
+		} else {
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
 	}
 	return 0;
 }
@@ -568,12 +609,33 @@ static int new_check(mauth_check **box, const char *kind,
 		     const mauth_message *msg, const mauth_value *opts,
 		     char *err, size_t errlen)
 {
+	int rc;
+
 	if (msg != NULL)
-		return mauth_check_new_message(box, kind, msg, opts, err, errlen);
-	return mauth_check_new(box, kind, opts, err, errlen);
+		rc = mauth_check_new_message(box, kind, msg, opts, err, errlen);
+	else
+		rc = mauth_check_new(box, kind, opts, err, errlen);
+	/* Received-SPF is written on first read (init.lua's spf_finish), with
+	 * the same writer: most callers never read it */
+	if (rc >= 0)
+		check_host_formats(*box);
+	return rc;
 }
 
-/* core.check(kind, options [, message]) -> check | nil, reason */
+/* An optional table of defaults at idx: its index, or 0 (nil/none). */
+static int defaults_arg(lua_State *L, int idx)
+{
+	if (lua_isnoneornil(L, idx))
+		return 0;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	return idx;
+}
+
+/*
+ * core.check(kind, options [, message [, defaults]]) -> check | nil, reason
+ * defaults: options used where options has none (both are read as they
+ * are; resolver and time_budget are left out, see lua_only).
+ */
 static int l_check_new(lua_State *L)
 {
 	const char *kind = luaL_checkstring(L, 1);
@@ -586,8 +648,9 @@ static int l_check_new(lua_State *L)
 	const mauth_message *msg = message_arg(L, 3);
 
 	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_settop(L, 3);	/* the message (3) stays referenced while options are read */
-	if (read_options(L, 2, kind, &t, few, sizeof few / sizeof few[0], &opts) < 0)
+	lua_settop(L, 4);	/* the message (3) stays referenced while options are read */
+	if (read_options(L, 2, defaults_arg(L, 4), kind, &t, few,
+			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
 	box = lua_newuserdata(L, sizeof *box);
 	*box = NULL;
@@ -836,7 +899,8 @@ typedef struct {
 } run_slot;
 
 /*
- * core.run(kind, options, resolver [, deadline]) -> result | nil, reason
+ * core.run(kind, options, resolver [, deadline [, message [, defaults]]])
+ *   -> result | nil, reason  (defaults: as core.check's)
  * A check made, run with a C resolver and freed in one call: in the common
  * case no check object for the GC.
  */
@@ -858,9 +922,10 @@ static int l_run(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	/* nil: a job that asks no DNS (dkim_sign, message_info, ...) */
 	r = lua_isnil(L, 3) ? NULL : resolver_box(L, 3);
-	lua_settop(L, 5);
+	lua_settop(L, 6);
 	/* Options first: reading them may raise, and must not strand the slot. */
-	if (read_options(L, 2, kind, &t, few, sizeof few / sizeof few[0], &opts) < 0)
+	if (read_options(L, 2, defaults_arg(L, 6), kind, &t, few,
+			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
 	if (!slot->busy) {
 		slot->busy = owns_slot = 1;
@@ -1449,6 +1514,7 @@ static const char *const HEADER_FIELDS[] = {
 	"scope", NULL
 };
 #define HEADER_NODES_MAX (1u << 20)
+#define FEW_NODES 48
 
 typedef struct {
 	mauth_value *v;
@@ -1591,7 +1657,8 @@ static int l_header(lua_State *L)
 	static const char *const kinds[] = { "authres", "received_spf", NULL };
 	int kind = luaL_checkoption(L, 1, NULL, kinds), top;
 	header_nodes h = { NULL, 0, 0 };
-	const mauth_value **list;
+	mauth_value few_nodes[FEW_NODES];
+	const mauth_value **list, *few_list[2];
 	size_t i, n, nodes = 0;
 	char stackbuf[16384], err[200], *buf = stackbuf;
 	size_t cap = sizeof stackbuf;
@@ -1614,8 +1681,10 @@ static int l_header(lua_State *L)
 		if (nodes > HEADER_NODES_MAX)
 			return luaL_argerror(L, 2, "too many results");
 	}
-	h.v = lua_newuserdata(L, (nodes + n + 1) * sizeof *h.v);
-	list = lua_newuserdata(L, (n + 1) * sizeof *list);
+	/* one result (Received-SPF on first read) fits on the C stack */
+	h.v = nodes + n + 1 <= FEW_NODES ? few_nodes :
+	      lua_newuserdata(L, (nodes + n + 1) * sizeof *h.v);
+	list = n + 1 <= 2 ? few_list : lua_newuserdata(L, (n + 1) * sizeof *list);
 	top = lua_gettop(L);
 	for (i = 1; i <= n; i++) {
 		mauth_value *map = &h.v[h.n++];

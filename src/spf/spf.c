@@ -1118,7 +1118,8 @@ static int start(mauth_check *c, spf_state *st)
  * RFC 8601 §2.7.2: SPF's property is the identity checked, smtp.mailfrom
  * (postmaster@HELO for an empty MAIL FROM, RFC 7208 §2.4) or smtp.helo;
  * and the RFC 7208 §9.1 Received-SPF field, written here once so that
- * reading it costs nothing.
+ * reading it costs nothing (unless the host writes it on first read: the
+ * Lua binding, see check_host_formats).
  */
 static void spf_finish(mauth_check *c, void *vst, mauth_value *r)
 {
@@ -1129,7 +1130,8 @@ static void spf_finish(mauth_check *c, void *vst, mauth_value *r)
 	if (st->identity != NULL)
 		authres_prop(a, props, "smtp", st->scope_helo ? "helo" : "mailfrom",
 			     st->identity, strlen(st->identity));
-	authres_received_spf(a, r, st->receiver_given ? st->receiver : NULL);
+	if (!check_leaves_formatting(c))
+		authres_received_spf(a, r, st->receiver_given ? st->receiver : NULL);
 }
 
 static int spf_step(mauth_check *c, void *vst)

@@ -960,9 +960,11 @@ static size_t batch_slot(mauth_question *uq, size_t *n, const mauth_question *q)
 #define ROUND_MAX 1024		/* questions of one round */
 
 /*
- * core.run_many({ check, ... }, resolver [, deadline]) -> { result, ... }
+ * core.run_many({ check, ... }, resolver [, deadline [, keep]]) -> { result, ... }
  * Runs the checks (from core.check) to their end over a C resolver and
- * closes them.
+ * closes them; keep = true leaves them open, so that core.header can
+ * write from their C results without reading the tables back (the caller
+ * closes them, or their finalizers do).
  */
 static int l_run_many(lua_State *L)
 {
@@ -974,6 +976,8 @@ static int l_run_many(lua_State *L)
 	const mauth_answer *fewa[ROUND_FEW], **av = fewa;
 	size_t i, n, np, nu, cap = ROUND_FEW;
 	int open, rc;
+
+	int keep = lua_toboolean(L, 4);
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	r = *resolver_box(L, 2);
@@ -1034,7 +1038,7 @@ static int l_run_many(lua_State *L)
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	/* closed by their boxes' finalizers, or here at once */
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !keep; i++) {
 		lua_rawgeti(L, 1, (lua_Integer)i + 1);
 		mauth_check_free(*(mauth_check **)lua_touserdata(L, -1));
 		*(mauth_check **)lua_touserdata(L, -1) = NULL;
@@ -1538,11 +1542,29 @@ static void header_result(lua_State *L, header_nodes *h, int idx,
 	lua_pop(L, 1);
 }
 
+/*
+ * The C result of the check object at idx (run to its end, kept open by
+ * core.run_many's keep), or NULL when idx holds no such object.
+ */
+static const mauth_value *header_check(lua_State *L, int idx)
+{
+	mauth_check **box;
+
+	if (lua_type(L, idx) != LUA_TUSERDATA)
+		return NULL;
+	box = udata(L, idx, UP_CHECK_MT, CHECK_MT);
+	if (*box == NULL)
+		luaL_error(L, "mailauth: check is closed");
+	return mauth_check_result(*box);
+}
+
 /* Nodes a result table needs at most (its fields and its properties). */
 static size_t header_count(lua_State *L, int idx)
 {
 	size_t n = 2 + sizeof HEADER_FIELDS / sizeof HEADER_FIELDS[0];
 
+	if (lua_type(L, idx) != LUA_TTABLE)
+		return 0;
 	lua_getfield(L, idx, "properties");
 	if (lua_type(L, -1) == LUA_TTABLE)
 		n += 4 * lua_rawlen(L, -1);
@@ -1584,7 +1606,9 @@ static long header_write(lua_State *L, int kind, const mauth_value **list,
  *   instance =, fold =, max_per_method =, max_bytes = }) -> text | nil, why
  * core.header("received_spf", spf_result, { receiver = }) -> text
  * The one C writer of both fields (src/authres/authres_format.c) over the
- * result tables, read as mailauth.h's result trees.
+ * result tables, read as mailauth.h's result trees.  A result may also be
+ * a check object kept open by core.run_many: its C result is written as
+ * it is, nothing converted (mailauth.check's fast path).
  */
 static int l_header(lua_State *L)
 {
@@ -1608,8 +1632,7 @@ static int l_header(lua_State *L)
 			lua_rawgeti(L, 2, (lua_Integer)i);
 		else
 			lua_pushvalue(L, 2);
-		if (lua_type(L, -1) == LUA_TTABLE)
-			nodes += header_count(L, lua_gettop(L));
+		nodes += header_count(L, lua_gettop(L));
 		lua_pop(L, 1);
 		if (nodes > HEADER_NODES_MAX)
 			return luaL_argerror(L, 2, "too many results");
@@ -1619,6 +1642,7 @@ static int l_header(lua_State *L)
 	top = lua_gettop(L);
 	for (i = 1; i <= n; i++) {
 		mauth_value *map = &h.v[h.n++];
+		const mauth_value *cv;
 
 		memset(map, 0, sizeof *map);
 		map->kind = MAUTH_V_MAP;
@@ -1629,6 +1653,8 @@ static int l_header(lua_State *L)
 			lua_pushvalue(L, 2);
 		if (lua_type(L, -1) == LUA_TTABLE)
 			header_result(L, &h, top + 1, map);
+		else if ((cv = header_check(L, top + 1)) != NULL)
+			list[i - 1] = cv;
 		lua_settop(L, top);
 	}
 	for (;;) {

@@ -177,7 +177,14 @@ function M.check(api, message, opts)
                   resolver = resolver, org_domain = opts.org_domain,
                   psl_file = opts.psl_file, pct_roll = opts.pct_roll,
                   shared_domains = opts.shared_domains }
-  if info.author_problem or #info.from_domains <= 1 then
+  if (info.author_problem or #info.from_domains <= 1) and internal.is_c_resolver(resolver) then
+    -- the C loop: DMARC fed the kept checks' C results as they are
+    local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
+                pct_roll = opts.pct_roll or math.random(0, 99),
+                shared_domains = opts.shared_domains }
+    report.dmarc = core.run_dmarc(p, resolver, deadline, checks[slot.info],
+                                  slot.spf and checks[slot.spf] or false, checks[slot.dkim])
+  elseif info.author_problem or #info.from_domains <= 1 then
     -- permerror with the author's problem, or the one domain
     dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem
     dopts.author_code = info.author_code

@@ -1047,6 +1047,114 @@ static int l_run_many(lua_State *L)
 	return 1;
 }
 
+/* A borrowed copy of the member key of map (another check's result) as
+ * the option name (NULL when map has none), appended after *tail. */
+static void dmarc_borrow(mauth_value ***tail, mauth_value *slot,
+			 const mauth_value *map, const char *key,
+			 const char *name)
+{
+	const mauth_value *v = map != NULL ? mauth_value_get(map, key) : NULL;
+
+	if (v == NULL)
+		return;
+	*slot = *v;
+	slot->key = name;
+	slot->next = NULL;
+	**tail = slot;
+	*tail = &slot->next;
+}
+
+/* The C result of the open check at idx (kept by core.run_many), or NULL
+ * for nil/false there. */
+static const mauth_value *kept_result(lua_State *L, int idx)
+{
+	mauth_check **box;
+
+	if (!lua_toboolean(L, idx))
+		return NULL;
+	box = udata(L, idx, UP_CHECK_MT, CHECK_MT);
+	if (*box == NULL)
+		luaL_error(L, "mailauth: check is closed");
+	return mauth_check_result(*box);
+}
+
+/*
+ * core.run_dmarc(options, resolver, deadline, info, spf, dkim) -> result
+ * DMARC for mailauth.check from the C results of the checks core.run_many
+ * kept open (info: message_info, spf: MAIL FROM's, false when none; dkim:
+ * dkim_verify), handed over as they are (RFC 7489 §4.1: the From domains
+ * with the author's problem, MAIL FROM's result and domain, every DKIM
+ * signature): nothing goes through a Lua table.  options: the rest of
+ * dmarc's options (org_domain, psl_file, pct_roll, shared_domains).
+ */
+static int l_run_dmarc(lua_State *L)
+{
+	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
+	mauth_resolver *r;
+	long long deadline = deadline_arg(L, 3);
+	const mauth_value *info, *spf, *dkim, *v;
+	mauth_value few[32], *opts, **tail, extra[8], *spfmap = &extra[0];
+	mauth_value **stail = &spfmap->child;
+	mauth_check **box;
+	opt_tree t;
+	char err[256] = "";
+	int rc, made, owns_slot = 0;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	r = *resolver_box(L, 2);
+	info = kept_result(L, 4);
+	spf = kept_result(L, 5);
+	dkim = kept_result(L, 6);
+	lua_settop(L, 6);
+	if (read_options(L, 1, "dmarc", &t, few, sizeof few / sizeof few[0], &opts) < 0)
+		return push_fail(L, MAUTH_EINVAL, t.err);
+	for (tail = &opts->child; *tail != NULL; tail = &(*tail)->next)
+		;
+	dmarc_borrow(&tail, &extra[1], info, "from_domains", "from_domains");
+	dmarc_borrow(&tail, &extra[2], info, "author_problem", "author_problem");
+	dmarc_borrow(&tail, &extra[3], info, "author_code", "author_code");
+	dmarc_borrow(&tail, &extra[4], dkim, "signatures", "dkim");
+	if (spf != NULL) {
+		memset(spfmap, 0, sizeof *spfmap);
+		spfmap->kind = MAUTH_V_MAP;
+		spfmap->key = "spf";
+		dmarc_borrow(&stail, &extra[5], spf, "result", "result");
+		dmarc_borrow(&stail, &extra[6], spf, "domain", "domain");
+		*tail = spfmap;
+	}
+	if (!slot->busy) {
+		slot->busy = owns_slot = 1;
+		box = &slot->check;
+	} else {
+		box = lua_newuserdata(L, sizeof *box);
+		*box = NULL;
+		lua_pushvalue(L, UP_CHECK_MT);
+		lua_setmetatable(L, -2);
+	}
+	rc = mauth_check_new(box, "dmarc", opts, err, sizeof err);
+	made = rc >= 0;
+	if (made)
+		rc = mauth_check_run(*box, r, deadline);
+	if (rc == MAUTH_DONE) {
+		v = mauth_check_result(*box);
+		if (v == NULL)
+			lua_pushnil(L);
+		else
+			push_value(L, v);
+	}
+	mauth_check_free(*box);
+	*box = NULL;
+	if (owns_slot)
+		slot->busy = 0;
+	if (!made)
+		return push_fail(L, rc, err);
+	if (rc == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	if (rc != MAUTH_DONE)
+		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
+	return 1;
+}
+
 /* ---- parsed messages ---- */
 
 /* core.message(text) -> message: read once, for several checks */
@@ -1700,6 +1808,7 @@ static const luaL_Reg functions[] = {
 	{ "check", l_check_new },
 	{ "run", l_run },
 	{ "run_many", l_run_many },
+	{ "run_dmarc", l_run_dmarc },
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },
 	{ "options", l_options },

@@ -89,6 +89,26 @@ local function dmarc_each(domains, dopts, deadline)
   return out
 end
 
+-- The Authentication-Results field (RFC 8601 §2.7's order: iprev, SPF for
+-- MAIL FROM then HELO, DKIM, DMARC, ARC), written by the C writer from the
+-- checks' own C results (kept open by the run): no report table is read
+-- back.  DMARC's result is a table (it may be dmarc_each's).  The same
+-- text as mailauth.authres.format(report, authserv_id) (run_path_spec).
+local ORDER_BEFORE, ORDER_AFTER = { "iprev", "spf", "spf_helo", "dkim" }, { "arc" }
+local function header(checks, results, slot, dmarc, authserv_id)
+  local list, n = {}, 0
+  local function add_check(name)
+    local i = slot[name]
+    if i and results[i] then n = n + 1; list[n] = checks[i] end
+  end
+  for k = 1, #ORDER_BEFORE do add_check(ORDER_BEFORE[k]) end
+  if type(dmarc) == "table" and dmarc.result then n = n + 1; list[n] = dmarc end
+  for k = 1, #ORDER_AFTER do add_check(ORDER_AFTER[k]) end
+  local text, err = core.header("authres", list, { authserv_id = authserv_id })
+  if not text then error("mailauth.check: " .. err, 3) end
+  return text
+end
+
 -- A HELO name worth an SPF check: a domain, not an address literal.
 local function helo_domain(helo)
   return helo and helo:find("%.") and not helo:find("^%[") and not helo:find("^[%d.]+$")
@@ -129,8 +149,13 @@ function M.check(api, message, opts)
   add("arc", prepare.arc_verify(parsed, { now = now }))
   add("info", prepare.message_info(parsed))
 
-  local results = internal.run("check", resolver, deadline, jobs)
-  for i, name in ipairs(names) do report[name] = (finishers[i](results[i])) end
+  -- the checks stay open: the header is written from their C results
+  local results, checks = internal.run("check", resolver, deadline, jobs, true)
+  local slot = {}
+  for i = 1, #names do
+    local name = names[i]
+    report[name], slot[name] = (finishers[i](results[i])), i
+  end
 
   -- The author, read by the strict From reader (src/core/author.c).  An
   -- author_problem means it cannot be read exactly: nothing may rest on it.
@@ -152,7 +177,14 @@ function M.check(api, message, opts)
                   resolver = resolver, org_domain = opts.org_domain,
                   psl_file = opts.psl_file, pct_roll = opts.pct_roll,
                   shared_domains = opts.shared_domains }
-  if info.author_problem or #info.from_domains <= 1 then
+  if (info.author_problem or #info.from_domains <= 1) and internal.is_c_resolver(resolver) then
+    -- the C loop: DMARC fed the kept checks' C results as they are
+    local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
+                pct_roll = opts.pct_roll or math.random(0, 99),
+                shared_domains = opts.shared_domains }
+    report.dmarc = core.run_dmarc(p, resolver, deadline, checks[slot.info],
+                                  slot.spf and checks[slot.spf] or false, checks[slot.dkim])
+  elseif info.author_problem or #info.from_domains <= 1 then
     -- permerror with the author's problem, or the one domain
     dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem
     dopts.author_code = info.author_code
@@ -161,7 +193,8 @@ function M.check(api, message, opts)
     report.dmarc = dmarc_each(info.from_domains, dopts, deadline)
   end
   if info.problem then report.message_problem, report.message_code = info.problem, info.code end
-  report.authentication_results = api.authres.format(report, authserv_id)
+  report.authentication_results = header(checks, results, slot, report.dmarc, authserv_id)
+  for i = 1, #checks do checks[i]:close() end
   return report
 end
 

@@ -142,7 +142,7 @@ end
 -- The Lua loop for several jobs: they step together, and the questions
 -- all of them have open are asked as one batch (once each, when two
 -- checks ask the same thing).
-local function lua_loop_many(checks, ask, deadline)
+local function lua_loop_many(checks, ask, deadline, keep)
   local n, results, done, open = #checks, {}, {}, #checks
   while open > 0 do
     local names, types, index = {}, {}, {}
@@ -168,7 +168,7 @@ local function lua_loop_many(checks, ask, deadline)
           end
         else
           results[i] = check:result()
-          check:close()
+          if not keep then check:close() end
           done[i], open = true, open - 1
         end
       end
@@ -189,10 +189,12 @@ local function lua_loop_many(checks, ask, deadline)
 end
 
 --- run(fname, resolver, deadline, kind, params [, message]) -> result
---- run(fname, resolver, deadline, jobs) -> { result, ... }
+--- run(fname, resolver, deadline, jobs [, keep]) -> { result, ... }, checks
 -- The dispatcher (see the top of this file).  fname names the public
 -- function in errors; message: a core.message handle for the kinds that
 -- read one; jobs: { { kind, params [, message [, fname]] }, ... }.
+-- keep: the checks stay open after their run (the second value), so
+-- core.header can write from their C results; the caller closes them.
 -- Misuse (bad options) raises naming fname, at the caller of the public
 -- function that called run.
 --- run_checked(fname, resolver, deadline, kind, opts, decl, defaults) -> result
@@ -213,6 +215,7 @@ function M.run_checked(fname, resolver, deadline, kind, opts, decl, defaults)
 end
 
 function M.run(fname, resolver, deadline, kind, params, message)
+  -- the job form's keep is the fifth argument
   -- a loop over a resolver is always bounded: 20 s when the caller gave none
   if deadline == nil and resolver ~= nil then deadline = M.deadline() end
   if type(kind) == "table" then
@@ -221,8 +224,11 @@ function M.run(fname, resolver, deadline, kind, params, message)
       local job = jobs[i]
       checks[i] = new_check(job[4] or fname, job[1], job[2], job[3], 3)
     end
-    if is_c_resolver(resolver) then return core.run_many(checks, resolver, deadline) end
-    return lua_loop_many(checks, asker(resolver, 2), deadline)
+    local keep = params
+    if is_c_resolver(resolver) then
+      return core.run_many(checks, resolver, deadline, keep), checks
+    end
+    return lua_loop_many(checks, asker(resolver, 2), deadline, keep), checks
   end
   if resolver == nil or is_c_resolver(resolver) then
     local result, err = core.run(kind, params, resolver, deadline, message)

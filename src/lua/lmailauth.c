@@ -1025,9 +1025,11 @@ static size_t batch_slot(mauth_question *uq, size_t *n, const mauth_question *q)
 #define ROUND_MAX 1024		/* questions of one round */
 
 /*
- * core.run_many({ check, ... }, resolver [, deadline]) -> { result, ... }
+ * core.run_many({ check, ... }, resolver [, deadline [, keep]]) -> { result, ... }
  * Runs the checks (from core.check) to their end over a C resolver and
- * closes them.
+ * closes them; keep = true leaves them open, so that core.header can
+ * write from their C results without reading the tables back (the caller
+ * closes them, or their finalizers do).
  */
 static int l_run_many(lua_State *L)
 {
@@ -1039,6 +1041,8 @@ static int l_run_many(lua_State *L)
 	const mauth_answer *fewa[ROUND_FEW], **av = fewa;
 	size_t i, n, np, nu, cap = ROUND_FEW;
 	int open, rc;
+
+	int keep = lua_toboolean(L, 4);
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	r = *resolver_box(L, 2);
@@ -1099,12 +1103,120 @@ static int l_run_many(lua_State *L)
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	/* closed by their boxes' finalizers, or here at once */
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !keep; i++) {
 		lua_rawgeti(L, 1, (lua_Integer)i + 1);
 		mauth_check_free(*(mauth_check **)lua_touserdata(L, -1));
 		*(mauth_check **)lua_touserdata(L, -1) = NULL;
 		lua_pop(L, 1);
 	}
+	return 1;
+}
+
+/* A borrowed copy of the member key of map (another check's result) as
+ * the option name (NULL when map has none), appended after *tail. */
+static void dmarc_borrow(mauth_value ***tail, mauth_value *slot,
+			 const mauth_value *map, const char *key,
+			 const char *name)
+{
+	const mauth_value *v = map != NULL ? mauth_value_get(map, key) : NULL;
+
+	if (v == NULL)
+		return;
+	*slot = *v;
+	slot->key = name;
+	slot->next = NULL;
+	**tail = slot;
+	*tail = &slot->next;
+}
+
+/* The C result of the open check at idx (kept by core.run_many), or NULL
+ * for nil/false there. */
+static const mauth_value *kept_result(lua_State *L, int idx)
+{
+	mauth_check **box;
+
+	if (!lua_toboolean(L, idx))
+		return NULL;
+	box = udata(L, idx, UP_CHECK_MT, CHECK_MT);
+	if (*box == NULL)
+		luaL_error(L, "mailauth: check is closed");
+	return mauth_check_result(*box);
+}
+
+/*
+ * core.run_dmarc(options, resolver, deadline, info, spf, dkim) -> result
+ * DMARC for mailauth.check from the C results of the checks core.run_many
+ * kept open (info: message_info, spf: MAIL FROM's, false when none; dkim:
+ * dkim_verify), handed over as they are (RFC 7489 §4.1: the From domains
+ * with the author's problem, MAIL FROM's result and domain, every DKIM
+ * signature): nothing goes through a Lua table.  options: the rest of
+ * dmarc's options (org_domain, psl_file, pct_roll, shared_domains).
+ */
+static int l_run_dmarc(lua_State *L)
+{
+	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
+	mauth_resolver *r;
+	long long deadline = deadline_arg(L, 3);
+	const mauth_value *info, *spf, *dkim, *v;
+	mauth_value few[32], *opts, **tail, extra[8], *spfmap = &extra[0];
+	mauth_value **stail = &spfmap->child;
+	mauth_check **box;
+	opt_tree t;
+	char err[256] = "";
+	int rc, made, owns_slot = 0;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	r = *resolver_box(L, 2);
+	info = kept_result(L, 4);
+	spf = kept_result(L, 5);
+	dkim = kept_result(L, 6);
+	lua_settop(L, 6);
+	if (read_options(L, 1, "dmarc", &t, few, sizeof few / sizeof few[0], &opts) < 0)
+		return push_fail(L, MAUTH_EINVAL, t.err);
+	for (tail = &opts->child; *tail != NULL; tail = &(*tail)->next)
+		;
+	dmarc_borrow(&tail, &extra[1], info, "from_domains", "from_domains");
+	dmarc_borrow(&tail, &extra[2], info, "author_problem", "author_problem");
+	dmarc_borrow(&tail, &extra[3], info, "author_code", "author_code");
+	dmarc_borrow(&tail, &extra[4], dkim, "signatures", "dkim");
+	if (spf != NULL) {
+		memset(spfmap, 0, sizeof *spfmap);
+		spfmap->kind = MAUTH_V_MAP;
+		spfmap->key = "spf";
+		dmarc_borrow(&stail, &extra[5], spf, "result", "result");
+		dmarc_borrow(&stail, &extra[6], spf, "domain", "domain");
+		*tail = spfmap;
+	}
+	if (!slot->busy) {
+		slot->busy = owns_slot = 1;
+		box = &slot->check;
+	} else {
+		box = lua_newuserdata(L, sizeof *box);
+		*box = NULL;
+		lua_pushvalue(L, UP_CHECK_MT);
+		lua_setmetatable(L, -2);
+	}
+	rc = mauth_check_new(box, "dmarc", opts, err, sizeof err);
+	made = rc >= 0;
+	if (made)
+		rc = mauth_check_run(*box, r, deadline);
+	if (rc == MAUTH_DONE) {
+		v = mauth_check_result(*box);
+		if (v == NULL)
+			lua_pushnil(L);
+		else
+			push_value(L, v);
+	}
+	mauth_check_free(*box);
+	*box = NULL;
+	if (owns_slot)
+		slot->busy = 0;
+	if (!made)
+		return push_fail(L, rc, err);
+	if (rc == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	if (rc != MAUTH_DONE)
+		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
 	return 1;
 }
 
@@ -1604,11 +1716,29 @@ static void header_result(lua_State *L, header_nodes *h, int idx,
 	lua_pop(L, 1);
 }
 
+/*
+ * The C result of the check object at idx (run to its end, kept open by
+ * core.run_many's keep), or NULL when idx holds no such object.
+ */
+static const mauth_value *header_check(lua_State *L, int idx)
+{
+	mauth_check **box;
+
+	if (lua_type(L, idx) != LUA_TUSERDATA)
+		return NULL;
+	box = udata(L, idx, UP_CHECK_MT, CHECK_MT);
+	if (*box == NULL)
+		luaL_error(L, "mailauth: check is closed");
+	return mauth_check_result(*box);
+}
+
 /* Nodes a result table needs at most (its fields and its properties). */
 static size_t header_count(lua_State *L, int idx)
 {
 	size_t n = 2 + sizeof HEADER_FIELDS / sizeof HEADER_FIELDS[0];
 
+	if (lua_type(L, idx) != LUA_TTABLE)
+		return 0;
 	lua_getfield(L, idx, "properties");
 	if (lua_type(L, -1) == LUA_TTABLE)
 		n += 4 * lua_rawlen(L, -1);
@@ -1650,7 +1780,9 @@ static long header_write(lua_State *L, int kind, const mauth_value **list,
  *   instance =, fold =, max_per_method =, max_bytes = }) -> text | nil, why
  * core.header("received_spf", spf_result, { receiver = }) -> text
  * The one C writer of both fields (src/authres/authres_format.c) over the
- * result tables, read as mailauth.h's result trees.
+ * result tables, read as mailauth.h's result trees.  A result may also be
+ * a check object kept open by core.run_many: its C result is written as
+ * it is, nothing converted (mailauth.check's fast path).
  */
 static int l_header(lua_State *L)
 {
@@ -1675,8 +1807,7 @@ static int l_header(lua_State *L)
 			lua_rawgeti(L, 2, (lua_Integer)i);
 		else
 			lua_pushvalue(L, 2);
-		if (lua_type(L, -1) == LUA_TTABLE)
-			nodes += header_count(L, lua_gettop(L));
+		nodes += header_count(L, lua_gettop(L));
 		lua_pop(L, 1);
 		if (nodes > HEADER_NODES_MAX)
 			return luaL_argerror(L, 2, "too many results");
@@ -1688,6 +1819,7 @@ static int l_header(lua_State *L)
 	top = lua_gettop(L);
 	for (i = 1; i <= n; i++) {
 		mauth_value *map = &h.v[h.n++];
+		const mauth_value *cv;
 
 		memset(map, 0, sizeof *map);
 		map->kind = MAUTH_V_MAP;
@@ -1698,6 +1830,8 @@ static int l_header(lua_State *L)
 			lua_pushvalue(L, 2);
 		if (lua_type(L, -1) == LUA_TTABLE)
 			header_result(L, &h, top + 1, map);
+		else if ((cv = header_check(L, top + 1)) != NULL)
+			list[i - 1] = cv;
 		lua_settop(L, top);
 	}
 	for (;;) {
@@ -1743,6 +1877,7 @@ static const luaL_Reg functions[] = {
 	{ "check", l_check_new },
 	{ "run", l_run },
 	{ "run_many", l_run_many },
+	{ "run_dmarc", l_run_dmarc },
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },
 	{ "options", l_options },

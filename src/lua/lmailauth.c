@@ -1171,7 +1171,7 @@ static int l_run_dmarc(lua_State *L)
 	spf = kept_result(L, 5);
 	dkim = kept_result(L, 6);
 	lua_settop(L, 6);
-	if (read_options(L, 1, "dmarc", &t, few, sizeof few / sizeof few[0], &opts) < 0)
+	if (read_options(L, 1, 0, "dmarc", &t, few, sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
 	for (tail = &opts->child; *tail != NULL; tail = &(*tail)->next)
 		;

@@ -16,6 +16,16 @@ function M.read(path)
   return M.read_if(path) or error(select(2, io.open(path, "rb")), 2)
 end
 
+-- A zone resolver over the demo zones (examples/zones/*.zone), the DNS data
+-- of the dkimpy-signed demo messages in examples/.
+function M.demo_resolver()
+  local files = {}
+  local p = io.popen("ls examples/zones/*.zone")
+  for f in p:lines() do files[#files + 1] = f end
+  p:close()
+  return assert(require("mailauth").resolver { zonefiles = files })
+end
+
 -- The Knot server started by spec/support/run-specs.sh, or nil.
 function M.test_nameserver()
   return os.getenv("MAILAUTH_TEST_NS")

@@ -936,13 +936,6 @@ static int authres_init(mauth_check *c, void *vst, const params *prm,
 	return 0;
 }
 
-static int authres_step(mauth_check *c, void *vst)
-{
-	(void)c;
-	(void)vst;
-	return 0;
-}
-
 static const mauth_option authres_options[] = {
 	OPT_STR("text", 1, NULL, "header value"),
 	OPT_BOOL("lenient", "false"),
@@ -951,6 +944,6 @@ static const mauth_option authres_options[] = {
 };
 
 const check_vt mauth_authres_parse_vt = {
-	"authres_parse", sizeof(authres_state), authres_init, authres_step,
+	"authres_parse", sizeof(authres_state), authres_init, check_step_none,
 	NULL, NULL, authres_options
 };

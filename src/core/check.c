@@ -254,6 +254,13 @@ arena *check_arena(mauth_check *c)
 	return &c->mem;
 }
 
+int check_step_none(mauth_check *c, void *st)
+{
+	(void)c;
+	(void)st;
+	return 0;
+}
+
 mauth_value *check_result(mauth_check *c)
 {
 	if (c->result == NULL)

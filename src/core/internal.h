@@ -121,6 +121,9 @@ typedef struct check_vt {
 	const mauth_option *options;		/* what init reads, NULL-name ended */
 } check_vt;
 
+/* The step of a job that finishes in init (pure, asks nothing): nothing. */
+int check_step_none(mauth_check *c, void *st);
+
 /* Gives a driver's freshly built answer to the check (always consumed). */
 int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a);
 /* Asks a question in this step; returns its id (0 when out of memory). */

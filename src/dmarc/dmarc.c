@@ -1150,13 +1150,6 @@ static int org_init(mauth_check *c, void *vst, const params *p,
 	return 0;
 }
 
-static int org_step(mauth_check *c, void *vst)
-{
-	(void)c;
-	(void)vst;
-	return 0;
-}
-
 static const mauth_option org_options[] = {
 	OPT_STR("domain", 1, NULL, "name"),
 	OPT_STR("psl_file", 0, PSL_DEFAULT_FILE, "psl"),
@@ -1164,6 +1157,6 @@ static const mauth_option org_options[] = {
 };
 
 const check_vt mauth_org_domain_vt = {
-	"org_domain", sizeof(org_state), org_init, org_step, NULL, NULL,
+	"org_domain", sizeof(org_state), org_init, check_step_none, NULL, NULL,
 	org_options
 };

@@ -84,8 +84,6 @@ def main():
             found = [RESULT[k].search(header) for k in ("spf", "dkim", "dmarc")]
             print("\t".join([m["id"]] + [x.group(1) if x else "none" for x in found]))
         return
-    for m in msgs:  # warm-up
-        one(m)
 
     def step():
         for m in msgs:

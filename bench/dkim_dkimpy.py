@@ -32,8 +32,6 @@ def main():
     if mode == "check":
         print("pass" if verify() else "fail")
         return
-    if not verify():
-        sys.exit("dkimpy: verification failed")
 
     def step():
         if not verify():

@@ -56,8 +56,6 @@ def main():
         for case in cases:
             print(evaluate(case))
         return
-    for case in cases:  # warm-up
-        evaluate(case)
 
     def step():
         for case in cases:

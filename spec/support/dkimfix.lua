@@ -128,11 +128,7 @@ function F.ed25519_pem(seed_b64)
   return "-----BEGIN PRIVATE KEY-----\n" .. b64 .. "\n-----END PRIVATE KEY-----\n"
 end
 
-function F.write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
+F.write = helpers.write
 
 F.slurp = helpers.read_if
 

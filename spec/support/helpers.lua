@@ -10,6 +10,13 @@ function M.read_if(path)
   return text
 end
 
+-- Writes data to the file at path (bytes as given); an error when it cannot.
+function M.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
 -- The bytes of the file at path; io.open's message as an error when it
 -- cannot be opened.
 function M.read(path)

@@ -661,27 +661,18 @@ static void finish_none(mauth_check *c, dmarc_state *st, const char *code,
 
 /* ---- steps ---- */
 
-/* The code of status_problem's text (doc/codes.md, "DMARC"). */
-static const char *status_code(int status)
+/* A lookup status's problem text, its code into *code (doc/codes.md, "DMARC"). */
+static const char *status_problem(int status, const char **code)
 {
 	switch (status) {
 	case REC_MULTI:
-		return "multiple_records";
-	case REC_TOOLONG:
-		return "record_unreadable";
-	default:
-		return "no_record";
-	}
-}
-
-static const char *status_problem(int status)
-{
-	switch (status) {
-	case REC_MULTI:
+		*code = "multiple_records";
 		return "several DMARC records published (RFC 7489 §6.6.3)";
 	case REC_TOOLONG:
+		*code = "record_unreadable";
 		return "DMARC record too long or holds a NUL byte";
 	default:
+		*code = "no_record";
 		return "no DMARC record published";
 	}
 }
@@ -701,7 +692,7 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why,
 
 	*temp = 0;
 	*why = NULL;
-	*code = status_code(REC_EMPTY);
+	(void)status_problem(REC_EMPTY, code);
 	if (l == NULL)
 		return NULL;
 	if (l->status == REC_TEMP) {
@@ -711,25 +702,23 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why,
 	if (!st->tree) {
 		/* §6.6.3 steps 1-5: the org domain only when From has none. */
 		if (l->status != REC_EMPTY) {
-			*why = status_problem(l->status);
-			*code = status_code(l->status);
+			*why = status_problem(l->status, code);
 			return l->status == REC_ONE ? l : NULL;
 		}
 		if (strcmp(st->org, st->from) == 0) {
-			*why = status_problem(REC_EMPTY);
+			*why = status_problem(REC_EMPTY, code);
 			return NULL;
 		}
 		l = find_lookup(st, st->org);
 		if (l == NULL || l->status == REC_EMPTY) {
-			*why = status_problem(REC_EMPTY);
+			*why = status_problem(REC_EMPTY, code);
 			return NULL;
 		}
 		if (l->status == REC_TEMP) {
 			*temp = l->rcode;
 			return NULL;
 		}
-		*why = status_problem(l->status);
-		*code = status_code(l->status);
+		*why = status_problem(l->status, code);
 		return l->status == REC_ONE ? l : NULL;
 	}
 	/*
@@ -756,17 +745,17 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why,
 		if (l->status == REC_ONE)
 			return l;
 		if (l->status == REC_TOOLONG) {
-			*why = status_problem(REC_TOOLONG);
-			*code = status_code(REC_TOOLONG);
+			*why = status_problem(REC_TOOLONG, code);
 			return NULL;
 		}
 		if (l->status == REC_MULTI)
 			multi = 1;
 	}
-	*why = multi ? "several DMARC records at one level, all discarded "
+	*why = status_problem(multi ? REC_MULTI : REC_EMPTY, code);
+	if (multi)
+		*why = "several DMARC records at one level, all discarded "
 		       "(RFC 9989 §4.10 steps 2 and 6), and no single record "
-		       "up the tree" : status_problem(REC_EMPTY);
-	*code = status_code(multi ? REC_MULTI : REC_EMPTY);
+		       "up the tree";
 	return NULL;
 }
 

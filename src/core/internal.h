@@ -190,6 +190,12 @@ int answer_is_temporary(const mauth_answer *a);
 /* 1 when s (with or without a final dot) is a name that can be asked. */
 int name_is_valid(const char *s, size_t len);
 /*
+ * Whether s is a host name of LDH labels (RFC 1123 §2.1: letters, digits,
+ * "-" not first or last in a label; with underscore, "_" too, as DNS names
+ * of records such as _dmarc use), no empty label, no final dot.
+ */
+int name_is_ldh(const char *s, size_t len, int underscore);
+/*
  * idn.c: s as A-labels (UTS #46 non-transitional, RFC 8616 §4): 0 with
  * *out = s itself when s is ASCII, else the converted name in a; 1 when
  * it cannot be converted; MAUTH_ENOMEM.

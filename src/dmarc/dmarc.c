@@ -124,31 +124,6 @@ static const char *last_labels(const char *s, size_t k)
 	return p;
 }
 
-/*
- * LDH labels (and "_"), none starting or ending with "-".  U-labels are not
- * taken: the caller converts IDNs to A-labels (RFC 5890) before asking.
- */
-static int is_hostname(const char *s, size_t len)
-{
-	size_t i, label = 0;
-
-	for (i = 0; i < len; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || (c == '-' && label > 0)))
-			return 0;
-		label++;
-	}
-	return label > 0 && s[len - 1] != '-';
-}
-
 /* Takes a domain from a parameter: lower case, no final dot, valid name. */
 static char *domain_param(arena *a, const char *s, size_t len)
 {
@@ -174,7 +149,7 @@ static char *domain_param(arena *a, const char *s, size_t len)
 	 * one that does not convert is not usable, as other bad names */
 	if (name_to_alabels(a, s, len, &s, &len) != 0)
 		return NULL;
-	if (len == 0 || !name_is_valid(s, len) || !is_hostname(s, len))
+	if (len == 0 || !name_is_valid(s, len) || !name_is_ldh(s, len, 1))
 		return NULL;
 	return pslcache_lower(a, s, len);
 }

@@ -132,4 +132,30 @@ static inline void bench_run(double seconds, bench_pass pass, void *ctx)
 	       rounds[2]);
 }
 
+/*
+ * The two modes of a driver whose pass prints its results when not timed:
+ * bench times pass (best of 3 rounds), check runs it once.
+ */
+static inline void bench_or_check(int bench, double seconds, bench_pass pass,
+				  void *ctx)
+{
+	if (bench)
+		bench_run(seconds, pass, ctx);
+	else
+		pass(ctx);
+}
+
+#if defined(MAILAUTH_H)
+/* Whether this build of mailauth has the check kind (a build may leave one out). */
+static inline int bench_has_kind(const char *kind)
+{
+	const char *const *k;
+
+	for (k = mauth_check_kinds(); *k != NULL; k++)
+		if (strcmp(*k, kind) == 0)
+			return 1;
+	return 0;
+}
+#endif
+
 #endif

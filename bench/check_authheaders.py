@@ -11,7 +11,7 @@ bench: "BENCH best r1 r2 r3" in messages per CPU second.
 import json
 import re
 import sys
-import time
+from pyrounds import best_of_three
 
 try:
     import authheaders
@@ -84,21 +84,13 @@ def main():
             found = [RESULT[k].search(header) for k in ("spf", "dkim", "dmarc")]
             print("\t".join([m["id"]] + [x.group(1) if x else "none" for x in found]))
         return
-    for m in msgs:  # warm-up
-        one(m)
-    rounds = []
-    for _ in range(3):
-        n = 0
-        start = time.process_time()
-        while True:
-            for m in msgs:
-                one(m)
-            n += len(msgs)
-            used = time.process_time() - start
-            if used >= seconds:
-                break
-        rounds.append(n / used)
-    print("BENCH %.1f %s" % (max(rounds), " ".join("%.1f" % r for r in rounds)))
+
+    def step():
+        for m in msgs:
+            one(m)
+        return len(msgs)
+
+    best_of_three(step, seconds)
 
 
 if __name__ == "__main__":

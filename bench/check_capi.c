@@ -214,10 +214,7 @@ int main(int argc, char **argv)
 	}
 	x.now = strtoll(argv[bench ? 5 : 4], NULL, 10);
 	x.print = !bench;
-	if (bench)
-		bench_run(seconds, pass, &x);
-	else
-		pass(&x);
+	bench_or_check(bench, seconds, pass, &x);
 	mauth_resolver_free(x.res);
 	return 0;
 }

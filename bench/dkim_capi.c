@@ -18,16 +18,6 @@ typedef struct {
 	char result[64];
 } ctx;
 
-static int has_kind(const char *kind)
-{
-	const char *const *k;
-
-	for (k = mauth_check_kinds(); *k != NULL; k++)
-		if (strcmp(*k, kind) == 0)
-			return 1;
-	return 0;
-}
-
 /* The first signature's result ("signatures" list of maps). */
 static void verify(ctx *x)
 {
@@ -74,7 +64,7 @@ int main(int argc, char **argv)
 
 	if (argc != (bench ? 5 : 4))
 		die("usage", "dkim_capi check|bench SECONDS MESSAGE ZONEFILE");
-	if (!has_kind("dkim_verify")) {
+	if (!bench_has_kind("dkim_verify")) {
 		printf("UNAVAILABLE no \"dkim_verify\" check kind in this build\n");
 		return 0;
 	}

@@ -19,16 +19,6 @@ typedef struct {
 	int print;
 } ctx;
 
-static int has_kind(const char *kind)
-{
-	const char *const *k;
-
-	for (k = mauth_check_kinds(); *k != NULL; k++)
-		if (strcmp(*k, kind) == 0)
-			return 1;
-	return 0;
-}
-
 static long pass(void *p)
 {
 	ctx *x = p;
@@ -73,7 +63,7 @@ int main(int argc, char **argv)
 
 	if (argc != (bench ? 5 : 4))
 		die("usage", "spf_capi check|bench SECONDS ZONEFILE CASEFILE");
-	if (!has_kind("spf")) {
+	if (!bench_has_kind("spf")) {
 		printf("UNAVAILABLE no \"spf\" check kind in this build\n");
 		return 0;
 	}
@@ -84,10 +74,7 @@ int main(int argc, char **argv)
 		die("mauth_resolver_new_zone", err);
 	x.ncases = split_tsv(slurp(argv[bench ? 4 : 3], NULL), 3, &x.cases);
 	x.print = !bench;
-	if (bench)
-		bench_run(seconds, pass, &x);
-	else
-		pass(&x);
+	bench_or_check(bench, seconds, pass, &x);
 	mauth_resolver_free(x.res);
 	return 0;
 }

@@ -121,10 +121,7 @@ int main(int argc, char **argv)
 		die("libspf2", "SPF_server_new_dns");
 	x.ncases = split_tsv(slurp(argv[bench ? 4 : 3], NULL), 3, &x.cases);
 	x.print = !bench;
-	if (bench)
-		bench_run(seconds, pass, &x);
-	else
-		pass(&x);
+	bench_or_check(bench, seconds, pass, &x);
 	SPF_server_free(x.server);
 	return 0;
 }

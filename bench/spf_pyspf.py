@@ -5,7 +5,7 @@ check: one result a line, in case order.  bench: BENCH best r1 r2 r3
 (evaluations per CPU second, best of 3 rounds after a warm-up pass).
 """
 import sys
-import time
+from pyrounds import best_of_three
 
 import spf
 
@@ -56,21 +56,13 @@ def main():
         for case in cases:
             print(evaluate(case))
         return
-    for case in cases:  # warm-up
-        evaluate(case)
-    rounds = []
-    for _ in range(3):
-        n = 0
-        start = time.process_time()
-        while True:
-            for case in cases:
-                evaluate(case)
-            n += len(cases)
-            used = time.process_time() - start
-            if used >= seconds:
-                break
-        rounds.append(n / used)
-    print("BENCH %.1f %s" % (max(rounds), " ".join("%.1f" % r for r in rounds)))
+
+    def step():
+        for case in cases:
+            evaluate(case)
+        return len(cases)
+
+    best_of_three(step, seconds)
 
 
 if __name__ == "__main__":

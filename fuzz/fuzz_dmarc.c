@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fuzz.h"
+#include "fuzz_answer.h"
 #include "core/internal.h"
 
 /* The record parser is static in dmarc.c: take the file in whole. */
@@ -197,14 +198,9 @@ static void answer(mauth_check *c, fuzz_reader *in, const mauth_question *q)
 	static char text[MAX_RECORDS][1024];
 	mauth_rr rr[MAX_RECORDS];
 	mauth_answer a;
-	unsigned b = fuzz_byte(in);
 	size_t i;
 
-	memset(&a, 0, sizeof a);
-	a.rcode = b & 0x80 ? (int)(b & 15) : rcodes[b % 8];
-	a.ttl = fuzz_byte(in) * 1000u;
-	a.secure = (int)(b >> 6 & 1);
-	a.n = fuzz_byte(in) % (MAX_RECORDS + 1);
+	fuzz_answer_head(in, rcodes, MAX_RECORDS, &a);
 	for (i = 0; i < a.n; i++) {
 		rr[i].len = record_text(in, q, text[i], sizeof text[i], &rr[i].data);
 		rr[i].pref = fuzz_byte(in);

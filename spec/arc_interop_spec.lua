@@ -15,18 +15,7 @@ local MESSAGES = { "test.message", "rfc6376.msg", "test_extra.message" }
 local DOMAIN, SRV = "example.com", "relay.example"
 local NOW = 1700000000
 
-local KEYS = {
-  rsa = { alg = "rsa-sha256", selector = "test", file = "dkimpy/test.private",
-          dns = F.read("dkimpy/test.txt"):gsub("%s+$", "") },
-  ed = { alg = "ed25519-sha256", selector = "ed", file = "dkimpy/ed25519test.key",
-         dns = F.read("dkimpy/ed25519test.dns"):gsub("%s+$", "") },
-}
-KEYS.rsa.pem = F.read(KEYS.rsa.file)
-KEYS.ed.pem = F.ed25519_pem(F.read(KEYS.ed.file))
-local RECORDS = {
-  ["test._domainkey.example.com"] = KEYS.rsa.dns,
-  ["ed._domainkey.example.com"] = KEYS.ed.dns,
-}
+local KEYS, RECORDS = F.dkimpy_keys()
 
 local function tamper(m) return m .. "A line added in transit.\r\n" end
 

@@ -73,15 +73,8 @@ describe("attack: one From read differently (Composition Kills Fig. 8)", functio
   }
   local clean = A.message { "From: Billing <billing@" .. X .. ">" }
 
-  setup(function()
-    ctx = A.setup()
-    if A.have_dkimpy() then
-      local items = { { clean } }
-      for _, c in ipairs(attacks) do items[#items + 1] = { A.message { "From: " .. c[2] } } end
-      A.presign(ctx, items)
-    end
-  end)
-  teardown(function() A.teardown(ctx) end)
+  A.presigned_context(clean, attacks, function(c) return A.message { "From: " .. c[2] } end,
+                      function(c) ctx = c end)
 
   for _, signer in ipairs(A.signers()) do
     it(("positive control: the clean message signed by %s passes DMARC"):format(signer), function()

@@ -43,15 +43,8 @@ describe("attack: bare CR and bare LF in the header section", function()
   }
   local clean = A.message { "From: Billing <billing@" .. X .. ">" }
 
-  setup(function()
-    ctx = A.setup()
-    if A.have_dkimpy() then
-      local items = { { clean } }
-      for _, c in ipairs(attacks) do items[#items + 1] = { c[2] } end
-      A.presign(ctx, items)
-    end
-  end)
-  teardown(function() A.teardown(ctx) end)
+  A.presigned_context(clean, attacks, function(c) return c[2] end,
+                      function(c) ctx = c end)
 
   it("keeps LF-only messages usable: one consistent line end is no ambiguity", function()
     local info = mailauth.message_info("From: <a@" .. X .. ">\nSubject: s\n\nbody\n")

@@ -64,15 +64,8 @@ describe("attack: limits that cut silently", function()
       "ceo@" .. X .. ">" .. base:match("^From: [^\r]*(.*)$"), nil, "address longer than 998" },
   }
 
-  setup(function()
-    ctx = A.setup()
-    if A.have_dkimpy() then
-      local items = { { base } }
-      for _, c in ipairs(attacks) do items[#items + 1] = { c[2] } end
-      A.presign(ctx, items)
-    end
-  end)
-  teardown(function() A.teardown(ctx) end)
+  A.presigned_context(base, attacks, function(c) return c[2] end,
+                      function(c) ctx = c end)
 
   for _, signer in ipairs(A.signers()) do
     it(("positive control: the clean message signed by %s passes DMARC"):format(signer), function()

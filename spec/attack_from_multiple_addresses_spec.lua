@@ -29,15 +29,8 @@ describe("attack: several mailboxes in one From (Composition Kills Fig. 8(a), 8(
   }
   local same = A.message { "From: <billing@" .. X .. ">, Sales <sales@" .. X .. ">" }
 
-  setup(function()
-    ctx = A.setup()
-    if A.have_dkimpy() then
-      local items = { { same } }
-      for _, c in ipairs(attacks) do items[#items + 1] = { A.message { "From: " .. c[2] } } end
-      A.presign(ctx, items)
-    end
-  end)
-  teardown(function() A.teardown(ctx) end)
+  A.presigned_context(same, attacks, function(c) return A.message { "From: " .. c[2] } end,
+                      function(c) ctx = c end)
 
   for _, signer in ipairs(A.signers()) do
     it(("positive control: two mailboxes of the attacker's one domain pass (signed by %s)")

@@ -15,13 +15,7 @@ local M365 = require "spec.support.m365"
 local suite = require "spec.support.spf_suite"
 local authres = mailauth.authres
 
-local function demo_resolver()
-  local files = {}
-  local p = io.popen("ls examples/zones/*.zone")
-  for f in p:lines() do files[#files + 1] = f end
-  p:close()
-  return assert(mailauth.resolver { zonefiles = files })
-end
+local demo_resolver = helpers.demo_resolver
 
 -- A property as the parser gives it: exactly ptype, property and value,
 -- all strings, the keywords lower-case.

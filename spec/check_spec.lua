@@ -4,13 +4,7 @@ local mailauth = require "mailauth"
 local helpers = require "spec.support.helpers"
 local fakedns = require "fakedns"
 
-local function demo_resolver()
-  local files = {}
-  local p = io.popen("ls examples/zones/*.zone")
-  for f in p:lines() do files[#files + 1] = f end
-  p:close()
-  return assert(mailauth.resolver { zonefiles = files })
-end
+local demo_resolver = helpers.demo_resolver
 
 describe("mailauth.message_info", function()
   local function domains(from_lines)

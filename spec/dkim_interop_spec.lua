@@ -16,19 +16,8 @@ local PERL = "/usr/bin/perl spec/support/maildkim_oracle.pl"
 local CANONS = { "simple/simple", "simple/relaxed", "relaxed/simple", "relaxed/relaxed" }
 local MESSAGES = { "test.message", "rfc6376.msg", "test_extra.message" }
 
-local KEYS = {
-  rsa = { alg = "rsa-sha256", selector = "test", pyfile = "dkimpy/test.private",
-          dns = F.read("dkimpy/test.txt"):gsub("%s+$", "") },
-  ed = { alg = "ed25519-sha256", selector = "ed", pyfile = "dkimpy/ed25519test.key",
-         dns = F.read("dkimpy/ed25519test.dns"):gsub("%s+$", "") },
-}
-KEYS.rsa.pem = F.read(KEYS.rsa.pyfile)
-KEYS.ed.pem = F.ed25519_pem(F.read(KEYS.ed.pyfile))
+local KEYS, RECORDS = F.dkimpy_keys()
 local DOMAIN = "example.com"
-local RECORDS = {
-  ["test._domainkey.example.com"] = KEYS.rsa.dns,
-  ["ed._domainkey.example.com"] = KEYS.ed.dns,
-}
 
 local function tamper(signed)
   return signed .. "A line added in transit.\r\n"
@@ -49,7 +38,7 @@ describe("dkim interop with dkimpy and Mail::DKIM", function()
     local dns = {}
     for name, v in pairs(RECORDS) do dns[#dns + 1] = name .. " " .. v end
     F.write(dir .. "/dns.txt", table.concat(dns, "\n") .. "\n")
-    for name, k in pairs(KEYS) do F.write(dir .. "/" .. name .. ".key", F.read(k.pyfile)) end
+    for name, k in pairs(KEYS) do F.write(dir .. "/" .. name .. ".key", F.read(k.file)) end
     local jobs = {}
     local n = 0
     for _, file in ipairs(MESSAGES) do

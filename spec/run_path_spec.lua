@@ -6,13 +6,7 @@ local core = require "mailauth.core"
 local internal = require "mailauth.internal"
 local helpers = require "spec.support.helpers"
 
-local function demo_resolver()
-  local files = {}
-  local p = io.popen("ls examples/zones/*.zone")
-  for f in p:lines() do files[#files + 1] = f end
-  p:close()
-  return assert(mailauth.resolver { zonefiles = files })
-end
+local demo_resolver = helpers.demo_resolver
 
 local r = demo_resolver()
 local demo = dofile("examples/demo.lua")

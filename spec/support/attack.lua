@@ -101,6 +101,25 @@ function A.presign(ctx, items)
   end
 end
 
+-- The setup and teardown of a From attack spec's describe block: a context
+-- (A.setup), and, where dkimpy is present, the control message and
+-- message_of(case) for every case presigned in one dkimpy run.  set(ctx)
+-- hands the context to the block's its.
+function A.presigned_context(control, cases, message_of, set)
+  local busted = require "busted"
+  local ctx
+  busted.setup(function()
+    ctx = A.setup()
+    set(ctx)
+    if A.have_dkimpy() then
+      local items = { { control } }
+      for _, c in ipairs(cases) do items[#items + 1] = { message_of(c) } end
+      A.presign(ctx, items)
+    end
+  end)
+  busted.teardown(function() A.teardown(ctx) end)
+end
+
 -- The message signed by signer ("dkimpy" | "mailauth") with d=domain.
 function A.sign(ctx, signer, message, domain, headers)
   domain = domain or A.ATTACKER

@@ -11,11 +11,7 @@ function M.tmpdir(prefix)
   return dir
 end
 
-function M.write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+M.write = helpers.write
 
 -- A log file's text, "" when there is none yet.
 function M.read(path)

@@ -128,10 +128,24 @@ function F.ed25519_pem(seed_b64)
   return "-----BEGIN PRIVATE KEY-----\n" .. b64 .. "\n-----END PRIVATE KEY-----\n"
 end
 
-function F.write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
+F.write = helpers.write
+
+-- dkimpy's two test keys (../shared/testdata/dkim/dkimpy/), by name: alg,
+-- selector, file (the key file as dkimpy reads it), dns (the TXT record) and
+-- pem (the key as mailauth takes it); and the records of both at example.com.
+function F.dkimpy_keys()
+  local keys = {
+    rsa = { alg = "rsa-sha256", selector = "test", file = "dkimpy/test.private",
+            dns = F.read("dkimpy/test.txt"):gsub("%s+$", "") },
+    ed = { alg = "ed25519-sha256", selector = "ed", file = "dkimpy/ed25519test.key",
+           dns = F.read("dkimpy/ed25519test.dns"):gsub("%s+$", "") },
+  }
+  keys.rsa.pem = F.read(keys.rsa.file)
+  keys.ed.pem = F.ed25519_pem(F.read(keys.ed.file))
+  return keys, {
+    ["test._domainkey.example.com"] = keys.rsa.dns,
+    ["ed._domainkey.example.com"] = keys.ed.dns,
+  }
 end
 
 F.slurp = helpers.read_if

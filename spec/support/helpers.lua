@@ -10,10 +10,27 @@ function M.read_if(path)
   return text
 end
 
+-- Writes data to the file at path (bytes as given); an error when it cannot.
+function M.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
 -- The bytes of the file at path; io.open's message as an error when it
 -- cannot be opened.
 function M.read(path)
   return M.read_if(path) or error(select(2, io.open(path, "rb")), 2)
+end
+
+-- A zone resolver over the demo zones (examples/zones/*.zone), the DNS data
+-- of the dkimpy-signed demo messages in examples/.
+function M.demo_resolver()
+  local files = {}
+  local p = io.popen("ls examples/zones/*.zone")
+  for f in p:lines() do files[#files + 1] = f end
+  p:close()
+  return assert(require("mailauth").resolver { zonefiles = files })
 end
 
 -- The Knot server started by spec/support/run-specs.sh, or nil.

@@ -33,30 +33,20 @@ typedef struct {
 static test_case cases[MAX_CASES];
 static size_t ncases;
 
-static void read_cases(const char *dir)
+/* One "file<TAB>expected" line of cases.txt: the message read from DIR/file. */
+static void read_case(const char *dir, char *line)
 {
-	char path[4096], *list, *line, *save = NULL;
-	size_t len;
+	char path[4096], *tab = strchr(line, '\t');
+	test_case *c = &cases[ncases];
 
-	snprintf(path, sizeof path, "%s/cases.txt", dir);
-	list = slurp(path, &len);
-	for (line = strtok_r(list, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *tab = strchr(line, '\t');
-		test_case *c = &cases[ncases];
-
-		if (tab == NULL || ncases == MAX_CASES)
-			fail_input("bad cases.txt line", line);
-		*tab = '\0';
-		snprintf(c->name, sizeof c->name, "%s", line);
-		snprintf(c->expected, sizeof c->expected, "%s", tab + 1);
-		snprintf(path, sizeof path, "%s/%s", dir, line);
-		c->msg = slurp(path, &c->len);
-		ncases++;
-	}
-	free(list);
-	if (ncases == 0)
-		fail_input("no cases in", dir);
+	if (tab == NULL || ncases == MAX_CASES)
+		fail_input("bad cases.txt line", line);
+	*tab = '\0';
+	snprintf(c->name, sizeof c->name, "%s", line);
+	snprintf(c->expected, sizeof c->expected, "%s", tab + 1);
+	snprintf(path, sizeof path, "%s/%s", dir, line);
+	c->msg = slurp(path, &c->len);
+	ncases++;
 }
 
 /* The first signature's result into out. */
@@ -129,7 +119,7 @@ int main(int argc, char **argv)
 	if (argc != 4)
 		fail_input("usage", "keycache_threads DIR THREADS PASSES");
 	stress_read_zone(argv[1]);
-	read_cases(argv[1]);
+	free(stress_read_cases(argv[1], read_case));
 	/* no pause between two clears: keys and contexts taken and given
 	 * back while their slot empties */
 	return stress_main(argv[1], argv[2], argv[3], ncases, 0);

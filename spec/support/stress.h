@@ -163,4 +163,25 @@ static void stress_read_zone(const char *dir)
 	stress_zone = slurp(path, &stress_zone_len);
 }
 
+/*
+ * Calls read_line(dir, line) for every line of DIR/cases.txt, in order, and
+ * returns the text (the caller frees it, or keeps it when its cases point
+ * into it); no line at all is an input error.
+ */
+static char *stress_read_cases(const char *dir,
+			      void (*read_line)(const char *dir, char *line))
+{
+	char path[4096], *list, *line, *save = NULL;
+	size_t len, n = 0;
+
+	snprintf(path, sizeof path, "%s/cases.txt", dir);
+	list = slurp(path, &len);
+	for (line = strtok_r(list, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save), n++)
+		read_line(dir, line);
+	if (n == 0)
+		fail_input("no cases in", dir);
+	return list;
+}
+
 #endif

@@ -282,27 +282,10 @@ static char *value(parser *p, size_t *len, const char *what)
 	return arena_strndup(p->a, p->s + start, *len);
 }
 
-/* domain-name (RFC 6376): sub-domains joined by dots. */
-static int is_domain(const char *s, size_t n)
+/* domain-name (RFC 6376): sub-domains joined by dots, LDH labels. */
+static int domain_ok(const char *s, size_t n)
 {
-	size_t i, label = 0;
-
-	if (n == 0)
-		return 0;
-	for (i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else if (is_alpha(c) || is_digit(c) || (c == '-' && label > 0)) {
-			label++;
-		} else {
-			return 0;
-		}
-	}
-	return label > 0 && s[n - 1] != '-';
+	return name_is_ldh(s, n, 0);
 }
 
 /* dot-atom text (RFC 5322). */
@@ -342,7 +325,7 @@ static char *pvalue(parser *p, size_t *len)
 		while (p->i < p->n && (is_alpha(peek(p)) || is_digit(peek(p)) ||
 				       peek(p) == '-' || peek(p) == '.'))
 			p->i++;
-		if (!is_domain(p->s + dstart, p->i - dstart)) {
+		if (!domain_ok(p->s + dstart, p->i - dstart)) {
 			fail(p, "bad domain after a quoted local-part");
 			return NULL;
 		}
@@ -374,7 +357,7 @@ static char *pvalue(parser *p, size_t *len)
 		return arena_strndup(p->a, p->s + start, *len);
 	at = memchr(p->s + start, '@', *len);
 	if (at != NULL && memchr(at + 1, '@', (size_t)(p->s + end - at - 1)) == NULL &&
-	    is_domain(at + 1, (size_t)(p->s + end - at - 1)) &&
+	    domain_ok(at + 1, (size_t)(p->s + end - at - 1)) &&
 	    (at == p->s + start || is_dot_atom(p->s + start, (size_t)(at - p->s - start))))
 		return arena_strndup(p->a, p->s + start, *len);
 	/*
@@ -640,7 +623,7 @@ static int bare_token(parser *p)
 		p->i++;
 	if (cfws(p, 0) < 0)
 		p->err[0] = '\0';
-	bare = peek(p) == ';' && is_domain(p->s + save, p->i - save);
+	bare = peek(p) == ';' && domain_ok(p->s + save, p->i - save);
 	if (!bare) {
 		/* "domain" then ";" only; trailing space already skipped */
 		size_t e = p->i;
@@ -648,7 +631,7 @@ static int bare_token(parser *p)
 		while (e > save && (p->s[e - 1] == ' ' || p->s[e - 1] == '\t' ||
 				    p->s[e - 1] == '\r' || p->s[e - 1] == '\n'))
 			e--;
-		bare = peek(p) == ';' && is_domain(p->s + save, e - save);
+		bare = peek(p) == ';' && domain_ok(p->s + save, e - save);
 	}
 	p->i = save;
 	return bare;
@@ -684,7 +667,7 @@ static int ms_bare_domain(parser *p)
 		p->i++;
 	end = p->i;
 	if (memchr(p->s + save, '.', end - save) != NULL &&
-	    is_domain(p->s + save, end - save) && cfws(p, 0) >= 0 &&
+	    domain_ok(p->s + save, end - save) && cfws(p, 0) >= 0 &&
 	    peek(p) == ';')
 		return 1;
 	p->err[0] = '\0';
@@ -936,13 +919,6 @@ static int authres_init(mauth_check *c, void *vst, const params *prm,
 	return 0;
 }
 
-static int authres_step(mauth_check *c, void *vst)
-{
-	(void)c;
-	(void)vst;
-	return 0;
-}
-
 static const mauth_option authres_options[] = {
 	OPT_STR("text", 1, NULL, "header value"),
 	OPT_BOOL("lenient", "false"),
@@ -951,6 +927,6 @@ static const mauth_option authres_options[] = {
 };
 
 const check_vt mauth_authres_parse_vt = {
-	"authres_parse", sizeof(authres_state), authres_init, authres_step,
+	"authres_parse", sizeof(authres_state), authres_init, check_step_none,
 	NULL, NULL, authres_options
 };

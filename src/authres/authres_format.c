@@ -30,6 +30,7 @@
  * receiver, mechanism, problem (its first 200 bytes) and identity, each
  * a dot-atom or a quoted-string (RFC 5322 §3.2.3, §3.2.4).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,35 @@ static void take(strref *t, const mauth_value *v)
 	}
 }
 
+/* A string key of a result map and where its field lives in the struct. */
+typedef struct {
+	const char *key;
+	size_t at;	/* offsetof the strref */
+} named_field;
+
+static const named_field resfield_keys[] = {
+	{ "method", offsetof(resfields, method) },
+	{ "comment", offsetof(resfields, comment) },
+	{ "name", offsetof(resfields, name) },
+	{ "policy", offsetof(resfields, policy) },
+	{ "disposition", offsetof(resfields, disposition) },
+	{ "reason", offsetof(resfields, reason) },
+	{ "problem", offsetof(resfields, problem) },
+};
+
+/* The string v into the field of fields that keys names for v's key, if any. */
+static void take_named(void *fields, const named_field *keys, size_t n,
+		       const mauth_value *v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v->key, keys[i].key) == 0) {
+			take((strref *)(void *)((char *)fields + keys[i].at), v);
+			return;
+		}
+}
+
 static void read_fields(const mauth_value *r, resfields *f)
 {
 	const mauth_value *v;
@@ -371,22 +401,8 @@ static void read_fields(const mauth_value *r, resfields *f)
 			f->props = f->props ? f->props : v;
 		else if (v->kind == MAUTH_V_INT && strcmp(k, "method_version") == 0)
 			f->version = f->version ? f->version : v;
-		else if (v->kind != MAUTH_V_STR)
-			continue;
-		else if (strcmp(k, "method") == 0)
-			take(&f->method, v);
-		else if (strcmp(k, "comment") == 0)
-			take(&f->comment, v);
-		else if (strcmp(k, "name") == 0)
-			take(&f->name, v);
-		else if (strcmp(k, "policy") == 0)
-			take(&f->policy, v);
-		else if (strcmp(k, "disposition") == 0)
-			take(&f->disposition, v);
-		else if (strcmp(k, "reason") == 0)
-			take(&f->reason, v);
-		else if (strcmp(k, "problem") == 0)
-			take(&f->problem, v);
+		else if (v->kind == MAUTH_V_STR)
+			take_named(f, resfield_keys, sizeof resfield_keys / sizeof resfield_keys[0], v);
 	}
 }
 

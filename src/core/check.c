@@ -265,6 +265,13 @@ int check_leaves_formatting(const mauth_check *c)
 	return c->host_formats;
 }
 
+int check_step_none(mauth_check *c, void *st)
+{
+	(void)c;
+	(void)st;
+	return 0;
+}
+
 mauth_value *check_result(mauth_check *c)
 {
 	if (c->result == NULL)

@@ -139,6 +139,29 @@ static ASN1_SEQUENCE_ANY *der_sequence(const unsigned char *der, long len)
 	return seq;
 }
 
+/* The RSA key params describe (selection: EVP_PKEY_PUBLIC_KEY or _KEYPAIR), or NULL. */
+static EVP_PKEY *rsa_fromdata(OSSL_PARAM *params, int selection)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY *pkey = NULL;
+
+	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, selection, params) != 1)
+		pkey = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return pkey;
+}
+
+/* The same from the parameters pushed on bld (bld stays the caller's). */
+static EVP_PKEY *rsa_from_params(OSSL_PARAM_BLD *bld, int selection)
+{
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY *pkey = params != NULL ? rsa_fromdata(params, selection) : NULL;
+
+	OSSL_PARAM_free(params);
+	return pkey;
+}
+
 /* Copies the big-endian magnitude of an INTEGER into out, least
  * significant byte first (the native order OSSL_PARAM BNs have here). */
 static int int_to_native(const ASN1_INTEGER *i, unsigned char *out, size_t cap,
@@ -167,8 +190,6 @@ static int rsa_fromdata_direct(const ASN1_INTEGER *n, const ASN1_INTEGER *e,
 	unsigned char nb[1024], eb[64];
 	size_t nl, el;
 	OSSL_PARAM params[3];
-	EVP_PKEY_CTX *ctx;
-	int ok;
 
 	if (*(const unsigned char *)&one != 1 ||
 	    !int_to_native(n, nb, sizeof nb, &nl) ||
@@ -177,12 +198,7 @@ static int rsa_fromdata_direct(const ASN1_INTEGER *n, const ASN1_INTEGER *e,
 	params[0] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, nb, nl);
 	params[1] = OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, eb, el);
 	params[2] = OSSL_PARAM_construct_end();
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	ok = ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
-	     EVP_PKEY_fromdata(ctx, pkey, EVP_PKEY_PUBLIC_KEY, params) == 1;
-	EVP_PKEY_CTX_free(ctx);
-	if (!ok)
-		*pkey = NULL;
+	*pkey = rsa_fromdata(params, EVP_PKEY_PUBLIC_KEY);
 	return 1;
 }
 
@@ -192,8 +208,6 @@ static EVP_PKEY *rsa_from_ints(const ASN1_SEQUENCE_ANY *ints)
 	ASN1_TYPE *n, *e;
 	BIGNUM *bn = NULL, *be = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
 
 	if (sk_ASN1_TYPE_num(ints) != 2)
@@ -207,16 +221,10 @@ static EVP_PKEY *rsa_from_ints(const ASN1_SEQUENCE_ANY *ints)
 	bn = ASN1_INTEGER_to_BN(n->value.integer, NULL);
 	be = ASN1_INTEGER_to_BN(e->value.integer, NULL);
 	bld = OSSL_PARAM_BLD_new();
-	if (bn == NULL || be == NULL || bld == NULL ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
-	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		pkey = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
+	if (bn != NULL && be != NULL && bld != NULL &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
+		pkey = rsa_from_params(bld, EVP_PKEY_PUBLIC_KEY);
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(bn);
 	BN_free(be);
@@ -458,8 +466,6 @@ static EVP_PKEY *rsa_private(const ASN1_SEQUENCE_ANY *v)
 	};
 	BIGNUM *bn[8] = { NULL };
 	OSSL_PARAM_BLD *bld;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pkey = NULL;
 	int i, ok;
 
@@ -475,13 +481,8 @@ static EVP_PKEY *rsa_private(const ASN1_SEQUENCE_ANY *v)
 					   NULL);
 		ok = bn[i] != NULL && OSSL_PARAM_BLD_push_BN(bld, names[i], bn[i]);
 	}
-	if (!ok || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_KEYPAIR, params) != 1)
-		pkey = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
+	if (ok)
+		pkey = rsa_from_params(bld, EVP_PKEY_KEYPAIR);
 	OSSL_PARAM_BLD_free(bld);
 	for (i = 0; i < 8; i++)
 		BN_clear_free(bn[i]);

@@ -121,6 +121,9 @@ typedef struct check_vt {
 	const mauth_option *options;		/* what init reads, NULL-name ended */
 } check_vt;
 
+/* The step of a job that finishes in init (pure, asks nothing): nothing. */
+int check_step_none(mauth_check *c, void *st);
+
 /* Gives a driver's freshly built answer to the check (always consumed). */
 int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a);
 /* Asks a question in this step; returns its id (0 when out of memory). */
@@ -194,6 +197,12 @@ int answer_is_temporary(const mauth_answer *a);
 #define NAME_TEXT_MAX (NAME_MAX_TEXT * 4 + 8)
 /* 1 when s (with or without a final dot) is a name that can be asked. */
 int name_is_valid(const char *s, size_t len);
+/*
+ * Whether s is a host name of LDH labels (RFC 1123 §2.1: letters, digits,
+ * "-" not first or last in a label; with underscore, "_" too, as DNS names
+ * of records such as _dmarc use), no empty label, no final dot.
+ */
+int name_is_ldh(const char *s, size_t len, int underscore);
 /*
  * idn.c: s as A-labels (UTS #46 non-transitional, RFC 8616 §4): 0 with
  * *out = s itself when s is ASCII, else the converted name in a; 1 when

@@ -57,13 +57,6 @@ static int info_init(mauth_check *c, void *vst, const params *p,
 	return 0;
 }
 
-static int info_step(mauth_check *c, void *st)
-{
-	(void)c;
-	(void)st;
-	return 0;	/* everything happened in init */
-}
-
 static const mauth_option info_options[] = {
 	/* required: checked by check_message, which also takes a parsed one */
 	OPT_STR("message", 0, "required, unless a parsed message is given", "msg text"),
@@ -71,6 +64,6 @@ static const mauth_option info_options[] = {
 };
 
 const check_vt mauth_message_info_vt = {
-	"message_info", sizeof(info_state), info_init, info_step, NULL, NULL,
+	"message_info", sizeof(info_state), info_init, check_step_none, NULL, NULL,
 	info_options
 };

@@ -127,6 +127,27 @@ int name_eq(const char *a, size_t alen, const char *b, size_t blen)
  * "\DDD" are one octet.  Rejects empty labels, labels over 63 octets,
  * names over 255 octets on the wire, and NUL bytes.
  */
+int name_is_ldh(const char *s, size_t len, int underscore)
+{
+	size_t i, label = 0;
+
+	for (i = 0; i < len; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') ||
+		      (c == '_' && underscore) || (c == '-' && label > 0)))
+			return 0;
+		label++;
+	}
+	return label > 0 && s[len - 1] != '-';
+}
+
 int name_is_valid(const char *s, size_t len)
 {
 	size_t i, label = 0, wire = 1;

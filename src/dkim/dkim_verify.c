@@ -186,6 +186,25 @@ static int qp_decode(char *s)
 }
 
 /*
+ * name in A-labels (RFC 8616 §4: U-labels are looked up, reported and
+ * aligned as their A-labels) into *ace.  0; -1 on ENOMEM; 1 with the
+ * signature decided permerror idn_invalid, problem its text.
+ */
+static int to_alabels(arena *a, dkim_sig *s, const char *name,
+		      const char *problem, const char **ace, size_t *acelen)
+{
+	int rc = name_to_alabels(a, name, strlen(name), ace, acelen);
+
+	if (rc == MAUTH_ENOMEM)
+		return -1;
+	if (rc != 0) {
+		decide(s, "permerror", "idn_invalid", problem, "");
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * The domain of i= in A-labels, as d= is (RFC 8616 §4), so that "i= is
  * within d=" compares like with like.  0; -1 on ENOMEM; 1 with the
  * signature decided when it does not convert.
@@ -199,14 +218,10 @@ static int identity_to_alabels(arena *a, dkim_sig *s)
 
 	if (at == NULL)
 		return 0;
-	rc = name_to_alabels(a, at + 1, strlen(at + 1), &ace, &acelen);
-	if (rc == MAUTH_ENOMEM)
-		return -1;
-	if (rc != 0) {
-		decide(s, "permerror", "idn_invalid", "the domain of i= does "
-		       "not convert to A-labels (UTS #46, RFC 8616 §4)%s", "");
-		return 1;
-	}
+	rc = to_alabels(a, s, at + 1, "the domain of i= does not convert "
+			"to A-labels (UTS #46, RFC 8616 §4)%s", &ace, &acelen);
+	if (rc != 0)
+		return rc;
 	if (ace == at + 1)
 		return 0;
 	local = (size_t)(at + 1 - s->identity);
@@ -384,16 +399,12 @@ static int check_names(arena *a, const tag_list *tl, dkim_sig *s)
 		 * and aligned by DMARC) as its A-labels */
 		const char *ace;
 		size_t acelen;
-		int rc = name_to_alabels(a, s->domain, strlen(s->domain), &ace,
-					 &acelen);
+		int rc = to_alabels(a, s, s->domain, "d= U-labels do not convert "
+				    "to A-labels (UTS #46, RFC 8616 §4)%s", &ace,
+				    &acelen);
 
-		if (rc == MAUTH_ENOMEM)
-			return -1;
-		if (rc != 0) {
-			decide(s, "permerror", "idn_invalid", "d= U-labels do not "
-			       "convert to A-labels (UTS #46, RFC 8616 §4)%s", "");
-			return 1;
-		}
+		if (rc != 0)
+			return rc;
 		s->domain = (char *)ace;
 	}
 	if (s->domain == NULL || !name_is_valid(s->domain, strlen(s->domain)) ||

@@ -124,31 +124,6 @@ static const char *last_labels(const char *s, size_t k)
 	return p;
 }
 
-/*
- * LDH labels (and "_"), none starting or ending with "-".  U-labels are not
- * taken: the caller converts IDNs to A-labels (RFC 5890) before asking.
- */
-static int is_hostname(const char *s, size_t len)
-{
-	size_t i, label = 0;
-
-	for (i = 0; i < len; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!(((c | 32) >= 'a' && (c | 32) <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_' || (c == '-' && label > 0)))
-			return 0;
-		label++;
-	}
-	return label > 0 && s[len - 1] != '-';
-}
-
 /* Takes a domain from a parameter: lower case, no final dot, valid name. */
 static char *domain_param(arena *a, const char *s, size_t len)
 {
@@ -174,7 +149,7 @@ static char *domain_param(arena *a, const char *s, size_t len)
 	 * one that does not convert is not usable, as other bad names */
 	if (name_to_alabels(a, s, len, &s, &len) != 0)
 		return NULL;
-	if (len == 0 || !name_is_valid(s, len) || !is_hostname(s, len))
+	if (len == 0 || !name_is_valid(s, len) || !name_is_ldh(s, len, 1))
 		return NULL;
 	return pslcache_lower(a, s, len);
 }
@@ -661,27 +636,18 @@ static void finish_none(mauth_check *c, dmarc_state *st, const char *code,
 
 /* ---- steps ---- */
 
-/* The code of status_problem's text (doc/codes.md, "DMARC"). */
-static const char *status_code(int status)
+/* A lookup status's problem text, its code into *code (doc/codes.md, "DMARC"). */
+static const char *status_problem(int status, const char **code)
 {
 	switch (status) {
 	case REC_MULTI:
-		return "multiple_records";
-	case REC_TOOLONG:
-		return "record_unreadable";
-	default:
-		return "no_record";
-	}
-}
-
-static const char *status_problem(int status)
-{
-	switch (status) {
-	case REC_MULTI:
+		*code = "multiple_records";
 		return "several DMARC records published (RFC 7489 §6.6.3)";
 	case REC_TOOLONG:
+		*code = "record_unreadable";
 		return "DMARC record too long or holds a NUL byte";
 	default:
+		*code = "no_record";
 		return "no DMARC record published";
 	}
 }
@@ -701,7 +667,7 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why,
 
 	*temp = 0;
 	*why = NULL;
-	*code = status_code(REC_EMPTY);
+	(void)status_problem(REC_EMPTY, code);
 	if (l == NULL)
 		return NULL;
 	if (l->status == REC_TEMP) {
@@ -711,25 +677,23 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why,
 	if (!st->tree) {
 		/* §6.6.3 steps 1-5: the org domain only when From has none. */
 		if (l->status != REC_EMPTY) {
-			*why = status_problem(l->status);
-			*code = status_code(l->status);
+			*why = status_problem(l->status, code);
 			return l->status == REC_ONE ? l : NULL;
 		}
 		if (strcmp(st->org, st->from) == 0) {
-			*why = status_problem(REC_EMPTY);
+			*why = status_problem(REC_EMPTY, code);
 			return NULL;
 		}
 		l = find_lookup(st, st->org);
 		if (l == NULL || l->status == REC_EMPTY) {
-			*why = status_problem(REC_EMPTY);
+			*why = status_problem(REC_EMPTY, code);
 			return NULL;
 		}
 		if (l->status == REC_TEMP) {
 			*temp = l->rcode;
 			return NULL;
 		}
-		*why = status_problem(l->status);
-		*code = status_code(l->status);
+		*why = status_problem(l->status, code);
 		return l->status == REC_ONE ? l : NULL;
 	}
 	/*
@@ -756,17 +720,17 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why,
 		if (l->status == REC_ONE)
 			return l;
 		if (l->status == REC_TOOLONG) {
-			*why = status_problem(REC_TOOLONG);
-			*code = status_code(REC_TOOLONG);
+			*why = status_problem(REC_TOOLONG, code);
 			return NULL;
 		}
 		if (l->status == REC_MULTI)
 			multi = 1;
 	}
-	*why = multi ? "several DMARC records at one level, all discarded "
+	*why = status_problem(multi ? REC_MULTI : REC_EMPTY, code);
+	if (multi)
+		*why = "several DMARC records at one level, all discarded "
 		       "(RFC 9989 §4.10 steps 2 and 6), and no single record "
-		       "up the tree" : status_problem(REC_EMPTY);
-	*code = status_code(multi ? REC_MULTI : REC_EMPTY);
+		       "up the tree";
 	return NULL;
 }
 
@@ -1150,13 +1114,6 @@ static int org_init(mauth_check *c, void *vst, const params *p,
 	return 0;
 }
 
-static int org_step(mauth_check *c, void *vst)
-{
-	(void)c;
-	(void)vst;
-	return 0;
-}
-
 static const mauth_option org_options[] = {
 	OPT_STR("domain", 1, NULL, "name"),
 	OPT_STR("psl_file", 0, PSL_DEFAULT_FILE, "psl"),
@@ -1164,6 +1121,6 @@ static const mauth_option org_options[] = {
 };
 
 const check_vt mauth_org_domain_vt = {
-	"org_domain", sizeof(org_state), org_init, org_step, NULL, NULL,
+	"org_domain", sizeof(org_state), org_init, check_step_none, NULL, NULL,
 	org_options
 };

@@ -824,7 +824,7 @@ static void spf_identity(const mauth_value *props, strref *id)
 }
 
 /* key is the literal word (k[0] is already known to match). */
-#define KEY_IS(k, word) (strcmp(k + 1, word + 1) == 0)
+#define KEY_IS(k, word) (strcmp(&(k)[1], &(word)[1]) == 0)
 
 static void read_spf(const mauth_value *r, spf_fields *f)
 {

@@ -325,7 +325,6 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 		hash = (hash ^ (unsigned char)ch) * FNV_PRIME;
 	}
 	name[len] = '\0';
-	memcpy(asked, name, len + 1);
 	nd = node_find(z, name, len, hash);
 	/* A name spelled as an owner is as valid as the owner (checked at load). */
 	if (nd != NULL ? !nd->valid : !name_is_valid(qname, qlen))
@@ -352,6 +351,8 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 						  NULL, 0, cv, nc);
 		if (hops == CNAME_CHAIN_MAX)
 			break;
+		if (hops == 0)	/* name is about to become the alias */
+			memcpy(asked, name, strlen(name) + 1);
 		if (z->e[at].ttl < ttl)
 			ttl = z->e[at].ttl;
 		len = z->e[at].rr.len < sizeof name - 1 ? z->e[at].rr.len :

@@ -201,16 +201,74 @@ static int domain_and_sender(arena *a, spf_state *st)
 	return 0;
 }
 
+/*
+ * The options spf_init reads by name, found in one pass over the map
+ * (a param_get per name scanned it once each).  options_check has checked
+ * names and kinds before init; the first of a name wins, as in param_get.
+ */
+typedef struct {
+	const mauth_value *ip, *sender, *helo, *scope, *receiver, *dexp, *now;
+} spf_params;
+
+static void gather_params(const params *p, spf_params *o)
+{
+	const mauth_value *v;
+
+	memset(o, 0, sizeof *o);
+	for (v = p->map != NULL ? p->map->child : NULL; v != NULL; v = v->next) {
+		const char *k = v->key;
+		const mauth_value **slot = NULL;
+
+		if (k == NULL)
+			continue;
+		switch (k[0]) {
+		case 'i':
+			slot = strcmp(k, "ip") == 0 ? &o->ip : NULL;
+			break;
+		case 's':
+			slot = strcmp(k, "sender") == 0 ? &o->sender :
+			       strcmp(k, "scope") == 0 ? &o->scope : NULL;
+			break;
+		case 'h':
+			slot = strcmp(k, "helo") == 0 ? &o->helo : NULL;
+			break;
+		case 'r':
+			slot = strcmp(k, "receiver") == 0 ? &o->receiver : NULL;
+			break;
+		case 'd':
+			slot = strcmp(k, "default_explanation") == 0 ? &o->dexp : NULL;
+			break;
+		case 'n':
+			slot = strcmp(k, "now") == 0 ? &o->now : NULL;
+			break;
+		default:
+			break;
+		}
+		if (slot != NULL && *slot == NULL)
+			*slot = v;
+	}
+}
+
+/* A string option's text, as param_get reads it (NULL: absent). */
+static const char *param_str(const mauth_value *v, size_t *len)
+{
+	if (v == NULL || v->kind != MAUTH_V_STR || v->str == NULL)
+		return NULL;
+	if (len != NULL)
+		*len = v->len;
+	return v->str;
+}
+
 /* ip, sender, helo and scope: the identity checked (§2.3, §2.4, §4.3). */
-static int read_identity(mauth_check *c, spf_state *st, const params *p,
+static int read_identity(mauth_check *c, spf_state *st, const spf_params *p,
 			 char *err, size_t errlen)
 {
 	arena *a = check_arena(c);
-	size_t len, slen = 0, hlen = 0;
-	const char *ip = param_get(p, "ip", &len);
-	const char *sender = param_get(p, "sender", &slen);
-	const char *helo = param_get(p, "helo", &hlen);
-	const char *scope = param_get(p, "scope", NULL);
+	size_t len = 0, slen = 0, hlen = 0;
+	const char *ip = param_str(p->ip, &len);
+	const char *sender = param_str(p->sender, &slen);
+	const char *helo = param_str(p->helo, &hlen);
+	const char *scope = param_str(p->scope, NULL);
 
 	if (ip == NULL || ip_parse(ip, len, &st->ip) != 0) {
 		snprintf(err, errlen, "ip: not an IP address");
@@ -242,29 +300,29 @@ static int read_identity(mauth_check *c, spf_state *st, const params *p,
 
 /* receiver, default_explanation, now and the §4.6.4 limits. */
 static int read_options(mauth_check *c, spf_state *st, const params *p,
-			char *err, size_t errlen)
+			const spf_params *sp, char *err, size_t errlen)
 {
 	arena *a = check_arena(c);
-	size_t len;
+	size_t len = 0;
 	const char *s;
-	long now = 0;
 
-	s = param_get(p, "receiver", &len);
+	s = param_str(sp->receiver, &len);
 	st->receiver_given = s != NULL;
 	if (s == NULL)
 		s = "unknown", len = 7;
 	st->receiver = arena_strndup(a, s, len);
 	st->receiver_len = len;
-	s = param_get(p, "default_explanation", &len);
+	s = param_str(sp->dexp, &len);
 	if (s != NULL) {
 		st->default_exp = arena_strndup(a, s, len);
 		st->default_exp_len = len;
 	}
-	if (param_long(p, "now", 0, 0x7fffffffL, &now) < 0) {
+	if (sp->now != NULL && (sp->now->kind != MAUTH_V_INT || sp->now->num < 0 ||
+				sp->now->num > 0x7fffffffL)) {
 		snprintf(err, errlen, "now: want seconds since the epoch");
 		return MAUTH_EINVAL;
 	}
-	st->now = now;
+	st->now = sp->now != NULL ? sp->now->num : 0;
 	st->max_lookups = 10;
 	st->max_void = 2;
 	st->max_mx = 10;
@@ -282,12 +340,14 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 {
 	spf_state *st = vst;
 	arena *a = check_arena(c);
+	spf_params sp;
 	size_t len;
 	int rc;
 
-	rc = read_identity(c, st, p, err, errlen);
+	gather_params(p, &sp);
+	rc = read_identity(c, st, &sp, err, errlen);
 	if (rc == 0)
-		rc = read_options(c, st, p, err, errlen);
+		rc = read_options(c, st, p, &sp, err, errlen);
 	if (rc != 0)
 		return rc;
 	/* Each include costs a lookup, so the stack never grows past this. */

@@ -56,10 +56,11 @@ static int copy_record(spf_record *rec, const spf_record *src,
 	}
 	*rec = *src;
 	rec->terms = terms;
+	if (src->n > 0)		/* one copy, then only the pointers moved */
+		memcpy(terms, src->terms, src->n * sizeof *terms);
 	for (i = 0; i < src->n; i++) {
-		rec->terms[i] = src->terms[i];
-		rec->terms[i].spec = rebase(src->terms[i].spec, from, to);
-		rec->terms[i].text = rebase(src->terms[i].text, from, to);
+		terms[i].spec = rebase(terms[i].spec, from, to);
+		terms[i].text = to + (terms[i].text - from);	/* never NULL */
 	}
 	rec->redirect = rebase(src->redirect, from, to);
 	rec->exp = rebase(src->exp, from, to);

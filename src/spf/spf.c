@@ -4,8 +4,9 @@
  * The evaluator is a step machine over an explicit stack of frames, one per
  * record being evaluated (the checked domain, then each include), so an
  * include chain never recurses on the C stack.  Each record is parsed once
- * (spfrecord.c).  A term that needs DNS asks and returns; the next step()
- * resumes it with the answers.  Questions that do not depend on each other
+ * (spf_record.c) and kept parsed for the whole process (spf_cache.c).  A
+ * term that needs DNS asks and returns; the next step() resumes it with
+ * the answers.  Questions that do not depend on each other
  * (the address records of all MX names, the forward lookups of all PTR
  * names) are asked in one step.
  *
@@ -90,6 +91,11 @@ typedef struct {
 	int done;
 	const char *bad_input;	/* MAIL FROM/HELO unusable: none, with this */
 	const char *bad_code;	/* and this code */
+
+	/* cached records this check reads (frames and result point into
+	 * them), given back when the check is freed (spf_free) */
+	spf_cached **held;
+	size_t nheld;
 } spf_state;
 
 static int opt_long(const params *p, const char *key, long min, long max,
@@ -353,10 +359,12 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	/* Each include costs a lookup, so the stack never grows past this. */
 	st->cap = (size_t)st->max_lookups + 2;
 	st->stack = arena_alloc(a, st->cap * sizeof *st->stack);
+	/* a record per lookup (include, redirect) and the first: below cap */
+	st->held = arena_alloc(a, st->cap * sizeof *st->held);
 	len = (size_t)(st->max_mx > st->max_ptr ? st->max_mx : st->max_ptr);
 	st->qids = arena_alloc(a, len * sizeof *st->qids);
 	st->qnames = arena_alloc(a, len * sizeof *st->qnames);
-	if (st->stack == NULL || st->qids == NULL ||
+	if (st->stack == NULL || st->held == NULL || st->qids == NULL ||
 	    st->qnames == NULL || st->helo == NULL || st->sdomain == NULL ||
 	    st->local == NULL || st->receiver == NULL || st->identity == NULL)
 		return MAUTH_ENOMEM;
@@ -612,6 +620,7 @@ static int take_record(mauth_check *c, spf_state *st)
 	frame *f = &st->stack[st->depth - 1];
 	const mauth_answer *a = check_got(c, st->qid);
 	const mauth_rr *found = NULL;
+	spf_cached *held;
 	char err[200];
 	size_t i;
 	int rc, none_result;
@@ -638,13 +647,18 @@ static int take_record(mauth_check *c, spf_state *st)
 			  f->domain);
 		return 0;
 	}
-	f->text = arena_strndup(check_arena(c), found->data,
-				found->len > SPF_RECORD_MAX ? SPF_RECORD_MAX + 1 : found->len);
-	if (f->text == NULL)
-		return -1;
 	f->text_len = found->len > SPF_RECORD_MAX ? SPF_RECORD_MAX + 1 : found->len;
-	rc = spf_record_parse_cached(f->text, f->text_len, &f->rec,
-				     check_arena(c), err, sizeof err);
+	/* the answer goes after this step: the text is the cache's or a copy */
+	rc = spf_record_get(found->data, f->text_len, &f->rec, &f->text, &held,
+			    check_arena(c), err, sizeof err);
+	if (held != NULL) {
+		/* one record per counted lookup and the first: below cap */
+		if (st->nheld == st->cap) {
+			spf_cache_release(held);
+			return -1;
+		}
+		st->held[st->nheld++] = held;
+	}
 	if (rc == MAUTH_ENOMEM)
 		return -1;
 	f->has_rec = 1;
@@ -1194,6 +1208,16 @@ static void spf_finish(mauth_check *c, void *vst, mauth_value *r)
 		authres_received_spf(a, r, st->receiver_given ? st->receiver : NULL);
 }
 
+static void spf_free(void *vst)
+{
+	spf_state *st = vst;
+	size_t i;
+
+	for (i = 0; i < st->nheld; i++)
+		spf_cache_release(st->held[i]);
+	st->nheld = 0;
+}
+
 static int spf_step(mauth_check *c, void *vst)
 {
 	spf_state *st = vst;
@@ -1264,6 +1288,6 @@ static const mauth_option spf_options[] = {
 };
 
 const check_vt mauth_spf_vt = {
-	"spf", sizeof(spf_state), spf_init, spf_step, NULL, spf_finish,
+	"spf", sizeof(spf_state), spf_init, spf_step, spf_free, spf_finish,
 	spf_options
 };

@@ -5,8 +5,9 @@
  * costs more than evaluating it against an address.
  *
  * A parse is a pure function of the record text, so the cache cannot
- * change a result.  Direct-mapped by a hash of the text (a collision
- * evicts), the text compared in full on a hit.  One block per entry: the
+ * change a result.  A slot per hash of the text holds two entries, the
+ * last used first (a third text of the slot evicts the older one), the
+ * text compared in full on a hit.  One block per entry: the
  * entry, its copy of the text, the terms pointing into that copy.
  *
  * A check holds the entries it evaluates: a hit hands out the entry's own
@@ -23,6 +24,7 @@
 #include "spf/spf.h"
 
 #define SPFCACHE_SLOTS 1024
+#define SPFCACHE_WAYS 2		/* one way: 1 in 6 of 400 records collided */
 #define SPFCACHE_MAX_TEXT 1024	/* longer records are parsed every time */
 #define SPFCACHE_MAX_TERMS 64
 
@@ -34,7 +36,7 @@ struct spf_cached {
 	int in_table;		/* 0: evicted, freed by the last holder */
 };
 
-static spf_cached *spfcache[SPFCACHE_SLOTS];
+static spf_cached *spfcache[SPFCACHE_SLOTS][SPFCACHE_WAYS];
 static pthread_mutex_t spfcache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned spfcache_slot(const char *txt, size_t len)
@@ -66,17 +68,27 @@ static void copy_record(spf_record *rec, spf_term *terms, const spf_record *src,
 	rec->exp = rebase(src->exp, from, to);
 }
 
-/* The entry of this text, held (its count raised), or NULL. */
+static int same_text(const spf_cached *e, const char *txt, size_t len)
+{
+	return e != NULL && e->len == len && memcmp(e->text, txt, len) == 0;
+}
+
+/* The entry of this text, held (its count raised) and first in its slot,
+ * or NULL. */
 static spf_cached *spfcache_get(unsigned at, const char *txt, size_t len)
 {
-	spf_cached *e;
+	spf_cached **way = spfcache[at], *e = NULL;
 
 	pthread_mutex_lock(&spfcache_lock);
-	e = spfcache[at];
-	if (e != NULL && e->len == len && memcmp(e->text, txt, len) == 0)
+	if (same_text(way[0], txt, len)) {
+		e = way[0];
+	} else if (same_text(way[1], txt, len)) {
+		e = way[1];
+		way[1] = way[0];
+		way[0] = e;
+	}
+	if (e != NULL)
 		e->refs++;
-	else
-		e = NULL;
 	pthread_mutex_unlock(&spfcache_lock);
 	return e;
 }
@@ -119,8 +131,9 @@ static spf_cached *spfcache_put(unsigned at, const char *txt, size_t len,
 	e->refs = 1;
 	e->in_table = 1;
 	pthread_mutex_lock(&spfcache_lock);
-	spfcache_drop(spfcache[at]);
-	spfcache[at] = e;
+	spfcache_drop(spfcache[at][1]);
+	spfcache[at][1] = spfcache[at][0];
+	spfcache[at][0] = e;
 	pthread_mutex_unlock(&spfcache_lock);
 	return e;
 }
@@ -183,8 +196,9 @@ void spf_cache_clear(void)
 
 	for (i = 0; i < SPFCACHE_SLOTS; i++) {
 		pthread_mutex_lock(&spfcache_lock);
-		spfcache_drop(spfcache[i]);
-		spfcache[i] = NULL;
+		spfcache_drop(spfcache[i][0]);
+		spfcache_drop(spfcache[i][1]);
+		spfcache[i][0] = spfcache[i][1] = NULL;
 		pthread_mutex_unlock(&spfcache_lock);
 	}
 }

@@ -805,19 +805,30 @@ typedef struct {
 	strref result, ip, sender, helo, mechanism, problem, scope, identity;
 } spf_fields;
 
-/* The identity checked: the value of the result's smtp.* property. */
+/* The identity checked: the value of the result's smtp.* property (the
+ * first "ptype" and "value" of each property, as mauth_value_get). */
 static void spf_identity(const mauth_value *props, strref *id)
 {
-	const mauth_value *p;
-	const char *pt, *v;
-	size_t n = 0, vn = 0;
+	const mauth_value *p, *m;
 
 	for (p = props->child; p != NULL; p = p->next) {
-		pt = str_of(p, "ptype", &n);
-		v = str_of(p, "value", &vn);
-		if (pt != NULL && v != NULL && same_word(pt, n, "smtp", 4)) {
-			id->s = v;
-			id->n = vn;
+		const mauth_value *pt = NULL, *v = NULL;
+
+		if (p->kind != MAUTH_V_MAP)
+			continue;
+		for (m = p->child; m != NULL; m = m->next) {
+			if (m->key == NULL)
+				continue;
+			if (pt == NULL && strcmp(m->key, "ptype") == 0)
+				pt = m;
+			else if (v == NULL && strcmp(m->key, "value") == 0)
+				v = m;
+		}
+		if (pt != NULL && pt->kind == MAUTH_V_STR && pt->str != NULL &&
+		    v != NULL && v->kind == MAUTH_V_STR && v->str != NULL &&
+		    same_word(pt->str, pt->len, "smtp", 4)) {
+			id->s = v->str;
+			id->n = v->len;
 			return;
 		}
 	}

@@ -785,9 +785,9 @@ static void put_pair(out *o, int *first, const char *key, size_t klen,
 }
 
 /* A pair whose key is a string literal. */
-#define PUT_PAIR(o, first, key, v, n) put_pair(o, first, key, sizeof key - 1, v, n)
+#define PUT_PAIR(o, first, key, v, n) put_pair(o, first, key, sizeof(key) - 1, v, n)
 /* A string literal. */
-#define PUT_LIT(o, lit) put(o, lit, sizeof lit - 1)
+#define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
 
 /* Comment text: "()\" escaped, control bytes left out. */
 static void put_comment_text(out *o, const char *s, size_t n)

@@ -190,10 +190,10 @@ static size_t format_v6(const unsigned char *b, char *buf)
 	static const char hex[] = "0123456789abcdef";
 	unsigned w[8];
 	int i, best = -1, bestlen = 0, cur = -1;
-	size_t n = 0;
+	size_t n = 0, k;
 
-	for (i = 0; i < 8; i++)
-		w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+	for (k = 0; k < 8; k++)
+		w[k] = (unsigned)b[2 * k] << 8 | b[2 * k + 1];
 	for (i = 0; i <= 8; i++) {
 		if (i < 8 && w[i] == 0) {
 			if (cur < 0)

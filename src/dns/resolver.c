@@ -44,8 +44,9 @@
  * Threads: like its cache, a resolver's sockets belong to the resolver
  * object: one thread at a time per resolver (mailauth.h promises no more).
  *
- * ldns builds and reads the messages (dnswire.c); the sockets are ours,
- * because ldns' own resolver sends one question at a time and blocks.
+ * dnswire.c builds and reads the messages (the common replies straight
+ * from the bytes, the rest through ldns); the sockets are ours, because
+ * ldns' own resolver sends one question at a time and blocks.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE	/* sendmmsg */ /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */

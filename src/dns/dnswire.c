@@ -1,7 +1,8 @@
 /*
  * dnswire.c - DNS messages to and from bytes, through ldns.  Used by the
  * network resolver and by hosts that carry DNS bytes themselves (HAProxy
- * has TCP sockets but no resolver of its own).
+ * has TCP sockets but no resolver of its own); and the making of a
+ * driver object, which both drivers share.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -11,6 +12,21 @@
 
 #define EDNS_SIZE 4096
 #define TTL_MAX 86400		/* keep nothing longer than a day */
+
+void *resolver_alloc(size_t size, mauth_resolver **out,
+		     int (*query)(mauth_resolver *, const mauth_question *,
+				  size_t, mauth_answer **),
+		     void (*free_fn)(mauth_resolver *))
+{
+	mauth_resolver *r = calloc(1, size);
+
+	*out = NULL;
+	if (r != NULL) {
+		r->query = query;
+		r->free = free_fn;
+	}
+	return r;
+}
 
 size_t dname_to_text(const ldns_rdf *dname, char *buf, size_t buflen)
 {

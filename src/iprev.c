@@ -213,10 +213,8 @@ static int forward_step(mauth_check *c, iprev_state *st)
 /* RFC 8601 §2.7.3: iprev's property is policy.iprev, the address. */
 static void iprev_finish(mauth_check *c, void *vst, mauth_value *r)
 {
-	arena *a = check_arena(c);
-
 	(void)vst;
-	authres_prop_of(a, authres_begin(a, r, "iprev"), "policy", "iprev", r, "ip");
+	authres_finish_one(c, r, "iprev", "policy", "iprev", "ip");
 }
 
 static int iprev_step(mauth_check *c, void *vst)

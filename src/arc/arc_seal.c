@@ -513,13 +513,12 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 		     char *err, size_t errlen)
 {
 	seal_state *st = vst;
-	arena *a = check_arena(c);
 	dkim_signer sg;
 	seal_opts o;
 	chain ch;
 	int rc;
 
-	if ((rc = dkim_signer_args(a, p, &sg, err, errlen)) != 0 ||
+	if ((rc = dkim_signer_args(c, p, &sg, err, errlen)) != 0 ||
 	    (rc = read_opts(p, &o, err, errlen)) != 0 ||
 	    (rc = check_names(&sg, err, errlen)) != 0)
 		return rc;
@@ -527,7 +526,7 @@ static int seal_init(mauth_check *c, void *vst, const params *p,
 		return give_up(st, "message_limit", sg.m.problem);
 	if (read_chain(st, &sg.m, &ch) != 0)
 		return 0;
-	rc = add_set(a, st, &sg, &o, &ch);
+	rc = add_set(check_arena(c), st, &sg, &o, &ch);
 	dkim_signer_free(&sg);
 	return rc;
 }
@@ -552,17 +551,14 @@ static int seal_step(mauth_check *c, void *vst)
 }
 
 static const mauth_option seal_options[] = {
-	OPT_STR("message", 1, NULL, "msg text"),
-	OPT_STR("domain", 1, NULL, "d"),
-	OPT_STR("selector", 1, NULL, "s"),
-	OPT_STR("key", 1, NULL, "private_key pem"),
+	DKIM_SIGNER_REQUIRED_OPTIONS,
 	OPT_STR("authentication_results", 1, NULL, "authres ar results"),
 	OPT_STR("authserv_id", 0, NULL, "authserv"),
 	OPT_WORD("cv", "none pass fail", "the arc= result in authentication_results, else none", NULL),
-	OPT_WORD("algorithm", "rsa-sha256 ed25519-sha256", "rsa-sha256", "a alg"),
+	DKIM_SIGNER_ALGORITHM_OPTION,
 	OPT_LIST("headers", MAUTH_V_STR, "RFC 6376 §5.4.1 fields present, DKIM-Signature",
 		 "h fields signed_headers"),
-	OPT_INT("now", 0, 0x7fffffffffffLL, "no t="),
+	DKIM_SIGNER_NOW_OPTION,
 	OPT_END
 };
 

@@ -26,6 +26,14 @@ void authres_prop(arena *a, mauth_value *props, const char *ptype,
 void authres_prop_of(arena *a, mauth_value *props, const char *ptype,
 		     const char *property, const mauth_value *r,
 		     const char *field);
+/*
+ * The finish of a check (check_vt) whose result has one property: method
+ * and ptype.property from the string field of r (absent: no property),
+ * as iprev's policy.iprev and DMARC's header.from.
+ */
+void authres_finish_one(mauth_check *c, mauth_value *r, const char *method,
+			const char *ptype, const char *property,
+			const char *field);
 /* The same for a number (ARC's header.oldest-pass), written in decimal. */
 void authres_prop_int(arena *a, mauth_value *props, const char *ptype,
 		      const char *property, long long n);

@@ -75,6 +75,15 @@ void authres_prop_of(arena *a, mauth_value *props, const char *ptype,
 		authres_prop(a, props, ptype, property, v->str, v->len);
 }
 
+void authres_finish_one(mauth_check *c, mauth_value *r, const char *method,
+			const char *ptype, const char *property,
+			const char *field)
+{
+	arena *a = check_arena(c);
+
+	authres_prop_of(a, authres_begin(a, r, method), ptype, property, r, field);
+}
+
 void authres_prop_int(arena *a, mauth_value *props, const char *ptype,
 		      const char *property, long long n)
 {
@@ -345,9 +354,15 @@ typedef struct {
 	size_t n;
 } strref;
 
-/* The fields of a result map the writer reads, found in one pass. */
+/*
+ * The fields of a result map the writers read, found in one pass: the
+ * Authentication-Results writer's (method ... problem, version, props)
+ * and the Received-SPF writer's (problem ... scope, props, and identity,
+ * which it takes from the properties).
+ */
 typedef struct {
 	strref method, comment, name, policy, disposition, reason, problem;
+	strref result, ip, sender, helo, mechanism, scope, identity;
 	const mauth_value *version, *props;
 } resfields;
 
@@ -365,15 +380,22 @@ typedef struct {
 	size_t at;	/* offsetof the strref */
 } named_field;
 
+/*
+ * Each writer looks up only the keys it writes: Authentication-Results
+ * the first AR_KEYS, Received-SPF the SPF_KEYS from SPF_KEYS_AT on
+ * (problem is in both).  A key is its field's name, so the two cannot
+ * disagree.
+ */
+#define KEY(field) { #field, offsetof(resfields, field) }
 static const named_field resfield_keys[] = {
-	{ "method", offsetof(resfields, method) },
-	{ "comment", offsetof(resfields, comment) },
-	{ "name", offsetof(resfields, name) },
-	{ "policy", offsetof(resfields, policy) },
-	{ "disposition", offsetof(resfields, disposition) },
-	{ "reason", offsetof(resfields, reason) },
-	{ "problem", offsetof(resfields, problem) },
+	KEY(method), KEY(comment), KEY(name), KEY(policy), KEY(disposition),
+	KEY(reason), KEY(problem),
+	KEY(result), KEY(ip), KEY(sender), KEY(helo), KEY(mechanism), KEY(scope),
 };
+#undef KEY
+#define AR_KEYS 7
+#define SPF_KEYS_AT 6
+#define SPF_KEYS (sizeof resfield_keys / sizeof resfield_keys[0] - SPF_KEYS_AT)
 
 /* The string v into the field of fields that keys names for v's key, if any. */
 static void take_named(void *fields, const named_field *keys, size_t n,
@@ -382,29 +404,43 @@ static void take_named(void *fields, const named_field *keys, size_t n,
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (strcmp(v->key, keys[i].key) == 0) {
+		if (v->key[0] == keys[i].key[0] &&	/* most keys differ there */
+		    strcmp(v->key, keys[i].key) == 0) {
 			take((strref *)(void *)((char *)fields + keys[i].at), v);
 			return;
 		}
 }
 
-static void read_fields(const mauth_value *r, resfields *f)
+/*
+ * One pass over a result map r: its strings into fields (keys names
+ * where), its first "properties" list into *props and its first integer
+ * "method_version" into *version (version NULL: not read).  The fields
+ * and pointers start zeroed by the caller.
+ */
+static void read_map(const mauth_value *r, void *fields, const named_field *keys,
+		     size_t n, const mauth_value **props, const mauth_value **version)
 {
 	const mauth_value *v;
 
-	memset(f, 0, sizeof *f);
 	for (v = r->child; v != NULL; v = v->next) {
 		const char *k = v->key;
 
 		if (k == NULL)
 			continue;
 		if (v->kind == MAUTH_V_LIST && strcmp(k, "properties") == 0)
-			f->props = f->props ? f->props : v;
-		else if (v->kind == MAUTH_V_INT && strcmp(k, "method_version") == 0)
-			f->version = f->version ? f->version : v;
+			*props = *props ? *props : v;
+		else if (version != NULL && v->kind == MAUTH_V_INT &&
+			 strcmp(k, "method_version") == 0)
+			*version = *version ? *version : v;
 		else if (v->kind == MAUTH_V_STR)
-			take_named(f, resfield_keys, sizeof resfield_keys / sizeof resfield_keys[0], v);
+			take_named(fields, keys, n, v);
 	}
+}
+
+static void read_fields(const mauth_value *r, resfields *f)
+{
+	memset(f, 0, sizeof *f);
+	read_map(r, f, resfield_keys, AR_KEYS, &f->props, &f->version);
 }
 
 /*
@@ -800,13 +836,7 @@ static void cputs(out *o, const char *s)
 	put_comment_text(o, s, strlen(s));
 }
 
-/* The fields of an SPF result the writer reads, found in one pass. */
-typedef struct {
-	strref result, ip, sender, helo, mechanism, problem, scope, identity;
-} spf_fields;
-
-/* The identity checked: the value of the result's smtp.* property (the
- * first "ptype" and "value" of each property, as mauth_value_get). */
+/* The identity checked: the value of the result's smtp.* property. */
 static void spf_identity(const mauth_value *props, strref *id)
 {
 	const mauth_value *p, *m;
@@ -834,60 +864,12 @@ static void spf_identity(const mauth_value *props, strref *id)
 	}
 }
 
-/* key is the literal word (k[0] is already known to match). */
-#define KEY_IS(k, word) (strcmp(&(k)[1], &(word)[1]) == 0)
-
-static void read_spf(const mauth_value *r, spf_fields *f)
+static void read_spf(const mauth_value *r, resfields *f)
 {
-	const mauth_value *v, *props = NULL;
-
 	memset(f, 0, sizeof *f);
-	for (v = r->child; v != NULL; v = v->next) {
-		const char *k = v->key;
-
-		if (k == NULL)
-			continue;
-		if (v->kind == MAUTH_V_LIST) {
-			if (k[0] == 'p' && KEY_IS(k, "properties"))
-				props = props ? props : v;
-			continue;
-		}
-		if (v->kind != MAUTH_V_STR)
-			continue;
-		/* one test of the first byte for most keys the result has */
-		switch (k[0]) {
-		case 'r':
-			if (KEY_IS(k, "result"))
-				take(&f->result, v);
-			break;
-		case 'i':
-			if (KEY_IS(k, "ip"))
-				take(&f->ip, v);
-			break;
-		case 's':
-			if (KEY_IS(k, "sender"))
-				take(&f->sender, v);
-			else if (KEY_IS(k, "scope"))
-				take(&f->scope, v);
-			break;
-		case 'h':
-			if (KEY_IS(k, "helo"))
-				take(&f->helo, v);
-			break;
-		case 'm':
-			if (KEY_IS(k, "mechanism"))
-				take(&f->mechanism, v);
-			break;
-		case 'p':
-			if (KEY_IS(k, "problem"))
-				take(&f->problem, v);
-			break;
-		default:
-			break;
-		}
-	}
-	if (props != NULL)
-		spf_identity(props, &f->identity);
+	read_map(r, f, resfield_keys + SPF_KEYS_AT, SPF_KEYS, &f->props, NULL);
+	if (f->props != NULL)
+		spf_identity(f->props, &f->identity);
 	if (f->result.s == NULL)
 		f->result.s = "none", f->result.n = 4;
 	if (f->identity.s == NULL)
@@ -940,7 +922,7 @@ long mauth_received_spf_format(const mauth_value *r, const char *receiver,
 			       char *buf, size_t len)
 {
 	out o = { buf, len, 0 };
-	spf_fields f;
+	resfields f;
 	int first = 1;
 
 	if (buf != NULL && len > 0)

@@ -110,11 +110,26 @@ typedef struct {
  * Reads what every signer takes: message, domain, selector, key (all
  * required), algorithm, now and the header names (params headers.1, 2,
  * ...: each a field name, RFC 5322 ftext, with no ";"; at most
- * DKIM_MAX_H), then parses the message.  0, or MAUTH_EINVAL with err, or
- * MAUTH_ENOMEM.
+ * DKIM_MAX_H), then parses the message into the check's arena.  0, or
+ * MAUTH_EINVAL with err, or MAUTH_ENOMEM.
  */
-int dkim_signer_args(arena *a, const params *p, dkim_signer *s, char *err,
-		     size_t errlen);
+int dkim_signer_args(mauth_check *c, const params *p, dkim_signer *s,
+		     char *err, size_t errlen);
+
+/*
+ * The entries of a signer's option table (core/internal.h's OPT_*) for
+ * what dkim_signer_args reads: the required four, which open the table,
+ * algorithm and now.  Each signer declares headers itself: their
+ * defaults differ.
+ */
+#define DKIM_SIGNER_REQUIRED_OPTIONS \
+	OPT_STR("message", 1, NULL, "msg text"), \
+	OPT_STR("domain", 1, NULL, "d"), \
+	OPT_STR("selector", 1, NULL, "s"), \
+	OPT_STR("key", 1, NULL, "private_key pem")
+#define DKIM_SIGNER_ALGORITHM_OPTION \
+	OPT_WORD("algorithm", "rsa-sha256 ed25519-sha256", "rsa-sha256", "a alg")
+#define DKIM_SIGNER_NOW_OPTION OPT_INT("now", 0, 0x7fffffffffffLL, "no t=")
 
 /*
  * h= when none was given: each field of RFC 6376 §5.4.1's list as often as

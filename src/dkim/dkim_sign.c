@@ -1,7 +1,7 @@
 /*
  * dkim_sign.c - making a DKIM-Signature (RFC 6376 §5; Ed25519 RFC 8463).
  * Pure: no DNS.  Everything is done in init() while the message is ours
- * to read; step() only publishes the result:
+ * to read, the result too (step is check_step_none):
  *   { header = "DKIM-Signature: ..." }  or  { problem = "why not", code }
  * The header text is folded with CRLF TAB and has no final CRLF.  What
  * ARC's sealer does the same way (arguments, default fields, key checks,
@@ -20,9 +20,7 @@
 #define SIGN_MAX_EXPIRE 315360000L	/* ten years */
 
 typedef struct {
-	const char *header;
-	const char *problem;
-	const char *code;	/* the problem's (doc/codes.md) */
+	int unused;	/* init writes the result: there is nothing to keep */
 } sign_state;
 
 /* What only DKIM signs with: i=, c=, x=. */
@@ -192,19 +190,23 @@ static void put_b(textbuf *t, const char *sig64)
 	}
 }
 
-/* A problem that ends signing: the result, not an error of the call. */
-static int give_up(sign_state *st, const char *code, const char *problem)
+/*
+ * Nothing is signed, and the result says why: problem and its code
+ * (doc/codes.md).  The check's outcome, not an error of the call: returns
+ * 0, for init to return.
+ */
+static int refuse(mauth_check *c, const char *code, const char *problem)
 {
-	st->problem = problem;
-	st->code = code;
+	val_problem(check_arena(c), check_result(c), code, problem);
 	return 0;
 }
 
-/* Hashes, signs and assembles the field into st->header. */
-static int sign_message(arena *a, sign_state *st, const dkim_signer *sg,
+/* Hashes, signs and assembles the field into the result's header. */
+static int sign_message(mauth_check *c, const dkim_signer *sg,
 			const sign_opts *o)
 {
-	char bh64[HASH_MAX * 2], *sig64 = NULL;
+	arena *a = check_arena(c);
+	char bh64[HASH_MAX * 2], *sig64 = NULL, *header;
 	const char *why = NULL;
 	textbuf t = { NULL, 0, 0, 0, 0 };
 	int rc = MAUTH_ENOMEM;
@@ -216,12 +218,13 @@ static int sign_message(arena *a, sign_state *st, const dkim_signer *sg,
 		sig64 = dkim_signer_sign_fields(sg, o->relaxed_h, t.p, t.n, 14,
 						&why);
 	if (sig64 == NULL && why != NULL) {
-		rc = give_up(st, "signing_failed", why);
+		rc = refuse(c, "signing_failed", why);
 	} else if (sig64 != NULL) {
 		put_b(&t, sig64);
-		if (!t.failed &&
-		    (st->header = arena_strndup(a, t.p, t.n)) != NULL)
+		if (!t.failed && (header = arena_strndup(a, t.p, t.n)) != NULL) {
+			val_ref(a, check_result(c), "header", header, t.n);
 			rc = 0;
+		}
 	}
 	free(sig64);
 	free(t.p);
@@ -231,62 +234,47 @@ static int sign_message(arena *a, sign_state *st, const dkim_signer *sg,
 static int sign_init(mauth_check *c, void *vst, const params *p,
 		     char *err, size_t errlen)
 {
-	sign_state *st = vst;
-	arena *a = check_arena(c);
 	const char *problem, *code = NULL;
 	dkim_signer sg;
 	sign_opts o;
 	int rc;
 
-	if ((rc = dkim_signer_args(a, p, &sg, err, errlen)) != 0 ||
+	(void)vst;
+	if ((rc = dkim_signer_args(c, p, &sg, err, errlen)) != 0 ||
 	    (rc = read_opts(p, &sg, &o, err, errlen)) != 0)
 		return rc;
 	/* The header list: given, or the default with From signed once more. */
 	if (sg.nh > 0 && (rc = check_names(&sg, err, errlen)) != 0)
 		return rc;
-	if (sg.nh == 0 && dkim_signer_default_names(a, &sg, NULL, 1) != 0)
+	if (sg.nh == 0 &&
+	    dkim_signer_default_names(check_arena(c), &sg, NULL, 1) != 0)
 		return MAUTH_ENOMEM;
 	if (msg_count(&sg.m, "from", 4) == 0)
-		return give_up(st, "from_missing", "message has no From field");
+		return refuse(c, "from_missing",
+			      "message has no From field");
 	if (sg.m.truncated)
-		return give_up(st, "message_limit", sg.m.problem);
+		return refuse(c, "message_limit", sg.m.problem);
 	if ((problem = dkim_signer_key(&sg, NULL, &code)) != NULL)
-		rc = give_up(st, code, problem);
+		rc = refuse(c, code, problem);
 	else
-		rc = sign_message(a, st, &sg, &o);
+		rc = sign_message(c, &sg, &o);
 	dkim_signer_free(&sg);
 	return rc;
 }
 
-static int sign_step(mauth_check *c, void *vst)
-{
-	sign_state *st = vst;
-	arena *a = check_arena(c);
-	mauth_value *r = check_result(c);
-
-	if (st->header != NULL)
-		val_cstr(a, r, "header", st->header);
-	else
-		val_problem(a, r, st->code, st->problem);
-	return 0;
-}
-
 static const mauth_option sign_options[] = {
-	OPT_STR("message", 1, NULL, "msg text"),
-	OPT_STR("domain", 1, NULL, "d"),
-	OPT_STR("selector", 1, NULL, "s"),
-	OPT_STR("key", 1, NULL, "private_key pem"),
-	OPT_WORD("algorithm", "rsa-sha256 ed25519-sha256", "rsa-sha256", "a alg"),
+	DKIM_SIGNER_REQUIRED_OPTIONS,
+	DKIM_SIGNER_ALGORITHM_OPTION,
 	OPT_STR("canonicalization", 0, "relaxed/relaxed", "c canon"),
 	OPT_LIST("headers", MAUTH_V_STR, "RFC 6376 §5.4.1 fields present, From once more",
 		 "h fields signed_headers"),
 	OPT_INT("expire", 1, SIGN_MAX_EXPIRE, "no x="),
 	OPT_STR("identity", 0, NULL, "i auid"),
-	OPT_INT("now", 0, 0x7fffffffffffLL, "no t="),
+	DKIM_SIGNER_NOW_OPTION,
 	OPT_END
 };
 
 const check_vt mauth_dkim_sign_vt = {
-	"dkim_sign", sizeof(sign_state), sign_init, sign_step, NULL, NULL,
+	"dkim_sign", sizeof(sign_state), sign_init, check_step_none, NULL, NULL,
 	sign_options
 };

@@ -100,9 +100,10 @@ static int read_required(const params *p, dkim_signer *s, char *err,
 	return 0;
 }
 
-int dkim_signer_args(arena *a, const params *p, dkim_signer *s, char *err,
-		     size_t errlen)
+int dkim_signer_args(mauth_check *c, const params *p, dkim_signer *s,
+		     char *err, size_t errlen)
 {
+	arena *a = check_arena(c);
 	long given;
 	int rc;
 

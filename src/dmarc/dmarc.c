@@ -805,10 +805,8 @@ static int exists_step(mauth_check *c, dmarc_state *st)
 /* RFC 7489 §11.2: DMARC's property is header.from, the Author Domain. */
 static void dmarc_finish(mauth_check *c, void *vst, mauth_value *r)
 {
-	arena *a = check_arena(c);
-
 	(void)vst;
-	authres_prop_of(a, authres_begin(a, r, "dmarc"), "header", "from", r, "domain");
+	authres_finish_one(c, r, "dmarc", "header", "from", "domain");
 }
 
 static int dmarc_step(mauth_check *c, void *vst)

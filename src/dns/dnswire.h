@@ -26,6 +26,16 @@ struct mauth_resolver {
 };
 
 /*
+ * A new driver: size bytes zeroed (its struct begins with the
+ * mauth_resolver) with query and free set, NULL when out of memory; *out
+ * is NULL until its constructor hands it over.
+ */
+void *resolver_alloc(size_t size, mauth_resolver **out,
+		     int (*query)(mauth_resolver *, const mauth_question *,
+				  size_t, mauth_answer **),
+		     void (*free_fn)(mauth_resolver *));
+
+/*
  * Decodes the rdata of rr into text as mauth_rr describes.  *buf is
  * malloc'd; returns its length or -1.  pref gets the MX preference.
  */

@@ -1149,15 +1149,12 @@ static int read_resolv_conf(net_resolver *r, const char *path,
 int mauth_resolver_new(mauth_resolver **out, const mauth_resolver_opts *o,
 		       char *err, size_t errlen)
 {
-	net_resolver *r = calloc(1, sizeof *r);
+	net_resolver *r = resolver_alloc(sizeof *r, out, net_query, net_free);
 	size_t i;
 	int rc;
 
-	*out = NULL;
 	if (r == NULL)
 		return MAUTH_ENOMEM;
-	r->base.query = net_query;
-	r->base.free = net_free;
 	for (i = 0; i < MAX_NS; i++)
 		r->udp[i].fd = -1;
 	r->timeout = o->timeout > 0 ? o->timeout : DEFAULT_TIMEOUT;

@@ -466,27 +466,21 @@ int mauth_resolver_new_zone(mauth_resolver **out, const char *const *texts,
 			    const size_t *lens, size_t n,
 			    char *err, size_t errlen)
 {
-	zone_resolver *z = calloc(1, sizeof *z);
+	zone_resolver *z = resolver_alloc(sizeof *z, out, zone_query, zone_free);
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	*out = NULL;
 	if (z == NULL)
 		return MAUTH_ENOMEM;
-	z->base.query = zone_query;
-	z->base.free = zone_free;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && rc == 0; i++)
 		rc = load_text(z, texts[i], lens[i], err, errlen);
-		if (rc != 0) {
-			zone_free(&z->base);
-			return rc;
-		}
-	}
-	if (z->n > 0)
+	if (rc == 0 && z->n > 0)
 		qsort(z->e, z->n, sizeof *z->e, entry_cmp);
-	if (build_index(z) != 0) {
+	if (rc == 0 && build_index(z) != 0)
+		rc = MAUTH_ENOMEM;
+	if (rc != 0) {	/* one way out for every failure */
 		zone_free(&z->base);
-		return MAUTH_ENOMEM;
+		return rc;
 	}
 	*out = &z->base;
 	return 0;

@@ -9,22 +9,11 @@ local manifest = dofile("spec/fixtures/interop/manifest.lua")
 
 local DIR = "spec/fixtures/interop/"
 
--- The zones Knot serves to the integration specs, offline.  A quoted
--- string over 255 bytes (interop.example's spf-loop record, which Knot
--- splits itself) is split here, as RFC 1035 §3.3 character-strings are.
-local function split_long(text)
-  return (text:gsub('"([^"\n]*)"', function(s)
-    if #s <= 255 then return nil end
-    local parts = {}
-    for i = 1, #s, 255 do parts[#parts + 1] = '"' .. s:sub(i, i + 254) .. '"' end
-    return table.concat(parts, " ")
-  end))
-end
-
+-- The zones Knot serves to the integration specs, offline.
 local function fixture_resolver()
   local texts = {}
   local p = io.popen("ls spec/fixtures/zones/*.zone")
-  for f in p:lines() do texts[#texts + 1] = split_long(helpers.read(f)) end
+  for f in p:lines() do texts[#texts + 1] = helpers.split_long_strings(helpers.read(f)) end
   p:close()
   return assert(mailauth.resolver { zones = texts })
 end

@@ -243,8 +243,10 @@ function M.check(task, opts)
     error("mailauth.rspamd.check: no nameservers (opts.nameservers, or options { dns { nameserver } })", 2)
   end
   if not worker_cache then worker_cache = tcpdns.cache(opts) end
+  -- cache = 0: this call keeps nothing and reads nothing kept
+  local cache = opts.cache == 0 and tcpdns.cache(opts) or worker_cache
   local r = tcpdns.resolver({ nameservers = nameservers, timeout = opts.timeout,
-                              shared_cache = worker_cache },
+                              shared_cache = cache },
                             { name = "mailauth.rspamd", connect = rspamd_connector(task), keep = true })
   local helo = task:get_helo()
   local from = task:get_from("smtp")
@@ -256,13 +258,13 @@ function M.check(task, opts)
   for _, k in ipairs(CHECK_OPTS) do
     if opts[k] ~= nil then copts[k] = opts[k] end
   end
-  local hits0 = worker_cache.stats.hits
+  local hits0 = cache.stats.hits
   local ok, report = pcall(mailauth.check, message, copts)
   r:close()
   if not ok then error(report, 2) end
   local s = r.stats
   report.rspamd = { round_trips = s.batches, queries = s.queries, connections = s.connections,
-                    cache_hits = worker_cache.stats.hits - hits0 }
+                    cache_hits = cache.stats.hits - hits0 }
   worker_stats.messages = worker_stats.messages + 1
   worker_stats.round_trips = worker_stats.round_trips + s.batches
   worker_stats.queries = worker_stats.queries + s.queries

@@ -96,6 +96,7 @@ options {
   history_file = "%s/db/rspamd.history";
   dynamic_conf = "%s/db/rspamd_dynamic";
   url_tld = "/usr/share/rspamd/effective_tld_names.dat";
+  task_timeout = 3s;
 }
 logging { type = "file"; filename = "%s/log/rspamd.log"; level = "info"; }
 worker "normal" { bind_socket = "127.0.0.1:%d"; count = 1; }
@@ -116,6 +117,18 @@ rspamd_config:register_symbol { name = "MAILAUTH_RT", score = 0.0, type = "norma
     local report = adapter.check(task, { cache = 0 })
     task:insert_result("MAILAUTH_RT", 1.0, tostring(report.rspamd.round_trips),
                        tostring(report.rspamd.queries))
+  end }
+-- A nameserver that takes the connection and never answers.
+rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "normal", flags = "coro",
+  callback = function(task)
+    local port = task:get_request_header("X-Dead-Port")
+    if not port then return end
+    local t0 = require("rspamd_util").get_time()
+    local report = adapter.check(task, { nameservers = { "127.0.0.1@" .. tostring(port) },
+                                         timeout = 1, time_budget = 2, cache = 0 })
+    -- one option: Rspamd keeps each distinct option once
+    task:insert_result("MAILAUTH_DEAD", 1.0, ("%s %s %s %.1f"):format(report.iprev.result,
+                       report.spf.result, report.dmarc.result, require("rspamd_util").get_time() - t0))
   end }
 ]])
     local conf = daemon.capture(("rspamadm configtest -c %s/rspamd.conf"):format(dir))
@@ -261,6 +274,56 @@ rspamd_config:register_symbol { name = "MAILAUTH_RT", score = 0.0, type = "norma
     daemon.stop(ppid)
     assert(ok, err)
     assert.is_true(compared >= 40, "compared: " .. compared)
+  end)
+
+  it("gives defined results for hosts' bad input: no HELO, IPv6, a dead nameserver, no message", function()
+    local m = messages()[1]
+    -- no HELO: SPF for MAIL FROM still runs, no HELO result
+    local flags = ("-i %s -F %s"):format(m.ip, m.sender)
+    local out = daemon.capture(("rspamc -h 127.0.0.1:%d %s -j symbols %s"):format(PORT, flags, m.file))
+    local doc = cjson.decode(out)
+    local ar = doc.milter.add_headers["Authentication-Results"]
+    ar = type(ar) == "table" and ar.value or ar
+    assert.matches("spf=pass smtp.mailfrom=", ar)
+    assert.is_nil(ar:find("smtp.helo", 1, true))
+    -- an IPv6 client, confirmed over ip6.arpa
+    local v6 = { id = "v6", file = m.file, ip = "2001:db8::25", helo = "mail.example.com", sender = m.sender }
+    local res6, doc6 = scan(v6)
+    local ar6 = doc6.milter.add_headers["Authentication-Results"]
+    ar6 = type(ar6) == "table" and ar6.value or ar6
+    assert.matches('iprev=pass %(mail%.example%.com%) policy%.iprev="2001:db8::25"', ar6)
+    assert(symbols_of(res6).MAILAUTH_SPF_FAIL, "198.51.100.10 is not 2001:db8::25")
+    -- a nameserver port where nothing listens: temperror within the 2 s
+    -- budget, and the worker keeps serving
+    local socket = require "socket"
+    local probe = assert(socket.bind("127.0.0.1", 0))
+    local _, free_port = probe:getsockname()
+    probe:close()
+    local sd = symbols_of(scan(m, "--header 'X-Dead-Port: " .. free_port .. "'")).MAILAUTH_DEAD
+    assert(sd, "no MAILAUTH_DEAD")
+    local iprev, spf, _, took = sd[1]:match("^(%S+) (%S+) (%S+) (%S+)$")
+    assert.are.same({ "temperror", "temperror" }, { iprev, spf }, sd[1])
+    assert.is_true(tonumber(took) <= 2.5, "took " .. took)
+    -- one that takes the connection and never answers: Rspamd 3.4's
+    -- rspamd_tcp does not time out a synchronous read (its timeout covers
+    -- the connect), so the task's own task_timeout (3 s here) ends the
+    -- scan; the worker survives it and serves the next message
+    local silent = assert(socket.bind("127.0.0.1", 0))
+    local _, silent_port = silent:getsockname()
+    local t0 = socket.gettime()
+    local res = scan(m, "--header 'X-Dead-Port: " .. silent_port .. "'")
+    silent:close()
+    assert.is_true(socket.gettime() - t0 < 6, "took " .. (socket.gettime() - t0))
+    assert.is_table(res)
+    assert.is_true(daemon.alive(pid))
+    assert(next(symbols_of(scan(m))))
+    -- an empty message: a defined result (MAILAUTH_ERROR or a check of nothing), no crash
+    local empty = dir .. "/empty.eml"
+    helpers.write(empty, "")
+    local eo = daemon.capture(("rspamc -h 127.0.0.1:%d -i 192.0.2.25 -j symbols %s"):format(PORT, empty))
+    assert.is_true(pcall(cjson.decode, eo), eo)
+    assert.is_true(daemon.alive(pid))
+    assert(next(symbols_of(scan(m))))
   end)
 
   it("raises a Lua error naming flags = \"coro\" outside a coroutine; the worker lives", function()

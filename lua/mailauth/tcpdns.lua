@@ -139,7 +139,10 @@ end
 -- opts: nameservers = { "127.0.0.1@53", ... }, timeout (seconds per
 -- server and batch, default 2), cache, max_ttl (see M.cache), or
 -- shared_cache (a M.cache to use instead: one per process/worker).
--- host: { connect = f(host, port, timeout) -> sock, keep = bool, name = "mailauth.x" }.
+-- host: { connect = f(host, port, timeout) -> sock, keep = bool, name = "mailauth.x",
+--         owner = f() -> who may use a kept connection (HAProxy: the
+--         coroutine of the action; another one's connection is left to
+--         the host to close, not touched) }.
 function M.resolver(opts, host)
   local fname = host.name .. ".resolver"
   if type(opts) ~= "table" or type(opts.nameservers) ~= "table" or #opts.nameservers == 0 then
@@ -172,12 +175,14 @@ function M.resolver(opts, host)
       local rest = stop - clock()
       if rest <= 0 then return end
       local t = math.min(timeout, rest)
+      local owner = host.owner and host.owner() or true
+      if conn and conn.owner ~= owner then conn = nil end
       if not (conn and conn.server == s) then
         drop()
         local sock = host.connect(s.host, s.port, t)
         if sock then
           stats.connections = stats.connections + 1
-          conn = { sock = sock, server = s }
+          conn = { sock = sock, server = s, owner = owner }
         end
       end
       if conn then

@@ -48,6 +48,7 @@ build = {
     ["mailauth.cli"] = "lua/mailauth/cli.lua",
     ["mailauth.rspamd"] = "lua/mailauth/rspamd.lua",
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
+    ["mailauth.tcpdns"] = "lua/mailauth/tcpdns.lua",
     ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
     ["mailauth.internal"] = "lua/mailauth/internal.lua",
     ["mailauth.check"] = "lua/mailauth/check.lua",

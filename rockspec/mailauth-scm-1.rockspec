@@ -49,6 +49,7 @@ build = {
     ["mailauth.rspamd"] = "lua/mailauth/rspamd.lua",
     ["mailauth.haproxy"] = "lua/mailauth/haproxy.lua",
     ["mailauth.tcpdns"] = "lua/mailauth/tcpdns.lua",
+    ["mailauth.received"] = "lua/mailauth/received.lua",
     ["mailauth.exchange"] = "lua/mailauth/exchange.lua",
     ["mailauth.internal"] = "lua/mailauth/internal.lua",
     ["mailauth.check"] = "lua/mailauth/check.lua",

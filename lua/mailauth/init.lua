@@ -414,6 +414,10 @@ M.dns = {
 -- Authentication-Results (RFC 8601): parse and format.
 M.authres = require("mailauth.authres")
 
+--- mailauth.received(message, { trusted_hops = n }) -> { ip, helo, sender, ... }
+-- The envelope a trusted hop recorded: lua/mailauth/received.lua.
+M.received = require("mailauth.received").received
+
 --- mailauth.check(message, { ip, helo, sender, resolver, authserv_id, now, ... })
 -- Everything at once: see lua/mailauth/check.lua.
 function M.check(message, opts)

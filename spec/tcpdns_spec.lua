@@ -15,8 +15,15 @@ local function host(counts)
     s:settimeout(timeout)
     if not s:connect(h, port) then s:close() return nil end
     counts.connections = counts.connections + 1
+    local sent = 0
     return {
-      send = function(_, bytes) counts.sends = counts.sends + 1; return s:send(bytes) == #bytes end,
+      send = function(_, bytes)
+        sent = sent + 1
+        -- a server that closed the kept connection after a batch
+        if counts.close_after and sent > counts.close_after then s:close() return nil end
+        counts.sends = counts.sends + 1
+        return s:send(bytes) == #bytes
+      end,
       read = function(_, n) return s:receive(n) end,
       close = function() s:close() end,
     }
@@ -60,6 +67,15 @@ describe("#integration tcpdns", function()
     assert.are.equal(want.authentication_results, got.authentication_results)
     assert.are.equal(1, counts.connections)
     assert.are.equal(counts.sends, r.stats.batches)
+    r:close()
+  end)
+
+  it("opens a kept connection again when the server closed it", function()
+    local counts = { connections = 0, sends = 0, close_after = 1 }
+    local r = tcpdns.resolver({ nameservers = { NS }, cache = 0 }, host(counts))
+    assert.are.equal("NOERROR", r:query("example.com", "TXT").rcode)
+    assert.are.equal("192.0.2.25", r:query("mail.example.com", "A").records[1])
+    assert.are.same({ 2, 1 }, { counts.connections, r.stats.failures })
     r:close()
   end)
 

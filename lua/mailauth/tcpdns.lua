@@ -168,30 +168,37 @@ function M.resolver(opts, host)
     conn = nil
   end
 
-  -- Asks the queries on the first server that answers them all.
+  -- Opens a connection to server s, or nil.
+  local function open(s, t, owner)
+    drop()
+    local sock = host.connect(s.host, s.port, t)
+    if not sock then return nil end
+    stats.connections = stats.connections + 1
+    conn = { sock = sock, server = s, owner = owner }
+    return conn
+  end
+
+  -- Asks the queries on the first server that answers them all.  A kept
+  -- connection the server has closed meanwhile (RFC 7766 §6.2.3: servers
+  -- close idle ones) is opened again once before the next server.
   local function ask(queries, answers, left)
     local stop = clock() + math.min(left or timeout, 3600)
     for _, s in ipairs(servers) do
-      local rest = stop - clock()
-      if rest <= 0 then return end
-      local t = math.min(timeout, rest)
       local owner = host.owner and host.owner() or true
       if conn and conn.owner ~= owner then conn = nil end
-      if not (conn and conn.server == s) then
-        drop()
-        local sock = host.connect(s.host, s.port, t)
-        if sock then
-          stats.connections = stats.connections + 1
-          conn = { sock = sock, server = s, owner = owner }
-        end
-      end
-      if conn then
+      for try = 1, 2 do
+        local rest = stop - clock()
+        if rest <= 0 then return end
+        local t = math.min(timeout, rest)
+        local reused = conn ~= nil and conn.server == s
+        if not reused and not open(s, t, owner) then break end
         if exchange(conn.sock, queries, answers) then
           if not host.keep then drop() end
           return
         end
         stats.failures = stats.failures + 1
         drop()
+        if not reused or try == 2 then break end
       end
     end
   end

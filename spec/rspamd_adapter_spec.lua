@@ -21,6 +21,8 @@ describe("mailauth.rspamd", function()
       { function() adapter.check(fake_task("x"), 5) end, "bad argument #2 to 'mailauth.rspamd.check'" },
       { function() adapter.add_header(fake_task(), nil) end, "bad argument #2 to 'mailauth.rspamd.add_header'" },
       { function() adapter.add_header(fake_task(), "no colon here") end, "not a header field" },
+      { function() adapter.resolver(nil) end, "bad argument #1 to 'mailauth.rspamd.resolver'" },
+      { function() adapter.resolver(fake_task(), "keys") end, "bad argument #2 to 'mailauth.rspamd.resolver'" },
     } do
       local ok, err = pcall(c[1])
       assert.is_false(ok)

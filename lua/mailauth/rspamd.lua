@@ -120,6 +120,12 @@ end
 --- A mailauth resolver function bound to a task.
 -- opts.cnames: "keys" (default), true or false; see wants_chain above.
 function M.resolver(task, opts)
+  if type(task) ~= "userdata" and type(task) ~= "table" then
+    error(("bad argument #1 to 'mailauth.rspamd.resolver' (task expected, got %s)"):format(type(task)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to 'mailauth.rspamd.resolver' (table or nil expected, got %s)"):format(type(opts)), 2)
+  end
   if rspamd_dns == nil then rspamd_dns = require "rspamd_dns" end
   local mode = "keys"
   if type(opts) == "table" and opts.cnames ~= nil then mode = opts.cnames end

@@ -91,7 +91,7 @@ local function argerror(n, what, value)
 end
 
 --- received(message [, { trusted_hops = n }]) -> { ip, helo, sender, by, date, hop, field }
--- With problem (and code = "received_unreadable" or "received_missing")
+-- With problem (and code "received_unreadable" or "received_missing")
 -- when the trusted hop's field is absent or says no client address: ip is
 -- then nil, and nothing should be checked as if it came from somewhere.
 -- sender: the Return-Path's address ("" for the null path "<>"), nil when
@@ -115,13 +115,19 @@ function M.received(message, opts)
   for _, f in ipairs(fields) do
     if f.name == "return-path" and out.sender == nil then
       local path = f.value:match("^%s*<([^>]*)>")
-      if path then out.sender = path else out.sender_problem = "Return-Path is no <reverse-path>" end
+      if path then
+        out.sender = path
+      else
+        out.sender_problem, out.sender_code = "Return-Path is no <reverse-path>", "received_no_return_path"
+      end
     elseif f.name == "received" then
       seen = seen + 1
       if seen == n then out.field = f.value end
     end
   end
-  if out.sender == nil and not out.sender_problem then out.sender_problem = "no Return-Path field" end
+  if out.sender == nil and not out.sender_problem then
+    out.sender_problem, out.sender_code = "no Return-Path field", "received_no_return_path"
+  end
   if not out.field then
     out.problem = ("%d Received field(s), the trusted hop is number %d"):format(seen, n)
     out.code = "received_missing"

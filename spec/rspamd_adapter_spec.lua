@@ -48,5 +48,10 @@ describe("mailauth.rspamd", function()
     adapter.add_header(t, "Authentication-Results: mx.example.org;\r\n\tspf=pass smtp.mailfrom=a@b.example")
     assert.are.same({ add_headers = { ["Authentication-Results"] = {
       value = "mx.example.org;\r\n\tspf=pass smtp.mailfrom=a@b.example", order = 0 } } }, t.replies[1])
+    -- a message with LF line ends: folded with LF, as Rspamd folds its own
+    local lf = fake_task()
+    lf.get_newlines_type = function() return "lf" end
+    adapter.add_header(lf, "Authentication-Results: mx.example.org;\r\n\tarc=none")
+    assert.are.equal("mx.example.org;\n\tarc=none", lf.replies[1].add_headers["Authentication-Results"].value)
   end)
 end)

@@ -281,7 +281,9 @@ end
 
 --- adapter.add_header(task, "Authentication-Results: ...")
 -- The field through the milter reply (name and value apart), first in
--- the header (RFC 8601 §5: above the fields it speaks about).
+-- the header (RFC 8601 §5: above the fields it speaks about), folded with
+-- the message's own line ends as Rspamd's milter_headers folds its fields
+-- (a message with LF line ends gets LF TAB).
 function M.add_header(task, field)
   if type(field) ~= "string" then
     error(("bad argument #2 to 'mailauth.rspamd.add_header' (header field expected, got %s)")
@@ -289,6 +291,8 @@ function M.add_header(task, field)
   end
   local name, value = field:match("^([^:]+):%s*(.*)$")
   if not name then error("mailauth.rspamd.add_header: not a header field: " .. field:sub(1, 64), 2) end
+  local nl = task.get_newlines_type and task:get_newlines_type()
+  if nl == "lf" then value = value:gsub("\r\n", "\n") end
   task:set_milter_reply({ add_headers = { [name] = { value = value, order = 0 } } })
 end
 

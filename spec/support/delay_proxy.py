@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """A UDP DNS proxy that holds each query DELAY seconds before passing it on
-to the upstream server, and logs the monotonic time each query arrived.
-With every answer DELAY late, the queries a client sends together arrive
-together and the next round at least DELAY later: the log's clusters are
-the client's round trips (spec/rspamd_check_spec.lua counts them).
+to the upstream server, and logs "Q" for each query it takes and "R" for
+each reply it sends back.  A client that sends a round's queries together
+and waits for their replies before the next round makes a log where each
+round is a run of Q lines after an R: spec/rspamd_check_spec.lua counts
+them as its round trips (the delay keeps a round's replies after its
+queries even on a loaded machine).
 
 delay_proxy.py --upstream 127.0.0.1:5353 --delay 0.04 --port-file F --log L --lifetime S
 """
@@ -31,7 +33,9 @@ def main():
         try:
             u.sendto(data, up)
             reply, _ = u.recvfrom(65535)
-            s.sendto(reply, client)
+            with lock:
+                log.write("R\n")
+                s.sendto(reply, client)
         except OSError:
             pass
         finally:
@@ -49,7 +53,7 @@ def main():
         except socket.timeout:
             continue
         with lock:
-            log.write("%.6f\n" % time.monotonic())
+            log.write("Q\n")
         threading.Thread(target=relay, args=(data, client), daemon=True).start()
 
 main()

@@ -103,4 +103,15 @@ with_haproxy(function()
                    "cache hits: " .. (after.cache_hits - before.cache_hits))
     assert.is_true(after.queries - before.queries <= 8, "queries: " .. (after.queries - before.queries))
   end)
+
+  it("checks a client that waits for the banner on iprev alone, after the inspect-delay", function()
+    -- an SMTP client speaks after the server: nothing arrives, the rules
+    -- run at WAIT_END (5 s in the example) with no HELO to check
+    local t0 = socket.gettime()
+    assert.matches("^220 mta", smtp("127.0.0.1", nil))
+    assert.is_true(socket.gettime() - t0 >= 4.5)
+    assert(daemon.wait(5, function()
+      return daemon.read(dir .. "/haproxy.log"):find("iprev=pass name=loopback.example.com helo=- spf_helo=none", 1, true)
+    end), daemon.read(dir .. "/haproxy.log"):sub(-1000))
+  end)
 end)

@@ -202,7 +202,7 @@ do
     c(d, "192.0.2.7", { "pass", "ip4:192.0.2.0/24" })
     c(d, "198.51.100.1", { "fail", "-all", DEFAULT })
   end
-  -- mailauth bounds a record at 4096 bytes (documented in lua/mailauth/init.lua)
+  -- mailauth bounds a record at 4096 bytes (documented in lua/mailauth/spf.lua)
   local long = "v=spf1 x-pad=" .. ("a"):rep(4097 - 13 - 22) .. " ip4:192.0.2.0/24 -all"
   assert(#long == 4097)
   txt(z, "len4097.example", long)

@@ -245,6 +245,22 @@ p("  target:")
 target("client CPU per cold check <= 0.5x the base's", cd["mailauth-lua"], cd.base, 0.5, "slowdown")
 p("")
 
+-- ---- Rspamd ----
+do
+  local line = (read(out .. "/rspamd.bench") or "BENCH missing"):gsub("%s+$", "")
+  local a, b, n = line:match("^BENCH (%d+) (%d+) (%d+)")
+  p("Rspamd 3.4 (LuaJIT), one worker scanning the %s interop messages with rspamc, worker CPU", n or "?")
+  p("  (user + system) over 3 passes after a warm-up (bench/rspamd_bench.sh):")
+  if a then
+    p("  %-34s %10s msgs/s", "examples/rspamd (adapter.check)", a)
+    p("  %-34s %10s msgs/s", "Rspamd's spf+dkim+dmarc+arc", b)
+    p("  ratio mailauth / Rspamd modules: %.2f (one run)", tonumber(a) / math.max(1, tonumber(b)))
+  else
+    p("  %s", line:gsub("^BENCH ", ""))
+  end
+  p("")
+end
+
 -- ---- DKIM ----
 local dkim_rows = {
   { "mailauth-lua", "mailauth.dkim_verify (Lua API)" },

@@ -128,6 +128,12 @@ if [ "$HAVE_KNOT" = yes ]; then
     INTERP=$LUA; run mailauth-lua colddns yes bench/check_cold_dns.lua "$KNOT" spec/fixtures/interop
     INTERP="env LUA_CPATH=$OUT/base/?.so;; $LUA"
     run base colddns "$HAVE_BASE" bench/check_cold_dns.lua "$KNOT" spec/fixtures/interop
+    # Rspamd: examples/rspamd (adapter.check) against its own modules
+    if command -v rspamd >/dev/null 2>&1 && [ -f build/luajit/mailauth/core.so ]; then
+      sh bench/rspamd_bench.sh $OUT "$KNOT" >&2 || echo "BENCH failed" > $OUT/rspamd.bench
+    else
+      echo "BENCH missing" > $OUT/rspamd.bench
+    fi
   else
     echo "colddns mailauth-lua failed knot-did-not-start" >> $RAW
     echo "colddns base failed knot-did-not-start" >> $RAW

@@ -6,74 +6,56 @@
 -- owned by the asked name or the chain's end (RFC 2181 §5.4.1), as the ldns
 -- resolver's do.
 --
+-- It is a batch resolver (lua/mailauth/tcpdns.lua): each round's questions
+-- go out together, pipelined on one connection that the same action keeps
+-- for its next rounds (RFC 7766 §6.2.1), and answers are kept for their TTL
+-- in a cache of the process (one per HAProxy process: its Lua state).  A
+-- cosocket belongs to the HAProxy task that opened it, so a connection is
+-- reused only by the action (the coroutine) that opened it; another
+-- action opens its own.
+--
 --   local adapter = require "mailauth.haproxy"
 --   local resolve = adapter.resolver{ nameservers = { "127.0.0.1@53" }, timeout = 2 }
 --   core.register_action("mailauth", { "tcp-req" }, function(txn)
 --     local r = mailauth.iprev(txn.f:src(), { resolver = resolve })
 --     txn:set_var("txn.iprev", r.result)
 --   end)
-local mailauth = require "mailauth"
+-- resolve.stats: { connections, queries, batches, failures, cache = { hits, misses, entries } }.
+-- The actions that yield (every one that asks DNS) need
+-- `tcp-request inspect-delay` in a TCP frontend: without it HAProxy gives
+-- them no time and aborts them ("aborting Lua processing on expired timeout").
+local tcpdns = require "mailauth.tcpdns"
 
 local M = {}
 
-local function split_ns(ns)
-  local host, port = ns:match("^%[(.+)%][:@](%d+)$")
-  if not host then host, port = ns:match("^(.+)@(%d+)$") end
-  if not host then host, port = ns:match("^([^:]+):(%d+)$") end
-  if not host then host, port = ns, "53" end
-  return host, tonumber(port)
-end
-
-local function u16(n) return string.char(math.floor(n / 256), n % 256) end
-
--- One question over one TCP connection; nil when this server gave nothing.
-local function ask_tcp(host, port, timeout, query, id)
+-- A cosocket for tcpdns: read(n) is HAProxy's receive(n) (exactly n bytes).
+local function connect(host, port, timeout)
   local s = core.tcp()
-  s:settimeout(timeout)
+  -- whole seconds, at least 1: what every HAProxy's socket timeout takes
+  s:settimeout(math.max(1, math.ceil(timeout)))
   if not s:connect(host, port) then s:close() return nil end
-  local sent = s:send(u16(#query) .. query)
-  local head = sent and s:receive(2)
-  local body = head and #head == 2 and s:receive(head:byte(1) * 256 + head:byte(2))
-  s:close()
-  if not body then return nil end
-  local answer = mailauth.dns.parse_wire(body)
-  if answer and answer.id == id then return answer end
-  return nil
+  local sock = {}
+  function sock:send(bytes)
+    local sent = s:send(bytes)
+    return sent ~= nil and sent == #bytes or nil
+  end
+  function sock:read(n) return s:receive(n) end
+  function sock:close() s:close() end
+  return sock
 end
 
---- resolver{ nameservers = { "127.0.0.1@53", ... }, timeout = seconds } -> function(name, qtype, left)
+--- resolver{ nameservers = { "127.0.0.1@53", ... }, timeout = seconds, cache = n, max_ttl = s }
+-- -> a batch resolver (r:query_many, r:query, r.stats); also callable as
+-- resolve(name, qtype [, timeout]) -> answer.
 function M.resolver(opts)
-  if type(opts) ~= "table" or type(opts.nameservers) ~= "table" or #opts.nameservers == 0 then
-    error("mailauth.haproxy.resolver: nameservers = { \"127.0.0.1@53\", ... } expected", 2)
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'mailauth.haproxy.resolver' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local servers = {}
-  for i, ns in ipairs(opts.nameservers) do
-    local host, port = split_ns(ns)
-    if not port then error(("mailauth.haproxy.resolver: nameservers[%d]: bad port"):format(i), 2) end
-    servers[i] = { host = host, port = port }
-  end
-  local timeout = opts.timeout or 2
-  local clock = mailauth.core.monotonic
-  -- left: the seconds the check's time_budget has left (run.lua); no
-  -- server is tried after them, none waited on for longer (in whole
-  -- seconds, at least 1: what every HAProxy's socket timeout takes).
-  return function(name, qtype, left)
-    local stop = left and clock() + left
-    local id = math.random(0, 65535)
-    local query = mailauth.dns.query_wire(name, qtype, id)
-    if not query then return { rcode = "BADNAME", records = {} } end
-    for _, s in ipairs(servers) do
-      local t = timeout
-      if stop then
-        local rest = stop - clock()
-        if rest <= 0 then break end
-        t = math.min(t, math.max(1, math.ceil(rest)))
-      end
-      local answer = ask_tcp(s.host, s.port, t, query, id)
-      if answer then return answer end
-    end
-    return { rcode = "TIMEOUT", records = {} }
-  end
+  local r = tcpdns.resolver(opts, { name = "mailauth.haproxy", connect = connect, keep = true,
+                                    owner = coroutine.running })
+  return setmetatable(r, { __call = function(self, name, qtype, left)
+    return self:query(name, qtype, left)
+  end })
 end
 
 return M

@@ -3,7 +3,8 @@
 -- The public Lua API (see DESIGN.md), assembled here from one file per
 -- protocol's Lua side: iprev.lua, spf.lua, dkim.lua, arc.lua, dmarc.lua,
 -- authres.lua; resolver.lua (the resolvers), message.lua (message_info
--- and what the message checks share), check.lua (everything at once).
+-- and what the message checks share), received.lua (the envelope of
+-- stored mail), check.lua (everything at once).
 -- Every check is a job of the C core that asks DNS questions;
 -- mailauth.internal's one dispatcher runs them: with a C resolver the
 -- loop runs in C; with a Lua function it runs in Lua, so the function may
@@ -31,6 +32,8 @@ local PARTS = {
   resolver = "resolver", message = "message_info", iprev = "iprev ptr",
   spf = "spf spf_received", dkim = "dkim_verify dkim_sign", arc = "arc_verify arc_seal",
   dmarc = "dmarc org_domain",
+  -- the envelope of stored mail, from a trusted hop's trace fields
+  received = "received",
 }
 for part, names in pairs(PARTS) do
   local functions = require("mailauth." .. part)

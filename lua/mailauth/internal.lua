@@ -8,8 +8,19 @@
 --   * a mailauth C resolver (is_c_resolver): the C loop, in one C call
 --     (core.run, or core.run_many for several jobs: each round's questions
 --     of all of them go out as one parallel batch);
+--   * a batch resolver (a Lua object with :query_many, not mailauth's
+--     own): the Lua loop, each round's open questions (of every job of
+--     the call, each asked once) handed to it in one call, so a host can
+--     send them in parallel and wait once; it may yield;
 --   * anything else (a function, an object with :query): the Lua loop,
 --     one question at a time, so the resolver may yield.
+--
+-- The batch interface (Lua resolvers):
+--   r:query_many(questions, timeout) -> { answer, ... }
+-- questions: { { name = "...", type = "TXT" }, ... }, no two alike;
+-- timeout: seconds left of the call's time_budget (a hint); the answers
+-- in the same order, each a table as DESIGN.md's job protocol gives it (a
+-- missing or non-table answer counts as SERVFAIL).
 --
 -- Every loop is bounded by one deadline: seconds on core.monotonic()'s
 -- clock (CLOCK_MONOTONIC), taken once per public call, so a whole
@@ -111,6 +122,36 @@ local function is_c_resolver(r)
 end
 M.is_c_resolver = is_c_resolver
 
+--- is_batch_resolver(r) -> true for a Lua resolver that takes a round's
+-- questions at once (r:query_many), mailauth's own excepted.
+local function is_batch_resolver(r)
+  local kind = type(r)
+  if kind ~= "table" and kind ~= "userdata" or is_c_resolver(r) then return false end
+  return r.query_many ~= nil
+end
+M.is_batch_resolver = is_batch_resolver
+
+-- A function(names, types, n, timeout) -> answers for a batch resolver:
+-- the questions in the shape query_many takes, its reply checked.
+local function batch_asker(resolver, level)
+  local f = resolver.query_many
+  if type(f) ~= "function" and not (getmetatable(f) or {}).__call then
+    error(("mailauth: resolver.query_many must be a function(self, questions, timeout), got %s")
+          :format(type(f)), level + 1)
+  end
+  return function(names, types, n, timeout)
+    local questions = {}
+    for k = 1, n do questions[k] = { name = names[k], type = types[k] } end
+    local got = resolver:query_many(questions, timeout) -- may yield
+    local answers = {}
+    for k = 1, n do
+      local a = type(got) == "table" and got[k] or nil
+      answers[k] = type(a) == "table" and a or SERVFAIL
+    end
+    return answers
+  end
+end
+
 -- A function(name, qtype, timeout) -> answer for whatever the caller gave.
 local function asker(resolver, level)
   local kind = type(resolver)
@@ -118,8 +159,8 @@ local function asker(resolver, level)
   if (kind == "table" or kind == "userdata") and resolver.query then
     return function(name, qtype, timeout) return resolver:query(name, qtype, timeout) end
   end
-  error("mailauth: resolver must be mailauth.resolver(...), a function(name, qtype)"
-        .. " or an object with :query(name, qtype)", level + 1)
+  error("mailauth: resolver must be mailauth.resolver(...), a function(name, qtype),"
+        .. " an object with :query(name, qtype) or one with :query_many(questions)", level + 1)
 end
 
 -- level: as error() counts it from the function that calls check_error.
@@ -162,8 +203,9 @@ end
 
 -- The Lua loop for several jobs: they step together, and the questions
 -- all of them have open are asked as one batch (once each, when two
--- checks ask the same thing).
-local function lua_loop_many(checks, ask, deadline, keep)
+-- checks ask the same thing).  ask_many: a batch_asker, the whole batch
+-- in one call; else ask, one call per distinct question.
+local function lua_loop_many(checks, ask, deadline, keep, ask_many)
   local n, results, done, open = #checks, {}, {}, #checks
   while open > 0 do
     local names, types, index = {}, {}, {}
@@ -195,7 +237,15 @@ local function lua_loop_many(checks, ask, deadline, keep)
       end
     end
     local answers = {}
-    for k = 1, nq do
+    if ask_many and nq > 0 then
+      local left = time_left(deadline)
+      if left > 0 then
+        answers = ask_many(names, types, nq, left) -- may yield
+      else
+        for k = 1, nq do answers[k] = TIMEOUT end
+      end
+    end
+    for k = #answers + 1, nq do
       local left = time_left(deadline)
       local a = TIMEOUT
       if left > 0 then
@@ -232,6 +282,9 @@ function M.run_checked(fname, resolver, deadline, kind, opts, decl, defaults)
   end
   local check, err = core.check(kind, opts, nil, defaults)
   if not check then check_error(fname, opts, err, 3, decl) end
+  if is_batch_resolver(resolver) then
+    return lua_loop_many({ check }, nil, deadline, false, batch_asker(resolver, 2))[1]
+  end
   return lua_loop(check, asker(resolver, 2), deadline)
 end
 
@@ -249,6 +302,9 @@ function M.run(fname, resolver, deadline, kind, params, message)
     if is_c_resolver(resolver) then
       return core.run_many(checks, resolver, deadline, keep), checks
     end
+    if is_batch_resolver(resolver) then
+      return lua_loop_many(checks, nil, deadline, keep, batch_asker(resolver, 2)), checks
+    end
     return lua_loop_many(checks, asker(resolver, 2), deadline, keep), checks
   end
   if resolver == nil or is_c_resolver(resolver) then
@@ -256,7 +312,11 @@ function M.run(fname, resolver, deadline, kind, params, message)
     if result == nil then check_error(fname, params, err, 3) end
     return result
   end
-  return lua_loop(new_check(fname, kind, params, message, 3), asker(resolver, 2), deadline)
+  local check = new_check(fname, kind, params, message, 3)
+  if is_batch_resolver(resolver) then
+    return lua_loop_many({ check }, nil, deadline, false, batch_asker(resolver, 2))[1]
+  end
+  return lua_loop(check, asker(resolver, 2), deadline)
 end
 
 return M

@@ -15,6 +15,21 @@
 -- The symbol MUST be registered with flags = "coro": Rspamd's synchronous
 -- DNS yields the symbol's coroutine, and outside one it crashes the worker.
 -- mailauth's C code never calls back into Lua, so the yield is always safe.
+--
+-- adapter.check(task, opts) is the one call per message: it reads the raw
+-- message and the SMTP envelope from the task, runs mailauth.check with a
+-- batch resolver (lua/mailauth/tcpdns.lua) that pipelines each round's
+-- questions on one TCP connection (rspamd_tcp, synchronous in a coroutine:
+-- one round trip per batch, RFC 7766 §6.2.1) to the nameservers of
+-- Rspamd's own `options { dns { nameserver } }`, keeps answers for their
+-- TTL in a per-worker cache, and can add the Authentication-Results field
+-- through task:set_milter_reply.  Why not rspamd_dns for it: that API
+-- hands out neither TTLs nor owner names, and a coroutine symbol has no
+-- way to wait for several of its callbacks at once (measured in Rspamd
+-- 3.4: a synchronous request returns before the callbacks of requests
+-- sent with it have run), so it would cost a round trip per question.
+-- adapter.resolver(task) (one question at a time through rspamd_dns) is
+-- still there for single checks.
 local M = {}
 
 local rspamd_dns -- loaded on first use: only Rspamd has it
@@ -105,6 +120,12 @@ end
 --- A mailauth resolver function bound to a task.
 -- opts.cnames: "keys" (default), true or false; see wants_chain above.
 function M.resolver(task, opts)
+  if type(task) ~= "userdata" and type(task) ~= "table" then
+    error(("bad argument #1 to 'mailauth.rspamd.resolver' (task expected, got %s)"):format(type(task)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to 'mailauth.rspamd.resolver' (table or nil expected, got %s)"):format(type(opts)), 2)
+  end
   if rspamd_dns == nil then rspamd_dns = require "rspamd_dns" end
   local mode = "keys"
   if type(opts) == "table" and opts.cnames ~= nil then mode = opts.cnames end
@@ -130,6 +151,158 @@ function M.client_ip(task)
   local ip = task:get_from_ip()
   if ip and ip:is_valid() then return ip:to_string() end
   return nil
+end
+
+local tcpdns = require "mailauth.tcpdns"
+
+-- The per-worker cache (a worker is one process: Rspamd's Lua state is
+-- per worker), shared by every task's resolver.
+local worker_cache
+local worker_stats = { messages = 0, round_trips = 0, queries = 0, connections = 0 }
+
+-- Rspamd's own nameservers (options { dns { nameserver = [...] } }), in
+-- mailauth's "host@port" form; Rspamd writes "host:port" or "[v6]:port".
+local function rspamd_nameservers()
+  local o = rspamd_config and rspamd_config:get_all_opt("options")
+  local list = o and o.dns and o.dns.nameserver
+  if type(list) == "string" then list = { list } end
+  if type(list) ~= "table" then return nil end
+  local out = {}
+  for _, ns in ipairs(list) do
+    local host, port = tostring(ns):match("^%[(.+)%]:(%d+)$")
+    if not host then host, port = tostring(ns):match("^([^:]+):(%d+)$") end
+    if not host then host, port = tostring(ns), "53" end
+    out[#out + 1] = host .. "@" .. port
+  end
+  return #out > 0 and out or nil
+end
+
+-- A socket of rspamd_tcp's synchronous API for tcpdns: read(n) from a
+-- buffer filled by read_once (which gives whatever has arrived).
+local function rspamd_connector(task)
+  local rspamd_tcp = require "rspamd_tcp"
+  return function(host, port, timeout)
+    local ok, conn = rspamd_tcp.connect_sync { task = task, host = host, port = port, timeout = timeout }
+    if not ok then return nil, conn end
+    local buf = ""
+    local sock = {}
+    function sock:send(bytes)
+      local wok, err = conn:write(bytes)
+      if not wok then return nil, err end
+      return true
+    end
+    function sock:read(n)
+      while #buf < n do
+        local rok, data = conn:read_once()
+        if not rok then return nil, data end
+        buf = buf .. tostring(data)
+      end
+      local out = buf:sub(1, n)
+      buf = buf:sub(n + 1)
+      return out
+    end
+    function sock:close() conn:close() end
+    return sock
+  end
+end
+
+-- Inside a coroutine that may yield (a symbol registered with
+-- flags = "coro")?  LuaJIT has coroutine.isyieldable; elsewhere the main
+-- thread is the one place that may not.
+local function yieldable()
+  if coroutine.isyieldable then return coroutine.isyieldable() end
+  return coroutine.running() ~= nil
+end
+
+local CHECK_OPTS = { "authserv_id", "now", "receiver", "allow_sha1", "org_domain", "psl_file",
+                     "pct_roll", "shared_domains", "time_budget" }
+
+--- adapter.check(task, opts) -> report | nil, reason
+-- opts (all optional): nameservers ({ "127.0.0.1@53" }; default Rspamd's
+-- own), timeout (seconds per batch, default 2), time_budget (seconds for
+-- the whole check, default 6: under Rspamd's task_timeout of 8),
+-- cache (answers kept per worker, default 10000), max_ttl (default 3600),
+-- header (true: add the Authentication-Results field through the milter
+-- reply), authserv_id and the other options of mailauth.check.
+-- report.rspamd: { round_trips, queries, cache_hits } of this message.
+-- nil, reason: the task has no raw message to check.
+function M.check(task, opts)
+  if type(task) ~= "userdata" and type(task) ~= "table" then
+    error(("bad argument #1 to 'mailauth.rspamd.check' (task expected, got %s)"):format(type(task)), 2)
+  end
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error(("bad argument #2 to 'mailauth.rspamd.check' (table or nil expected, got %s)"):format(type(opts)), 2)
+  end
+  if not yieldable() then
+    error("mailauth.rspamd.check: not inside a coroutine: register the symbol with"
+          .. ' flags = "coro" (rspamd_config:register_symbol{ ..., flags = "coro" })', 2)
+  end
+  local mailauth = require "mailauth"
+  local content = task:get_content()
+  local message = content and tostring(content) or nil
+  if not message or message == "" then
+    return nil, "mailauth.rspamd.check: the task has no raw message"
+  end
+  local nameservers = opts.nameservers or rspamd_nameservers()
+  if not nameservers then
+    error("mailauth.rspamd.check: no nameservers (opts.nameservers, or options { dns { nameserver } })", 2)
+  end
+  if not worker_cache then worker_cache = tcpdns.cache(opts) end
+  -- cache = 0: this call keeps nothing and reads nothing kept
+  local cache = opts.cache == 0 and tcpdns.cache(opts) or worker_cache
+  local r = tcpdns.resolver({ nameservers = nameservers, timeout = opts.timeout,
+                              shared_cache = cache },
+                            { name = "mailauth.rspamd", connect = rspamd_connector(task), keep = true })
+  local helo = task:get_helo()
+  local from = task:get_from("smtp")
+  local sender = from and from[1] and from[1].addr
+  if sender == nil and from and from[1] then sender = "" end
+  local copts = { ip = M.client_ip(task), helo = helo and tostring(helo) or nil,
+                  sender = sender and tostring(sender) or nil, resolver = r,
+                  time_budget = 6 }
+  for _, k in ipairs(CHECK_OPTS) do
+    if opts[k] ~= nil then copts[k] = opts[k] end
+  end
+  local hits0 = cache.stats.hits
+  local ok, report = pcall(mailauth.check, message, copts)
+  r:close()
+  if not ok then error(report, 2) end
+  local s = r.stats
+  report.rspamd = { round_trips = s.batches, queries = s.queries, connections = s.connections,
+                    cache_hits = cache.stats.hits - hits0 }
+  worker_stats.messages = worker_stats.messages + 1
+  worker_stats.round_trips = worker_stats.round_trips + s.batches
+  worker_stats.queries = worker_stats.queries + s.queries
+  worker_stats.connections = worker_stats.connections + s.connections
+  if opts.header then M.add_header(task, report.authentication_results) end
+  return report
+end
+
+--- adapter.add_header(task, "Authentication-Results: ...")
+-- The field through the milter reply (name and value apart), first in
+-- the header (RFC 8601 §5: above the fields it speaks about), folded with
+-- the message's own line ends as Rspamd's milter_headers folds its fields
+-- (a message with LF line ends gets LF TAB).
+function M.add_header(task, field)
+  if type(field) ~= "string" then
+    error(("bad argument #2 to 'mailauth.rspamd.add_header' (header field expected, got %s)")
+          :format(type(field)), 2)
+  end
+  local name, value = field:match("^([^:]+):%s*(.*)$")
+  if not name then error("mailauth.rspamd.add_header: not a header field: " .. field:sub(1, 64), 2) end
+  local nl = task.get_newlines_type and task:get_newlines_type()
+  if nl == "lf" then value = value:gsub("\r\n", "\n") end
+  task:set_milter_reply({ add_headers = { [name] = { value = value, order = 0 } } })
+end
+
+--- adapter.stats() -> { messages, round_trips, queries, connections, cache = { hits, misses, entries } }
+-- This worker's counts since it started.
+function M.stats()
+  local out = {}
+  for k, v in pairs(worker_stats) do out[k] = v end
+  out.cache = worker_cache and worker_cache.stats or { hits = 0, misses = 0, entries = 0 }
+  return out
 end
 
 return M

@@ -1,10 +1,11 @@
 #!/bin/sh
 # knot.sh start DIR | stop DIR: Knot DNS on 127.0.0.1, serving every
 # spec/fixtures/zones/NAME.zone as zone NAME, in the foreground process
-# group of the caller's shell.  Port: $MAILAUTH_TEST_DNS_PORT or 5353.
+# group of the caller's shell.  Port: $MAILAUTH_TEST_DNS_PORT or 5353;
+# zones: $MAILAUTH_TEST_ZONES (a folder of NAME.zone) or spec/fixtures/zones.
 set -u
 cmd=$1 dir=$2
-zones="$(cd "$(dirname "$0")/../fixtures/zones" && pwd)"
+zones="$(cd "${MAILAUTH_TEST_ZONES:-$(dirname "$0")/../fixtures/zones}" && pwd)"
 port=${MAILAUTH_TEST_DNS_PORT:-5353}
 case $cmd in
 start)

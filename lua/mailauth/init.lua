@@ -11,7 +11,7 @@ local internal = require "mailauth.internal"
 local options = require "mailauth.options"
 
 local M = {
-  _VERSION = "mailauth scm",
+  _VERSION = "mailauth " .. core._VERSION,   -- MAUTH_VERSION of src/mailauth.h
   _LUA_VERSION = core._LUA_VERSION,
   core = core,
 }

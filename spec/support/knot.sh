@@ -4,7 +4,8 @@
 # group of the caller's shell.  Port: $MAILAUTH_TEST_DNS_PORT or 5353.
 set -u
 cmd=$1 dir=$2
-zones="$(cd "$(dirname "$0")/../fixtures/zones" && pwd)"
+# KNOT_ZONES: another folder of NAME.zone files (spec/cli_spec.lua).
+zones="$(cd "${KNOT_ZONES:-$(dirname "$0")/../fixtures/zones}" && pwd)"
 port=${MAILAUTH_TEST_DNS_PORT:-5353}
 case $cmd in
 start)

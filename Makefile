@@ -5,6 +5,7 @@
 #   make demo                         check the sample messages offline
 #   make install [PREFIX= DESTDIR=]   Lua module, libmailauth (.so, .a, .h, .pc), CLI, man page
 #   make dist | rock                  build/dist/: the release tarball | and the .src.rock
+#   make doc                          build/doc/: the reference manual (LDoc)
 #   make test                         specs under all three Lua ABIs + Knot
 #   make asan | lint | check-layering | fuzz | fuzz-long | soak | bench | rockspec-test | check-sources
 
@@ -51,7 +52,7 @@ MODFLAG ?= -shared
 
 .PHONY: all all-luas deps demo test unit asan valgrind lint fuzz fuzz-long bench clean \
 	check-sources check-layering rockspec-test soak install print-srcs print-libs \
-	lib dist rock luarocks-build luarocks-install
+	lib dist rock luarocks-build luarocks-install doc
 
 all: $(MODULE)
 
@@ -174,6 +175,14 @@ check-sources:
 
 rockspec-test:
 	@sh spec/support/rockspec-test.sh
+
+# The reference manual of the Lua API, from doc/api/mailauth.luadoc with
+# LDoc (Debian lua-ldoc; its own #! wants Lua 5.1 or 5.2, so it runs under
+# lua5.4 here), with doc/codes.md as a topic: build/doc/index.html.
+doc:
+	@command -v ldoc >/dev/null || { echo "doc: needs ldoc (apt-get install lua-ldoc)"; exit 1; }
+	cd doc && lua5.4 "$$(command -v ldoc)" -c config.ld .
+	@echo "doc: build/doc/index.html"
 
 # ---- releases: the version is MAUTH_VERSION of src/mailauth.h ----
 VERSION := $(shell sed -n 's/^\#define MAUTH_VERSION "\([^"]*\)".*/\1/p' src/mailauth.h)

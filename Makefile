@@ -6,6 +6,7 @@
 #   make install [PREFIX= DESTDIR=]   Lua module, libmailauth (.so, .a, .h, .pc), CLI, man page
 #   make dist | rock                  build/dist/: the release tarball | and the .src.rock
 #   make doc                          build/doc/: the reference manual (LDoc)
+#   make deb                          build/deb/: lua-mailauth, mailauth, libmailauth0, libmailauth-dev
 #   make test                         specs under all three Lua ABIs + Knot
 #   make asan | lint | check-layering | fuzz | fuzz-long | soak | bench | rockspec-test | check-sources
 
@@ -52,7 +53,7 @@ MODFLAG ?= -shared
 
 .PHONY: all all-luas deps demo test unit asan valgrind lint fuzz fuzz-long bench clean \
 	check-sources check-layering rockspec-test soak install print-srcs print-libs \
-	lib dist rock luarocks-build luarocks-install doc
+	lib dist rock luarocks-build luarocks-install doc install-lua install-lib install-cli deb
 
 all: $(MODULE)
 
@@ -197,7 +198,7 @@ DISTNAME := mailauth-$(VERSION)
 dist:
 	@test -n "$(VERSION)" || { echo "dist: no MAUTH_VERSION in src/mailauth.h"; exit 1; }
 	@mkdir -p $(DISTDIR)
-	git ls-files -z | tar --null -T - --transform 's,^,$(DISTNAME)/,' --sort=name \
+	git ls-files -z | tar --null -T - --transform 's,^,$(DISTNAME)/,S' --sort=name \
 		--owner=0 --group=0 --numeric-owner --mtime=@$$(git log -1 --format=%ct) -cf - \
 		| gzip -n > $(DISTDIR)/$(DISTNAME).tar.gz
 	cp $(ROCKSPEC) $(DISTDIR)/
@@ -236,6 +237,16 @@ luarocks-install:
 	rm -rf $(ROCK_BUILD)
 	-@rmdir build 2>/dev/null || true
 
+# The Debian packages (debian/: dh-lua for lua-mailauth, the Makefile for
+# libmailauth0, libmailauth-dev and mailauth), built from the release
+# tarball in build/deb/, where the .deb files land.
+deb: dist
+	rm -rf build/deb && mkdir -p build/deb
+	tar -xzf $(DISTDIR)/$(DISTNAME).tar.gz -C build/deb
+	cd build/deb/$(DISTNAME) && dpkg-buildpackage -us -uc -b > ../build.log 2>&1 || \
+		{ tail -40 ../build.log; exit 1; }
+	@ls build/deb/*.deb
+
 # ---- the C library, for C hosts (milters, policy daemons) ----
 # libmailauth: the core and the drivers (no Lua), only the MAUTH_API
 # symbols exported, soname libmailauth.so.$(SOVERSION); the .a holds the
@@ -266,12 +277,16 @@ MANDIR ?= $(PREFIX)/share/man
 LUA_ABI = $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
 LUA_LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_ABI)
-install: all lib
-	install -d $(DESTDIR)$(LUA_LIBDIR)/mailauth $(DESTDIR)$(LUA_SHAREDIR)/mailauth \
-		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) \
-		$(DESTDIR)$(MANDIR)/man1
+install: install-lua install-lib install-cli
+
+# The parts, for packagers (debian/rules installs each into its package).
+install-lua: all
+	install -d $(DESTDIR)$(LUA_LIBDIR)/mailauth $(DESTDIR)$(LUA_SHAREDIR)/mailauth
 	install -m 0755 $(MODULE) $(DESTDIR)$(LUA_LIBDIR)/mailauth/core.so
 	install -m 0644 lua/mailauth/*.lua $(DESTDIR)$(LUA_SHAREDIR)/mailauth/
+
+install-lib: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 0755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libmailauth.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmailauth.so.$(SOVERSION)
 	ln -sf libmailauth.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmailauth.so
@@ -280,6 +295,9 @@ install: all lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' -e 's|@LIBS@|$(LIBS)|' mailauth.pc.in \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/mailauth.pc
+
+install-cli:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	sed '1s|.*|#!/usr/bin/env $(if $(filter luajit,$(LUA)),luajit,$(LUA))|' bin/mailauth \
 		> $(DESTDIR)$(BINDIR)/mailauth
 	chmod 0755 $(DESTDIR)$(BINDIR)/mailauth

@@ -11,7 +11,7 @@
 #     fuzz      clang and its libFuzzer runtime      (make fuzz)
 #     lint      cppcheck and clang-tidy              (make lint)
 #     valgrind  valgrind                             (make valgrind)
-#     release   luarocks and zip                     (make rock, rockspec-test)
+#     release   luarocks, zip, dh-lua, debhelper     (make rock, rockspec-test, make deb)
 #   --list prints the packages of the groups and installs nothing.
 set -e
 BUILD="build-essential pkg-config libldns-dev libssl-dev libpsl-dev libidn2-dev publicsuffix"
@@ -29,7 +29,7 @@ for group in "$@"; do
     fuzz) extra="$extra clang libclang-rt-14-dev" ;;
     lint) extra="$extra cppcheck clang-tidy" ;;
     valgrind) extra="$extra valgrind" ;;
-    release) extra="$extra luarocks zip" ;;
+    release) extra="$extra luarocks zip dh-lua debhelper dpkg-dev" ;;
     *) echo "deps: unknown group '$group' (demo, fuzz, lint, valgrind, release)" >&2; exit 2 ;;
   esac
 done

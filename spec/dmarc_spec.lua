@@ -46,8 +46,11 @@ describe("mailauth.org_domain (PSL test vectors, publicsuffix/list tests/tests.t
     assert.equal("com", (mailauth.org_domain("com")))
   end)
 
-  it("raises on a list file that cannot be read", function()
-    assert.has_error(function() mailauth.org_domain("example.com", { psl_file = "/nonexistent/psl.dat" }) end)
+  it("answers nil, nil and the problem for a list file that cannot be read", function()
+    local org, reg, problem = mailauth.org_domain("example.com", { psl_file = "/nonexistent/psl.dat" })
+    assert.is_nil(org)
+    assert.is_nil(reg)
+    assert.matches("/nonexistent/psl%.dat", problem)
   end)
 end)
 

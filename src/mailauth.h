@@ -30,6 +30,13 @@
 
 #include <stddef.h>
 
+/*
+ * The release: the one place the version is written.  The Makefile (make
+ * dist, mailauth.pc, the library's file name), the rockspec's name (make
+ * check-sources compares them) and mailauth._VERSION all read it here.
+ */
+#define MAUTH_VERSION "0.2.0"
+
 #if defined(__GNUC__)
 #define MAUTH_API __attribute__((visibility("default")))
 #else

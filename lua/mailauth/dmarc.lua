@@ -45,11 +45,12 @@ function M.dmarc(opts)
 end
 internal.dmarc_run = dmarc_run
 
---- mailauth.org_domain(name [, { psl_file = }]) -> org_domain, registrable
+--- mailauth.org_domain(name [, { psl_file = }]) -> org_domain, registrable | nil, nil, problem
 -- RFC 7489 §3.2 Organizational Domain from the Public Suffix List.  The list
 -- file is read once per process and cached.  registrable is nil when name is
 -- itself a public suffix (its org domain is then the name); both are nil for
--- a name that is not usable (".com", "a..b").
+-- a name that is not usable (".com", "a..b"), and with a third value, the
+-- problem, when the list file cannot be read (code psl_unavailable).
 function M.org_domain(name, opts)
   if type(name) ~= "string" then internal.argerror("org_domain", 1, "string", name) end
   opts = opts or {}
@@ -57,7 +58,7 @@ function M.org_domain(name, opts)
   options.check("org_domain", opts, OPTS.org_domain, 2)
   local r = internal.run("org_domain", nil, nil, "org_domain",
                          { domain = name, psl_file = opts.psl_file })
-  return r.org_domain, r.registrable
+  return r.org_domain, r.registrable, r.problem
 end
 
 -- RFC 7489 §6.6.1: a From field with several mailboxes of several domains

@@ -14,7 +14,7 @@
 local core = require "mailauth.core"
 
 local M = {
-  _VERSION = "mailauth scm",
+  _VERSION = "mailauth " .. core._VERSION,   -- MAUTH_VERSION of src/mailauth.h
   _LUA_VERSION = core._LUA_VERSION,
   core = core,
   dns = {

@@ -1,28 +1,40 @@
--- check-sources.lua ROCKSPEC SRC...: fails when the C sources of
--- mailauth.core in the rockspec differ from the Makefile's SRCS, or when a
--- Lua module under lua/ is missing from the rockspec.
-local path = arg[1]
+-- check-sources.lua VERSION ROCKSPEC SRC...: fails when the rockspec does
+-- not follow the release (VERSION is MAUTH_VERSION of src/mailauth.h: the
+-- file name, version, source tarball and folder must all say it), or when
+-- a C file under src/ is not one of the Makefile's SRCS (the rockspec
+-- builds through the Makefile, so SRCS is the one list of sources and a
+-- forgotten file would be missing from every build) or a listed one is gone.
+local version, path = arg[1], arg[2]
+local ok = true
+local function bad(msg) print("check-sources: " .. msg); ok = false end
+
 local env = {}
 local chunk = assert(loadfile(path, "t", env))
 chunk()
+local want_file = ("mailauth-%s-1.rockspec"):format(version)
+if not path:find(want_file, 1, true) then bad(path .. " should be named " .. want_file) end
+if env.version ~= version .. "-1" then
+  bad(("rockspec version %s, src/mailauth.h says %s"):format(tostring(env.version), version))
+end
+local tarball = ("mailauth-%s.tar.gz"):format(version)
+if not (env.source and env.source.url or ""):find(tarball, 1, true) then
+  bad("source.url should name " .. tarball .. " (what make dist writes)")
+end
+if (env.source and env.source.dir) ~= "mailauth-" .. version then
+  bad("source.dir should be mailauth-" .. version)
+end
+
 local listed = {}
-for _, s in ipairs(env.build.modules["mailauth.core"].sources) do listed[s] = true end
-local ok = true
-local made = {}
-for i = 2, #arg do
-  made[arg[i]] = true
-  if not listed[arg[i]] then print("rockspec lacks " .. arg[i]); ok = false end
-end
-for s in pairs(listed) do
-  if not made[s] then print("Makefile lacks " .. s); ok = false end
-end
-local p = io.popen("ls lua/mailauth/*.lua")
+for i = 3, #arg do listed[arg[i]] = true end
+local p = io.popen("find src -name '*.c'")
+local found = {}
 for file in p:lines() do
-  local mod = file:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
-  if env.build.modules[mod] ~= file then
-    print(("rockspec lacks module %s = %s"):format(mod, file)); ok = false
-  end
+  found[file] = true
+  if not listed[file] then bad(file .. " is not in the Makefile's SRCS") end
 end
 p:close()
-if ok then print("check-sources: rockspec and Makefile agree") end
+for file in pairs(listed) do
+  if not found[file] then bad("SRCS names " .. file .. ", which does not exist") end
+end
+if ok then print("check-sources: rockspec " .. version .. " and the Makefile's sources agree") end
 os.exit(ok and 0 or 1)

@@ -997,8 +997,15 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 		return MAUTH_EINVAL;
 	}
 	st->have_roll = rc == 1;
-	if (!st->tree && (st->psl = load_psl(p, err, errlen)) == NULL)
-		return MAUTH_EINVAL;
+	if (!st->tree && (st->psl = load_psl(p, err, errlen)) == NULL) {
+		/* A list that cannot be read is trouble of this host, not a
+		 * mistake of the caller's nor the sender's: no policy can be
+		 * found without it, and another try may find it. */
+		st->from = NULL;
+		base_result(c, st, "temperror", "psl_unavailable", err);
+		err[0] = '\0';
+		return 0;
+	}
 	if (read_shared(c, st, p, err, errlen) < 0)
 		return MAUTH_EINVAL;
 	rc = read_from(c, st, p, &problem, &code, err, errlen);
@@ -1088,8 +1095,11 @@ static int org_init(mauth_check *c, void *vst, const params *p,
 	size_t len;
 
 	(void)vst;
-	if (psl == NULL)
-		return MAUTH_EINVAL;
+	if (psl == NULL) {	/* a result, as in dmarc_init */
+		val_problem(a, check_result(c), "psl_unavailable", err);
+		err[0] = '\0';
+		return 0;
+	}
 	s = param_get(p, "domain", &len);
 	if (s == NULL) {
 		snprintf(err, errlen, "domain: required");

@@ -12,17 +12,7 @@
 #include <string.h>
 #include "lua.h"
 #include "lauxlib.h"
-#if LUA_VERSION_NUM < 503
-/*
- * LuaJIT / 5.1: the 5.3 API from Debian's lua-compat53-dev, in its
- * header-only form (every function static, so no symbol can clash with
- * LuaJIT's own 5.2 extensions); unused ones are no concern of ours.
- */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <lua5.1/compat-5.3.h>
-#pragma GCC diagnostic pop
-#endif
+#include "lua/lcompat.h"	/* LuaJIT: lua_absindex, lua_rawlen */
 #include "mailauth.h"
 #include "core/internal.h"	/* rcode and qtype names, check_next_open */
 
@@ -1948,6 +1938,8 @@ int luaopen_mailauth_core(lua_State *L)
 	luaL_setfuncs(L, functions, NUPVALUES);
 	lua_pushliteral(L, LUA_VERSION);
 	lua_setfield(L, -2, "_LUA_VERSION");
+	lua_pushliteral(L, MAUTH_VERSION);
+	lua_setfield(L, -2, "_VERSION");
 	lua_newtable(L);
 	for (k = mauth_check_kinds(); *k != NULL; k++) {
 		lua_pushstring(L, *k);

@@ -174,24 +174,22 @@ local function received_reader(receiver)
   end
 end
 local RECEIVED = { __index = received_reader(nil) }
--- The metatable of each receiver's results, made once (weak: one no
--- result uses any more goes with the next collection).
+local function spf_finish(r, opts)
+  local receiver = opts.receiver
+  return setmetatable(r, receiver == nil and RECEIVED or { __index = received_reader(receiver) })
+end
+
+-- mailauth.check's finish of core.run_check's SPF results: the metatable
+-- of each receiver made once (weak: one no result uses any more goes with
+-- the next collection), not a table and a closure a result.
 local RECEIVED_BY = setmetatable({}, { __mode = "v" })
-local function received_meta(receiver)
-  if receiver == nil then return RECEIVED end
+function internal.spf_finish(r, receiver)
   local mt = RECEIVED_BY[receiver]
   if not mt then
     mt = { __index = received_reader(receiver) }
     RECEIVED_BY[receiver] = mt
   end
-  return mt
-end
-local function spf_finish(r, opts)
-  return setmetatable(r, received_meta(opts.receiver))
-end
--- mailauth.check's, for the results of core.run_check
-function internal.spf_finish(r, receiver)
-  return setmetatable(r, received_meta(receiver))
+  return setmetatable(r, mt)
 end
 
 function prepare.spf(opts, level)

@@ -132,7 +132,10 @@ local function header(checks, dmarc, authserv_id)
   for i = IPREV, DKIM do
     if checks[i] then n = n + 1; list[n] = checks[i] end
   end
-  if type(dmarc) == "table" and dmarc.result then n = n + 1; list[n] = dmarc end
+  -- a table (dmarc_each's, the Lua loop's) or the kept check
+  if type(dmarc) == "userdata" or (type(dmarc) == "table" and dmarc.result) then
+    n = n + 1; list[n] = dmarc
+  end
   if checks[ARC] then n = n + 1; list[n] = checks[ARC] end
   local text, err = core.header("authres", list, { authserv_id = authserv_id })
   if not text then error("mailauth.check: " .. err, 3) end
@@ -204,13 +207,15 @@ function M.check(api, message, opts)
 
   -- RFC 7489 §4.1: the SPF result DMARC uses is MAIL FROM's (its domain is
   -- the HELO's when MAIL FROM was empty).
+  local dmarc_check
   if one_domain and c_loop then
     -- the C loop: DMARC fed the kept checks' C results as they are
     local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
                 pct_roll = opts.pct_roll or math.random(0, 99),
                 shared_domains = opts.shared_domains }
-    report.dmarc = core.run_dmarc(p, resolver, deadline, checks[INFO], checks[SPF],
-                                  checks[DKIM])
+    -- kept open, so the header is written from its C result too
+    report.dmarc, dmarc_check = core.run_dmarc(p, resolver, deadline, checks[INFO],
+                                               checks[SPF], checks[DKIM], true)
   else
     local spf = report.spf and { result = report.spf.result, domain = report.spf.domain } or nil
     local dopts = { spf = spf, dkim = report.dkim,
@@ -226,10 +231,12 @@ function M.check(api, message, opts)
       report.dmarc = dmarc_each(info.from_domains, dopts, deadline)
     end
   end
-  report.authentication_results = header(checks, report.dmarc, authserv_id)
+  report.authentication_results = header(checks, report.dmarc and dmarc_check or report.dmarc,
+                                         authserv_id)
   for i = IPREV, INFO do
     if checks[i] then checks[i]:close() end
   end
+  if dmarc_check then dmarc_check:close() end
   return report
 end
 

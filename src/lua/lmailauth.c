@@ -1335,6 +1335,8 @@ static const mauth_value *kept_result(lua_State *L, int idx)
  * with the author's problem, MAIL FROM's result and domain, every DKIM
  * signature): nothing goes through a Lua table.  options: the rest of
  * dmarc's options (org_domain, psl_file, pct_roll, shared_domains).
+ * keep (7th): the check stays open, returned after the result, so that
+ * core.header writes from its C result too (the caller closes it).
  */
 static int l_run_dmarc(lua_State *L)
 {
@@ -1347,7 +1349,7 @@ static int l_run_dmarc(lua_State *L)
 	mauth_check **box;
 	opt_tree t;
 	char err[256] = "";
-	int rc, made, owns_slot = 0;
+	int rc, made, owns_slot = 0, keep = lua_toboolean(L, 7), box_at = 0;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	r = *resolver_box(L, 2);
@@ -1371,7 +1373,7 @@ static int l_run_dmarc(lua_State *L)
 		dmarc_borrow(&stail, &extra[6], spf, "domain", "domain");
 		*tail = spfmap;
 	}
-	if (!slot->busy) {
+	if (!slot->busy && !keep) {
 		slot->busy = owns_slot = 1;
 		box = &slot->check;
 	} else {
@@ -1379,6 +1381,7 @@ static int l_run_dmarc(lua_State *L)
 		*box = NULL;
 		lua_pushvalue(L, UP_CHECK_MT);
 		lua_setmetatable(L, -2);
+		box_at = lua_gettop(L);
 	}
 	rc = mauth_check_new(box, "dmarc", opts, err, sizeof err);
 	made = rc >= 0;
@@ -1391,8 +1394,10 @@ static int l_run_dmarc(lua_State *L)
 		else
 			push_value(L, v);
 	}
-	mauth_check_free(*box);
-	*box = NULL;
+	if (!keep || rc != MAUTH_DONE) {
+		mauth_check_free(*box);
+		*box = NULL;
+	}
 	if (owns_slot)
 		slot->busy = 0;
 	if (!made)
@@ -1401,7 +1406,10 @@ static int l_run_dmarc(lua_State *L)
 		return luaL_error(L, "mailauth: out of memory");
 	if (rc != MAUTH_DONE)
 		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
-	return 1;
+	if (!keep)
+		return 1;
+	lua_pushvalue(L, box_at);	/* the open check */
+	return 2;
 }
 
 /* ---- parsed messages ---- */

@@ -1,8 +1,9 @@
 -- mailauth.check: every check for one message in one call.
 --
 -- iprev, SPF for MAIL FROM and for HELO, DKIM, ARC and the From reader do
--- not depend on each other: they run together (internal.run), so each
--- round of their DNS questions goes out as one batch.  The message is read
+-- not depend on each other: they run together, so each round of their DNS
+-- questions goes out as one batch (over a C resolver core.run_check makes
+-- and runs them in one call; otherwise internal.run's dispatcher).  The message is read
 -- once (core.message) and DKIM, ARC and the From reader share that one
 -- parse.  DMARC needs their results and runs after them.  The
 -- Authentication-Results header is written from all of it.
@@ -94,6 +95,9 @@ local function helo_domain(helo)
   return helo and helo:find("%.") and not helo:find("^%[") and not helo:find("^[%d.]+$")
 end
 
+-- The slots of the first round (core.run_check's order).
+local IPREV, SPF, SPF_HELO, DKIM, ARC, INFO = 1, 2, 3, 4, 5, 6
+
 -- The jobs of the first round the general way (internal.prepare), for
 -- internal.run's dispatcher: the jobs, what finishes each result, and
 -- the slot (below) of each.
@@ -104,28 +108,26 @@ local function first_jobs(parsed, opts, now, receiver, helo_check)
     jobs[#jobs + 1], finishers[#jobs + 1], slots[#jobs + 1] = job, finish, slot
   end
   if ip then
-    add(1, prepare.iprev(ip, opts, 4))
+    add(IPREV, prepare.iprev(ip, opts, 4))
     -- RFC 7208 §2.4: MAIL FROM; an empty one is checked as postmaster@HELO.
-    add(2, prepare.spf({ ip = ip, sender = opts.sender or "", helo = opts.helo, now = now,
-                         receiver = receiver }, 4))
-    if helo_check then
-      add(3, prepare.spf({ ip = ip, helo = opts.helo, scope = "helo", now = now,
+    add(SPF, prepare.spf({ ip = ip, sender = opts.sender or "", helo = opts.helo, now = now,
                            receiver = receiver }, 4))
+    if helo_check then
+      add(SPF_HELO, prepare.spf({ ip = ip, helo = opts.helo, scope = "helo", now = now,
+                                  receiver = receiver }, 4))
     end
   end
-  add(4, prepare.dkim_verify(parsed, { now = now, allow_sha1 = opts.allow_sha1 }))
-  add(5, prepare.arc_verify(parsed, { now = now }))
-  add(6, prepare.message_info(parsed))
+  add(DKIM, prepare.dkim_verify(parsed, { now = now, allow_sha1 = opts.allow_sha1 }))
+  add(ARC, prepare.arc_verify(parsed, { now = now }))
+  add(INFO, prepare.message_info(parsed))
   return jobs, finishers, slots
 end
-
--- The slots of the first round (core.run_check's order).
-local IPREV, SPF, SPF_HELO, DKIM, ARC, INFO = 1, 2, 3, 4, 5, 6
 
 -- The Authentication-Results field (RFC 8601 §2.7's order: iprev, SPF for
 -- MAIL FROM then HELO, DKIM, DMARC, ARC), written by the C writer from the
 -- checks' own C results (kept open by the run): no report table is read
--- back.  DMARC's result is a table (it may be dmarc_each's).  The same
+-- back.  DMARC's is its kept check, or a table (dmarc_each's, or the Lua
+-- loop's).  The same
 -- text as mailauth.authres.format(report, authserv_id) (run_path_spec).
 local function header(checks, dmarc, authserv_id)
   local list, n = {}, 0

@@ -7,7 +7,6 @@
  * A driver therefore sees independent questions together and may answer
  * them in any order.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,56 +49,6 @@ struct mauth_check {
 	mauth_answer *a0[2][BATCH_INLINE];
 	_Alignas(16) unsigned char first[INLINE_ARENA];	/* arena block */
 };
-
-/*
- * Freed checks kept for the next ones: a check is one ~8.5 KB block, too
- * big for malloc's per-thread caches, and a host makes several per
- * message and frees them as fast (mailauth.check: seven), so a few are
- * kept here (the process's, under a mutex: hosts may run Lua states on
- * threads), freed when the module is unloaded.  Under AddressSanitizer
- * none is kept, so a use after free is still caught.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define SPARE_CHECKS 0
-#else
-#define SPARE_CHECKS 8
-#endif
-
-static mauth_check *spare[SPARE_CHECKS + 1];
-static size_t nspare;
-static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static mauth_check *check_alloc(void)
-{
-	mauth_check *c = NULL;
-
-	if (SPARE_CHECKS > 0) {
-		pthread_mutex_lock(&spare_lock);
-		if (nspare > 0)
-			c = spare[--nspare];
-		pthread_mutex_unlock(&spare_lock);
-	}
-	return c != NULL ? c : malloc(sizeof *c);
-}
-
-static void check_release(mauth_check *c)
-{
-	if (SPARE_CHECKS > 0) {
-		pthread_mutex_lock(&spare_lock);
-		if (nspare < SPARE_CHECKS) {
-			spare[nspare++] = c;
-			c = NULL;
-		}
-		pthread_mutex_unlock(&spare_lock);
-	}
-	free(c);
-}
-
-__attribute__((destructor)) static void spare_unload(void)
-{
-	while (nspare > 0)
-		free(spare[--nspare]);
-}
 
 static void seterr(char *err, size_t errlen, const char *text)
 {
@@ -144,7 +93,7 @@ static int check_create(mauth_check **out, const char *kind,
 		return MAUTH_EINVAL;
 	/* Not calloc: the inline arena block needs no zeroing (arena_alloc
 	 * zeroes what it hands out). */
-	c = check_alloc();
+	c = malloc(sizeof *c);
 	if (c == NULL)
 		return MAUTH_ENOMEM;
 	memset(c, 0, offsetof(mauth_check, q0));
@@ -518,5 +467,5 @@ void mauth_check_free(mauth_check *c)
 	}
 	free(c->view);
 	arena_free(&c->mem);
-	check_release(c);
+	free(c);
 }

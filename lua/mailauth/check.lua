@@ -1,8 +1,9 @@
 -- mailauth.check: every check for one message in one call.
 --
 -- iprev, SPF for MAIL FROM and for HELO, DKIM, ARC and the From reader do
--- not depend on each other: they run together (internal.run), so each
--- round of their DNS questions goes out as one batch.  The message is read
+-- not depend on each other: they run together, so each round of their DNS
+-- questions goes out as one batch (over a C resolver core.run_check makes
+-- and runs them in one call; otherwise internal.run's dispatcher).  The message is read
 -- once (core.message) and DKIM, ARC and the From reader share that one
 -- parse.  DMARC needs their results and runs after them.  The
 -- Authentication-Results header is written from all of it.
@@ -34,28 +35,59 @@ M._options = OPTS
 -- DMARC for an author of several domains (RFC 7489 §6.6.1): dmarc.lua.
 local dmarc_each = require("mailauth.dmarc").each
 
+-- A HELO name worth an SPF check (spf.lua).
+local helo_domain = require("mailauth.spf").helo_domain
+
+-- The slots of the first round (core.run_check's order).
+local IPREV, SPF, SPF_HELO, DKIM, ARC, INFO = 1, 2, 3, 4, 5, 6
+
+-- The jobs of the first round the general way (internal.prepare), for
+-- internal.run's dispatcher: the jobs, what finishes each result, and
+-- the slot (below) of each.
+local function first_jobs(parsed, opts, now, receiver, helo_check)
+  local prepare, ip = internal.prepare, opts.ip
+  local jobs, finishers, slots = {}, {}, {}
+  local function add(slot, job, finish)
+    jobs[#jobs + 1], finishers[#jobs + 1], slots[#jobs + 1] = job, finish, slot
+  end
+  if ip then
+    add(IPREV, prepare.iprev(ip, opts, 4))
+    -- RFC 7208 §2.4: MAIL FROM; an empty one is checked as postmaster@HELO.
+    add(SPF, prepare.spf({ ip = ip, sender = opts.sender or "", helo = opts.helo, now = now,
+                           receiver = receiver }, 4))
+    if helo_check then
+      add(SPF_HELO, prepare.spf({ ip = ip, helo = opts.helo, scope = "helo", now = now,
+                                  receiver = receiver }, 4))
+    end
+  end
+  add(DKIM, prepare.dkim_verify(parsed, { now = now, allow_sha1 = opts.allow_sha1 }))
+  add(ARC, prepare.arc_verify(parsed, { now = now }))
+  add(INFO, prepare.message_info(parsed))
+  return jobs, finishers, slots
+end
+
 -- The Authentication-Results field (RFC 8601 §2.7's order: iprev, SPF for
 -- MAIL FROM then HELO, DKIM, DMARC, ARC), written by the C writer from the
 -- checks' own C results (kept open by the run): no report table is read
--- back.  DMARC's result is a table (it may be dmarc_each's).  The same
+-- back.  DMARC's is its kept check, or a table (dmarc_each's, or the Lua
+-- loop's).  The same
 -- text as mailauth.authres.format(report, authserv_id) (run_path_spec).
-local ORDER_BEFORE, ORDER_AFTER = { "iprev", "spf", "spf_helo", "dkim" }, { "arc" }
-local function header(checks, results, slot, dmarc, authserv_id)
+local function header(checks, dmarc, authserv_id)
   local list, n = {}, 0
-  local function add_check(name)
-    local i = slot[name]
-    if i and results[i] then n = n + 1; list[n] = checks[i] end
+  for i = IPREV, DKIM do
+    if checks[i] then n = n + 1; list[n] = checks[i] end
   end
-  for k = 1, #ORDER_BEFORE do add_check(ORDER_BEFORE[k]) end
-  if type(dmarc) == "table" and dmarc.result then n = n + 1; list[n] = dmarc end
-  for k = 1, #ORDER_AFTER do add_check(ORDER_AFTER[k]) end
+  -- a table (dmarc_each's, the Lua loop's) or the kept check
+  if type(dmarc) == "userdata" or (type(dmarc) == "table" and dmarc.result) then
+    n = n + 1; list[n] = dmarc
+  end
+  if checks[ARC] then n = n + 1; list[n] = checks[ARC] end
   local text, err = core.header("authres", list, { authserv_id = authserv_id })
   if not text then error("mailauth.check: " .. err, 3) end
   return text
 end
 
--- A HELO name worth an SPF check (spf.lua).
-local helo_domain = require("mailauth.spf").helo_domain
+local is_c_resolver = internal.is_c_resolver
 
 function M.check(api, message, opts)
   if type(message) ~= "string" then argerror(1, "message string", message) end
@@ -67,77 +99,89 @@ function M.check(api, message, opts)
   local now = opts.now or os.time()
   local deadline = internal.deadline_of(opts, "check", 3)
   local resolver = internal.resolver_of(opts)
-  local prepare = internal.prepare
+  local receiver = opts.receiver or authserv_id
+  local helo_check = ip ~= nil and helo_domain(helo) and true or false
   local parsed = core.message(message) -- the one read of the message
 
-  local report = { ip = ip, helo = helo, sender = sender }
-  -- the clock signature times were judged by (exchange.trust reads it too)
-  report.now = now
-
-  local jobs, finishers, names = {}, {}, {}
-  local function add(name, job, finish)
-    jobs[#jobs + 1], finishers[#jobs + 1], names[#jobs + 1] = job, finish, name
+  -- iprev, SPF (MAIL FROM, HELO), DKIM, ARC and the From reader together,
+  -- the checks kept open (the header is written from their C results).
+  -- Over a C resolver, core.run_check makes the jobs from these values
+  -- with no option table for each; nil when one cannot be made, then the
+  -- general way below names the mistake.
+  local c_loop = is_c_resolver(resolver)
+  local done, checks
+  if c_loop then
+    done, checks = core.run_check(parsed, resolver, deadline, ip, sender or "", helo, now,
+                                  receiver, opts.allow_sha1, helo_check)
   end
-  if ip then
-    add("iprev", prepare.iprev(ip, opts, 3))
-    -- RFC 7208 §2.4: MAIL FROM; an empty one is checked as postmaster@HELO.
-    add("spf", prepare.spf({ ip = ip, sender = sender or "", helo = helo, now = now,
-                             receiver = opts.receiver or authserv_id }, 3))
-    if helo_domain(helo) then
-      add("spf_helo", prepare.spf({ ip = ip, helo = helo, scope = "helo", now = now,
-                                    receiver = opts.receiver or authserv_id }, 3))
+  if done then
+    local spf_finish = internal.spf_finish -- spf.lua's
+    if done[SPF] then spf_finish(done[SPF], receiver) end
+    if done[SPF_HELO] then spf_finish(done[SPF_HELO], receiver) end
+    done[DKIM] = done[DKIM].signatures
+  else
+    local jobs, finishers, slots = first_jobs(parsed, opts, now, receiver, helo_check)
+    local results, open = internal.run("check", resolver, deadline, jobs, true)
+    done, checks = { false, false, false, false, false, false },
+                   { false, false, false, false, false, false }
+    for i = 1, #jobs do
+      done[slots[i]], checks[slots[i]] = (finishers[i](results[i])), open[i]
     end
   end
-  add("dkim", prepare.dkim_verify(parsed, { now = now, allow_sha1 = opts.allow_sha1 }))
-  add("arc", prepare.arc_verify(parsed, { now = now }))
-  add("info", prepare.message_info(parsed))
 
-  -- the checks stay open: the header is written from their C results
-  local results, checks = internal.run("check", resolver, deadline, jobs, true)
-  local slot = {}
-  for i = 1, #names do
-    local name = names[i]
-    report[name], slot[name] = (finishers[i](results[i])), i
-  end
-
+  -- The report, its fields in one constructor (the table sized once).
   -- The author, read by the strict From reader (src/core/author.c).  An
   -- author_problem means it cannot be read exactly: nothing may rest on it.
-  local info = report.info
-  report.info = nil
-  report.from_fields = info.from_fields
-  report.from_count = info.from_count
-  report.from_domains = info.from_domains
-  report.from_addresses = info.from_addresses
-  report.author_problem, report.author_code = info.author_problem, info.author_code
-  if not info.author_problem and info.from_fields == 1 and #info.from_domains == 1 then
-    report.from_domain = info.from_domains[1]
-  end
+  local info = done[INFO]
+  local from_domains = info.from_domains
+  local one_domain = info.author_problem or #from_domains <= 1
+  local report = {
+    ip = ip, helo = helo, sender = sender,
+    -- the clock signature times were judged by (exchange.trust reads it too)
+    now = now,
+    iprev = done[IPREV] or nil, spf = done[SPF] or nil, spf_helo = done[SPF_HELO] or nil,
+    dkim = done[DKIM], arc = done[ARC],
+    from_fields = info.from_fields, from_count = info.from_count,
+    from_domains = from_domains, from_addresses = info.from_addresses,
+    author_problem = info.author_problem, author_code = info.author_code,
+    from_domain = (not info.author_problem and info.from_fields == 1 and #from_domains == 1)
+                  and from_domains[1] or nil,
+    dmarc = false, message_problem = info.problem, message_code = info.problem and info.code,
+    authentication_results = false,
+  }
 
   -- RFC 7489 §4.1: the SPF result DMARC uses is MAIL FROM's (its domain is
   -- the HELO's when MAIL FROM was empty).
-  local spf = report.spf and { result = report.spf.result, domain = report.spf.domain } or nil
-  local dopts = { spf = spf, dkim = report.dkim,
-                  resolver = resolver, org_domain = opts.org_domain,
-                  psl_file = opts.psl_file, pct_roll = opts.pct_roll,
-                  shared_domains = opts.shared_domains }
-  if (info.author_problem or #info.from_domains <= 1) and internal.is_c_resolver(resolver) then
+  local dmarc_check
+  if one_domain and c_loop then
     -- the C loop: DMARC fed the kept checks' C results as they are
     local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
                 pct_roll = opts.pct_roll or math.random(0, 99),
                 shared_domains = opts.shared_domains }
-    report.dmarc = core.run_dmarc(p, resolver, deadline, checks[slot.info],
-                                  slot.spf and checks[slot.spf] or false, checks[slot.dkim])
-  elseif info.author_problem or #info.from_domains <= 1 then
-    -- permerror with the author's problem, or the one domain
-    dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem
-    dopts.author_code = info.author_code
-    report.dmarc = internal.dmarc_run(dopts, deadline, 3)
+    -- kept open, so the header is written from its C result too
+    report.dmarc, dmarc_check = core.run_dmarc(p, resolver, deadline, checks[INFO],
+                                               checks[SPF], checks[DKIM], true)
   else
-    report.dmarc = dmarc_each(info.from_domains, dopts, deadline)
+    local spf = report.spf and { result = report.spf.result, domain = report.spf.domain } or nil
+    local dopts = { spf = spf, dkim = report.dkim,
+                    resolver = resolver, org_domain = opts.org_domain,
+                    psl_file = opts.psl_file, pct_roll = opts.pct_roll,
+                    shared_domains = opts.shared_domains }
+    if one_domain then
+      -- permerror with the author's problem, or the one domain
+      dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem
+      dopts.author_code = info.author_code
+      report.dmarc = internal.dmarc_run(dopts, deadline, 3)
+    else
+      report.dmarc = dmarc_each(info.from_domains, dopts, deadline)
+    end
   end
-  if info.problem then report.message_problem, report.message_code = info.problem, info.code end
-  report.authentication_results = header(checks, results, slot, report.dmarc, authserv_id)
-  for i = 1, #checks do checks[i]:close() end
+  report.authentication_results = header(checks, report.dmarc and dmarc_check or report.dmarc,
+                                         authserv_id)
+  for i = IPREV, INFO do
+    if checks[i] then checks[i]:close() end
+  end
+  if dmarc_check then dmarc_check:close() end
   return report
 end
 

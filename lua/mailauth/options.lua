@@ -69,6 +69,11 @@ local FITS = {
   any = function() return true end,
 }
 
+-- FITS' rules check() tests inline, by word: the Lua type the value must
+-- have, "integer" (FITS.integer), or true (any value).
+local INLINE = { string = "string", boolean = "boolean", list = "table", map = "table",
+                 integer = "integer", any = true }
+
 -- Options only the Lua layer reads, in the core's shape.
 M.LUA = {
   resolver = { name = "resolver", kind = "any",
@@ -110,7 +115,9 @@ end
 -- to several checks); otherwise only the Lua options' values, the core
 -- checking its own.
 function M.declare(entries, check_all)
-  local decl = { list = {}, by = {}, check_all = check_all }
+  -- fits: by name, the rule check() applies (FITS' function), false for
+  -- a value the core checks; filled once all entries are in
+  local decl = { list = {}, by = {}, check_all = check_all, fits = {} }
   local function add(d)
     if not decl.by[d.name] then
       decl.list[#decl.list + 1] = d
@@ -134,6 +141,15 @@ function M.declare(entries, check_all)
       add(setmetatable({ lua = true }, { __index = d }))
     end
   end
+  for name, d in pairs(decl.by) do
+    local fit = false
+    if check_all or d.lua then
+      -- the common rules as words check() tests inline (no call per option)
+      fit = INLINE[d.kind] or FITS[d.kind]
+      if d.kind == "string" and d.words ~= nil then fit = FITS.string end
+    end
+    decl.fits[name] = fit
+  end
   return decl
 end
 
@@ -141,18 +157,27 @@ end
 -- Raises for a name decl does not have (with a suggestion) or, for the
 -- values this layer checks, one that breaks its rule.  level: as error()
 -- counts it from the caller of check.
+local floor = math.floor
 function M.check(fname, opts, decl, level)
-  local by, all = decl.by, decl.check_all
+  local fits = decl.fits
   for k, v in pairs(opts) do
-    local d = by[k]
-    if d == nil then
+    local fit, ok = fits[k], true
+    if fit == nil then
       local name = tostring(k)
       local near = type(k) == "string" and suggest(decl.list, name)
       fail(fname, ("option '%s' is unknown%s"):format(name:sub(1, 64),
            near and (" (did you mean '%s'?)"):format(near) or ""), level + 1)
+    elseif fit == "integer" then -- FITS.integer
+      local d = decl.by[k]
+      ok = type(v) == "number" and v == floor(v) and v > -2^63 and v < 2^63 and
+           v >= d.min and v <= d.max
+    elseif type(fit) == "string" then
+      ok = type(v) == fit
+    elseif fit and fit ~= true then
+      ok = fit(v, decl.by[k])
     end
-    if (all or d.lua) and not FITS[d.kind](v, d) then
-      fail(fname, ("option '%s' must be %s"):format(k, d.rule), level + 1)
+    if not ok then
+      fail(fname, ("option '%s' must be %s"):format(k, decl.by[k].rule), level + 1)
     end
   end
 end

@@ -66,6 +66,19 @@ local function spf_finish(r, opts)
   return setmetatable(r, receiver == nil and RECEIVED or { __index = received_reader(receiver) })
 end
 
+-- mailauth.check's finish of core.run_check's SPF results: the metatable
+-- of each receiver made once (weak: one no result uses any more goes with
+-- the next collection), not a table and a closure a result.
+local RECEIVED_BY = setmetatable({}, { __mode = "v" })
+function internal.spf_finish(r, receiver)
+  local mt = RECEIVED_BY[receiver]
+  if not mt then
+    mt = { __index = received_reader(receiver) }
+    RECEIVED_BY[receiver] = mt
+  end
+  return setmetatable(r, mt)
+end
+
 function internal.prepare.spf(opts, level)
   return { "spf", spf_params(opts, level + 1), nil, "spf" },
          function(r) return spf_finish(r, opts) end

@@ -301,17 +301,6 @@ static void put_pvalue(out *o, const char *s, size_t n)
 
 /* ---- reading a result map ---- */
 
-static const char *str_of(const mauth_value *map, const char *key,
-			  size_t *len)
-{
-	const mauth_value *v = mauth_value_get(map, key);
-
-	if (v == NULL || v->kind != MAUTH_V_STR)
-		return NULL;
-	*len = v->len;
-	return v->str;
-}
-
 /* "_" and "." come only from lenient parses of real-world fields. */
 static int is_keyword(const char *s, size_t n)
 {
@@ -403,9 +392,9 @@ static void take_named(void *fields, const named_field *keys, size_t n,
 {
 	size_t i;
 
+	/* the first byte first: a result has many more keys than these */
 	for (i = 0; i < n; i++)
-		if (v->key[0] == keys[i].key[0] &&	/* most keys differ there */
-		    strcmp(v->key, keys[i].key) == 0) {
+		if (v->key[0] == keys[i].key[0] && strcmp(v->key, keys[i].key) == 0) {
 			take((strref *)(void *)((char *)fields + keys[i].at), v);
 			return;
 		}
@@ -472,6 +461,45 @@ static void put_comment(out *o, const resfields *f)
 	putc_(o, ')');
 }
 
+/*
+ * The ptype, property and value of a property map in one pass over its
+ * members (the first of each key, as mauth_value_get finds it); num: the
+ * "value" member when it is not a string (an integer is written as one).
+ */
+static void prop_fields(const mauth_value *p, const char **pt, size_t *ptn,
+			const char **pr, size_t *prn, const char **v,
+			size_t *vn, const mauth_value **num)
+{
+	const mauth_value *c;
+	int seen_pt = 0, seen_pr = 0, seen_v = 0;
+
+	*pt = *pr = *v = NULL;
+	*num = NULL;
+	if (p == NULL || p->kind != MAUTH_V_MAP)
+		return;
+	for (c = p->child; c != NULL; c = c->next) {
+		const char *k = c->key;
+		int is_str = c->kind == MAUTH_V_STR;
+
+		if (k == NULL)
+			continue;
+		if (!seen_pt && strcmp(k, "ptype") == 0) {
+			seen_pt = 1;
+			if (is_str)
+				*pt = c->str, *ptn = c->len;
+		} else if (!seen_pr && strcmp(k, "property") == 0) {
+			seen_pr = 1;
+			if (is_str)
+				*pr = c->str, *prn = c->len;
+		} else if (!seen_v && strcmp(k, "value") == 0) {
+			seen_v = 1;
+			*num = c;
+			if (is_str)
+				*v = c->str, *vn = c->len;
+		}
+	}
+}
+
 static int put_props(out *o, errbuf *e, const mauth_value *props)
 {
 	const mauth_value *p;
@@ -481,11 +509,9 @@ static int put_props(out *o, errbuf *e, const mauth_value *props)
 	for (p = props->child; p != NULL; p = p->next) {
 		const char *pt, *pr, *v;
 		size_t ptn = 0, prn = 0, vn = 0;
-		const mauth_value *num = mauth_value_get(p, "value");
+		const mauth_value *num;
 
-		pt = str_of(p, "ptype", &ptn);
-		pr = str_of(p, "property", &prn);
-		v = str_of(p, "value", &vn);
+		prop_fields(p, &pt, &ptn, &pr, &prn, &v, &vn, &num);
 		putc_(o, ' ');
 		/* ptype "" is Microsoft's bare "action=" (the parser's dialect) */
 		if (pt != NULL && ptn > 0) {
@@ -555,18 +581,59 @@ typedef struct {
 	size_t nmethods;
 } plan;
 
+/* Results most fields hold fit in the plan on the stack (no malloc). */
+#define PLAN_FEW 24
+
 static int add_item(plan *p, const mauth_value *r, const char *result,
 		    size_t result_len)
 {
-	if (p->items != NULL) {
+	if (p->n < p->cap) {	/* past cap only counted (then a bigger plan) */
 		item *it = &p->items[p->n];
 
 		it->r = r;
 		it->result = result;
 		it->result_len = result_len;
+		it->chosen = 0;
 	}
 	p->n++;
 	return 0;
+}
+
+/*
+ * What collect reads of a map, in one pass over its members (the first of
+ * each key, as mauth_value_get finds it): the "signatures" member, else
+ * the "results" one (returned), the "result" string, whether "method" is
+ * there.
+ */
+static const mauth_value *map_members(const mauth_value *v, const char **result,
+				      size_t *n, int *has_method)
+{
+	const mauth_value *c, *sigs = NULL, *results = NULL, *res = NULL;
+
+	*has_method = 0;
+	for (c = v->child; c != NULL; c = c->next) {
+		const char *k = c->key;
+
+		if (k == NULL)
+			continue;
+		if (k[0] == 'r') {
+			if (res == NULL && strcmp(k, "result") == 0)
+				res = c;
+			else if (results == NULL && strcmp(k, "results") == 0)
+				results = c;
+		} else if (k[0] == 's' && sigs == NULL &&
+			   strcmp(k, "signatures") == 0) {
+			sigs = c;
+		} else if (k[0] == 'm' && strcmp(k, "method") == 0) {
+			*has_method = 1;
+		}
+	}
+	*result = NULL;
+	if (res != NULL && res->kind == MAUTH_V_STR) {
+		*result = res->str;
+		*n = res->len;
+	}
+	return sigs != NULL ? sigs : results;
 }
 
 /*
@@ -579,7 +646,8 @@ static void collect(plan *p, const mauth_value *v, int depth)
 {
 	const mauth_value *c, *inner;
 	const char *result;
-	size_t n;
+	size_t n = 0;
+	int has_method;
 
 	if (v == NULL || depth > 2)
 		return;
@@ -590,17 +658,14 @@ static void collect(plan *p, const mauth_value *v, int depth)
 	}
 	if (v->kind != MAUTH_V_MAP)
 		return;
-	inner = mauth_value_get(v, "signatures");
-	if (inner == NULL)
-		inner = mauth_value_get(v, "results");
+	inner = map_members(v, &result, &n, &has_method);
 	if (inner != NULL && inner->kind == MAUTH_V_LIST) {
 		if (inner->child != NULL)
 			collect(p, inner, depth + 1);
-		else if (mauth_value_get(v, "method") != NULL)
+		else if (has_method)
 			add_item(p, v, "none", 4);
 		return;
 	}
-	result = str_of(v, "result", &n);
 	if (result != NULL)
 		add_item(p, v, result, n);
 }
@@ -627,6 +692,7 @@ static size_t method_index(plan *p, const resfields *f)
 			return i;
 	p->methods[i].name = m;
 	p->methods[i].len = n;
+	p->methods[i].count = p->methods[i].left = 0;
 	p->nmethods++;
 	return i;
 }
@@ -711,22 +777,38 @@ static void put_head(out *o, const mauth_authres_opts *opt)
 	}
 }
 
-/* Measures every resinfo (and checks its keywords) before choosing. */
-static int measure(plan *p, errbuf *e)
+/*
+ * Measures every resinfo (and checks its keywords) before choosing, by
+ * writing each into o after sep, as the field holds them when every one
+ * is kept (the usual case: then nothing is written twice).
+ */
+static int measure(plan *p, errbuf *e, out *o, const char *sep, size_t seplen)
 {
-	size_t i;
+	size_t i, start;
 
 	for (i = 0; i < p->n; i++) {
-		out m = { NULL, 0, 0 };
 		item *it = &p->items[i];
 
 		read_fields(it->r, &it->f);
-		if (put_resinfo(&m, e, &it->f, it->result, it->result_len) < 0)
+		put(o, sep, seplen);
+		start = o->len;
+		if (put_resinfo(o, e, &it->f, it->result, it->result_len) < 0)
 			return MAUTH_EINVAL;
-		it->len = m.len;
+		it->len = o->len - start;
 		it->method = method_index(p, &it->f);
 	}
 	return 0;
+}
+
+/* Whether choose kept every result: the text measure wrote is the field. */
+static int all_chosen(const plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (!p->items[i].chosen)
+			return 0;
+	return 1;
 }
 
 long mauth_authres_format(const mauth_value *const *results, size_t n,
@@ -734,10 +816,12 @@ long mauth_authres_format(const mauth_value *const *results, size_t n,
 			  char *err, size_t errlen)
 {
 	plan p;
+	item few_items[PLAN_FEW];
+	method_count few_methods[PLAN_FEW];
 	errbuf e = { err, errlen };
 	out o = { buf, len, 0 };
 	const char *sep;
-	size_t i, kept = 0;
+	size_t i, kept = 0, head, seplen;
 	long rc = MAUTH_EINVAL;
 
 	if (err != NULL && errlen > 0)
@@ -751,28 +835,44 @@ long mauth_authres_format(const mauth_value *const *results, size_t n,
 		return MAUTH_EINVAL;
 	}
 	memset(&p, 0, sizeof p);
-	for (i = 0; i < n; i++)		/* first to count, then to fill */
+	p.items = few_items;
+	p.methods = few_methods;
+	p.cap = PLAN_FEW;
+	for (i = 0; i < n; i++)		/* into the stack plan, or counted */
 		collect(&p, results[i], 0);
-	p.items = calloc(p.n + 1, sizeof *p.items);
-	p.methods = calloc(p.n + 1, sizeof *p.methods);
-	if (p.items == NULL || p.methods == NULL) {
-		rc = MAUTH_ENOMEM;
+	if (p.n > PLAN_FEW) {		/* more: a plan of their number */
+		p.cap = p.n;
+		p.items = calloc(p.n + 1, sizeof *p.items);
+		p.methods = calloc(p.n + 1, sizeof *p.methods);
+		if (p.items == NULL || p.methods == NULL) {
+			rc = MAUTH_ENOMEM;
+			goto done;
+		}
+		p.n = 0;
+		for (i = 0; i < n; i++)
+			collect(&p, results[i], 0);
+	}
+	put_head(&o, opt);
+	head = o.len;
+	sep = opt->no_fold ? "; " : ";\r\n\t";
+	seplen = strlen(sep);
+	if (measure(&p, &e, &o, sep, seplen) < 0) {
+		if (buf != NULL && len > 0)
+			buf[0] = '\0';	/* an empty text on error */
 		goto done;
 	}
-	p.n = 0;
-	for (i = 0; i < n; i++)
-		collect(&p, results[i], 0);
-	if (measure(&p, &e) < 0)
-		goto done;
-	put_head(&o, opt);
 	if (p.n == 0) {
 		puts_(&o, "; none");
 		rc = finish_out(&o);
 		goto done;
 	}
-	sep = opt->no_fold ? "; " : ";\r\n\t";
 	choose(&p, opt->max_per_method ? opt->max_per_method : AR_MAX_PER_METHOD,
-	       opt->max_bytes ? opt->max_bytes : AR_MAX_BYTES, strlen(sep));
+	       opt->max_bytes ? opt->max_bytes : AR_MAX_BYTES, seplen);
+	if (all_chosen(&p)) {		/* measure wrote the field */
+		rc = finish_out(&o);
+		goto done;
+	}
+	o.len = head;			/* some left out: written again */
 	for (i = 0; i < p.n; i++) {
 		if (!p.items[i].chosen)
 			continue;
@@ -788,8 +888,10 @@ long mauth_authres_format(const mauth_value *const *results, size_t n,
 	put_left_out(&o, &p, opt->no_fold ? " " : "\r\n\t");
 	rc = finish_out(&o);
 done:
-	free(p.items);
-	free(p.methods);
+	if (p.items != few_items)
+		free(p.items);
+	if (p.methods != few_methods)
+		free(p.methods);
 	return rc;
 }
 

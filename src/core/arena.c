@@ -214,8 +214,11 @@ const mauth_value *mauth_value_get(const mauth_value *map, const char *key)
 
 	if (map == NULL || map->kind != MAUTH_V_MAP)
 		return NULL;
+	/* the first byte tested inline: most members differ there, and a
+	 * result is read by key many times (DMARC, the A-R writer) */
 	for (v = map->child; v != NULL; v = v->next)
-		if (v->key != NULL && strcmp(v->key, key) == 0)
+		if (v->key != NULL && v->key[0] == key[0] &&
+		    strcmp(v->key, key) == 0)
 			return v;
 	return NULL;
 }

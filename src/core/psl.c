@@ -61,6 +61,59 @@ out:
 }
 
 /*
+ * The answers of the last lookups, by name: a message asks about the same
+ * few names (the author's, SPF's, each signer's) and so does the next
+ * message from the same sender, while libpsl walks its rules each time.
+ * An answer depends only on the list (ctx) and the name, so a name's
+ * answer is kept as the offset of its registrable domain in it (-1: none).
+ * Direct-mapped by a hash of the name, under the cache's mutex.
+ */
+#define REG_SLOTS 64
+#define REG_NAME_MAX 256	/* longer names are not kept */
+
+static struct {
+	const void *ctx;
+	long at;
+	size_t len;
+	char name[REG_NAME_MAX];
+} reg[REG_SLOTS];
+
+static size_t reg_slot(const char *name, size_t len)
+{
+	size_t h = 5381, i;
+
+	for (i = 0; i < len; i++)
+		h = h * 33 + (unsigned char)name[i];
+	return h % REG_SLOTS;
+}
+
+/* 1 and *at when the answer for (ctx, name) is kept. */
+static int reg_find(const void *ctx, const char *name, size_t len, size_t slot,
+		    long *at)
+{
+	int hit;
+
+	pthread_mutex_lock(&cache_lock);
+	hit = reg[slot].ctx == ctx && reg[slot].len == len &&
+	      memcmp(reg[slot].name, name, len) == 0;
+	if (hit)
+		*at = reg[slot].at;
+	pthread_mutex_unlock(&cache_lock);
+	return hit;
+}
+
+static void reg_keep(const void *ctx, const char *name, size_t len, size_t slot,
+		     long at)
+{
+	pthread_mutex_lock(&cache_lock);
+	reg[slot].ctx = ctx;
+	reg[slot].at = at;
+	reg[slot].len = len;
+	memcpy(reg[slot].name, name, len);
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/*
  * The registrable domain of a lower-case name: the longest matching public
  * suffix plus one label (RFC 7489 §3.2 steps 1-3).  Returns a pointer into
  * name, or NULL when name is itself a public suffix or not a usable name
@@ -68,14 +121,25 @@ out:
  */
 const char *pslcache_registrable(const void *ctx, const char *name)
 {
-	size_t len = strlen(name), i;
+	size_t len = strlen(name), i, slot;
+	const char *r;
+	long at;
 
 	if (len == 0 || name[0] == '.')
 		return NULL;
 	for (i = 0; i + 1 < len; i++)
 		if (name[i] == '.' && name[i + 1] == '.')
 			return NULL;
-	return psl_registrable_domain(ctx, name);
+	if (len >= REG_NAME_MAX)
+		return psl_registrable_domain(ctx, name);
+	slot = reg_slot(name, len);
+	if (reg_find(ctx, name, len, slot, &at))
+		return at < 0 ? NULL : name + at;
+	r = psl_registrable_domain(ctx, name);
+	/* libpsl answers with a suffix of name (NULL for none) */
+	if (r == NULL || (r >= name && r <= name + len))
+		reg_keep(ctx, name, len, slot, r == NULL ? -1 : (long)(r - name));
+	return r;
 }
 
 /* Lower-cases a name into the arena: ASCII by hand, UTF-8 through libpsl. */

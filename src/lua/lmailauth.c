@@ -1021,30 +1021,21 @@ static size_t batch_slot(mauth_question *uq, size_t *n, const mauth_question *q)
  * write from their C results without reading the tables back (the caller
  * closes them, or their finalizers do).
  */
-static int l_run_many(lua_State *L)
+/*
+ * The loop of core.run_many over the open checks cv[0..n): every check
+ * stepped each round, the round's questions asked as one batch; raises
+ * on a check's error and on out of memory.  Big rounds take scratch the
+ * GC owns (pushed on the stack), so nothing leaks when a later call raises.
+ */
+static void run_checks(lua_State *L, mauth_check *const *cv, size_t n,
+		       mauth_resolver *r, long long deadline)
 {
-	mauth_check *cv[RUN_MANY_MAX];
-	mauth_resolver *r;
-	long long deadline = deadline_arg(L, 3);
 	pending_q fewp[ROUND_FEW], *pq = fewp;
 	mauth_question fewq[ROUND_FEW], *uq = fewq;
 	const mauth_answer *fewa[ROUND_FEW], **av = fewa;
-	size_t i, n, np, nu, cap = ROUND_FEW;
+	size_t i, np, nu, cap = ROUND_FEW;
 	int open, rc;
 
-	int keep = lua_toboolean(L, 4);
-
-	luaL_checktype(L, 1, LUA_TTABLE);
-	r = *resolver_box(L, 2);
-	n = (size_t)lua_rawlen(L, 1);
-	luaL_argcheck(L, n <= RUN_MANY_MAX, 1, "too many checks");
-	for (i = 0; i < n; i++) {
-		lua_rawgeti(L, 1, (lua_Integer)i + 1);
-		cv[i] = *(mauth_check **)udata(L, -1, UP_CHECK_MT, CHECK_MT);
-		if (cv[i] == NULL)
-			return luaL_error(L, "mailauth: check is closed");
-		lua_pop(L, 1);	/* held by the list */
-	}
 	do {
 		open = 0;
 		np = nu = 0;
@@ -1059,10 +1050,9 @@ static int l_run_many(lua_State *L)
 			open = 1;
 			nq = mauth_check_questions(cv[i], &qv);
 			if (nq == 0 || np + nq > ROUND_MAX)
-				return luaL_error(L, "mailauth: out of memory");
+				luaL_error(L, "mailauth: out of memory");
 			if (np + nq > cap) {
-				/* a big round: scratch the GC owns (nothing may leak
-				 * if a later call raises), the stack's copied over */
+				/* a big round: the stack's scratch copied over */
 				pending_q *p2 = lua_newuserdata(L, ROUND_MAX * sizeof *p2);
 				mauth_question *q2 = lua_newuserdata(L, ROUND_MAX * sizeof *q2);
 
@@ -1080,11 +1070,18 @@ static int l_run_many(lua_State *L)
 			}
 		}
 		if (open && run_round(r, uq, nu, pq, np, av, deadline) < 0)
-			return luaL_error(L, "mailauth: out of memory");
+			luaL_error(L, "mailauth: out of memory");
 	} while (open);
+}
+
+/* { result, ... } of cv[0..n) on the stack (false for a check not run). */
+static void push_results(lua_State *L, mauth_check *const *cv, size_t n)
+{
+	size_t i;
+
 	lua_createtable(L, (int)n, 0);
 	for (i = 0; i < n; i++) {
-		const mauth_value *v = mauth_check_result(cv[i]);
+		const mauth_value *v = cv[i] != NULL ? mauth_check_result(cv[i]) : NULL;
 
 		if (v == NULL)
 			lua_pushboolean(L, 0);
@@ -1092,6 +1089,30 @@ static int l_run_many(lua_State *L)
 			push_value(L, v);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
+}
+
+static int l_run_many(lua_State *L)
+{
+	mauth_check *cv[RUN_MANY_MAX] = { NULL };
+	mauth_resolver *r;
+	long long deadline = deadline_arg(L, 3);
+	size_t i, n;
+
+	int keep = lua_toboolean(L, 4);
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	r = *resolver_box(L, 2);
+	n = (size_t)lua_rawlen(L, 1);
+	luaL_argcheck(L, n <= RUN_MANY_MAX, 1, "too many checks");
+	for (i = 0; i < n; i++) {
+		lua_rawgeti(L, 1, (lua_Integer)i + 1);
+		cv[i] = *(mauth_check **)udata(L, -1, UP_CHECK_MT, CHECK_MT);
+		if (cv[i] == NULL)
+			return luaL_error(L, "mailauth: check is closed");
+		lua_pop(L, 1);	/* held by the list */
+	}
+	run_checks(L, cv, n, r, deadline);
+	push_results(L, cv, n);
 	/* closed by their boxes' finalizers, or here at once */
 	for (i = 0; i < n && !keep; i++) {
 		lua_rawgeti(L, 1, (lua_Integer)i + 1);
@@ -1100,6 +1121,169 @@ static int l_run_many(lua_State *L)
 		lua_pop(L, 1);
 	}
 	return 1;
+}
+
+/*
+ * mailauth.check's jobs over a C resolver, made here from its arguments
+ * rather than from six option tables (what check.lua would hand to
+ * core.check), in mailauth.check's order: iprev, SPF for MAIL FROM, SPF
+ * for HELO, dkim_verify, arc_verify, message_info.
+ */
+enum { JOB_IPREV, JOB_SPF, JOB_SPF_HELO, JOB_DKIM, JOB_ARC, JOB_INFO, NJOBS };
+
+/* Option trees of the jobs: a map each, members from one stack pool. */
+typedef struct {
+	mauth_value map[NJOBS];
+	mauth_value pool[24];
+	size_t used;
+} job_opts;
+
+/* A new member key of map, appended (NULL when the pool is used up). */
+static mauth_value *job_node(job_opts *j, mauth_value *map, const char *key)
+{
+	mauth_value *v, **tail;
+
+	if (j->used == sizeof j->pool / sizeof j->pool[0])
+		return NULL;
+	v = &j->pool[j->used++];
+	memset(v, 0, sizeof *v);
+	v->key = key;
+	for (tail = &map->child; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = v;
+	return v;
+}
+
+/* The value at idx (if not nil) as member key of map; -1 if it is not
+ * one an option tree holds (then the general path words the error). */
+static int job_member(lua_State *L, job_opts *j, mauth_value *map,
+		      const char *key, int idx)
+{
+	opt_tree t;
+	mauth_value *v;
+	int rc;
+
+	if (lua_isnoneornil(L, idx))
+		return 0;
+	if (lua_type(L, idx) == LUA_TTABLE || (v = job_node(j, map, key)) == NULL)
+		return -1;
+	memset(&t, 0, sizeof t);
+	t.top = key;
+	lua_pushvalue(L, idx);
+	rc = opt_value(L, &t, v, 0);
+	lua_pop(L, 1);	/* a string stays referenced at idx */
+	return rc < 0 ? -1 : 0;
+}
+
+static int job_word(job_opts *j, mauth_value *map, const char *key,
+		    const char *word)
+{
+	mauth_value *v = job_node(j, map, key);
+
+	if (v == NULL)
+		return -1;
+	v->kind = MAUTH_V_STR;
+	v->str = word;
+	v->len = strlen(word);
+	return 0;
+}
+
+/* The option trees of the jobs from core.run_check's arguments (see
+ * there); -1 when an argument is no option value. */
+static int job_trees(lua_State *L, job_opts *j, int with_ip)
+{
+	int rc = 0, i;
+
+	memset(j->map, 0, sizeof j->map);
+	j->used = 0;
+	for (i = 0; i < NJOBS; i++)
+		j->map[i].kind = MAUTH_V_MAP;
+	if (with_ip) {
+		rc |= job_member(L, j, &j->map[JOB_IPREV], "ip", 4);
+		rc |= job_member(L, j, &j->map[JOB_SPF], "ip", 4);
+		rc |= job_member(L, j, &j->map[JOB_SPF], "sender", 5);
+		rc |= job_member(L, j, &j->map[JOB_SPF], "helo", 6);
+		rc |= job_member(L, j, &j->map[JOB_SPF], "now", 7);
+		rc |= job_member(L, j, &j->map[JOB_SPF], "receiver", 8);
+		rc |= job_member(L, j, &j->map[JOB_SPF_HELO], "ip", 4);
+		rc |= job_member(L, j, &j->map[JOB_SPF_HELO], "helo", 6);
+		rc |= job_word(j, &j->map[JOB_SPF_HELO], "scope", "helo");
+		rc |= job_member(L, j, &j->map[JOB_SPF_HELO], "now", 7);
+		rc |= job_member(L, j, &j->map[JOB_SPF_HELO], "receiver", 8);
+	}
+	rc |= job_member(L, j, &j->map[JOB_DKIM], "now", 7);
+	rc |= job_member(L, j, &j->map[JOB_DKIM], "allow_sha1", 9);
+	rc |= job_member(L, j, &j->map[JOB_ARC], "now", 7);
+	return rc < 0 ? -1 : 0;
+}
+
+static const char *const JOB_KINDS[NJOBS] = {
+	"iprev", "spf", "spf", "dkim_verify", "arc_verify", "message_info",
+};
+
+/*
+ * core.run_check(message, resolver, deadline, ip, sender, helo, now,
+ *                receiver, allow_sha1, helo_scope) -> results, checks | nil
+ * mailauth.check's first round over a C resolver: its six jobs (above;
+ * iprev and both SPF only with ip, SPF for HELO only with helo_scope)
+ * made from these arguments, run together as core.run_many runs them and
+ * kept open, so that core.run_dmarc and core.header read their C results.
+ * Both lists hold the jobs in that order, false for one not run.  nil
+ * when a job cannot be made from the arguments (the caller's options):
+ * check.lua then makes them the general way, which words the error.
+ */
+static int l_run_check(lua_State *L)
+{
+	const mauth_message *msg = message_arg(L, 1);
+	mauth_resolver *r = *resolver_box(L, 2);
+	long long deadline = deadline_arg(L, 3);
+	int with_ip = !lua_isnoneornil(L, 4), helo_scope = lua_toboolean(L, 10);
+	mauth_check *cv[NJOBS];
+	mauth_check **box[NJOBS];
+	job_opts j;
+	char err[256];
+	int i;
+
+	if (msg == NULL)
+		return luaL_argerror(L, 1, "message expected");
+	lua_settop(L, 10);
+	if (job_trees(L, &j, with_ip) < 0)
+		return 0;
+	/* the boxes before the checks (nothing to leak if one raises) */
+	lua_createtable(L, NJOBS, 0);	/* 11: the checks */
+	for (i = 0; i < NJOBS; i++) {
+		cv[i] = NULL;
+		box[i] = NULL;
+		if (i <= JOB_SPF_HELO && (!with_ip || (i == JOB_SPF_HELO && !helo_scope))) {
+			lua_pushboolean(L, 0);
+		} else {
+			box[i] = lua_newuserdata(L, sizeof *box[i]);
+			*box[i] = NULL;
+			lua_pushvalue(L, UP_CHECK_MT);
+			lua_setmetatable(L, -2);
+		}
+		lua_rawseti(L, 11, i + 1);
+	}
+	for (i = 0; i < NJOBS; i++) {
+		if (box[i] == NULL)
+			continue;
+		if (new_check(box[i], JOB_KINDS[i], i >= JOB_DKIM ? msg : NULL,
+			      &j.map[i], err, sizeof err) < 0)
+			return 0;	/* the boxes' finalizers free what was made */
+		cv[i] = *box[i];
+	}
+	{
+		mauth_check *run[NJOBS];
+		size_t n = 0;
+
+		for (i = 0; i < NJOBS; i++)
+			if (cv[i] != NULL)
+				run[n++] = cv[i];
+		run_checks(L, run, n, r, deadline);
+	}
+	push_results(L, cv, NJOBS);
+	lua_pushvalue(L, 11);
+	return 2;
 }
 
 /* A borrowed copy of the member key of map (another check's result) as
@@ -1141,6 +1325,8 @@ static const mauth_value *kept_result(lua_State *L, int idx)
  * with the author's problem, MAIL FROM's result and domain, every DKIM
  * signature): nothing goes through a Lua table.  options: the rest of
  * dmarc's options (org_domain, psl_file, pct_roll, shared_domains).
+ * keep (7th): the check stays open, returned after the result, so that
+ * core.header writes from its C result too (the caller closes it).
  */
 static int l_run_dmarc(lua_State *L)
 {
@@ -1153,7 +1339,7 @@ static int l_run_dmarc(lua_State *L)
 	mauth_check **box;
 	opt_tree t;
 	char err[256] = "";
-	int rc, made, owns_slot = 0;
+	int rc, made, owns_slot = 0, keep = lua_toboolean(L, 7), box_at = 0;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	r = *resolver_box(L, 2);
@@ -1177,7 +1363,7 @@ static int l_run_dmarc(lua_State *L)
 		dmarc_borrow(&stail, &extra[6], spf, "domain", "domain");
 		*tail = spfmap;
 	}
-	if (!slot->busy) {
+	if (!slot->busy && !keep) {
 		slot->busy = owns_slot = 1;
 		box = &slot->check;
 	} else {
@@ -1185,6 +1371,7 @@ static int l_run_dmarc(lua_State *L)
 		*box = NULL;
 		lua_pushvalue(L, UP_CHECK_MT);
 		lua_setmetatable(L, -2);
+		box_at = lua_gettop(L);
 	}
 	rc = mauth_check_new(box, "dmarc", opts, err, sizeof err);
 	made = rc >= 0;
@@ -1197,8 +1384,10 @@ static int l_run_dmarc(lua_State *L)
 		else
 			push_value(L, v);
 	}
-	mauth_check_free(*box);
-	*box = NULL;
+	if (!keep || rc != MAUTH_DONE) {
+		mauth_check_free(*box);
+		*box = NULL;
+	}
 	if (owns_slot)
 		slot->busy = 0;
 	if (!made)
@@ -1207,7 +1396,10 @@ static int l_run_dmarc(lua_State *L)
 		return luaL_error(L, "mailauth: out of memory");
 	if (rc != MAUTH_DONE)
 		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
-	return 1;
+	if (!keep)
+		return 1;
+	lua_pushvalue(L, box_at);	/* the open check */
+	return 2;
 }
 
 /* ---- parsed messages ---- */
@@ -1867,6 +2059,7 @@ static const luaL_Reg functions[] = {
 	{ "check", l_check_new },
 	{ "run", l_run },
 	{ "run_many", l_run_many },
+	{ "run_check", l_run_check },
 	{ "run_dmarc", l_run_dmarc },
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },

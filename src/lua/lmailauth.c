@@ -282,6 +282,8 @@ typedef struct {
 	lua_Integer kept;
 	const mauth_option *decl;	/* the kind's table, for the words */
 	const char *top;	/* the option being read */
+	mauth_value **tail;	/* after read_options: where a member goes next */
+	int budget;		/* stack slot for time_budget's value, or 0 */
 	char err[200];
 } opt_tree;
 
@@ -421,12 +423,13 @@ static int opt_value(lua_State *L, opt_tree *t, mauth_value *v, int depth)
  * Options only the Lua layer reads (lua/mailauth/options.lua's M.LUA that
  * the per-message functions take): no check kind declares them, so they
  * are left out here, and mailauth.spf hands its options table over as it
- * is instead of copying it without them.
+ * is instead of copying it without them.  1: resolver, 2: time_budget.
  */
 static int lua_only(const char *key, size_t len)
 {
-	return (len == 8 && memcmp(key, "resolver", 8) == 0) ||
-	       (len == 11 && memcmp(key, "time_budget", 11) == 0);
+	if (len == 8 && memcmp(key, "resolver", 8) == 0)
+		return 1;
+	return len == 11 && memcmp(key, "time_budget", 11) == 0 ? 2 : 0;
 }
 
 /* One member of an options table (key at -2, value at -1) into *tail. */
@@ -450,7 +453,8 @@ static int opt_member(lua_State *L, opt_tree *t, mauth_value ***tail)
  * none) that idx does not have (mailauth.spf's now = os.time()).  Pushes
  * the anchor slot (nil until blocks need keeping) on top of the stack: the
  * caller must not pop it before using the tree.  -1 with t->err when a
- * value cannot be an option.
+ * value cannot be an option.  t->budget (set by the caller, 0 for none):
+ * the stack slot time_budget's value is copied to when there is one.
  */
 static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 			opt_tree *t, mauth_value *few, size_t nfew,
@@ -468,6 +472,7 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 	t->made = 0;
 	t->decl = mauth_check_options(kind);
 	t->err[0] = '\0';
+	t->tail = NULL;
 	*root = opt_node(L, t);
 	(*root)->kind = MAUTH_V_MAP;
 	tail = &(*root)->child;
@@ -479,10 +484,19 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 			return -1;
 		}
 		key = lua_tolstring(L, -2, &len);
-		if (!lua_only(key, len) && opt_member(L, t, &tail) < 0)
-			return -1;
+		switch (lua_only(key, len)) {
+		case 0:
+			if (opt_member(L, t, &tail) < 0)
+				return -1;
+			break;
+		case 2:
+			if (t->budget != 0)
+				lua_copy(L, -1, t->budget);
+			break;
+		}
 		lua_pop(L, 1);
 	}
+	t->tail = tail;
 	if (defaults == 0)
 		return 0;
 	lua_pushnil(L);
@@ -498,6 +512,7 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 		}
 		lua_pop(L, 1);
 	}
+	t->tail = tail;
 	return 0;
 }
 
@@ -622,6 +637,17 @@ static int new_check(mauth_check **box, const char *kind,
 	return rc;
 }
 
+/* A new check box (a userdata with the check metatable) on the stack. */
+static mauth_check **push_box(lua_State *L)
+{
+	mauth_check **box = lua_newuserdata(L, sizeof *box);
+
+	*box = NULL;
+	lua_pushvalue(L, UP_CHECK_MT);
+	lua_setmetatable(L, -2);
+	return box;
+}
+
 /* An optional table of defaults at idx: its index, or 0 (nil/none). */
 static int defaults_arg(lua_State *L, int idx)
 {
@@ -649,13 +675,11 @@ static int l_check_new(lua_State *L)
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 4);	/* the message (3) stays referenced while options are read */
+	t.budget = 0;
 	if (read_options(L, 2, defaults_arg(L, 4), kind, &t, few,
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
-	box = lua_newuserdata(L, sizeof *box);
-	*box = NULL;
-	lua_pushvalue(L, UP_CHECK_MT);
-	lua_setmetatable(L, -2);
+	box = push_box(L);
 	rc = new_check(box, kind, msg, opts, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
@@ -899,54 +923,44 @@ typedef struct {
 } run_slot;
 
 /*
- * core.run(kind, options, resolver [, deadline [, message [, defaults]]])
- *   -> result | nil, reason  (defaults: as core.check's)
- * A check made, run with a C resolver and freed in one call: in the common
- * case no check object for the GC.
+ * A check made, run and freed in one call (core.run, core.run_dmarc,
+ * core.spf): in the common case no check object for the GC.  r NULL: the
+ * check is stepped once, and must not ask DNS.  Pushes the result (nil
+ * when the check gives none) and returns 1, or push_fail's nil, reason
+ * when the check cannot be made from these options; raises on out of
+ * memory, a question with no resolver, or a bad state.
  */
-static int l_run(lua_State *L)
+static int run_one(lua_State *L, const char *kind, const mauth_message *msg,
+		   const mauth_value *opts, mauth_resolver *r,
+		   long long deadline)
 {
 	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
-	const char *kind = luaL_checkstring(L, 1);
-	mauth_resolver **r;
-	long long deadline = deadline_arg(L, 4);
-	const mauth_value *v;
 	mauth_check **box;
-	opt_tree t;
-	mauth_value few[32], *opts;
 	char err[256] = "";
-	int rc, made, owns_slot = 0;
+	int rc, owns_slot = 0;
 
-	const mauth_message *msg = message_arg(L, 5);
-
-	luaL_checktype(L, 2, LUA_TTABLE);
-	/* nil: a job that asks no DNS (dkim_sign, message_info, ...) */
-	r = lua_isnil(L, 3) ? NULL : resolver_box(L, 3);
-	lua_settop(L, 6);
-	/* Options first: reading them may raise, and must not strand the slot. */
-	if (read_options(L, 2, defaults_arg(L, 6), kind, &t, few,
-			 sizeof few / sizeof few[0], &opts) < 0)
-		return push_fail(L, MAUTH_EINVAL, t.err);
 	if (!slot->busy) {
 		slot->busy = owns_slot = 1;
 		box = &slot->check;
 	} else {
-		box = lua_newuserdata(L, sizeof *box);
-		*box = NULL;
-		lua_pushvalue(L, UP_CHECK_MT);
-		lua_setmetatable(L, -2);
+		box = push_box(L);
 	}
 	rc = new_check(box, kind, msg, opts, err, sizeof err);
-	made = rc >= 0;
-	if (made && r != NULL)
-		rc = mauth_check_run(*box, *r, deadline);
-	else if (made)
+	if (rc < 0) {
+		if (owns_slot)
+			slot->busy = 0;
+		return push_fail(L, rc, err);
+	}
+	if (r != NULL)
+		rc = mauth_check_run(*box, r, deadline);
+	else
 		rc = mauth_check_step(*box);	/* MAUTH_WANT_DNS: see below */
 	if (rc == MAUTH_DONE) {
 		/* From here on Lua may run finalizers, which may call us: the
 		 * check is ours alone (the slot is marked busy, or the box is
 		 * this call's). */
-		v = mauth_check_result(*box);
+		const mauth_value *v = mauth_check_result(*box);
+
 		if (v == NULL)
 			lua_pushnil(L);
 		else
@@ -956,8 +970,6 @@ static int l_run(lua_State *L)
 	*box = NULL;
 	if (owns_slot)
 		slot->busy = 0;
-	if (!made)
-		return push_fail(L, rc, err);
 	if (rc == MAUTH_ENOMEM)
 		return luaL_error(L, "mailauth: out of memory");
 	if (rc == MAUTH_WANT_DNS)
@@ -966,6 +978,32 @@ static int l_run(lua_State *L)
 	if (rc != MAUTH_DONE)
 		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
 	return 1;
+}
+
+/*
+ * core.run(kind, options, resolver [, deadline [, message [, defaults]]])
+ *   -> result | nil, reason  (defaults: as core.check's)
+ */
+static int l_run(lua_State *L)
+{
+	const char *kind = luaL_checkstring(L, 1);
+	mauth_resolver **r;
+	long long deadline = deadline_arg(L, 4);
+	opt_tree t;
+	mauth_value few[32], *opts;
+
+	const mauth_message *msg = message_arg(L, 5);
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	/* nil: a job that asks no DNS (dkim_sign, message_info, ...) */
+	r = lua_isnil(L, 3) ? NULL : resolver_box(L, 3);
+	lua_settop(L, 6);
+	/* Options first: reading them may raise, and must not strand the slot. */
+	t.budget = 0;
+	if (read_options(L, 2, defaults_arg(L, 6), kind, &t, few,
+			 sizeof few / sizeof few[0], &opts) < 0)
+		return push_fail(L, MAUTH_EINVAL, t.err);
+	return run_one(L, kind, msg, opts, r != NULL ? *r : NULL, deadline);
 }
 
 /*
@@ -1154,16 +1192,12 @@ static const mauth_value *kept_result(lua_State *L, int idx)
  */
 static int l_run_dmarc(lua_State *L)
 {
-	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
 	mauth_resolver *r;
 	long long deadline = deadline_arg(L, 3);
-	const mauth_value *info, *spf, *dkim, *v;
+	const mauth_value *info, *spf, *dkim;
 	mauth_value few[32], *opts, **tail, extra[8], *spfmap = &extra[0];
 	mauth_value **stail = &spfmap->child;
-	mauth_check **box;
 	opt_tree t;
-	char err[256] = "";
-	int rc, made, owns_slot = 0;
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	r = *resolver_box(L, 2);
@@ -1171,10 +1205,10 @@ static int l_run_dmarc(lua_State *L)
 	spf = kept_result(L, 5);
 	dkim = kept_result(L, 6);
 	lua_settop(L, 6);
+	t.budget = 0;
 	if (read_options(L, 1, 0, "dmarc", &t, few, sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
-	for (tail = &opts->child; *tail != NULL; tail = &(*tail)->next)
-		;
+	tail = t.tail;
 	dmarc_borrow(&tail, &extra[1], info, "from_domains", "from_domains");
 	dmarc_borrow(&tail, &extra[2], info, "author_problem", "author_problem");
 	dmarc_borrow(&tail, &extra[3], info, "author_code", "author_code");
@@ -1187,37 +1221,7 @@ static int l_run_dmarc(lua_State *L)
 		dmarc_borrow(&stail, &extra[6], spf, "domain", "domain");
 		*tail = spfmap;
 	}
-	if (!slot->busy) {
-		slot->busy = owns_slot = 1;
-		box = &slot->check;
-	} else {
-		box = lua_newuserdata(L, sizeof *box);
-		*box = NULL;
-		lua_pushvalue(L, UP_CHECK_MT);
-		lua_setmetatable(L, -2);
-	}
-	rc = mauth_check_new(box, "dmarc", opts, err, sizeof err);
-	made = rc >= 0;
-	if (made)
-		rc = mauth_check_run(*box, r, deadline);
-	if (rc == MAUTH_DONE) {
-		v = mauth_check_result(*box);
-		if (v == NULL)
-			lua_pushnil(L);
-		else
-			push_value(L, v);
-	}
-	mauth_check_free(*box);
-	*box = NULL;
-	if (owns_slot)
-		slot->busy = 0;
-	if (!made)
-		return push_fail(L, rc, err);
-	if (rc == MAUTH_ENOMEM)
-		return luaL_error(L, "mailauth: out of memory");
-	if (rc != MAUTH_DONE)
-		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
-	return 1;
+	return run_one(L, "dmarc", NULL, opts, r, deadline);
 }
 
 /* ---- parsed messages ---- */

@@ -121,18 +121,18 @@ local function new_check(fname, kind, params, message, level)
   return check
 end
 
--- The Lua loop for one job: one call into C per question and one per
--- answer, no table made on the way.
+-- The Lua loop for one job: one call into C per question (answer_next
+-- gives the answer and returns the next question), no table made on the
+-- way.
 local function lua_loop(check, ask, deadline)
   -- the two methods looked up once, not once per question
-  local next_question, answer_it = check.next_question, check.answer
+  local next_question, answer_next = check.next_question, check.answer_next
   local id, qtype, name, left = next_question(check, deadline)
   while id do
     -- This call may yield; no C frame is on the stack here.
     local answer = ask(name, qtype, left)
     if type(answer) ~= "table" then answer = SERVFAIL end
-    answer_it(check, id, answer, deadline)
-    id, qtype, name, left = next_question(check, deadline)
+    id, qtype, name, left = answer_next(check, id, answer, deadline)
   end
   local result = check:result()
   check:close()

@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "lua.h"
 #include "lauxlib.h"
 #if LUA_VERSION_NUM < 503
@@ -578,9 +579,12 @@ static int l_options(lua_State *L)
 #define UP_CHECK_MT lua_upvalueindex(1)
 #define UP_RESOLVER_MT lua_upvalueindex(2)
 #define UP_RUN_SLOT lua_upvalueindex(3)
-#define NUPVALUES 3
+#define UP_READER lua_upvalueindex(4)	/* received_spf's reader, see l_received_index */
+#define UP_READERS lua_upvalueindex(5)	/* the same per receiver (weak values) */
+#define NUPVALUES 5
 
-static void *udata(lua_State *L, int idx, int mt, const char *tname)
+/* The userdata at idx when its metatable is the one at mt, else NULL. */
+static void *test_udata(lua_State *L, int idx, int mt)
 {
 	void *p = lua_touserdata(L, idx);
 
@@ -591,7 +595,15 @@ static void *udata(lua_State *L, int idx, int mt, const char *tname)
 		if (same)
 			return p;
 	}
-	return luaL_checkudata(L, idx, tname);	/* raises the usual error */
+	return NULL;
+}
+
+static void *udata(lua_State *L, int idx, int mt, const char *tname)
+{
+	void *p = test_udata(L, idx, mt);
+
+	/* luaL_checkudata raises the usual error */
+	return p != NULL ? p : luaL_checkudata(L, idx, tname);
 }
 
 static mauth_check **check_box(lua_State *L)
@@ -605,6 +617,7 @@ static mauth_check **check_box(lua_State *L)
 
 static mauth_resolver **resolver_box(lua_State *L, int idx);
 static long long deadline_arg(lua_State *L, int idx);
+static void push_reader(lua_State *L, int receiver);
 
 /* The parsed message at idx (core.message), or NULL when it is nil. */
 static const mauth_message *message_arg(lua_State *L, int idx)
@@ -787,17 +800,16 @@ static int l_check_question(lua_State *L)
 }
 
 /*
- * check:next_question(deadline) -> id, type, name, seconds left | nil
- * The single-check Lua loop in one call per question: steps the check
- * when its batch is answered; once the deadline has passed, answers what
- * is open TIMEOUT itself (mauth_check_expire: the result's problem names
- * the first question cut) instead of returning it.  nil: done.
+ * The next open question of c, pushed as id, type, name, seconds left
+ * (nil without a deadline): returns 4, or 0 when c is done.  Steps c when
+ * its batch is answered; once the deadline has passed, answers what is
+ * open TIMEOUT itself (mauth_check_expire: the result's problem names the
+ * first question cut) instead of returning it.
  */
-static int l_check_next_question(lua_State *L)
+static int push_next(lua_State *L, mauth_check *c, long long deadline)
 {
-	mauth_check *c = *check_box(L);
-	long long deadline = deadline_arg(L, 2), left;
 	const mauth_question *q;
+	long long left;
 
 	for (;;) {
 		q = check_next_open(c);
@@ -824,15 +836,25 @@ static int l_check_next_question(lua_State *L)
 }
 
 /*
- * check:answer(id, answer [, deadline]) - with the deadline, a TIMEOUT
- * answer once it has passed (give or take the clocks' 2 ms) is the budget
- * cutting the question: mauth_check_expire names it in the result.
+ * check:next_question(deadline) -> id, type, name, seconds left | nil
+ * The single-check Lua loop's first call (push_next); nil: done.
  */
-static int l_check_answer(lua_State *L)
+static int l_check_next_question(lua_State *L)
 {
-	mauth_check **box = check_box(L);
-	lua_Integer id = luaL_checkinteger(L, 2);
-	long long deadline = deadline_arg(L, 4);
+	mauth_check *c = *check_box(L);
+
+	return push_next(L, c, deadline_arg(L, 2));
+}
+
+/*
+ * Gives the answer table at 3 to the open question id of the check.  With
+ * a deadline, a TIMEOUT answer once it has passed (give or take the
+ * clocks' 2 ms) is the budget cutting the question: mauth_check_expire
+ * names it in the result.
+ */
+static void answer_arg(lua_State *L, mauth_check **box, lua_Integer id,
+		       long long deadline)
+{
 	mauth_rr few[FEW_RECORDS];
 	const char *names[CNAMES_MAX];
 	mauth_answer a;
@@ -847,10 +869,34 @@ static int l_check_answer(lua_State *L)
 	else
 		rc = mauth_check_answer(*box, (unsigned)id, &a);
 	if (rc == MAUTH_ENOMEM)
-		return luaL_error(L, "mailauth: out of memory");
+		luaL_error(L, "mailauth: out of memory");
 	if (rc < 0)
-		return luaL_argerror(L, 2, "not an open question of this check");
+		luaL_argerror(L, 2, "not an open question of this check");
+}
+
+/* check:answer(id, answer [, deadline]) (see answer_arg) */
+static int l_check_answer(lua_State *L)
+{
+	mauth_check **box = check_box(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+
+	answer_arg(L, box, id, deadline_arg(L, 4));
 	return 0;
+}
+
+/*
+ * check:answer_next(id, answer [, deadline]) -> id, type, name, seconds left | nil
+ * check:answer then check:next_question in one call: the single-check
+ * Lua loop's one call per question.
+ */
+static int l_check_answer_next(lua_State *L)
+{
+	mauth_check **box = check_box(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	long long deadline = deadline_arg(L, 4);
+
+	answer_arg(L, box, id, deadline);
+	return push_next(L, *check_box(L), deadline);
 }
 
 /* check:result() -> table | nil */
@@ -1004,6 +1050,66 @@ static int l_run(lua_State *L)
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
 	return run_one(L, kind, msg, opts, r != NULL ? *r : NULL, deadline);
+}
+
+/*
+ * core.spf(options) -> result | nil
+ * mailauth.spf's common call in one C call, doing here what init.lua
+ * does around core.run: options.resolver a C resolver; the deadline
+ * options.time_budget seconds from now (20 when absent, as
+ * internal.deadline_of); now, when absent, the time of day (os.time()'s);
+ * the result made to write received_spf on first read (push_reader, with
+ * options.receiver).  Returns nothing, having asked and raised nothing,
+ * for any other call (no resolver or a Lua one, options with a metatable,
+ * a time_budget outside (0, 3600]) and for options the core refuses:
+ * init.lua then takes its own path, which words the error.
+ */
+static int l_spf(lua_State *L)
+{
+	opt_tree t;
+	mauth_value few[32], *opts, *now;
+	mauth_resolver **r;
+	lua_Number budget = 20, d;
+
+	if (!lua_istable(L, 1) || lua_getmetatable(L, 1))
+		return 0;
+	lua_settop(L, 1);
+	lua_getfield(L, 1, "resolver");		/* 2 */
+	r = test_udata(L, 2, UP_RESOLVER_MT);
+	if (r == NULL || *r == NULL)
+		return 0;
+	lua_pushnil(L);				/* 3: time_budget's value */
+	t.budget = 3;
+	if (read_options(L, 1, 0, "spf", &t, few, sizeof few / sizeof few[0],
+			 &opts) < 0)
+		return 0;
+	if (!lua_isnil(L, 3)) {
+		if (lua_type(L, 3) != LUA_TNUMBER)
+			return 0;
+		budget = lua_tonumber(L, 3);
+		if (!(budget > 0 && budget <= 3600))	/* NaN too */
+			return 0;
+	}
+	if (mauth_value_get(opts, "now") == NULL) {
+		now = opt_node(L, &t);
+		if (now == NULL)
+			return 0;
+		now->key = "now";
+		now->kind = MAUTH_V_INT;
+		now->num = (long long)time(NULL);
+		*t.tail = now;
+	}
+	/* the deadline as internal.deadline_of and deadline_arg make it */
+	d = (lua_Number)mauth_clock_ms() / 1000 + budget;
+	if (run_one(L, "spf", NULL, opts, *r, (long long)(d * 1000)) != 1)
+		return 0;
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, 1, "receiver");
+		push_reader(L, lua_gettop(L));
+		lua_setmetatable(L, -3);
+		lua_pop(L, 1);
+	}
+	return 1;
 }
 
 /*
@@ -1623,11 +1729,16 @@ static int l_ip_match(lua_State *L)
 
 /* ---- header fields: Authentication-Results, Received-SPF ---- */
 
-/* The fields of a result the header writers read (mailauth.h). */
+/* The fields of a result the header writers read (mailauth.h): all of
+ * them for Authentication-Results, those of read_spf (authres_format.c)
+ * for Received-SPF (besides properties, which both read). */
 static const char *const HEADER_FIELDS[] = {
 	"method", "method_version", "result", "comment", "reason", "problem",
 	"name", "policy", "disposition", "ip", "sender", "helo", "mechanism",
 	"scope", NULL
+};
+static const char *const SPF_FIELDS[] = {
+	"result", "ip", "sender", "helo", "mechanism", "problem", "scope", NULL
 };
 #define HEADER_NODES_MAX (1u << 20)
 #define FEW_NODES 48
@@ -1685,17 +1796,17 @@ static mauth_value *header_node(header_nodes *h, mauth_value ***tail,
 	return v;
 }
 
-/* The result table at idx as a map of HEADER_FIELDS and properties. */
+/* The result table at idx as a map of fields and properties. */
 static void header_result(lua_State *L, header_nodes *h, int idx,
-			  mauth_value *map)
+			  mauth_value *map, const char *const *fields)
 {
 	mauth_value **tail = &map->child, *props, **ptail, *p, **f;
 	size_t i, n;
 	int k;
 
-	for (k = 0; HEADER_FIELDS[k] != NULL; k++) {
-		lua_getfield(L, idx, HEADER_FIELDS[k]);
-		header_scalar(L, h, &tail, HEADER_FIELDS[k]);
+	for (k = 0; fields[k] != NULL; k++) {
+		lua_getfield(L, idx, fields[k]);
+		header_scalar(L, h, &tail, fields[k]);
 	}
 	lua_getfield(L, idx, "properties");
 	if (lua_type(L, -1) == LUA_TTABLE) {
@@ -1750,67 +1861,63 @@ static size_t header_count(lua_State *L, int idx)
 	return n;
 }
 
-/* One run of the writer of kind over list into buf (options at index 3). */
+/* One run of the writer of kind over list into buf; for
+ * Authentication-Results its options are the table at opts. */
 static long header_write(lua_State *L, int kind, const mauth_value **list,
-			 size_t n, char *buf, size_t cap, char *err,
-			 size_t errlen)
+			 size_t n, int opts, const char *receiver, char *buf,
+			 size_t cap, char *err, size_t errlen)
 {
 	mauth_authres_opts o;
 
 	if (kind == 1) {
 		snprintf(err, errlen, "not an SPF result");
-		lua_getfield(L, 3, "receiver");
-		return mauth_received_spf_format(list[0], lua_tostring(L, -1),
-						 buf, cap);
+		return mauth_received_spf_format(list[0], receiver, buf, cap);
 	}
 	memset(&o, 0, sizeof o);
-	lua_getfield(L, 3, "authserv_id");
+	lua_getfield(L, opts, "authserv_id");
 	o.authserv_id = lua_tostring(L, -1);
-	lua_getfield(L, 3, "version");
+	lua_getfield(L, opts, "version");
 	o.version = (long long)lua_tonumber(L, -1);
-	lua_getfield(L, 3, "instance");
+	lua_getfield(L, opts, "instance");
 	o.instance = (long long)lua_tonumber(L, -1);
-	lua_getfield(L, 3, "fold");
+	lua_getfield(L, opts, "fold");
 	o.no_fold = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-	lua_getfield(L, 3, "max_per_method");
+	lua_getfield(L, opts, "max_per_method");
 	o.max_per_method = (size_t)luaL_optinteger(L, -1, 0);
-	lua_getfield(L, 3, "max_bytes");
+	lua_getfield(L, opts, "max_bytes");
 	o.max_bytes = (size_t)luaL_optinteger(L, -1, 0);
 	return mauth_authres_format(list, n, &o, buf, cap, err, errlen);
 }
 
 /*
- * core.header("authres", { result, ... }, { authserv_id =, version =,
- *   instance =, fold =, max_per_method =, max_bytes = }) -> text | nil, why
- * core.header("received_spf", spf_result, { receiver = }) -> text
- * The one C writer of both fields (src/authres/authres_format.c) over the
- * result tables, read as mailauth.h's result trees.  A result may also be
- * a check object kept open by core.run_many: its C result is written as
- * it is, nothing converted (mailauth.check's fast path).
+ * Pushes the field of kind (0: Authentication-Results for the list of
+ * results at idx, with the options table at opts; 1: Received-SPF for the
+ * result at idx, with receiver, NULL for none), written by the C writer
+ * from the tables read as mailauth.h's result trees; a result may also be
+ * a check object kept open by core.run_many, whose C result is written as
+ * it is.  Returns 1, or push_fail's nil, reason.
  */
-static int l_header(lua_State *L)
+static int header_push(lua_State *L, int kind, int idx, int opts,
+		       const char *receiver)
 {
-	static const char *const kinds[] = { "authres", "received_spf", NULL };
-	int kind = luaL_checkoption(L, 1, NULL, kinds), top;
 	header_nodes h = { NULL, 0, 0 };
 	mauth_value few_nodes[FEW_NODES];
 	const mauth_value **list, *few_list[2];
+	const char *const *fields = kind == 0 ? HEADER_FIELDS : SPF_FIELDS;
 	size_t i, n, nodes = 0;
 	char stackbuf[16384], err[200], *buf = stackbuf;
 	size_t cap = sizeof stackbuf;
 	long len;
+	int top;
 
-	luaL_checktype(L, 2, LUA_TTABLE);
-	luaL_checktype(L, 3, LUA_TTABLE);
-	lua_settop(L, 3);
 	lua_newtable(L);
-	h.anchor = 4;
-	n = kind == 0 ? lua_rawlen(L, 2) : 1;
+	h.anchor = lua_gettop(L);
+	n = kind == 0 ? lua_rawlen(L, idx) : 1;
 	for (i = 1; i <= n; i++) {
 		if (kind == 0)
-			lua_rawgeti(L, 2, (lua_Integer)i);
+			lua_rawgeti(L, idx, (lua_Integer)i);
 		else
-			lua_pushvalue(L, 2);
+			lua_pushvalue(L, idx);
 		nodes += header_count(L, lua_gettop(L));
 		lua_pop(L, 1);
 		if (nodes > HEADER_NODES_MAX)
@@ -1829,17 +1936,18 @@ static int l_header(lua_State *L)
 		map->kind = MAUTH_V_MAP;
 		list[i - 1] = map;
 		if (kind == 0)
-			lua_rawgeti(L, 2, (lua_Integer)i);
+			lua_rawgeti(L, idx, (lua_Integer)i);
 		else
-			lua_pushvalue(L, 2);
+			lua_pushvalue(L, idx);
 		if (lua_type(L, -1) == LUA_TTABLE)
-			header_result(L, &h, top + 1, map);
+			header_result(L, &h, top + 1, map, fields);
 		else if ((cv = header_check(L, top + 1)) != NULL)
 			list[i - 1] = cv;
 		lua_settop(L, top);
 	}
 	for (;;) {
-		len = header_write(L, kind, list, n, buf, cap, err, sizeof err);
+		len = header_write(L, kind, list, n, opts, receiver, buf, cap,
+				   err, sizeof err);
 		lua_settop(L, top);
 		if (len == MAUTH_ENOMEM)
 			return luaL_error(L, "mailauth: out of memory");
@@ -1856,6 +1964,106 @@ static int l_header(lua_State *L)
 	return 1;
 }
 
+/*
+ * core.header("authres", { result, ... }, { authserv_id =, version =,
+ *   instance =, fold =, max_per_method =, max_bytes = }) -> text | nil, why
+ * core.header("received_spf", spf_result, { receiver = }) -> text
+ * The one C writer of both fields (src/authres/authres_format.c) over the
+ * result tables (see header_push; a check object kept open is
+ * mailauth.check's fast path).
+ */
+static int l_header(lua_State *L)
+{
+	static const char *const kinds[] = { "authres", "received_spf", NULL };
+	int kind = luaL_checkoption(L, 1, NULL, kinds);
+	const char *receiver = NULL;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	if (kind == 1) {
+		lua_getfield(L, 3, "receiver");	/* 4: holds it while written */
+		receiver = lua_tostring(L, 4);
+	}
+	return header_push(L, kind, 2, 3, receiver);
+}
+
+/*
+ * received_spf on first read: an SPF result's metatable (READER, or one
+ * per receiver from the READERS cache, whose receiver field names it) has
+ * this as __index.  Most callers never read the field, and writing it is
+ * a fifth of an evaluation, so the binding has the core leave it out
+ * (check_host_formats) and this writes it with the same C writer a C
+ * host's results get it from (mauth_received_spf_format), from the
+ * table's fields.  Then the table is a plain one, the text in it.
+ */
+static int l_received_index(lua_State *L)
+{
+	const char *receiver;
+	size_t len;
+
+	if (lua_type(L, 2) != LUA_TSTRING)
+		return 0;
+	if (strcmp(lua_tolstring(L, 2, &len), "received_spf") != 0 ||
+	    len != 12)
+		return 0;
+	lua_settop(L, 2);
+	/* 3: the metatable, holding the receiver while it is written */
+	if (!lua_getmetatable(L, 1))
+		lua_pushnil(L);
+	receiver = NULL;
+	if (lua_istable(L, 3)) {
+		lua_pushliteral(L, "receiver");
+		lua_rawget(L, 3);
+		receiver = lua_tostring(L, -1);
+	}
+	/* a plain table again first: the writer reads absent fields too */
+	lua_pushnil(L);
+	lua_setmetatable(L, 1);
+	if (header_push(L, 1, 1, 0, receiver) != 1)
+		lua_pop(L, 1);	/* nil, reason: nil */
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, -2);
+	lua_rawset(L, 1);
+	return 1;
+}
+
+/* Pushes the reader metatable for receiver (NULL: none), made once per
+ * receiver and kept while some result uses it (READERS is weak). */
+static void push_reader(lua_State *L, int receiver)
+{
+	if (receiver == 0 || lua_isnil(L, receiver)) {
+		lua_pushvalue(L, UP_READER);
+		return;
+	}
+	lua_pushvalue(L, receiver);
+	if (lua_rawget(L, UP_READERS) != LUA_TNIL)
+		return;
+	lua_pop(L, 1);
+	lua_createtable(L, 0, 2);
+	lua_getfield(L, UP_READER, "__index");
+	lua_setfield(L, -2, "__index");
+	lua_pushvalue(L, receiver);
+	lua_setfield(L, -2, "receiver");
+	lua_pushvalue(L, receiver);
+	lua_pushvalue(L, -2);
+	lua_rawset(L, UP_READERS);
+}
+
+/*
+ * core.received_reader(spf_result, receiver) -> spf_result, which then
+ * writes received_spf (with receiver, a string or nil) on first read.
+ */
+static int l_received_reader(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 2);
+	push_reader(L, 2);
+	lua_setmetatable(L, 1);
+	lua_settop(L, 1);
+	return 1;
+}
+
 /* ---- module ---- */
 
 static const luaL_Reg check_methods[] = {
@@ -1864,6 +2072,7 @@ static const luaL_Reg check_methods[] = {
 	{ "question", l_check_question },
 	{ "next_question", l_check_next_question },
 	{ "answer", l_check_answer },
+	{ "answer_next", l_check_answer_next },
 	{ "result", l_check_result },
 	{ "close", l_check__gc },
 	{ NULL, NULL }
@@ -1882,6 +2091,8 @@ static const luaL_Reg functions[] = {
 	{ "run", l_run },
 	{ "run_many", l_run_many },
 	{ "run_dmarc", l_run_dmarc },
+	{ "spf", l_spf },
+	{ "received_reader", l_received_reader },
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },
 	{ "options", l_options },
@@ -1895,12 +2106,13 @@ static const luaL_Reg functions[] = {
 	{ NULL, NULL }
 };
 
-/* Pushes the module's upvalues; first, second and slot are stack indexes. */
-static void push_upvalues(lua_State *L, int check_mt, int resolver_mt, int slot)
+/* Pushes the module's upvalues: stack slots 1 to NUPVALUES (see luaopen). */
+static void push_upvalues(lua_State *L)
 {
-	lua_pushvalue(L, check_mt);
-	lua_pushvalue(L, resolver_mt);
-	lua_pushvalue(L, slot);
+	int i;
+
+	for (i = 1; i <= NUPVALUES; i++)
+		lua_pushvalue(L, i);
 }
 
 /* Fills the metatable at mt: methods as __index, gc as __gc (and __close). */
@@ -1908,14 +2120,14 @@ static void fill_class(lua_State *L, int mt, const luaL_Reg *methods,
 		       lua_CFunction gc)
 {
 	lua_newtable(L);
-	push_upvalues(L, 1, 2, 3);
+	push_upvalues(L);
 	luaL_setfuncs(L, methods, NUPVALUES);
 	lua_setfield(L, mt, "__index");
-	push_upvalues(L, 1, 2, 3);
+	push_upvalues(L);
 	lua_pushcclosure(L, gc, NUPVALUES);
 	lua_setfield(L, mt, "__gc");
 #if LUA_VERSION_NUM >= 504
-	push_upvalues(L, 1, 2, 3);
+	push_upvalues(L);
 	lua_pushcclosure(L, gc, NUPVALUES);
 	lua_setfield(L, mt, "__close");
 #endif
@@ -1937,7 +2149,16 @@ int luaopen_mailauth_core(lua_State *L)
 	lua_pushcfunction(L, l_run_slot__gc);
 	lua_setfield(L, -2, "__gc");
 	lua_setmetatable(L, 3);
-	luaL_newmetatable(L, ANSWERS_MT);	/* 4: answer holders */
+	lua_createtable(L, 0, 1);		/* 4: received_spf's reader */
+	lua_createtable(L, 0, 0);		/* 5: the same per receiver */
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "v");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, 5);
+	push_upvalues(L);
+	lua_pushcclosure(L, l_received_index, NUPVALUES);
+	lua_setfield(L, 4, "__index");
+	luaL_newmetatable(L, ANSWERS_MT);	/* answer holders */
 	lua_pushcfunction(L, l_answers__gc);
 	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
@@ -1948,7 +2169,7 @@ int luaopen_mailauth_core(lua_State *L)
 	fill_class(L, 1, check_methods, l_check__gc);
 	fill_class(L, 2, resolver_methods, l_resolver__gc);
 	luaL_newlibtable(L, functions);
-	push_upvalues(L, 1, 2, 3);
+	push_upvalues(L);
 	luaL_setfuncs(L, functions, NUPVALUES);
 	lua_pushliteral(L, LUA_VERSION);
 	lua_setfield(L, -2, "_LUA_VERSION");

@@ -138,6 +138,7 @@ local function lua_loop(check, ask, deadline)
   check:close()
   return result
 end
+M.lua_loop = lua_loop -- mailauth.spf's (init.lua), on core.spf's check
 
 -- The Lua loop for several jobs: they step together, and the questions
 -- all of them have open are asked as one batch (once each, when two

@@ -170,14 +170,35 @@ static void answer_record(lua_State *L, int anchor, lua_Integer i, mauth_rr *r)
 	lua_settop(L, top - 1);
 }
 
+/* The records list at idx (a table) into a->rr: few, or userdata held
+ * at anchor past FEW_RECORDS. */
+static void answer_records(lua_State *L, int idx, int anchor, mauth_answer *a,
+			   mauth_rr *few)
+{
+	mauth_rr *rr = few;
+	lua_Integer n, i;
+
+	n = (lua_Integer)lua_rawlen(L, idx);
+	if (n > RECORDS_MAX)
+		luaL_error(L, "answer: too many records");
+	if (n > FEW_RECORDS) {
+		rr = lua_newuserdata(L, (size_t)n * sizeof *rr);
+		hold(L, anchor);
+	}
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, idx, i);
+		answer_record(L, anchor, i, &rr[i - 1]);
+	}
+	a->n = (size_t)n;
+	a->rr = rr;
+}
+
 static void check_answer_table(lua_State *L, int idx, int anchor,
 			       mauth_answer *a, mauth_rr *few,
 			       const char **names)
 {
-	mauth_rr *rr = few;
 	const char *rcode;
 	lua_Number ttl;
-	lua_Integer n, i;
 
 	idx = lua_absindex(L, idx);
 	luaL_checktype(L, idx, LUA_TTABLE);
@@ -202,19 +223,7 @@ static void check_answer_table(lua_State *L, int idx, int anchor,
 	}
 	if (!lua_istable(L, -1))
 		luaL_error(L, "answer: records must be a table");
-	n = (lua_Integer)lua_rawlen(L, -1);
-	if (n > RECORDS_MAX)
-		luaL_error(L, "answer: too many records");
-	if (n > FEW_RECORDS) {
-		rr = lua_newuserdata(L, (size_t)n * sizeof *rr);
-		hold(L, anchor);
-	}
-	for (i = 1; i <= n; i++) {
-		lua_rawgeti(L, -1, i);
-		answer_record(L, anchor, i, &rr[i - 1]);
-	}
-	a->n = (size_t)n;
-	a->rr = rr;
+	answer_records(L, lua_gettop(L), anchor, a, few);
 	lua_pop(L, 4);
 }
 
@@ -285,6 +294,7 @@ typedef struct {
 	const char *top;	/* the option being read */
 	mauth_value **tail;	/* after read_options: where a member goes next */
 	int budget;		/* stack slot for time_budget's value, or 0 */
+	int receiver;		/* stack slot for receiver's value, or 0 */
 	char err[200];
 } opt_tree;
 
@@ -454,8 +464,9 @@ static int opt_member(lua_State *L, opt_tree *t, mauth_value ***tail)
  * none) that idx does not have (mailauth.spf's now = os.time()).  Pushes
  * the anchor slot (nil until blocks need keeping) on top of the stack: the
  * caller must not pop it before using the tree.  -1 with t->err when a
- * value cannot be an option.  t->budget (set by the caller, 0 for none):
- * the stack slot time_budget's value is copied to when there is one.
+ * value cannot be an option.  t->budget and t->receiver (set by the
+ * caller, 0 for none): stack slots the values of time_budget and receiver
+ * are copied to when there are some (core.spf's, read in the same pass).
  */
 static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 			opt_tree *t, mauth_value *few, size_t nfew,
@@ -487,6 +498,9 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 		key = lua_tolstring(L, -2, &len);
 		switch (lua_only(key, len)) {
 		case 0:
+			if (t->receiver != 0 && len == 8 &&
+			    memcmp(key, "receiver", 8) == 0)
+				lua_copy(L, -1, t->receiver);
 			if (opt_member(L, t, &tail) < 0)
 				return -1;
 			break;
@@ -688,7 +702,7 @@ static int l_check_new(lua_State *L)
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 4);	/* the message (3) stays referenced while options are read */
-	t.budget = 0;
+	t.budget = t.receiver = 0;
 	if (read_options(L, 2, defaults_arg(L, 4), kind, &t, few,
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
@@ -818,7 +832,8 @@ static int push_next(lua_State *L, mauth_check *c, long long deadline)
 
 			if (rc == MAUTH_DONE)
 				return 0;
-			step_rc(L, rc);	/* raises on the errors */
+			if (rc != MAUTH_WANT_DNS)
+				step_rc(L, rc);	/* raises */
 			continue;
 		}
 		left = deadline > 0 ? deadline - mauth_clock_ms() : 1;
@@ -896,7 +911,10 @@ static int l_check_answer_next(lua_State *L)
 	long long deadline = deadline_arg(L, 4);
 
 	answer_arg(L, box, id, deadline);
-	return push_next(L, *check_box(L), deadline);
+	/* a finalizer run meanwhile may have closed it */
+	if (*box == NULL)
+		return luaL_error(L, "mailauth: check is closed");
+	return push_next(L, *box, deadline);
 }
 
 /* check:result() -> table | nil */
@@ -1045,7 +1063,7 @@ static int l_run(lua_State *L)
 	r = lua_isnil(L, 3) ? NULL : resolver_box(L, 3);
 	lua_settop(L, 6);
 	/* Options first: reading them may raise, and must not strand the slot. */
-	t.budget = 0;
+	t.budget = t.receiver = 0;
 	if (read_options(L, 2, defaults_arg(L, 6), kind, &t, few,
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
@@ -1053,33 +1071,36 @@ static int l_run(lua_State *L)
 }
 
 /*
- * core.spf(options) -> result | nil
- * mailauth.spf's common call in one C call, doing here what init.lua
- * does around core.run: options.resolver a C resolver; the deadline
- * options.time_budget seconds from now (20 when absent, as
- * internal.deadline_of); now, when absent, the time of day (os.time()'s);
- * the result made to write received_spf on first read (push_reader, with
- * options.receiver).  Returns nothing, having asked and raised nothing,
- * for any other call (no resolver or a Lua one, options with a metatable,
- * a time_budget outside (0, 3600]) and for options the core refuses:
- * init.lua then takes its own path, which words the error.
+ * core.spf(options, options.resolver) -> result | check, deadline | nil
+ * mailauth.spf's common call, doing here what init.lua does around
+ * core.run and core.check: the deadline options.time_budget seconds from
+ * now (20 when absent, as internal.deadline_of); now, when absent, the
+ * time of day (os.time()'s).  With a C resolver, the check run to its end
+ * in this call: the result, made to write received_spf on first read
+ * (push_reader, with options.receiver).  With a Lua function, the check
+ * for internal.lua's loop and its deadline (core.monotonic seconds).
+ * Returns nothing, having asked and raised nothing, for any other call
+ * (no resolver, an object, options with a metatable, a time_budget
+ * outside (0, 3600]) and for options the core refuses: init.lua then
+ * takes its own path, which words the error.
  */
 static int l_spf(lua_State *L)
 {
 	opt_tree t;
 	mauth_value few[32], *opts, *now;
-	mauth_resolver **r;
+	mauth_resolver **r = test_udata(L, 2, UP_RESOLVER_MT);
+	mauth_check **box;
 	lua_Number budget = 20, d;
+	char err[256];
 
-	if (!lua_istable(L, 1) || lua_getmetatable(L, 1))
+	if ((r == NULL ? !lua_isfunction(L, 2) : *r == NULL) ||
+	    !lua_istable(L, 1) || lua_getmetatable(L, 1))
 		return 0;
-	lua_settop(L, 1);
-	lua_getfield(L, 1, "resolver");		/* 2 */
-	r = test_udata(L, 2, UP_RESOLVER_MT);
-	if (r == NULL || *r == NULL)
-		return 0;
+	lua_settop(L, 2);
 	lua_pushnil(L);				/* 3: time_budget's value */
+	lua_pushnil(L);				/* 4: receiver's */
 	t.budget = 3;
+	t.receiver = 4;
 	if (read_options(L, 1, 0, "spf", &t, few, sizeof few / sizeof few[0],
 			 &opts) < 0)
 		return 0;
@@ -1099,15 +1120,21 @@ static int l_spf(lua_State *L)
 		now->num = (long long)time(NULL);
 		*t.tail = now;
 	}
-	/* the deadline as internal.deadline_of and deadline_arg make it */
+	/* the deadline as internal.deadline_of makes it (and deadline_arg
+	 * reads it) */
 	d = (lua_Number)mauth_clock_ms() / 1000 + budget;
+	if (r == NULL) {
+		box = push_box(L);
+		if (new_check(box, "spf", NULL, opts, err, sizeof err) < 0)
+			return 0;
+		lua_pushnumber(L, d);
+		return 2;
+	}
 	if (run_one(L, "spf", NULL, opts, *r, (long long)(d * 1000)) != 1)
 		return 0;
 	if (lua_istable(L, -1)) {
-		lua_getfield(L, 1, "receiver");
-		push_reader(L, lua_gettop(L));
-		lua_setmetatable(L, -3);
-		lua_pop(L, 1);
+		push_reader(L, 4);
+		lua_setmetatable(L, -2);
 	}
 	return 1;
 }
@@ -1311,7 +1338,7 @@ static int l_run_dmarc(lua_State *L)
 	spf = kept_result(L, 5);
 	dkim = kept_result(L, 6);
 	lua_settop(L, 6);
-	t.budget = 0;
+	t.budget = t.receiver = 0;
 	if (read_options(L, 1, 0, "dmarc", &t, few, sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
 	tail = t.tail;

@@ -1773,7 +1773,7 @@ static const char *const SPF_FIELDS[] = {
 typedef struct {
 	mauth_value *v;
 	size_t n;
-	int anchor;	/* stack index of a table keeping converted numbers */
+	int anchor;	/* stack index of a table keeping converted numbers (hold) */
 } header_nodes;
 
 /* A member of parent (after *tail) for the scalar on top of the stack. */
@@ -1798,7 +1798,7 @@ static void header_scalar(lua_State *L, header_nodes *h, mauth_value ***tail,
 			lua_pushvalue(L, -1);
 			v->kind = MAUTH_V_STR;
 			v->str = lua_tolstring(L, -1, &v->len);
-			lua_rawseti(L, h->anchor, (int)lua_rawlen(L, h->anchor) + 1);
+			hold(L, h->anchor);
 		}
 	} else {
 		lua_pop(L, 1);
@@ -1937,7 +1937,7 @@ static int header_push(lua_State *L, int kind, int idx, int opts,
 	long len;
 	int top;
 
-	lua_newtable(L);
+	lua_pushnil(L);		/* the anchor of converted numbers (hold) */
 	h.anchor = lua_gettop(L);
 	n = kind == 0 ? lua_rawlen(L, idx) : 1;
 	for (i = 1; i <= n; i++) {

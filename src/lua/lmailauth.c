@@ -1403,6 +1403,36 @@ static int l_run_slot__gc(lua_State *L)
 
 /* ---- mailauth.resolver ---- */
 
+/* A new resolver box (a userdata with the resolver metatable) on the stack. */
+static mauth_resolver **push_resolver_box(lua_State *L)
+{
+	mauth_resolver **box = lua_newuserdata(L, sizeof *box);
+
+	*box = NULL;
+	lua_pushvalue(L, UP_RESOLVER_MT);
+	lua_setmetatable(L, -2);
+	return box;
+}
+
+/*
+ * Field name of the table at 1, left on the stack: 0 when nil, else 1 for
+ * a number in [min, max] ((min, max] when open); raises with rule for
+ * anything else.
+ */
+static int number_opt(lua_State *L, const char *name, lua_Number min,
+		      int open, lua_Number max, const char *rule)
+{
+	lua_Number n;
+
+	lua_getfield(L, 1, name);
+	if (lua_isnil(L, -1))
+		return 0;
+	n = lua_tonumber(L, -1);
+	luaL_argcheck(L, lua_isnumber(L, -1) && (open ? n > min : n >= min) &&
+		      n <= max, 1, rule);
+	return 1;
+}
+
 /* core.resolver{ nameservers = {...}, timeout =, retries =, cache =, cache_bytes =, resolv_conf = } */
 static int l_resolver_new(lua_State *L)
 {
@@ -1432,42 +1462,23 @@ static int l_resolver_new(lua_State *L)
 		o.nameservers = ns;
 		o.n_nameservers = n;
 	}
-	lua_getfield(L, 1, "timeout");
-	if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) > 0 &&
-			      lua_tonumber(L, -1) <= 600, 1,
-			      "timeout must be seconds in (0, 600]");
+	if (number_opt(L, "timeout", 0, 1, 600, "timeout must be seconds in (0, 600]"))
 		o.timeout = lua_tonumber(L, -1);
-	}
-	lua_getfield(L, 1, "retries");
-	if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 0 &&
-			      lua_tonumber(L, -1) <= 10, 1,
-			      "retries must be a number in [0, 10]");
+	if (number_opt(L, "retries", 0, 0, 10, "retries must be a number in [0, 10]"))
 		o.retries = (int)lua_tointeger(L, -1);
-	}
 	lua_getfield(L, 1, "cache");
-	if (lua_isboolean(L, -1)) {
+	if (lua_isboolean(L, -1))
 		o.cache_size = lua_toboolean(L, -1) ? 10000 : 0;
-	} else if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 0 &&
-			      lua_tonumber(L, -1) <= 1e8, 1,
-			      "cache must be a number of answers (or a boolean)");
+	else if (number_opt(L, "cache", 0, 0, 1e8,
+			    "cache must be a number of answers (or a boolean)"))
 		o.cache_size = (size_t)lua_tointeger(L, -1);
-	}
-	lua_getfield(L, 1, "cache_bytes");
-	if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 4096 &&
-			      lua_tonumber(L, -1) <= 1e12, 1,
-			      "cache_bytes must be a number of bytes in [4096, 1e12]");
+	if (number_opt(L, "cache_bytes", 4096, 0, 1e12,
+		       "cache_bytes must be a number of bytes in [4096, 1e12]"))
 		o.cache_bytes = (size_t)lua_tonumber(L, -1);
-	}
 	lua_getfield(L, 1, "resolv_conf");
 	if (!lua_isnil(L, -1))
 		o.resolv_conf = luaL_checkstring(L, -1);
-	box = lua_newuserdata(L, sizeof *box);
-	*box = NULL;
-	luaL_setmetatable(L, RESOLVER_MT);
+	box = push_resolver_box(L);
 	rc = mauth_resolver_new(box, &o, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
@@ -1508,9 +1519,7 @@ static int l_zone_new(lua_State *L)
 	int rc;
 
 	n = string_list(L, 1, &texts, &lens, "zones must be strings of zone-file text");
-	box = lua_newuserdata(L, sizeof *box);
-	*box = NULL;
-	luaL_setmetatable(L, RESOLVER_MT);
+	box = push_resolver_box(L);
 	rc = mauth_resolver_new_zone(box, texts, lens, n, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
@@ -1654,21 +1663,21 @@ static int l_resolver_stats(lua_State *L)
 	mauth_resolver_stats s;
 
 	mauth_resolver_stats_get(*resolver_box(L, 1), &s);
-	lua_createtable(L, 0, 7);
-	lua_pushinteger(L, (lua_Integer)s.queries);
-	lua_setfield(L, -2, "queries");
-	lua_pushinteger(L, (lua_Integer)s.tcp);
-	lua_setfield(L, -2, "tcp");
-	lua_pushinteger(L, (lua_Integer)s.cache_hits);
-	lua_setfield(L, -2, "cache_hits");
-	lua_pushinteger(L, (lua_Integer)s.cache_misses);
-	lua_setfield(L, -2, "cache_misses");
-	lua_pushinteger(L, (lua_Integer)s.timeouts);
-	lua_setfield(L, -2, "timeouts");
-	lua_pushinteger(L, (lua_Integer)s.cache_entries);
-	lua_setfield(L, -2, "cache_entries");
-	lua_pushinteger(L, (lua_Integer)s.cache_bytes);
-	lua_setfield(L, -2, "cache_bytes");
+	{
+		const struct { const char *name; unsigned long n; } f[] = {
+			{ "queries", s.queries }, { "tcp", s.tcp },
+			{ "cache_hits", s.cache_hits }, { "cache_misses", s.cache_misses },
+			{ "timeouts", s.timeouts }, { "cache_entries", s.cache_entries },
+			{ "cache_bytes", s.cache_bytes },
+		};
+		size_t i;
+
+		lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]));
+		for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+			lua_pushinteger(L, (lua_Integer)f[i].n);
+			lua_setfield(L, -2, f[i].name);
+		}
+	}
 	return 1;
 }
 
@@ -1694,17 +1703,11 @@ static int l_query_wire(lua_State *L)
 	int n;
 
 	luaL_argcheck(L, id >= 0 && id <= 65535, 3, "id must be in [0, 65535]");
-	if (memchr(name, '\0', len) != NULL) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "name contains a NUL byte");
-		return 2;
-	}
+	if (memchr(name, '\0', len) != NULL)
+		return push_fail(L, MAUTH_EINVAL, "name contains a NUL byte");
 	n = mauth_wire_query(name, type, (unsigned)id, buf, sizeof buf);
-	if (n < 0) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "not a valid domain name");
-		return 2;
-	}
+	if (n < 0)
+		return push_fail(L, MAUTH_EINVAL, "not a valid domain name");
 	lua_pushlstring(L, (const char *)buf, (size_t)n);
 	return 1;
 }

@@ -900,9 +900,11 @@ static int l_check_answer(lua_State *L)
 }
 
 /*
- * check:answer_next(id, answer [, deadline]) -> id, type, name, seconds left | nil
+ * check:answer_next(id, answer [, deadline]) -> id, type, name, seconds left
+ *                                            | nil, result
  * check:answer then check:next_question in one call: the single-check
- * Lua loop's one call per question.
+ * Lua loop's one call per question.  Once the check is done: nil and its
+ * result (check:result's), the check then closed.
  */
 static int l_check_answer_next(lua_State *L)
 {
@@ -910,11 +912,24 @@ static int l_check_answer_next(lua_State *L)
 	lua_Integer id = luaL_checkinteger(L, 2);
 	long long deadline = deadline_arg(L, 4);
 
+	const mauth_value *v;
+
 	answer_arg(L, box, id, deadline);
 	/* a finalizer run meanwhile may have closed it */
 	if (*box == NULL)
 		return luaL_error(L, "mailauth: check is closed");
-	return push_next(L, *box, deadline);
+	if (push_next(L, *box, deadline) == 4)
+		return 4;
+	lua_pushnil(L);
+	v = mauth_check_result(*box);
+	if (v == NULL)
+		lua_pushnil(L);
+	else
+		push_value(L, v);
+	/* pushing may run finalizers: the box is still this check's */
+	mauth_check_free(*box);
+	*box = NULL;
+	return 2;
 }
 
 /* check:result() -> table | nil */

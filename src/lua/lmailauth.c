@@ -1,7 +1,10 @@
 /*
  * lmailauth.c - the Lua binding, mailauth.core: the only file that includes
- * lua.h.  It knows no protocol: a check is created by kind name with its
- * options table as a value tree, and its result tree becomes a table.
+ * lua.h.  It knows no protocol but for one fast path: a check is created by
+ * kind name with its options table as a value tree, and its result tree
+ * becomes a table.  The exception is mailauth.spf, the call made per
+ * message: core.spf does in C what init.lua does around core.run, and an
+ * SPF result writes its received_spf on first read (l_received_index).
  * It never calls back into Lua to resolve a name (that would abort an
  * Rspamd worker and fail in HAProxy): the loop lives in lua/mailauth.
  *

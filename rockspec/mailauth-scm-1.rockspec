@@ -53,6 +53,13 @@ build = {
     ["mailauth.check"] = "lua/mailauth/check.lua",
     ["mailauth.options"] = "lua/mailauth/options.lua",
     ["mailauth.authres"] = "lua/mailauth/authres.lua",
+    ["mailauth.resolver"] = "lua/mailauth/resolver.lua",
+    ["mailauth.message"] = "lua/mailauth/message.lua",
+    ["mailauth.iprev"] = "lua/mailauth/iprev.lua",
+    ["mailauth.spf"] = "lua/mailauth/spf.lua",
+    ["mailauth.dkim"] = "lua/mailauth/dkim.lua",
+    ["mailauth.arc"] = "lua/mailauth/arc.lua",
+    ["mailauth.dmarc"] = "lua/mailauth/dmarc.lua",
   },
   install = {
     bin = { mailauth = "bin/mailauth" },

@@ -7,7 +7,7 @@
 --
 -- Defended (RFC 7489 §6.6.1): when every mailbox reads cleanly, DMARC is
 -- evaluated for each distinct domain and the strictest policy of the
--- failing ones applies (lua/mailauth/check.lua, dmarc_each): the victim's
+-- failing ones applies (lua/mailauth/dmarc.lua, each): the victim's
 -- check fails, so the result is "fail" with disposition "reject", each
 -- domain's verdict listed in dmarc.domains; from_domain is nil (no single
 -- author domain) and from_count 2, which the trust rule refuses.

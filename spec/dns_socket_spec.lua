@@ -132,6 +132,28 @@ describe("#integration the resolver's UDP sockets", function()
     assert.are.same({ "genuine" }, r:query("WrongQ.Sock.TEST", "TXT").records)
   end)
 
+  -- A forked child asks from a socket of its own; the parent keeps its.
+  -- With udp_leave_parent's fork test removed (the child would use the
+  -- socket it inherited), the child's port is the parent's.  The host is
+  -- C (spec/support/fork_ports.c): Lua cannot fork.
+  it("opens a socket of its own in a forked child", function()
+    package.path = "spec/support/?.lua;" .. package.path
+    local cstress = require "cstress"
+    local bdir = cstress.build_dir()
+    if not bdir then return pending("no build directory for this Lua") end
+    local san = bdir:match("asan") and " -fsanitize=address,undefined" or ""
+    local bin = dir .. "/fork_ports"
+    cstress.compile("cc", "-O1 -g" .. san, "fork_ports", cstress.core_objects(bdir), bin,
+                    dir .. "/cc.log")
+    local p = assert(io.popen(cstress.sh_quote(bin) .. " " .. ns))
+    local ports = {}
+    for line in p:lines() do ports[#ports + 1] = line end
+    assert.is_truthy(p:close(), "fork_ports failed")
+    assert.are.equal(3, #ports)
+    assert.are_not.equal(ports[1], ports[2])
+    assert.are.equal(ports[1], ports[3])
+  end)
+
   -- While the server is away its port answers ICMP port unreachable: the
   -- socket's recv fails (ECONNREFUSED), the resolver closes it and opens a
   -- new one (a new port) for the next call.  With udp_close removed from

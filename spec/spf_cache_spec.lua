@@ -8,7 +8,7 @@
 -- pyspf (Debian python3-spf, offline, spec/support/pyspf_oracle.py) for the
 -- fixed-zone sections.  The cache is keyed by the record text: the same text
 -- under many domains, texts whose terms sit at different offsets, a text
--- changing under one name, more texts than the cache's 1024 slots, texts
+-- changing under one name, more texts than the cache's 2048 entries (1024 slots of two), texts
 -- it does not keep (over 1024 bytes, over 64 terms, permerrors), and
 -- per-check macros in a shared text.  A C program then checks from several
 -- threads while the cache is emptied in a loop, also under ThreadSanitizer.
@@ -202,7 +202,7 @@ do
     c(d, "192.0.2.7", { "pass", "ip4:192.0.2.0/24" })
     c(d, "198.51.100.1", { "fail", "-all", DEFAULT })
   end
-  -- mailauth bounds a record at 4096 bytes (documented in lua/mailauth/init.lua)
+  -- mailauth bounds a record at 4096 bytes (documented in lua/mailauth/spf.lua)
   local long = "v=spf1 x-pad=" .. ("a"):rep(4097 - 13 - 22) .. " ip4:192.0.2.0/24 -all"
   assert(#long == 4097)
   txt(z, "len4097.example", long)
@@ -270,7 +270,7 @@ describe("spf record cache: results never depend on it", function()
     assert.are.equal(10 * #order * 2, n)
   end)
 
-  it("3000 texts (more than the 1024 slots), round robin, two rounds", function()
+  it("3000 texts (more than the 2048 entries), round robin, two rounds", function()
     local z = {}
     local N = 3000
     for i = 0, N - 1 do
@@ -355,7 +355,7 @@ end)
 -- with the core objects of the module under test, checks the cases below
 -- from 6 threads, 20 passes each (each thread with its own offline zone
 -- resolver over one zone: 377 SPF records, about 200 distinct texts, so
--- some share one of the 1024 slots) while its main thread empties the
+-- some share one of the 1024 two-entry slots) while its main thread empties the
 -- cache every 0.1 ms.  It first computes
 -- every result once, single-threaded with the cache emptied before each
 -- check, and requires it to be the expectation written here.

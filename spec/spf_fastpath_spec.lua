@@ -1,6 +1,6 @@
 -- mailauth.spf's two ways through the binding give the same outcomes:
 -- core.spf (a C resolver run in one C call, or a Lua function's check
--- for the Lua loop; src/lua/lmailauth.c l_spf) and init.lua's own path
+-- for the Lua loop; src/lua/lmailauth.c l_spf) and spf.lua's own path
 -- (taken for resolver objects, options with a metatable and whatever
 -- core.spf refuses, which words the errors).  Zones and expected results
 -- follow RFC 7208 §5 (ip4, mx, -all) and §9.1 (Received-SPF).
@@ -35,7 +35,7 @@ local function fields(r)
   return out
 end
 
-describe("mailauth.spf through core.spf and through init.lua's path", function()
+describe("mailauth.spf through core.spf and through spf.lua's path", function()
   local cases = {
     { "192.0.2.9", "pass", "ip4:192.0.2.0/24" },   -- §5.6 ip4
     { "198.51.100.7", "pass", "mx" },              -- §5.4 mx
@@ -86,7 +86,7 @@ describe("mailauth.spf through core.spf and through init.lua's path", function()
                                                               time_budget = 5 })).result)
   end)
 
-  -- refused options take init.lua's path: the same words as ever, as
+  -- refused options take spf.lua's path: the same words as ever, as
   -- with a resolver object (which never goes through core.spf)
   local bad = {
     { { sendr = "a@example.com" }, "option 'sendr' is unknown %(did you mean 'sender'%?%)" },
@@ -103,7 +103,7 @@ describe("mailauth.spf through core.spf and through init.lua's path", function()
     return err
   end
   for _, b in ipairs(bad) do
-    it(("words a refused option as init.lua's path does (%s)"):format(next(b[1])), function()
+    it(("words a refused option as spf.lua's path does (%s)"):format(next(b[1])), function()
       local slow = err_of(object, b[1])
       assert.matches("mailauth.spf: " .. b[2], slow)
       assert.are.equal(slow, err_of(c_resolver, b[1]))
@@ -112,13 +112,13 @@ describe("mailauth.spf through core.spf and through init.lua's path", function()
   end
 
   it("reads only the options table's own fields", function()
-    -- a metatable on the options: init.lua's path, whose reads see __index
+    -- a metatable on the options: spf.lua's path, whose reads see __index
     local o = setmetatable(opts("192.0.2.9", { resolver = c_resolver }),
                            { __index = { receiver = "mx-i.example.org" } })
     assert.truthy(mailauth.spf(o).received_spf:find("receiver=mx-i.example.org", 1, true))
   end)
 
-  it("returns nothing from core.spf for the calls it leaves to init.lua", function()
+  it("returns nothing from core.spf for the calls it leaves to spf.lua", function()
     assert.is_nil(core.spf(opts("192.0.2.9", { resolver = object }), object))
     assert.is_nil(core.spf(opts("192.0.2.9"), nil))
     assert.is_nil(core.spf("not a table", c_resolver))

@@ -214,7 +214,7 @@ describe("mailauth.spf_received (RFC 7208 §9.1)", function()
     assert.matches("^Received%-SPF: pass %(", r.received_spf)
   end)
 
-  -- received_spf is written on first read (init.lua's spf_finish); the
+  -- received_spf is written on first read (spf.lua's spf_finish); the
   -- binding has the core leave it out, so without that reader the field
   -- is nil here, and without the receiver kept per call it lacks
   -- "receiver=".  Once read it is a plain field.

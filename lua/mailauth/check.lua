@@ -31,63 +31,8 @@ local OPTS = options.declare({ "spf:ip", "spf:helo", "spf:sender", "spf:receiver
                                "resolver", "time_budget" }, true)
 M._options = OPTS
 
--- RFC 7489 §6.6.1: a From field with several mailboxes of several domains
--- ("apply the DMARC check using each of those domains ... and apply the most
--- strict policy selected among the checks that fail").  Done here, one
--- mailauth.dmarc per distinct domain, each with the same pct roll and
--- under the call's one deadline: the result
--- is "pass" only when every domain passes; else "fail" when any fails (its
--- policy and disposition the strictest of the failing ones), else the first
--- temperror, permerror or none.  Each domain's verdict is in domains.  More
--- distinct domains than MAX_FROM_DOMAINS: permerror (no partial evaluation).
-local MAX_FROM_DOMAINS = 16
-local STRICTNESS = { none = 1, quarantine = 2, reject = 3 }
-
-local function dmarc_each(domains, dopts, deadline)
-  if #domains > MAX_FROM_DOMAINS then
-    return { result = "permerror", domains = {}, code = "author_limit",
-             method = "dmarc", properties = {},
-             problem = ("%d distinct RFC5322.From domains, more than %d are not evaluated")
-                       :format(#domains, MAX_FROM_DOMAINS) }
-  end
-  if dopts.pct_roll == nil then dopts.pct_roll = math.random(0, 99) end
-  local each, worst, first = {}, nil, {}
-  for i, d in ipairs(domains) do
-    dopts.from = d
-    local r = internal.dmarc_run(dopts, deadline, 4)
-    each[i] = { domain = d, result = r.result, policy = r.policy,
-                disposition = r.disposition, problem = r.problem, code = r.code }
-    if r.result == "fail" then
-      local s = STRICTNESS[r.disposition or r.policy or "none"] or 1
-      if not worst or s > worst.s then worst = { s = s, r = r } end
-    elseif r.result ~= "pass" and not first[r.result] then
-      first[r.result] = r
-    end
-  end
-  local pick = worst and worst.r or first.temperror or first.permerror or first.none
-  local out = { result = "pass", domains = each }
-  if pick then
-    for k, v in pairs(pick) do out[k] = v end
-    out.domains = each
-  else
-    out.policy, out.disposition = "none", "none"
-    for _, e in ipairs(each) do
-      if (STRICTNESS[e.policy] or 0) > (STRICTNESS[out.policy] or 0) then out.policy = e.policy end
-    end
-  end
-  if out.result ~= "temperror" and out.result ~= "permerror" then
-    out.rua, out.ruf = out.rua or {}, out.ruf or {}
-  end
-  -- One domain cannot stand for the author: the verdicts are in domains.
-  out.domain, out.org_domain, out.policy_domain = nil, nil, nil
-  -- so Authentication-Results names no header.from (RFC 8601 §2.7.4)
-  out.method, out.properties = "dmarc", {}
-  out.problem = ("several RFC5322.From domains (RFC 7489 §6.6.1: each checked, strictest policy)%s")
-                :format(out.problem and ("; " .. out.problem) or "")
-  -- the deciding domain's code, else the condition every such result shares
-  out.code = out.code or "author_multiple_domains"
-  return out
-end
+-- DMARC for an author of several domains (RFC 7489 §6.6.1): dmarc.lua.
+local dmarc_each = require("mailauth.dmarc").each
 
 -- The Authentication-Results field (RFC 8601 §2.7's order: iprev, SPF for
 -- MAIL FROM then HELO, DKIM, DMARC, ARC), written by the C writer from the
@@ -109,10 +54,8 @@ local function header(checks, results, slot, dmarc, authserv_id)
   return text
 end
 
--- A HELO name worth an SPF check: a domain, not an address literal.
-local function helo_domain(helo)
-  return helo and helo:find("%.") and not helo:find("^%[") and not helo:find("^[%d.]+$")
-end
+-- A HELO name worth an SPF check (spf.lua).
+local helo_domain = require("mailauth.spf").helo_domain
 
 function M.check(api, message, opts)
   if type(message) ~= "string" then argerror(1, "message string", message) end

@@ -22,10 +22,31 @@
 local core = require "mailauth.core"
 
 local M = {
-  -- Each check in two halves for mailauth.check, filled by init.lua:
-  -- prepare.X(...) -> job, finish(result) -> what mailauth.X returns.
+  -- Each check in two halves for mailauth.check, filled by the protocol
+  -- files (iprev.lua, spf.lua, ...): prepare.X(...) -> job,
+  -- finish(result) -> what mailauth.X returns.
   prepare = {},
+  -- The options each public function takes (options.declare), by name,
+  -- declared by the file that defines the function (M.declare).
+  options = {},
 }
+
+--- declare{ fname = { entry, ... }, ... } -> M.options
+-- The options of the public functions a file defines (options.declare's
+-- entries), kept under their names.
+function M.declare(entries)
+  local declare = require("mailauth.options").declare
+  for fname, list in pairs(entries) do M.options[fname] = declare(list) end
+  return M.options
+end
+
+--- argerror(fname, n, what, value [, level])
+-- The error of a public function given a bad argument, in Lua's own
+-- words.  level: 1 for the API function itself, more for helpers it calls.
+function M.argerror(fname, n, what, value, level)
+  error(("bad argument #%d to 'mailauth.%s' (%s expected, got %s)")
+        :format(n, fname, what, type(value)), 2 + (level or 1))
+end
 
 M.DEFAULT_BUDGET = 20 -- seconds per call (RFC 7208 §4.6.4: at least 20)
 M.MAX_BUDGET = 3600
@@ -75,7 +96,7 @@ function M.resolver_of(opts)
   local r = opts.resolver
   if r == nil then
     if not default_resolver then
-      local resolver = require("mailauth").resolver
+      local resolver = require("mailauth.resolver").resolver
       default_resolver = assert(resolver())
     end
     return default_resolver
@@ -140,7 +161,7 @@ local function lua_loop(check, ask, deadline)
   until id == nil
   return qtype -- the result
 end
-M.lua_loop = lua_loop -- mailauth.spf's (init.lua), on core.spf's check
+M.lua_loop = lua_loop -- mailauth.spf's (spf.lua), on core.spf's check
 
 -- The Lua loop for several jobs: they step together, and the questions
 -- all of them have open are asked as one batch (once each, when two

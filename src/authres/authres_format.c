@@ -146,19 +146,22 @@ static int is_ctl(int c)
 /*
  * Byte classes, one table lookup per byte written: 1 RFC 5322 §3.2.3
  * atext, 2 RFC 2045 §5.1 token byte (no SPACE, CTL or tspecial), 4 an
- * ASCII letter or digit.
+ * ASCII letter or digit; 8 a byte a quoted-string cannot hold as it is
+ * (CTL, '"', '\\'), 16 one a comment cannot ('(', ')', '\\', CTL).
  */
 #define C_ATEXT 1
 #define C_TOKEN 2
+#define C_QUOTE 8
+#define C_COMMENT 16
 static const unsigned char byte_class[256] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 3, 0, 3, 3, 3, 3, 3, 0, 0, 3, 3, 0, 3, 2, 1,
+	24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+	24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+	0, 3, 8, 3, 3, 3, 3, 3, 16, 16, 3, 3, 0, 3, 2, 1,
 	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 1, 0, 1,
 	0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
-	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 0, 0, 3, 3,
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 0, 24, 0, 3, 3,
 	3, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
-	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 3, 3, 3, 3, 0,
+	7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 3, 3, 3, 3, 24,
 };
 
 /* RFC 2045 §5.1 token: CHAR except SPACE, CTLs and tspecials. */
@@ -223,11 +226,11 @@ static int is_dot_atom(const char *s, size_t n)
 }
 
 /*
- * Text with the bytes of esc (two or three of them) escaped with "\" and
- * control bytes as spaces (ctl_space) or left out; plain runs are copied
- * whole.
+ * Text with the bytes of class special (C_QUOTE or C_COMMENT) escaped
+ * with "\\" and control bytes as spaces (ctl_space) or left out; plain
+ * runs are copied whole.
  */
-static void put_escaped(out *o, const char *s, size_t n, const char *esc,
+static void put_escaped(out *o, const char *s, size_t n, unsigned special,
 			int ctl_space)
 {
 	size_t i, run = 0;
@@ -235,9 +238,7 @@ static void put_escaped(out *o, const char *s, size_t n, const char *esc,
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		/* c is no NUL past is_ctl, so esc's NUL never matches */
-		if (!is_ctl(c) && c != (unsigned char)esc[0] &&
-		    c != (unsigned char)esc[1] && c != (unsigned char)esc[2])
+		if (!(byte_class[c] & special))
 			continue;	/* written with its run */
 		put(o, s + run, i - run);
 		if (!is_ctl(c)) {
@@ -251,10 +252,10 @@ static void put_escaped(out *o, const char *s, size_t n, const char *esc,
 	put(o, s + run, n - run);
 }
 
-/* Text with control bytes as spaces; esc: the bytes to escape with "\". */
-static void put_clean(out *o, const char *s, size_t n, const char *esc)
+/* Text with control bytes as spaces; special: the bytes to escape with "\\". */
+static void put_clean(out *o, const char *s, size_t n, unsigned special)
 {
-	put_escaped(o, s, n, esc, 1);
+	put_escaped(o, s, n, special, 1);
 }
 
 /*
@@ -269,7 +270,7 @@ static void put_value(out *o, const char *s, size_t n)
 		return;
 	}
 	putc_(o, '"');
-	put_clean(o, s, n, "\\\"");
+	put_clean(o, s, n, C_QUOTE);
 	putc_(o, '"');
 }
 
@@ -419,17 +420,17 @@ static void put_comment(out *o, const resfields *f)
 		c = f->name;
 	if (c.s != NULL) {
 		puts_(o, " (");
-		put_clean(o, c.s, c.n, "\\()");
+		put_clean(o, c.s, c.n, C_COMMENT);
 		putc_(o, ')');
 		return;
 	}
 	if (strcmp(f->method.s, "dmarc") != 0 || f->policy.s == NULL)
 		return;
 	puts_(o, " (p=");
-	put_clean(o, f->policy.s, f->policy.n, "\\()");
+	put_clean(o, f->policy.s, f->policy.n, C_COMMENT);
 	puts_(o, " dis=");
 	if (f->disposition.s != NULL)
-		put_clean(o, f->disposition.s, f->disposition.n, "\\()");
+		put_clean(o, f->disposition.s, f->disposition.n, C_COMMENT);
 	else
 		puts_(o, "none");
 	putc_(o, ')');
@@ -766,27 +767,32 @@ static void put_kv_value(out *o, const char *s, size_t n)
 		return;
 	}
 	putc_(o, '"');
-	put_escaped(o, s, n, "\"\\", 0);
+	put_escaped(o, s, n, C_QUOTE, 0);
 	putc_(o, '"');
 }
 
-static void put_pair(out *o, int *first, const char *key, const char *v,
-		     size_t n)
+static void put_pair(out *o, int *first, const char *key, size_t klen,
+		     const char *v, size_t n)
 {
 	if (v == NULL || n == 0)
 		return;
 	if (!*first)
-		puts_(o, "; ");
+		put(o, "; ", 2);
 	*first = 0;
-	puts_(o, key);
+	put(o, key, klen);
 	putc_(o, '=');
 	put_kv_value(o, v, n);
 }
 
+/* A pair whose key is a string literal. */
+#define PUT_PAIR(o, first, key, v, n) put_pair(o, first, key, sizeof(key) - 1, v, n)
+/* A string literal. */
+#define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
+
 /* Comment text: "()\" escaped, control bytes left out. */
 static void put_comment_text(out *o, const char *s, size_t n)
 {
-	put_escaped(o, s, n, "()\\", 0);
+	put_escaped(o, s, n, C_COMMENT, 0);
 }
 
 static void cputs(out *o, const char *s)
@@ -799,23 +805,37 @@ typedef struct {
 	strref result, ip, sender, helo, mechanism, problem, scope, identity;
 } spf_fields;
 
-/* The identity checked: the value of the result's smtp.* property. */
+/* The identity checked: the value of the result's smtp.* property (the
+ * first "ptype" and "value" of each property, as mauth_value_get). */
 static void spf_identity(const mauth_value *props, strref *id)
 {
-	const mauth_value *p;
-	const char *pt, *v;
-	size_t n = 0, vn = 0;
+	const mauth_value *p, *m;
 
 	for (p = props->child; p != NULL; p = p->next) {
-		pt = str_of(p, "ptype", &n);
-		v = str_of(p, "value", &vn);
-		if (pt != NULL && v != NULL && same_word(pt, n, "smtp", 4)) {
-			id->s = v;
-			id->n = vn;
+		const mauth_value *pt = NULL, *v = NULL;
+
+		if (p->kind != MAUTH_V_MAP)
+			continue;
+		for (m = p->child; m != NULL; m = m->next) {
+			if (m->key == NULL)
+				continue;
+			if (pt == NULL && strcmp(m->key, "ptype") == 0)
+				pt = m;
+			else if (v == NULL && strcmp(m->key, "value") == 0)
+				v = m;
+		}
+		if (pt != NULL && pt->kind == MAUTH_V_STR && pt->str != NULL &&
+		    v != NULL && v->kind == MAUTH_V_STR && v->str != NULL &&
+		    same_word(pt->str, pt->len, "smtp", 4)) {
+			id->s = v->str;
+			id->n = v->len;
 			return;
 		}
 	}
 }
+
+/* key is the literal word (k[0] is already known to match). */
+#define KEY_IS(k, word) (strcmp(&(k)[1], &(word)[1]) == 0)
 
 static void read_spf(const mauth_value *r, spf_fields *f)
 {
@@ -827,24 +847,44 @@ static void read_spf(const mauth_value *r, spf_fields *f)
 
 		if (k == NULL)
 			continue;
-		if (v->kind == MAUTH_V_LIST && strcmp(k, "properties") == 0)
-			props = props ? props : v;
-		else if (v->kind != MAUTH_V_STR)
+		if (v->kind == MAUTH_V_LIST) {
+			if (k[0] == 'p' && KEY_IS(k, "properties"))
+				props = props ? props : v;
 			continue;
-		else if (strcmp(k, "result") == 0)
-			take(&f->result, v);
-		else if (strcmp(k, "ip") == 0)
-			take(&f->ip, v);
-		else if (strcmp(k, "sender") == 0)
-			take(&f->sender, v);
-		else if (strcmp(k, "helo") == 0)
-			take(&f->helo, v);
-		else if (strcmp(k, "mechanism") == 0)
-			take(&f->mechanism, v);
-		else if (strcmp(k, "problem") == 0)
-			take(&f->problem, v);
-		else if (strcmp(k, "scope") == 0)
-			take(&f->scope, v);
+		}
+		if (v->kind != MAUTH_V_STR)
+			continue;
+		/* one test of the first byte for most keys the result has */
+		switch (k[0]) {
+		case 'r':
+			if (KEY_IS(k, "result"))
+				take(&f->result, v);
+			break;
+		case 'i':
+			if (KEY_IS(k, "ip"))
+				take(&f->ip, v);
+			break;
+		case 's':
+			if (KEY_IS(k, "sender"))
+				take(&f->sender, v);
+			else if (KEY_IS(k, "scope"))
+				take(&f->scope, v);
+			break;
+		case 'h':
+			if (KEY_IS(k, "helo"))
+				take(&f->helo, v);
+			break;
+		case 'm':
+			if (KEY_IS(k, "mechanism"))
+				take(&f->mechanism, v);
+			break;
+		case 'p':
+			if (KEY_IS(k, "problem"))
+				take(&f->problem, v);
+			break;
+		default:
+			break;
+		}
 	}
 	if (props != NULL)
 		spf_identity(props, &f->identity);
@@ -865,19 +905,25 @@ static void spf_comment(out *t, const char *res, const char *id, size_t idn,
 {
 	if (receiver != NULL) {
 		cputs(t, receiver);
-		puts_(t, ": ");
+		PUT_LIT(t, ": ");
 	}
 	if (strcmp(res, "neutral") == 0) {
 		put_comment_text(t, ip, ipn);
-		puts_(t, " is neither permitted nor denied by domain of ");
+		PUT_LIT(t, " is neither permitted nor denied by domain of ");
 		put_comment_text(t, id, idn);
 	} else if (strcmp(res, "pass") == 0 || strcmp(res, "fail") == 0 ||
 		   strcmp(res, "softfail") == 0) {
-		puts_(t, res[0] == 's' ? "transitioning domain of " : "domain of ");
+		if (res[0] == 's')
+			PUT_LIT(t, "transitioning domain of ");
+		else
+			PUT_LIT(t, "domain of ");
 		put_comment_text(t, id, idn);
-		puts_(t, res[0] == 'p' ? " designates " : " does not designate ");
+		if (res[0] == 'p')
+			PUT_LIT(t, " designates ");
+		else
+			PUT_LIT(t, " does not designate ");
 		put_comment_text(t, ip, ipn);
-		puts_(t, " as permitted sender");
+		PUT_LIT(t, " as permitted sender");
 	} else {
 		/* an unknown result word is no result: permerror's words */
 		puts_(t, strcmp(res, "none") == 0 ? "domain of " :
@@ -886,7 +932,7 @@ static void spf_comment(out *t, const char *res, const char *id, size_t idn,
 			 "permanent error in processing domain of ");
 		put_comment_text(t, id, idn);
 		if (strcmp(res, "none") == 0)
-			puts_(t, " does not designate permitted sender hosts");
+			PUT_LIT(t, " does not designate permitted sender hosts");
 	}
 }
 
@@ -902,24 +948,24 @@ long mauth_received_spf_format(const mauth_value *r, const char *receiver,
 	if (r == NULL || r->kind != MAUTH_V_MAP || (buf == NULL && len > 0))
 		return MAUTH_EINVAL;
 	read_spf(r, &f);
-	puts_(&o, "Received-SPF: ");
+	PUT_LIT(&o, "Received-SPF: ");
 	put(&o, f.result.s, f.result.n);
-	puts_(&o, " (");
+	PUT_LIT(&o, " (");
 	spf_comment(&o, f.result.s, f.identity.s, f.identity.n, f.ip.s, f.ip.n,
 		    receiver);
-	puts_(&o, ") ");
-	put_pair(&o, &first, "client-ip", f.ip.s, f.ip.n);
-	put_pair(&o, &first, "envelope-from", f.sender.s, f.sender.n);
-	put_pair(&o, &first, "helo", f.helo.s, f.helo.n);
-	put_pair(&o, &first, "receiver", receiver,
+	PUT_LIT(&o, ") ");
+	PUT_PAIR(&o, &first, "client-ip", f.ip.s, f.ip.n);
+	PUT_PAIR(&o, &first, "envelope-from", f.sender.s, f.sender.n);
+	PUT_PAIR(&o, &first, "helo", f.helo.s, f.helo.n);
+	PUT_PAIR(&o, &first, "receiver", receiver,
 		 receiver != NULL ? strlen(receiver) : 0);
-	put_pair(&o, &first, "mechanism", f.mechanism.s, f.mechanism.n);
-	put_pair(&o, &first, "problem", f.problem.s,
+	PUT_PAIR(&o, &first, "mechanism", f.mechanism.s, f.mechanism.n);
+	PUT_PAIR(&o, &first, "problem", f.problem.s,
 		 f.problem.n > SPF_PROBLEM_MAX ? SPF_PROBLEM_MAX : f.problem.n);
 	if (f.scope.n == 4 && memcmp(f.scope.s, "helo", 4) == 0)
-		put_pair(&o, &first, "identity", "helo", 4);
+		PUT_PAIR(&o, &first, "identity", "helo", 4);
 	else
-		put_pair(&o, &first, "identity", "mailfrom", 8);
+		PUT_PAIR(&o, &first, "identity", "mailfrom", 8);
 	return finish_out(&o);
 }
 

@@ -1,7 +1,6 @@
 /*
  * ip.c - IP addresses: parsing, text, reverse-lookup names, CIDR matching.
  */
-#include <arpa/inet.h>
 #include <string.h>
 #include "core/internal.h"
 
@@ -47,71 +46,201 @@ int ip_parse_v4(const char *s, size_t len, unsigned char out[4])
 	return 0;
 }
 
+static int hex_value(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = (char)(ch | 32);
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/*
+ * IPv6 text exactly as glibc's inet_pton(AF_INET6) takes it (RFC 4291
+ * §2.2): groups of 1-4 hex digits, one "::" standing for at least one
+ * zero group, a dotted quad as the last 32 bits.  By hand: inet_pton
+ * wants a NUL-terminated copy and costs several hundred instructions,
+ * and answers of AAAA lookups are parsed per SPF term.
+ */
+#define NO_GAP ((size_t)-1)	/* no "::" seen */
+
+static int ip_parse_v6(const char *s, size_t len, unsigned char out[16])
+{
+	unsigned char tmp[16];
+	size_t i = 0, tp = 0, gap = NO_GAP, digits = 0, tok = 0;
+	unsigned val = 0;
+
+	if (len == 0)
+		return -1;
+	if (s[0] == ':') {
+		if (len < 2 || s[1] != ':')
+			return -1;
+		i = 1;
+	}
+	tok = i;
+	while (i < len) {
+		char ch = s[i++];
+		int d = hex_value(ch);
+
+		if (d >= 0) {
+			if (digits == 4)
+				return -1;
+			val = val << 4 | (unsigned)d;
+			digits++;
+			continue;
+		}
+		if (ch == ':') {
+			tok = i;
+			if (digits == 0) {
+				if (gap != NO_GAP)
+					return -1;
+				gap = tp;
+				continue;
+			}
+			if (i == len || tp + 2 > 16)
+				return -1;
+			tmp[tp++] = (unsigned char)(val >> 8);
+			tmp[tp++] = (unsigned char)val;
+			digits = 0;
+			val = 0;
+			continue;
+		}
+		if (ch == '.' && tp + 4 <= 16 &&
+		    ip_parse_v4(s + tok, len - tok, tmp + tp) == 0) {
+			tp += 4;
+			digits = 0;
+			break;
+		}
+		return -1;
+	}
+	if (digits > 0) {
+		if (tp + 2 > 16)
+			return -1;
+		tmp[tp++] = (unsigned char)(val >> 8);
+		tmp[tp++] = (unsigned char)val;
+	}
+	if (gap != NO_GAP) {
+		size_t n = tp - gap;
+
+		if (tp == 16)
+			return -1;	/* "::" would stand for no group */
+		memmove(tmp + 16 - n, tmp + gap, n);
+		memset(tmp + gap, 0, 16 - n - gap);
+		tp = 16;
+	}
+	if (tp != 16)
+		return -1;
+	memcpy(out, tmp, 16);
+	return 0;
+}
+
 int ip_parse(const char *s, size_t len, ipaddr *out)
 {
-	char buf[INET6_ADDRSTRLEN + 1];
 	unsigned char b[16];
 
-	if (s != NULL && ip_parse_v4(s, len, b) == 0) {
-		/* the common case, without a copy and inet_pton */
-		out->family = 4;
-		memset(out->b, 0, sizeof out->b);
-		memcpy(out->b, b, 4);
-		return 0;
-	}
-	if (s == NULL || len == 0 || len >= sizeof buf || memchr(s, '\0', len))
+	if (s == NULL)
 		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, b) == 1) {
+	if (ip_parse_v4(s, len, b) == 0) {
 		out->family = 4;
 		memset(out->b, 0, sizeof out->b);
 		memcpy(out->b, b, 4);
 		return 0;
 	}
-	if (inet_pton(AF_INET6, buf, b) == 1) {
-		/* RFC 7208 §5: a mapped address is checked as the IPv4 one. */
-		if (memcmp(b, v4mapped, sizeof v4mapped) == 0) {
-			out->family = 4;
-			memset(out->b, 0, sizeof out->b);
-			memcpy(out->b, b + 12, 4);
-		} else {
-			out->family = 6;
-			memcpy(out->b, b, 16);
-		}
-		return 0;
+	if (ip_parse_v6(s, len, b) != 0)
+		return -1;
+	/* RFC 7208 §5: a mapped address is checked as the IPv4 one. */
+	if (memcmp(b, v4mapped, sizeof v4mapped) == 0) {
+		out->family = 4;
+		memset(out->b, 0, sizeof out->b);
+		memcpy(out->b, b + 12, 4);
+	} else {
+		out->family = 6;
+		memcpy(out->b, b, 16);
 	}
-	return -1;
+	return 0;
+}
+
+static size_t format_v4(const unsigned char *b, char *buf)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (i > 0)
+			buf[n++] = '.';
+		if (v >= 100)
+			buf[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			buf[n++] = (char)('0' + v / 10 % 10);
+		buf[n++] = (char)('0' + v % 10);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * What glibc's inet_ntop(AF_INET6) writes (it goes through sprintf): the
+ * first longest run of two or more zero groups as "::", groups in lower
+ * case hex without leading zeros, and the last 32 bits as a dotted quad
+ * after six zero groups or after ::ffff: (RFC 4291 §2.5.5).
+ */
+static size_t format_v6(const unsigned char *b, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned w[8];
+	int i, best = -1, bestlen = 0, cur = -1;
+	size_t n = 0, k;
+
+	for (k = 0; k < 8; k++)
+		w[k] = (unsigned)b[2 * k] << 8 | b[2 * k + 1];
+	for (i = 0; i <= 8; i++) {
+		if (i < 8 && w[i] == 0) {
+			if (cur < 0)
+				cur = i;
+			continue;
+		}
+		if (cur >= 0 && i - cur > bestlen && i - cur >= 2) {
+			best = cur;
+			bestlen = i - cur;
+		}
+		cur = -1;
+	}
+	for (i = 0; i < 8; i++) {
+		unsigned v = w[i];
+		int shift;
+
+		if (best >= 0 && i >= best && i < best + bestlen) {
+			if (i == best)
+				buf[n++] = ':';
+			continue;
+		}
+		if (i != 0)
+			buf[n++] = ':';
+		if (i == 6 && best == 0 &&
+		    (bestlen == 6 || (bestlen == 5 && w[5] == 0xffff)))
+			return n + format_v4(b + 12, buf + n);
+		for (shift = 12; shift > 0 && (v >> shift) == 0; shift -= 4)
+			;
+		for (; shift >= 0; shift -= 4)
+			buf[n++] = hex[(v >> shift) & 15];
+	}
+	if (best >= 0 && best + bestlen == 8)
+		buf[n++] = ':';
+	buf[n] = '\0';
+	return n;
 }
 
 size_t ip_format(const ipaddr *ip, char *buf, size_t buflen)
 {
-	if (ip->family == 4 && buflen >= 16) {
-		/* dotted decimal by hand: inet_ntop goes through sprintf */
-		size_t n = 0;
-		int i;
-
-		for (i = 0; i < 4; i++) {
-			unsigned v = ip->b[i];
-
-			if (i > 0)
-				buf[n++] = '.';
-			if (v >= 100)
-				buf[n++] = (char)('0' + v / 100);
-			if (v >= 10)
-				buf[n++] = (char)('0' + v / 10 % 10);
-			buf[n++] = (char)('0' + v % 10);
-		}
-		buf[n] = '\0';
-		return n;
-	}
-	if (inet_ntop(ip->family == 4 ? AF_INET : AF_INET6, ip->b, buf,
-		      (socklen_t)buflen) == NULL) {
-		if (buflen > 0)
-			buf[0] = '\0';
-		return 0;
-	}
-	return strlen(buf);
+	/* by hand: inet_ntop goes through sprintf */
+	if (ip->family == 4 && buflen >= 16)
+		return format_v4(ip->b, buf);
+	if (ip->family == 6 && buflen >= 46)
+		return format_v6(ip->b, buf);
+	if (buflen > 0)
+		buf[0] = '\0';
+	return 0;
 }
 
 size_t ip_reverse_name(const ipaddr *ip, char *buf, size_t buflen)
@@ -156,6 +285,16 @@ int ip_in_net(const ipaddr *ip, const ipaddr *net, unsigned bits)
 
 	if (ip->family != net->family || bits > max)
 		return 0;
+	if (max == 32) {
+		/* one masked compare (SPF records are mostly ip4: terms) */
+		uint32_t x = (uint32_t)ip->b[0] << 24 | (uint32_t)ip->b[1] << 16 |
+			     (uint32_t)ip->b[2] << 8 | ip->b[3];
+		uint32_t y = (uint32_t)net->b[0] << 24 | (uint32_t)net->b[1] << 16 |
+			     (uint32_t)net->b[2] << 8 | net->b[3];
+		uint32_t mask = bits == 0 ? 0 : 0xffffffffU << (32 - bits);
+
+		return ((x ^ y) & mask) == 0;
+	}
 	if (memcmp(ip->b, net->b, whole) != 0)
 		return 0;
 	if (rest != 0) {

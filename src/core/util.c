@@ -148,6 +148,28 @@ int name_is_ldh(const char *s, size_t len, int underscore)
 	return label > 0 && s[len - 1] != '-';
 }
 
+/*
+ * name_is_valid for a name without "\\" or NUL (nearly all): only label
+ * lengths to check, found with memchr, a word at a time.
+ */
+static int plain_name_is_valid(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len;
+
+	if (len > 253)
+		return 0;	/* 255 octets in the wire form (RFC 1035 §3.1) */
+	for (;;) {
+		const char *dot = memchr(p, '.', (size_t)(end - p));
+		size_t label = (size_t)((dot != NULL ? dot : end) - p);
+
+		if (label == 0 || label > LABEL_MAX)
+			return 0;
+		if (dot == NULL)
+			return 1;
+		p = dot + 1;
+	}
+}
+
 int name_is_valid(const char *s, size_t len)
 {
 	size_t i, label = 0, wire = 1;
@@ -155,6 +177,8 @@ int name_is_valid(const char *s, size_t len)
 	len = name_strip_dot(s, len);
 	if (len == 0)
 		return 0;
+	if (memchr(s, '\\', len) == NULL && memchr(s, '\0', len) == NULL)
+		return plain_name_is_valid(s, len);
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 

@@ -2,6 +2,14 @@
  * dnswire.c - DNS messages to and from bytes, through ldns.  Used by the
  * network resolver and by hosts that carry DNS bytes themselves (HAProxy
  * has TCP sockets but no resolver of its own).
+ *
+ * A reply of the common shapes (one question; A, AAAA, NS, CNAME, PTR,
+ * MX, TXT and SOA records, an empty OPT) is read straight from the bytes
+ * (wire_fast); anything else, and anything it finds the least defect in,
+ * goes through ldns_wire2pkt as before.  Both give the very same answer
+ * (fuzz/fuzz_wire_fast.c compares them): the direct read exists because
+ * ldns builds and frees a packet, an RR list and an rdf per field, about
+ * 10 000 instructions a reply, most of a cold query's user CPU.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -12,10 +20,11 @@
 #define EDNS_SIZE 4096
 #define TTL_MAX 86400		/* keep nothing longer than a day */
 
-size_t dname_to_text(const ldns_rdf *dname, char *buf, size_t buflen)
+/* A name in wire form (uncompressed, size octets) as text. */
+static size_t wire_name_text(const uint8_t *d, size_t size, char *buf,
+			     size_t buflen)
 {
-	const uint8_t *d = ldns_rdf_data(dname);
-	size_t size = ldns_rdf_size(dname), pos = 0, n = 0;
+	size_t pos = 0, n = 0;
 
 	if (buflen == 0)
 		return 0;
@@ -45,6 +54,12 @@ size_t dname_to_text(const ldns_rdf *dname, char *buf, size_t buflen)
 	}
 	buf[n] = '\0';
 	return n;
+}
+
+size_t dname_to_text(const ldns_rdf *dname, char *buf, size_t buflen)
+{
+	return wire_name_text(ldns_rdf_data(dname), ldns_rdf_size(dname), buf,
+			      buflen);
 }
 
 static long text_dup(const char *s, size_t len, char **buf)
@@ -370,9 +385,8 @@ int mauth_wire_parse(const unsigned char *buf, size_t len, mauth_answer **out,
 	return mauth_wire_parse_typed(buf, len, out, id, tc, NULL, err, errlen);
 }
 
-int mauth_wire_parse_typed(const unsigned char *buf, size_t len,
-			   mauth_answer **out, unsigned *id, int *tc,
-			   int *type, char *err, size_t errlen)
+int wire_parse_ldns(const unsigned char *buf, size_t len, mauth_answer **out,
+		    unsigned *id, int *tc, int *type, char *err, size_t errlen)
 {
 	ldns_pkt *pkt = NULL;
 	ldns_status st;
@@ -404,4 +418,446 @@ int mauth_wire_parse_typed(const unsigned char *buf, size_t len,
 	*out = answer_from_pkt(pkt, qtype);
 	ldns_pkt_free(pkt);
 	return *out != NULL ? 0 : MAUTH_ENOMEM;
+}
+
+/* ---- the common replies read without ldns ---- */
+
+#define FAST_RRS 64		/* more records than this: ldns reads it */
+#define WIRE_NAME 255		/* RFC 1035 §3.1: octets of a name */
+
+typedef struct {
+	size_t owner;		/* where its name starts in the message */
+	size_t rd, rdlen;	/* its rdata */
+	unsigned type, class_;
+	unsigned long ttl;
+	int section;		/* 1 answer, 2 authority, 3 additional */
+} fast_rr;
+
+static unsigned get16(const uint8_t *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static unsigned long get32(const uint8_t *p)
+{
+	return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 |
+	       (unsigned long)p[2] << 8 | p[3];
+}
+
+/*
+ * The name at *pos, uncompressed into out (WIRE_NAME octets at most, the
+ * root label included); *pos moves past it as it stands.  Compression
+ * pointers must point backward, past the header (so every chain ends);
+ * label types other than 0 and pointers are defects.  Returns its
+ * length, 0 for a defect.
+ */
+static size_t fast_name(const uint8_t *m, size_t len, size_t *pos,
+			uint8_t *out)
+{
+	size_t p = *pos, n = 0, end = 0;
+
+	for (;;) {
+		unsigned c;
+
+		if (p >= len)
+			return 0;
+		c = m[p];
+		if (c == 0)
+			break;
+		if ((c & 0xC0) == 0xC0) {
+			size_t to;
+
+			if (p + 1 >= len)
+				return 0;
+			to = (size_t)(c & 0x3F) << 8 | m[p + 1];
+			if (end == 0)
+				end = p + 2;
+			if (to >= p || to < 12)
+				return 0;
+			p = to;
+			continue;
+		}
+		if ((c & 0xC0) != 0 || p + 1 + c > len || n + 1 + c + 1 > WIRE_NAME)
+			return 0;
+		memcpy(out + n, m + p, 1 + c);
+		n += 1 + c;
+		p += 1 + c;
+	}
+	out[n++] = 0;
+	*pos = end != 0 ? end : p + 1;
+	return n;
+}
+
+/* Two names in wire form equal but for ASCII case (RFC 4343)? */
+static int fast_name_eq(const uint8_t *a, size_t alen, const uint8_t *b,
+			size_t blen)
+{
+	size_t i;
+
+	if (alen != blen)
+		return 0;
+	for (i = 0; i < alen; i++) {
+		unsigned x = a[i], y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 32;
+		if (y >= 'A' && y <= 'Z')
+			y += 32;
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
+/* A name that fills rdata from at to end exactly?  1 or 0. */
+static int fast_rd_name(const uint8_t *m, size_t len, size_t *at, size_t end)
+{
+	uint8_t tmp[WIRE_NAME + 1];
+
+	return fast_name(m, len, at, tmp) > 0 && *at <= end;
+}
+
+/*
+ * Is rr's rdata exactly what its type holds (ldns would read it the same
+ * way)?  Only the types this reader knows; OPT only empty, in the
+ * additional section, owned by the root.
+ */
+static int fast_rdata_ok(const uint8_t *m, size_t len, const fast_rr *rr)
+{
+	size_t at = rr->rd, end = rr->rd + rr->rdlen;
+
+	switch (rr->type) {
+	case MAUTH_T_A:
+		return rr->rdlen == 4;
+	case MAUTH_T_AAAA:
+		return rr->rdlen == 16;
+	case MAUTH_T_NS:
+	case MAUTH_T_CNAME:
+	case MAUTH_T_PTR:
+		return fast_rd_name(m, len, &at, end) && at == end;
+	case MAUTH_T_MX:
+		at += 2;
+		return rr->rdlen > 2 && fast_rd_name(m, len, &at, end) && at == end;
+	case MAUTH_T_SOA:	/* MNAME, RNAME, five 32-bit fields */
+		if (!fast_rd_name(m, len, &at, end))
+			return 0;
+		return fast_rd_name(m, len, &at, end) && at + 20 == end;
+	case MAUTH_T_TXT:
+		if (rr->rdlen == 0)
+			return 0;
+		while (at < end)
+			at += 1 + (size_t)m[at];
+		return at == end;
+	case 41:	/* OPT */
+		return rr->section == 3 && rr->rdlen == 0 && m[rr->owner] == 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Every record of the message after the question at *pos, into rv; the
+ * message must end with the last one.  Returns their count, -1 when this
+ * reader leaves the message to ldns.
+ */
+static int fast_records(const uint8_t *m, size_t len, size_t pos,
+			fast_rr *rv)
+{
+	unsigned counts[3] = { get16(m + 6), get16(m + 8), get16(m + 10) };
+	uint8_t tmp[WIRE_NAME + 1];
+	size_t k = 0;
+	int sec, opts = 0;
+
+	if ((unsigned long)counts[0] + counts[1] + counts[2] > FAST_RRS)
+		return -1;
+	for (sec = 0; sec < 3; sec++) {
+		unsigned i;
+
+		for (i = 0; i < counts[sec]; i++) {
+			fast_rr *rr = &rv[k++];
+
+			rr->owner = pos;
+			if (fast_name(m, len, &pos, tmp) == 0 || pos + 10 > len)
+				return -1;
+			rr->type = get16(m + pos);
+			rr->class_ = get16(m + pos + 2);
+			rr->ttl = get32(m + pos + 4);
+			rr->rdlen = get16(m + pos + 8);
+			rr->rd = pos + 10;
+			rr->section = sec + 1;
+			pos = rr->rd + rr->rdlen;
+			if (pos > len || !fast_rdata_ok(m, len, rr) ||
+			    (rr->type == 41 && opts++ > 0))
+				return -1;
+		}
+	}
+	return pos == len ? (int)k : -1;
+}
+
+/* An IPv4 address as inet_ntop writes it (which goes through sprintf). */
+static size_t ipv4_text(const uint8_t *a, char *out)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (i > 0)
+			out[n++] = '.';
+		if (v >= 100)
+			out[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			out[n++] = (char)('0' + v / 10 % 10);
+		out[n++] = (char)('0' + v % 10);
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* rr's rdata as text, as rr_to_text writes it; returns the length. */
+static size_t fast_rr_text(const uint8_t *m, size_t len, const fast_rr *rr,
+			   char *out, size_t outlen, unsigned *pref)
+{
+	uint8_t name[WIRE_NAME + 1];
+	size_t at = rr->rd, n = 0, end = rr->rd + rr->rdlen, nl;
+
+	*pref = 0;
+	switch (rr->type) {
+	case MAUTH_T_A:
+		return ipv4_text(m + rr->rd, out);
+	case MAUTH_T_AAAA:
+		if (inet_ntop(AF_INET6, m + rr->rd, out, (socklen_t)outlen) == NULL)
+			out[0] = '\0';
+		return strlen(out);
+	case MAUTH_T_TXT:
+		while (at < end) {
+			size_t sl = m[at];
+
+			memcpy(out + n, m + at + 1, sl);
+			n += sl;
+			at += 1 + sl;
+		}
+		out[n] = '\0';
+		return n;
+	case MAUTH_T_MX:
+		*pref = get16(m + at);
+		at += 2;
+		break;
+	default:
+		break;
+	}
+	nl = fast_name(m, len, &at, name);
+	return wire_name_text(name, nl, out, outlen);
+}
+
+/* The SOA of the authority section: RFC 2308 §5, as negative_ttl. */
+static unsigned fast_negative_ttl(const uint8_t *m, size_t len,
+				  const fast_rr *rv, size_t nrr)
+{
+	size_t i;
+
+	for (i = 0; i < nrr; i++) {
+		size_t at = rv[i].rd;
+		unsigned long min, ttl = rv[i].ttl;
+
+		if (rv[i].section != 2 || rv[i].type != MAUTH_T_SOA)
+			continue;
+		(void)fast_rd_name(m, len, &at, rv[i].rd + rv[i].rdlen);
+		(void)fast_rd_name(m, len, &at, rv[i].rd + rv[i].rdlen);
+		min = get32(m + at + 16);
+		if (ttl > min)
+			ttl = min;
+		return ttl < TTL_MAX ? (unsigned)ttl : TTL_MAX;
+	}
+	return 0;
+}
+
+/* The first IN CNAME of the answer section owned by name (-1: none). */
+static int fast_cname_of(const uint8_t *m, size_t len, const fast_rr *rv,
+			 size_t nrr, const uint8_t *name, size_t nlen)
+{
+	uint8_t owner[WIRE_NAME + 1];
+	size_t i;
+
+	for (i = 0; i < nrr; i++) {
+		size_t at = rv[i].owner, ol;
+
+		if (rv[i].section != 1 || rv[i].type != MAUTH_T_CNAME ||
+		    rv[i].class_ != 1)
+			continue;
+		ol = fast_name(m, len, &at, owner);
+		if (fast_name_eq(owner, ol, name, nlen))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* What the reply's records give: answer_from_pkt over the bytes. */
+static mauth_answer *fast_answer(const uint8_t *m, size_t len,
+				 const uint8_t *qname, size_t qlen, int qtype,
+				 const fast_rr *rv, size_t nrr)
+{
+	uint8_t chain[CNAME_CHAIN_MAX][WIRE_NAME + 1], owner[WIRE_NAME + 1];
+	uint8_t target[WIRE_NAME + 1];
+	size_t chain_len[CNAME_CHAIN_MAX], i, n = 0, olen = qlen;
+	const uint8_t *at = qname;
+	char names[CNAME_CHAIN_MAX][NAME_TEXT_MAX], few[4096], *text = few;
+	const char *cv[CNAME_CHAIN_MAX];
+	mauth_rr rrs[FAST_RRS];
+	mauth_answer *out;
+	unsigned ttl = TTL_MAX, chain_ttl = TTL_MAX;
+	int rcode = m[3] & 0x0F, nc = 0, broken = 0, k, c;
+	size_t need = 0, used = 0;
+
+	/* The chain, as follow_chain: a loop or too long a chain is broken. */
+	while (qtype != MAUTH_T_CNAME &&
+	       (c = fast_cname_of(m, len, rv, nrr, at, olen)) >= 0) {
+		size_t p = rv[c].rd, tl = fast_name(m, len, &p, target);
+
+		broken = nc == CNAME_CHAIN_MAX || fast_name_eq(target, tl, qname, qlen);
+		for (k = 0; k < nc && !broken; k++)
+			broken = fast_name_eq(target, tl, chain[k], chain_len[k]);
+		if (broken)
+			break;
+		if (rv[c].ttl < chain_ttl)
+			chain_ttl = (unsigned)rv[c].ttl;
+		memcpy(chain[nc], target, tl);
+		chain_len[nc] = tl;
+		at = chain[nc++];
+		olen = tl;
+	}
+	if (broken)
+		rcode = MAUTH_RC_SERVFAIL;
+	for (i = 0; i < nrr; i++)
+		need += rv[i].rdlen + NAME_TEXT_MAX + 64;
+	if (need > sizeof few && (text = malloc(need)) == NULL)
+		return NULL;
+	for (i = 0; !broken && i < nrr; i++) {
+		size_t p = rv[i].owner, ol;
+
+		if (rv[i].section != 1 || (int)rv[i].type != qtype ||
+		    rv[i].class_ != 1)
+			continue;
+		ol = fast_name(m, len, &p, owner);
+		if (!fast_name_eq(owner, ol, at, olen))
+			continue;
+		rrs[n].data = text + used;
+		rrs[n].len = fast_rr_text(m, len, &rv[i], text + used,
+					  rv[i].rdlen + NAME_TEXT_MAX + 64,
+					  &rrs[n].pref);
+		used += rrs[n].len + 1;
+		if (rv[i].ttl < ttl)
+			ttl = (unsigned)rv[i].ttl;
+		n++;
+	}
+	if (n == 0)
+		ttl = rcode == MAUTH_RC_NOERROR || rcode == MAUTH_RC_NXDOMAIN ?
+		      fast_negative_ttl(m, len, rv, nrr) : 0;
+	if (chain_ttl < ttl)
+		ttl = chain_ttl;
+	for (k = 0; k < nc; k++) {
+		wire_name_text(chain[k], chain_len[k], names[k], sizeof names[k]);
+		cv[k] = names[k];
+	}
+	out = answer_build_chain(rcode, ttl, (m[3] & 0x20) ? 1 : 0, rrs, n, cv,
+				 (size_t)nc);
+	if (text != few)
+		free(text);
+	return out;
+}
+
+/*
+ * The reply read straight from the bytes: 1 with *out set, 0 when ldns
+ * must read it (a shape or a defect this reader leaves alone), or
+ * MAUTH_ENOMEM.
+ */
+static int wire_fast(const uint8_t *m, size_t len, mauth_answer **out,
+		     unsigned *id, int *tc, int *type)
+{
+	fast_rr rv[FAST_RRS];
+	uint8_t qname[WIRE_NAME + 1];
+	size_t pos = 12, qlen;
+	int nrr, qtype;
+
+	if ((m[2] & 0x80) == 0 || get16(m + 4) != 1 ||
+	    (qlen = fast_name(m, len, &pos, qname)) == 0 || pos + 4 > len)
+		return 0;
+	qtype = (int)get16(m + pos);
+	pos += 4;
+	switch (qtype) {
+	case MAUTH_T_A: case MAUTH_T_AAAA: case MAUTH_T_NS: case MAUTH_T_CNAME:
+	case MAUTH_T_PTR: case MAUTH_T_MX: case MAUTH_T_TXT:
+		break;
+	default:
+		return 0;	/* other types are written by ldns */
+	}
+	if ((nrr = fast_records(m, len, pos, rv)) < 0)
+		return 0;
+	*out = fast_answer(m, len, qname, qlen, qtype, rv, (size_t)nrr);
+	if (*out == NULL)
+		return MAUTH_ENOMEM;
+	if (id != NULL)
+		*id = get16(m);
+	if (tc != NULL)
+		*tc = (m[2] & 0x02) ? 1 : 0;
+	if (type != NULL)
+		*type = qtype;
+	return 1;
+}
+
+int mauth_wire_parse_typed(const unsigned char *buf, size_t len,
+			   mauth_answer **out, unsigned *id, int *tc,
+			   int *type, char *err, size_t errlen)
+{
+	int rc;
+
+	*out = NULL;
+	if (buf != NULL && len >= 12 &&
+	    (rc = wire_fast(buf, len, out, id, tc, type)) != 0)
+		return rc > 0 ? 0 : rc;
+	return wire_parse_ldns(buf, len, out, id, tc, type, err, errlen);
+}
+
+/*
+ * A name as text in wire form, without ldns: for every name that
+ * name_is_valid accepts, the octets ldns_str2rdf_dname gives ("\." and
+ * "\DDD" are one octet, "\X" is X, a final unescaped dot is optional).
+ * out has room for 255 octets; returns the length, 0 for a name that
+ * does not fit (an empty or too long label, over 255 octets).
+ */
+size_t wire_name_from_text(const char *name, uint8_t *out)
+{
+	const char *s = name;
+	size_t i, len = name_strip_dot(s, strlen(s)), n = 1, lab = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned ch = (unsigned char)s[i];
+
+		if (ch == '.') {
+			if (n - lab - 1 == 0)
+				return 0;
+			out[lab] = (uint8_t)(n - lab - 1);
+			lab = n++;
+			if (n >= WIRE_NAME)
+				return 0;
+			continue;
+		}
+		if (ch == '\\' && i + 1 < len) {
+			ch = (unsigned char)s[++i];
+			if (ch >= '0' && ch <= '9' && i + 2 < len) {
+				ch = (ch - '0') * 100 + (unsigned)(s[i + 1] - '0') * 10 +
+				     (unsigned)(s[i + 2] - '0');
+				i += 2;
+			}
+		}
+		if (n - lab > LABEL_MAX || n + 1 >= WIRE_NAME)
+			return 0;
+		out[n++] = (uint8_t)ch;
+	}
+	if (n - lab - 1 == 0)
+		return 0;
+	out[lab] = (uint8_t)(n - lab - 1);
+	out[n++] = 0;
+	return n;
 }

@@ -34,8 +34,15 @@ long rr_to_text(const ldns_rr *rr, char **buf, unsigned *pref);
 size_t dname_to_text(const ldns_rdf *dname, char *buf, size_t buflen);
 /* The records of qtype in pkt's answer section, with rcode and TTL. */
 mauth_answer *answer_from_pkt(const ldns_pkt *pkt, int qtype);
+/* A valid name (name_is_valid) in wire form, as ldns would write it,
+ * into out (255 octets); its length, 0 when it does not fit. */
+size_t wire_name_from_text(const char *name, uint8_t *out);
 /* An absolute ldns name from text (NULL when not a valid name). */
 ldns_rdf *dname_from_text(const char *name);
+/* mauth_wire_parse_typed through ldns only (what the direct read of the
+ * common replies must agree with; fuzz/fuzz_wire_fast.c compares). */
+int wire_parse_ldns(const unsigned char *buf, size_t len, mauth_answer **out,
+		    unsigned *id, int *tc, int *type, char *err, size_t errlen);
 /* The question of pkt (name lowercased text, type); 0 on success. */
 int pkt_question(const ldns_pkt *pkt, char *name, size_t namelen, int *type);
 

@@ -14,9 +14,13 @@
  * Sockets: one connected UDP socket per nameserver, kept in the resolver
  * across queries and calls (a socket per query cost about 48 us of client
  * CPU each: socket, connect, close and a poll entry of its own).  A
- * round's queries leave in one sendmmsg() and share one poll() entry;
- * each reply goes to the try with its id (ids are unique among a round's
- * tries).  RFC 5452 still holds with the port fixed per socket: every try
+ * round's queries leave in one sendmmsg(); while only UDP tries wait, the
+ * round waits in a blocking recvmmsg() (bounded by SO_RCVTIMEO, a slice of
+ * the timeout; poll() takes over for the last slice and for TCP), which
+ * takes every reply queued at once: about 2 system calls a round where
+ * send, poll, getpid and a recv per reply made 5 (each about 1 us of
+ * client CPU).  Each reply goes to the try with its id (ids are unique
+ * among a round's tries).  RFC 5452 still holds with the port fixed per socket: every try
  * has a fresh random id (getrandom), connect() makes the kernel drop
  * datagrams from any other address and port, and reply_matches wants the
  * try's id and the question exactly as asked.  The port is kept at most
@@ -40,8 +44,9 @@
  * Threads: like its cache, a resolver's sockets belong to the resolver
  * object: one thread at a time per resolver (mailauth.h promises no more).
  *
- * ldns builds and reads the messages (dnswire.c); the sockets are ours,
- * because ldns' own resolver sends one question at a time and blocks.
+ * dnswire.c builds and reads the messages (the common replies straight
+ * from the bytes, the rest through ldns); the sockets are ours, because
+ * ldns' own resolver sends one question at a time and blocks.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE	/* sendmmsg */ /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
@@ -54,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -71,6 +77,7 @@
 #define UDP_MAX_QUERIES 100	/* a UDP socket (its port) carries at most */
 #define UDP_MAX_SECONDS 10.0	/* ... so many queries, for so long */
 #define UDP_RCVBUF (4 << 20)	/* room for MAX_INFLIGHT replies of 64 KB */
+#define RECV_BATCH 16		/* datagrams one recvmmsg() may take */
 
 typedef struct {
 	struct sockaddr_storage sa;
@@ -83,6 +90,7 @@ typedef struct {
 	pid_t pid;		/* the process that opened it */
 	unsigned long sent;	/* queries it has carried */
 	double opened;		/* when (now_s) */
+	double slice;		/* its SO_RCVTIMEO (0: none set) */
 } udp_sock;
 
 typedef struct cache_entry cache_entry;
@@ -107,7 +115,9 @@ typedef struct {
 	cache_entry *lru_head, *lru_tail;
 	udp_sock udp[MAX_NS];
 	unsigned long udp_opened;	/* sockets opened so far */
-	unsigned char *buf;		/* a reply comes in here (WIRE_MAX) */
+	volatile unsigned char *forked;	/* 0 in a forked child (see udp_socket) */
+	int fork_page;			/* 1: forked is a MADV_WIPEONFORK page */
+	unsigned char *buf;		/* replies come in here (RECV_BATCH x WIRE_MAX) */
 	unsigned short ids[64];		/* random query ids not used yet */
 	size_t nids;
 } net_resolver;
@@ -265,9 +275,16 @@ static void cache_put(net_resolver *r, const char *key,
 
 /* ---- sockets ---- */
 
+/*
+ * A socket connected to ns.  TCP's is non-blocking (connect() returns at
+ * once and poll() says when it is done).  UDP's blocks, so that a round
+ * with only UDP tries can wait in recvmmsg() itself (udp_read_all), with
+ * no poll() before it: every other call on it says MSG_DONTWAIT.
+ */
 static int open_socket(const nsaddr *ns, int type)
 {
-	int fd = socket(ns->sa.ss_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int nonblock = type == SOCK_STREAM ? SOCK_NONBLOCK : 0;
+	int fd = socket(ns->sa.ss_family, type | SOCK_CLOEXEC | nonblock, 0);
 
 	if (fd < 0)
 		return -1;
@@ -287,23 +304,97 @@ static void udp_close(udp_sock *s)
 }
 
 /*
+ * A page the kernel zeroes in a forked child (MADV_WIPEONFORK, Linux
+ * 4.14): its first byte says with a memory read whether this process
+ * opened the sockets, where getpid() costs a system call (about 1 us
+ * here) every round.  Without it (another kernel, no memory) each socket
+ * keeps the pid that opened it, and getpid() is asked as before.
+ */
+static void fork_page_open(net_resolver *r)
+{
+#if defined(MADV_WIPEONFORK)
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (pg <= 0)
+		return;
+	p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	if (madvise(p, (size_t)pg, MADV_WIPEONFORK) != 0) {
+		munmap(p, (size_t)pg);
+		return;
+	}
+	r->forked = p;
+	*r->forked = 1;
+	r->fork_page = 1;
+#else
+	(void)r;
+#endif
+}
+
+static void fork_page_close(net_resolver *r)
+{
+	if (r->fork_page)
+		munmap((void *)r->forked, (size_t)sysconf(_SC_PAGESIZE));
+	r->forked = NULL;
+	r->fork_page = 0;
+}
+
+/*
+ * In a forked child, closes what the parent opened (parent and child
+ * would read each other's replies from one socket): every socket of the
+ * resolver when the fork page says so, else s when its pid is another.
+ */
+static void udp_leave_parent(net_resolver *r, udp_sock *s)
+{
+	size_t i;
+
+	if (r->forked == NULL) {
+		if (s->fd >= 0 && s->pid != getpid())
+			udp_close(s);
+		return;
+	}
+	if (*r->forked != 0)
+		return;
+	for (i = 0; i < r->nns; i++)
+		udp_close(&r->udp[i]);
+	*r->forked = 1;
+}
+
+/*
+ * How long one blocking read of a UDP socket may wait (its SO_RCVTIMEO):
+ * a quarter of the timeout, so that a round waits in recvmmsg() for the
+ * first three quarters of a try and in poll() (exactly to the try's end)
+ * only after; between 5 ms and 0.5 s.
+ */
+static double rcv_slice(double timeout)
+{
+	double t = timeout / 4;
+
+	return t < 0.005 ? 0.005 : t > 0.5 ? 0.5 : t;
+}
+
+/*
  * The connected UDP socket of nameserver i for a round that sends n
  * queries, opened (again) when there is none, when it has carried
  * UDP_MAX_QUERIES queries or is UDP_MAX_SECONDS old (a new port), or
- * when this is a forked child (parent and child would read each other's
- * replies from the one socket).  An ICMP error pending on it is reported
+ * when this is a forked child.  An ICMP error pending on it is reported
  * by the next send, which reopens it (udp_send_all).
  */
 static int udp_socket(net_resolver *r, size_t i, size_t n, double now)
 {
 	udp_sock *s = &r->udp[i];
-	pid_t pid = getpid();
 
-	if (s->fd >= 0 && (s->pid != pid || s->sent + n > UDP_MAX_QUERIES ||
+	udp_leave_parent(r, s);
+	if (s->fd >= 0 && (s->sent + n > UDP_MAX_QUERIES ||
 			   now - s->opened >= UDP_MAX_SECONDS))
 		udp_close(s);
 	if (s->fd < 0) {
 		int want = UDP_RCVBUF;
+		double slice = rcv_slice(r->timeout);
+		struct timeval tv;
 
 		s->fd = open_socket(&r->ns[i], SOCK_DGRAM);
 		if (s->fd < 0)
@@ -311,7 +402,13 @@ static int udp_socket(net_resolver *r, size_t i, size_t n, double now)
 		/* A round's replies all queue here (the kernel caps this at
 		 * net.core.rmem_max; failing is harmless). */
 		(void)setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
-		s->pid = pid;
+		tv.tv_sec = (time_t)slice;
+		tv.tv_usec = (suseconds_t)((slice - (double)tv.tv_sec) * 1e6);
+		/* Without the bound a blocking read could outwait the try:
+		 * then only poll() waits (s->slice 0). */
+		s->slice = setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				      sizeof tv) == 0 ? slice : 0;
+		s->pid = r->forked != NULL ? 0 : getpid();
 		s->sent = 0;
 		s->opened = now;
 		r->udp_opened++;
@@ -362,27 +459,26 @@ static unsigned random_id(net_resolver *r)
 /*
  * Writes the query mauth_wire_query writes (RFC 1035 §4.1: header with RD,
  * one question of class IN; RFC 6891: an OPT record offering 4096 octets)
- * without building an ldns packet: only the name goes through ldns
- * (dname_from_text reads the escapes of the text).  Returns the length
+ * without building an ldns packet, and the name without ldns either
+ * (wire_name_from_text: the same octets, a fifth of the instructions).
+ * The name is valid (net_query asked name_is_valid).  Returns the length
  * and the name's wire length in *qname_len, or -1.
  */
 static int build_query(const char *name, int type, unsigned char *buf,
 		       size_t buflen, size_t *qname_len)
 {
 	static const unsigned char opt[11] = { 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0 };
-	ldns_rdf *d = dname_from_text(name);
-	size_t n = d != NULL ? ldns_rdf_size(d) : 0;
+	size_t n;
 
-	if (d == NULL || type <= 0 || type > 65535 || 12 + n + 4 + sizeof opt > buflen) {
-		ldns_rdf_deep_free(d);
+	if (type <= 0 || type > 65535 || 12 + 255 + 4 + sizeof opt > buflen)
 		return -1;
-	}
+	n = wire_name_from_text(name, buf + 12);
+	if (n == 0)
+		return -1;
 	memset(buf, 0, 12);
 	buf[2] = 0x01;		/* RD */
 	buf[5] = 1;		/* QDCOUNT */
 	buf[11] = 1;		/* ARCOUNT: the OPT record */
-	memcpy(buf + 12, ldns_rdf_data(d), n);
-	ldns_rdf_deep_free(d);
 	buf[12 + n] = (unsigned char)(type >> 8);
 	buf[13 + n] = (unsigned char)type;
 	buf[14 + n] = 0;
@@ -530,7 +626,8 @@ static size_t send_batch(int fd, flight *const *list, size_t k)
 		mv[i].msg_hdr.msg_iovlen = 1;
 	}
 	while (done < k) {
-		int got = sendmmsg(fd, mv + done, (unsigned)(k - done), 0);
+		int got = sendmmsg(fd, mv + done, (unsigned)(k - done),
+				   MSG_DONTWAIT);
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -543,7 +640,8 @@ static size_t send_batch(int fd, flight *const *list, size_t k)
 	size_t i;
 
 	for (i = 0; i < k; i++)
-		if (send(fd, list[i]->query, list[i]->qlen, 0) != (ssize_t)list[i]->qlen)
+		if (send(fd, list[i]->query, list[i]->qlen, MSG_DONTWAIT) !=
+		    (ssize_t)list[i]->qlen)
 			break;
 	return i;
 #endif
@@ -601,57 +699,131 @@ static void udp_drop_all(flight *fv, size_t n)
 			flight_drop(&fv[i]);
 }
 
+/* When a TCP try started now ends: a timeout on, never past the deadline. */
+static double tcp_end_of(const net_resolver *r, double now, double deadline)
+{
+	double end = now + r->timeout;
+
+	return deadline > 0 ? min_d(end, deadline) : end;
+}
+
 /*
- * The server's socket is readable: replies, stray or forged datagrams, or
- * an ICMP error.  Reads what is queued (at most a round's worth plus some,
- * so a flood cannot keep us from the deadline) and hands each datagram to
- * the try whose id it carries; one that matches no try is dropped.  An
- * error (ECONNREFUSED: nobody there) closes the socket and ends the
- * round's UDP tries: they go to the next server, or the next round.
+ * A datagram from the server's socket: to the UDP try whose id it
+ * carries, when it answers that try (take_reply); a truncated answer
+ * starts the try's TCP exchange.  Returns 1 when it ended a UDP try, 0
+ * when it matched none (stray, forged or garbled: the try keeps waiting).
+ */
+static int udp_take(net_resolver *r, flight *fv, size_t n, size_t nsi,
+		    const unsigned char *buf, size_t len, double deadline)
+{
+	unsigned id;
+	size_t i;
+
+	if (len < 12)
+		return 0;
+	id = (unsigned)buf[0] << 8 | buf[1];
+	for (i = 0; i < n; i++) {
+		mauth_answer *ans;
+		int tc;
+
+		if (fv[i].state != F_UDP || fv[i].id != id)
+			continue;
+		ans = take_reply(buf, len, &fv[i], &tc);
+		if (ans == NULL)
+			return 0;	/* forged or garbled: keep waiting */
+		if (tc) {
+			mauth_answer_free(ans);
+			tcp_start(r, &fv[i], &r->ns[nsi],
+				  tcp_end_of(r, now_s(), deadline));
+			return 1;
+		}
+		flight_drop(&fv[i]);
+		*fv[i].out = ans;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Up to want datagrams from fd into buf (RECV_BATCH slots of WIRE_MAX):
+ * lens[] gets their sizes; returns how many, or -1 with errno.  wait: the
+ * first may be waited for (the socket's SO_RCVTIMEO bounds it), never the
+ * others.  One recvmmsg() on Linux for the lot: the replies of a round
+ * mostly arrive together.
+ */
+static int recv_batch(int fd, unsigned char *buf, size_t *lens, size_t want,
+		      int wait)
+{
+#if defined(__linux__)
+	struct mmsghdr mv[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
+	size_t i;
+	int got;
+
+	memset(mv, 0, want * sizeof *mv);
+	for (i = 0; i < want; i++) {
+		iov[i].iov_base = buf + i * WIRE_MAX;
+		iov[i].iov_len = WIRE_MAX;
+		mv[i].msg_hdr.msg_iov = &iov[i];
+		mv[i].msg_hdr.msg_iovlen = 1;
+	}
+	got = recvmmsg(fd, mv, (unsigned)want, wait ? MSG_WAITFORONE : MSG_DONTWAIT,
+		       NULL);
+	for (i = 0; got > 0 && i < (size_t)got; i++)
+		lens[i] = mv[i].msg_len;
+	return got;
+#else
+	size_t i;
+
+	for (i = 0; i < want; i++) {
+		ssize_t got = recv(fd, buf + i * WIRE_MAX, WIRE_MAX,
+				   wait && i == 0 ? 0 : MSG_DONTWAIT);
+
+		if (got < 0)
+			return i > 0 ? (int)i : -1;
+		lens[i] = (size_t)got;
+	}
+	return (int)want;
+#endif
+}
+
+/*
+ * Reads the server's socket: replies, stray or forged datagrams, or an
+ * ICMP error.  wait: block for the first datagram (at most the socket's
+ * slice; the caller made sure the round's tries have that long left),
+ * else only what is queued (poll() said it is readable).  Reads at most a
+ * round's worth plus some, so a flood cannot keep us from the deadline,
+ * and stops when the queue is empty or no try waits (no read just to hear
+ * EAGAIN).  An error (ECONNREFUSED: nobody there) closes the socket and
+ * ends the round's UDP tries: they go to the next server, or round.
  */
 static void udp_read_all(net_resolver *r, flight *fv, size_t n, size_t nsi,
-			 unsigned char *buf, double tcp_end)
+			 double deadline, int wait)
 {
-	size_t i, reads, waiting = 0;
+	size_t i, reads = 0, waiting = 0, lens[RECV_BATCH];
 
 	for (i = 0; i < n; i++)
 		waiting += fv[i].state == F_UDP;
-	/* No read after the last reply: it would only say EAGAIN. */
-	for (reads = 0; waiting > 0 && reads < 2 * n + 16; reads++) {
-		ssize_t got = recv(r->udp[nsi].fd, buf, WIRE_MAX, 0);
-		unsigned id;
+	while (waiting > 0 && reads < 2 * n + 16) {
+		size_t want = waiting < RECV_BATCH ? waiting : RECV_BATCH;
+		int got = recv_batch(r->udp[nsi].fd, r->buf, lens, want, wait);
 
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0 && errno == EAGAIN)
-			return;
+		if (got < 0 && (errno == EINTR || errno == EAGAIN ||
+				errno == EWOULDBLOCK))
+			return;		/* the caller's loop looks again */
 		if (got < 0) {
 			udp_close(&r->udp[nsi]);
 			udp_drop_all(fv, n);
 			return;
 		}
-		if (got < 12)
-			continue;
-		id = (unsigned)buf[0] << 8 | buf[1];
-		for (i = 0; i < n; i++) {
-			mauth_answer *ans;
-			int tc;
-
-			if (fv[i].state != F_UDP || fv[i].id != id)
-				continue;
-			ans = take_reply(buf, (size_t)got, &fv[i], &tc);
-			if (ans == NULL)
-				break;	/* forged or garbled: keep waiting */
-			waiting--;
-			if (tc) {
-				mauth_answer_free(ans);
-				tcp_start(r, &fv[i], &r->ns[nsi], tcp_end);
-				break;
-			}
-			flight_drop(&fv[i]);
-			*fv[i].out = ans;
-			break;
-		}
+		for (i = 0; i < (size_t)got; i++)
+			waiting -= (size_t)udp_take(r, fv, n, nsi,
+						    r->buf + i * WIRE_MAX,
+						    lens[i], deadline);
+		reads += (size_t)got;
+		if ((size_t)got < want)
+			return;		/* nothing more queued */
+		wait = 0;
 	}
 }
 
@@ -757,7 +929,8 @@ static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
 	double end = now_s() + r->timeout;
 	size_t i;
 
-	if (r->buf == NULL && (r->buf = malloc(WIRE_MAX)) == NULL)
+	/* Pages of it are touched only as replies fill them. */
+	if (r->buf == NULL && (r->buf = malloc((size_t)RECV_BATCH * WIRE_MAX)) == NULL)
 		return MAUTH_ENOMEM;
 	if (deadline > 0)
 		end = min_d(end, deadline);
@@ -769,21 +942,24 @@ static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
 
 		if (np == 0)
 			break;
-		rc = poll(pv, np, (int)((first - now_s()) * 1000) + 1);
+		/* Only UDP tries wait, each with a slice or more to go: wait in
+		 * the read itself, one system call instead of poll + read. */
+		now = now_s();
+		if (np == 1 && at[0] == n && r->udp[nsi].slice > 0 &&
+		    first - now >= r->udp[nsi].slice) {
+			udp_read_all(r, fv, n, nsi, deadline, 1);
+			continue;
+		}
+		rc = poll(pv, np, (int)((first - now) * 1000) + 1);
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc < 0)
 			break;
-		now = now_s();
 		for (i = 0; i < np; i++) {
-			double tcp_end = now + r->timeout;
-
 			if (pv[i].revents == 0)
 				continue;
-			if (deadline > 0)
-				tcp_end = min_d(tcp_end, deadline);
 			if (at[i] == n)
-				udp_read_all(r, fv, n, nsi, r->buf, tcp_end);
+				udp_read_all(r, fv, n, nsi, deadline, 0);
 			else
 				tcp_ready(&fv[at[i]]);
 		}
@@ -817,7 +993,9 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 			fv[i].tcp = NULL;
 			fv[i].state = F_IDLE;
 			fv[i].qlen = 0;
-			make_key(fv[i].key, sizeof fv[i].key, q);
+			fv[i].key[0] = '\0';
+			if (r->cache_max > 0)	/* the key only serves the cache */
+				make_key(fv[i].key, sizeof fv[i].key, q);
 			if (!name_is_valid(q->name, strlen(q->name))) {
 				out[start + i] = answer_build(MAUTH_RC_BADNAME,
 							      0, 0, NULL, 0);
@@ -881,6 +1059,7 @@ static void net_free(mauth_resolver *base)
 	}
 	for (i = 0; i < r->nns; i++)
 		udp_close(&r->udp[i]);
+	fork_page_close(r);
 	free(r->buf);
 	free(r->buckets);
 	free(r);
@@ -1016,6 +1195,7 @@ int mauth_resolver_new(mauth_resolver **out, const mauth_resolver_opts *o,
 			return MAUTH_ENOMEM;
 		}
 	}
+	fork_page_open(r);
 	*out = &r->base;
 	return 0;
 }

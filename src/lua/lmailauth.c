@@ -3,7 +3,7 @@
  * lua.h.  It knows no protocol but for one fast path: a check is created by
  * kind name with its options table as a value tree, and its result tree
  * becomes a table.  The exception is mailauth.spf, the call made per
- * message: core.spf does in C what init.lua does around core.run, and an
+ * message: core.spf does in C what spf.lua does around core.run, and an
  * SPF result writes its received_spf on first read (l_received_index).
  * It never calls back into Lua to resolve a name (that would abort an
  * Rspamd worker and fail in HAProxy): the loop lives in lua/mailauth.
@@ -660,7 +660,7 @@ static int new_check(mauth_check **box, const char *kind,
 		rc = mauth_check_new_message(box, kind, msg, opts, err, errlen);
 	else
 		rc = mauth_check_new(box, kind, opts, err, errlen);
-	/* Received-SPF is written on first read (init.lua's spf_finish), with
+	/* Received-SPF is written on first read (core.received_reader), with
 	 * the same writer: most callers never read it */
 	if (rc >= 0)
 		check_host_formats(*box);
@@ -1090,7 +1090,7 @@ static int l_run(lua_State *L)
 
 /*
  * core.spf(options, options.resolver) -> result | check, deadline | nil
- * mailauth.spf's common call, doing here what init.lua does around
+ * mailauth.spf's common call, doing here what spf.lua does around
  * core.run and core.check: the deadline options.time_budget seconds from
  * now (20 when absent, as internal.deadline_of); now, when absent, the
  * time of day (os.time()'s).  With a C resolver, the check run to its end
@@ -1099,7 +1099,7 @@ static int l_run(lua_State *L)
  * for internal.lua's loop and its deadline (core.monotonic seconds).
  * Returns nothing, having asked and raised nothing, for any other call
  * (no resolver, an object, options with a metatable, a time_budget
- * outside (0, 3600]) and for options the core refuses: init.lua then
+ * outside (0, 3600]) and for options the core refuses: spf.lua then
  * takes its own path, which words the error.
  */
 static int l_spf(lua_State *L)

@@ -4,8 +4,9 @@
  * The evaluator is a step machine over an explicit stack of frames, one per
  * record being evaluated (the checked domain, then each include), so an
  * include chain never recurses on the C stack.  Each record is parsed once
- * (spfrecord.c).  A term that needs DNS asks and returns; the next step()
- * resumes it with the answers.  Questions that do not depend on each other
+ * (spf_record.c) and kept parsed for the whole process (spf_cache.c).  A
+ * term that needs DNS asks and returns; the next step() resumes it with
+ * the answers.  Questions that do not depend on each other
  * (the address records of all MX names, the forward lookups of all PTR
  * names) are asked in one step.
  *
@@ -90,6 +91,11 @@ typedef struct {
 	int done;
 	const char *bad_input;	/* MAIL FROM/HELO unusable: none, with this */
 	const char *bad_code;	/* and this code */
+
+	/* cached records this check reads (frames and result point into
+	 * them), given back when the check is freed (spf_free) */
+	spf_cached **held;
+	size_t nheld;
 } spf_state;
 
 static int opt_long(const params *p, const char *key, long min, long max,
@@ -201,16 +207,74 @@ static int domain_and_sender(arena *a, spf_state *st)
 	return 0;
 }
 
+/*
+ * The options spf_init reads by name, found in one pass over the map
+ * (a param_get per name scanned it once each).  options_check has checked
+ * names and kinds before init; the first of a name wins, as in param_get.
+ */
+typedef struct {
+	const mauth_value *ip, *sender, *helo, *scope, *receiver, *dexp, *now;
+} spf_params;
+
+static void gather_params(const params *p, spf_params *o)
+{
+	const mauth_value *v;
+
+	memset(o, 0, sizeof *o);
+	for (v = p->map != NULL ? p->map->child : NULL; v != NULL; v = v->next) {
+		const char *k = v->key;
+		const mauth_value **slot = NULL;
+
+		if (k == NULL)
+			continue;
+		switch (k[0]) {
+		case 'i':
+			slot = strcmp(k, "ip") == 0 ? &o->ip : NULL;
+			break;
+		case 's':
+			slot = strcmp(k, "sender") == 0 ? &o->sender :
+			       strcmp(k, "scope") == 0 ? &o->scope : NULL;
+			break;
+		case 'h':
+			slot = strcmp(k, "helo") == 0 ? &o->helo : NULL;
+			break;
+		case 'r':
+			slot = strcmp(k, "receiver") == 0 ? &o->receiver : NULL;
+			break;
+		case 'd':
+			slot = strcmp(k, "default_explanation") == 0 ? &o->dexp : NULL;
+			break;
+		case 'n':
+			slot = strcmp(k, "now") == 0 ? &o->now : NULL;
+			break;
+		default:
+			break;
+		}
+		if (slot != NULL && *slot == NULL)
+			*slot = v;
+	}
+}
+
+/* A string option's text, as param_get reads it (NULL: absent). */
+static const char *param_str(const mauth_value *v, size_t *len)
+{
+	if (v == NULL || v->kind != MAUTH_V_STR || v->str == NULL)
+		return NULL;
+	if (len != NULL)
+		*len = v->len;
+	return v->str;
+}
+
 /* ip, sender, helo and scope: the identity checked (§2.3, §2.4, §4.3). */
-static int read_identity(mauth_check *c, spf_state *st, const params *p,
+static int read_identity(mauth_check *c, spf_state *st, const spf_params *p,
 			 char *err, size_t errlen)
 {
 	arena *a = check_arena(c);
-	size_t len, slen = 0, hlen = 0;
-	const char *ip = param_get(p, "ip", &len);
-	const char *sender = param_get(p, "sender", &slen);
-	const char *helo = param_get(p, "helo", &hlen);
-	const char *scope = param_get(p, "scope", NULL);
+	size_t len = 0, slen = 0, hlen = 0;
+	const char *ip = param_str(p->ip, &len);
+	const char *sender = param_str(p->sender, &slen);
+	const char *helo = param_str(p->helo, &hlen);
+	const char *scope = param_str(p->scope, NULL);
 
 	if (ip == NULL || ip_parse(ip, len, &st->ip) != 0) {
 		snprintf(err, errlen, "ip: not an IP address");
@@ -242,29 +306,29 @@ static int read_identity(mauth_check *c, spf_state *st, const params *p,
 
 /* receiver, default_explanation, now and the §4.6.4 limits. */
 static int read_options(mauth_check *c, spf_state *st, const params *p,
-			char *err, size_t errlen)
+			const spf_params *sp, char *err, size_t errlen)
 {
 	arena *a = check_arena(c);
-	size_t len;
+	size_t len = 0;
 	const char *s;
-	long now = 0;
 
-	s = param_get(p, "receiver", &len);
+	s = param_str(sp->receiver, &len);
 	st->receiver_given = s != NULL;
 	if (s == NULL)
 		s = "unknown", len = 7;
 	st->receiver = arena_strndup(a, s, len);
 	st->receiver_len = len;
-	s = param_get(p, "default_explanation", &len);
+	s = param_str(sp->dexp, &len);
 	if (s != NULL) {
 		st->default_exp = arena_strndup(a, s, len);
 		st->default_exp_len = len;
 	}
-	if (param_long(p, "now", 0, 0x7fffffffL, &now) < 0) {
+	if (sp->now != NULL && (sp->now->kind != MAUTH_V_INT || sp->now->num < 0 ||
+				sp->now->num > 0x7fffffffL)) {
 		snprintf(err, errlen, "now: want seconds since the epoch");
 		return MAUTH_EINVAL;
 	}
-	st->now = now;
+	st->now = sp->now != NULL ? sp->now->num : 0;
 	st->max_lookups = 10;
 	st->max_void = 2;
 	st->max_mx = 10;
@@ -282,21 +346,25 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 {
 	spf_state *st = vst;
 	arena *a = check_arena(c);
+	spf_params sp;
 	size_t len;
 	int rc;
 
-	rc = read_identity(c, st, p, err, errlen);
+	gather_params(p, &sp);
+	rc = read_identity(c, st, &sp, err, errlen);
 	if (rc == 0)
-		rc = read_options(c, st, p, err, errlen);
+		rc = read_options(c, st, p, &sp, err, errlen);
 	if (rc != 0)
 		return rc;
 	/* Each include costs a lookup, so the stack never grows past this. */
 	st->cap = (size_t)st->max_lookups + 2;
 	st->stack = arena_alloc(a, st->cap * sizeof *st->stack);
+	/* a record per lookup (include, redirect) and the first: below cap */
+	st->held = arena_alloc(a, st->cap * sizeof *st->held);
 	len = (size_t)(st->max_mx > st->max_ptr ? st->max_mx : st->max_ptr);
 	st->qids = arena_alloc(a, len * sizeof *st->qids);
 	st->qnames = arena_alloc(a, len * sizeof *st->qnames);
-	if (st->stack == NULL || st->qids == NULL ||
+	if (st->stack == NULL || st->held == NULL || st->qids == NULL ||
 	    st->qnames == NULL || st->helo == NULL || st->sdomain == NULL ||
 	    st->local == NULL || st->receiver == NULL || st->identity == NULL)
 		return MAUTH_ENOMEM;
@@ -552,6 +620,7 @@ static int take_record(mauth_check *c, spf_state *st)
 	frame *f = &st->stack[st->depth - 1];
 	const mauth_answer *a = check_got(c, st->qid);
 	const mauth_rr *found = NULL;
+	spf_cached *held;
 	char err[200];
 	size_t i;
 	int rc, none_result;
@@ -578,13 +647,18 @@ static int take_record(mauth_check *c, spf_state *st)
 			  f->domain);
 		return 0;
 	}
-	f->text = arena_strndup(check_arena(c), found->data,
-				found->len > SPF_RECORD_MAX ? SPF_RECORD_MAX + 1 : found->len);
-	if (f->text == NULL)
-		return -1;
 	f->text_len = found->len > SPF_RECORD_MAX ? SPF_RECORD_MAX + 1 : found->len;
-	rc = spf_record_parse_cached(f->text, f->text_len, &f->rec,
-				     check_arena(c), err, sizeof err);
+	/* the answer goes after this step: the text is the cache's or a copy */
+	rc = spf_record_get(found->data, f->text_len, &f->rec, &f->text, &held,
+			    check_arena(c), err, sizeof err);
+	if (held != NULL) {
+		/* one record per counted lookup and the first: below cap */
+		if (st->nheld == st->cap) {
+			spf_cache_release(held);
+			return -1;
+		}
+		st->held[st->nheld++] = held;
+	}
 	if (rc == MAUTH_ENOMEM)
 		return -1;
 	f->has_rec = 1;
@@ -1134,6 +1208,16 @@ static void spf_finish(mauth_check *c, void *vst, mauth_value *r)
 		authres_received_spf(a, r, st->receiver_given ? st->receiver : NULL);
 }
 
+static void spf_free(void *vst)
+{
+	spf_state *st = vst;
+	size_t i;
+
+	for (i = 0; i < st->nheld; i++)
+		spf_cache_release(st->held[i]);
+	st->nheld = 0;
+}
+
 static int spf_step(mauth_check *c, void *vst)
 {
 	spf_state *st = vst;
@@ -1204,6 +1288,6 @@ static const mauth_option spf_options[] = {
 };
 
 const check_vt mauth_spf_vt = {
-	"spf", sizeof(spf_state), spf_init, spf_step, NULL, spf_finish,
+	"spf", sizeof(spf_state), spf_init, spf_step, spf_free, spf_finish,
 	spf_options
 };

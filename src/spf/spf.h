@@ -56,10 +56,16 @@ int spf_record_parse(const char *txt, size_t len, spf_record *rec,
 
 /*
  * spf_record_parse through a process-wide cache of parsed records
- * (spfcache.c): the same result, the terms in a and pointing into txt.
+ * (spf_cache.c): the same result.  *text is the record text rec points
+ * into: the cache's copy when *held is set (a reference the caller gives
+ * back with spf_cache_release once done with rec and text), else a copy
+ * in a.  txt need not outlive the call.
  */
-int spf_record_parse_cached(const char *txt, size_t len, spf_record *rec,
-			    arena *a, char *err, size_t errlen);
+typedef struct spf_cached spf_cached;
+int spf_record_get(const char *txt, size_t len, spf_record *rec,
+		   const char **text, spf_cached **held, arena *a,
+		   char *err, size_t errlen);
+void spf_cache_release(spf_cached *e);	/* NULL: nothing */
 void spf_cache_clear(void);
 
 /* Checks a domain-spec (§7.1): macro syntax and how it must end. */

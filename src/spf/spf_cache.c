@@ -1,15 +1,21 @@
 /*
- * spfcache.c - parsed SPF records, shared by the whole process.  The same
+ * spf_cache.c - parsed SPF records, shared by the whole process.  The same
  * few thousand records (the big senders' includes above all) come back
  * message after message, and parsing one (terms, domain-specs, networks)
  * costs more than evaluating it against an address.
  *
  * A parse is a pure function of the record text, so the cache cannot
- * change a result.  Direct-mapped by a hash of the text (a collision
- * evicts), the text compared in full on a hit.  A hit copies the terms
- * into the check's arena, their pointers moved from the cached copy of
- * the text to the caller's (the same bytes), so nothing a check holds
- * points into the cache and an entry may go at any time.  One mutex.
+ * change a result.  A slot per hash of the text holds two entries, the
+ * last used first (a third text of the slot evicts the older one), the
+ * text compared in full on a hit.  One block per entry: the
+ * entry, its copy of the text, the terms pointing into that copy.
+ *
+ * A check holds the entries it evaluates: a hit hands out the entry's own
+ * text and terms, with a reference (no copy of either into the check), and
+ * the check gives it back when it is freed (spf_cache_release).  An entry
+ * evicted or cleared while held leaves the table at once and is freed by
+ * its last holder, so what a check reads never changes under it.  One
+ * mutex guards the table and the counts.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -18,16 +24,19 @@
 #include "spf/spf.h"
 
 #define SPFCACHE_SLOTS 1024
+#define SPFCACHE_WAYS 2		/* one way: 1 in 6 of 400 records collided */
 #define SPFCACHE_MAX_TEXT 1024	/* longer records are parsed every time */
 #define SPFCACHE_MAX_TERMS 64
 
-typedef struct {
+struct spf_cached {
 	spf_record rec;		/* pointers into text */
 	size_t len;
 	char *text;		/* the record; the terms follow it */
-} spfcache_entry;
+	unsigned refs;		/* checks holding it */
+	int in_table;		/* 0: evicted, freed by the last holder */
+};
 
-static spfcache_entry *spfcache[SPFCACHE_SLOTS];
+static spf_cached *spfcache[SPFCACHE_SLOTS][SPFCACHE_WAYS];
 static pthread_mutex_t spfcache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned spfcache_slot(const char *txt, size_t len)
@@ -41,46 +50,57 @@ static const char *rebase(const char *p, const char *from, const char *to)
 	return p != NULL ? to + (p - from) : NULL;
 }
 
-/* rec from src, its pointers moved from the text at from to the one at to;
- * terms in the arena (NULL: the caller's array, already sized). */
-static int copy_record(spf_record *rec, const spf_record *src,
-		       const char *from, const char *to, arena *a)
+/* rec from src into terms (sized), its pointers moved from from to to. */
+static void copy_record(spf_record *rec, spf_term *terms, const spf_record *src,
+			const char *from, const char *to)
 {
-	spf_term *terms = rec->terms;
 	size_t i;
 
-	if (a != NULL) {
-		terms = arena_alloc(a, (src->n ? src->n : 1) * sizeof *terms);
-		if (terms == NULL)
-			return MAUTH_ENOMEM;
-	}
 	*rec = *src;
 	rec->terms = terms;
+	if (src->n > 0)		/* one copy, then only the pointers moved */
+		memcpy(terms, src->terms, src->n * sizeof *terms);
 	for (i = 0; i < src->n; i++) {
-		rec->terms[i] = src->terms[i];
-		rec->terms[i].spec = rebase(src->terms[i].spec, from, to);
-		rec->terms[i].text = rebase(src->terms[i].text, from, to);
+		terms[i].spec = rebase(terms[i].spec, from, to);
+		terms[i].text = to + (terms[i].text - from);	/* never NULL */
 	}
 	rec->redirect = rebase(src->redirect, from, to);
 	rec->exp = rebase(src->exp, from, to);
-	return 0;
 }
 
-/* 1 and rec filled (terms in a) when the slot holds this text. */
-static int spfcache_get(unsigned at, const char *txt, size_t len,
-			spf_record *rec, arena *a, int *rc)
+static int same_text(const spf_cached *e, const char *txt, size_t len)
 {
-	const spfcache_entry *e;
-	int hit = 0;
+	return e != NULL && e->len == len && memcmp(e->text, txt, len) == 0;
+}
+
+/* The entry of this text, held (its count raised) and first in its slot,
+ * or NULL. */
+static spf_cached *spfcache_get(unsigned at, const char *txt, size_t len)
+{
+	spf_cached **way = spfcache[at], *e = NULL;
 
 	pthread_mutex_lock(&spfcache_lock);
-	e = spfcache[at];
-	if (e != NULL && e->len == len && memcmp(e->text, txt, len) == 0) {
-		*rc = copy_record(rec, &e->rec, e->text, txt, a);
-		hit = 1;
+	if (same_text(way[0], txt, len)) {
+		e = way[0];
+	} else if (same_text(way[1], txt, len)) {
+		e = way[1];
+		way[1] = way[0];
+		way[0] = e;
 	}
+	if (e != NULL)
+		e->refs++;
 	pthread_mutex_unlock(&spfcache_lock);
-	return hit;
+	return e;
+}
+
+/* Called with the lock: e leaves the table, freed now if nobody holds it. */
+static void spfcache_drop(spf_cached *e)
+{
+	if (e == NULL)
+		return;
+	e->in_table = 0;
+	if (e->refs == 0)
+		free(e);
 }
 
 /* How terms must be aligned, in C99. */
@@ -90,46 +110,84 @@ struct term_align {
 };
 #define TERM_ALIGN offsetof(struct term_align, t)
 
-static void spfcache_put(unsigned at, const char *txt, size_t len,
-			 const spf_record *rec)
+/* A new entry for rec (parsed from txt), held once, in the table. */
+static spf_cached *spfcache_put(unsigned at, const char *txt, size_t len,
+				const spf_record *rec)
 {
-	spfcache_entry *e, *old;
+	spf_cached *e;
 	size_t off = (sizeof *e + len + 1 + TERM_ALIGN - 1) / TERM_ALIGN * TERM_ALIGN;
 
 	if (rec->n > SPFCACHE_MAX_TERMS)
-		return;
-	/* one block: the entry, the text, the terms */
+		return NULL;
 	e = malloc(off + (rec->n ? rec->n : 1) * sizeof(spf_term));
 	if (e == NULL)
-		return;		/* only a cache: the check goes on */
+		return NULL;	/* only a cache: the check goes on */
 	e->len = len;
 	e->text = (char *)(e + 1);
 	memcpy(e->text, txt, len);
 	e->text[len] = '\0';
-	e->rec.terms = (spf_term *)(void *)((char *)e + off);
-	copy_record(&e->rec, rec, txt, e->text, NULL);
+	copy_record(&e->rec, (spf_term *)(void *)((char *)e + off), rec, txt,
+		    e->text);
+	e->refs = 1;
+	e->in_table = 1;
 	pthread_mutex_lock(&spfcache_lock);
-	old = spfcache[at];
-	spfcache[at] = e;
+	spfcache_drop(spfcache[at][1]);
+	spfcache[at][1] = spfcache[at][0];
+	spfcache[at][0] = e;
 	pthread_mutex_unlock(&spfcache_lock);
-	free(old);
+	return e;
 }
 
-int spf_record_parse_cached(const char *txt, size_t len, spf_record *rec,
-			    arena *a, char *err, size_t errlen)
+/* The uncached way: the text copied into a, parsed there. */
+static int parse_in_arena(const char *txt, size_t len, spf_record *rec,
+			  const char **text, arena *a, char *err, size_t errlen)
 {
+	char *copy = arena_strndup(a, txt, len);
+
+	if (copy == NULL)
+		return MAUTH_ENOMEM;
+	*text = copy;
+	return spf_record_parse(copy, len, rec, a, err, errlen);
+}
+
+int spf_record_get(const char *txt, size_t len, spf_record *rec,
+		   const char **text, spf_cached **held, arena *a,
+		   char *err, size_t errlen)
+{
+	spf_cached *e;
 	unsigned at;
 	int rc;
 
+	*held = NULL;
 	if (len > SPFCACHE_MAX_TEXT)
-		return spf_record_parse(txt, len, rec, a, err, errlen);
+		return parse_in_arena(txt, len, rec, text, a, err, errlen);
 	at = spfcache_slot(txt, len);
-	if (spfcache_get(at, txt, len, rec, a, &rc))
-		return rc;
-	rc = spf_record_parse(txt, len, rec, a, err, errlen);
-	if (rc == 0)		/* a permerror is cheap to find again */
-		spfcache_put(at, txt, len, rec);
-	return rc;
+	e = spfcache_get(at, txt, len);
+	if (e == NULL) {
+		/* parsed from txt (the caller's until this returns), then
+		 * kept: a permerror is cheap to find again, so not cached */
+		rc = spf_record_parse(txt, len, rec, a, err, errlen);
+		if (rc != 0)
+			return rc == MAUTH_ENOMEM ? rc :
+			       parse_in_arena(txt, len, rec, text, a, err, errlen);
+		e = spfcache_put(at, txt, len, rec);
+		if (e == NULL)
+			return parse_in_arena(txt, len, rec, text, a, err, errlen);
+	}
+	*rec = e->rec;
+	*text = e->text;
+	*held = e;
+	return 0;
+}
+
+void spf_cache_release(spf_cached *e)
+{
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&spfcache_lock);
+	if (--e->refs == 0 && !e->in_table)
+		free(e);
+	pthread_mutex_unlock(&spfcache_lock);
 }
 
 void spf_cache_clear(void)
@@ -137,12 +195,10 @@ void spf_cache_clear(void)
 	unsigned i;
 
 	for (i = 0; i < SPFCACHE_SLOTS; i++) {
-		spfcache_entry *old;
-
 		pthread_mutex_lock(&spfcache_lock);
-		old = spfcache[i];
-		spfcache[i] = NULL;
+		spfcache_drop(spfcache[i][0]);
+		spfcache_drop(spfcache[i][1]);
+		spfcache[i][0] = spfcache[i][1] = NULL;
 		pthread_mutex_unlock(&spfcache_lock);
-		free(old);
 	}
 }

@@ -183,23 +183,26 @@ local function new_check(fname, kind, params, message, level)
   return check
 end
 
--- The Lua loop for one job: one call into C per question and one per
--- answer, no table made on the way.
+-- The Lua loop for one job: one call into C per question (answer_next
+-- gives the answer and returns the next question, or the result once the
+-- check is done, closing it), no table made on the way.
 local function lua_loop(check, ask, deadline)
-  -- the two methods looked up once, not once per question
-  local next_question, answer_it = check.next_question, check.answer
-  local id, qtype, name, left = next_question(check, deadline)
-  while id do
+  local id, qtype, name, left = check:next_question(deadline)
+  if id == nil then
+    local result = check:result()
+    check:close()
+    return result
+  end
+  local answer_next = check.answer_next -- looked up once, not per question
+  repeat
     -- This call may yield; no C frame is on the stack here.
     local answer = ask(name, qtype, left)
     if type(answer) ~= "table" then answer = SERVFAIL end
-    answer_it(check, id, answer, deadline)
-    id, qtype, name, left = next_question(check, deadline)
-  end
-  local result = check:result()
-  check:close()
-  return result
+    id, qtype, name, left = answer_next(check, id, answer, deadline)
+  until id == nil
+  return qtype -- the result
 end
+M.lua_loop = lua_loop -- mailauth.spf's (spf.lua), on core.spf's check
 
 -- The Lua loop for several jobs: they step together, and the questions
 -- all of them have open are asked as one batch (once each, when two

@@ -47,36 +47,17 @@ end
 -- received_spf: written on first read, by the C writer that a C host's
 -- results get it from (mauth_received_spf_format, which the binding has
 -- the core leave to it): most callers never read it, and writing it is a
--- tenth of an evaluation.  Then kept in the table, which is a plain
--- table from then on.
-local function received_reader(receiver)
-  local header_opts = { receiver = receiver }
-  return function(r, key)
-    if key ~= "received_spf" then return nil end
-    -- a plain table again first: the writer reads absent fields too
-    setmetatable(r, nil)
-    local text = core.header("received_spf", r, header_opts)
-    rawset(r, key, text)
-    return text
-  end
-end
-local RECEIVED = { __index = received_reader(nil) }
+-- fifth of an evaluation.  core.received_reader gives the result the
+-- metatable that does it (src/lua/lmailauth.c, l_received_index), with
+-- the call's receiver; once read, the table is a plain table.
+local received_reader = core.received_reader
 local function spf_finish(r, opts)
-  local receiver = opts.receiver
-  return setmetatable(r, receiver == nil and RECEIVED or { __index = received_reader(receiver) })
+  return received_reader(r, opts.receiver)
 end
 
--- mailauth.check's finish of core.run_check's SPF results: the metatable
--- of each receiver made once (weak: one no result uses any more goes with
--- the next collection), not a table and a closure a result.
-local RECEIVED_BY = setmetatable({}, { __mode = "v" })
+-- mailauth.check's finish of core.run_check's SPF results.
 function internal.spf_finish(r, receiver)
-  local mt = RECEIVED_BY[receiver]
-  if not mt then
-    mt = { __index = received_reader(receiver) }
-    RECEIVED_BY[receiver] = mt
-  end
-  return setmetatable(r, mt)
+  return received_reader(r, receiver)
 end
 
 function internal.prepare.spf(opts, level)
@@ -87,7 +68,17 @@ end
 -- mailauth.spf runs per message, so its options go to C as they are (the
 -- core checks the names and values; internal.run_checked words errors as
 -- options.check does): no copy, no loop over them in Lua.
+-- core.spf first: the common call (a C resolver or a Lua function, no
+-- metatable on opts) does there what the lines below do, in one C call
+-- (a C resolver: the result) or with one check left for the Lua loop;
+-- nil for any other call, or options it refuses, which the lines below
+-- then word.
+local core_spf, lua_loop = core.spf, internal.lua_loop
 function M.spf(opts)
+  local resolver = type(opts) == "table" and opts.resolver or nil
+  local r, deadline = core_spf(opts, resolver)
+  if deadline then return spf_finish(lua_loop(r, resolver, deadline), opts) end
+  if r then return r end
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
   local deadline = deadline_of(opts, "spf", 2)
   local defaults = opts.now == nil and { now = os.time() } or nil

@@ -1,7 +1,10 @@
 /*
  * lmailauth.c - the Lua binding, mailauth.core: the only file that includes
- * lua.h.  It knows no protocol: a check is created by kind name with its
- * options table as a value tree, and its result tree becomes a table.
+ * lua.h.  It knows no protocol but for one fast path: a check is created by
+ * kind name with its options table as a value tree, and its result tree
+ * becomes a table.  The exception is mailauth.spf, the call made per
+ * message: core.spf does in C what spf.lua does around core.run, and an
+ * SPF result writes its received_spf on first read (l_received_index).
  * It never calls back into Lua to resolve a name (that would abort an
  * Rspamd worker and fail in HAProxy): the loop lives in lua/mailauth.
  *
@@ -10,6 +13,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "lua.h"
 #include "lauxlib.h"
 #include "lua/lcompat.h"	/* LuaJIT: lua_absindex, lua_rawlen */
@@ -159,14 +163,35 @@ static void answer_record(lua_State *L, int anchor, lua_Integer i, mauth_rr *r)
 	lua_settop(L, top - 1);
 }
 
+/* The records list at idx (a table) into a->rr: few, or userdata held
+ * at anchor past FEW_RECORDS. */
+static void answer_records(lua_State *L, int idx, int anchor, mauth_answer *a,
+			   mauth_rr *few)
+{
+	mauth_rr *rr = few;
+	lua_Integer n, i;
+
+	n = (lua_Integer)lua_rawlen(L, idx);
+	if (n > RECORDS_MAX)
+		luaL_error(L, "answer: too many records");
+	if (n > FEW_RECORDS) {
+		rr = lua_newuserdata(L, (size_t)n * sizeof *rr);
+		hold(L, anchor);
+	}
+	for (i = 1; i <= n; i++) {
+		lua_rawgeti(L, idx, i);
+		answer_record(L, anchor, i, &rr[i - 1]);
+	}
+	a->n = (size_t)n;
+	a->rr = rr;
+}
+
 static void check_answer_table(lua_State *L, int idx, int anchor,
 			       mauth_answer *a, mauth_rr *few,
 			       const char **names)
 {
-	mauth_rr *rr = few;
 	const char *rcode;
 	lua_Number ttl;
-	lua_Integer n, i;
 
 	idx = lua_absindex(L, idx);
 	luaL_checktype(L, idx, LUA_TTABLE);
@@ -191,19 +216,7 @@ static void check_answer_table(lua_State *L, int idx, int anchor,
 	}
 	if (!lua_istable(L, -1))
 		luaL_error(L, "answer: records must be a table");
-	n = (lua_Integer)lua_rawlen(L, -1);
-	if (n > RECORDS_MAX)
-		luaL_error(L, "answer: too many records");
-	if (n > FEW_RECORDS) {
-		rr = lua_newuserdata(L, (size_t)n * sizeof *rr);
-		hold(L, anchor);
-	}
-	for (i = 1; i <= n; i++) {
-		lua_rawgeti(L, -1, i);
-		answer_record(L, anchor, i, &rr[i - 1]);
-	}
-	a->n = (size_t)n;
-	a->rr = rr;
+	answer_records(L, lua_gettop(L), anchor, a, few);
 	lua_pop(L, 4);
 }
 
@@ -272,6 +285,9 @@ typedef struct {
 	lua_Integer kept;
 	const mauth_option *decl;	/* the kind's table, for the words */
 	const char *top;	/* the option being read */
+	mauth_value **tail;	/* after read_options: where a member goes next */
+	int budget;		/* stack slot for time_budget's value, or 0 */
+	int receiver;		/* stack slot for receiver's value, or 0 */
 	char err[200];
 } opt_tree;
 
@@ -411,12 +427,13 @@ static int opt_value(lua_State *L, opt_tree *t, mauth_value *v, int depth)
  * Options only the Lua layer reads (lua/mailauth/options.lua's M.LUA that
  * the per-message functions take): no check kind declares them, so they
  * are left out here, and mailauth.spf hands its options table over as it
- * is instead of copying it without them.
+ * is instead of copying it without them.  1: resolver, 2: time_budget.
  */
 static int lua_only(const char *key, size_t len)
 {
-	return (len == 8 && memcmp(key, "resolver", 8) == 0) ||
-	       (len == 11 && memcmp(key, "time_budget", 11) == 0);
+	if (len == 8 && memcmp(key, "resolver", 8) == 0)
+		return 1;
+	return len == 11 && memcmp(key, "time_budget", 11) == 0 ? 2 : 0;
 }
 
 /* One member of an options table (key at -2, value at -1) into *tail. */
@@ -440,7 +457,9 @@ static int opt_member(lua_State *L, opt_tree *t, mauth_value ***tail)
  * none) that idx does not have (mailauth.spf's now = os.time()).  Pushes
  * the anchor slot (nil until blocks need keeping) on top of the stack: the
  * caller must not pop it before using the tree.  -1 with t->err when a
- * value cannot be an option.
+ * value cannot be an option.  t->budget and t->receiver (set by the
+ * caller, 0 for none): stack slots the values of time_budget and receiver
+ * are copied to when there are some (core.spf's, read in the same pass).
  */
 static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 			opt_tree *t, mauth_value *few, size_t nfew,
@@ -458,6 +477,7 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 	t->made = 0;
 	t->decl = mauth_check_options(kind);
 	t->err[0] = '\0';
+	t->tail = NULL;
 	*root = opt_node(L, t);
 	(*root)->kind = MAUTH_V_MAP;
 	tail = &(*root)->child;
@@ -469,10 +489,22 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 			return -1;
 		}
 		key = lua_tolstring(L, -2, &len);
-		if (!lua_only(key, len) && opt_member(L, t, &tail) < 0)
-			return -1;
+		switch (lua_only(key, len)) {
+		case 0:
+			if (t->receiver != 0 && len == 8 &&
+			    memcmp(key, "receiver", 8) == 0)
+				lua_copy(L, -1, t->receiver);
+			if (opt_member(L, t, &tail) < 0)
+				return -1;
+			break;
+		case 2:
+			if (t->budget != 0)
+				lua_copy(L, -1, t->budget);
+			break;
+		}
 		lua_pop(L, 1);
 	}
+	t->tail = tail;
 	if (defaults == 0)
 		return 0;
 	lua_pushnil(L);
@@ -488,6 +520,7 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 		}
 		lua_pop(L, 1);
 	}
+	t->tail = tail;
 	return 0;
 }
 
@@ -553,9 +586,12 @@ static int l_options(lua_State *L)
 #define UP_CHECK_MT lua_upvalueindex(1)
 #define UP_RESOLVER_MT lua_upvalueindex(2)
 #define UP_RUN_SLOT lua_upvalueindex(3)
-#define NUPVALUES 3
+#define UP_READER lua_upvalueindex(4)	/* received_spf's reader, see l_received_index */
+#define UP_READERS lua_upvalueindex(5)	/* the same per receiver (weak values) */
+#define NUPVALUES 5
 
-static void *udata(lua_State *L, int idx, int mt, const char *tname)
+/* The userdata at idx when its metatable is the one at mt, else NULL. */
+static void *test_udata(lua_State *L, int idx, int mt)
 {
 	void *p = lua_touserdata(L, idx);
 
@@ -566,7 +602,15 @@ static void *udata(lua_State *L, int idx, int mt, const char *tname)
 		if (same)
 			return p;
 	}
-	return luaL_checkudata(L, idx, tname);	/* raises the usual error */
+	return NULL;
+}
+
+static void *udata(lua_State *L, int idx, int mt, const char *tname)
+{
+	void *p = test_udata(L, idx, mt);
+
+	/* luaL_checkudata raises the usual error */
+	return p != NULL ? p : luaL_checkudata(L, idx, tname);
 }
 
 static mauth_check **check_box(lua_State *L)
@@ -580,6 +624,7 @@ static mauth_check **check_box(lua_State *L)
 
 static mauth_resolver **resolver_box(lua_State *L, int idx);
 static long long deadline_arg(lua_State *L, int idx);
+static void push_reader(lua_State *L, int receiver);
 
 /* The parsed message at idx (core.message), or NULL when it is nil. */
 static const mauth_message *message_arg(lua_State *L, int idx)
@@ -605,11 +650,22 @@ static int new_check(mauth_check **box, const char *kind,
 		rc = mauth_check_new_message(box, kind, msg, opts, err, errlen);
 	else
 		rc = mauth_check_new(box, kind, opts, err, errlen);
-	/* Received-SPF is written on first read (init.lua's spf_finish), with
+	/* Received-SPF is written on first read (core.received_reader), with
 	 * the same writer: most callers never read it */
 	if (rc >= 0)
 		check_host_formats(*box);
 	return rc;
+}
+
+/* A new check box (a userdata with the check metatable) on the stack. */
+static mauth_check **push_box(lua_State *L)
+{
+	mauth_check **box = lua_newuserdata(L, sizeof *box);
+
+	*box = NULL;
+	lua_pushvalue(L, UP_CHECK_MT);
+	lua_setmetatable(L, -2);
+	return box;
 }
 
 /* An optional table of defaults at idx: its index, or 0 (nil/none). */
@@ -639,13 +695,11 @@ static int l_check_new(lua_State *L)
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 4);	/* the message (3) stays referenced while options are read */
+	t.budget = t.receiver = 0;
 	if (read_options(L, 2, defaults_arg(L, 4), kind, &t, few,
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
-	box = lua_newuserdata(L, sizeof *box);
-	*box = NULL;
-	lua_pushvalue(L, UP_CHECK_MT);
-	lua_setmetatable(L, -2);
+	box = push_box(L);
 	rc = new_check(box, kind, msg, opts, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
@@ -753,17 +807,16 @@ static int l_check_question(lua_State *L)
 }
 
 /*
- * check:next_question(deadline) -> id, type, name, seconds left | nil
- * The single-check Lua loop in one call per question: steps the check
- * when its batch is answered; once the deadline has passed, answers what
- * is open TIMEOUT itself (mauth_check_expire: the result's problem names
- * the first question cut) instead of returning it.  nil: done.
+ * The next open question of c, pushed as id, type, name, seconds left
+ * (nil without a deadline): returns 4, or 0 when c is done.  Steps c when
+ * its batch is answered; once the deadline has passed, answers what is
+ * open TIMEOUT itself (mauth_check_expire: the result's problem names the
+ * first question cut) instead of returning it.
  */
-static int l_check_next_question(lua_State *L)
+static int push_next(lua_State *L, mauth_check *c, long long deadline)
 {
-	mauth_check *c = *check_box(L);
-	long long deadline = deadline_arg(L, 2), left;
 	const mauth_question *q;
+	long long left;
 
 	for (;;) {
 		q = check_next_open(c);
@@ -772,7 +825,8 @@ static int l_check_next_question(lua_State *L)
 
 			if (rc == MAUTH_DONE)
 				return 0;
-			step_rc(L, rc);	/* raises on the errors */
+			if (rc != MAUTH_WANT_DNS)
+				step_rc(L, rc);	/* raises */
 			continue;
 		}
 		left = deadline > 0 ? deadline - mauth_clock_ms() : 1;
@@ -790,15 +844,25 @@ static int l_check_next_question(lua_State *L)
 }
 
 /*
- * check:answer(id, answer [, deadline]) - with the deadline, a TIMEOUT
- * answer once it has passed (give or take the clocks' 2 ms) is the budget
- * cutting the question: mauth_check_expire names it in the result.
+ * check:next_question(deadline) -> id, type, name, seconds left | nil
+ * The single-check Lua loop's first call (push_next); nil: done.
  */
-static int l_check_answer(lua_State *L)
+static int l_check_next_question(lua_State *L)
 {
-	mauth_check **box = check_box(L);
-	lua_Integer id = luaL_checkinteger(L, 2);
-	long long deadline = deadline_arg(L, 4);
+	mauth_check *c = *check_box(L);
+
+	return push_next(L, c, deadline_arg(L, 2));
+}
+
+/*
+ * Gives the answer table at 3 to the open question id of the check.  With
+ * a deadline, a TIMEOUT answer once it has passed (give or take the
+ * clocks' 2 ms) is the budget cutting the question: mauth_check_expire
+ * names it in the result.
+ */
+static void answer_arg(lua_State *L, mauth_check **box, lua_Integer id,
+		       long long deadline)
+{
 	mauth_rr few[FEW_RECORDS];
 	const char *names[CNAMES_MAX];
 	mauth_answer a;
@@ -813,10 +877,52 @@ static int l_check_answer(lua_State *L)
 	else
 		rc = mauth_check_answer(*box, (unsigned)id, &a);
 	if (rc == MAUTH_ENOMEM)
-		return luaL_error(L, "mailauth: out of memory");
+		luaL_error(L, "mailauth: out of memory");
 	if (rc < 0)
-		return luaL_argerror(L, 2, "not an open question of this check");
+		luaL_argerror(L, 2, "not an open question of this check");
+}
+
+/* check:answer(id, answer [, deadline]) (see answer_arg) */
+static int l_check_answer(lua_State *L)
+{
+	mauth_check **box = check_box(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+
+	answer_arg(L, box, id, deadline_arg(L, 4));
 	return 0;
+}
+
+/*
+ * check:answer_next(id, answer [, deadline]) -> id, type, name, seconds left
+ *                                            | nil, result
+ * check:answer then check:next_question in one call: the single-check
+ * Lua loop's one call per question.  Once the check is done: nil and its
+ * result (check:result's), the check then closed.
+ */
+static int l_check_answer_next(lua_State *L)
+{
+	mauth_check **box = check_box(L);
+	lua_Integer id = luaL_checkinteger(L, 2);
+	long long deadline = deadline_arg(L, 4);
+
+	const mauth_value *v;
+
+	answer_arg(L, box, id, deadline);
+	/* a finalizer run meanwhile may have closed it */
+	if (*box == NULL)
+		return luaL_error(L, "mailauth: check is closed");
+	if (push_next(L, *box, deadline) == 4)
+		return 4;
+	lua_pushnil(L);
+	v = mauth_check_result(*box);
+	if (v == NULL)
+		lua_pushnil(L);
+	else
+		push_value(L, v);
+	/* pushing may run finalizers: the box is still this check's */
+	mauth_check_free(*box);
+	*box = NULL;
+	return 2;
 }
 
 /* check:result() -> table | nil */
@@ -889,23 +995,85 @@ typedef struct {
 } run_slot;
 
 /*
+ * A check made, run and freed in one call (core.run, core.run_dmarc,
+ * core.spf): in the common case no check object for the GC.  r NULL: the
+ * check is stepped once, and must not ask DNS.  Pushes the result (nil
+ * when the check gives none) and returns 1, or push_fail's nil, reason
+ * when the check cannot be made from these options; raises on out of
+ * memory, a question with no resolver, or a bad state.
+ */
+/*
+ * keep: the check stays open and is returned after its result (the caller
+ * closes it), so that core.header writes from its C result; it then lives
+ * in a box of its own, never in the slot.
+ */
+static int run_one(lua_State *L, const char *kind, const mauth_message *msg,
+		   const mauth_value *opts, mauth_resolver *r,
+		   long long deadline, int keep)
+{
+	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
+	mauth_check **box;
+	char err[256] = "";
+	int rc, owns_slot = 0, box_at = 0;
+
+	if (!slot->busy && !keep) {
+		slot->busy = owns_slot = 1;
+		box = &slot->check;
+	} else {
+		box = push_box(L);
+		box_at = lua_gettop(L);
+	}
+	rc = new_check(box, kind, msg, opts, err, sizeof err);
+	if (rc < 0) {
+		if (owns_slot)
+			slot->busy = 0;
+		return push_fail(L, rc, err);
+	}
+	if (r != NULL)
+		rc = mauth_check_run(*box, r, deadline);
+	else
+		rc = mauth_check_step(*box);	/* MAUTH_WANT_DNS: see below */
+	if (rc == MAUTH_DONE) {
+		/* From here on Lua may run finalizers, which may call us: the
+		 * check is ours alone (the slot is marked busy, or the box is
+		 * this call's). */
+		const mauth_value *v = mauth_check_result(*box);
+
+		if (v == NULL)
+			lua_pushnil(L);
+		else
+			push_value(L, v);
+	}
+	if (!keep || rc != MAUTH_DONE) {
+		mauth_check_free(*box);
+		*box = NULL;
+	}
+	if (owns_slot)
+		slot->busy = 0;
+	if (rc == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	if (rc == MAUTH_WANT_DNS)
+		return luaL_error(L, "mailauth: check '%s' asks DNS questions and "
+				  "no resolver was given", kind);
+	if (rc != MAUTH_DONE)
+		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
+	if (!keep)
+		return 1;
+	lua_pushvalue(L, box_at);	/* the open check */
+	return 2;
+}
+
+/*
  * core.run(kind, options, resolver [, deadline [, message [, defaults]]])
  *   -> result | nil, reason  (defaults: as core.check's)
- * A check made, run with a C resolver and freed in one call: in the common
- * case no check object for the GC.
  */
 static int l_run(lua_State *L)
 {
-	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
 	const char *kind = luaL_checkstring(L, 1);
 	mauth_resolver **r;
 	long long deadline = deadline_arg(L, 4);
-	const mauth_value *v;
-	mauth_check **box;
 	opt_tree t;
 	mauth_value few[32], *opts;
-	char err[256] = "";
-	int rc, made, owns_slot = 0;
 
 	const mauth_message *msg = message_arg(L, 5);
 
@@ -914,47 +1082,79 @@ static int l_run(lua_State *L)
 	r = lua_isnil(L, 3) ? NULL : resolver_box(L, 3);
 	lua_settop(L, 6);
 	/* Options first: reading them may raise, and must not strand the slot. */
+	t.budget = t.receiver = 0;
 	if (read_options(L, 2, defaults_arg(L, 6), kind, &t, few,
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
-	if (!slot->busy) {
-		slot->busy = owns_slot = 1;
-		box = &slot->check;
-	} else {
-		box = lua_newuserdata(L, sizeof *box);
-		*box = NULL;
-		lua_pushvalue(L, UP_CHECK_MT);
+	return run_one(L, kind, msg, opts, r != NULL ? *r : NULL, deadline, 0);
+}
+
+/*
+ * core.spf(options, options.resolver) -> result | check, deadline | nil
+ * mailauth.spf's common call, doing here what spf.lua does around
+ * core.run and core.check: the deadline options.time_budget seconds from
+ * now (20 when absent, as internal.deadline_of); now, when absent, the
+ * time of day (os.time()'s).  With a C resolver, the check run to its end
+ * in this call: the result, made to write received_spf on first read
+ * (push_reader, with options.receiver).  With a Lua function, the check
+ * for internal.lua's loop and its deadline (core.monotonic seconds).
+ * Returns nothing, having asked and raised nothing, for any other call
+ * (no resolver, an object, options with a metatable, a time_budget
+ * outside (0, 3600]) and for options the core refuses: spf.lua then
+ * takes its own path, which words the error.
+ */
+static int l_spf(lua_State *L)
+{
+	opt_tree t;
+	mauth_value few[32], *opts, *now;
+	mauth_resolver **r = test_udata(L, 2, UP_RESOLVER_MT);
+	mauth_check **box;
+	lua_Number budget = 20, d;
+	char err[256];
+
+	if ((r == NULL ? !lua_isfunction(L, 2) : *r == NULL) ||
+	    !lua_istable(L, 1) || lua_getmetatable(L, 1))
+		return 0;
+	lua_settop(L, 2);
+	lua_pushnil(L);				/* 3: time_budget's value */
+	lua_pushnil(L);				/* 4: receiver's */
+	t.budget = 3;
+	t.receiver = 4;
+	if (read_options(L, 1, 0, "spf", &t, few, sizeof few / sizeof few[0],
+			 &opts) < 0)
+		return 0;
+	if (!lua_isnil(L, 3)) {
+		if (lua_type(L, 3) != LUA_TNUMBER)
+			return 0;
+		budget = lua_tonumber(L, 3);
+		if (!(budget > 0 && budget <= 3600))	/* NaN too */
+			return 0;
+	}
+	if (mauth_value_get(opts, "now") == NULL) {
+		now = opt_node(L, &t);
+		if (now == NULL)
+			return 0;
+		now->key = "now";
+		now->kind = MAUTH_V_INT;
+		now->num = (long long)time(NULL);
+		*t.tail = now;
+	}
+	/* the deadline as internal.deadline_of makes it (and deadline_arg
+	 * reads it) */
+	d = (lua_Number)mauth_clock_ms() / 1000 + budget;
+	if (r == NULL) {
+		box = push_box(L);
+		if (new_check(box, "spf", NULL, opts, err, sizeof err) < 0)
+			return 0;
+		lua_pushnumber(L, d);
+		return 2;
+	}
+	if (run_one(L, "spf", NULL, opts, *r, (long long)(d * 1000), 0) != 1)
+		return 0;
+	if (lua_istable(L, -1)) {
+		push_reader(L, 4);
 		lua_setmetatable(L, -2);
 	}
-	rc = new_check(box, kind, msg, opts, err, sizeof err);
-	made = rc >= 0;
-	if (made && r != NULL)
-		rc = mauth_check_run(*box, *r, deadline);
-	else if (made)
-		rc = mauth_check_step(*box);	/* MAUTH_WANT_DNS: see below */
-	if (rc == MAUTH_DONE) {
-		/* From here on Lua may run finalizers, which may call us: the
-		 * check is ours alone (the slot is marked busy, or the box is
-		 * this call's). */
-		v = mauth_check_result(*box);
-		if (v == NULL)
-			lua_pushnil(L);
-		else
-			push_value(L, v);
-	}
-	mauth_check_free(*box);
-	*box = NULL;
-	if (owns_slot)
-		slot->busy = 0;
-	if (!made)
-		return push_fail(L, rc, err);
-	if (rc == MAUTH_ENOMEM)
-		return luaL_error(L, "mailauth: out of memory");
-	if (rc == MAUTH_WANT_DNS)
-		return luaL_error(L, "mailauth: check '%s' asks DNS questions and "
-				  "no resolver was given", kind);
-	if (rc != MAUTH_DONE)
-		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
 	return 1;
 }
 
@@ -1330,16 +1530,13 @@ static const mauth_value *kept_result(lua_State *L, int idx)
  */
 static int l_run_dmarc(lua_State *L)
 {
-	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
 	mauth_resolver *r;
 	long long deadline = deadline_arg(L, 3);
-	const mauth_value *info, *spf, *dkim, *v;
+	const mauth_value *info, *spf, *dkim;
 	mauth_value few[32], *opts, **tail, extra[8], *spfmap = &extra[0];
 	mauth_value **stail = &spfmap->child;
-	mauth_check **box;
 	opt_tree t;
-	char err[256] = "";
-	int rc, made, owns_slot = 0, keep = lua_toboolean(L, 7), box_at = 0;
+	int keep = lua_toboolean(L, 7);	/* read before settop drops it */
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	r = *resolver_box(L, 2);
@@ -1347,10 +1544,10 @@ static int l_run_dmarc(lua_State *L)
 	spf = kept_result(L, 5);
 	dkim = kept_result(L, 6);
 	lua_settop(L, 6);
+	t.budget = t.receiver = 0;
 	if (read_options(L, 1, 0, "dmarc", &t, few, sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
-	for (tail = &opts->child; *tail != NULL; tail = &(*tail)->next)
-		;
+	tail = t.tail;
 	dmarc_borrow(&tail, &extra[1], info, "from_domains", "from_domains");
 	dmarc_borrow(&tail, &extra[2], info, "author_problem", "author_problem");
 	dmarc_borrow(&tail, &extra[3], info, "author_code", "author_code");
@@ -1363,43 +1560,7 @@ static int l_run_dmarc(lua_State *L)
 		dmarc_borrow(&stail, &extra[6], spf, "domain", "domain");
 		*tail = spfmap;
 	}
-	if (!slot->busy && !keep) {
-		slot->busy = owns_slot = 1;
-		box = &slot->check;
-	} else {
-		box = lua_newuserdata(L, sizeof *box);
-		*box = NULL;
-		lua_pushvalue(L, UP_CHECK_MT);
-		lua_setmetatable(L, -2);
-		box_at = lua_gettop(L);
-	}
-	rc = mauth_check_new(box, "dmarc", opts, err, sizeof err);
-	made = rc >= 0;
-	if (made)
-		rc = mauth_check_run(*box, r, deadline);
-	if (rc == MAUTH_DONE) {
-		v = mauth_check_result(*box);
-		if (v == NULL)
-			lua_pushnil(L);
-		else
-			push_value(L, v);
-	}
-	if (!keep || rc != MAUTH_DONE) {
-		mauth_check_free(*box);
-		*box = NULL;
-	}
-	if (owns_slot)
-		slot->busy = 0;
-	if (!made)
-		return push_fail(L, rc, err);
-	if (rc == MAUTH_ENOMEM)
-		return luaL_error(L, "mailauth: out of memory");
-	if (rc != MAUTH_DONE)
-		return luaL_error(L, "mailauth: check in a bad state (%d)", rc);
-	if (!keep)
-		return 1;
-	lua_pushvalue(L, box_at);	/* the open check */
-	return 2;
+	return run_one(L, "dmarc", NULL, opts, r, deadline, keep);
 }
 
 /* ---- parsed messages ---- */
@@ -1448,6 +1609,36 @@ static int l_run_slot__gc(lua_State *L)
 
 /* ---- mailauth.resolver ---- */
 
+/* A new resolver box (a userdata with the resolver metatable) on the stack. */
+static mauth_resolver **push_resolver_box(lua_State *L)
+{
+	mauth_resolver **box = lua_newuserdata(L, sizeof *box);
+
+	*box = NULL;
+	lua_pushvalue(L, UP_RESOLVER_MT);
+	lua_setmetatable(L, -2);
+	return box;
+}
+
+/*
+ * Field name of the table at 1, left on the stack: 0 when nil, else 1 for
+ * a number in [min, max] ((min, max] when open); raises with rule for
+ * anything else.
+ */
+static int number_opt(lua_State *L, const char *name, lua_Number min,
+		      int open, lua_Number max, const char *rule)
+{
+	lua_Number n;
+
+	lua_getfield(L, 1, name);
+	if (lua_isnil(L, -1))
+		return 0;
+	n = lua_tonumber(L, -1);
+	luaL_argcheck(L, lua_isnumber(L, -1) && (open ? n > min : n >= min) &&
+		      n <= max, 1, rule);
+	return 1;
+}
+
 /* core.resolver{ nameservers = {...}, timeout =, retries =, cache =, cache_bytes =, resolv_conf = } */
 static int l_resolver_new(lua_State *L)
 {
@@ -1477,42 +1668,23 @@ static int l_resolver_new(lua_State *L)
 		o.nameservers = ns;
 		o.n_nameservers = n;
 	}
-	lua_getfield(L, 1, "timeout");
-	if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) > 0 &&
-			      lua_tonumber(L, -1) <= 600, 1,
-			      "timeout must be seconds in (0, 600]");
+	if (number_opt(L, "timeout", 0, 1, 600, "timeout must be seconds in (0, 600]"))
 		o.timeout = lua_tonumber(L, -1);
-	}
-	lua_getfield(L, 1, "retries");
-	if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 0 &&
-			      lua_tonumber(L, -1) <= 10, 1,
-			      "retries must be a number in [0, 10]");
+	if (number_opt(L, "retries", 0, 0, 10, "retries must be a number in [0, 10]"))
 		o.retries = (int)lua_tointeger(L, -1);
-	}
 	lua_getfield(L, 1, "cache");
-	if (lua_isboolean(L, -1)) {
+	if (lua_isboolean(L, -1))
 		o.cache_size = lua_toboolean(L, -1) ? 10000 : 0;
-	} else if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 0 &&
-			      lua_tonumber(L, -1) <= 1e8, 1,
-			      "cache must be a number of answers (or a boolean)");
+	else if (number_opt(L, "cache", 0, 0, 1e8,
+			    "cache must be a number of answers (or a boolean)"))
 		o.cache_size = (size_t)lua_tointeger(L, -1);
-	}
-	lua_getfield(L, 1, "cache_bytes");
-	if (!lua_isnil(L, -1)) {
-		luaL_argcheck(L, lua_isnumber(L, -1) && lua_tonumber(L, -1) >= 4096 &&
-			      lua_tonumber(L, -1) <= 1e12, 1,
-			      "cache_bytes must be a number of bytes in [4096, 1e12]");
+	if (number_opt(L, "cache_bytes", 4096, 0, 1e12,
+		       "cache_bytes must be a number of bytes in [4096, 1e12]"))
 		o.cache_bytes = (size_t)lua_tonumber(L, -1);
-	}
 	lua_getfield(L, 1, "resolv_conf");
 	if (!lua_isnil(L, -1))
 		o.resolv_conf = luaL_checkstring(L, -1);
-	box = lua_newuserdata(L, sizeof *box);
-	*box = NULL;
-	luaL_setmetatable(L, RESOLVER_MT);
+	box = push_resolver_box(L);
 	rc = mauth_resolver_new(box, &o, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
@@ -1553,9 +1725,7 @@ static int l_zone_new(lua_State *L)
 	int rc;
 
 	n = string_list(L, 1, &texts, &lens, "zones must be strings of zone-file text");
-	box = lua_newuserdata(L, sizeof *box);
-	*box = NULL;
-	luaL_setmetatable(L, RESOLVER_MT);
+	box = push_resolver_box(L);
 	rc = mauth_resolver_new_zone(box, texts, lens, n, err, sizeof err);
 	if (rc < 0)
 		return push_fail(L, rc, err);
@@ -1699,21 +1869,21 @@ static int l_resolver_stats(lua_State *L)
 	mauth_resolver_stats s;
 
 	mauth_resolver_stats_get(*resolver_box(L, 1), &s);
-	lua_createtable(L, 0, 7);
-	lua_pushinteger(L, (lua_Integer)s.queries);
-	lua_setfield(L, -2, "queries");
-	lua_pushinteger(L, (lua_Integer)s.tcp);
-	lua_setfield(L, -2, "tcp");
-	lua_pushinteger(L, (lua_Integer)s.cache_hits);
-	lua_setfield(L, -2, "cache_hits");
-	lua_pushinteger(L, (lua_Integer)s.cache_misses);
-	lua_setfield(L, -2, "cache_misses");
-	lua_pushinteger(L, (lua_Integer)s.timeouts);
-	lua_setfield(L, -2, "timeouts");
-	lua_pushinteger(L, (lua_Integer)s.cache_entries);
-	lua_setfield(L, -2, "cache_entries");
-	lua_pushinteger(L, (lua_Integer)s.cache_bytes);
-	lua_setfield(L, -2, "cache_bytes");
+	{
+		const struct { const char *name; unsigned long n; } f[] = {
+			{ "queries", s.queries }, { "tcp", s.tcp },
+			{ "cache_hits", s.cache_hits }, { "cache_misses", s.cache_misses },
+			{ "timeouts", s.timeouts }, { "cache_entries", s.cache_entries },
+			{ "cache_bytes", s.cache_bytes },
+		};
+		size_t i;
+
+		lua_createtable(L, 0, (int)(sizeof f / sizeof f[0]));
+		for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+			lua_pushinteger(L, (lua_Integer)f[i].n);
+			lua_setfield(L, -2, f[i].name);
+		}
+	}
 	return 1;
 }
 
@@ -1739,17 +1909,11 @@ static int l_query_wire(lua_State *L)
 	int n;
 
 	luaL_argcheck(L, id >= 0 && id <= 65535, 3, "id must be in [0, 65535]");
-	if (memchr(name, '\0', len) != NULL) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "name contains a NUL byte");
-		return 2;
-	}
+	if (memchr(name, '\0', len) != NULL)
+		return push_fail(L, MAUTH_EINVAL, "name contains a NUL byte");
 	n = mauth_wire_query(name, type, (unsigned)id, buf, sizeof buf);
-	if (n < 0) {
-		lua_pushnil(L);
-		lua_pushliteral(L, "not a valid domain name");
-		return 2;
-	}
+	if (n < 0)
+		return push_fail(L, MAUTH_EINVAL, "not a valid domain name");
 	lua_pushlstring(L, (const char *)buf, (size_t)n);
 	return 1;
 }
@@ -1801,11 +1965,16 @@ static int l_ip_match(lua_State *L)
 
 /* ---- header fields: Authentication-Results, Received-SPF ---- */
 
-/* The fields of a result the header writers read (mailauth.h). */
+/* The fields of a result the header writers read (mailauth.h): all of
+ * them for Authentication-Results, those of read_spf (authres_format.c)
+ * for Received-SPF (besides properties, which both read). */
 static const char *const HEADER_FIELDS[] = {
 	"method", "method_version", "result", "comment", "reason", "problem",
 	"name", "policy", "disposition", "ip", "sender", "helo", "mechanism",
 	"scope", NULL
+};
+static const char *const SPF_FIELDS[] = {
+	"result", "ip", "sender", "helo", "mechanism", "problem", "scope", NULL
 };
 #define HEADER_NODES_MAX (1u << 20)
 #define FEW_NODES 48
@@ -1813,7 +1982,7 @@ static const char *const HEADER_FIELDS[] = {
 typedef struct {
 	mauth_value *v;
 	size_t n;
-	int anchor;	/* stack index of a table keeping converted numbers */
+	int anchor;	/* stack index of a table keeping converted numbers (hold) */
 } header_nodes;
 
 /* A member of parent (after *tail) for the scalar on top of the stack. */
@@ -1838,7 +2007,7 @@ static void header_scalar(lua_State *L, header_nodes *h, mauth_value ***tail,
 			lua_pushvalue(L, -1);
 			v->kind = MAUTH_V_STR;
 			v->str = lua_tolstring(L, -1, &v->len);
-			lua_rawseti(L, h->anchor, (int)lua_rawlen(L, h->anchor) + 1);
+			hold(L, h->anchor);
 		}
 	} else {
 		lua_pop(L, 1);
@@ -1863,17 +2032,17 @@ static mauth_value *header_node(header_nodes *h, mauth_value ***tail,
 	return v;
 }
 
-/* The result table at idx as a map of HEADER_FIELDS and properties. */
+/* The result table at idx as a map of fields and properties. */
 static void header_result(lua_State *L, header_nodes *h, int idx,
-			  mauth_value *map)
+			  mauth_value *map, const char *const *fields)
 {
 	mauth_value **tail = &map->child, *props, **ptail, *p, **f;
 	size_t i, n;
 	int k;
 
-	for (k = 0; HEADER_FIELDS[k] != NULL; k++) {
-		lua_getfield(L, idx, HEADER_FIELDS[k]);
-		header_scalar(L, h, &tail, HEADER_FIELDS[k]);
+	for (k = 0; fields[k] != NULL; k++) {
+		lua_getfield(L, idx, fields[k]);
+		header_scalar(L, h, &tail, fields[k]);
 	}
 	lua_getfield(L, idx, "properties");
 	if (lua_type(L, -1) == LUA_TTABLE) {
@@ -1928,67 +2097,63 @@ static size_t header_count(lua_State *L, int idx)
 	return n;
 }
 
-/* One run of the writer of kind over list into buf (options at index 3). */
+/* One run of the writer of kind over list into buf; for
+ * Authentication-Results its options are the table at opts. */
 static long header_write(lua_State *L, int kind, const mauth_value **list,
-			 size_t n, char *buf, size_t cap, char *err,
-			 size_t errlen)
+			 size_t n, int opts, const char *receiver, char *buf,
+			 size_t cap, char *err, size_t errlen)
 {
 	mauth_authres_opts o;
 
 	if (kind == 1) {
 		snprintf(err, errlen, "not an SPF result");
-		lua_getfield(L, 3, "receiver");
-		return mauth_received_spf_format(list[0], lua_tostring(L, -1),
-						 buf, cap);
+		return mauth_received_spf_format(list[0], receiver, buf, cap);
 	}
 	memset(&o, 0, sizeof o);
-	lua_getfield(L, 3, "authserv_id");
+	lua_getfield(L, opts, "authserv_id");
 	o.authserv_id = lua_tostring(L, -1);
-	lua_getfield(L, 3, "version");
+	lua_getfield(L, opts, "version");
 	o.version = (long long)lua_tonumber(L, -1);
-	lua_getfield(L, 3, "instance");
+	lua_getfield(L, opts, "instance");
 	o.instance = (long long)lua_tonumber(L, -1);
-	lua_getfield(L, 3, "fold");
+	lua_getfield(L, opts, "fold");
 	o.no_fold = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-	lua_getfield(L, 3, "max_per_method");
+	lua_getfield(L, opts, "max_per_method");
 	o.max_per_method = (size_t)luaL_optinteger(L, -1, 0);
-	lua_getfield(L, 3, "max_bytes");
+	lua_getfield(L, opts, "max_bytes");
 	o.max_bytes = (size_t)luaL_optinteger(L, -1, 0);
 	return mauth_authres_format(list, n, &o, buf, cap, err, errlen);
 }
 
 /*
- * core.header("authres", { result, ... }, { authserv_id =, version =,
- *   instance =, fold =, max_per_method =, max_bytes = }) -> text | nil, why
- * core.header("received_spf", spf_result, { receiver = }) -> text
- * The one C writer of both fields (src/authres/authres_format.c) over the
- * result tables, read as mailauth.h's result trees.  A result may also be
- * a check object kept open by core.run_many: its C result is written as
- * it is, nothing converted (mailauth.check's fast path).
+ * Pushes the field of kind (0: Authentication-Results for the list of
+ * results at idx, with the options table at opts; 1: Received-SPF for the
+ * result at idx, with receiver, NULL for none), written by the C writer
+ * from the tables read as mailauth.h's result trees; a result may also be
+ * a check object kept open by core.run_many, whose C result is written as
+ * it is.  Returns 1, or push_fail's nil, reason.
  */
-static int l_header(lua_State *L)
+static int header_push(lua_State *L, int kind, int idx, int opts,
+		       const char *receiver)
 {
-	static const char *const kinds[] = { "authres", "received_spf", NULL };
-	int kind = luaL_checkoption(L, 1, NULL, kinds), top;
 	header_nodes h = { NULL, 0, 0 };
 	mauth_value few_nodes[FEW_NODES];
 	const mauth_value **list, *few_list[2];
+	const char *const *fields = kind == 0 ? HEADER_FIELDS : SPF_FIELDS;
 	size_t i, n, nodes = 0;
 	char stackbuf[16384], err[200], *buf = stackbuf;
 	size_t cap = sizeof stackbuf;
 	long len;
+	int top;
 
-	luaL_checktype(L, 2, LUA_TTABLE);
-	luaL_checktype(L, 3, LUA_TTABLE);
-	lua_settop(L, 3);
-	lua_newtable(L);
-	h.anchor = 4;
-	n = kind == 0 ? lua_rawlen(L, 2) : 1;
+	lua_pushnil(L);		/* the anchor of converted numbers (hold) */
+	h.anchor = lua_gettop(L);
+	n = kind == 0 ? lua_rawlen(L, idx) : 1;
 	for (i = 1; i <= n; i++) {
 		if (kind == 0)
-			lua_rawgeti(L, 2, (lua_Integer)i);
+			lua_rawgeti(L, idx, (lua_Integer)i);
 		else
-			lua_pushvalue(L, 2);
+			lua_pushvalue(L, idx);
 		nodes += header_count(L, lua_gettop(L));
 		lua_pop(L, 1);
 		if (nodes > HEADER_NODES_MAX)
@@ -2007,17 +2172,18 @@ static int l_header(lua_State *L)
 		map->kind = MAUTH_V_MAP;
 		list[i - 1] = map;
 		if (kind == 0)
-			lua_rawgeti(L, 2, (lua_Integer)i);
+			lua_rawgeti(L, idx, (lua_Integer)i);
 		else
-			lua_pushvalue(L, 2);
+			lua_pushvalue(L, idx);
 		if (lua_type(L, -1) == LUA_TTABLE)
-			header_result(L, &h, top + 1, map);
+			header_result(L, &h, top + 1, map, fields);
 		else if ((cv = header_check(L, top + 1)) != NULL)
 			list[i - 1] = cv;
 		lua_settop(L, top);
 	}
 	for (;;) {
-		len = header_write(L, kind, list, n, buf, cap, err, sizeof err);
+		len = header_write(L, kind, list, n, opts, receiver, buf, cap,
+				   err, sizeof err);
 		lua_settop(L, top);
 		if (len == MAUTH_ENOMEM)
 			return luaL_error(L, "mailauth: out of memory");
@@ -2034,6 +2200,106 @@ static int l_header(lua_State *L)
 	return 1;
 }
 
+/*
+ * core.header("authres", { result, ... }, { authserv_id =, version =,
+ *   instance =, fold =, max_per_method =, max_bytes = }) -> text | nil, why
+ * core.header("received_spf", spf_result, { receiver = }) -> text
+ * The one C writer of both fields (src/authres/authres_format.c) over the
+ * result tables (see header_push; a check object kept open is
+ * mailauth.check's fast path).
+ */
+static int l_header(lua_State *L)
+{
+	static const char *const kinds[] = { "authres", "received_spf", NULL };
+	int kind = luaL_checkoption(L, 1, NULL, kinds);
+	const char *receiver = NULL;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	if (kind == 1) {
+		lua_getfield(L, 3, "receiver");	/* 4: holds it while written */
+		receiver = lua_tostring(L, 4);
+	}
+	return header_push(L, kind, 2, 3, receiver);
+}
+
+/*
+ * received_spf on first read: an SPF result's metatable (READER, or one
+ * per receiver from the READERS cache, whose receiver field names it) has
+ * this as __index.  Most callers never read the field, and writing it is
+ * a fifth of an evaluation, so the binding has the core leave it out
+ * (check_host_formats) and this writes it with the same C writer a C
+ * host's results get it from (mauth_received_spf_format), from the
+ * table's fields.  Then the table is a plain one, the text in it.
+ */
+static int l_received_index(lua_State *L)
+{
+	const char *receiver;
+	size_t len;
+
+	if (lua_type(L, 2) != LUA_TSTRING)
+		return 0;
+	if (strcmp(lua_tolstring(L, 2, &len), "received_spf") != 0 ||
+	    len != 12)
+		return 0;
+	lua_settop(L, 2);
+	/* 3: the metatable, holding the receiver while it is written */
+	if (!lua_getmetatable(L, 1))
+		lua_pushnil(L);
+	receiver = NULL;
+	if (lua_istable(L, 3)) {
+		lua_pushliteral(L, "receiver");
+		lua_rawget(L, 3);
+		receiver = lua_tostring(L, -1);
+	}
+	/* a plain table again first: the writer reads absent fields too */
+	lua_pushnil(L);
+	lua_setmetatable(L, 1);
+	if (header_push(L, 1, 1, 0, receiver) != 1)
+		lua_pop(L, 1);	/* nil, reason: nil */
+	lua_pushvalue(L, 2);
+	lua_pushvalue(L, -2);
+	lua_rawset(L, 1);
+	return 1;
+}
+
+/* Pushes the reader metatable for receiver (NULL: none), made once per
+ * receiver and kept while some result uses it (READERS is weak). */
+static void push_reader(lua_State *L, int receiver)
+{
+	if (receiver == 0 || lua_isnil(L, receiver)) {
+		lua_pushvalue(L, UP_READER);
+		return;
+	}
+	lua_pushvalue(L, receiver);
+	if (lua_rawget(L, UP_READERS) != LUA_TNIL)
+		return;
+	lua_pop(L, 1);
+	lua_createtable(L, 0, 2);
+	lua_getfield(L, UP_READER, "__index");
+	lua_setfield(L, -2, "__index");
+	lua_pushvalue(L, receiver);
+	lua_setfield(L, -2, "receiver");
+	lua_pushvalue(L, receiver);
+	lua_pushvalue(L, -2);
+	lua_rawset(L, UP_READERS);
+}
+
+/*
+ * core.received_reader(spf_result, receiver) -> spf_result, which then
+ * writes received_spf (with receiver, a string or nil) on first read.
+ */
+static int l_received_reader(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 2);
+	push_reader(L, 2);
+	lua_setmetatable(L, 1);
+	lua_settop(L, 1);
+	return 1;
+}
+
 /* ---- module ---- */
 
 static const luaL_Reg check_methods[] = {
@@ -2042,6 +2308,7 @@ static const luaL_Reg check_methods[] = {
 	{ "question", l_check_question },
 	{ "next_question", l_check_next_question },
 	{ "answer", l_check_answer },
+	{ "answer_next", l_check_answer_next },
 	{ "result", l_check_result },
 	{ "close", l_check__gc },
 	{ NULL, NULL }
@@ -2061,6 +2328,8 @@ static const luaL_Reg functions[] = {
 	{ "run_many", l_run_many },
 	{ "run_check", l_run_check },
 	{ "run_dmarc", l_run_dmarc },
+	{ "spf", l_spf },
+	{ "received_reader", l_received_reader },
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },
 	{ "options", l_options },
@@ -2074,12 +2343,13 @@ static const luaL_Reg functions[] = {
 	{ NULL, NULL }
 };
 
-/* Pushes the module's upvalues; first, second and slot are stack indexes. */
-static void push_upvalues(lua_State *L, int check_mt, int resolver_mt, int slot)
+/* Pushes the module's upvalues: stack slots 1 to NUPVALUES (see luaopen). */
+static void push_upvalues(lua_State *L)
 {
-	lua_pushvalue(L, check_mt);
-	lua_pushvalue(L, resolver_mt);
-	lua_pushvalue(L, slot);
+	int i;
+
+	for (i = 1; i <= NUPVALUES; i++)
+		lua_pushvalue(L, i);
 }
 
 /* Fills the metatable at mt: methods as __index, gc as __gc (and __close). */
@@ -2087,14 +2357,14 @@ static void fill_class(lua_State *L, int mt, const luaL_Reg *methods,
 		       lua_CFunction gc)
 {
 	lua_newtable(L);
-	push_upvalues(L, 1, 2, 3);
+	push_upvalues(L);
 	luaL_setfuncs(L, methods, NUPVALUES);
 	lua_setfield(L, mt, "__index");
-	push_upvalues(L, 1, 2, 3);
+	push_upvalues(L);
 	lua_pushcclosure(L, gc, NUPVALUES);
 	lua_setfield(L, mt, "__gc");
 #if LUA_VERSION_NUM >= 504
-	push_upvalues(L, 1, 2, 3);
+	push_upvalues(L);
 	lua_pushcclosure(L, gc, NUPVALUES);
 	lua_setfield(L, mt, "__close");
 #endif
@@ -2116,7 +2386,16 @@ int luaopen_mailauth_core(lua_State *L)
 	lua_pushcfunction(L, l_run_slot__gc);
 	lua_setfield(L, -2, "__gc");
 	lua_setmetatable(L, 3);
-	luaL_newmetatable(L, ANSWERS_MT);	/* 4: answer holders */
+	lua_createtable(L, 0, 1);		/* 4: received_spf's reader */
+	lua_createtable(L, 0, 0);		/* 5: the same per receiver */
+	lua_createtable(L, 0, 1);
+	lua_pushliteral(L, "v");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, 5);
+	push_upvalues(L);
+	lua_pushcclosure(L, l_received_index, NUPVALUES);
+	lua_setfield(L, 4, "__index");
+	luaL_newmetatable(L, ANSWERS_MT);	/* answer holders */
 	lua_pushcfunction(L, l_answers__gc);
 	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
@@ -2127,7 +2406,7 @@ int luaopen_mailauth_core(lua_State *L)
 	fill_class(L, 1, check_methods, l_check__gc);
 	fill_class(L, 2, resolver_methods, l_resolver__gc);
 	luaL_newlibtable(L, functions);
-	push_upvalues(L, 1, 2, 3);
+	push_upvalues(L);
 	luaL_setfuncs(L, functions, NUPVALUES);
 	lua_pushliteral(L, LUA_VERSION);
 	lua_setfield(L, -2, "_LUA_VERSION");

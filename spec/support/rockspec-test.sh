@@ -27,9 +27,16 @@ offline=""
 if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then offline="unshare -n"; fi
 
 for v in 5.4 5.3 5.1; do
-  case $v in 5.1) lua=luajit ;; *) lua=lua$v ;; esac
+  # 5.1 is LuaJIT's ABI: its headers, even where PUC Lua 5.1's are
+  # installed too (dh-lua pulls liblua5.1-dev in) and luarocks would take those.
+  incdir=""
+  case $v in
+    5.1) lua=luajit
+         incdir="LUA_INCDIR=$(pkg-config --cflags-only-I luajit | sed 's/^-I//; s/ .*//')" ;;
+    *) lua=lua$v ;;
+  esac
   # shellcheck disable=SC2086
-  $offline luarocks --lua-version=$v --tree="$tree/$v" install "$rock" >"$tree/$v.log" 2>&1 ||
+  $offline luarocks --lua-version=$v --tree="$tree/$v" install "$rock" $incdir >"$tree/$v.log" 2>&1 ||
     { cat "$tree/$v.log"; exit 1; }
   # The tree first; mailauth.core must come from it (searchpath).
   LUA_PATH="$tree/$v/share/lua/$v/?.lua;$tree/$v/share/lua/$v/?/init.lua" \

@@ -2273,7 +2273,8 @@ static void push_reader(lua_State *L, int receiver)
 		return;
 	}
 	lua_pushvalue(L, receiver);
-	if (lua_rawget(L, UP_READERS) != LUA_TNIL)
+	lua_rawget(L, UP_READERS);	/* (5.1's returns no type) */
+	if (!lua_isnil(L, -1))
 		return;
 	lua_pop(L, 1);
 	lua_createtable(L, 0, 2);

@@ -55,6 +55,19 @@ fi
 MAILAUTH_FAULT_NS="127.0.0.1@$(cat "$tmp/fault.port")"
 export MAILAUTH_FAULT_NS
 
+# CPU seconds (user + system) of the children reaped so far: busted and
+# what it ran (oracles, C hosts); unlike the wall time it does not depend
+# on the load of the machine.  (Called with its output to a file, so that
+# times runs in this shell: a subshell has reaped nothing.)
+child_cpu() {
+  times > "$tmp/times"
+  awk 'NR == 2 {
+    n = 0
+    for (i = 1; i <= 2; i++) { split($i, t, "m"); n += t[1] * 60 + t[2] }
+    printf "%.0f\n", n
+  }' "$tmp/times"
+}
+
 passed=0 failed=0 skipped=0
 for lua in $LUAS; do
   case $lua in
@@ -65,6 +78,7 @@ for lua in $LUAS; do
   out="$tmp/$lua.tap"
   echo "== specs under $lua"
   t0=$(date +%s)
+  child_cpu > "$tmp/cpu0"
   if [ -n "${SPEC_VALGRIND:-}" ]; then
     runner="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $lua /usr/bin/busted"
   else
@@ -80,7 +94,9 @@ for lua in $LUAS; do
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
   grep -v '^ok ' "$out" | grep -v '^# *$' | head -200
   grep '^ok [0-9]* - # SKIP ' "$out" | sed 's/^ok [0-9]* - # SKIP /   skip: /' | head -50
-  echo "   $lua: $p passed, $f failed, $s skipped ($(($(date +%s) - t0)) s)"
+  child_cpu > "$tmp/cpu1"
+  echo "   $lua: $p passed, $f failed, $s skipped ($(($(date +%s) - t0)) s," \
+    "CPU $(($(cat "$tmp/cpu1") - $(cat "$tmp/cpu0"))) s)"
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 done
 [ "$skipped" = 0 ] || echo "$skipped skipped (pending; not counted as passed)"

@@ -6,7 +6,9 @@
 # failed" summed over all of them.  Both are stopped on every exit path
 # (and faultdns.py stops by itself after an hour).  Pending cases (busted's
 # "ok N - # SKIP ...", e.g. a spec whose ../shared/testdata/ folder is
-# absent) are shown, counted apart and not as passed.
+# absent) are shown, counted apart and not as passed.  SPEC_PATHS (default
+# "spec") names the spec files or folders to run, e.g. to re-run one file
+# under SPEC_VALGRIND=1.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 LUAS=${*:-lua5.4}
@@ -85,7 +87,7 @@ for lua in $LUAS; do
     runner="busted --lua=$lua"
   fi
   LD_PRELOAD=${SPEC_PRELOAD:-} $runner -o TAP \
-    --cpath="$cpath" spec > "$out" 2>&1
+    --cpath="$cpath" ${SPEC_PATHS:-spec} > "$out" 2>&1
   rc=$?
   s=$(grep -c '^ok [0-9]* - # SKIP ' "$out")
   p=$(($(grep -c '^ok ' "$out") - s))

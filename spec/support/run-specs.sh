@@ -6,7 +6,9 @@
 # failed" summed over all of them.  Both are stopped on every exit path
 # (and faultdns.py stops by itself after an hour).  Pending cases (busted's
 # "ok N - # SKIP ...", e.g. a spec whose ../shared/testdata/ folder is
-# absent) are shown, counted apart and not as passed.
+# absent) are shown, counted apart and not as passed.  SPEC_PATHS (default
+# "spec") names the spec files or folders to run, e.g. to re-run one file
+# under SPEC_VALGRIND=1.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 LUAS=${*:-lua5.4}
@@ -55,6 +57,19 @@ fi
 MAILAUTH_FAULT_NS="127.0.0.1@$(cat "$tmp/fault.port")"
 export MAILAUTH_FAULT_NS
 
+# CPU seconds (user + system) of the children reaped so far: busted and
+# what it ran (oracles, C hosts); unlike the wall time it does not depend
+# on the load of the machine.  (Called with its output to a file, so that
+# times runs in this shell: a subshell has reaped nothing.)
+child_cpu() {
+  times > "$tmp/times"
+  awk 'NR == 2 {
+    n = 0
+    for (i = 1; i <= 2; i++) { split($i, t, "m"); n += t[1] * 60 + t[2] }
+    printf "%.0f\n", n
+  }' "$tmp/times"
+}
+
 passed=0 failed=0 skipped=0
 for lua in $LUAS; do
   case $lua in
@@ -65,13 +80,14 @@ for lua in $LUAS; do
   out="$tmp/$lua.tap"
   echo "== specs under $lua"
   t0=$(date +%s)
+  child_cpu > "$tmp/cpu0"
   if [ -n "${SPEC_VALGRIND:-}" ]; then
     runner="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite $lua /usr/bin/busted"
   else
     runner="busted --lua=$lua"
   fi
   LD_PRELOAD=${SPEC_PRELOAD:-} $runner -o TAP \
-    --cpath="$cpath" spec > "$out" 2>&1
+    --cpath="$cpath" ${SPEC_PATHS:-spec} > "$out" 2>&1
   rc=$?
   s=$(grep -c '^ok [0-9]* - # SKIP ' "$out")
   p=$(($(grep -c '^ok ' "$out") - s))
@@ -80,7 +96,9 @@ for lua in $LUAS; do
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
   grep -v '^ok ' "$out" | grep -v '^# *$' | head -200
   grep '^ok [0-9]* - # SKIP ' "$out" | sed 's/^ok [0-9]* - # SKIP /   skip: /' | head -50
-  echo "   $lua: $p passed, $f failed, $s skipped ($(($(date +%s) - t0)) s)"
+  child_cpu > "$tmp/cpu1"
+  echo "   $lua: $p passed, $f failed, $s skipped ($(($(date +%s) - t0)) s," \
+    "CPU $(($(cat "$tmp/cpu1") - $(cat "$tmp/cpu0"))) s)"
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 done
 [ "$skipped" = 0 ] || echo "$skipped skipped (pending; not counted as passed)"

@@ -29,12 +29,18 @@ if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then offline="unshare -n";
 for v in 5.4 5.3 5.1; do
   # 5.1 is LuaJIT's ABI: its headers, even where PUC Lua 5.1's are
   # installed too (dh-lua pulls liblua5.1-dev in) and luarocks would take those.
+  # and LuaJIT as the interpreter of the command luarocks writes (it would
+  # take PUC lua5.1 where that is installed, which lacks 5.2's calls).
   incdir=""
+  LUAROCKS_CONFIG="$tree/config.lua"
   case $v in
     5.1) lua=luajit
-         incdir="LUA_INCDIR=$(pkg-config --cflags-only-I luajit | sed 's/^-I//; s/ .*//')" ;;
+         incdir="LUA_INCDIR=$(pkg-config --cflags-only-I luajit | sed 's/^-I//; s/ .*//')"
+         LUAROCKS_CONFIG="$tree/config-5.1.lua"
+         { cat "$tree/config.lua"; echo 'lua_interpreter = "luajit"'; } > "$LUAROCKS_CONFIG" ;;
     *) lua=lua$v ;;
   esac
+  export LUAROCKS_CONFIG
   # shellcheck disable=SC2086
   $offline luarocks --lua-version=$v --tree="$tree/$v" install "$rock" $incdir >"$tree/$v.log" 2>&1 ||
     { cat "$tree/$v.log"; exit 1; }
@@ -59,7 +65,7 @@ done
 # luarocks make from the checkout, then the tree as it was.
 listing() { git status --porcelain --ignored --untracked-files=all | grep -v '^!! build/' || true; }
 listing > "$tree/before"
-luarocks --lua-version=5.4 --tree="$tree/make" make "$(ls rockspec/mailauth-"$version"-1.rockspec)" \
+LUAROCKS_CONFIG="$tree/config.lua" luarocks --lua-version=5.4 --tree="$tree/make" make "$(ls rockspec/mailauth-"$version"-1.rockspec)" \
   >"$tree/make.log" 2>&1 || { cat "$tree/make.log"; exit 1; }
 listing > "$tree/after"
 if ! cmp -s "$tree/before" "$tree/after" || [ -e build/luarocks ]; then

@@ -25,16 +25,24 @@ end
 
 -- The records of RRFILE (name, type, data) as the answers a Lua resolver
 -- gives: NOERROR with the records, NOERROR and none for a name with other
--- types only, NXDOMAIN for a name not there.
+-- types only, NXDOMAIN for a name not there.  The answers are made once,
+-- before timing, and kept by type then by name as mailauth asks (lower
+-- case, no final dot), so an answer costs the resolver two table reads,
+-- as a host's cache would; a name asked in another form is brought to
+-- that one first (the same answer, more work).
 local function table_resolver(path)
-  local answers, names = {}, {}
+  local by_type, names = {}, {}
   for _, row in ipairs(util.tsv(util.read(path), 3)) do
     local name, qtype, data = row[1]:lower(), row[2], row[3]
-    local key = qtype .. " " .. name
-    local a = answers[key]
+    local answers = by_type[qtype]
+    if not answers then
+      answers = {}
+      by_type[qtype] = answers
+    end
+    local a = answers[name]
     if not a then
       a = { rcode = "NOERROR", ttl = 300, records = {} }
-      answers[key] = a
+      answers[name] = a
     end
     if qtype == "MX" then
       local pref, host = data:match("^(%d+)%s+(%S+)$")
@@ -45,9 +53,23 @@ local function table_resolver(path)
   end
   local NODATA = { rcode = "NOERROR", ttl = 300, records = {} }
   local NXDOMAIN = { rcode = "NXDOMAIN", ttl = 300, records = {} }
+  -- every type asked of an existing name: the record's answer or NODATA
+  for _, qtype in ipairs { "A", "AAAA", "MX", "TXT", "PTR", "CNAME" } do
+    local answers = by_type[qtype] or {}
+    by_type[qtype] = answers
+    for name in pairs(names) do
+      if not answers[name] then answers[name] = NODATA end
+    end
+  end
+  local EMPTY = {}
   return function(name, qtype)
-    name = name:lower():gsub("%.$", "")
-    return answers[qtype .. " " .. name] or (names[name] and NODATA or NXDOMAIN)
+    local a = (by_type[qtype] or EMPTY)[name]
+    if a then return a end
+    -- a name not in the table as asked: its canonical form, once more
+    name = name:lower()
+    if name:byte(-1) == 46 then name = name:sub(1, -2) end -- the final "."
+    a = (by_type[qtype] or EMPTY)[name]
+    return a or (names[name] and NODATA or NXDOMAIN)
   end
 end
 

@@ -149,6 +149,46 @@ describe("the dispatcher", function()
     assert.are.equal("pass", c_loop[3].result)
   end)
 
+  -- The single-check Lua loop reads an answer's fields in Lua and hands
+  -- them to C (check:answer_next); the batch loop gives C the table
+  -- (check:answer).  Both read them as Lua code would: an answer that is
+  -- a proxy (fields behind __index) reads as the table behind it.  A
+  -- reader that skipped __index would see empty NOERROR answers: SPF
+  -- "none" where the C loop finds "pass".
+  it("reads a Lua resolver's answers through __index in both Lua loops", function()
+    local function proxy_resolver(name, qtype)
+      return setmetatable({}, { __index = r:query(name, qtype) })
+    end
+    local spf = { ip = "192.0.2.25", sender = "bob@example.net", now = demo.now }
+    local c_one = internal.run("t", r, nil, "spf", spf)
+    assert.are.equal("pass", c_one.result)
+    assert.are.same(c_one, internal.run("t", proxy_resolver, nil, "spf", spf))
+    local jobs = { { "iprev", { ip = "192.0.2.25" } }, { "spf", spf } }
+    assert.are.same(internal.run("t", r, nil, jobs),
+                    internal.run("t", proxy_resolver, nil,
+                                 { { "iprev", { ip = "192.0.2.25" } }, { "spf", spf } }))
+  end)
+
+  it("refuses a malformed answer in the single-check loop as check:answer does", function()
+    local spf = { ip = "192.0.2.25", sender = "bob@example.net", now = demo.now }
+    for answer, message in pairs {
+      [{ rcode = "NOERROR", records = 5 }] = "answer: records must be a table",
+      [{ rcode = "BOGUS" }] = "answer: unknown rcode 'BOGUS'",
+      [{ rcode = "NOERROR", records = { true } }] = "answer: records[1] must be a string",
+      [{ rcode = "NOERROR", records = {}, cnames = { 1 } }] = "answer: cnames[1] must be a string",
+    } do
+      local resolver = function() return answer end
+      for _, run in ipairs {
+        function() internal.run("t", resolver, nil, "spf", spf) end,
+        function() internal.run("t", resolver, nil, { { "spf", spf } }) end,
+      } do
+        local ok, err = pcall(run)
+        assert.is_false(ok)
+        assert.truthy(tostring(err):find(message, 1, true), tostring(err))
+      end
+    end
+  end)
+
   -- The deadline in both loops: once it has passed, the open questions are
   -- TIMEOUT and the C core names the first one cut (mauth_check_expire).
   it("ends a check whose deadline passed with the question named", function()

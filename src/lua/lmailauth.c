@@ -96,24 +96,22 @@ static void hold(lua_State *L, int anchor)
 	lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
 }
 
-static void check_answer_cnames(lua_State *L, int idx, mauth_answer *a,
-				const char **names)
+/* The cnames list at idx (nil: none) into a->cnames. */
+static void answer_cnames(lua_State *L, int idx, mauth_answer *a,
+			  const char **names)
 {
 	lua_Integer n, i;
 	size_t len;
 
-	lua_getfield(L, idx, "cnames");
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
+	if (lua_isnil(L, idx))
 		return;
-	}
-	if (!lua_istable(L, -1))
+	if (!lua_istable(L, idx))
 		luaL_error(L, "answer: cnames must be a table of names");
-	n = (lua_Integer)lua_rawlen(L, -1);
+	n = (lua_Integer)lua_rawlen(L, idx);
 	if (n > CNAMES_MAX)
 		luaL_error(L, "answer: too many cnames (at most %d)", CNAMES_MAX);
 	for (i = 1; i <= n; i++) {
-		lua_rawgeti(L, -1, i);
+		lua_rawgeti(L, idx, i);
 		if (lua_type(L, -1) != LUA_TSTRING)
 			luaL_error(L, "answer: cnames[%d] must be a string",
 				   (int)i);
@@ -125,7 +123,6 @@ static void check_answer_cnames(lua_State *L, int idx, mauth_answer *a,
 	}
 	a->cnames = names;
 	a->ncnames = (size_t)n;
-	lua_pop(L, 1);
 }
 
 /* Record i (on top of the stack) as text: a string, an MX table, or a
@@ -186,38 +183,58 @@ static void answer_records(lua_State *L, int idx, int anchor, mauth_answer *a,
 	a->rr = rr;
 }
 
-static void check_answer_table(lua_State *L, int idx, int anchor,
-			       mauth_answer *a, mauth_rr *few,
-			       const char **names)
+/*
+ * The fields of an answer at stack slots base .. base + 4, in the order
+ * rcode, ttl, secure, records, cnames (ANSWER_FIELDS), into *a.  The
+ * single-check Lua loop reads them from the answer table itself and
+ * passes them as arguments (check:answer_next): a field read in Lua costs
+ * a fraction of one through the C API.  The values must stay on the stack
+ * (they hold the records' strings) while *a is used.
+ */
+#define ANSWER_FIELDS 5
+
+static void answer_fields(lua_State *L, int base, int anchor, mauth_answer *a,
+			  mauth_rr *few, const char **names)
 {
 	const char *rcode;
 	lua_Number ttl;
 
-	idx = lua_absindex(L, idx);
-	luaL_checktype(L, idx, LUA_TTABLE);
 	memset(a, 0, sizeof *a);
-	check_answer_cnames(L, idx, a, names);
-	lua_getfield(L, idx, "rcode");
-	if (!lua_isnil(L, -1)) {
-		rcode = luaL_checkstring(L, -1);
+	answer_cnames(L, base + 4, a, names);
+	if (!lua_isnil(L, base)) {
+		rcode = luaL_checkstring(L, base);
 		a->rcode = rcode_from_name(rcode);
 		if (a->rcode < 0)
 			luaL_error(L, "answer: unknown rcode '%s'", rcode);
 	}
-	lua_getfield(L, idx, "ttl");
-	ttl = lua_tonumberx(L, -1, NULL);	/* 0 when not a number */
+	ttl = lua_tonumberx(L, base + 1, NULL);	/* 0 when not a number */
 	a->ttl = ttl > 0 ? (unsigned)ttl : 0;
-	lua_getfield(L, idx, "secure");
-	a->secure = lua_toboolean(L, -1);
-	lua_getfield(L, idx, "records");
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 4);
+	a->secure = lua_toboolean(L, base + 2);
+	if (lua_isnil(L, base + 3))
 		return;
-	}
-	if (!lua_istable(L, -1))
+	if (!lua_istable(L, base + 3))
 		luaL_error(L, "answer: records must be a table");
-	answer_records(L, lua_gettop(L), anchor, a, few);
-	lua_pop(L, 4);
+	answer_records(L, base + 3, anchor, a, few);
+}
+
+/* The answer table at idx: its fields pushed (ANSWER_FIELDS values, as
+ * lua_getfield reads them: through __index too) and read into *a. */
+static void check_answer_table(lua_State *L, int idx, int anchor,
+			       mauth_answer *a, mauth_rr *few,
+			       const char **names)
+{
+	static const char *const fields[ANSWER_FIELDS] = {
+		"rcode", "ttl", "secure", "records", "cnames"
+	};
+	int base, k;
+
+	idx = lua_absindex(L, idx);
+	luaL_checktype(L, idx, LUA_TTABLE);
+	luaL_checkstack(L, ANSWER_FIELDS, NULL);
+	base = lua_gettop(L) + 1;
+	for (k = 0; k < ANSWER_FIELDS; k++)
+		lua_getfield(L, idx, fields[k]);
+	answer_fields(L, base, anchor, a, few, names);
 }
 
 /* ---- results: mauth_value -> Lua ---- */
@@ -855,59 +872,68 @@ static int l_check_next_question(lua_State *L)
 }
 
 /*
- * Gives the answer table at 3 to the open question id of the check.  With
- * a deadline, a TIMEOUT answer once it has passed (give or take the
- * clocks' 2 ms) is the budget cutting the question: mauth_check_expire
- * names it in the result.
+ * Gives the answer *a to the open question id of the check.  With a
+ * deadline, a TIMEOUT answer once it has passed (give or take the clocks'
+ * 2 ms) is the budget cutting the question: mauth_check_expire names it
+ * in the result.
  */
-static void answer_arg(lua_State *L, mauth_check **box, lua_Integer id,
-		       long long deadline)
+static void give_answer(lua_State *L, mauth_check **box, lua_Integer id,
+			long long deadline, const mauth_answer *a)
 {
-	mauth_rr few[FEW_RECORDS];
-	const char *names[CNAMES_MAX];
-	mauth_answer a;
 	int rc;
 
-	lua_settop(L, 3);
-	lua_pushnil(L);		/* slot 4: the anchor, made when needed */
-	check_answer_table(L, 3, 4, &a, few, names);
-	if (deadline > 0 && a.rcode == MAUTH_RC_TIMEOUT &&
+	if (deadline > 0 && a->rcode == MAUTH_RC_TIMEOUT &&
 	    mauth_clock_ms() >= deadline - 2)
 		rc = mauth_check_expire(*box, (unsigned)id);
 	else
-		rc = mauth_check_answer(*box, (unsigned)id, &a);
+		rc = mauth_check_answer(*box, (unsigned)id, a);
 	if (rc == MAUTH_ENOMEM)
 		luaL_error(L, "mailauth: out of memory");
 	if (rc < 0)
 		luaL_argerror(L, 2, "not an open question of this check");
 }
 
-/* check:answer(id, answer [, deadline]) (see answer_arg) */
+/* check:answer(id, answer [, deadline]): the answer table given to the
+ * open question id (give_answer). */
 static int l_check_answer(lua_State *L)
 {
 	mauth_check **box = check_box(L);
 	lua_Integer id = luaL_checkinteger(L, 2);
+	long long deadline = deadline_arg(L, 4);
+	mauth_rr few[FEW_RECORDS];
+	const char *names[CNAMES_MAX];
+	mauth_answer a;
 
-	answer_arg(L, box, id, deadline_arg(L, 4));
+	lua_settop(L, 3);
+	lua_pushnil(L);		/* slot 4: the anchor, made when needed */
+	check_answer_table(L, 3, 4, &a, few, names);
+	give_answer(L, box, id, deadline, &a);
 	return 0;
 }
 
 /*
- * check:answer_next(id, answer [, deadline]) -> id, type, name, seconds left
- *                                            | nil, result
+ * check:answer_next(id, deadline, rcode, ttl, secure, records, cnames)
+ *   -> id, type, name, seconds left | nil, result
  * check:answer then check:next_question in one call: the single-check
- * Lua loop's one call per question.  Once the check is done: nil and its
- * result (check:result's), the check then closed.
+ * Lua loop's one call per question, the answer's fields passed as they
+ * are read from its table (answer_fields; deadline: 0 for none).  Once
+ * the check is done: nil and its result (check:result's), the check then
+ * closed.
  */
 static int l_check_answer_next(lua_State *L)
 {
 	mauth_check **box = check_box(L);
 	lua_Integer id = luaL_checkinteger(L, 2);
-	long long deadline = deadline_arg(L, 4);
-
+	long long deadline = deadline_arg(L, 3);
+	mauth_rr few[FEW_RECORDS];
+	const char *names[CNAMES_MAX];
+	mauth_answer a;
 	const mauth_value *v;
 
-	answer_arg(L, box, id, deadline);
+	lua_settop(L, 3 + ANSWER_FIELDS);
+	lua_pushnil(L);		/* the anchor, made when needed */
+	answer_fields(L, 4, 4 + ANSWER_FIELDS, &a, few, names);
+	give_answer(L, box, id, deadline, &a);
 	/* a finalizer run meanwhile may have closed it */
 	if (*box == NULL)
 		return luaL_error(L, "mailauth: check is closed");

@@ -44,7 +44,8 @@ function M.open(path, opts)
   local self = setmetatable({ env = env, conn = conn, path = path,
                               retention = opts.retention, adds = 0 }, Store)
   -- first, so that creating the schema waits for another process too
-  exec(conn, ("PRAGMA busy_timeout=%d"):format(math.floor(opts.busy_timeout or 10000)))
+  local pragma = exec(conn, ("PRAGMA busy_timeout=%d"):format(math.floor(opts.busy_timeout or 10000)))
+  if type(pragma) == "userdata" then pragma:close() end
   for _, sql in ipairs(SCHEMA) do
     local res, e = exec(conn, sql)
     if not res then self:close() return nil, ("%s: %s"):format(path, e) end
@@ -72,8 +73,10 @@ end
 --- store:expire(now) -> true | nil, problem: drops rows past the retention
 function Store:expire(now)
   if not self.retention then return true end
-  return exec(self.conn, ("DELETE FROM mailauth_report WHERE t < %d")
-                         :format(math.floor(now - self.retention)))
+  local ok, err = exec(self.conn, ("DELETE FROM mailauth_report WHERE t < %d")
+                                  :format(math.floor(now - self.retention)))
+  if not ok then return nil, err end
+  return true
 end
 
 local function rows(conn, sql)

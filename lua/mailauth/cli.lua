@@ -61,7 +61,8 @@ options:
                       (also --verbose)
   --json              print results as JSON (empty lists as [])
   --key FILE          sign, seal: the private key (PEM)
-  --domain NAME       sign, seal: d=; keygen: the domain of the record
+  --domain NAME       sign, seal: d=; keygen: the domain of the record;
+                      report aggregate: the one policy domain to report
   --selector NAME     sign, seal, keygen: s=
   --algorithm ALG     sign, seal: rsa-sha256 (default) or ed25519-sha256
   --results TEXT      seal: what this hop found ("spf=pass ...; dkim=pass ...")

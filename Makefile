@@ -231,9 +231,10 @@ luarocks-build:
 		$(ROCK_BUILD)/mailauth/core.so
 
 luarocks-install:
-	install -d $(INST_LIBDIR)/mailauth $(INST_LUADIR)/mailauth
+	install -d $(INST_LIBDIR)/mailauth $(INST_LUADIR)/mailauth $(INST_LUADIR)/mailauth/report
 	install -m 0755 $(ROCK_BUILD)/mailauth/core.so $(INST_LIBDIR)/mailauth/core.so
 	install -m 0644 lua/mailauth/*.lua $(INST_LUADIR)/mailauth/
+	install -m 0644 lua/mailauth/report/*.lua $(INST_LUADIR)/mailauth/report/
 	rm -rf $(ROCK_BUILD)
 	-@rmdir build 2>/dev/null || true
 
@@ -281,9 +282,10 @@ install: install-lua install-lib install-cli
 
 # The parts, for packagers (debian/rules installs each into its package).
 install-lua: all
-	install -d $(DESTDIR)$(LUA_LIBDIR)/mailauth $(DESTDIR)$(LUA_SHAREDIR)/mailauth
+	install -d $(DESTDIR)$(LUA_LIBDIR)/mailauth $(DESTDIR)$(LUA_SHAREDIR)/mailauth/report
 	install -m 0755 $(MODULE) $(DESTDIR)$(LUA_LIBDIR)/mailauth/core.so
 	install -m 0644 lua/mailauth/*.lua $(DESTDIR)$(LUA_SHAREDIR)/mailauth/
+	install -m 0644 lua/mailauth/report/*.lua $(DESTDIR)$(LUA_SHAREDIR)/mailauth/report/
 
 install-lib: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)

@@ -62,6 +62,13 @@ describe("the reference manual", function()
     arc_verify = function(o) return mailauth.arc_verify("From: a@example.org\r\n\r\n", o) end,
     arc_seal = function(o) return mailauth.arc_seal("From: a@example.org\r\n\r\n", o) end,
     resolver = function(o) return mailauth.resolver(o) end,
+    ["report.record"] = function(o) return mailauth.report.record({}, o) end,
+    ["report.store"] = function(o) o.sqlite = ":memory:"; return mailauth.report.store(o) end,
+    ["report.aggregate"] = function(o)
+      return mailauth.report.aggregate({ collect = function() return {} end }, o)
+    end,
+    ["report.message"] = function(o) return mailauth.report.message("", o) end,
+    ["report.parse"] = function(o) return mailauth.report.parse("", o) end,
   }
 
   it("has every public function that takes options raise on an unknown one", function()

@@ -34,6 +34,17 @@ commands:
                       SELECTOR.private) and prints the DNS TXT record
                       (--selector, --domain; --type rsa|ed25519, --bits)
   demo [DIR]          check the sample messages in DIR (default: examples)
+  report record MESSAGE...
+                      check each message (--ip, --sender, ...) and keep its
+                      DMARC report record in --report-store
+  report aggregate    the RFC 9990 aggregate reports of --begin..--end
+                      (default: yesterday, UTC) from --report-store, one
+                      .xml.gz and its report message (.eml, for sendmail -t)
+                      per policy domain in --out (default .); --org-name,
+                      --email; --domain, --skip-domain to choose
+  report summary FILE...
+                      read aggregate reports (XML, gzip, zip or the message)
+                      and print messages per domain, source IP and result
 
 options:
   --ip ADDRESS        the SMTP client's address
@@ -50,28 +61,41 @@ options:
                       (also --verbose)
   --json              print results as JSON (empty lists as [])
   --key FILE          sign, seal: the private key (PEM)
-  --domain NAME       sign, seal: d=; keygen: the domain of the record
+  --domain NAME       sign, seal: d=; keygen: the domain of the record;
+                      report aggregate: the one policy domain to report
   --selector NAME     sign, seal, keygen: s=
   --algorithm ALG     sign, seal: rsa-sha256 (default) or ed25519-sha256
   --results TEXT      seal: what this hop found ("spf=pass ...; dkim=pass ...")
   --cv none|pass|fail seal: the chain validation (default: arc= of --results)
   --type rsa|ed25519  keygen: the key type (default rsa)
   --bits N            keygen: RSA key size (default 2048)
-  --out FILE          keygen: where the private key goes
+  --out FILE          keygen: where the private key goes; report aggregate:
+                      the folder for the reports
+  --report-store STORE
+                      check, report: a SQLite file, or redis://HOST:PORT
+  --retention SECONDS report: how long records are kept (default: 7 days)
+  --rcpt ADDRESS      check, report record: an envelope recipient; repeatable
+  --org-name NAME     report aggregate: the reporting organisation
+  --email ADDRESS     report aggregate: its contact address (also From:)
+  --begin SECONDS     report aggregate: the period's start (epoch seconds)
+  --end SECONDS       report aggregate: the period's end (excluded)
+  --skip-domain NAME  report aggregate: no report for NAME; repeatable
   --version           print the version
   -h, --help          this text
 
 exit codes (the same with --json):
   0  pass / accept: check: DMARC passes, or nothing says reject or
      quarantine; spf, iprev, dkim: pass; dmarc: a valid record was found;
-     ptr, query: an answer; sign, seal, keygen, demo: done
+     ptr, query: an answer; sign, seal, keygen, demo, report: done
   1  fail: authentication failed, or the policy says reject or quarantine
      (spf fail, softfail, neutral, none; no or no valid DKIM signature;
      no DMARC record; NXDOMAIN)
   2  usage error: a bad option, argument or file
-  3  temporary failure: DNS (timeout, SERVFAIL): try again later
+  3  temporary failure: DNS (timeout, SERVFAIL): try again later; report:
+     the store could not keep or give the records
   4  permanent error: broken records (SPF permerror, a DMARC record that
-     cannot be applied) or a broken message
+     cannot be applied) or a broken message; report summary: a file that
+     is not a readable report
 ]]
 
 local quiet_exit = {}   -- raised by die(): main turns it into the exit code
@@ -99,8 +123,12 @@ local VALUE_OPTS = {
   ["--key"] = "key", ["--domain"] = "domain", ["--selector"] = "selector",
   ["--algorithm"] = "algorithm", ["--results"] = "results", ["--cv"] = "cv",
   ["--type"] = "type", ["--out"] = "out",
+  ["--report-store"] = "report_store", ["--org-name"] = "org_name", ["--email"] = "email",
 }
-local NUMBER_OPTS = { ["--now"] = "now", ["--timeout"] = "timeout", ["--bits"] = "bits" }
+local NUMBER_OPTS = { ["--now"] = "now", ["--timeout"] = "timeout", ["--bits"] = "bits",
+                      ["--retention"] = "retention", ["--begin"] = "begin", ["--end"] = "end" }
+-- options that may be given more than once, into a list
+local LIST_OPTS = { ["--rcpt"] = "rcpt", ["--skip-domain"] = "skip_domains" }
 local FLAG_OPTS = {
   ["--json"] = "json", ["--trace"] = "trace", ["--verbose"] = "trace",
   ["--version"] = "version", ["-h"] = "help", ["--help"] = "help",
@@ -108,7 +136,7 @@ local FLAG_OPTS = {
 
 -- Options anywhere, the command and its words in order.
 local function parse_args(argv)
-  local o = { dns = {}, zones = {}, words = {} }
+  local o = { dns = {}, zones = {}, words = {}, rcpt = {}, skip_domains = {} }
   local i = 1
   while i <= #argv do
     local a = argv[i]
@@ -120,6 +148,7 @@ local function parse_args(argv)
     if a == "--dns" then o.dns[#o.dns + 1] = value()
     elseif a == "--zone" then o.zones[#o.zones + 1] = value()
     elseif VALUE_OPTS[a] then o[VALUE_OPTS[a]] = value()
+    elseif LIST_OPTS[a] then table.insert(o[LIST_OPTS[a]], value())
     elseif NUMBER_OPTS[a] then
       o[NUMBER_OPTS[a]] = tonumber(value()) or die(a .. " wants a number, not '" .. argv[i] .. "'")
     elseif FLAG_OPTS[a] then o[FLAG_OPTS[a]] = true
@@ -408,9 +437,26 @@ function commands.query(o, resolver)
   return RCODE_EXIT[a.rcode] or EXIT.permerror
 end
 
-local function check_one(o, resolver, text)
+-- the store of --report-store, opened once per run (report/cli.lua)
+local report_store
+
+local function check_only(o, resolver, text)
   return call(mailauth.check, text, { ip = o.ip, helo = o.helo, sender = o.sender,
     resolver = resolver, authserv_id = o.authserv_id, now = o.now })
+end
+
+-- One message; with --report-store its DMARC report record is kept too
+-- (a store that fails is said on stderr: the check's outcome stands).
+local function check_one(o, resolver, text, name)
+  local rep = check_only(o, resolver, text)
+  if o.report_store and o.words[1] == "check" then
+    local rcli = require "mailauth.report.cli"
+    if report_store == nil then
+      report_store = rcli.open_store(M.report_context, o) or false
+    end
+    if report_store then rcli.record_into(M.report_context, o, report_store, rep, name or "message") end
+  end
+  return rep
 end
 
 -- A folder: every *.eml in it (sorted), one row each, then the count of
@@ -429,7 +475,7 @@ local function check_folder(o, resolver, dir)
   local rows, counts, worst = {}, {}, EXIT.pass
   for i, name in ipairs(files) do
     if tty then io.stderr:write(("\r[%d/%d] %s\027[K"):format(i, #files, name)) end
-    local rep = check_one(o, resolver, read_file(dir .. "/" .. name, "check"))
+    local rep = check_one(o, resolver, read_file(dir .. "/" .. name, "check"), name)
     local code = check_exit(rep)
     counts[code] = (counts[code] or 0) + 1
     if code > worst then worst = code end
@@ -453,7 +499,7 @@ end
 function commands.check(o, resolver)
   local path = o.words[2] or die("check needs a message file (or - for stdin, or a folder)")
   if path ~= "-" and is_dir(path) then return check_folder(o, resolver, path) end
-  local rep = check_one(o, resolver, read_file(path, "check"))
+  local rep = check_one(o, resolver, read_file(path, "check"), path)
   if o.json then
     print_json(rep)
   else
@@ -645,6 +691,13 @@ function commands.demo(o)
   return failed == 0 and EXIT.pass or EXIT.fail
 end
 
+-- mailauth report record|aggregate|summary: lua/mailauth/report/cli.lua
+M.report_context = { die = die, call = call, read_file = read_file, check_one = check_only,
+                     print_json = function(v) return print_json(v) end, EXIT = EXIT }
+function commands.report(o, resolver)
+  return require("mailauth.report.cli").run(M.report_context, o, resolver)
+end
+
 local NO_DNS = { demo = true, sign = true, seal = true, keygen = true }
 
 local function run(argv)
@@ -658,7 +711,7 @@ local function run(argv)
   if cmd == nil then io.stderr:write(USAGE) return EXIT.usage end
   local fn = commands[cmd]
   if not fn then die("unknown command '" .. cmd .. "' (see --help)") end
-  if NO_DNS[cmd] then return fn(o) end
+  if NO_DNS[cmd] or (cmd == "report" and o.words[2] == "summary") then return fn(o) end
   return fn(o, make_resolver(o))
 end
 

@@ -4,7 +4,8 @@
 -- protocol's Lua side: iprev.lua, spf.lua, dkim.lua, arc.lua, dmarc.lua,
 -- authres.lua; resolver.lua (the resolvers), message.lua (message_info
 -- and what the message checks share), received.lua (the envelope of
--- stored mail), check.lua (everything at once).
+-- stored mail), check.lua (everything at once), report.lua (DMARC
+-- aggregate reports, RFC 9990).
 -- Every check is a job of the C core that asks DNS questions;
 -- mailauth.internal's one dispatcher runs them: with a C resolver the
 -- loop runs in C; with a Lua function it runs in Lua, so the function may
@@ -23,6 +24,8 @@ local M = {
   },
   -- Authentication-Results (RFC 8601): parse and format.
   authres = require("mailauth.authres"),
+  -- DMARC aggregate reports (RFC 9990): records, stores, reports, reading
+  report = require("mailauth.report"),
 }
 
 -- The public functions, by the file (mailauth.<file>) that defines them.

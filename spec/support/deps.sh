@@ -18,7 +18,8 @@ BUILD="build-essential pkg-config libldns-dev libssl-dev libpsl-dev libidn2-dev 
 TEST="lua5.3 liblua5.3-dev luajit libluajit-5.1-dev
 lua-busted lua-cjson lua-yaml lua-socket lua-ldoc luarocks zip knot knot-dnsutils openssl
 python3-spf python3-dnspython python3-dkim python3-nacl python3-authres
-rspamd haproxy curl libmail-dmarc-perl libmail-dkim-perl"
+rspamd haproxy curl libmail-dmarc-perl libmail-dkim-perl
+lua-expat lua-zlib lua-sql-sqlite3 redis-server libxml2-utils"
 list=no demo=no extra=""
 for group in "$@"; do
   case $group in

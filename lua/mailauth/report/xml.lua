@@ -1,0 +1,110 @@
+-- mailauth.report.xml: the RFC 9990 aggregate report as XML (§3 and
+-- Appendix A's schema: namespace urn:ietf:params:xml:ns:dmarc-2.0, the
+-- elements of each sequence in the schema's order).
+local M = {}
+
+M.NAMESPACE = "urn:ietf:params:xml:ns:dmarc-2.0"
+
+local ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;" }
+local function esc(s)
+  -- the record builder already dropped what XML cannot hold; metadata
+  -- from the operator is cleaned the same way here
+  s = tostring(s):gsub("[%z\1-\8\11\12\14-\31\127]", "")
+  return (s:gsub('[&<>"]', ESC))
+end
+
+-- <name>value</name> at an indent, nothing for a nil value.
+local function leaf(out, ind, name, value)
+  if value == nil then return end
+  out[#out + 1] = ("%s<%s>%s</%s>"):format(ind, name, esc(value), name)
+end
+
+local function open(out, ind, name) out[#out + 1] = ind .. "<" .. name .. ">" end
+local function close(out, ind, name) out[#out + 1] = ind .. "</" .. name .. ">" end
+
+local function metadata(out, m)
+  open(out, "  ", "report_metadata")
+  leaf(out, "    ", "org_name", m.org_name)
+  leaf(out, "    ", "email", m.email)
+  leaf(out, "    ", "extra_contact_info", m.extra_contact_info)
+  leaf(out, "    ", "report_id", m.report_id)
+  open(out, "    ", "date_range")
+  leaf(out, "      ", "begin", ("%d"):format(m.begin))
+  leaf(out, "      ", "end", ("%d"):format(m["end"]))
+  close(out, "    ", "date_range")
+  for _, e in ipairs(m.errors or {}) do leaf(out, "    ", "error", e) end
+  leaf(out, "    ", "generator", m.generator)
+  close(out, "  ", "report_metadata")
+end
+
+local function policy(out, p)
+  open(out, "  ", "policy_published")
+  for _, tag in ipairs { "domain", "p", "sp", "np", "adkim", "aspf", "discovery_method",
+                         "fo", "testing" } do
+    leaf(out, "    ", tag, p[tag])
+  end
+  close(out, "  ", "policy_published")
+end
+
+local function record(out, rec, count)
+  local I = "    "
+  open(out, "  ", "record")
+  open(out, I, "row")
+  leaf(out, I .. "  ", "source_ip", rec.row.source_ip)
+  leaf(out, I .. "  ", "count", ("%d"):format(count))
+  local pe = rec.row.policy_evaluated
+  open(out, I .. "  ", "policy_evaluated")
+  leaf(out, I .. "    ", "disposition", pe.disposition)
+  leaf(out, I .. "    ", "dkim", pe.dkim)
+  leaf(out, I .. "    ", "spf", pe.spf)
+  for _, r in ipairs(pe.reason or {}) do
+    open(out, I .. "    ", "reason")
+    leaf(out, I .. "      ", "type", r.type)
+    leaf(out, I .. "      ", "comment", r.comment)
+    close(out, I .. "    ", "reason")
+  end
+  close(out, I .. "  ", "policy_evaluated")
+  close(out, I, "row")
+  local id = rec.identifiers
+  open(out, I, "identifiers")
+  leaf(out, I .. "  ", "header_from", id.header_from)
+  leaf(out, I .. "  ", "envelope_from", id.envelope_from)
+  leaf(out, I .. "  ", "envelope_to", id.envelope_to)
+  close(out, I, "identifiers")
+  open(out, I, "auth_results")
+  for _, d in ipairs(rec.auth_results.dkim or {}) do
+    open(out, I .. "  ", "dkim")
+    leaf(out, I .. "    ", "domain", d.domain)
+    leaf(out, I .. "    ", "selector", d.selector)
+    leaf(out, I .. "    ", "result", d.result)
+    leaf(out, I .. "    ", "human_result", d.human_result)
+    close(out, I .. "  ", "dkim")
+  end
+  -- the schema allows one SPF result
+  local s = (rec.auth_results.spf or {})[1]
+  if s then
+    open(out, I .. "  ", "spf")
+    leaf(out, I .. "    ", "domain", s.domain)
+    leaf(out, I .. "    ", "scope", s.scope)
+    leaf(out, I .. "    ", "result", s.result)
+    leaf(out, I .. "    ", "human_result", s.human_result)
+    close(out, I .. "  ", "spf")
+  end
+  close(out, I, "auth_results")
+  close(out, "  ", "record")
+end
+
+--- report(metadata, policy_published, rows) -> XML text
+-- rows: { { record =, count = }, ... } (a store's collect()).
+function M.report(meta, pub, rows)
+  local out = { '<?xml version="1.0" encoding="UTF-8"?>',
+                ('<feedback xmlns="%s">'):format(M.NAMESPACE), "  <version>1.0</version>" }
+  metadata(out, meta)
+  policy(out, pub)
+  for _, r in ipairs(rows) do record(out, r.record, r.count) end
+  out[#out + 1] = "</feedback>"
+  out[#out + 1] = ""
+  return table.concat(out, "\n")
+end
+
+return M

@@ -1,0 +1,89 @@
+-- mailauth.report's Redis store against a real redis-server started here
+-- (127.0.0.1, a free port, a temp dir; stopped at the end): two "hosts"
+-- (two processes, two connections) record into it at once and one
+-- aggregate report covers both, nothing lost; with the server down,
+-- recording returns an error value and mailauth.check is unaffected.
+local mailauth = require "mailauth"
+local redis = require "spec.support.redis"
+
+local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+describe("mailauth.report's Redis store", function()
+  if not redis.available() then
+    pending("skipped: redis-server (Debian redis-server) is not installed")
+    return
+  end
+  if not pcall(require, "socket") or not pcall(require, "zlib") then
+    pending("skipped: lua-socket or lua-zlib is not installed for " .. LUA)
+    return
+  end
+  local server
+  setup(function() server = assert(redis.start()) end)
+  teardown(function() if server then server.stop() end end)
+
+  it("aggregates what two hosts recorded at once into one report", function()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write(([[
+      package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+      package.cpath = %q .. package.cpath
+      local report = require "mailauth.report"
+      local store = assert(report.store { redis = %q, prefix = "t1", retention = 86400 })
+      local ip = arg[1]
+      for i = 1, 300 do
+        assert(store:add({ time = 1700006400 + i * 7, policy_domain = "example.org",
+          rua = { "mailto:dmarc@example.org" },
+          policy_published = { domain = "example.org", p = "none", discovery_method = "psl" },
+          row = { source_ip = ip, policy_evaluated = { disposition = "none", dkim = "fail",
+                  spf = "pass", reason = {} } },
+          identifiers = { header_from = "example.org" },
+          auth_results = { dkim = {}, spf = { { domain = "example.org", scope = "mfrom",
+                                                result = "pass" } } } }))
+      end
+      store:close()
+    ]]):format(package.cpath:match("^[^;]*;") or "", server.address))
+    f:close()
+    local err = os.tmpname()
+    assert(os.execute(("(%s %s 192.0.2.1 & %s %s 192.0.2.2 & wait) 2>%s"):format(
+      LUA, sh(script), LUA, sh(script), sh(err))))
+    local ef = io.open(err)
+    assert.are.equal("", ef:read("*a"))
+    ef:close()
+    os.remove(script)
+    os.remove(err)
+    local store = assert(mailauth.report.store { redis = server.address, prefix = "t1" })
+    local reps = assert(mailauth.report.aggregate(store, { org_name = "Receiver",
+      email = "dmarc@receiver.example", period = { begin = 1700006400, ["end"] = 1700092800 },
+      now = 1700092900 }))
+    assert.are.equal(1, #reps)
+    assert.are.equal(2, reps[1].records)
+    assert.are.equal(600, reps[1].messages)
+    assert.are.same({ "dmarc@example.org" }, reps[1].rua)
+    local back = assert(mailauth.report.parse(reps[1].xml_gz))
+    local counts = {}
+    for _, r in ipairs(back.records) do counts[r.source_ip] = r.count end
+    assert.are.same({ ["192.0.2.1"] = 300, ["192.0.2.2"] = 300 }, counts)
+    store:close()
+  end)
+
+  it("returns an error value when Redis is down, and the check goes on", function()
+    local gone = assert(redis.start())
+    local store = assert(mailauth.report.store { redis = gone.address, timeout = 1 })
+    gone.stop()
+    local r = mailauth.resolver { zones = { [[
+example.org. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc.example.org. 300 IN TXT "v=DMARC1; p=reject"
+]] } }
+    local rep = mailauth.check("From: a@example.org\r\n\r\nx\r\n",
+                               { ip = "192.0.2.1", sender = "b@example.org", resolver = r })
+    assert.are.equal("pass", rep.dmarc.result)
+    local ok, err = store:add(assert(mailauth.report.record(rep)))
+    assert.is_nil(ok)
+    assert.matches("^redis", err)
+    -- a store that cannot connect at all: nil and the problem, not an error
+    local none, why = mailauth.report.store { redis = gone.address, timeout = 1 }
+    assert.is_nil(none)
+    assert.matches("redis 127%.0%.0%.1:%d+", why)
+  end)
+end)

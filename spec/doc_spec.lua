@@ -62,6 +62,7 @@ describe("the reference manual", function()
     arc_verify = function(o) return mailauth.arc_verify("From: a@example.org\r\n\r\n", o) end,
     arc_seal = function(o) return mailauth.arc_seal("From: a@example.org\r\n\r\n", o) end,
     resolver = function(o) return mailauth.resolver(o) end,
+    received = function(o) return mailauth.received("Received: from a (b [192.0.2.1])\r\n\r\n", o) end,
   }
 
   it("has every public function that takes options raise on an unknown one", function()

@@ -154,6 +154,16 @@ rspamd_config:register_symbol { name = "MAILAUTH_RT", score = 0.0, type = "norma
     task:insert_result("MAILAUTH_RT", 1.0, tostring(report.rspamd.round_trips),
                        tostring(report.rspamd.queries))
   end }
+-- The same over rspamd_tcp's callbacks (adapter.check with a callback).
+rspamd_config:register_symbol { name = "MAILAUTH_RT_ASYNC", score = 0.0, type = "normal",
+  callback = function(task)
+    if not task:get_request_header("X-RT") then return end
+    assert(adapter.check(task, { cache = 0 }, function(report, err)
+      assert(report, err)
+      task:insert_result("MAILAUTH_RT_ASYNC", 1.0, tostring(report.rspamd.round_trips),
+                         tostring(report.rspamd.queries))
+    end))
+  end }
 -- A nameserver that takes the connection and never answers.
 rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "normal", flags = "coro",
   callback = function(task)
@@ -166,11 +176,26 @@ rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "nor
     task:insert_result("MAILAUTH_DEAD", 1.0, ("%s %s %s %.1f"):format(report.iprev.result,
                        report.spf.result, report.dmarc.result, require("rspamd_util").get_time() - t0))
   end }
+-- The same through the callback form: its budget holds for a server
+-- that takes the connection and never answers.
+rspamd_config:register_symbol { name = "MAILAUTH_DEAD_ASYNC", score = 0.0, type = "normal",
+  callback = function(task)
+    local port = task:get_request_header("X-Dead-Async-Port")
+    if not port then return end
+    local t0 = require("rspamd_util").get_time()
+    assert(adapter.check(task, { nameservers = { "127.0.0.1@" .. tostring(port) },
+                                 timeout = 1, time_budget = 2, cache = 0 }, function(report, err)
+      assert(report, err)
+      task:insert_result("MAILAUTH_DEAD_ASYNC", 1.0, ("%s %s %s %d %.1f"):format(report.iprev.result,
+                         report.spf.result, report.dmarc.result, report.rspamd.round_trips,
+                         require("rspamd_util").get_time() - t0))
+    end))
+  end }
 ]])
     local conf = daemon.capture(("rspamadm configtest -c %s/rspamd.conf"):format(dir))
     assert(conf:match("syntax OK"), conf)
     pid = daemon.start(("rspamd -f -i -u root -g root -c %s/rspamd.conf"):format(dir), dir .. "/log/stdout")
-    assert(daemon.wait(60, function()
+    assert(daemon.wait(180, function()
       return daemon.capture(("curl -s http://127.0.0.1:%d/ping"):format(PORT)):match("pong")
     end), "rspamd did not start: " .. daemon.read(dir .. "/log/stdout")
           .. daemon.read(dir .. "/log/rspamd.log"):sub(-3000))
@@ -391,9 +416,13 @@ rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "nor
             return out
           end }
           mailauth.check(text, opts)
-          local rt = symbols_of(scan(m, "--header 'X-RT: 1'")).MAILAUTH_RT
+          local syms = symbols_of(scan(m, "--header 'X-RT: 1'"))
+          local rt, rt_async = syms.MAILAUTH_RT, syms.MAILAUTH_RT_ASYNC
           assert(rt, m.id .. ": no MAILAUTH_RT")
-          assert.are.same({ c_rounds, batches }, { batches, tonumber(rt[1]) }, m.id)
+          assert(rt_async, m.id .. ": no MAILAUTH_RT_ASYNC")
+          assert.are.same({ c_rounds, batches, batches }, { batches, tonumber(rt[1]), tonumber(rt_async[1]) }, m.id)
+          -- and the same questions asked, with and without callbacks
+          assert.are.equal(rt[2], rt_async[2], m.id)
           compared = compared + 1
         end
       end
@@ -434,12 +463,30 @@ rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "nor
     local iprev, spf, _, took = sd[1]:match("^(%S+) (%S+) (%S+) (%S+)$")
     assert.are.same({ "temperror", "temperror" }, { iprev, spf }, sd[1])
     assert.is_true(tonumber(took) <= 2.5, "took " .. took)
-    -- one that takes the connection and never answers: Rspamd 3.4's
-    -- rspamd_tcp does not time out a synchronous read (its timeout covers
-    -- the connect), so the task's own task_timeout (6 s here) ends the
-    -- scan; the worker survives it and serves the next message
+    -- one that takes the connection and never answers (socket.bind
+    -- listens; the kernel completes the handshake and nobody reads).
+    -- Through the callback form: temperror within time_budget = 2 (each
+    -- batch bounded by timeout = 1, rspamd_tcp.request's own timer), and
+    -- the worker keeps serving.  Without the defence (the synchronous
+    -- form, below) the scan takes task_timeout.
     local silent = assert(socket.bind("127.0.0.1", 0))
     local _, silent_port = silent:getsockname()
+    local t1 = socket.gettime()
+    local sa = symbols_of(scan(m, "--header 'X-Dead-Async-Port: " .. silent_port .. "'")).MAILAUTH_DEAD_ASYNC
+    local waited = socket.gettime() - t1
+    assert(sa, "no MAILAUTH_DEAD_ASYNC")
+    local a_iprev, a_spf, a_dmarc, a_rounds, a_took = sa[1]:match("^(%S+) (%S+) (%S+) (%d+) (%S+)$")
+    assert.are.same({ "temperror", "temperror" }, { a_iprev, a_spf }, sa[1])
+    assert.are_not.equal("pass", a_dmarc, sa[1])
+    assert.is_true(tonumber(a_rounds) >= 1, sa[1])
+    assert.is_true(tonumber(a_took) >= 0.9, "took " .. a_took) -- it did wait for the server
+    assert.is_true(tonumber(a_took) <= 2.5, "took " .. a_took)
+    assert.is_true(waited < 4, "the scan took " .. waited)
+    assert.is_true(daemon.alive(pid))
+    assert(next(symbols_of(scan(m))))
+    -- the synchronous form: Rspamd 3.4's rspamd_tcp.connect_sync drops its
+    -- timeout (no timer on the read), so the task's own task_timeout (6 s
+    -- here) ends the scan; the worker survives it and serves the next message
     local t0 = socket.gettime()
     local res = scan(m, "--header 'X-Dead-Port: " .. silent_port .. "'")
     silent:close()

@@ -14,10 +14,6 @@ local helpers = require "spec.support.helpers"
 local PORT, DNS_PORT = 11533, 15453
 local AUTHSERV = "mx.example.org" -- examples/rspamd/mailauth.conf
 
-local function with_rspamd(body)
-  if not jit then return end
-  describe("#integration #rspamd examples/rspamd in Rspamd", body)
-end
 
 -- The fixture zones and the demo zones in one folder: a zone both have
 -- gets the demo's records (not its SOA and NS) for names the fixture's
@@ -91,7 +87,7 @@ local function messages()
   return list
 end
 
-with_rspamd(function()
+daemon.describe_if(jit, "#integration #rspamd examples/rspamd in Rspamd", function()
   local dir, pid
   local root = os.getenv("PWD")
   local mailauth = require "mailauth"
@@ -104,10 +100,27 @@ with_rspamd(function()
   setup(function()
     dir = daemon.tmpdir("mailauth-rspamd-check")
     the_dir = dir
-    for _, d in ipairs { "run", "db", "log", "local" } do os.execute("mkdir -p " .. dir .. "/" .. d) end
     merged_zones(dir .. "/zones")
     local started = knot("start")
     assert(started == true or started == 0, "knot did not start: " .. daemon.read(dir .. "/knot/knot.log"))
+    daemon.write(dir .. "/rspamd.conf", daemon.rspamd_conf(dir, "127.0.0.1:" .. DNS_PORT, PORT, {
+      options = '  task_timeout = 6s;\n  filters = "dkim";',
+      rest = ([[
+# Rspamd's own SPF, DKIM, DMARC and ARC, to compare verdicts with
+modules { path = "/usr/share/rspamd/plugins"; }
+spf { }
+dkim { }
+dmarc { }
+arc { }
+actions { reject = 15; add_header = 6; greylist = 4; }
+mailauth {
+  .include "%s/examples/rspamd/mailauth.conf"
+  lua_path = "%s/lua/?.lua;%s/lua/?/init.lua";
+  lua_cpath = "%s/build/luajit/?.so";
+}
+lua = "%s/examples/rspamd/mailauth.lua";
+lua = "%s/local/nocoro.lua";
+]]):format(root, root, root, root, root, dir) }))
     -- A symbol registered without flags = "coro": adapter.check must
     -- raise a Lua error (in Rspamd's log), not take the worker down.
     daemon.write(dir .. "/local/nocoro.lua", [[
@@ -117,34 +130,6 @@ rspamd_config:register_symbol { name = "MAILAUTH_NOCORO", score = 0.0, type = "n
     if task:get_request_header("X-Nocoro") then adapter.check(task) end
   end }
 ]])
-    daemon.write(dir .. "/rspamd.conf", ([[
-options {
-  pidfile = "%s/run/rspamd.pid";
-  dns { nameserver = ["127.0.0.1:%d"]; timeout = 1s; retransmits = 1; }
-  control_socket = "%s/run/rspamd.sock mode=0600";
-  history_file = "%s/db/rspamd.history";
-  dynamic_conf = "%s/db/rspamd_dynamic";
-  url_tld = "/usr/share/rspamd/effective_tld_names.dat";
-  task_timeout = 6s;
-  filters = "dkim";
-}
-# Rspamd's own SPF, DKIM, DMARC and ARC, to compare verdicts with
-modules { path = "/usr/share/rspamd/plugins"; }
-spf { }
-dkim { }
-dmarc { }
-arc { }
-logging { type = "file"; filename = "%s/log/rspamd.log"; level = "info"; }
-worker "normal" { bind_socket = "127.0.0.1:%d"; count = 1; }
-actions { reject = 15; add_header = 6; greylist = 4; }
-mailauth {
-  .include "%s/examples/rspamd/mailauth.conf"
-  lua_path = "%s/lua/?.lua;%s/lua/?/init.lua";
-  lua_cpath = "%s/build/luajit/?.so";
-}
-lua = "%s/examples/rspamd/mailauth.lua";
-lua = "%s/local/nocoro.lua";
-]]):format(dir, DNS_PORT, dir, dir, dir, dir, PORT, root, root, root, root, root, dir))
     -- The adapter's round trips for one message, with no cache.
     daemon.write(dir .. "/local/nocoro.lua", daemon.read(dir .. "/local/nocoro.lua") .. [[
 rspamd_config:register_symbol { name = "MAILAUTH_RT", score = 0.0, type = "normal", flags = "coro",
@@ -192,18 +177,12 @@ rspamd_config:register_symbol { name = "MAILAUTH_DEAD_ASYNC", score = 0.0, type 
     end))
   end }
 ]])
-    local conf = daemon.capture(("rspamadm configtest -c %s/rspamd.conf"):format(dir))
-    assert(conf:match("syntax OK"), conf)
-    pid = daemon.start(("rspamd -f -i -u root -g root -c %s/rspamd.conf"):format(dir), dir .. "/log/stdout")
-    assert(daemon.wait(180, function()
-      return daemon.capture(("curl -s http://127.0.0.1:%d/ping"):format(PORT)):match("pong")
-    end), "rspamd did not start: " .. daemon.read(dir .. "/log/stdout")
-          .. daemon.read(dir .. "/log/rspamd.log"):sub(-3000))
+    pid = daemon.start_rspamd(dir, PORT)
   end)
 
   teardown(function()
-    daemon.stop(pid)
-    if dir then knot("stop"); if not os.getenv("MAILAUTH_KEEP") then os.execute("rm -rf " .. dir) end end
+    if dir then knot("stop") end
+    daemon.cleanup(dir, pid)
   end)
 
   local cjson = require "cjson"

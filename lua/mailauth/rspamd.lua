@@ -30,6 +30,11 @@
 -- sent with it have run), so it would cost a round trip per question.
 -- adapter.resolver(task) (one question at a time through rspamd_dns) is
 -- still there for single checks.
+--
+-- adapter.check(task, opts, callback) is the same check over rspamd_tcp's
+-- callbacks instead, run in a coroutine of the adapter's own: the form
+-- whose timeouts hold (Rspamd 3.4's synchronous rspamd_tcp arms no timer,
+-- see async_connector), and the one examples/rspamd uses.
 local M = {}
 
 local rspamd_dns -- loaded on first use: only Rspamd has it
@@ -341,7 +346,8 @@ end
 -- With one, any symbol will do: the check runs in a coroutine of its
 -- own over rspamd_tcp's callbacks (the symbol stays open until they are
 -- done), every batch bounded by timeout and the whole by time_budget,
--- and callback gets the report (or nil and mailauth.check's error).
+-- and callback gets the report (or nil and mailauth.check's error); it
+-- runs before adapter.check returns when the cache answers everything.
 function M.check(task, opts, callback)
   if type(task) ~= "userdata" and type(task) ~= "table" then
     error(("bad argument #1 to 'mailauth.rspamd.check' (task expected, got %s)"):format(type(task)), 2)

@@ -18,22 +18,9 @@ D=$OUT/rspamd
 rm -rf "$D"; mkdir -p "$D"
 TCK=$(getconf CLK_TCK)
 
-conf() { # name, extra config
-  mkdir -p "$D/$1/run" "$D/$1/db" "$D/$1/log"
-  cat > "$D/$1/rspamd.conf" <<CONF
-options {
-  pidfile = "$D/$1/run/rspamd.pid";
-  dns { nameserver = ["$host:$port"]; timeout = 1s; retransmits = 1; }
-  control_socket = "$D/$1/run/rspamd.sock mode=0600";
-  history_file = "$D/$1/db/rspamd.history";
-  dynamic_conf = "$D/$1/db/rspamd_dynamic";
-  url_tld = "/usr/share/rspamd/effective_tld_names.dat";
-  $3
-}
-logging { type = "file"; filename = "$D/$1/log/rspamd.log"; level = "error"; }
-worker "normal" { bind_socket = "127.0.0.1:$PORT"; count = 1; }
-$2
-CONF
+conf() { # name, extra config, extra options (spec/support/rspamd_conf.lua: the specs' config)
+  mkdir -p "$D/$1"
+  lua5.4 spec/support/rspamd_conf.lua "$D/$1" "$host:$port" "$PORT" error "$3" "$2" > "$D/$1/rspamd.conf"
 }
 conf mailauth "mailauth {
   .include \"$ROOT/examples/rspamd/mailauth.conf\"

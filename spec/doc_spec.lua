@@ -69,6 +69,7 @@ describe("the reference manual", function()
     end,
     ["report.message"] = function(o) return mailauth.report.message("", o) end,
     ["report.parse"] = function(o) return mailauth.report.parse("", o) end,
+    received = function(o) return mailauth.received("Received: from a (b [192.0.2.1])\r\n\r\n", o) end,
   }
 
   it("has every public function that takes options raise on an unknown one", function()

@@ -5,23 +5,16 @@
 -- from the example's stats service.  DNS: the harness's Knot server, over
 -- TCP.  Runs under Lua 5.3 only: the Lua Debian's HAProxy embeds.
 local daemon = require "spec.support.daemon"
-local helpers = require "spec.support.helpers"
 
-local NS = helpers.test_nameserver()
 local SMTP, MTA, STATS = 18525, 18526, 18527
 
-local function with_haproxy(body)
-  if _VERSION ~= "Lua 5.3" then return end
-  describe("#integration #haproxy examples/haproxy in HAProxy", body)
-end
-
-with_haproxy(function()
+daemon.describe_if(_VERSION == "Lua 5.3", "#integration #haproxy examples/haproxy in HAProxy", function()
   local dir, pid, mta
   local root = os.getenv("PWD")
   local socket = require "socket"
 
   setup(function()
-    assert(NS, "MAILAUTH_TEST_NS is not set: run the specs through make test")
+    local NS = daemon.nameserver()
     dir = daemon.tmpdir("mailauth-haproxy-example")
     -- the MTA behind the front: greets and closes
     mta = daemon.start(("/usr/bin/python3 -c 'import socket\ns=socket.socket()\n"
@@ -39,11 +32,7 @@ with_haproxy(function()
     end), "haproxy did not start: " .. daemon.read(dir .. "/haproxy.log"))
   end)
 
-  teardown(function()
-    daemon.stop(pid)
-    daemon.stop(mta)
-    if dir then os.execute("rm -rf " .. dir) end
-  end)
+  teardown(function() daemon.cleanup(dir, pid, mta) end)
 
   -- One SMTP client: connects from ip, sends its EHLO, reads until closed.
   local function smtp(ip, helo)

@@ -3,22 +3,15 @@
 -- no resolver for Lua and no UDP), against the harness's Knot server.
 -- Runs under Lua 5.3 only: that is the Lua Debian's HAProxy embeds.
 local daemon = require "spec.support.daemon"
-local helpers = require "spec.support.helpers"
 
-local NS = helpers.test_nameserver()
 local HTTP, GATE, DNS = 18480, 18481, 18482
 
-local function with_haproxy(body)
-  if _VERSION ~= "Lua 5.3" then return end
-  describe("#integration #haproxy mailauth in HAProxy", body)
-end
-
-with_haproxy(function()
+daemon.describe_if(_VERSION == "Lua 5.3", "#integration #haproxy mailauth in HAProxy", function()
   local dir, pid
   local root = os.getenv("PWD")
 
   setup(function()
-    assert(NS, "MAILAUTH_TEST_NS is not set: run the specs through make test")
+    local NS = daemon.nameserver()
     dir = daemon.tmpdir("mailauth-haproxy")
     daemon.write(dir .. "/action.lua", ([[
 package.path = "%s/lua/?.lua;%s/lua/?/init.lua;" .. package.path
@@ -88,10 +81,7 @@ backend be_http
     end), "haproxy did not start: " .. daemon.read(dir .. "/haproxy.log"))
   end)
 
-  teardown(function()
-    daemon.stop(pid)
-    if dir then os.execute("rm -rf " .. dir) end
-  end)
+  teardown(function() daemon.cleanup(dir, pid) end)
 
   local function get(port, header, iface)
     return daemon.capture(("curl -s --max-time 5 %s %s http://127.0.0.1:%d/"):format(

@@ -84,16 +84,19 @@ describe("mailauth.received", function()
   end)
 
   it("raises clear errors on wrong arguments", function()
-    for _, c in ipairs {
+    helpers.assert_errors {
       { function() mailauth.received(42) end, "bad argument #1 to 'mailauth.received' %(message string" },
       { function() mailauth.received("x", "y") end, "bad argument #2 to 'mailauth.received' %(table or nil" },
-      { function() mailauth.received("x", { trusted_hops = 0 }) end, "trusted_hops" },
-      { function() mailauth.received("x", { trusted_hops = 1.5 }) end, "trusted_hops" },
-      { function() mailauth.received("x", { trusted = 1 }) end, "unknown option 'trusted'" },
-    } do
-      local ok, err = pcall(c[1])
-      assert.is_false(ok)
-      assert.matches(c[2], err)
-    end
+      { function() mailauth.received("x", { trusted_hops = 0 }) end,
+        "mailauth.received: option 'trusted_hops' must be an integer from 1 to 100", plain = true },
+      { function() mailauth.received("x", { trusted_hops = 1.5 }) end,
+        "mailauth.received: option 'trusted_hops' must be an integer from 1 to 100", plain = true },
+      { function() mailauth.received("x", { trusted_hops = 101 }) end,
+        "mailauth.received: option 'trusted_hops' must be an integer from 1 to 100", plain = true },
+      { function() mailauth.received("x", { trusted = 1 }) end,
+        "mailauth.received: option 'trusted' is unknown (did you mean 'trusted_hops'?)", plain = true },
+      { function() mailauth.received("x", { trusted_hop = 1 }) end,
+        "mailauth.received: option 'trusted_hop' is unknown (did you mean 'trusted_hops'?)", plain = true },
+    }
   end)
 end)

@@ -4,6 +4,7 @@
 -- with a stand-in task.  The checks themselves run in a real Rspamd:
 -- spec/rspamd_check_spec.lua.
 local adapter = require "mailauth.rspamd"
+local helpers = require "spec.support.helpers"
 
 local function fake_task(content)
   local replies = {}
@@ -16,18 +17,16 @@ end
 
 describe("mailauth.rspamd", function()
   it("raises clear errors on wrong arguments", function()
-    for _, c in ipairs {
+    helpers.assert_errors {
       { function() adapter.check(nil) end, "bad argument #1 to 'mailauth.rspamd.check' %(task expected, got nil%)" },
       { function() adapter.check(fake_task("x"), 5) end, "bad argument #2 to 'mailauth.rspamd.check'" },
+      { function() adapter.check(fake_task("x"), {}, "later") end,
+        "bad argument #3 to 'mailauth.rspamd.check' %(function or nil expected, got string%)" },
       { function() adapter.add_header(fake_task(), nil) end, "bad argument #2 to 'mailauth.rspamd.add_header'" },
       { function() adapter.add_header(fake_task(), "no colon here") end, "not a header field" },
       { function() adapter.resolver(nil) end, "bad argument #1 to 'mailauth.rspamd.resolver'" },
       { function() adapter.resolver(fake_task(), "keys") end, "bad argument #2 to 'mailauth.rspamd.resolver'" },
-    } do
-      local ok, err = pcall(c[1])
-      assert.is_false(ok)
-      assert.matches(c[2], err)
-    end
+    }
   end)
 
   it("names flags = \"coro\" when called outside a coroutine", function()
@@ -41,6 +40,14 @@ describe("mailauth.rspamd", function()
     local report, err = co()
     assert.is_nil(report)
     assert.matches("no raw message", err)
+  end)
+
+  it("gives nil and a reason for it with a callback too, outside any coroutine", function()
+    local called = false
+    local started, err = adapter.check(fake_task(""), {}, function() called = true end)
+    assert.is_nil(started)
+    assert.matches("no raw message", err)
+    assert.is_false(called)
   end)
 
   it("adds Authentication-Results through the milter reply, name and value apart", function()

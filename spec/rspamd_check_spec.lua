@@ -14,10 +14,6 @@ local helpers = require "spec.support.helpers"
 local PORT, DNS_PORT = 11533, 15453
 local AUTHSERV = "mx.example.org" -- examples/rspamd/mailauth.conf
 
-local function with_rspamd(body)
-  if not jit then return end
-  describe("#integration #rspamd examples/rspamd in Rspamd", body)
-end
 
 -- The fixture zones and the demo zones in one folder: a zone both have
 -- gets the demo's records (not its SOA and NS) for names the fixture's
@@ -91,7 +87,7 @@ local function messages()
   return list
 end
 
-with_rspamd(function()
+daemon.describe_if(jit, "#integration #rspamd examples/rspamd in Rspamd", function()
   local dir, pid
   local root = os.getenv("PWD")
   local mailauth = require "mailauth"
@@ -104,10 +100,27 @@ with_rspamd(function()
   setup(function()
     dir = daemon.tmpdir("mailauth-rspamd-check")
     the_dir = dir
-    for _, d in ipairs { "run", "db", "log", "local" } do os.execute("mkdir -p " .. dir .. "/" .. d) end
     merged_zones(dir .. "/zones")
     local started = knot("start")
     assert(started == true or started == 0, "knot did not start: " .. daemon.read(dir .. "/knot/knot.log"))
+    daemon.write(dir .. "/rspamd.conf", daemon.rspamd_conf(dir, "127.0.0.1:" .. DNS_PORT, PORT, {
+      options = '  task_timeout = 6s;\n  filters = "dkim";',
+      rest = ([[
+# Rspamd's own SPF, DKIM, DMARC and ARC, to compare verdicts with
+modules { path = "/usr/share/rspamd/plugins"; }
+spf { }
+dkim { }
+dmarc { }
+arc { }
+actions { reject = 15; add_header = 6; greylist = 4; }
+mailauth {
+  .include "%s/examples/rspamd/mailauth.conf"
+  lua_path = "%s/lua/?.lua;%s/lua/?/init.lua";
+  lua_cpath = "%s/build/luajit/?.so";
+}
+lua = "%s/examples/rspamd/mailauth.lua";
+lua = "%s/local/nocoro.lua";
+]]):format(root, root, root, root, root, dir) }))
     -- A symbol registered without flags = "coro": adapter.check must
     -- raise a Lua error (in Rspamd's log), not take the worker down.
     daemon.write(dir .. "/local/nocoro.lua", [[
@@ -117,34 +130,6 @@ rspamd_config:register_symbol { name = "MAILAUTH_NOCORO", score = 0.0, type = "n
     if task:get_request_header("X-Nocoro") then adapter.check(task) end
   end }
 ]])
-    daemon.write(dir .. "/rspamd.conf", ([[
-options {
-  pidfile = "%s/run/rspamd.pid";
-  dns { nameserver = ["127.0.0.1:%d"]; timeout = 1s; retransmits = 1; }
-  control_socket = "%s/run/rspamd.sock mode=0600";
-  history_file = "%s/db/rspamd.history";
-  dynamic_conf = "%s/db/rspamd_dynamic";
-  url_tld = "/usr/share/rspamd/effective_tld_names.dat";
-  task_timeout = 6s;
-  filters = "dkim";
-}
-# Rspamd's own SPF, DKIM, DMARC and ARC, to compare verdicts with
-modules { path = "/usr/share/rspamd/plugins"; }
-spf { }
-dkim { }
-dmarc { }
-arc { }
-logging { type = "file"; filename = "%s/log/rspamd.log"; level = "info"; }
-worker "normal" { bind_socket = "127.0.0.1:%d"; count = 1; }
-actions { reject = 15; add_header = 6; greylist = 4; }
-mailauth {
-  .include "%s/examples/rspamd/mailauth.conf"
-  lua_path = "%s/lua/?.lua;%s/lua/?/init.lua";
-  lua_cpath = "%s/build/luajit/?.so";
-}
-lua = "%s/examples/rspamd/mailauth.lua";
-lua = "%s/local/nocoro.lua";
-]]):format(dir, DNS_PORT, dir, dir, dir, dir, PORT, root, root, root, root, root, dir))
     -- The adapter's round trips for one message, with no cache.
     daemon.write(dir .. "/local/nocoro.lua", daemon.read(dir .. "/local/nocoro.lua") .. [[
 rspamd_config:register_symbol { name = "MAILAUTH_RT", score = 0.0, type = "normal", flags = "coro",
@@ -153,6 +138,16 @@ rspamd_config:register_symbol { name = "MAILAUTH_RT", score = 0.0, type = "norma
     local report = adapter.check(task, { cache = 0 })
     task:insert_result("MAILAUTH_RT", 1.0, tostring(report.rspamd.round_trips),
                        tostring(report.rspamd.queries))
+  end }
+-- The same over rspamd_tcp's callbacks (adapter.check with a callback).
+rspamd_config:register_symbol { name = "MAILAUTH_RT_ASYNC", score = 0.0, type = "normal",
+  callback = function(task)
+    if not task:get_request_header("X-RT") then return end
+    assert(adapter.check(task, { cache = 0 }, function(report, err)
+      assert(report, err)
+      task:insert_result("MAILAUTH_RT_ASYNC", 1.0, tostring(report.rspamd.round_trips),
+                         tostring(report.rspamd.queries))
+    end))
   end }
 -- A nameserver that takes the connection and never answers.
 rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "normal", flags = "coro",
@@ -166,19 +161,28 @@ rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "nor
     task:insert_result("MAILAUTH_DEAD", 1.0, ("%s %s %s %.1f"):format(report.iprev.result,
                        report.spf.result, report.dmarc.result, require("rspamd_util").get_time() - t0))
   end }
+-- The same through the callback form: its budget holds for a server
+-- that takes the connection and never answers.
+rspamd_config:register_symbol { name = "MAILAUTH_DEAD_ASYNC", score = 0.0, type = "normal",
+  callback = function(task)
+    local port = task:get_request_header("X-Dead-Async-Port")
+    if not port then return end
+    local t0 = require("rspamd_util").get_time()
+    assert(adapter.check(task, { nameservers = { "127.0.0.1@" .. tostring(port) },
+                                 timeout = 1, time_budget = 2, cache = 0 }, function(report, err)
+      assert(report, err)
+      task:insert_result("MAILAUTH_DEAD_ASYNC", 1.0, ("%s %s %s %d %.1f"):format(report.iprev.result,
+                         report.spf.result, report.dmarc.result, report.rspamd.round_trips,
+                         require("rspamd_util").get_time() - t0))
+    end))
+  end }
 ]])
-    local conf = daemon.capture(("rspamadm configtest -c %s/rspamd.conf"):format(dir))
-    assert(conf:match("syntax OK"), conf)
-    pid = daemon.start(("rspamd -f -i -u root -g root -c %s/rspamd.conf"):format(dir), dir .. "/log/stdout")
-    assert(daemon.wait(60, function()
-      return daemon.capture(("curl -s http://127.0.0.1:%d/ping"):format(PORT)):match("pong")
-    end), "rspamd did not start: " .. daemon.read(dir .. "/log/stdout")
-          .. daemon.read(dir .. "/log/rspamd.log"):sub(-3000))
+    pid = daemon.start_rspamd(dir, PORT)
   end)
 
   teardown(function()
-    daemon.stop(pid)
-    if dir then knot("stop"); if not os.getenv("MAILAUTH_KEEP") then os.execute("rm -rf " .. dir) end end
+    if dir then knot("stop") end
+    daemon.cleanup(dir, pid)
   end)
 
   local cjson = require "cjson"
@@ -391,9 +395,13 @@ rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "nor
             return out
           end }
           mailauth.check(text, opts)
-          local rt = symbols_of(scan(m, "--header 'X-RT: 1'")).MAILAUTH_RT
+          local syms = symbols_of(scan(m, "--header 'X-RT: 1'"))
+          local rt, rt_async = syms.MAILAUTH_RT, syms.MAILAUTH_RT_ASYNC
           assert(rt, m.id .. ": no MAILAUTH_RT")
-          assert.are.same({ c_rounds, batches }, { batches, tonumber(rt[1]) }, m.id)
+          assert(rt_async, m.id .. ": no MAILAUTH_RT_ASYNC")
+          assert.are.same({ c_rounds, batches, batches }, { batches, tonumber(rt[1]), tonumber(rt_async[1]) }, m.id)
+          -- and the same questions asked, with and without callbacks
+          assert.are.equal(rt[2], rt_async[2], m.id)
           compared = compared + 1
         end
       end
@@ -434,12 +442,30 @@ rspamd_config:register_symbol { name = "MAILAUTH_DEAD", score = 0.0, type = "nor
     local iprev, spf, _, took = sd[1]:match("^(%S+) (%S+) (%S+) (%S+)$")
     assert.are.same({ "temperror", "temperror" }, { iprev, spf }, sd[1])
     assert.is_true(tonumber(took) <= 2.5, "took " .. took)
-    -- one that takes the connection and never answers: Rspamd 3.4's
-    -- rspamd_tcp does not time out a synchronous read (its timeout covers
-    -- the connect), so the task's own task_timeout (6 s here) ends the
-    -- scan; the worker survives it and serves the next message
+    -- one that takes the connection and never answers (socket.bind
+    -- listens; the kernel completes the handshake and nobody reads).
+    -- Through the callback form: temperror within time_budget = 2 (each
+    -- batch bounded by timeout = 1, rspamd_tcp.request's own timer), and
+    -- the worker keeps serving.  Without the defence (the synchronous
+    -- form, below) the scan takes task_timeout.
     local silent = assert(socket.bind("127.0.0.1", 0))
     local _, silent_port = silent:getsockname()
+    local t1 = socket.gettime()
+    local sa = symbols_of(scan(m, "--header 'X-Dead-Async-Port: " .. silent_port .. "'")).MAILAUTH_DEAD_ASYNC
+    local waited = socket.gettime() - t1
+    assert(sa, "no MAILAUTH_DEAD_ASYNC")
+    local a_iprev, a_spf, a_dmarc, a_rounds, a_took = sa[1]:match("^(%S+) (%S+) (%S+) (%d+) (%S+)$")
+    assert.are.same({ "temperror", "temperror" }, { a_iprev, a_spf }, sa[1])
+    assert.are.equal("temperror", a_dmarc, sa[1]) -- _dmarc unanswered (RFC 7489 §6.6.3)
+    assert.is_true(tonumber(a_rounds) >= 1, sa[1])
+    assert.is_true(tonumber(a_took) >= 0.9, "took " .. a_took) -- it did wait for the server
+    assert.is_true(tonumber(a_took) <= 2.5, "took " .. a_took)
+    assert.is_true(waited < 4, "the scan took " .. waited)
+    assert.is_true(daemon.alive(pid))
+    assert(next(symbols_of(scan(m))))
+    -- the synchronous form: Rspamd 3.4's rspamd_tcp.connect_sync drops its
+    -- timeout (no timer on the read), so the task's own task_timeout (6 s
+    -- here) ends the scan; the worker survives it and serves the next message
     local t0 = socket.gettime()
     local res = scan(m, "--header 'X-Dead-Port: " .. silent_port .. "'")
     silent:close()

@@ -3,26 +3,19 @@
 -- which yields the symbol's coroutine.  Rspamd asks the Knot server of the
 -- test harness.  Runs under LuaJIT only: that is the Lua Rspamd embeds.
 local daemon = require "spec.support.daemon"
-local helpers = require "spec.support.helpers"
 
-local NS = helpers.test_nameserver()
 local PORT = 11433
 local NOW = 1764000000
 
-local function with_rspamd(body)
-  if not jit then return end
-  describe("#integration #rspamd mailauth in Rspamd", body)
-end
-
-with_rspamd(function()
+daemon.describe_if(jit, "#integration #rspamd mailauth in Rspamd", function()
   local dir, pid
   local root = os.getenv("PWD")
 
   setup(function()
-    assert(NS, "MAILAUTH_TEST_NS is not set: run the specs through make test")
-    local host, port = NS:match("^(.-)@(%d+)$")
+    local host, port = daemon.nameserver():match("^(.-)@(%d+)$")
     dir = daemon.tmpdir("mailauth-rspamd")
-    for _, d in ipairs { "run", "db", "log", "local" } do os.execute("mkdir -p " .. dir .. "/" .. d) end
+    daemon.write(dir .. "/rspamd.conf", daemon.rspamd_conf(dir, host .. ":" .. port, PORT,
+                                                           { rest = ('lua = "%s/local/rule.lua";'):format(dir) }))
     daemon.write(dir .. "/local/rule.lua", ([[
 package.path = "%s/lua/?.lua;%s/lua/?/init.lua;" .. package.path
 package.cpath = "%s/build/luajit/?.so;" .. package.cpath
@@ -47,31 +40,10 @@ rspamd_config:register_symbol{
   end,
 }
 ]]):format(root, root, root, NOW))
-    daemon.write(dir .. "/rspamd.conf", ([[
-options {
-  pidfile = "%s/run/rspamd.pid";
-  dns { nameserver = ["%s:%s"]; timeout = 1s; retransmits = 1; }
-  control_socket = "%s/run/rspamd.sock mode=0600";
-  history_file = "%s/db/rspamd.history";
-  dynamic_conf = "%s/db/rspamd_dynamic";
-  url_tld = "/usr/share/rspamd/effective_tld_names.dat";
-}
-logging { type = "file"; filename = "%s/log/rspamd.log"; level = "info"; }
-worker "normal" { bind_socket = "127.0.0.1:%d"; count = 1; }
-lua = "%s/local/rule.lua";
-]]):format(dir, host, port, dir, dir, dir, dir, PORT, dir))
-    pid = daemon.start(("rspamd -f -i -u root -g root -c %s/rspamd.conf"):format(dir), dir .. "/log/stdout")
-    local ready = daemon.wait(60, function()
-      return daemon.capture(("curl -s http://127.0.0.1:%d/ping"):format(PORT)):match("pong")
-    end)
-    assert(ready, "rspamd did not start: " .. daemon.read(dir .. "/log/stdout")
-           .. daemon.read(dir .. "/log/rspamd.log"):sub(-3000))
+    pid = daemon.start_rspamd(dir, PORT)
   end)
 
-  teardown(function()
-    daemon.stop(pid)
-    if dir then os.execute("rm -rf " .. dir) end
-  end)
+  teardown(function() daemon.cleanup(dir, pid) end)
 
   local function scan(ip, text, symbol)
     symbol = symbol or "MAILAUTH_IPREV"

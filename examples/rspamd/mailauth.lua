@@ -7,8 +7,13 @@
 -- not installed system-wide; Rspamd's cpath already has
 -- /usr/lib/x86_64-linux-gnu/lua/5.1/ and /usr/local/lib/lua/5.1/).
 --
--- The symbol runs with flags = "coro": its DNS yields the symbol's
--- coroutine (adapter.check raises a Lua error without it).
+-- adapter.check runs with a callback: its DNS goes over rspamd_tcp's
+-- callbacks, each batch bounded by `timeout` and the whole check by
+-- `time_budget` (a nameserver that takes the connection and never
+-- answers gives temperror in time), and the symbol stays open until the
+-- callback has inserted the verdicts.  Any symbol type will do (the form
+-- without a callback needs flags = "coro" and has no read timeout in
+-- Rspamd 3.4).
 local opts = rspamd_config:get_all_opt("mailauth") or {}
 if opts.lua_path then package.path = opts.lua_path .. ";" .. package.path end
 if opts.lua_cpath then package.cpath = opts.lua_cpath .. ";" .. package.cpath end
@@ -64,29 +69,37 @@ local function dkim_symbol(task, sigs)
          best.problem)
 end
 
+-- Every verdict of a report as MAILAUTH_* symbols.
+local function insert_verdicts(task, report)
+  if report.iprev and report.iprev.result ~= "pass" then
+    insert(task, "MAILAUTH_IPREV_" .. (RESULT[report.iprev.result] or "FAIL"),
+           report.iprev.problem or report.ip)
+  end
+  if report.spf then
+    insert(task, "MAILAUTH_SPF_" .. RESULT[report.spf.result], report.spf.domain or "-",
+           report.spf.problem)
+  end
+  dkim_symbol(task, report.dkim)
+  dmarc_symbol(task, report.dmarc)
+  if report.arc and report.arc.result ~= "none" then
+    insert(task, "MAILAUTH_ARC_" .. RESULT[report.arc.result],
+           "i=" .. tostring(report.arc.instances), report.arc.problem)
+  end
+  local t = exchange.trust(report, trust_opts)
+  if t.trusted then insert(task, "MAILAUTH_M365_TRUSTED", t.tenant, "via " .. t.via, t.reason) end
+end
+
 local check_id = rspamd_config:register_symbol {
-  name = "MAILAUTH_CHECK", type = "callback", flags = "coro",
+  name = "MAILAUTH_CHECK", type = "callback",
   callback = function(task)
-    local report, err = adapter.check(task, {
+    local started, err = adapter.check(task, {
       authserv_id = opts.authserv_id, time_budget = tonumber(opts.time_budget),
-      header = opts.add_header ~= false })
-    if not report then insert(task, "MAILAUTH_ERROR", err) return end
-    if report.iprev and report.iprev.result ~= "pass" then
-      insert(task, "MAILAUTH_IPREV_" .. (RESULT[report.iprev.result] or "FAIL"),
-             report.iprev.problem or report.ip)
-    end
-    if report.spf then
-      insert(task, "MAILAUTH_SPF_" .. RESULT[report.spf.result], report.spf.domain or "-",
-             report.spf.problem)
-    end
-    dkim_symbol(task, report.dkim)
-    dmarc_symbol(task, report.dmarc)
-    if report.arc and report.arc.result ~= "none" then
-      insert(task, "MAILAUTH_ARC_" .. RESULT[report.arc.result],
-             "i=" .. tostring(report.arc.instances), report.arc.problem)
-    end
-    local t = exchange.trust(report, trust_opts)
-    if t.trusted then insert(task, "MAILAUTH_M365_TRUSTED", t.tenant, "via " .. t.via, t.reason) end
+      timeout = tonumber(opts.timeout), header = opts.add_header ~= false },
+      function(report, problem)
+        if not report then insert(task, "MAILAUTH_ERROR", problem) return end
+        insert_verdicts(task, report)
+      end)
+    if not started then insert(task, "MAILAUTH_ERROR", err) end
   end,
 }
 

@@ -93,6 +93,9 @@ M.LUA = {
   resolv_conf = { name = "resolv_conf", kind = "any", aliases = "resolvconf resolv" },
   zones = { name = "zones", kind = "any", aliases = "zone" },
   zonefiles = { name = "zonefiles", kind = "any", aliases = "zonefile zone_files" },
+  -- mailauth.received's: how many Received fields your own hosts wrote
+  trusted_hops = { name = "trusted_hops", kind = "integer", min = 1, max = 100,
+                   rule = "an integer from 1 to 100", aliases = "hops trusted trusted_hosts" },
 }
 
 -- The declaration of a core kind's options, by name.

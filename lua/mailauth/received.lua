@@ -19,8 +19,12 @@
 -- Microsoft's bare "(ip)".  A field that says no client address in this
 -- way gives no ip and a problem saying why, never a guess.
 local core = require "mailauth.core"
+local internal = require "mailauth.internal"
+local options = require "mailauth.options"
 
 local M = {}
+
+local OPTS = internal.declare { received = { "trusted_hops" } }
 
 -- The header fields, unfolded, in order: { { name = lower, value = text }, ... }.
 local function header_fields(message)
@@ -86,10 +90,6 @@ function M.parse(value)
   return out
 end
 
-local function argerror(n, what, value)
-  error(("bad argument #%d to 'mailauth.received' (%s expected, got %s)"):format(n, what, type(value)), 3)
-end
-
 --- received(message [, { trusted_hops = n }]) -> { ip, helo, sender, by, date, hop, field }
 -- With problem (and code "received_unreadable" or "received_missing")
 -- when the trusted hop's field is absent or says no client address: ip is
@@ -97,18 +97,11 @@ end
 -- sender: the Return-Path's address ("" for the null path "<>"), nil when
 -- the message has none (sender_problem says so).
 function M.received(message, opts)
-  if type(message) ~= "string" then argerror(1, "message string", message) end
+  if type(message) ~= "string" then internal.argerror("received", 1, "message string", message) end
   if opts == nil then opts = {} end
-  if type(opts) ~= "table" then argerror(2, "table or nil", opts) end
-  for k in pairs(opts) do
-    if k ~= "trusted_hops" then
-      error(("mailauth.received: unknown option '%s' (it takes trusted_hops)"):format(tostring(k)), 2)
-    end
-  end
+  if type(opts) ~= "table" then internal.argerror("received", 2, "table or nil", opts) end
+  options.check("received", opts, OPTS.received, 2)
   local n = opts.trusted_hops or 1
-  if type(n) ~= "number" or n ~= math.floor(n) or n < 1 or n > 100 then
-    error("mailauth.received: option 'trusted_hops' must be an integer in [1, 100]", 2)
-  end
   local fields = header_fields(message)
   local out = { hop = n }
   local seen = 0

@@ -30,6 +30,11 @@
 -- sent with it have run), so it would cost a round trip per question.
 -- adapter.resolver(task) (one question at a time through rspamd_dns) is
 -- still there for single checks.
+--
+-- adapter.check(task, opts, callback) is the same check over rspamd_tcp's
+-- callbacks instead, run in a coroutine of the adapter's own: the form
+-- whose timeouts hold (Rspamd 3.4's synchronous rspamd_tcp arms no timer,
+-- see async_connector), and the one examples/rspamd uses.
 local M = {}
 
 local rspamd_dns -- loaded on first use: only Rspamd has it
@@ -180,8 +185,8 @@ end
 -- A socket of rspamd_tcp's synchronous API for tcpdns: read(n) from a
 -- buffer filled by read_once (which gives whatever has arrived).
 local function rspamd_connector(task)
-  local rspamd_tcp = require "rspamd_tcp"
   return function(host, port, timeout)
+    local rspamd_tcp = require "rspamd_tcp" -- only Rspamd has it
     local ok, conn = rspamd_tcp.connect_sync { task = task, host = host, port = port, timeout = timeout }
     if not ok then return nil, conn end
     local buf = ""
@@ -214,31 +219,72 @@ local function yieldable()
   return coroutine.running() ~= nil
 end
 
+-- A socket of rspamd_tcp's asynchronous API for tcpdns, for a check that
+-- runs in a coroutine of the adapter's own (adapter.check with a
+-- callback): send starts the request (the queries written, a read
+-- armed), read(n) yields that coroutine until rspamd_tcp's callback
+-- brings bytes or an error, arming one more read while it needs more.
+-- Why not the synchronous API: Rspamd 3.4's rspamd_tcp.connect_sync
+-- parses `timeout` and never stores it (src/lua/lua_tcp.c,
+-- lua_tcp_connect_sync: no cbd->ev.timeout = timeout), so no timer is
+-- armed (libev_helper.c arms one only for a timeout > 0) and a server
+-- that accepts and stays silent holds the read until task_timeout;
+-- rspamd_tcp.request keeps its timeout (cbd->ev.timeout = timeout, less
+-- what each event took) and ends such a read with "IO timeout".  One
+-- exchange per connection (tcpdns with keep = false): the timeout is the
+-- connection's whole budget, which a kept one would have spent.
+local function async_connector(task)
+  return function(host, port, timeout)
+    local rspamd_tcp = require "rspamd_tcp" -- only Rspamd has it
+    local sock, conn, buf, err = {}, nil, "", nil
+    local started, armed, waiting = false, false, nil
+    local function on_data(e, data, c)
+      conn, armed = c or conn, false
+      if e then err = tostring(e) else buf = buf .. tostring(data) end -- rspamd_text: copied
+      local co = waiting
+      waiting = nil
+      if co then
+        local ok, why = coroutine.resume(co)
+        if not ok then require("rspamd_logger").errx(task, "mailauth: %s", tostring(why)) end
+      end
+    end
+    function sock:send(bytes)
+      if started then return nil, "one exchange per connection" end
+      started = true
+      local ok = rspamd_tcp.request { task = task, host = host, port = port, timeout = timeout,
+                                      data = bytes, callback = on_data }
+      if not ok then err = "cannot connect" return nil, err end
+      armed = true
+      return true
+    end
+    function sock:read(n)
+      while #buf < n do
+        if err then return nil, err end
+        if not armed then
+          if not conn then return nil, "not connected" end
+          conn:add_read(on_data)
+          armed = true
+        end
+        waiting = coroutine.running()
+        coroutine.yield()
+      end
+      local out = buf:sub(1, n)
+      buf = buf:sub(n + 1)
+      return out
+    end
+    -- Nothing to close: with no read armed, rspamd_tcp ends the connection
+    -- itself when its callback returns (and after an error it has).
+    function sock:close() end
+    return sock
+  end
+end
+
 local CHECK_OPTS = { "authserv_id", "now", "receiver", "allow_sha1", "org_domain", "psl_file",
                      "pct_roll", "shared_domains", "time_budget" }
 
---- adapter.check(task, opts) -> report | nil, reason
--- opts (all optional): nameservers ({ "127.0.0.1@53" }; default Rspamd's
--- own), timeout (seconds per batch, default 2), time_budget (seconds for
--- the whole check, default 6: under Rspamd's task_timeout of 8),
--- cache (answers kept per worker, default 10000), max_ttl (default 3600),
--- header (true: add the Authentication-Results field through the milter
--- reply), authserv_id and the other options of mailauth.check.
--- report.rspamd: { round_trips, queries, cache_hits } of this message.
--- nil, reason: the task has no raw message to check.
-function M.check(task, opts)
-  if type(task) ~= "userdata" and type(task) ~= "table" then
-    error(("bad argument #1 to 'mailauth.rspamd.check' (task expected, got %s)"):format(type(task)), 2)
-  end
-  opts = opts or {}
-  if type(opts) ~= "table" then
-    error(("bad argument #2 to 'mailauth.rspamd.check' (table or nil expected, got %s)"):format(type(opts)), 2)
-  end
-  if not yieldable() then
-    error("mailauth.rspamd.check: not inside a coroutine: register the symbol with"
-          .. ' flags = "coro" (rspamd_config:register_symbol{ ..., flags = "coro" })', 2)
-  end
-  local mailauth = require "mailauth"
+-- The message, the options of mailauth.check and the resolver for one
+-- check, or nil, reason when the task has no raw message.
+local function prepare(task, opts, connect, keep)
   local content = task:get_content()
   local message = content and tostring(content) or nil
   if not message or message == "" then
@@ -246,14 +292,14 @@ function M.check(task, opts)
   end
   local nameservers = opts.nameservers or rspamd_nameservers()
   if not nameservers then
-    error("mailauth.rspamd.check: no nameservers (opts.nameservers, or options { dns { nameserver } })", 2)
+    error("mailauth.rspamd.check: no nameservers (opts.nameservers, or options { dns { nameserver } })", 3)
   end
   if not worker_cache then worker_cache = tcpdns.cache(opts) end
   -- cache = 0: this call keeps nothing and reads nothing kept
   local cache = opts.cache == 0 and tcpdns.cache(opts) or worker_cache
   local r = tcpdns.resolver({ nameservers = nameservers, timeout = opts.timeout,
                               shared_cache = cache },
-                            { name = "mailauth.rspamd", connect = rspamd_connector(task), keep = true })
+                            { name = "mailauth.rspamd", connect = connect, keep = keep })
   local helo = task:get_helo()
   local from = task:get_from("smtp")
   local sender = from and from[1] and from[1].addr
@@ -264,18 +310,75 @@ function M.check(task, opts)
   for _, k in ipairs(CHECK_OPTS) do
     if opts[k] ~= nil then copts[k] = opts[k] end
   end
-  local hits0 = cache.stats.hits
-  local ok, report = pcall(mailauth.check, message, copts)
-  r:close()
-  if not ok then error(report, 2) end
-  local s = r.stats
+  return { message = message, copts = copts, r = r, cache = cache, hits0 = cache.stats.hits }
+end
+
+-- Runs the prepared check (it may yield); the report with its counts, or
+-- false and the error mailauth.check raised.
+local function run(task, opts, c)
+  local ok, report = pcall(require("mailauth").check, c.message, c.copts)
+  c.r:close()
+  if not ok then return false, report end
+  local s = c.r.stats
   report.rspamd = { round_trips = s.batches, queries = s.queries, connections = s.connections,
-                    cache_hits = cache.stats.hits - hits0 }
+                    cache_hits = c.cache.stats.hits - c.hits0 }
   worker_stats.messages = worker_stats.messages + 1
   worker_stats.round_trips = worker_stats.round_trips + s.batches
   worker_stats.queries = worker_stats.queries + s.queries
   worker_stats.connections = worker_stats.connections + s.connections
   if opts.header then M.add_header(task, report.authentication_results) end
+  return true, report
+end
+
+--- adapter.check(task, opts) -> report | nil, reason
+--- adapter.check(task, opts, callback) -> true | nil, reason; later callback(report | nil, error)
+-- opts (all optional): nameservers ({ "127.0.0.1@53" }; default Rspamd's
+-- own), timeout (seconds per batch, default 2), time_budget (seconds for
+-- the whole check, default 6: under Rspamd's task_timeout of 8),
+-- cache (answers kept per worker, default 10000), max_ttl (default 3600),
+-- header (true: add the Authentication-Results field through the milter
+-- reply), authserv_id and the other options of mailauth.check.
+-- report.rspamd: { round_trips, queries, cache_hits } of this message.
+-- nil, reason: the task has no raw message to check.
+-- Without a callback the symbol must be registered with flags = "coro"
+-- (DNS through rspamd_tcp's synchronous API, which yields the symbol's
+-- coroutine; in Rspamd 3.4 it has no read timeout, see async_connector).
+-- With one, any symbol will do: the check runs in a coroutine of its
+-- own over rspamd_tcp's callbacks (the symbol stays open until they are
+-- done), every batch bounded by timeout and the whole by time_budget,
+-- and callback gets the report (or nil and mailauth.check's error); it
+-- runs before adapter.check returns when the cache answers everything.
+function M.check(task, opts, callback)
+  if type(task) ~= "userdata" and type(task) ~= "table" then
+    error(("bad argument #1 to 'mailauth.rspamd.check' (task expected, got %s)"):format(type(task)), 2)
+  end
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error(("bad argument #2 to 'mailauth.rspamd.check' (table or nil expected, got %s)"):format(type(opts)), 2)
+  end
+  if callback ~= nil and type(callback) ~= "function" then
+    error(("bad argument #3 to 'mailauth.rspamd.check' (function or nil expected, got %s)")
+          :format(type(callback)), 2)
+  end
+  if callback then
+    local c, reason = prepare(task, opts, async_connector(task), false)
+    if not c then return nil, reason end
+    local co = coroutine.create(function()
+      local ok, report = run(task, opts, c)
+      if ok then callback(report) else callback(nil, report) end
+    end)
+    local ok, why = coroutine.resume(co)
+    if not ok then error(why, 2) end
+    return true
+  end
+  if not yieldable() then
+    error("mailauth.rspamd.check: not inside a coroutine: register the symbol with"
+          .. ' flags = "coro" (rspamd_config:register_symbol{ ..., flags = "coro" })', 2)
+  end
+  local c, reason = prepare(task, opts, rspamd_connector(task), true)
+  if not c then return nil, reason end
+  local ok, report = run(task, opts, c)
+  if not ok then error(report, 2) end
   return report
 end
 

@@ -45,6 +45,18 @@ function M.split_long_strings(text)
   end))
 end
 
+-- Each case { f, pattern [, plain = true] } raises an error matching
+-- pattern (a Lua pattern, or plain text with plain): the argument-error
+-- tables of the specs.
+function M.assert_errors(cases)
+  local assert = require "luassert"
+  for i, c in ipairs(cases) do
+    local ok, err = pcall(c[1])
+    assert.is_false(ok, ("case %d did not raise (want %s)"):format(i, c[2]))
+    assert.matches(c[2], err, nil, c.plain)
+  end
+end
+
 -- The Knot server started by spec/support/run-specs.sh, or nil.
 function M.test_nameserver()
   return os.getenv("MAILAUTH_TEST_NS")

@@ -576,6 +576,95 @@ static int l_options(lua_State *L)
 	return 1;
 }
 
+/*
+ * The value at v an integer as options.lua's FITS.integer has it (a whole
+ * number in (-2^63, 2^63), from d.min to d.max, d the declaration at d).
+ * 0 also when the bounds are not integers (5.3+): options.check decides.
+ */
+static int fit_integer(lua_State *L, int v, int d)
+{
+	long long x;
+	int ok;
+
+	if (lua_type(L, v) != LUA_TNUMBER)
+		return 0;
+#if LUA_VERSION_NUM >= 503
+	if (lua_isinteger(L, v)) {
+		x = (long long)lua_tointeger(L, v);
+		if (x == (long long)LUA_MININTEGER)	/* -2^63 is out */
+			return 0;
+	} else
+#endif
+	{
+		lua_Number n = lua_tonumber(L, v);
+
+		/* NaN and the ends fail the range; then the cast is exact */
+		if (!(n > -9223372036854775808.0 && n < 9223372036854775808.0) ||
+		    n != (lua_Number)(long long)n)
+			return 0;
+		x = (long long)n;
+	}
+	lua_getfield(L, d, "min");
+	lua_getfield(L, d, "max");
+#if LUA_VERSION_NUM >= 503
+	ok = lua_isinteger(L, -2) && lua_isinteger(L, -1) &&
+	     x >= (long long)lua_tointeger(L, -2) &&
+	     x <= (long long)lua_tointeger(L, -1);
+#else
+	/* every number a double, as the Lua test compares them */
+	ok = lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TNUMBER &&
+	     (lua_Number)x >= lua_tonumber(L, -2) &&
+	     (lua_Number)x <= lua_tonumber(L, -1);
+#endif
+	lua_pop(L, 2);
+	return ok;
+}
+
+/*
+ * core.options_fit(opts, fits, by) -> true when every member of the plain
+ * table opts passes options.check's tests with the declaration's fits
+ * and by (options.declare's): a known name, and a value of the kind the
+ * fit names inline ("string", "boolean", "table", "integer"; true or
+ * false: any value).  false for anything else (an unknown name, a wrong
+ * value, a fit function, opts with a metatable, whose pairs may differ):
+ * options.check then runs its own loop, which passes or raises in its
+ * words.  The per-message functions' options, checked with no Lua loop.
+ */
+static int l_options_fit(lua_State *L)
+{
+	int ok = 1;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	if (lua_getmetatable(L, 1))
+		ok = 0;
+	lua_pushnil(L);
+	while (ok && lua_next(L, 1) != 0) {	/* 4: key, 5: value */
+		lua_pushvalue(L, 4);
+		lua_rawget(L, 2);		/* 6: the fit */
+		switch (lua_type(L, 6)) {
+		case LUA_TBOOLEAN:
+			break;
+		case LUA_TSTRING:
+			if (strcmp(lua_tostring(L, 6), "integer") == 0) {
+				lua_pushvalue(L, 4);
+				lua_rawget(L, 3);	/* 7: the declaration */
+				ok = lua_istable(L, 7) && fit_integer(L, 5, 7);
+			} else {
+				ok = strcmp(lua_tostring(L, 6), luaL_typename(L, 5)) == 0;
+			}
+			break;
+		default:	/* nil: unknown; a function: Lua's test */
+			ok = 0;
+		}
+		lua_settop(L, 4);
+	}
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
 /* ---- mailauth.check ---- */
 
 /*
@@ -2334,6 +2423,7 @@ static const luaL_Reg functions[] = {
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },
 	{ "options", l_options },
+	{ "options_fit", l_options_fit },
 	{ "monotonic", l_monotonic },
 	{ "resolver", l_resolver_new },
 	{ "zone_resolver", l_zone_new },

@@ -222,45 +222,61 @@ static void check_answer_table(lua_State *L, int idx, int anchor,
 
 /* ---- results: mauth_value -> Lua ---- */
 
+static void push_value(lua_State *L, const mauth_value *v);
+
+/* A member of a list or map: a scalar pushed here (most of a result's
+ * fields, so no call and no stack check each), a table by push_value. */
+static void push_member(lua_State *L, const mauth_value *m)
+{
+	switch (m->kind) {
+	case MAUTH_V_STR:
+		lua_pushlstring(L, m->str, m->len);
+		break;
+	case MAUTH_V_INT:
+		lua_pushinteger(L, (lua_Integer)m->num);
+		break;
+	case MAUTH_V_BOOL:
+		lua_pushboolean(L, (int)m->num);
+		break;
+	case MAUTH_V_LIST:
+	case MAUTH_V_MAP:
+		push_value(L, m);
+		break;
+	default:	/* no other kind: a slot filled all the same */
+		lua_pushnil(L);
+	}
+}
+
 static void push_value(lua_State *L, const mauth_value *v)
 {
 	const mauth_value *m;
-	lua_Integer i = 1;
+	int i;
 
-	/* only a list or map nests (a scalar needs the one slot its parent
-	 * checked for), so the stack is checked there, once per table */
-	if (v->kind == MAUTH_V_LIST || v->kind == MAUTH_V_MAP)
-		luaL_checkstack(L, 4, "result too deep");
 	switch (v->kind) {
-	case MAUTH_V_STR:
-		lua_pushlstring(L, v->str, v->len);
-		break;
-	case MAUTH_V_INT:
-		lua_pushinteger(L, (lua_Integer)v->num);
-		break;
-	case MAUTH_V_BOOL:
-		lua_pushboolean(L, (int)v->num);
-		break;
 	case MAUTH_V_LIST:
-		for (m = v->child, i = 0; m != NULL; m = m->next)
-			i++;
-		lua_createtable(L, (int)i, 0);
-		i = 1;
-		for (m = v->child; m != NULL; m = m->next) {
-			push_value(L, m);
-			lua_rawseti(L, -2, i++);
-		}
-		break;
 	case MAUTH_V_MAP:
+		/* only a table nests: the stack is checked once per table (a
+		 * member needs the one slot above it) */
+		luaL_checkstack(L, 4, "result too deep");
 		/* sized at once: a result map has a dozen fields */
 		for (m = v->child, i = 0; m != NULL; m = m->next)
 			i++;
-		lua_createtable(L, 0, (int)i);
-		for (m = v->child; m != NULL; m = m->next) {
-			push_value(L, m);
-			lua_setfield(L, -2, m->key);
+		if (v->kind == MAUTH_V_LIST) {
+			lua_createtable(L, i, 0);
+			for (m = v->child, i = 1; m != NULL; m = m->next) {
+				push_member(L, m);
+				lua_rawseti(L, -2, i++);
+			}
+		} else {
+			lua_createtable(L, 0, i);
+			for (m = v->child; m != NULL; m = m->next) {
+				push_member(L, m);
+				lua_setfield(L, -2, m->key);
+			}
 		}
 		break;
+	default:
+		push_member(L, v);
 	}
 }
 
@@ -1363,8 +1379,14 @@ static void run_checks(lua_State *L, mauth_check *const *cv, size_t n,
 	} while (open);
 }
 
-/* { result, ... } of cv[0..n) on the stack (false for a check not run). */
-static void push_results(lua_State *L, mauth_check *const *cv, size_t n)
+/*
+ * { result, ... } of cv[0..n) on the stack (false for a check not run).
+ * member: NULL, or per check NULL or the name of the one member of its
+ * result the caller reads, pushed in its place (nil when absent): no
+ * table made only to be thrown away.
+ */
+static void push_results(lua_State *L, mauth_check *const *cv, size_t n,
+			 const char *const *member)
 {
 	size_t i;
 
@@ -1374,6 +1396,9 @@ static void push_results(lua_State *L, mauth_check *const *cv, size_t n)
 
 		if (v == NULL)
 			lua_pushboolean(L, 0);
+		else if (member != NULL && member[i] != NULL &&
+			 (v = mauth_value_get(v, member[i])) == NULL)
+			lua_pushnil(L);
 		else
 			push_value(L, v);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -1401,7 +1426,7 @@ static int l_run_many(lua_State *L)
 		lua_pop(L, 1);	/* held by the list */
 	}
 	run_checks(L, cv, n, r, deadline);
-	push_results(L, cv, n);
+	push_results(L, cv, n, NULL);
 	/* closed by their boxes' finalizers, or here at once */
 	for (i = 0; i < n && !keep; i++) {
 		lua_rawgeti(L, 1, (lua_Integer)i + 1);
@@ -1517,7 +1542,10 @@ static const char *const JOB_KINDS[NJOBS] = {
  * iprev and both SPF only with ip, SPF for HELO only with helo_scope)
  * made from these arguments, run together as core.run_many runs them and
  * kept open, so that core.run_dmarc and core.header read their C results.
- * Both lists hold the jobs in that order, false for one not run.  nil
+ * Both lists hold the jobs in that order, false for one not run; for
+ * dkim_verify the results list holds its signatures list only; SPF's
+ * results write received_spf on first read (core.received_reader's,
+ * with receiver).  nil
  * when a job cannot be made from the arguments (the caller's options):
  * check.lua then makes them the general way, which words the error.
  */
@@ -1570,7 +1598,24 @@ static int l_run_check(lua_State *L)
 				run[n++] = cv[i];
 		run_checks(L, run, n, r, deadline);
 	}
-	push_results(L, cv, NJOBS);
+	{
+		/* check.lua reads only dkim_verify's signatures */
+		static const char *const member[NJOBS] = {
+			[JOB_DKIM] = "signatures",
+		};
+
+		push_results(L, cv, NJOBS, member);
+	}
+	/* SPF's results write received_spf on first read, with receiver
+	 * (what spf.lua's finish does to mailauth.spf's) */
+	for (i = JOB_SPF; i <= JOB_SPF_HELO; i++) {
+		lua_rawgeti(L, -1, i + 1);
+		if (lua_istable(L, -1)) {
+			push_reader(L, 8);
+			lua_setmetatable(L, -2);
+		}
+		lua_pop(L, 1);
+	}
 	lua_pushvalue(L, 11);
 	return 2;
 }
@@ -2067,6 +2112,9 @@ static const char *const SPF_FIELDS[] = {
 };
 #define HEADER_NODES_MAX (1u << 20)
 #define FEW_NODES 48
+/* mailauth.check's header has at most 6 results (iprev, SPF twice, DKIM,
+ * DMARC, ARC): their list on the C stack */
+#define FEW_RESULTS 8
 
 typedef struct {
 	mauth_value *v;
@@ -2227,7 +2275,7 @@ static int header_push(lua_State *L, int kind, int idx, int opts,
 {
 	header_nodes h = { NULL, 0, 0 };
 	mauth_value few_nodes[FEW_NODES];
-	const mauth_value **list, *few_list[2];
+	const mauth_value **list, *few_list[FEW_RESULTS];
 	const char *const *fields = kind == 0 ? HEADER_FIELDS : SPF_FIELDS;
 	size_t i, n, nodes = 0;
 	char stackbuf[16384], err[200], *buf = stackbuf;
@@ -2251,7 +2299,8 @@ static int header_push(lua_State *L, int kind, int idx, int opts,
 	/* one result (Received-SPF on first read) fits on the C stack */
 	h.v = nodes + n + 1 <= FEW_NODES ? few_nodes :
 	      lua_newuserdata(L, (nodes + n + 1) * sizeof *h.v);
-	list = n + 1 <= 2 ? few_list : lua_newuserdata(L, (n + 1) * sizeof *list);
+	list = n + 1 <= FEW_RESULTS ? few_list :
+	       lua_newuserdata(L, (n + 1) * sizeof *list);
 	top = lua_gettop(L);
 	for (i = 1; i <= n; i++) {
 		mauth_value *map = &h.v[h.n++];

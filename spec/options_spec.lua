@@ -10,7 +10,9 @@
 -- allow_sha1 = 1, org_domain = "walk" pass unnoticed); with the validator
 -- call in mauth_check_new removed, 16 fail (core.check takes org_domian
 -- and mail_from, every C-side wrong kind and range is accepted, and the C
--- program prints "accepted org_domian" and "accepted max_lookups 0").
+-- program prints "accepted org_domian" and "accepted max_lookups 0"); with
+-- core.options_fit (options.check's C fast path) passing every "integer"
+-- value, 6 fail (now = 1.5, 2^31, -1, NaN, math.huge; pct_roll = -2^63).
 package.path = "spec/support/?.lua;" .. package.path
 local mailauth = require "mailauth"
 local F = require "dkimfix"
@@ -208,6 +210,14 @@ describe("values of the wrong kind", function()
     { "check", { allow_sha1 = 1 }, "option 'allow_sha1' must be a boolean" },
     { "check", { org_domain = "walk" }, "option 'org_domain' must be one of: psl tree" },
     { "check", { time_budget = "5" }, "option 'time_budget' must be a number of seconds in (0, 3600]" },
+    -- the ends of core.options_fit's integer test (options.check's C fast
+    -- path): each must fall through to the Lua loop, which raises
+    { "check", { now = 2 ^ 31 }, "option 'now' must be an integer from 0 to 2147483647" },
+    { "check", { now = -1 }, "option 'now' must be an integer from 0 to 2147483647" },
+    { "check", { now = 0 / 0 }, "option 'now' must be an integer from 0 to 2147483647" },
+    { "check", { now = math.huge }, "option 'now' must be an integer from 0 to 2147483647" },
+    { "check", { pct_roll = -2 ^ 63 }, "option 'pct_roll' must be an integer from 0 to 99" },
+    { "check", { authserv_id = 5 }, "option 'authserv_id' must be a string" },
   }
   for _, c in ipairs(CASES) do
     local fname, opts, want = c[1], c[2], c[3]

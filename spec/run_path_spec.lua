@@ -50,6 +50,18 @@ describe("mailauth.check reads the message once", function()
         assert.are.same(alone.info.from_addresses, rep.from_addresses, "from " .. i)
         assert.are.equal(alone.info.author_problem, rep.author_problem, "author " .. i)
         assert.are.equal(c.expect.dmarc, rep.dmarc.result, "dmarc " .. i)
+        -- both SPF results write received_spf on first read, with the
+        -- authserv_id as receiver (mutation check: without core.run_check's
+        -- reader metatable the C loop's are nil)
+        for _, key in ipairs { "spf", "spf_helo" } do
+          local spf = rep[key]
+          if spf then
+            assert.is_nil(rawget(spf, "received_spf"), key .. " " .. i)
+            local want = mailauth.spf_received(spf, { receiver = demo.authserv_id })
+            assert.truthy(want:find("receiver=" .. demo.authserv_id .. ";", 1, true))
+            assert.are.equal(want, spf.received_spf, key .. " " .. i)
+          end
+        end
       end
     end
   end)

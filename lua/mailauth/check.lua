@@ -114,12 +114,9 @@ function M.check(api, message, opts)
     done, checks = core.run_check(parsed, resolver, deadline, ip, sender or "", helo, now,
                                   receiver, opts.allow_sha1, helo_check)
   end
-  if done then
-    local spf_finish = internal.spf_finish -- spf.lua's
-    if done[SPF] then spf_finish(done[SPF], receiver) end
-    if done[SPF_HELO] then spf_finish(done[SPF_HELO], receiver) end
-    done[DKIM] = done[DKIM].signatures
-  else
+  -- done as the finishers leave them: SPF's results write received_spf
+  -- on first read (with receiver), done[DKIM] is the signatures list.
+  if not done then
     local jobs, finishers, slots = first_jobs(parsed, opts, now, receiver, helo_check)
     local results, open = internal.run("check", resolver, deadline, jobs, true)
     done, checks = { false, false, false, false, false, false },

@@ -156,6 +156,12 @@ function M.declare(entries, check_all)
   return decl
 end
 
+-- core.options_fit makes the tests of the loop below in C, for options
+-- that all pass them (the common call: no Lua loop per message); when it
+-- says no, the loop runs and words the error (or passes what needs a
+-- fit function).
+local options_fit = core.options_fit
+
 --- check(fname, opts, decl, level)
 -- Raises for a name decl does not have (with a suggestion) or, for the
 -- values this layer checks, one that breaks its rule.  level: as error()
@@ -163,6 +169,7 @@ end
 local floor = math.floor
 function M.check(fname, opts, decl, level)
   local fits = decl.fits
+  if options_fit(opts, fits, decl.by) then return end
   for k, v in pairs(opts) do
     local fit, ok = fits[k], true
     if fit == nil then

@@ -55,10 +55,7 @@ local function spf_finish(r, opts)
   return received_reader(r, opts.receiver)
 end
 
--- mailauth.check's finish of core.run_check's SPF results.
-function internal.spf_finish(r, receiver)
-  return received_reader(r, receiver)
-end
+-- (core.run_check gives mailauth.check's SPF results the same metatable.)
 
 function internal.prepare.spf(opts, level)
   return { "spf", spf_params(opts, level + 1), nil, "spf" },

@@ -239,45 +239,61 @@ static void check_answer_table(lua_State *L, int idx, int anchor,
 
 /* ---- results: mauth_value -> Lua ---- */
 
+static void push_value(lua_State *L, const mauth_value *v);
+
+/* A member of a list or map: a scalar pushed here (most of a result's
+ * fields, so no call and no stack check each), a table by push_value. */
+static void push_member(lua_State *L, const mauth_value *m)
+{
+	switch (m->kind) {
+	case MAUTH_V_STR:
+		lua_pushlstring(L, m->str, m->len);
+		break;
+	case MAUTH_V_INT:
+		lua_pushinteger(L, (lua_Integer)m->num);
+		break;
+	case MAUTH_V_BOOL:
+		lua_pushboolean(L, (int)m->num);
+		break;
+	case MAUTH_V_LIST:
+	case MAUTH_V_MAP:
+		push_value(L, m);
+		break;
+	default:	/* no other kind: a slot filled all the same */
+		lua_pushnil(L);
+	}
+}
+
 static void push_value(lua_State *L, const mauth_value *v)
 {
 	const mauth_value *m;
-	lua_Integer i = 1;
+	int i;
 
-	/* only a list or map nests (a scalar needs the one slot its parent
-	 * checked for), so the stack is checked there, once per table */
-	if (v->kind == MAUTH_V_LIST || v->kind == MAUTH_V_MAP)
-		luaL_checkstack(L, 4, "result too deep");
 	switch (v->kind) {
-	case MAUTH_V_STR:
-		lua_pushlstring(L, v->str, v->len);
-		break;
-	case MAUTH_V_INT:
-		lua_pushinteger(L, (lua_Integer)v->num);
-		break;
-	case MAUTH_V_BOOL:
-		lua_pushboolean(L, (int)v->num);
-		break;
 	case MAUTH_V_LIST:
-		for (m = v->child, i = 0; m != NULL; m = m->next)
-			i++;
-		lua_createtable(L, (int)i, 0);
-		i = 1;
-		for (m = v->child; m != NULL; m = m->next) {
-			push_value(L, m);
-			lua_rawseti(L, -2, i++);
-		}
-		break;
 	case MAUTH_V_MAP:
+		/* only a table nests: the stack is checked once per table (a
+		 * member needs the one slot above it) */
+		luaL_checkstack(L, 4, "result too deep");
 		/* sized at once: a result map has a dozen fields */
 		for (m = v->child, i = 0; m != NULL; m = m->next)
 			i++;
-		lua_createtable(L, 0, (int)i);
-		for (m = v->child; m != NULL; m = m->next) {
-			push_value(L, m);
-			lua_setfield(L, -2, m->key);
+		if (v->kind == MAUTH_V_LIST) {
+			lua_createtable(L, i, 0);
+			for (m = v->child, i = 1; m != NULL; m = m->next) {
+				push_member(L, m);
+				lua_rawseti(L, -2, i++);
+			}
+		} else {
+			lua_createtable(L, 0, i);
+			for (m = v->child; m != NULL; m = m->next) {
+				push_member(L, m);
+				lua_setfield(L, -2, m->key);
+			}
 		}
 		break;
+	default:
+		push_member(L, v);
 	}
 }
 
@@ -590,6 +606,95 @@ static int l_options(lua_State *L)
 		lua_setfield(L, -2, "rule");
 		lua_rawseti(L, -2, ++i);
 	}
+	return 1;
+}
+
+/*
+ * The value at v an integer as options.lua's FITS.integer has it (a whole
+ * number in (-2^63, 2^63), from d.min to d.max, d the declaration at d).
+ * 0 also when the bounds are not integers (5.3+): options.check decides.
+ */
+static int fit_integer(lua_State *L, int v, int d)
+{
+	long long x;
+	int ok;
+
+	if (lua_type(L, v) != LUA_TNUMBER)
+		return 0;
+#if LUA_VERSION_NUM >= 503
+	if (lua_isinteger(L, v)) {
+		x = (long long)lua_tointeger(L, v);
+		if (x == (long long)LUA_MININTEGER)	/* -2^63 is out */
+			return 0;
+	} else
+#endif
+	{
+		lua_Number n = lua_tonumber(L, v);
+
+		/* NaN and the ends fail the range; then the cast is exact */
+		if (!(n > -9223372036854775808.0 && n < 9223372036854775808.0) ||
+		    n != (lua_Number)(long long)n)
+			return 0;
+		x = (long long)n;
+	}
+	lua_getfield(L, d, "min");
+	lua_getfield(L, d, "max");
+#if LUA_VERSION_NUM >= 503
+	ok = lua_isinteger(L, -2) && lua_isinteger(L, -1) &&
+	     x >= (long long)lua_tointeger(L, -2) &&
+	     x <= (long long)lua_tointeger(L, -1);
+#else
+	/* every number a double, as the Lua test compares them */
+	ok = lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TNUMBER &&
+	     (lua_Number)x >= lua_tonumber(L, -2) &&
+	     (lua_Number)x <= lua_tonumber(L, -1);
+#endif
+	lua_pop(L, 2);
+	return ok;
+}
+
+/*
+ * core.options_fit(opts, fits, by) -> true when every member of the plain
+ * table opts passes options.check's tests with the declaration's fits
+ * and by (options.declare's): a known name, and a value of the kind the
+ * fit names inline ("string", "boolean", "table", "integer"; true or
+ * false: any value).  false for anything else (an unknown name, a wrong
+ * value, a fit function, opts with a metatable, whose pairs may differ):
+ * options.check then runs its own loop, which passes or raises in its
+ * words.  The per-message functions' options, checked with no Lua loop.
+ */
+static int l_options_fit(lua_State *L)
+{
+	int ok = 1;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_settop(L, 3);
+	if (lua_getmetatable(L, 1))
+		ok = 0;
+	lua_pushnil(L);
+	while (ok && lua_next(L, 1) != 0) {	/* 4: key, 5: value */
+		lua_pushvalue(L, 4);
+		lua_rawget(L, 2);		/* 6: the fit */
+		switch (lua_type(L, 6)) {
+		case LUA_TBOOLEAN:
+			break;
+		case LUA_TSTRING:
+			if (strcmp(lua_tostring(L, 6), "integer") == 0) {
+				lua_pushvalue(L, 4);
+				lua_rawget(L, 3);	/* 7: the declaration */
+				ok = lua_istable(L, 7) && fit_integer(L, 5, 7);
+			} else {
+				ok = strcmp(lua_tostring(L, 6), luaL_typename(L, 5)) == 0;
+			}
+			break;
+		default:	/* nil: unknown; a function: Lua's test */
+			ok = 0;
+		}
+		lua_settop(L, 4);
+	}
+	lua_pushboolean(L, ok);
 	return 1;
 }
 
@@ -1300,8 +1405,14 @@ static void run_checks(lua_State *L, mauth_check *const *cv, size_t n,
 	} while (open);
 }
 
-/* { result, ... } of cv[0..n) on the stack (false for a check not run). */
-static void push_results(lua_State *L, mauth_check *const *cv, size_t n)
+/*
+ * { result, ... } of cv[0..n) on the stack (false for a check not run).
+ * member: NULL, or per check NULL or the name of the one member of its
+ * result the caller reads, pushed in its place (nil when absent): no
+ * table made only to be thrown away.
+ */
+static void push_results(lua_State *L, mauth_check *const *cv, size_t n,
+			 const char *const *member)
 {
 	size_t i;
 
@@ -1311,6 +1422,9 @@ static void push_results(lua_State *L, mauth_check *const *cv, size_t n)
 
 		if (v == NULL)
 			lua_pushboolean(L, 0);
+		else if (member != NULL && member[i] != NULL &&
+			 (v = mauth_value_get(v, member[i])) == NULL)
+			lua_pushnil(L);
 		else
 			push_value(L, v);
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
@@ -1338,7 +1452,7 @@ static int l_run_many(lua_State *L)
 		lua_pop(L, 1);	/* held by the list */
 	}
 	run_checks(L, cv, n, r, deadline);
-	push_results(L, cv, n);
+	push_results(L, cv, n, NULL);
 	/* closed by their boxes' finalizers, or here at once */
 	for (i = 0; i < n && !keep; i++) {
 		lua_rawgeti(L, 1, (lua_Integer)i + 1);
@@ -1454,7 +1568,10 @@ static const char *const JOB_KINDS[NJOBS] = {
  * iprev and both SPF only with ip, SPF for HELO only with helo_scope)
  * made from these arguments, run together as core.run_many runs them and
  * kept open, so that core.run_dmarc and core.header read their C results.
- * Both lists hold the jobs in that order, false for one not run.  nil
+ * Both lists hold the jobs in that order, false for one not run; for
+ * dkim_verify the results list holds its signatures list only; SPF's
+ * results write received_spf on first read (core.received_reader's,
+ * with receiver).  nil
  * when a job cannot be made from the arguments (the caller's options):
  * check.lua then makes them the general way, which words the error.
  */
@@ -1507,7 +1624,24 @@ static int l_run_check(lua_State *L)
 				run[n++] = cv[i];
 		run_checks(L, run, n, r, deadline);
 	}
-	push_results(L, cv, NJOBS);
+	{
+		/* check.lua reads only dkim_verify's signatures */
+		static const char *const member[NJOBS] = {
+			[JOB_DKIM] = "signatures",
+		};
+
+		push_results(L, cv, NJOBS, member);
+	}
+	/* SPF's results write received_spf on first read, with receiver
+	 * (what spf.lua's finish does to mailauth.spf's) */
+	for (i = JOB_SPF; i <= JOB_SPF_HELO; i++) {
+		lua_rawgeti(L, -1, i + 1);
+		if (lua_istable(L, -1)) {
+			push_reader(L, 8);
+			lua_setmetatable(L, -2);
+		}
+		lua_pop(L, 1);
+	}
 	lua_pushvalue(L, 11);
 	return 2;
 }
@@ -2004,6 +2138,9 @@ static const char *const SPF_FIELDS[] = {
 };
 #define HEADER_NODES_MAX (1u << 20)
 #define FEW_NODES 48
+/* mailauth.check's header has at most 6 results (iprev, SPF twice, DKIM,
+ * DMARC, ARC): their list on the C stack */
+#define FEW_RESULTS 8
 
 typedef struct {
 	mauth_value *v;
@@ -2164,7 +2301,7 @@ static int header_push(lua_State *L, int kind, int idx, int opts,
 {
 	header_nodes h = { NULL, 0, 0 };
 	mauth_value few_nodes[FEW_NODES];
-	const mauth_value **list, *few_list[2];
+	const mauth_value **list, *few_list[FEW_RESULTS];
 	const char *const *fields = kind == 0 ? HEADER_FIELDS : SPF_FIELDS;
 	size_t i, n, nodes = 0;
 	char stackbuf[16384], err[200], *buf = stackbuf;
@@ -2188,7 +2325,8 @@ static int header_push(lua_State *L, int kind, int idx, int opts,
 	/* one result (Received-SPF on first read) fits on the C stack */
 	h.v = nodes + n + 1 <= FEW_NODES ? few_nodes :
 	      lua_newuserdata(L, (nodes + n + 1) * sizeof *h.v);
-	list = n + 1 <= 2 ? few_list : lua_newuserdata(L, (n + 1) * sizeof *list);
+	list = n + 1 <= FEW_RESULTS ? few_list :
+	       lua_newuserdata(L, (n + 1) * sizeof *list);
 	top = lua_gettop(L);
 	for (i = 1; i <= n; i++) {
 		mauth_value *map = &h.v[h.n++];
@@ -2360,6 +2498,7 @@ static const luaL_Reg functions[] = {
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },
 	{ "options", l_options },
+	{ "options_fit", l_options_fit },
 	{ "monotonic", l_monotonic },
 	{ "resolver", l_resolver_new },
 	{ "zone_resolver", l_zone_new },

@@ -60,9 +60,10 @@ chroot "$root" /bin/sh -c 'cd /src && sh spec/support/deps.sh demo' >"$dir/deps.
   { tail -n 20 "$dir/deps.log" >&2; fail "deps.sh demo failed (log: $dir/deps.log)"; }
 
 # Only the demo's packages: none of the test set, no node, no npm.
-demo_set=$(sh spec/support/deps.sh --list demo)
+demo_set=" $(sh spec/support/deps.sh --list demo | tr '\n' ' ') "
 for p in $(sh spec/support/deps.sh --list); do
-  case " $(echo $demo_set) " in *" $p "*) continue ;; esac
+  case $demo_set in *" $p "*) continue ;; esac
+  # shellcheck disable=SC2016
   if chroot "$root" dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     fail "the test-only package $p got installed"
   fi
@@ -81,10 +82,11 @@ unshare -n chroot "$root" /bin/sh -c 'cd /src && make demo' >"$dir/demo.out" 2>"
 # Authentication-Results header, and the verdict examples/demo.lua expects.
 grep -o 'title = "[^"]*"' examples/demo.lua | sed 's/^title = "\(.*\)"$/== \1/' >"$dir/want.titles"
 grep -o 'verdict = "[a-z]*"' examples/demo.lua | sed 's/^verdict = "\(.*\)"$/\1/' |
-  tr 'a-z' 'A-Z' >"$dir/want.verdicts"
+  tr '[:lower:]' '[:upper:]' >"$dir/want.verdicts"
 n=$(wc -l <"$dir/want.titles")
-[ "$n" -gt 0 ] && [ "$(wc -l <"$dir/want.verdicts")" = "$n" ] ||
+if [ "$n" = 0 ] || [ "$(wc -l <"$dir/want.verdicts")" != "$n" ]; then
   fail "examples/demo.lua: $n titles, $(wc -l <"$dir/want.verdicts") verdicts"
+fi
 grep '^== ' "$dir/demo.out" >"$dir/got.titles" || true
 sed -n 's/^   verdict  \([A-Z]*\): .*/\1/p' "$dir/demo.out" >"$dir/got.verdicts"
 awk '/^== /{ t = $0 } /^   Authentication-Results: mx\.example\.net;$/{ if (t) print t; t = "" }' \

@@ -100,3 +100,34 @@ put("check_iprev", "nx", bytes([0]) + v4 + bytes([2, 1, 0]))
 put("check_iprev", "ptr-kind", bytes([1]) + v4 + bytes([0, 1, 3, 2, 1, 4, 20]) + b"x" * 20 + bytes([3]))
 put("check_iprev", "max-names", bytes([4]) + v4 + bytes([1, 0, 1, 12]) +
     b"".join(bytes([2, i]) for i in range(12)) + bytes([0, 1, 1, 0]) * 2)
+
+# dkim, arc, message: the project's own signed examples (examples/messages,
+# signed by dkimpy with examples/keys by examples/make-messages.py), each
+# with the key record examples/zones publishes for its signature.  Seeds
+# from other projects' messages are made at fuzz time, not committed
+# (fuzz/seeds-from-testdata.py).
+EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
+zone_txt = {}
+for zf in sorted(os.listdir(os.path.join(EXAMPLES, "zones"))):
+    with open(os.path.join(EXAMPLES, "zones", zf), encoding="ascii") as f:
+        for line in f:
+            parts = line.split(None, 3)
+            if len(parts) == 4 and parts[1:3] == ["IN", "TXT"] and "_domainkey" in parts[0]:
+                zone_txt[parts[0].split(".")[0]] = "".join(
+                    s for s in parts[3].strip().split('"')[1::2])
+# (contoso.com's selector1 is a CNAME to its onmicrosoft.com record)
+for eml, sel in (("own-server.eml", "mx2026"), ("m365-contoso.eml", "selector1-contoso-com")):
+    with open(os.path.join(EXAMPLES, "messages", eml), "rb") as f:
+        msg = f.read()
+    put("dkim", "example-" + eml[:-4], msg + b"\n=====\n" + zone_txt[sel].encode())
+    put("arc", "example-" + eml[:-4], b"\0" + msg + b"\n=====\n" + zone_txt[sel].encode())
+
+# regress (671e1e7, found by fuzz_arc): a t= tag at the very end of the
+# input, no CRLF after it, was read by strtoll past the buffer.  Written
+# here in place of the crashing input, which was the ValiMail suite's text.
+put("arc", "regress-strtoll-unterminated", b"\0From: a@example.org\r\n"
+    b"ARC-Authentication-Results: i=1; example.org; spf=pass smtp.mailfrom=example.org\r\n"
+    b"ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org;\r\n"
+    b" s=dummy; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n"
+    b"ARC-Seal: a=rsa-sha256; b=AAAA; cv=none; d=example.org; i=1; s=dummy;\r\n"
+    b" t=123")

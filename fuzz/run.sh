@@ -2,8 +2,10 @@
 # fuzz/run.sh SECONDS [NAME...] - builds each libFuzzer target
 # fuzz/fuzz_<name>.c into fuzz/bin/ and runs it SECONDS seconds, one after
 # the other, with the corpus fuzz/corpus-<name>/ (not committed) seeded
-# from fuzz/seeds/<name>/ and the dictionary fuzz/dicts/<name>.dict when
-# there is one.  Without NAMEs every target runs.  Exits non-zero when a
+# from fuzz/seeds/<name>/ (the project's own seeds) and build/fuzz-seeds/
+# <name>/ (made here, each run, from other projects' test data in
+# ../shared/testdata when it is there: fuzz/seeds-from-testdata.py), and
+# the dictionary fuzz/dicts/<name>.dict when there is one.  Without NAMEs every target runs.  Exits non-zero when a
 # target fails to build or finds a crash, leak or timeout; the input that
 # did it is left in fuzz/artifacts/.
 #
@@ -34,6 +36,15 @@ else
   names=$(for f in fuzz/fuzz_*.c; do basename "$f" .c | sed 's/^fuzz_//'; done)
 fi
 mkdir -p fuzz/bin fuzz/artifacts
+# The test data stays where it is; seeds made from it are never committed.
+shared_seeds=build/fuzz-seeds
+rm -rf "$shared_seeds"
+if /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
+  /usr/bin/python3 fuzz/seeds-from-testdata.py "$shared_seeds" ||
+    { echo "fuzz: fuzz/seeds-from-testdata.py failed" >&2; exit 2; }
+else
+  echo "fuzz: no /usr/bin/python3 with python3-yaml: the committed seeds only"
+fi
 status=0
 summary=""
 for name in $names; do
@@ -53,6 +64,7 @@ fuzz_$name: BUILD FAILED"
   mkdir -p "$corpus"
   set -- "$corpus"
   [ -d "fuzz/seeds/$name" ] && set -- "$@" "fuzz/seeds/$name"
+  [ -d "$shared_seeds/$name" ] && set -- "$@" "$shared_seeds/$name"
   dict=""
   [ -f "fuzz/dicts/$name.dict" ] && dict="-dict=fuzz/dicts/$name.dict"
   echo "== fuzz_$name: $secs s (log $log)"

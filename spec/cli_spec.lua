@@ -2,9 +2,12 @@
 -- the specs, from the checkout.  One table: each subcommand × outcome
 -- (pass, fail, temperror, permerror, usage error) -> exit code and first
 -- line of output, the same exit code with --json (which writes [] for an
--- empty list).  DNS: zone files written here (offline), a loopback port
--- where nothing answers (temperror), and for keygen a Knot of its own
--- serving the record keygen printed (tagged integration).
+-- empty list).  A cell that cannot happen says why instead (`absent`); one
+-- that cannot happen because the command asks no DNS is shown by the
+-- command passing with a nameserver that never answers (`no_dns`).  DNS:
+-- zone files written here (offline), a loopback port where nothing
+-- answers (temperror), and for keygen a Knot of its own serving the
+-- record keygen printed (tagged integration).
 local helpers = require "spec.support.helpers"
 
 local LUA = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
@@ -19,10 +22,22 @@ end
 -- Runs bin/mailauth with args (a string of shell words) from the
 -- checkout; returns the exit code, stdout and stderr.  stdout goes to
 -- the file to_file instead when it is given.
-local function mailauth(args, to_file)
+-- env: shell words put before the command (VAR=value ...); the
+-- interpreter is then named by its path, as PATH may not lead to it.
+local LUA_PATH_NAME
+local function mailauth(args, to_file, env)
   local out, err = to_file or os.tmpname(), os.tmpname()
-  local a, _, c = os.execute(("%s bin/mailauth %s >%s 2>%s </dev/null"):format(LUA, args,
-    sh(out), sh(err)))
+  local lua = LUA
+  if env then
+    if not LUA_PATH_NAME then
+      local p = io.popen("command -v " .. LUA)
+      LUA_PATH_NAME = p:read("*l")
+      p:close()
+    end
+    lua = env .. " " .. sh(LUA_PATH_NAME)
+  end
+  local a, _, c = os.execute(("%s bin/mailauth %s >%s 2>%s </dev/null"):format(lua,
+    args, sh(out), sh(err)))
   local code = c
   if type(a) == "number" then code = math.floor(a / 256) end -- 5.1: the wait status
   local o, e = helpers.read(out), helpers.read(err)
@@ -52,6 +67,8 @@ describe("the command line", function()
     "@ IN SOA ns hostmaster 1 3600 600 86400 300",
     "@ IN NS ns",
     "ns IN A 127.0.0.1",
+    -- a key record whose p= is no key: a DKIM permerror (RFC 6376 §6.1.2)
+    'nokey._domainkey IN TXT "v=DKIM1; k=rsa; p=bm90IGEga2V5"',
     '@ IN TXT "v=spf1 ip4:192.0.2.1 -all"',
     "@ IN A 192.0.2.1",
     'broken IN TXT "v=spf1 ip4:192.0.2.1 frobnicate -all"',
@@ -63,6 +80,7 @@ describe("the command line", function()
   helpers.write(path("2.0.192.in-addr.arpa.zone"), "$ORIGIN 2.0.192.in-addr.arpa.\n" ..
     "@ IN SOA ns.test.example. hostmaster.test.example. 1 3600 600 86400 300\n" ..
     "@ IN NS ns.test.example.\n1 IN PTR test.example.\n2 IN PTR nowhere.test.example.\n")
+  -- 192.0.2.3 has no PTR: iprev permerror (RFC 8601 §3), ptr and its NXDOMAIN a fail
   local crlf = function(s) return (s:gsub("\n", "\r\n")) end
   helpers.write(path("plain.eml"), crlf("From: a@test.example\nTo: b@example.net\nSubject: hi\n\nbody\n"))
   helpers.write(path("broken-dmarc.eml"),
@@ -78,8 +96,30 @@ describe("the command line", function()
   local good = helpers.read(path("good.eml"))
   helpers.write(path("bad.eml"), (good:gsub("\r\nbody\r\n$", "\r\nbodx\r\n")))
   local P = function(name) return sh(path(name)) end
+  -- a signature whose key record holds no key
+  helpers.write(path("nokey.msg"), (good:gsub("s=s1;", "s=nokey;", 1)))
+  -- a chain of two ARC sets whose newest says cv=fail (RFC 8617 §5.1: no
+  -- set is added to it)
+  local S = " --key " .. P"s1.pem" .. " --domain test.example --selector s1"
+  assert(mailauth("seal " .. P"good.eml" .. S .. " --authserv-id mx1.test.example" ..
+    " --results 'dkim=pass header.d=test.example'", path("arc1.msg")) == 0)
+  assert(mailauth("seal " .. P"arc1.msg" .. S .. " --authserv-id mx2.test.example --cv fail",
+    path("arc-failed.msg")) == 0)
+  -- a copy of the demo whose first message expects the wrong verdict
+  assert(os.execute(("cp -r examples %s"):format(P"demo-wrong")))
+  local demo = helpers.read(path("demo-wrong/demo.lua"))
+  helpers.write(path("demo-wrong/demo.lua"), (demo:gsub('verdict = "accept"', 'verdict = "reject"', 1)))
+  -- a PATH of one empty folder: no openssl for keygen to run
+  assert(os.execute("mkdir " .. P"bin-empty"))
+  local NO_OPENSSL = "PATH=" .. P"bin-empty"
 
-  -- { args, exit code, first line (a Lua pattern; of stderr when stdout is empty) }
+  -- { args, exit code, first line (a Lua pattern; of stderr when stdout is
+  -- empty), env = shell words before the command }; { absent = why } for a
+  -- cell that cannot happen; { no_dns = args } for a temperror that cannot
+  -- happen because the command asks no DNS: args (with a nameserver that
+  -- never answers) must still exit 0.
+  local NO_DNS = " " .. T
+  local SIGN = function(msg) return msg .. " --key " .. P"s1.pem" .. " --domain test.example --selector s1" end
   local TABLE = {
     check = {
       pass = { "check " .. P"good.eml" .. " --ip 192.0.2.1 --sender a@test.example " .. Z, 0,
@@ -103,12 +143,23 @@ describe("the command line", function()
       pass = { "iprev 192.0.2.1 " .. Z, 0, "^iprev 192%.0%.2%.1 +pass +confirmed as test%.example$" },
       fail = { "iprev 192.0.2.2 " .. Z, 1, "^iprev 192%.0%.2%.2 +fail " },
       temperror = { "iprev 192.0.2.1 " .. T, 3, "^iprev 192%.0%.2%.1 +temperror " },
+      permerror = { "iprev 192.0.2.3 " .. Z, 4, "^iprev 192%.0%.2%.3 +permerror +no PTR record %(NXDOMAIN%)$" },
       usage = { "iprev not-an-ip " .. Z, 2, "^mailauth: mailauth%.iprev: ip: not an IP address" },
+    },
+    ptr = {
+      pass = { "ptr 192.0.2.1 " .. Z, 0, "^test%.example$" },
+      fail = { "ptr 192.0.2.3 " .. Z, 1, "^no PTR: nxdomain$" },
+      temperror = { "ptr 192.0.2.1 " .. T, 3, "^no PTR: temperror: " },
+      permerror = { absent = "ptr lists the names of an address: none is its fail (exit 1), " ..
+                             "DNS trouble its temperror; no record of it can be broken" },
+      usage = { "ptr not-an-ip " .. Z, 2, "^mailauth: mailauth%.ptr: ip: not an IP address" },
     },
     dkim = {
       pass = { "dkim " .. P"good.eml" .. " " .. Z, 0, "^ +dkim +pass +d=test%.example s=s1 rsa%-sha256$" },
       fail = { "dkim " .. P"bad.eml" .. " " .. Z, 1, "^ +dkim +fail +d=test%.example s=s1 rsa%-sha256; " },
       temperror = { "dkim " .. P"good.eml" .. " " .. T, 3, "^ +dkim +temperror +d=test%.example s=s1 " },
+      permerror = { "dkim " .. P"nokey.msg" .. " " .. Z, 4,
+                    "^ +dkim +permerror +d=test%.example s=nokey rsa%-sha256; key: p= is not a valid public key$" },
       usage = { "dkim " .. sh(dir) .. " " .. Z, 2, "^mailauth: dkim: .* is a folder, not a file$" },
     },
     dmarc = {
@@ -122,47 +173,115 @@ describe("the command line", function()
       pass = { "query test.example TXT " .. Z, 0, "^NOERROR %(ttl 300%)$" },
       fail = { "query nx.test.example A " .. Z, 1, "^NXDOMAIN " },
       temperror = { "query test.example TXT " .. T, 3, "^TIMEOUT " },
+      permerror = { absent = "query reports one answer: NOERROR passes, NXDOMAIN fails, and every " ..
+                             "other rcode is temporary, as for each check (RFC 7208 §4.4); a name " ..
+                             "that cannot be asked is a usage error (see below)" },
       usage = { "query test.example BOGUS " .. Z, 2, "^mailauth: query: unknown record type 'BOGUS'" },
     },
     sign = {
-      pass = { "sign " .. P"plain.eml" .. " --key " .. P"s1.pem" .. " --domain test.example --selector s1",
-               0, "^DKIM%-Signature: " },
+      pass = { SIGN("sign " .. P"plain.eml"), 0, "^DKIM%-Signature: " },
+      fail = { absent = "sign authenticates nothing: it signs (0), or cannot with what it was " ..
+                        "given (2: an option or file; 4: a key it cannot use)" },
+      temperror = { no_dns = SIGN("sign " .. P"plain.eml") .. NO_DNS },
       permerror = { "sign " .. P"plain.eml" .. " --key " .. P"plain.eml" ..
-                    " --domain test.example --selector s1", 4, "^mailauth: " },
+                    " --domain test.example --selector s1", 4, "^mailauth: sign: " },
       usage = { "sign " .. P"plain.eml" .. " --domain test.example --selector s1", 2,
                 "^mailauth: sign needs %-%-key$" },
     },
     seal = {
-      pass = { "seal " .. P"good.eml" .. " --key " .. P"s1.pem" .. " --domain test.example" ..
-               " --selector s1 --authserv-id mx.test.example --results 'dkim=pass header.d=test.example'",
-               0, "^ARC%-Seal: " },
-      usage = { "seal " .. P"good.eml" .. " --key " .. P"s1.pem" .. " --domain test.example --selector s1",
-                2, "^mailauth: seal needs %-%-authserv%-id$" },
+      pass = { SIGN("seal " .. P"good.eml") .. " --authserv-id mx.test.example" ..
+               " --results 'dkim=pass header.d=test.example'", 0, "^ARC%-Seal: " },
+      fail = { SIGN("seal " .. P"arc-failed.msg") .. " --authserv-id mx3.test.example", 1,
+               "^mailauth: seal: the newest ARC%-Seal says cv=fail: no set is added$" },
+      temperror = { no_dns = SIGN("seal " .. P"good.eml") .. " --authserv-id mx.test.example" ..
+                             " --results 'dkim=pass header.d=test.example'" .. NO_DNS },
+      permerror = { "seal " .. P"good.eml" .. " --key " .. P"plain.eml" .. " --domain test.example" ..
+                    " --selector s1 --authserv-id mx.test.example --results 'dkim=pass'", 4,
+                    "^mailauth: seal: " },
+      usage = { SIGN("seal " .. P"good.eml"), 2, "^mailauth: seal needs %-%-authserv%-id$" },
     },
     keygen = {
       pass = { "keygen --selector k2 --domain test.example --type ed25519 --out " .. P"k2.pem", 0,
                '^k2%._domainkey%.test%.example%. IN TXT %( "v=DKIM1; k=ed25519; p=[%w+/]+=*" %)$' },
+      fail = { absent = "keygen checks nothing that could fail to authenticate: it makes a key " ..
+                        "(0), or cannot (2: a bad option or an --out it cannot write; 4: openssl " ..
+                        "cannot make the key)" },
+      temperror = { no_dns = "keygen --selector k4 --type ed25519 --out " .. P"k4.pem" .. NO_DNS },
+      permerror = { "keygen --selector k5 --type ed25519 --out " .. P"k5.pem", 4,
+                    "^mailauth: keygen: openssl genpkey failed", env = NO_OPENSSL },
       usage = { "keygen --selector k3 --type dsa", 2, "^mailauth: %-%-type is rsa or ed25519" },
     },
+    demo = {
+      pass = { "demo examples", 0, "^mailauth demo: %d+ messages, DNS answered offline from examples/zones" },
+      fail = { "demo " .. P"demo-wrong", 1, "^mailauth demo: %d+ messages, DNS answered offline" },
+      temperror = { no_dns = "demo examples" .. NO_DNS },
+      permerror = { absent = "demo's outcome is each message against its expectation: a broken " ..
+                             "message is one more case (0 or 1), a demo folder it cannot read a usage error" },
+      usage = { "demo " .. P"no-such-folder", 2, "^mailauth: no zone files in " },
+    },
   }
+  local OUTCOMES = { "pass", "fail", "temperror", "permerror", "usage" }
+
+  it("has a cell for each command of --help and each outcome", function()
+    local _, help = mailauth("--help")
+    local commands = help:match("\ncommands:\n(.-)\n\n")
+    local n = 0
+    for line in commands:gmatch("[^\n]+") do
+      local cmd = line:match("^  (%l+) ")
+      if cmd then n = n + 1 end
+      for _, outcome in ipairs(cmd and OUTCOMES or {}) do
+        assert.is_table(TABLE[cmd], "no row for " .. cmd)
+        local cell = TABLE[cmd][outcome]
+        assert.is_table(cell, ("no cell for %s %s"):format(cmd, outcome))
+        assert.is_truthy(cell[1] or (cell.absent and #cell.absent > 20) or cell.no_dns,
+          ("%s %s: a case, or why it cannot happen"):format(cmd, outcome))
+      end
+    end
+    local rows = 0
+    for _ in pairs(TABLE) do rows = rows + 1 end
+    assert.are.equal(n, rows)
+  end)
 
   for cmd, cases in pairs(TABLE) do
     for outcome, case in pairs(cases) do
-      it(("%s %s exits %d"):format(cmd, outcome, case[2]), function()
-        local got, out, err = mailauth(case[1])
-        local line = first_line(out ~= "" and out or err)
-        assert.are.equal(case[2], got, ("%s: stdout %q stderr %q"):format(case[1], out, err))
-        assert.matches(case[3], line)
-        -- no place in the source in what the user reads
-        assert.is_nil((out .. err):find("%.lua:%d+:"), err)
-        if case[2] ~= 2 and cmd ~= "sign" and cmd ~= "seal" and cmd ~= "keygen" then
-          local jgot, jout = mailauth(case[1] .. " --json")
-          assert.are.equal(case[2], jgot, "--json: " .. jout)
-          assert.matches("^[%[{]", jout)
-        end
-      end)
+      if case.no_dns then
+        it(("%s %s cannot happen: it asks no DNS (passes with a dead nameserver)"):format(cmd, outcome),
+          function()
+            local got, out, err = mailauth(case.no_dns .. " --trace")
+            assert.are.equal(0, got, ("%s: stdout %q stderr %q"):format(case.no_dns, out, err))
+            assert.is_nil(err:find("dns: "), err)
+          end)
+      elseif not case.absent then -- an absent cell's reason is checked above
+        it(("%s %s exits %d"):format(cmd, outcome, case[2]), function()
+          local got, out, err = mailauth(case[1], nil, case.env)
+          local line = first_line(out ~= "" and out or err)
+          assert.are.equal(case[2], got, ("%s: stdout %q stderr %q"):format(case[1], out, err))
+          assert.matches(case[3], line)
+          -- no place in the source in what the user reads
+          assert.is_nil((out .. err):find("%.lua:%d+:"), err)
+          if case[2] ~= 2 and cmd ~= "sign" and cmd ~= "seal" and cmd ~= "keygen" and cmd ~= "demo" then
+            local jgot, jout = mailauth(case[1] .. " --json", nil, case.env)
+            assert.are.equal(case[2], jgot, "--json: " .. jout)
+            assert.matches("^[%[{]", jout)
+          end
+        end)
+      end
     end
   end
+
+  it("query: a name that cannot be asked in DNS is a usage error", function()
+    local got, _, err = mailauth("query " .. ("a"):rep(64) .. ".test.example A " .. Z)
+    assert.are.equal(2, got)
+    assert.matches("^mailauth: query: 'a+%.test%.example' cannot be asked", err)
+    got = mailauth("query a..test.example A " .. Z)
+    assert.are.equal(2, got)
+  end)
+
+  it("keygen: an --out it cannot write is a usage error, naming the file", function()
+    local got, _, err = mailauth("keygen --selector k6 --out " .. P"no-such-folder/k6.pem")
+    assert.are.equal(2, got)
+    assert.matches("^mailauth: keygen: cannot write the key to .*no%-such%-folder/k6%.pem %(No such file", err)
+  end)
 
   it("writes empty lists as [] in JSON", function()
     local got, out = mailauth("dkim " .. P"plain.eml" .. " --json " .. Z)

@@ -23,7 +23,7 @@ M.arc_verify = message.verifier("arc_verify", function(text, opts)
 end, function(r) return r end)
 
 --- mailauth.arc_seal(message, opts) -> "ARC-Seal: ...\r\nARC-Message-Signature: ...\r\nARC-Authentication-Results: ...", fields
---                                     | nil, reason
+--                                     | nil, reason, code
 -- RFC 8617 §5.1.  opts: domain, selector, key (PEM), algorithm ("rsa-sha256"
 -- default, or "ed25519-sha256"), authserv_id, authentication_results (the
 -- results this hop found, e.g. "spf=pass ...; dkim=pass ...; arc=pass", or a
@@ -33,14 +33,15 @@ end, function(r) return r end)
 -- DKIM-Signature), now (default os.time()).  The text has no final CRLF:
 -- prepend it as  text .. "\r\n" .. message.  fields: { seal,
 -- message_signature, authentication_results, instance, cv }.
--- No set is added to a chain whose newest seal says cv=fail (nil, reason).
+-- No set is added to a chain whose newest seal says cv=fail (nil, reason,
+-- "arc_chain_failed"); code is the problem's word of doc/codes.md.
 M.arc_seal = message.signer("arc_seal", function(text, opts)
   return { message = text, domain = opts.domain, selector = opts.selector, key = opts.key,
            algorithm = opts.algorithm, authserv_id = opts.authserv_id,
            authentication_results = opts.authentication_results or "", cv = opts.cv,
            headers = opts.headers, now = opts.now or os.time() }
 end, function(r)
-  if not r.seal then return nil, r.problem end
+  if not r.seal then return nil, r.problem, r.code end
   return r.seal .. "\r\n" .. r.message_signature .. "\r\n" .. r.authentication_results, r
 end)
 

@@ -86,16 +86,23 @@ options:
 exit codes (the same with --json):
   0  pass / accept: check: DMARC passes, or nothing says reject or
      quarantine; spf, iprev, dkim: pass; dmarc: a valid record was found;
-     ptr, query: an answer; sign, seal, keygen, demo, report: done
+     ptr: a name; query: an answer (NOERROR); sign, seal, keygen, report: done;
+     demo: every message met its expectation
   1  fail: authentication failed, or the policy says reject or quarantine
-     (spf fail, softfail, neutral, none; no or no valid DKIM signature;
-     no DMARC record; NXDOMAIN)
-  2  usage error: a bad option, argument or file
-  3  temporary failure: DNS (timeout, SERVFAIL): try again later; report:
-     the store could not keep or give the records
-  4  permanent error: broken records (SPF permerror, a DMARC record that
-     cannot be applied) or a broken message; report summary: a file that
-     is not a readable report
+     (spf fail, softfail, neutral, none; iprev: no name maps back; no or no
+     valid DKIM signature; no DMARC record; ptr, query: NXDOMAIN; seal: the
+     newest ARC-Seal says cv=fail, so no set is added; demo: a message did
+     not meet its expectation)
+  2  usage error: a bad option, argument or file (a key file that cannot
+     be read, an --out keygen cannot write, a name query cannot ask)
+  3  temporary failure: DNS (timeout, SERVFAIL, REFUSED, any rcode but
+     NOERROR and NXDOMAIN): try again later; report: the store
+     could not keep or give the records
+  4  permanent error: broken records (SPF permerror, a DKIM signature or
+     key that cannot be used, a DMARC record that cannot be applied; iprev:
+     no PTR record), a broken message, or a key sign or seal cannot use or
+     keygen cannot make (openssl failed); report summary: a file that is not
+     a readable report
 ]]
 
 local quiet_exit = {}   -- raised by die(): main turns it into the exit code
@@ -270,10 +277,13 @@ local function read_file(path, what)
   return text
 end
 
+-- fn(...) with every value it returns; what it raises is a usage error.
 local function call(fn, ...)
-  local ok, a, b = pcall(fn, ...)
-  if not ok then die(a) end
-  return a, b
+  local function pass(ok, ...)
+    if not ok then die((...)) end
+    return ...
+  end
+  return pass(pcall(fn, ...))
 end
 
 -- ---- outcomes -> exit codes ----
@@ -406,8 +416,12 @@ function commands.ptr(o, resolver)
   return err == "nxdomain" and EXIT.fail or EXIT.temperror
 end
 
-local RCODE_EXIT = { NOERROR = EXIT.pass, NXDOMAIN = EXIT.fail, SERVFAIL = EXIT.temperror,
-                     TIMEOUT = EXIT.temperror, REFUSED = EXIT.temperror }
+-- An answer (NOERROR, data or not) passes and NXDOMAIN fails; every other
+-- rcode is DNS trouble, temporary as it is for each check of the library
+-- (RFC 7208 §4.4: only NXDOMAIN is an answer that there is
+-- nothing).  So a query never ends in a permanent error: a name that
+-- cannot be asked (BADNAME) is a bad argument.
+local RCODE_EXIT = { NOERROR = EXIT.pass, NXDOMAIN = EXIT.fail }
 
 local QTYPES = { A = true, AAAA = true, MX = true, TXT = true, PTR = true, CNAME = true,
                  NS = true, SOA = true }
@@ -421,6 +435,10 @@ function commands.query(o, resolver)
   local a
   if type(resolver) == "function" then a = call(resolver, name, qtype)
   else a = call(resolver.query, resolver, name, qtype) end
+  if a.rcode == "BADNAME" then
+    die(("query: '%s' cannot be asked: a label over 63 bytes, an empty label, or a name over 255 bytes")
+      :format(name))
+  end
   if o.json then
     print_json(a)
   else
@@ -434,7 +452,7 @@ function commands.query(o, resolver)
       end
     end
   end
-  return RCODE_EXIT[a.rcode] or EXIT.permerror
+  return RCODE_EXIT[a.rcode] or EXIT.temperror
 end
 
 -- the store of --report-store, opened once per run (report/cli.lua)
@@ -575,8 +593,13 @@ function commands.seal(o)
   opts.authserv_id = o.authserv_id or die("seal needs --authserv-id")
   opts.authentication_results = o.results
   opts.cv = o.cv
-  local fields, r = call(mailauth.arc_seal, message, opts)
-  if not fields then die("seal: " .. tostring(r), EXIT.permerror) end
+  local fields, r, code = call(mailauth.arc_seal, message, opts)
+  -- A chain its last hop found failed is a failed authentication: RFC
+  -- 8617 §5.1 adds no set to it.  Anything else (the key, the message) is
+  -- permanent.
+  if not fields then
+    die("seal: " .. tostring(r), code == "arc_chain_failed" and EXIT.fail or EXIT.permerror)
+  end
   if o.json then print_json(r) else prepend(fields, message) end
   return EXIT.pass
 end
@@ -627,11 +650,23 @@ function commands.keygen(o)
   local out = o.out or (selector .. ".private")
   local existing = io.open(out, "rb")
   if existing then existing:close(); die(("keygen: %s exists; give another --out"):format(out)) end
+  -- The file is made here, empty and private (umask 077), so that a path
+  -- that cannot be written is the user's (a bad --out, exit 2) and not
+  -- taken for openssl failing; openssl then writes into it.
+  local made = os.execute("umask 077 && { : > " .. sh(out) .. "; } 2>/dev/null")
+  if not (made == true or made == 0) then
+    local _, why = io.open(out, "ab")
+    die(("keygen: cannot write the key to %s (%s); give another --out")
+      :format(out, tostring(why and why:gsub("^[^:]*: ", "") or "not writable")))
+  end
   local gen = ktype == "rsa"
     and ("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:%d"):format(bits)
     or "openssl genpkey -algorithm ED25519"
   local ok = os.execute("umask 077 && " .. gen .. " -out " .. sh(out) .. " 2>/dev/null")
-  if not (ok == true or ok == 0) then die("keygen: openssl genpkey failed (is openssl installed?)", EXIT.permerror) end
+  if not (ok == true or ok == 0) then
+    os.remove(out)
+    die("keygen: openssl genpkey failed (is openssl installed?)", EXIT.permerror)
+  end
   local p = io.popen("openssl pkey -in " .. sh(out) .. " -pubout -outform DER 2>/dev/null")
   local der = p:read("*a")
   p:close()

@@ -18,7 +18,7 @@ M.dkim_verify = message.verifier("dkim_verify", function(text, opts)
            min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions }
 end, function(r) return r.signatures, r.problem end)
 
---- mailauth.dkim_sign(message, opts) -> "DKIM-Signature: ..." | nil, reason
+--- mailauth.dkim_sign(message, opts) -> "DKIM-Signature: ..." | nil, reason, code
 -- opts: domain, selector, key (PEM), algorithm ("rsa-sha256" default or
 -- "ed25519-sha256"), canonicalization ("relaxed/relaxed" default),
 -- headers (names to sign; default: those of RFC 6376 5.4.1 present, From
@@ -32,7 +32,7 @@ M.dkim_sign = message.signer("dkim_sign", function(text, opts)
            now = opts.now or os.time() }
 end, function(r)
   if r.header then return r.header end
-  return nil, r.problem
+  return nil, r.problem, r.code -- code: the problem's word (doc/codes.md)
 end)
 
 return M

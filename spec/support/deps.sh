@@ -8,10 +8,12 @@
 #     demo      only what `make demo` needs: the build dependencies and
 #               Lua 5.4; no test tools, no npm, no network beyond apt
 #   and, on top of the test set, the optional groups of some targets:
-#     fuzz      clang and its libFuzzer runtime      (make fuzz)
+#     fuzz      clang and its libFuzzer runtime, python3-yaml for the
+#               seeds made from ../shared/testdata  (make fuzz)
 #     lint      cppcheck and clang-tidy              (make lint)
 #     valgrind  valgrind                             (make valgrind)
 #     release   luarocks, zip, dh-lua, debhelper     (make rock, rockspec-test, make deb)
+#     minimal   debootstrap: a bare Debian for make demo  (make demo-minimal)
 #   --list prints the packages of the groups and installs nothing.
 set -e
 BUILD="build-essential pkg-config libldns-dev libssl-dev libpsl-dev libidn2-dev publicsuffix"
@@ -27,11 +29,12 @@ for group in "$@"; do
     demo) demo=yes ;;
     # libclang-rt-14-dev is only Recommended by clang-14, yet it holds
     # libclang_rt.fuzzer: name it.
-    fuzz) extra="$extra clang libclang-rt-14-dev" ;;
+    fuzz) extra="$extra clang libclang-rt-14-dev python3-yaml" ;;
     lint) extra="$extra cppcheck clang-tidy" ;;
     valgrind) extra="$extra valgrind" ;;
     release) extra="$extra luarocks zip dh-lua debhelper dpkg-dev" ;;
-    *) echo "deps: unknown group '$group' (demo, fuzz, lint, valgrind, release)" >&2; exit 2 ;;
+    minimal) extra="$extra debootstrap" ;;
+    *) echo "deps: unknown group '$group' (demo, fuzz, lint, valgrind, release, minimal)" >&2; exit 2 ;;
   esac
 done
 PKGS="$BUILD lua5.4 liblua5.4-dev"

@@ -14,6 +14,7 @@ local function open_store(cx, o)
   local store, err = cx.call(report.store, opts)
   if not store then
     io.stderr:write("mailauth: report store: ", tostring(err), "\n")
+    if o.json then cx.print_json({ error = tostring(err) }) end
     return nil, cx.EXIT.temperror
   end
   return store
@@ -49,7 +50,8 @@ local function record(cx, o, resolver)
     else worst = cx.EXIT.temperror end
   end
   store:close()
-  if not o.json then print(("%d messages checked, %d recorded or without a policy"):format(#o.words - 2, kept)) end
+  if o.json then cx.print_json({ checked = #o.words - 2, recorded = kept })
+  else print(("%d messages checked, %d recorded or without a policy"):format(#o.words - 2, kept)) end
   return worst
 end
 

@@ -75,6 +75,7 @@ typedef struct {
 	const char **qnames;
 	size_t nq;
 	char target[NAME_MAX_TEXT + 2];	/* the current term's domain */
+	size_t target_len;
 	long lookups, voids;
 
 	/* %{p}: PTR names of the client and whether each validated */
@@ -497,7 +498,7 @@ static void macro_env(spf_state *st, const frame *f, spf_macro_env *e)
  * the name can be asked at all.
  */
 static int expand_target(mauth_check *c, spf_state *st, const frame *f,
-			 const char *spec, size_t len, int *valid)
+			 const char *spec, size_t len, int name, int *valid)
 {
 	spf_macro_env e;
 	size_t n;
@@ -508,7 +509,7 @@ static int expand_target(mauth_check *c, spf_state *st, const frame *f,
 		s = f->domain;
 		n = f->domain_len;
 	} else {
-		if (memchr(spec, '%', len) == NULL) {
+		if (name != SPF_NAME_MACRO || memchr(spec, '%', len) == NULL) {
 			/* no macro: the domain-spec is the name as written */
 			s = spec;
 			n = len;
@@ -528,23 +529,16 @@ static int expand_target(mauth_check *c, spf_state *st, const frame *f,
 			}
 			s = st->buf;
 		}
-		if (n > 0 && s[n - 1] == '.')
-			n--;
-		while (n > NAME_MAX_TEXT) {
-			const char *dot = memchr(s, '.', n);
-
-			if (dot == NULL)
-				break;
-			n -= (size_t)(dot + 1 - s);
-			s = dot + 1;
-		}
+		s = spf_target_cut(s, &n);
 	}
 	if (n > NAME_MAX_TEXT)
 		n = NAME_MAX_TEXT + 1;
 	memmove(st->target, s, n);
 	st->target[n] = '\0';
-	*valid = n <= NAME_MAX_TEXT && name_is_valid(st->target, n) &&
-		 memchr(st->target, '\\', n) == NULL;
+	st->target_len = n;
+	/* judged by the parser when the spec has no macro (spf_record.c) */
+	*valid = spec != NULL && name != SPF_NAME_MACRO ? name == SPF_NAME_VALID :
+		 spf_target_valid(st->target, n);
 	return 0;
 }
 
@@ -795,11 +789,11 @@ static int eval_term(mauth_check *c, spf_state *st, frame *f, const spf_term *t)
 	}
 	if (count_lookup(c, st) != 0)
 		return T_DONE;
-	if (expand_target(c, st, f, t->spec, t->spec_len, &valid) != 0)
+	if (expand_target(c, st, f, t->spec, t->spec_len, t->spec_name, &valid) != 0)
 		return T_DONE;
 	switch (t->mech) {
 	case SPF_INCLUDE:
-		if (push_frame(c, st, st->target, strlen(st->target)) != 0)
+		if (push_frame(c, st, st->target, st->target_len) != 0)
 			return T_DONE;
 		if (!valid) {
 			fail_with(c, st, SPF_R_PERMERROR, "invalid_target",
@@ -996,7 +990,8 @@ static int start_explanation(mauth_check *c, spf_state *st)
 		ask_pmacro_ptr(c, st);
 		return 1;
 	}
-	if (expand_target(c, st, f, f->rec.exp, f->rec.exp_len, &valid) != 0)
+	if (expand_target(c, st, f, f->rec.exp, f->rec.exp_len,
+			  SPF_NAME_MACRO, &valid) != 0)
 		return 1;	/* already finished (expansion too large) */
 	if (!valid)
 		return 0;
@@ -1125,7 +1120,7 @@ static int run(mauth_check *c, spf_state *st)
 		}
 		if (count_lookup(c, st) != 0 ||
 		    expand_target(c, st, f, f->rec.redirect, f->rec.redirect_len,
-				  &valid) != 0)
+				  f->rec.redirect_name, &valid) != 0)
 			return 0;
 		if (!valid) {
 			fail_with(c, st, SPF_R_PERMERROR, "invalid_target",
@@ -1133,10 +1128,10 @@ static int run(mauth_check *c, spf_state *st)
 			return 0;
 		}
 		f->domain = arena_strndup(check_arena(c), st->target,
-					  strlen(st->target));
+					  st->target_len);
 		if (f->domain == NULL)
 			return -1;
-		f->domain_len = strlen(st->target);
+		f->domain_len = st->target_len;
 		f->via_redirect = 1;
 		f->has_rec = 0;
 		ask_record(c, st);

@@ -99,13 +99,17 @@ typedef struct {
 	size_t nheld;
 } spf_state;
 
-static int opt_long(const params *p, const char *key, long min, long max,
-		    long *out, char *err, size_t errlen)
+/* A §4.6.4 limit option (gathered in the one walk of the options). */
+static int opt_limit(const mauth_value *v, const char *key, long min, long max,
+		     long *out, char *err, size_t errlen)
 {
-	if (param_long(p, key, min, max, out) < 0) {
+	if (v == NULL)
+		return 0;
+	if (v->kind != MAUTH_V_INT || v->num < min || v->num > max) {
 		snprintf(err, errlen, "%s: want an integer %ld..%ld", key, min, max);
 		return -1;
 	}
+	*out = (long)v->num;
 	return 0;
 }
 
@@ -215,7 +219,12 @@ static int domain_and_sender(arena *a, spf_state *st)
  */
 typedef struct {
 	const mauth_value *ip, *sender, *helo, *scope, *receiver, *dexp, *now;
+	const mauth_value *max[4];	/* max_lookups, _void_lookups, _mx_names, _ptr_names */
 } spf_params;
+
+static const char *const limit_names[4] = {
+	"max_lookups", "max_void_lookups", "max_mx_names", "max_ptr_names"
+};
 
 static void gather_params(const params *p, spf_params *o)
 {
@@ -248,6 +257,14 @@ static void gather_params(const params *p, spf_params *o)
 		case 'n':
 			slot = strcmp(k, "now") == 0 ? &o->now : NULL;
 			break;
+		case 'm': {
+			size_t i;
+
+			for (i = 0; i < 4 && slot == NULL; i++)
+				if (strcmp(k, limit_names[i]) == 0)
+					slot = &o->max[i];
+			break;
+		}
 		default:
 			break;
 		}
@@ -306,8 +323,8 @@ static int read_identity(mauth_check *c, spf_state *st, const spf_params *p,
 }
 
 /* receiver, default_explanation, now and the §4.6.4 limits. */
-static int read_options(mauth_check *c, spf_state *st, const params *p,
-			const spf_params *sp, char *err, size_t errlen)
+static int read_options(mauth_check *c, spf_state *st, const spf_params *sp,
+			char *err, size_t errlen)
 {
 	arena *a = check_arena(c);
 	size_t len = 0;
@@ -334,10 +351,10 @@ static int read_options(mauth_check *c, spf_state *st, const params *p,
 	st->max_void = 2;
 	st->max_mx = 10;
 	st->max_ptr = 10;
-	if (opt_long(p, "max_lookups", 1, 100, &st->max_lookups, err, errlen) ||
-	    opt_long(p, "max_void_lookups", 0, 100, &st->max_void, err, errlen) ||
-	    opt_long(p, "max_mx_names", 1, 100, &st->max_mx, err, errlen) ||
-	    opt_long(p, "max_ptr_names", 1, 100, &st->max_ptr, err, errlen))
+	if (opt_limit(sp->max[0], limit_names[0], 1, 100, &st->max_lookups, err, errlen) ||
+	    opt_limit(sp->max[1], limit_names[1], 0, 100, &st->max_void, err, errlen) ||
+	    opt_limit(sp->max[2], limit_names[2], 1, 100, &st->max_mx, err, errlen) ||
+	    opt_limit(sp->max[3], limit_names[3], 1, 100, &st->max_ptr, err, errlen))
 		return MAUTH_EINVAL;
 	return 0;
 }
@@ -354,7 +371,7 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	gather_params(p, &sp);
 	rc = read_identity(c, st, &sp, err, errlen);
 	if (rc == 0)
-		rc = read_options(c, st, p, &sp, err, errlen);
+		rc = read_options(c, st, &sp, err, errlen);
 	if (rc != 0)
 		return rc;
 	/* Each include costs a lookup, so the stack never grows past this. */

@@ -777,6 +777,8 @@ static int parse_sigs(arena *a, dkim_state *st, const msg *m)
 	return 0;
 }
 
+static const char key_infix[] = "._domainkey.";	/* RFC 6376 §3.6.2.1 */
+
 /* Hashes the header of each signature still undecided; asks for its key. */
 static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
 {
@@ -799,11 +801,11 @@ static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
 		/* selector "._domainkey." domain, without a format parse */
 		sl = strlen(s->selector);
 		dl = strlen(s->domain);
-		n = sl + 12 + dl;
+		n = sl + sizeof key_infix - 1 + dl;
 		if (n < sizeof name) {
 			memcpy(name, s->selector, sl);
-			memcpy(name + sl, "._domainkey.", 12);
-			memcpy(name + sl + 12, s->domain, dl + 1);
+			memcpy(name + sl, key_infix, sizeof key_infix - 1);
+			memcpy(name + sl + sizeof key_infix - 1, s->domain, dl + 1);
 		}
 		if (n >= sizeof name || !name_is_valid(name, n)) {
 			decide(s, "permerror", "key_name_invalid", "key name "

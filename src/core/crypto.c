@@ -45,47 +45,16 @@ size_t crypto_hash_len(int alg)
 	return alg == HASH_SHA1 ? 20 : alg == HASH_SHA256 ? 32 : 0;
 }
 
-/*
- * One context per digest, initialised once and only ever read after:
- * each hash starts as a copy of it.  EVP_DigestInit_ex on the legacy
- * EVP_sha256() fetches the provider's implementation and looks for an
- * ENGINE every time (about 16 000 instructions, more than hashing a 4 KB
- * body); a copy duplicates the ready state (a few hundred).
- */
-static EVP_MD_CTX *hash_proto[3];	/* by HASH_SHA1, HASH_SHA256 */
-static pthread_once_t hash_proto_once = PTHREAD_ONCE_INIT;
-
-static void hash_proto_init(void)
-{
-	int alg;
-
-	for (alg = HASH_SHA1; alg <= HASH_SHA256; alg++) {
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-		if (ctx != NULL && EVP_DigestInit_ex(ctx, md_of(alg), NULL) != 1) {
-			EVP_MD_CTX_free(ctx);
-			ctx = NULL;
-		}
-		hash_proto[alg] = ctx;	/* NULL: every hash initialises its own */
-	}
-}
-
 crypto_hash *crypto_hash_new(int alg)
 {
-	crypto_hash *h;
+	crypto_hash *h = OPENSSL_malloc(sizeof *h);
 
-	if (md_of(alg) == NULL)
-		return NULL;
-	h = OPENSSL_malloc(sizeof *h);
 	if (h == NULL)
 		return NULL;
 	h->n = 0;
 	h->ctx = EVP_MD_CTX_new();
-	pthread_once(&hash_proto_once, hash_proto_init);
-	if (h->ctx == NULL ||
-	    (hash_proto[alg] != NULL ?
-	     EVP_MD_CTX_copy_ex(h->ctx, hash_proto[alg]) :
-	     EVP_DigestInit_ex(h->ctx, md_of(alg), NULL)) != 1) {
+	if (h->ctx == NULL || md_of(alg) == NULL ||
+	    EVP_DigestInit_ex(h->ctx, md_of(alg), NULL) != 1) {
 		crypto_hash_free(h);
 		return NULL;
 	}

@@ -777,6 +777,8 @@ static int parse_sigs(arena *a, dkim_state *st, const msg *m)
 	return 0;
 }
 
+static const char key_infix[] = "._domainkey.";	/* RFC 6376 §3.6.2.1 */
+
 /* Hashes the header of each signature still undecided; asks for its key. */
 static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
 {
@@ -788,7 +790,7 @@ static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
 	for (i = 0; i < st->n; i++) {
 		dkim_sig *s = &st->sig[i];
 		char name[NAME_MAX_TEXT + 2];
-		int n;
+		size_t sl, dl, n;
 
 		if (s->result != NULL)
 			continue;
@@ -796,10 +798,16 @@ static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
 			free(used);
 			return -1;
 		}
-		n = snprintf(name, sizeof name, "%s._domainkey.%s",
-			     s->selector, s->domain);
-		if (n < 0 || (size_t)n >= sizeof name ||
-		    !name_is_valid(name, (size_t)n)) {
+		/* selector "._domainkey." domain, without a format parse */
+		sl = strlen(s->selector);
+		dl = strlen(s->domain);
+		n = sl + sizeof key_infix - 1 + dl;
+		if (n < sizeof name) {
+			memcpy(name, s->selector, sl);
+			memcpy(name + sl, key_infix, sizeof key_infix - 1);
+			memcpy(name + sl + sizeof key_infix - 1, s->domain, dl + 1);
+		}
+		if (n >= sizeof name || !name_is_valid(name, n)) {
 			decide(s, "permerror", "key_name_invalid", "key name "
 			       "%s._domainkey... is too long", s->selector);
 			continue;

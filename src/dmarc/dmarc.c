@@ -325,6 +325,7 @@ static lookup *find_lookup(dmarc_state *st, const char *name)
 static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
 {
 	char q[NAME_MAX_TEXT + 16];
+	size_t nl = strlen(name);
 	lookup *l;
 
 	if (find_lookup(st, name) != NULL)
@@ -332,10 +333,15 @@ static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
 	if (st->nq == LOOKUP_MAX)
 		return 0;	/* bounded; a missing lookup reads as "no record" */
 	l = &st->q[st->nq];
-	l->name = arena_strndup(check_arena(c), name, strlen(name));
+	l->name = arena_strndup(check_arena(c), name, nl);
 	if (l->name == NULL)
 		return -1;
-	snprintf(q, sizeof q, "_dmarc.%s", name);
+	/* "_dmarc." name, cut as snprintf would (no format parse per ask) */
+	if (nl > sizeof q - 8)
+		nl = sizeof q - 8;
+	memcpy(q, "_dmarc.", 7);
+	memcpy(q + 7, name, nl);
+	q[7 + nl] = '\0';
 	l->id = check_ask(c, MAUTH_T_TXT, q);
 	if (l->id == 0)
 		return -1;

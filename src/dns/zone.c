@@ -62,6 +62,34 @@ static void lowercase(char *s)
 			*s = (char)(*s + 32);
 }
 
+/*
+ * dst = src[0..len) with ASCII capitals lowered, eight bytes a step: each
+ * byte's high bit of (b + 0x3f) and (b + 0x25) over its low seven bits
+ * says b >= 'A' and b > 'Z'; bytes with the high bit set are left alone.
+ * A byte-at-a-time loop was a fifth of every zone lookup.
+ */
+static void lower_copy(char *dst, const char *src, size_t len)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		uint64_t w, low, ge_a, gt_z;
+
+		memcpy(&w, src + i, 8);
+		low = w & ~high;
+		ge_a = low + ones * (0x80 - 'A');
+		gt_z = low + ones * (0x7f - 'Z');
+		w |= ((ge_a ^ gt_z) & ~w & high) >> 2;
+		memcpy(dst + i, &w, 8);
+	}
+	for (; i < len; i++) {
+		char ch = src[i];
+
+		dst[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+	}
+}
+
 static int add_entry(zone_resolver *z, const char *owner, int type,
 		     unsigned ttl, const char *data, size_t len, unsigned pref)
 {
@@ -300,7 +328,7 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 	const char *cv[CNAME_CHAIN_MAX];
 	const apex *ap;
 	const node *nd;
-	size_t len, qlen, i, n, nc = 0;
+	size_t len, qlen, n, nc = 0;
 	unsigned ttl = 86400;
 	uint32_t hash;
 	int hops;
@@ -309,11 +337,7 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 	len = name_strip_dot(qname, qlen);
 	if (len >= sizeof name)
 		return answer_build(MAUTH_RC_BADNAME, 0, 0, NULL, 0);
-	for (i = 0; i < len; i++) {
-		char ch = qname[i];
-
-		name[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-	}
+	lower_copy(name, qname, len);
 	name[len] = '\0';
 	hash = name_hash(name, len);
 	nd = node_find(z, name, len, hash);

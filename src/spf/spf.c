@@ -75,6 +75,7 @@ typedef struct {
 	const char **qnames;
 	size_t nq;
 	char target[NAME_MAX_TEXT + 2];	/* the current term's domain */
+	size_t target_len;
 	long lookups, voids;
 
 	/* %{p}: PTR names of the client and whether each validated */
@@ -98,13 +99,17 @@ typedef struct {
 	size_t nheld;
 } spf_state;
 
-static int opt_long(const params *p, const char *key, long min, long max,
-		    long *out, char *err, size_t errlen)
+/* A §4.6.4 limit option (gathered in the one walk of the options). */
+static int opt_limit(const mauth_value *v, const char *key, long min, long max,
+		     long *out, char *err, size_t errlen)
 {
-	if (param_long(p, key, min, max, out) < 0) {
+	if (v == NULL)
+		return 0;
+	if (v->kind != MAUTH_V_INT || v->num < min || v->num > max) {
 		snprintf(err, errlen, "%s: want an integer %ld..%ld", key, min, max);
 		return -1;
 	}
+	*out = (long)v->num;
 	return 0;
 }
 
@@ -214,7 +219,12 @@ static int domain_and_sender(arena *a, spf_state *st)
  */
 typedef struct {
 	const mauth_value *ip, *sender, *helo, *scope, *receiver, *dexp, *now;
+	const mauth_value *max[4];	/* max_lookups, _void_lookups, _mx_names, _ptr_names */
 } spf_params;
+
+static const char *const limit_names[4] = {
+	"max_lookups", "max_void_lookups", "max_mx_names", "max_ptr_names"
+};
 
 static void gather_params(const params *p, spf_params *o)
 {
@@ -247,6 +257,14 @@ static void gather_params(const params *p, spf_params *o)
 		case 'n':
 			slot = strcmp(k, "now") == 0 ? &o->now : NULL;
 			break;
+		case 'm': {
+			size_t i;
+
+			for (i = 0; i < 4 && slot == NULL; i++)
+				if (strcmp(k, limit_names[i]) == 0)
+					slot = &o->max[i];
+			break;
+		}
 		default:
 			break;
 		}
@@ -305,8 +323,8 @@ static int read_identity(mauth_check *c, spf_state *st, const spf_params *p,
 }
 
 /* receiver, default_explanation, now and the §4.6.4 limits. */
-static int read_options(mauth_check *c, spf_state *st, const params *p,
-			const spf_params *sp, char *err, size_t errlen)
+static int read_options(mauth_check *c, spf_state *st, const spf_params *sp,
+			char *err, size_t errlen)
 {
 	arena *a = check_arena(c);
 	size_t len = 0;
@@ -333,10 +351,10 @@ static int read_options(mauth_check *c, spf_state *st, const params *p,
 	st->max_void = 2;
 	st->max_mx = 10;
 	st->max_ptr = 10;
-	if (opt_long(p, "max_lookups", 1, 100, &st->max_lookups, err, errlen) ||
-	    opt_long(p, "max_void_lookups", 0, 100, &st->max_void, err, errlen) ||
-	    opt_long(p, "max_mx_names", 1, 100, &st->max_mx, err, errlen) ||
-	    opt_long(p, "max_ptr_names", 1, 100, &st->max_ptr, err, errlen))
+	if (opt_limit(sp->max[0], limit_names[0], 1, 100, &st->max_lookups, err, errlen) ||
+	    opt_limit(sp->max[1], limit_names[1], 0, 100, &st->max_void, err, errlen) ||
+	    opt_limit(sp->max[2], limit_names[2], 1, 100, &st->max_mx, err, errlen) ||
+	    opt_limit(sp->max[3], limit_names[3], 1, 100, &st->max_ptr, err, errlen))
 		return MAUTH_EINVAL;
 	return 0;
 }
@@ -353,7 +371,7 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 	gather_params(p, &sp);
 	rc = read_identity(c, st, &sp, err, errlen);
 	if (rc == 0)
-		rc = read_options(c, st, p, &sp, err, errlen);
+		rc = read_options(c, st, &sp, err, errlen);
 	if (rc != 0)
 		return rc;
 	/* Each include costs a lookup, so the stack never grows past this. */
@@ -497,7 +515,7 @@ static void macro_env(spf_state *st, const frame *f, spf_macro_env *e)
  * the name can be asked at all.
  */
 static int expand_target(mauth_check *c, spf_state *st, const frame *f,
-			 const char *spec, size_t len, int *valid)
+			 const char *spec, size_t len, int name, int *valid)
 {
 	spf_macro_env e;
 	size_t n;
@@ -508,7 +526,7 @@ static int expand_target(mauth_check *c, spf_state *st, const frame *f,
 		s = f->domain;
 		n = f->domain_len;
 	} else {
-		if (memchr(spec, '%', len) == NULL) {
+		if (name != SPF_NAME_MACRO || memchr(spec, '%', len) == NULL) {
 			/* no macro: the domain-spec is the name as written */
 			s = spec;
 			n = len;
@@ -528,23 +546,16 @@ static int expand_target(mauth_check *c, spf_state *st, const frame *f,
 			}
 			s = st->buf;
 		}
-		if (n > 0 && s[n - 1] == '.')
-			n--;
-		while (n > NAME_MAX_TEXT) {
-			const char *dot = memchr(s, '.', n);
-
-			if (dot == NULL)
-				break;
-			n -= (size_t)(dot + 1 - s);
-			s = dot + 1;
-		}
+		s = spf_target_cut(s, &n);
 	}
 	if (n > NAME_MAX_TEXT)
 		n = NAME_MAX_TEXT + 1;
 	memmove(st->target, s, n);
 	st->target[n] = '\0';
-	*valid = n <= NAME_MAX_TEXT && name_is_valid(st->target, n) &&
-		 memchr(st->target, '\\', n) == NULL;
+	st->target_len = n;
+	/* judged by the parser when the spec has no macro (spf_record.c) */
+	*valid = spec != NULL && name != SPF_NAME_MACRO ? name == SPF_NAME_VALID :
+		 spf_target_valid(st->target, n);
 	return 0;
 }
 
@@ -795,11 +806,11 @@ static int eval_term(mauth_check *c, spf_state *st, frame *f, const spf_term *t)
 	}
 	if (count_lookup(c, st) != 0)
 		return T_DONE;
-	if (expand_target(c, st, f, t->spec, t->spec_len, &valid) != 0)
+	if (expand_target(c, st, f, t->spec, t->spec_len, t->spec_name, &valid) != 0)
 		return T_DONE;
 	switch (t->mech) {
 	case SPF_INCLUDE:
-		if (push_frame(c, st, st->target, strlen(st->target)) != 0)
+		if (push_frame(c, st, st->target, st->target_len) != 0)
 			return T_DONE;
 		if (!valid) {
 			fail_with(c, st, SPF_R_PERMERROR, "invalid_target",
@@ -996,7 +1007,8 @@ static int start_explanation(mauth_check *c, spf_state *st)
 		ask_pmacro_ptr(c, st);
 		return 1;
 	}
-	if (expand_target(c, st, f, f->rec.exp, f->rec.exp_len, &valid) != 0)
+	if (expand_target(c, st, f, f->rec.exp, f->rec.exp_len,
+			  SPF_NAME_MACRO, &valid) != 0)
 		return 1;	/* already finished (expansion too large) */
 	if (!valid)
 		return 0;
@@ -1125,7 +1137,7 @@ static int run(mauth_check *c, spf_state *st)
 		}
 		if (count_lookup(c, st) != 0 ||
 		    expand_target(c, st, f, f->rec.redirect, f->rec.redirect_len,
-				  &valid) != 0)
+				  f->rec.redirect_name, &valid) != 0)
 			return 0;
 		if (!valid) {
 			fail_with(c, st, SPF_R_PERMERROR, "invalid_target",
@@ -1133,10 +1145,10 @@ static int run(mauth_check *c, spf_state *st)
 			return 0;
 		}
 		f->domain = arena_strndup(check_arena(c), st->target,
-					  strlen(st->target));
+					  st->target_len);
 		if (f->domain == NULL)
 			return -1;
-		f->domain_len = strlen(st->target);
+		f->domain_len = st->target_len;
 		f->via_redirect = 1;
 		f->has_rec = 0;
 		ask_record(c, st);

@@ -21,6 +21,7 @@ typedef struct {
 	unsigned char cidr4;	/* 0..32, default 32 */
 	unsigned char cidr6;	/* 0..128, default 128 */
 	unsigned char uses_p;	/* the domain-spec holds %{p} */
+	unsigned char spec_name;	/* SPF_NAME_*: what spec names, when it has no macro */
 	const char *spec;	/* domain-spec as written (NULL: none) */
 	size_t spec_len;
 	const char *text;	/* the whole term, for result.mechanism */
@@ -36,7 +37,23 @@ typedef struct {
 	const char *exp;	/* domain-spec or NULL */
 	size_t exp_len;
 	unsigned char redirect_uses_p, exp_uses_p;
+	unsigned char redirect_name;	/* SPF_NAME_* of redirect */
 } spf_record;
+
+/*
+ * A domain-spec without a macro names the same target in every check, so
+ * the parser (whose records are cached) judges that name once: the
+ * evaluator then skips the validity scan per term.
+ */
+enum { SPF_NAME_MACRO, SPF_NAME_INVALID, SPF_NAME_VALID };
+
+/*
+ * The name a domain-spec's expansion s[0..*n) stands for (§4.8, §7.3): no
+ * final dot, labels cut from the left while longer than 253 octets.
+ */
+const char *spf_target_cut(const char *s, size_t *n);
+/* 1 when the cut target s[0..n) can be asked: a valid name, no escape. */
+int spf_target_valid(const char *s, size_t n);
 
 enum spf_result {
 	SPF_R_NONE, SPF_R_NEUTRAL, SPF_R_PASS, SPF_R_FAIL, SPF_R_SOFTFAIL,

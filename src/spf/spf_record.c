@@ -65,6 +65,36 @@ static int is_toplabel(const char *s, size_t len)
 	return alpha || dash;
 }
 
+const char *spf_target_cut(const char *s, size_t *n)
+{
+	if (*n > 0 && s[*n - 1] == '.')
+		(*n)--;
+	while (*n > NAME_MAX_TEXT) {
+		const char *dot = memchr(s, '.', *n);
+
+		if (dot == NULL)
+			break;
+		*n -= (size_t)(dot + 1 - s);
+		s = dot + 1;
+	}
+	return s;
+}
+
+int spf_target_valid(const char *s, size_t n)
+{
+	return n <= NAME_MAX_TEXT && name_is_valid(s, n) &&
+	       memchr(s, '\\', n) == NULL;
+}
+
+/* SPF_NAME_* of a domain-spec checked by spf_domain_spec_ok. */
+static unsigned char spec_name(const char *s, size_t n, int uses_p)
+{
+	if (uses_p || memchr(s, '%', n) != NULL)
+		return SPF_NAME_MACRO;
+	s = spf_target_cut(s, &n);
+	return spf_target_valid(s, n) ? SPF_NAME_VALID : SPF_NAME_INVALID;
+}
+
 /* domain-spec = macro-string domain-end; domain-end = ( "." toplabel [ "." ] ) / macro-expand */
 int spf_domain_spec_ok(const char *s, size_t len, int *uses_p)
 {
@@ -253,6 +283,7 @@ static int parse_mechanism(spf_term *t, const char *name, size_t nlen,
 		if (!spf_domain_spec_ok(t->spec, t->spec_len, &uses_p))
 			FAIL("'%s': bad domain-spec", mechs[i].name);
 		t->uses_p = (unsigned char)uses_p;
+		t->spec_name = spec_name(t->spec, t->spec_len, uses_p);
 		rest += cut;
 		rlen -= cut;
 	} else if (t->mech == SPF_INCLUDE || t->mech == SPF_EXISTS) {
@@ -329,6 +360,7 @@ static int parse_modifier(spf_record *rec, const char *name, size_t nlen,
 			rec->redirect = val;
 			rec->redirect_len = vlen;
 			rec->redirect_uses_p = (unsigned char)uses_p;
+			rec->redirect_name = spec_name(val, vlen, uses_p);
 		} else {
 			rec->exp = val;
 			rec->exp_len = vlen;

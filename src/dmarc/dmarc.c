@@ -1,6 +1,9 @@
 /*
- * dmarc.c - DMARC policy evaluation (RFC 7489), with the DMARCbis DNS tree
- * walk (RFC 9989) as an option, and the Organizational Domain on its own.
+ * dmarc.c - DMARC policy evaluation: RFC 7489 with the Public Suffix List
+ * (org_domain = "psl", the default; np= as RFC 9091), or RFC 9989 with the
+ * DNS tree walk (org_domain = "tree"), and the Organizational Domain on
+ * its own.  Section numbers of RFC 9989 are those of
+ * draft-ietf-dmarc-dmarcbis-41, the text it was published from.
  *
  * Inputs are results of earlier checks, not the message: the RFC5322.From
  * domain ("from", or "from_domains.N" with "from_count"; "author_problem",
@@ -8,7 +11,9 @@
  * permerror), the SPF result
  * ("spf.result", "spf.domain") and the DKIM results ("dkim.N.result",
  * "dkim.N.domain").  Options: org_domain = "psl" (default) | "tree",
- * psl_file, pct_roll (0..99: which pct sample this message falls in),
+ * org_domain_compare (both methods' Organizational Domain of From in the
+ * result), psl_file, pct_roll (0..99: which pct sample this message falls
+ * in; RFC 7489 mode only, RFC 9989 has no pct),
  * shared_domains.N (names the operator knows to hold many independent
  * organisations).
  *
@@ -24,11 +29,12 @@
  *   1  psl:  _dmarc.<from> and _dmarc.<org> together (§6.6.3 steps 1 and 3
  *            do not depend on each other once the org domain is known);
  *      tree: every name of the tree walk of the From domain (at most 8,
- *            RFC 9989 §4.10) and of each passing identifier that may align,
- *            all at once.
+ *            RFC 9989 §4.10) and of each passing identifier that may align
+ *            (its own walk, §4.10.2), all at once, at most LOOKUP_MAX.
  *   2  only when the chosen record has np= and the From domain is below
  *      the policy domain: A, AAAA and MX of the From domain, to learn
- *      whether it exists (RFC 9091 §2.1).
+ *      whether it exists (RFC 9091 §2.1; under RFC 9989 §3.2.13 only an
+ *      NXDOMAIN says it does not).
  *
  * Every problem carries its code (doc/codes.md, "DMARC"); an
  * author_problem's is the caller's author_code (message_info's).

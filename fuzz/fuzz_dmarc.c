@@ -12,7 +12,7 @@
  * as zeros):
  *   byte 0   bit 0: org_domain tree; bit 1: pct_roll; bit 2: From as a
  *            from_domains list; bit 3: answer questions in reverse order;
- *            bit 4: no spf.result
+ *            bit 4: no spf.result; bit 5: org_domain_compare
  *   byte     pct_roll (% 100, when bit 1)
  *   byte     from_count % 20 (when bit 2), then that many domains
  *   domain   from (when not bit 2)
@@ -242,7 +242,8 @@ static int is_policy(const char *s)
 static void check_result_map(const mauth_value *res)
 {
 	const char *word = str_field(res, "result");
-	const mauth_value *pct;
+	const mauth_value *pct, *pub;
+	int tree;
 
 	FUZZ_ASSERT(res != NULL && res->kind == MAUTH_V_MAP);
 	walk(res->child, 0);
@@ -263,8 +264,17 @@ static void check_result_map(const mauth_value *res)
 		FUZZ_ASSERT(str_field(res, "domain") != NULL);
 		FUZZ_ASSERT(str_field(res, "record") != NULL);
 		FUZZ_ASSERT(strlen(str_field(res, "record")) <= DMARC_RECORD_MAX);
+		/* pct exists in RFC 7489 mode only (RFC 9989 removed it) */
 		pct = mauth_value_get(res, "pct");
-		FUZZ_ASSERT(pct != NULL && pct->num >= 0 && pct->num <= 100);
+		tree = strcmp(str_field(res, "discovery_method"), "treewalk") == 0;
+		FUZZ_ASSERT(tree ? pct == NULL :
+			    pct != NULL && pct->num >= 0 && pct->num <= 100);
+		pub = mauth_value_get(res, "policy_published");
+		FUZZ_ASSERT(pub != NULL && pub->kind == MAUTH_V_MAP);
+		FUZZ_ASSERT(is_policy(str_field(pub, "p")) &&
+			    is_policy(str_field(pub, "sp")) &&
+			    is_policy(str_field(pub, "np")));
+		FUZZ_ASSERT((mauth_value_get(pub, "pct") == NULL) == tree);
 	} else if (strcmp(word, "none") == 0) {
 		FUZZ_ASSERT(strcmp(str_field(res, "disposition"), "none") == 0);
 		FUZZ_ASSERT(str_field(res, "problem") != NULL);
@@ -315,6 +325,7 @@ static void fuzz_record(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(r.rua == NULL || strlen(r.rua) <= size);
 	FUZZ_ASSERT(r.ruf == NULL || strlen(r.ruf) <= size);
 	FUZZ_ASSERT(!r.rua_valid || r.rua != NULL);
+	FUZZ_ASSERT(r.fo == NULL || fo_valid(r.fo, strlen(r.fo)));
 	arena_free(&a);
 	free(s);
 }
@@ -342,6 +353,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mauth_opts_str(o, "psl_file", psl_path());
 	if (flags & 1)
 		mauth_opts_str(o, "org_domain", "tree");
+	if (flags & 32)
+		mauth_opts_bool(o, "org_domain_compare", 1);
 	if (flags & 2)
 		mauth_opts_int(o, "pct_roll", fuzz_byte(&in) % 100);
 	if (flags & 4) {

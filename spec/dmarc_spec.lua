@@ -363,6 +363,15 @@ describe("dmarc: authheaders cases", function()
     test_authenticate_dmarc_mult_from = { dmarc = "permerror",
       why = "RFC 7489 §6.6.1 lets receivers reject several From domains; mailauth does (multi-From bypass)" },
     test_authenticate_dmarc_mult_from2 = { dmarc = "permerror", why = "same as mult_from" },
+    -- Re-scored for RFC 9989 (draft-ietf-dmarc-dmarcbis-41 §3.2.13 and
+    -- Appendix A.4): only NXDOMAIN makes a name non-existent; "if any RR
+    -- exists for a domain, then the domain exists" and NODATA means the
+    -- name exists.  The stub answers example.gov with no records (NODATA,
+    -- not NXDOMAIN), so the Author Domain exists and the PSD record's
+    -- sp=none applies (§4.10.1), not np=reject (RFC 9091's NODATA rule,
+    -- which authheaders follows).  Still fail: nothing aligns.
+    test_authenticate_dmarc_psdsub = { dmarc = "fail", policy = "none",
+      why = "RFC 9989 §3.2.13: NODATA is an existing domain, so sp= applies, not np=" },
   }
 
   local function from_domains(message)

@@ -90,7 +90,7 @@ local GOOD = {
   from_domains = { "football.example.com" }, author_problem = "two From fields",
   author_code = "author_multiple",
   spf = { result = "pass", domain = "football.example.com" }, dkim = {},
-  org_domain = "tree", psl_file = "/usr/share/publicsuffix/public_suffix_list.dat",
+  org_domain = "tree", org_domain_compare = true, psl_file = "/usr/share/publicsuffix/public_suffix_list.dat",
   pct_roll = 0, shared_domains = { "example.net" }, allow_sha1 = true, min_key_bits = 1024,
   legacy_versions = false, domain = "football.example.com", selector = "test", key = RSA_PEM,
   algorithm = "rsa-sha256", canonicalization = "relaxed/simple", headers = { "from", "subject" },

@@ -28,7 +28,7 @@ end
 -- not one of the checks').
 local OPTS = options.declare({ "spf:ip", "spf:helo", "spf:sender", "spf:receiver", "spf:now",
                                "authserv_id", "dkim_verify:allow_sha1", "dmarc:org_domain",
-                               "dmarc:psl_file", "dmarc:pct_roll", "dmarc:shared_domains",
+                               "dmarc:org_domain_compare", "dmarc:psl_file", "dmarc:pct_roll", "dmarc:shared_domains",
                                "resolver", "time_budget" }, true)
 M._options = OPTS
 
@@ -152,7 +152,8 @@ function M.check(api, message, opts)
   local dmarc_check
   if one_domain and c_loop then
     -- the C loop: DMARC fed the kept checks' C results as they are
-    local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
+    local p = { org_domain = opts.org_domain, org_domain_compare = opts.org_domain_compare,
+                psl_file = opts.psl_file,
                 pct_roll = opts.pct_roll or math.random(0, 99),
                 shared_domains = opts.shared_domains }
     -- kept open, so the header is written from its C result too
@@ -162,6 +163,7 @@ function M.check(api, message, opts)
     local spf = report.spf and { result = report.spf.result, domain = report.spf.domain } or nil
     local dopts = { spf = spf, dkim = report.dkim,
                     resolver = resolver, org_domain = opts.org_domain,
+                    org_domain_compare = opts.org_domain_compare,
                     psl_file = opts.psl_file, pct_roll = opts.pct_roll,
                     shared_domains = opts.shared_domains }
     if one_domain then

@@ -11,10 +11,23 @@ local OPTS = internal.declare {
   dmarc = { "dmarc:*", "resolver", "time_budget" }, org_domain = { "org_domain:psl_file" },
 }
 
---- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, psl_file =, pct_roll =,
---                  shared_domains =, author_problem =, author_code = }
--- RFC 7489 (org_domain = "psl", the default) or the DMARCbis tree walk
--- (org_domain = "tree").  from: the RFC5322.From domain; or from_domains = {...}
+--- mailauth.dmarc{ from =, spf =, dkim =, resolver =, org_domain =, org_domain_compare =,
+--                  psl_file =, pct_roll =, shared_domains =, author_problem =, author_code = }
+-- RFC 7489 (org_domain = "psl", the default) or RFC 9989 (org_domain =
+-- "tree"): the DNS tree walk of §4.10; the policy record is the Author
+-- Domain's, else its Organizational Domain's, else its Public Suffix
+-- Domain's (§4.10.1), and each SPF/DKIM identifier's Organizational Domain
+-- comes from its own walk (§4.10.2; at most 8 lookups a walk, 96 in all:
+-- an identifier whose walk does not fit aligns only by equality).  Under
+-- "tree", pct= (and rf=, ri=) are ignored, t=y applies the policy one level
+-- lower, psd=y/n/u shape the walk, np= needs NXDOMAIN (§3.2.13); under
+-- "psl" pct= applies (RFC 7489 §6.6.4) and t= is ignored, np= as RFC 9091.
+-- org_domain_compare = true: also the other method's Organizational Domain
+-- of the From domain (results org_domain_psl, org_domain_tree,
+-- org_domain_differs; under "psl" this costs the walk's lookups).
+-- Results carry discovery_method ("psl" or "treewalk", RFC 9990) and, with
+-- a policy, policy_published = { p, sp, np, adkim, aspf, psd, t, fo [, pct
+-- under "psl"] }: the record's tags as evaluated, defaults filled in.  from: the RFC5322.From domain; or from_domains = {...}
 -- with every domain of the From header (none or several distinct -> permerror:
 -- one call evaluates one Author Domain; mailauth.check evaluates each of
 -- several, RFC 7489 §6.6.1).  author_problem: why the From field could not be

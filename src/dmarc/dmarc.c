@@ -1,6 +1,9 @@
 /*
- * dmarc.c - DMARC policy evaluation (RFC 7489), with the DMARCbis DNS tree
- * walk (RFC 9989) as an option, and the Organizational Domain on its own.
+ * dmarc.c - DMARC policy evaluation: RFC 7489 with the Public Suffix List
+ * (org_domain = "psl", the default; np= as RFC 9091), or RFC 9989 with the
+ * DNS tree walk (org_domain = "tree"), and the Organizational Domain on
+ * its own.  Section numbers of RFC 9989 are those of
+ * draft-ietf-dmarc-dmarcbis-41, the text it was published from.
  *
  * Inputs are results of earlier checks, not the message: the RFC5322.From
  * domain ("from", or "from_domains.N" with "from_count"; "author_problem",
@@ -8,7 +11,9 @@
  * permerror), the SPF result
  * ("spf.result", "spf.domain") and the DKIM results ("dkim.N.result",
  * "dkim.N.domain").  Options: org_domain = "psl" (default) | "tree",
- * psl_file, pct_roll (0..99: which pct sample this message falls in),
+ * org_domain_compare (both methods' Organizational Domain of From in the
+ * result), psl_file, pct_roll (0..99: which pct sample this message falls
+ * in; RFC 7489 mode only, RFC 9989 has no pct),
  * shared_domains.N (names the operator knows to hold many independent
  * organisations).
  *
@@ -24,11 +29,12 @@
  *   1  psl:  _dmarc.<from> and _dmarc.<org> together (§6.6.3 steps 1 and 3
  *            do not depend on each other once the org domain is known);
  *      tree: every name of the tree walk of the From domain (at most 8,
- *            RFC 9989 §4.10) and of each passing identifier that may align,
- *            all at once.
+ *            RFC 9989 §4.10) and of each passing identifier that may align
+ *            (its own walk, §4.10.2), all at once, at most LOOKUP_MAX.
  *   2  only when the chosen record has np= and the From domain is below
  *      the policy domain: A, AAAA and MX of the From domain, to learn
- *      whether it exists (RFC 9091 §2.1).
+ *      whether it exists (RFC 9091 §2.1; under RFC 9989 §3.2.13 only an
+ *      NXDOMAIN says it does not).
  *
  * Every problem carries its code (doc/codes.md, "DMARC"); an
  * author_problem's is the caller's author_code (message_info's).
@@ -68,19 +74,38 @@ typedef struct {
 	long pct;
 	int testing;		/* t=y (RFC 9989) */
 	int psd;
+	const char *fo;		/* a valid fo= value (§4.8 dmarc-fo), or NULL */
 	const char *rua, *ruf;	/* raw values, NUL-terminated in the arena */
 	int rua_valid;		/* at least one syntactically valid URI */
 } record;
 
+/* What one tree walk (RFC 9989 §4.10, §4.10.2) found. */
+enum { WALK_OK, WALK_TEMP, WALK_UNREAD, WALK_MISSING };
+
+typedef struct {
+	const char *org;	/* the Organizational Domain (WALK_OK) */
+	const lookup *psd;	/* the psd=y record the walk stopped at, not
+				 * the starting name's; else NULL */
+	int status;		/* WALK_* */
+	int rcode;		/* WALK_TEMP: the failed answer's rcode */
+	int multi;		/* a level held several records (discarded) */
+} walk_result;
+
 typedef struct {
 	int tree;
+	int compare;		/* org_domain_compare: both methods' org domain */
 	int have_roll;
 	long roll;
 	const void *psl;
-	char *from, *org;	/* org: PSL mode, computed at init */
+	char *from;
+	const char *org;	/* org: PSL mode, computed at init */
 	const char *spf_result, *spf_domain;
 	size_t ndkim;
 	const char *dkim_result[DMARC_DKIM_MAX], *dkim_domain[DMARC_DKIM_MAX];
+	/* tree: 1 when the identifier's own walk fit in the DNS budget */
+	unsigned char spf_walked, dkim_walked[DMARC_DKIM_MAX];
+	walk_result from_walk;	/* tree (or compare): the From domain's walk */
+	int walked_answers;	/* from_walk is read (records_step) */
 	lookup q[LOOKUP_MAX];
 	size_t nq;
 	int phase;		/* 0 records, 1 existence */
@@ -88,7 +113,7 @@ typedef struct {
 	/* kept for phase 1 */
 	const lookup *policy_at;
 	record rec;
-	char *from_org;
+	const char *from_org;	/* NULL: the walk could not settle it */
 	/* public suffixes by operator decision: onmicrosoft.com + shared_domains */
 	const char *shared[SHARED_MAX + 1];
 	size_t nshared;
@@ -225,6 +250,28 @@ static int uri_list_has_valid(const char *v, size_t n)
 }
 
 /*
+ * fo= (RFC 9989 §4.8 dmarc-fo): "0" or "1" and "d", "s", joined by ':',
+ * each at most once, "0" and "1" not both.
+ */
+static int fo_valid(const char *v, size_t n)
+{
+	int seen = 0;	/* bits: 1 "0", 2 "1", 4 "d", 8 "s" */
+	size_t i;
+
+	if (n == 0 || n > 7)
+		return 0;
+	for (i = 0; i < n; i += 2) {
+		int c = v[i] | 32, bit = c == '0' ? 1 : c == '1' ? 2 :
+					 c == 'd' ? 4 : c == 's' ? 8 : 0;
+
+		if (bit == 0 || (seen & bit) || (i + 1 < n && v[i + 1] != ':'))
+			return 0;
+		seen |= bit;
+	}
+	return v[n - 1] != ':' && (seen & 3) != 3;
+}
+
+/*
  * Parses a record already known to start with v=DMARC1.  Unknown tags are
  * ignored; a value that does not parse falls back to the default (§6.3:
  * "syntax errors in the remainder of the record SHOULD be discarded in
@@ -298,6 +345,9 @@ static void parse_record(arena *a, const char *s, record *r)
 			r->rua_valid = uri_list_has_valid(s + vs, ve - vs);
 		} else if (strcmp(tag, "ruf") == 0 && r->ruf == NULL)
 			r->ruf = arena_strndup(a, s + vs, ve - vs);
+		else if (strcmp(tag, "fo") == 0 && r->fo == NULL &&
+			 fo_valid(s + vs, ve - vs))
+			r->fo = arena_strndup(a, s + vs, ve - vs);
 	}
 }
 
@@ -312,7 +362,7 @@ static int record_psd(arena *a, const char *s)
 
 /* ---- DNS: lookups of _dmarc.<name> ---- */
 
-static lookup *find_lookup(dmarc_state *st, const char *name)
+static const lookup *find_lookup(const dmarc_state *st, const char *name)
 {
 	size_t i;
 
@@ -322,6 +372,7 @@ static lookup *find_lookup(dmarc_state *st, const char *name)
 	return NULL;
 }
 
+/* 0 asked (now or before), 1 over the DNS budget (not asked), -1 error. */
 static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
 {
 	char q[NAME_MAX_TEXT + 16];
@@ -331,7 +382,7 @@ static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
 	if (find_lookup(st, name) != NULL)
 		return 0;
 	if (st->nq == LOOKUP_MAX)
-		return 0;	/* bounded; a missing lookup reads as "no record" */
+		return 1;	/* bounded: the walk needing it is incomplete */
 	l = &st->q[st->nq];
 	l->name = arena_strndup(check_arena(c), name, nl);
 	if (l->name == NULL)
@@ -361,15 +412,21 @@ static size_t walk_names(const char *d, const char *out[TREE_MAX_QUERIES])
 	return n;
 }
 
+/* Asks every name of d's walk: 0 all asked, 1 some over the budget, -1. */
 static int ask_walk(mauth_check *c, dmarc_state *st, const char *d)
 {
 	const char *names[TREE_MAX_QUERIES];
 	size_t i, n = walk_names(d, names);
+	int over = 0;
 
-	for (i = 0; i < n; i++)
-		if (ask_dmarc(c, st, names[i]) < 0)
+	for (i = 0; i < n; i++) {
+		int rc = ask_dmarc(c, st, names[i]);
+
+		if (rc < 0)
 			return -1;
-	return 0;
+		over |= rc;
+	}
+	return over;
 }
 
 /* Reads the answers of step 1 into the lookups. */
@@ -414,30 +471,53 @@ static void take_answers(mauth_check *c, dmarc_state *st)
 }
 
 /*
- * Organizational Domain by tree walk (RFC 9989 §4.10.2): the first record
- * with psd=n names it; psd=y names the domain one label below; otherwise
- * the record with the fewest labels; with no record, d itself.
+ * The tree walk of d (RFC 9989 §4.10) over the answers, and the
+ * Organizational Domain it selects (§4.10.2).  The walk stops at the first
+ * level holding a single record with psd=n or psd=y (steps 2 and 6); a
+ * level with several records is a level with none.  Of the records found,
+ * longest name first: psd=n names the Organizational Domain; psd=y, at a
+ * name other than d, names the domain one label below it (and is the
+ * Public Suffix Domain's record, kept in w->psd for policy discovery);
+ * otherwise the record with the fewest labels; with no record, d itself.
+ * A level that failed (temporary DNS error), could not be read (over our
+ * size limit) or was not asked (DNS budget) before the walk stopped
+ * leaves the Organizational Domain unknown: w->status says why.
  */
-static const char *tree_org(dmarc_state *st, const char *d)
+static void tree_walk(const dmarc_state *st, const char *d, walk_result *w)
 {
 	const char *names[TREE_MAX_QUERIES], *last = NULL;
 	size_t i, n = walk_names(d, names);
 
+	memset(w, 0, sizeof *w);
 	for (i = 0; i < n; i++) {
 		const lookup *l = find_lookup(st, names[i]);
 
-		if (l == NULL || l->status != REC_ONE)
+		if (l == NULL) {
+			w->status = WALK_MISSING;
+			return;
+		}
+		if (l->status == REC_TEMP || l->status == REC_TOOLONG) {
+			w->status = l->status == REC_TEMP ? WALK_TEMP : WALK_UNREAD;
+			w->rcode = l->rcode;
+			return;
+		}
+		w->multi |= l->status == REC_MULTI;
+		if (l->status != REC_ONE)
 			continue;
-		if (l->psd == 0)
-			return names[i];
-		if (l->psd == 1) {
-			size_t k = count_labels(names[i]);
-
-			return k >= count_labels(d) ? d : last_labels(d, k + 1);
+		if (l->psd == 0) {
+			w->org = names[i];
+			return;
+		}
+		if (l->psd == 1 && i > 0) {
+			w->org = last_labels(d, count_labels(names[i]) + 1);
+			w->psd = l;
+			return;
 		}
 		last = names[i];
+		if (l->psd == 1)
+			break;	/* psd=y at d itself: the walk stops, d is the org */
 	}
-	return last != NULL ? last : d;
+	w->org = last != NULL ? last : d;
 }
 
 /*
@@ -484,28 +564,75 @@ static const char *shared_org(const dmarc_state *st, const char *d)
 	return last_labels(d, count_labels(p) + 1);
 }
 
-static const char *org_of(dmarc_state *st, const char *d)
+/* The rcode of the failed level of d's walk (tree_walk said WALK_TEMP). */
+static int find_walk_rcode(const dmarc_state *st, const char *d)
 {
-	const char *r = shared_org(st, d);
+	walk_result w;
 
-	if (r != NULL)
-		return r;
-	if (st->tree)
-		return tree_org(st, d);
-	r = pslcache_registrable(st->psl, d);
+	tree_walk(st, d, &w);
+	return w.rcode != 0 ? w.rcode : MAUTH_RC_SERVFAIL;
+}
+
+/* The Organizational Domain by the Public Suffix List (RFC 7489 §3.2). */
+static const char *psl_org(const dmarc_state *st, const char *d)
+{
+	const char *r = pslcache_registrable(st->psl, d);
+
 	return r != NULL ? r : d;
 }
 
-/* Identifier alignment (RFC 7489 §3.1). */
-static int aligned(dmarc_state *st, const char *id, int strict)
+/*
+ * The Organizational Domain of d by the configured method, or NULL when
+ * the tree walk could not settle it (*status says why).
+ */
+static const char *org_of(const dmarc_state *st, const char *d, int *status)
 {
+	const char *r = shared_org(st, d);
+	walk_result w;
+
+	*status = WALK_OK;
+	if (r != NULL)
+		return r;
+	if (!st->tree)
+		return psl_org(st, d);
+	tree_walk(st, d, &w);
+	*status = w.status;
+	return w.status == WALK_OK ? w.org : NULL;
+}
+
+/*
+ * Identifier alignment (RFC 9989 §3.2.10, §4.10.2; RFC 7489 §3.1): 1 or
+ * 0; *temp gets the rcode when relaxed alignment needed an Organizational
+ * Domain that a temporary DNS failure left unknown.  Under the tree walk each
+ * identifier's Organizational Domain comes from its own walk (§4.10.2:
+ * walks start at the Author Domain and at each authenticated identifier),
+ * never from the From domain's; an identifier whose walk did not fit in
+ * the DNS budget (walked = 0) can align only by being the From domain.
+ */
+static int aligned(const dmarc_state *st, const char *id, int walked,
+		   int strict, int *temp)
+{
+	const char *org;
+	int status;
+
 	if (id == NULL)
 		return 0;
 	if (strcmp(id, st->from) == 0)
 		return 1;
-	if (strict)
+	if (strict || (st->tree && !walked))
 		return 0;
-	return strcmp(org_of(st, id), st->from_org) == 0;
+	if (st->from_org == NULL) {
+		if (st->from_walk.status == WALK_TEMP)
+			*temp = st->from_walk.rcode;
+		return 0;
+	}
+	org = org_of(st, id, &status);
+	if (org == NULL) {
+		if (status == WALK_TEMP)
+			*temp = find_walk_rcode(st, id);
+		return 0;
+	}
+	return strcmp(org, st->from_org) == 0;
 }
 
 /* ---- results ---- */
@@ -531,6 +658,33 @@ static void list_uris(arena *a, mauth_value *r, const char *key, const char *v)
 	}
 }
 
+/*
+ * org_domain_compare: the From domain's Organizational Domain by each
+ * method, so an operator sees where the Public Suffix List and the tree
+ * walk disagree before switching (RFC 9989 §C.3).  A method that could
+ * not settle it (list unreadable, walk failed) leaves its field out.
+ */
+static void put_compare(mauth_check *c, const dmarc_state *st)
+{
+	arena *a = check_arena(c);
+	mauth_value *r = check_result(c);
+	const char *psl = NULL, *tree = NULL, *shared;
+
+	if (!st->compare || st->from == NULL || !st->walked_answers)
+		return;
+	shared = shared_org(st, st->from);
+	if (st->psl != NULL)
+		psl = shared != NULL ? shared : psl_org(st, st->from);
+	if (st->from_walk.status == WALK_OK)
+		tree = shared != NULL ? shared : st->from_walk.org;
+	if (psl != NULL)
+		val_cstr(a, r, "org_domain_psl", psl);
+	if (tree != NULL)
+		val_cstr(a, r, "org_domain_tree", tree);
+	if (psl != NULL && tree != NULL)
+		val_bool(a, r, "org_domain_differs", strcmp(psl, tree) != 0);
+}
+
 static void base_result(mauth_check *c, dmarc_state *st, const char *result,
 			const char *code, const char *problem)
 {
@@ -538,29 +692,40 @@ static void base_result(mauth_check *c, dmarc_state *st, const char *result,
 	mauth_value *r = check_result(c);
 
 	val_cstr(a, r, "result", result);
+	/* RFC 9990's discovery_method: how the policy was looked for */
+	val_cstr(a, r, "discovery_method", st->tree ? "treewalk" : "psl");
 	if (st->from != NULL)
 		val_cstr(a, r, "domain", st->from);
 	if (st->from_org != NULL)
 		val_cstr(a, r, "org_domain", st->from_org);
+	put_compare(c, st);
 	if (st->from_shared != NULL)
 		val_cstr(a, r, "shared_parent", st->from_shared);
 	if (problem != NULL)
 		val_problem(a, r, code, problem);
 }
 
-static void fill_alignment(mauth_check *c, dmarc_state *st, const record *rec)
+/*
+ * Writes spf_aligned and dkim_aligned; 1 when either aligns.  *temp: the
+ * rcode of a walk that left an identifier's alignment unknown (0: none).
+ */
+static int fill_alignment(mauth_check *c, dmarc_state *st, const record *rec,
+			  int *temp)
 {
 	arena *a = check_arena(c);
 	mauth_value *r = check_result(c);
 	int spf_ok = 0, dkim_ok = 0;
 	size_t i;
 
+	*temp = 0;
 	if (st->spf_result != NULL && strcmp(st->spf_result, "pass") == 0)
-		spf_ok = aligned(st, st->spf_domain, rec->aspf_strict);
+		spf_ok = aligned(st, st->spf_domain, st->spf_walked,
+				 rec->aspf_strict, temp);
 	for (i = 0; i < st->ndkim && !dkim_ok; i++)
 		if (st->dkim_result[i] != NULL &&
 		    strcmp(st->dkim_result[i], "pass") == 0 &&
-		    aligned(st, st->dkim_domain[i], rec->adkim_strict)) {
+		    aligned(st, st->dkim_domain[i], st->dkim_walked[i],
+			    rec->adkim_strict, temp)) {
 			dkim_ok = 1;
 			val_cstr(a, r, "dkim_domain", st->dkim_domain[i]);
 		}
@@ -568,6 +733,34 @@ static void fill_alignment(mauth_check *c, dmarc_state *st, const record *rec)
 		val_cstr(a, r, "spf_domain", st->spf_domain);
 	val_bool(a, r, "spf_aligned", spf_ok);
 	val_bool(a, r, "dkim_aligned", dkim_ok);
+	return spf_ok || dkim_ok;
+}
+
+/*
+ * policy_published: the record's tags as evaluated, defaults filled in
+ * (RFC 9990's policy_published: "Unspecified tags have their default
+ * values"): sp defaults to p, np to sp (RFC 9989 §4.7).  pct only in the
+ * RFC 7489 mode; RFC 9989 removed it (§C.5.2, Appendix A.6).
+ */
+static void put_published(mauth_check *c, const dmarc_state *st,
+			  const record *rec)
+{
+	arena *a = check_arena(c);
+	mauth_value *m = val_add(a, check_result(c), "policy_published",
+				 MAUTH_V_MAP);
+	int sp = rec->sp >= 0 ? rec->sp : rec->p;
+	int np = rec->np >= 0 ? rec->np : sp;
+
+	val_cstr(a, m, "p", policy_names[rec->p]);
+	val_cstr(a, m, "sp", policy_names[sp]);
+	val_cstr(a, m, "np", policy_names[np]);
+	val_cstr(a, m, "adkim", rec->adkim_strict ? "s" : "r");
+	val_cstr(a, m, "aspf", rec->aspf_strict ? "s" : "r");
+	val_cstr(a, m, "psd", rec->psd == 1 ? "y" : rec->psd == 0 ? "n" : "u");
+	val_cstr(a, m, "t", rec->testing ? "y" : "n");
+	val_cstr(a, m, "fo", rec->fo != NULL ? rec->fo : "0");
+	if (!st->tree)
+		val_int(a, m, "pct", rec->pct);
 }
 
 static int lower_policy(int p)
@@ -583,7 +776,7 @@ static void finish_policy(mauth_check *c, dmarc_state *st, int exists)
 	const lookup *l = st->policy_at;
 	mauth_value *r;
 	const char *tag = "p";
-	int policy = rec->p, pass, disp;
+	int policy = rec->p, pass, disp, temp;
 
 	if (strcmp(l->name, st->from) != 0) {
 		if (!exists && rec->np >= 0) {
@@ -594,16 +787,24 @@ static void finish_policy(mauth_check *c, dmarc_state *st, int exists)
 			tag = "sp";
 		}
 	}
-	fill_alignment(c, st, rec);
+	pass = fill_alignment(c, st, rec, &temp);
 	r = check_result(c);
-	pass = mauth_value_get(r, "spf_aligned")->num ||
-	       mauth_value_get(r, "dkim_aligned")->num;
+	if (!pass && temp) {
+		/* no identifier aligned, and one might have: no verdict */
+		base_result(c, st, "temperror", rcode_code(temp),
+			    "an identifier's Organizational Domain lookup failed "
+			    "(RFC 9989 §4.10.2)");
+		val_cstr(a, r, "policy_domain", l->name);
+		put_published(c, st, rec);
+		return;
+	}
 	disp = POL_NONE;
 	if (!pass) {
-		int selected = !st->have_roll || st->roll < rec->pct;
+		/* RFC 7489 §6.6.4: pct; RFC 9989 has none, and t=y asks for
+		 * the policy one level below (§4.7 "t") */
+		int selected = st->tree ? !rec->testing :
+			       !st->have_roll || st->roll < rec->pct;
 
-		if (st->tree && rec->testing)
-			selected = 0;
 		disp = selected ? policy : lower_policy(policy);
 	}
 	base_result(c, st, pass ? "pass" : "fail", NULL, NULL);
@@ -611,12 +812,14 @@ static void finish_policy(mauth_check *c, dmarc_state *st, int exists)
 	val_cstr(a, r, "policy", policy_names[policy]);
 	val_cstr(a, r, "policy_tag", tag);
 	val_cstr(a, r, "disposition", policy_names[disp]);
-	val_int(a, r, "pct", rec->pct);
+	if (!st->tree)
+		val_int(a, r, "pct", rec->pct);
 	val_cstr(a, r, "adkim", rec->adkim_strict ? "s" : "r");
 	val_cstr(a, r, "aspf", rec->aspf_strict ? "s" : "r");
 	val_cstr(a, r, "record", l->record);
 	list_uris(a, r, "rua", rec->rua);
 	list_uris(a, r, "ruf", rec->ruf);
+	put_published(c, st, rec);
 }
 
 static void finish_none(mauth_check *c, dmarc_state *st, const char *code,
@@ -625,9 +828,10 @@ static void finish_none(mauth_check *c, dmarc_state *st, const char *code,
 	record defaults;
 	arena *a = check_arena(c);
 	mauth_value *r;
+	int temp;
 
 	memset(&defaults, 0, sizeof defaults);
-	fill_alignment(c, st, &defaults);
+	(void)fill_alignment(c, st, &defaults, &temp);
 	base_result(c, st, "none", code, problem);
 	r = check_result(c);
 	val_cstr(a, r, "disposition", "none");
@@ -659,6 +863,53 @@ static const char *status_problem(int status, const char **code)
 }
 
 /*
+ * RFC 9989 §4.10.1: the policy record is the Author Domain's, else its
+ * Organizational Domain's, else its Public Suffix Domain's (the psd=y
+ * record the walk stopped at).  Steps 2 and 6 discard a level with
+ * several records ("If multiple DMARC Policy Records are returned for a
+ * single target, they are all discarded"): such a level holds none, the
+ * walk goes on, and a name whose own records were discarded can still be
+ * the Organizational Domain found from above.  A record over our size
+ * limit is not discarded by the RFC, only unread by us: where it could
+ * decide the policy or the Organizational Domain the result is "none"
+ * with record_unreadable (fail closed), never a parent's policy the
+ * domain did not choose.  l: the Author Domain's lookup.
+ */
+static const lookup *discover_tree(dmarc_state *st, const lookup *l,
+				   int *temp, const char **why,
+				   const char **code)
+{
+	const walk_result *w = &st->from_walk;
+	const lookup *o;
+
+	if (l->status == REC_ONE)
+		return l;
+	if (l->status == REC_TOOLONG || w->status == WALK_UNREAD) {
+		*why = status_problem(REC_TOOLONG, code);
+		return NULL;
+	}
+	if (w->status == WALK_TEMP) {
+		*temp = w->rcode != 0 ? w->rcode : MAUTH_RC_SERVFAIL;
+		return NULL;
+	}
+	if (w->status != WALK_OK) {	/* the From walk is asked first */
+		*temp = MAUTH_RC_SERVFAIL;
+		return NULL;
+	}
+	o = find_lookup(st, st->from_org);
+	if (o != NULL && o->status == REC_ONE)
+		return o;
+	if (w->psd != NULL)
+		return w->psd;
+	*why = status_problem(w->multi ? REC_MULTI : REC_EMPTY, code);
+	if (w->multi)
+		*why = "several DMARC records at one level, all discarded "
+		       "(RFC 9989 §4.10 steps 2 and 6), and no single record "
+		       "at the Organizational or Public Suffix Domain";
+	return NULL;
+}
+
+/*
  * The lookup holding the policy record, or NULL with *why (its code in
  * *code) or, for a temperror, *temp set to the failed answer's rcode
  * (never 0: NOERROR is not temporary).
@@ -667,9 +918,6 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why,
 			      const char **code)
 {
 	const lookup *l = find_lookup(st, st->from);
-	const char *names[TREE_MAX_QUERIES];
-	size_t i, n;
-	int multi = 0;
 
 	*temp = 0;
 	*why = NULL;
@@ -702,42 +950,7 @@ static const lookup *discover(dmarc_state *st, int *temp, const char **why,
 		*why = status_problem(l->status, code);
 		return l->status == REC_ONE ? l : NULL;
 	}
-	/*
-	 * RFC 9989 §4.10: the first single record up the tree is the policy.
-	 * Steps 2 and 6: records not starting with v=DMARC1 are discarded
-	 * (is_dmarc_record), and "If multiple DMARC Policy Records are
-	 * returned for a single target, they are all discarded": that level
-	 * holds no record, so the walk goes on (step 7, "Repeat steps 5, 6,
-	 * and 7 until the process stops or there are no more labels").  It
-	 * does not stop there: only a single record with psd= stops it.
-	 * A record over our size limit is not discarded by the RFC, only
-	 * unread by us: the walk stops there with no policy (fail closed),
-	 * rather than apply a parent's policy the domain did not choose.
-	 */
-	n = walk_names(st->from, names);
-	for (i = 0; i < n; i++) {
-		l = find_lookup(st, names[i]);
-		if (l == NULL)
-			continue;
-		if (l->status == REC_TEMP) {
-			*temp = l->rcode;
-			return NULL;
-		}
-		if (l->status == REC_ONE)
-			return l;
-		if (l->status == REC_TOOLONG) {
-			*why = status_problem(REC_TOOLONG, code);
-			return NULL;
-		}
-		if (l->status == REC_MULTI)
-			multi = 1;
-	}
-	*why = status_problem(multi ? REC_MULTI : REC_EMPTY, code);
-	if (multi)
-		*why = "several DMARC records at one level, all discarded "
-		       "(RFC 9989 §4.10 steps 2 and 6), and no single record "
-		       "up the tree";
-	return NULL;
+	return discover_tree(st, l, temp, why, code);
 }
 
 static int records_step(mauth_check *c, dmarc_state *st)
@@ -748,11 +961,16 @@ static int records_step(mauth_check *c, dmarc_state *st)
 	record *rec = &st->rec;
 
 	take_answers(c, st);
-	st->from_org = arena_strndup(check_arena(c), org_of(st, st->from),
-				     strlen(org_of(st, st->from)));
+	st->walked_answers = 1;
+	if (st->tree || st->compare)
+		tree_walk(st, st->from, &st->from_walk);
 	st->from_shared = shared_parent(st, st->from);
-	if (st->from_org == NULL)
-		return -1;
+	st->from_org = shared_org(st, st->from);
+	if (st->from_org == NULL && st->tree)
+		st->from_org = st->from_walk.status == WALK_OK ?
+			       st->from_walk.org : NULL;
+	else if (st->from_org == NULL)
+		st->from_org = psl_org(st, st->from);
 	l = discover(st, &temp, &why, &code);
 	if (temp) {
 		base_result(c, st, "temperror", rcode_code(temp),
@@ -792,18 +1010,27 @@ static int records_step(mauth_check *c, dmarc_state *st)
 	return 0;
 }
 
-/* RFC 9091 §2.1: non-existent = NXDOMAIN or NODATA for A, AAAA and MX. */
+/*
+ * Whether the Author Domain exists, for np=.  RFC 7489 mode (with RFC
+ * 9091 §2.1): non-existent is NXDOMAIN or NODATA for A, AAAA and MX.
+ * RFC 9989 §3.2.13 and Appendix A.4: only NXDOMAIN (RFC 8020) makes a
+ * name non-existent; NODATA means it exists with other types.  A failed
+ * lookup proves nothing: the name is taken to exist (sp applies).
+ */
 static int exists_step(mauth_check *c, dmarc_state *st)
 {
-	int i, exists = 0;
+	int i, exists = 0, nx = 0;
 
 	for (i = 0; i < 3; i++) {
 		const mauth_answer *a = check_got(c, st->exist_id[i]);
 
-		/* A failed lookup proves nothing: assume it exists (sp applies). */
 		if (a == NULL || answer_is_temporary(a) || !ANSWER_EMPTY(a))
 			exists = 1;
+		else if (a->rcode == MAUTH_RC_NXDOMAIN)
+			nx = 1;
 	}
+	if (st->tree && !nx)
+		exists = 1;
 	finish_policy(c, st, exists);
 	return 0;
 }
@@ -978,6 +1205,46 @@ static int may_align(const dmarc_state *st, const char *id)
 	       strcmp(last_labels(id, 1), last_labels(st->from, 1)) == 0;
 }
 
+/*
+ * Step 1's questions.  PSL: the From domain and its Organizational Domain
+ * (with org_domain_compare, the From walk too).  Tree: the From domain's
+ * walk and the own walk of each passing identifier that may align (RFC
+ * 9989 §4.10.2), all at once; each walk is at most 8 names (§4.10), and
+ * all of them together at most LOOKUP_MAX: an identifier whose walk does
+ * not fit is marked unwalked and aligns only by equality.
+ */
+static int ask_all(mauth_check *c, dmarc_state *st)
+{
+	size_t i;
+	int rc;
+
+	if (!st->tree) {
+		int status;
+
+		st->org = org_of(st, st->from, &status);
+		if (ask_dmarc(c, st, st->from) < 0 || ask_dmarc(c, st, st->org) < 0)
+			return MAUTH_ENOMEM;
+		if (st->compare && ask_walk(c, st, st->from) < 0)
+			return MAUTH_ENOMEM;
+		return 0;
+	}
+	if (ask_walk(c, st, st->from) < 0)
+		return MAUTH_ENOMEM;
+	if (st->spf_result != NULL && strcmp(st->spf_result, "pass") == 0 &&
+	    may_align(st, st->spf_domain)) {
+		if ((rc = ask_walk(c, st, st->spf_domain)) < 0)
+			return MAUTH_ENOMEM;
+		st->spf_walked = rc == 0;
+	}
+	for (i = 0; i < st->ndkim; i++)
+		if (may_align(st, st->dkim_domain[i])) {
+			if ((rc = ask_walk(c, st, st->dkim_domain[i])) < 0)
+				return MAUTH_ENOMEM;
+			st->dkim_walked[i] = rc == 0;
+		}
+	return 0;
+}
+
 static int dmarc_init(mauth_check *c, void *vst, const params *p,
 		      char *err, size_t errlen)
 {
@@ -1003,6 +1270,16 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 		return MAUTH_EINVAL;
 	}
 	st->have_roll = rc == 1;
+	if (param_bool(p, "org_domain_compare", &st->compare) < 0) {
+		snprintf(err, errlen, "org_domain_compare: want a boolean");
+		return MAUTH_EINVAL;
+	}
+	if (st->tree && st->compare) {
+		/* only for the comparison: a list that cannot be read
+		 * leaves org_domain_psl out, nothing else */
+		st->psl = load_psl(p, err, errlen);
+		err[0] = '\0';
+	}
 	if (!st->tree && (st->psl = load_psl(p, err, errlen)) == NULL) {
 		/* A list that cannot be read is trouble of this host, not a
 		 * mistake of the caller's nor the sender's: no policy can be
@@ -1042,26 +1319,7 @@ static int dmarc_init(mauth_check *c, void *vst, const params *p,
 					     domain_param(a, dom->str, dom->len) : NULL;
 		st->ndkim++;
 	}
-	if (!st->tree) {
-		const char *org = org_of(st, st->from);
-
-		st->org = (char *)org;
-		if (ask_dmarc(c, st, st->from) < 0 || ask_dmarc(c, st, st->org) < 0)
-			return MAUTH_ENOMEM;
-		return 0;
-	}
-	if (ask_walk(c, st, st->from) < 0)
-		return MAUTH_ENOMEM;
-	/* Passing identifiers that may align in relaxed mode need their own
-	 * org domain; their walks mostly repeat the From walk's names. */
-	if (st->spf_result != NULL && strcmp(st->spf_result, "pass") == 0 &&
-	    may_align(st, st->spf_domain) && ask_walk(c, st, st->spf_domain) < 0)
-		return MAUTH_ENOMEM;
-	for (i = 0; i < st->ndkim; i++)
-		if (may_align(st, st->dkim_domain[i]) &&
-		    ask_walk(c, st, st->dkim_domain[i]) < 0)
-			return MAUTH_ENOMEM;
-	return 0;
+	return ask_all(c, st);
 }
 
 /* What dmarc_init reads: dkim and spf take results as they are. */
@@ -1073,6 +1331,7 @@ static const mauth_option dmarc_options[] = {
 	OPT_MAP("spf", "no SPF result", "spf_result"),
 	OPT_LIST("dkim", MAUTH_V_MAP, "no DKIM result", "dkim_results signatures dkim_result"),
 	OPT_WORD("org_domain", "psl tree", "psl", NULL),
+	OPT_BOOL("org_domain_compare", "false"),
 	OPT_STR("psl_file", 0, PSL_DEFAULT_FILE, "psl"),
 	OPT_INT("pct_roll", 0, 99, "none: pct=100 only"),
 	OPT_LIST("shared_domains", MAUTH_V_STR, "onmicrosoft.com", "shared"),

@@ -27,7 +27,7 @@ CORE_SRCS := src/core/arena.c src/core/util.c src/core/ip.c src/core/textbuf.c \
 	src/spf/spf_macro.c src/spf/spf_record.c src/spf/spf.c src/spf/spf_cache.c \
 	src/dmarc/dmarc.c src/authres/authres.c src/authres/authres_format.c \
 	src/dkim/dkim_verify.c src/dkim/dkim_key.c src/dkim/dkim_signer.c \
-	src/dkim/dkim_sign.c \
+	src/dkim/dkim_sign.c src/dkim/dkim_evidence.c \
 	src/arc/arc_verify.c src/arc/arc_seal.c
 DRIVER_SRCS := src/dns/dnswire.c src/dns/zone.c src/dns/resolver.c
 BINDING_SRCS := src/lua/lmailauth.c

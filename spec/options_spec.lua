@@ -92,6 +92,7 @@ local GOOD = {
   spf = { result = "pass", domain = "football.example.com" }, dkim = {},
   org_domain = "tree", org_domain_compare = true, psl_file = "/usr/share/publicsuffix/public_suffix_list.dat",
   pct_roll = 0, shared_domains = { "example.net" }, allow_sha1 = true, min_key_bits = 1024,
+  recipients = { "bob@example.net" },
   legacy_versions = false, domain = "football.example.com", selector = "test", key = RSA_PEM,
   algorithm = "rsa-sha256", canonicalization = "relaxed/simple", headers = { "from", "subject" },
   expire = 3600, identity = "@football.example.com", authentication_results = "spf=pass",

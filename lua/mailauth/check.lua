@@ -27,8 +27,9 @@ end
 -- as they name them, each value checked here (a mistake is mailauth.check's,
 -- not one of the checks').
 local OPTS = options.declare({ "spf:ip", "spf:helo", "spf:sender", "spf:receiver", "spf:now",
-                               "authserv_id", "dkim_verify:allow_sha1", "dmarc:org_domain",
-                               "dmarc:org_domain_compare", "dmarc:psl_file", "dmarc:pct_roll", "dmarc:shared_domains",
+                               "authserv_id", "dkim_verify:allow_sha1", "dkim_verify:recipients",
+                               "dmarc:org_domain", "dmarc:org_domain_compare", "dmarc:psl_file",
+                               "dmarc:pct_roll", "dmarc:shared_domains",
                                "resolver", "time_budget" }, true)
 M._options = OPTS
 
@@ -60,7 +61,10 @@ local function first_jobs(parsed, opts, now, receiver, helo_check)
                                   receiver = receiver }, 4))
     end
   end
-  add(DKIM, prepare.dkim_verify(parsed, { now = now, allow_sha1 = opts.allow_sha1 }))
+  local dkim_job, dkim_finish = prepare.dkim_verify(parsed, { now = now,
+    allow_sha1 = opts.allow_sha1, recipients = opts.recipients })
+  dkim_job[4] = "check" -- a bad recipient is mailauth.check's mistake
+  add(DKIM, dkim_job, dkim_finish)
   add(ARC, prepare.arc_verify(parsed, { now = now }))
   add(INFO, prepare.message_info(parsed))
   return jobs, finishers, slots
@@ -108,7 +112,8 @@ function M.check(api, message, opts)
   -- Over a C resolver, core.run_check makes the jobs from these values
   -- with no option table for each; nil when one cannot be made, then the
   -- general way below names the mistake.
-  local c_loop = is_c_resolver(resolver)
+  -- core.run_check takes no recipients: with them, the general way
+  local c_loop = is_c_resolver(resolver) and opts.recipients == nil
   local done, checks
   if c_loop then
     done, checks = core.run_check(parsed, resolver, deadline, ip, sender or "", helo, now,
@@ -133,7 +138,7 @@ function M.check(api, message, opts)
   local from_domains = info.from_domains
   local one_domain = info.author_problem or #from_domains <= 1
   local report = {
-    ip = ip, helo = helo, sender = sender,
+    ip = ip, helo = helo, sender = sender, recipients = opts.recipients,
     -- the clock signature times were judged by (exchange.trust reads it too)
     now = now,
     iprev = done[IPREV] or nil, spf = done[SPF] or nil, spf_helo = done[SPF_HELO] or nil,

@@ -11,11 +11,15 @@ local M = {}
 -- in header order; {} when there is none.  opts: resolver, now (default
 -- os.time()), allow_sha1 (default false: rsa-sha1 gives "policy"),
 -- min_key_bits (default 1024), legacy_versions (default false: a missing
--- v= or the draft v=0.5 is a permerror).  A second value reports a message that hit
--- the reader's limits.
+-- v= or the draft v=0.5 is a permerror), recipients (the envelope's RCPT TO
+-- addresses, for each result's recipients_in_to_cc).  Each result carries
+-- replay evidence (src/dkim/dkim_evidence.c): fingerprint, age, expired,
+-- oversigned, body_bytes/body_covered with l=.  A second value reports a
+-- message that hit the reader's limits.
 M.dkim_verify = message.verifier("dkim_verify", function(text, opts)
   return { message = text, now = opts.now or os.time(), allow_sha1 = opts.allow_sha1,
-           min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions }
+           min_key_bits = opts.min_key_bits, legacy_versions = opts.legacy_versions,
+           recipients = opts.recipients }
 end, function(r) return r.signatures, r.problem end)
 
 --- mailauth.dkim_sign(message, opts) -> "DKIM-Signature: ..." | nil, reason, code

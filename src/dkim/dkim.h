@@ -178,4 +178,47 @@ void dkim_signer_free(dkim_signer *s);
 int dkim_verify_opts(const params *p, long long *now, long *min_bits,
 		     char *err, size_t errlen);
 
+/* ---- replay evidence on a signature result (dkim_evidence.c) ---- */
+
+#define DKIM_FP_HEX 32		/* fingerprint: 16 bytes of SHA-256, hex */
+#define DKIM_RCPT_MAX 1000	/* recipients read (RFC 5321 §4.5.3.1.8: 100+) */
+#define DKIM_OVER_FROM 1
+#define DKIM_OVER_SUBJECT 2
+
+/* The envelope recipients given (option recipients), normalised. */
+typedef struct {
+	size_t n;
+	const char **addr;	/* "local@domain", domain lower-cased; NULL: none given */
+	unsigned char *found;	/* addr[i] is named by To or Cc */
+	const char *to_cc_code;	/* a To/Cc field unreadable: the reader's code */
+} dkim_rcpts;
+
+/* What dkim_put_evidence reads of one signature. */
+typedef struct {
+	const char *domain, *selector;
+	const unsigned char *b;	/* b= decoded */
+	size_t blen, nh;	/* nh: names in h= (0: h= unread) */
+	long long now, t, x, l;	/* -1 when absent */
+	int oversigned;		/* DKIM_OVER_* bits */
+	int body_known;		/* body_total was computed */
+	unsigned long long body_total;
+	const dkim_rcpts *rcpts;	/* NULL: none given */
+} dkim_evidence;
+
+/* The fingerprint of d=, s= and decoded b= into out; -1 when one is
+ * missing (or on ENOMEM). */
+int dkim_fingerprint(const char *d, const char *s, const unsigned char *b,
+		     size_t blen, char out[DKIM_FP_HEX + 1]);
+/* DKIM_OVER_* for the fields h= names more often than m has them. */
+int dkim_oversigned(const msg *m, char *const *h, const size_t *hlen,
+		    size_t nh);
+/* Reads and checks option recipients; 0, MAUTH_EINVAL with err, or
+ * MAUTH_ENOMEM.  No recipients: r->addr NULL. */
+int dkim_rcpts_read(arena *a, const params *p, dkim_rcpts *r, char *err,
+		    size_t errlen);
+/* Marks the recipients To or Cc of m name; 0 or -1 on ENOMEM. */
+int dkim_rcpts_match(arena *a, const msg *m, dkim_rcpts *r);
+/* Adds the evidence fields to the signature result e. */
+void dkim_put_evidence(arena *a, mauth_value *e, const dkim_evidence *ev);
+
 #endif

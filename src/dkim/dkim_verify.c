@@ -71,6 +71,8 @@ typedef struct {
 	const char *bh_code;	/* its code */
 	const char *code;	/* the problem's code (doc/codes.md) */
 	char *unsigned_fields;	/* "from, subject" or NULL */
+	int oversigned;		/* DKIM_OVER_* (dkim_evidence.c) */
+	int body_known;		/* body_total computed */
 } dkim_sig;
 
 typedef struct {
@@ -81,6 +83,7 @@ typedef struct {
 	int legacy_versions;	/* accept pre-RFC 4871 drafts: no v=, v=0.5 */
 	long min_bits;
 	const char *msg_problem;
+	dkim_rcpts rcpts;	/* option recipients (replay evidence) */
 } dkim_state;
 
 /* Appends a problem to s's text ("; " between). */
@@ -697,6 +700,7 @@ static int body_hashes(const msg *m, dkim_state *st)
 			nb++;
 		}
 		s->body_total = bh[j].total;
+		s->body_known = 1;
 		if (s->l >= 0 && bh[j].total > (unsigned long long)s->l) {
 			char n[32];
 
@@ -757,6 +761,8 @@ static int parse_sigs(arena *a, dkim_state *st, const msg *m)
 		st->n++;
 		if (parse_sig(a, st, &m->f[i], s) != 0)
 			return -1;
+		if (s->nh > 0)
+			s->oversigned = dkim_oversigned(m, s->h, s->hlen, s->nh);
 		/*
 		 * Only signatures that would cost a lookup count (RFC 6376
 		 * 8.4).  §6.1: "A Verifier MAY limit the number of signatures
@@ -829,13 +835,15 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 
 	if (read_options(st, p, err, errlen) < 0)
 		return MAUTH_EINVAL;
+	if ((rc = dkim_rcpts_read(a, p, &st->rcpts, err, errlen)) != 0)
+		return rc;
 	rc = check_message(c, p, &m, err, errlen);	/* the one read of the message */
 	if (rc < 0)
 		return rc;
 	rc = 0;
 	st->msg_problem = m.truncated ? m.problem : NULL;
 	if (parse_sigs(a, st, &m) != 0 || body_hashes(&m, st) != 0 ||
-	    ask_keys(c, st, &m) != 0)
+	    ask_keys(c, st, &m) != 0 || dkim_rcpts_match(a, &m, &st->rcpts) != 0)
 		rc = MAUTH_ENOMEM;
 	/* The message is the caller's again after init. */
 	for (i = 0; i < st->n; i++)
@@ -912,6 +920,20 @@ static void put_key_cnames(arena *a, mauth_value *e, const mauth_answer *key)
 		val_cstr(a, l, NULL, key->cnames[i]);
 }
 
+/* The replay evidence of s (dkim_evidence.c). */
+static void put_evidence(arena *a, mauth_value *e, const dkim_state *st,
+			 const dkim_sig *s)
+{
+	const dkim_evidence ev = { .domain = s->domain, .selector = s->selector,
+		.b = s->b, .blen = s->blen != (size_t)-1 ? s->blen : 0,
+		.nh = s->nh, .now = st->now, .t = s->t, .x = s->x, .l = s->l,
+		.oversigned = s->oversigned, .body_known = s->body_known,
+		.body_total = s->body_total,
+		.rcpts = st->rcpts.addr != NULL ? &st->rcpts : NULL };
+
+	dkim_put_evidence(a, e, &ev);
+}
+
 static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k,
 		    const mauth_answer *key)
 {
@@ -963,6 +985,7 @@ static void put_sig(arena *a, mauth_value *list, const dkim_state *st, size_t k,
 		val_problem(a, e, s->code, s->problem);
 	if (s->b64 != NULL)
 		val_str(a, e, "b", s->b64, bn);
+	put_evidence(a, e, st, s);
 	/* RFC 8601 §2.7.1: the signature's header.d, i, s, a and b. */
 	pr = authres_begin(a, e, "dkim");
 	authres_prop_of(a, pr, "header", "d", e, "domain");
@@ -1005,6 +1028,8 @@ static const mauth_option dkim_options[] = {
 	OPT_BOOL("allow_sha1", "false"),
 	OPT_INT("min_key_bits", 512, 16384, "1024"),
 	OPT_BOOL("legacy_versions", "false"),
+	/* RFC 5321 forward-paths, for recipients_in_to_cc (dkim_evidence.c) */
+	OPT_LIST("recipients", MAUTH_V_STR, "none", "rcpt rcpt_to envelope_to"),
 	OPT_END
 };
 

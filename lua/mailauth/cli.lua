@@ -606,22 +606,7 @@ end
 
 -- ---- keygen ----
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function base64(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local q = {}
-    for j = 3, 0, -1 do
-      local k = math.floor(n / 64 ^ j) % 64
-      q[#q + 1] = B64:sub(k + 1, k + 1)
-    end
-    if not b then q[3], q[4] = "=", "=" elseif not c then q[4] = "=" end
-    out[#out + 1] = table.concat(q)
-  end
-  return table.concat(out)
-end
+local base64 = require("mailauth.internal").base64
 M.base64 = base64
 
 local function sh(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end

@@ -327,4 +327,25 @@ function M.run(fname, resolver, deadline, kind, params, message)
   return lua_loop(check, asker(resolver, 2), deadline)
 end
 
+-- RFC 4648 §4 base64 of s; wrap: a line length, lines joined by CRLF (a
+-- MIME body, RFC 2045 §6.8), else one line (a DKIM key's p=).
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+function M.base64(s, wrap)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local q = {}
+    for j = 3, 0, -1 do
+      local k = math.floor(n / 64 ^ j) % 64
+      q[#q + 1] = B64:sub(k + 1, k + 1)
+    end
+    if not b then q[3], q[4] = "=", "=" elseif not c then q[4] = "=" end
+    out[#out + 1] = table.concat(q)
+  end
+  local text = table.concat(out)
+  if wrap then text = text:gsub(("."):rep(wrap), "%0\r\n"):gsub("\r\n$", "") end
+  return text
+end
+
 return M

@@ -255,24 +255,6 @@ end
 
 -- ---- the report message ----
 
-local function base64(s)
-  local abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b2, c = s:byte(i, i + 2)
-    local n = a * 65536 + (b2 or 0) * 256 + (c or 0)
-    local q = {}
-    for k = 3, 0, -1 do
-      local v = math.floor(n / 64 ^ k) % 64
-      q[#q + 1] = abc:sub(v + 1, v + 1)
-    end
-    if not b2 then q[3], q[4] = "=", "="
-    elseif not c then q[4] = "=" end
-    out[#out + 1] = table.concat(q)
-  end
-  local text = table.concat(out)
-  return (text:gsub(("."):rep(76), "%0\r\n"):gsub("\r\n$", ""))
-end
 
 local function header_safe(fname, name, v)
   if type(v) ~= "string" or v:find("[\r\n%z]") then
@@ -318,7 +300,7 @@ function M.message(gz, opts)
     "Content-Transfer-Encoding: base64",
     ('Content-Disposition: attachment; filename="%s"'):format(filename),
     "",
-    base64(gz),
+    internal.base64(gz, 76),
     "--" .. boundary .. "--",
     "",
   }

@@ -67,6 +67,49 @@ describe("mailauth.report's Redis store", function()
     store:close()
   end)
 
+  it("writes the same store through a client whose commands arrive in no fixed order (one EVAL)", function()
+    -- Rspamd's report_client shape: each command its own request,
+    -- replies not awaited; here over a LuaSocket store's own client
+    local plain = assert(mailauth.report.store { redis = server.address, prefix = "t3" })
+    local sent = {}
+    local unordered = { unordered = true, close = function() end, pipeline = function(cmds)
+      for _, c in ipairs(cmds) do sent[#sent + 1] = c[1] end
+      assert(plain.client.pipeline(cmds))
+      local out = {}
+      for i = 1, #cmds do out[i] = true end
+      return out
+    end }
+    local scripted = assert(mailauth.report.store { client = unordered, prefix = "t2" })
+    local r = mailauth.resolver { zones = { [[
+example.org. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc.example.org. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.org"
+]] } }
+    local rep = mailauth.check("From: a@example.org\r\n\r\nx\r\n",
+                               { ip = "192.0.2.1", sender = "b@example.org", resolver = r })
+    local rec = assert(mailauth.report.record(rep, { now = 1700010000 }))
+    for _ = 1, 3 do
+      assert.is_true(scripted:add(rec))
+      assert.is_true(plain:add(rec))
+    end
+    assert.are.same({ "EVAL", "EVAL", "EVAL" }, sent)
+    local opts = { org_name = "Receiver", email = "dmarc@receiver.example",
+                   period = { begin = 1700006400, ["end"] = 1700092800 }, now = 1700092900 }
+    local a = assert(mailauth.report.aggregate(plain, opts))
+    local b = assert(mailauth.report.aggregate(assert(mailauth.report.store {
+      redis = server.address, prefix = "t2" }), opts))
+    assert.are.equal(1, #b)
+    assert.are.same({ 1, 3, "example.org" }, { b[1].records, b[1].messages, b[1].domain })
+    assert.are.equal(a[1].xml, b[1].xml)
+    -- and each key expires, as the pipelined commands set them
+    local keys = assert(plain.client.pipeline({ { "KEYS", "t2:*" } }))[1]
+    assert.are.equal(3, #keys)
+    for _, k in ipairs(keys) do
+      local ttl = assert(plain.client.pipeline({ { "TTL", k } }))[1]
+      assert.is_true(ttl > 86400 * 7 and ttl <= 86400 * 7 + 3600, k .. " " .. tostring(ttl))
+    end
+    plain:close()
+  end)
+
   it("returns an error value when Redis is down, and the check goes on", function()
     local gone = assert(redis.start())
     local store = assert(mailauth.report.store { redis = gone.address, timeout = 1 })

@@ -89,6 +89,27 @@ local function insert_verdicts(task, report)
   if t.trusted then insert(task, "MAILAUTH_M365_TRUSTED", t.tenant, "via " .. t.via, t.reason) end
 end
 
+-- report_redis = "host:port": each checked message's DMARC report record
+-- (mailauth.report.record) into that Redis, in the store mailauth.report
+-- aggregates from (the same keys as outside Rspamd).  Through
+-- rspamd_redis, not awaited: a Redis that is down gives a log line, the
+-- symbols and the header are the same.
+local function record(task, report)
+  if not opts.report_redis then return end
+  local mreport = require "mailauth.report"
+  local rcpts = {}
+  for _, r in ipairs(task:get_recipients("smtp") or {}) do
+    if r.addr and r.addr ~= "" then rcpts[#rcpts + 1] = tostring(r.addr) end
+  end
+  local rec = mreport.record(report, { recipients = rcpts })
+  if not rec then return end -- no DMARC policy applied: nothing to report
+  local store = mreport.store {
+    client = adapter.report_client(task, opts.report_redis, { timeout = tonumber(opts.report_timeout) }),
+    prefix = opts.report_prefix, retention = tonumber(opts.report_retention) }
+  local ok, err = store:add(rec)
+  if not ok then require("rspamd_logger").warnx(task, "mailauth: report record not kept: %s", err) end
+end
+
 local check_id = rspamd_config:register_symbol {
   name = "MAILAUTH_CHECK", type = "callback",
   callback = function(task)
@@ -98,6 +119,7 @@ local check_id = rspamd_config:register_symbol {
       function(report, problem)
         if not report then insert(task, "MAILAUTH_ERROR", problem) return end
         insert_verdicts(task, report)
+        record(task, report)
       end)
     if not started then insert(task, "MAILAUTH_ERROR", err) end
   end,

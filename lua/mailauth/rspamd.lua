@@ -399,6 +399,51 @@ function M.add_header(task, field)
   task:set_milter_reply({ add_headers = { [name] = { value = value, order = 0 } } })
 end
 
+--- adapter.report_client(task, host [, { timeout = }]) -> a client for
+-- mailauth.report.store{ client = } (store_redis's shape): each command
+-- one rspamd_redis.make_request to host ("127.0.0.1:6379"), not tied to
+-- the task (the worker's event loop carries it: the scan neither waits
+-- for Redis nor fails with it) and not awaited: pipeline returns at once
+-- with true for each command sent, a Redis that errs or is down gives a
+-- log line.  unordered = true: store:add sends its commands as one EVAL
+-- (rspamd_redis's requests may take different pooled connections).
+-- For recording only (store:collect needs the replies).
+function M.report_client(task, host, opts)
+  if type(task) ~= "userdata" and type(task) ~= "table" then
+    error(("bad argument #1 to 'mailauth.rspamd.report_client' (task expected, got %s)"):format(type(task)), 2)
+  end
+  if type(host) ~= "string" or host == "" then
+    error(("bad argument #2 to 'mailauth.rspamd.report_client' (host:port expected, got %s)"):format(type(host)), 2)
+  end
+  local timeout = tonumber(opts and opts.timeout) or 1
+  local rspamd_redis = require "rspamd_redis" -- only Rspamd has it
+  local logger = require "rspamd_logger"
+  local ev_base = task:get_ev_base()
+  local client = { unordered = true }
+  function client.pipeline(cmds)
+    local out = {}
+    for i, c in ipairs(cmds) do
+      local args = {}
+      for j = 2, #c do args[j - 1] = tostring(c[j]) end
+      local cmd = c[1]
+      local ok = rspamd_redis.make_request {
+        ev_base = ev_base, config = rspamd_config, host = host, timeout = timeout,
+        cmd = cmd, args = args,
+        callback = function(err)
+          if err then logger.warnx(rspamd_config, "mailauth: report to redis %s: %s %s", host, cmd, err) end
+        end }
+      if not ok then
+        logger.warnx(rspamd_config, "mailauth: report to redis %s: cannot send %s", host, cmd)
+        return nil, "redis " .. host .. ": cannot send " .. cmd
+      end
+      out[i] = true
+    end
+    return out
+  end
+  function client.close() end
+  return client
+end
+
 --- adapter.stats() -> { messages, round_trips, queries, connections, cache = { hits, misses, entries } }
 -- This worker's counts since it started.
 function M.stats()

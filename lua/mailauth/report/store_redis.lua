@@ -3,7 +3,11 @@
 -- LuaSocket (Debian lua-socket, on every Lua ABI): Debian's lua-redis
 -- (redis-lua, last changed 2014) installs no Lua 5.4 module and needs
 -- LuaSocket anyway.  A host with its own client (Rspamd's rspamd_redis,
--- a pool) passes { call = function(...) end } as opts.client.
+-- a pool) passes { call = function(...) end } or
+-- { pipeline = function(cmds) end } as opts.client; one with
+-- unordered = true (each command its own request, replies not awaited:
+-- mailauth.rspamd's report_client) gets add as one EVAL, and is for
+-- recording only (collect needs the replies).
 --
 -- Layout, per policy domain and hour (a report period is whole hours):
 --   PREFIX:h:DOMAIN:HOUR   hash: record bytes -> messages (HINCRBY)
@@ -127,6 +131,17 @@ function M.open(addr, opts)
                         retention = opts.retention or 7 * 86400 }, Store)
 end
 
+-- add's commands in one EVAL, in their order: an EXPIRE that reached
+-- Redis before its HINCRBY would leave the bucket without a TTL.
+local ADD_SCRIPT = [[
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return 1
+]]
+
 --- store:add(record) -> true | nil, problem
 function Store:add(rec)
   local key = codec.encode({ row = rec.row, identifiers = rec.identifiers,
@@ -137,13 +152,21 @@ function Store:add(rec)
   local bucket = ("%s:h:%s:%d"):format(p, d, hour)
   -- the bucket lives its hour plus the retention
   local ttl = math.floor(self.retention + HOUR)
-  local replies, err = self.client.pipeline({
-    { "HINCRBY", bucket, key, 1 },
-    { "EXPIRE", bucket, ttl },
-    { "SET", p .. ":m:" .. d, meta, "EX", ttl },
-    { "ZADD", p .. ":d", hour, d },
-    { "EXPIRE", p .. ":d", ttl },
-  })
+  local replies, err
+  if self.client.unordered then
+    -- a client whose commands are separate requests in no fixed order
+    -- (Rspamd's rspamd_redis, a pool): the same five as one script
+    replies, err = self.client.pipeline({
+      { "EVAL", ADD_SCRIPT, 3, bucket, p .. ":m:" .. d, p .. ":d", key, ttl, meta, hour, d } })
+  else
+    replies, err = self.client.pipeline({
+      { "HINCRBY", bucket, key, 1 },
+      { "EXPIRE", bucket, ttl },
+      { "SET", p .. ":m:" .. d, meta, "EX", ttl },
+      { "ZADD", p .. ":d", hour, d },
+      { "EXPIRE", p .. ":d", ttl },
+    })
+  end
   if not replies then return nil, err end
   return true
 end

@@ -41,9 +41,33 @@ local helo_domain = require("mailauth.spf").helo_domain
 -- The slots of the first round (core.run_check's order).
 local IPREV, SPF, SPF_HELO, DKIM, ARC, INFO = 1, 2, 3, 4, 5, 6
 
+-- DMARC's options for mailauth.check (one pct roll for the message).
+local function dmarc_params(opts)
+  return { org_domain = opts.org_domain, psl_file = opts.psl_file,
+           pct_roll = opts.pct_roll or math.random(0, 99), shared_domains = opts.shared_domains }
+end
+
+-- DMARC's first questions depend on the From domain alone: they go with
+-- the first round, and the DMARC job takes their answers with no round
+-- trip of its own.  They are the questions a DMARC check made from the
+-- From reader's result alone (info) asks first: the job's own.  The open
+-- check (internal.run's ahead), or nil when it asks nothing (no usable
+-- From domain, an author problem) or cannot be made (the DMARC run then
+-- words the error).  Over a C resolver core.run_check does the same in C.
+local function dmarc_ahead(info, p)
+  local probe = core.check("dmarc", { from_domains = info.from_domains,
+                                      author_problem = info.author_problem,
+                                      author_code = info.author_code, org_domain = p.org_domain,
+                                      psl_file = p.psl_file, shared_domains = p.shared_domains })
+  if probe and probe:step() == "dns" then return probe end
+  if probe then probe:close() end
+  return nil
+end
+
 -- The jobs of the first round the general way (internal.prepare), for
 -- internal.run's dispatcher: the jobs, what finishes each result, and
--- the slot (below) of each.
+-- the slot (below) of each.  The From reader (INFO) is not among them:
+-- it asks nothing and runs first (dmarc_ahead reads it).
 local function first_jobs(parsed, opts, now, receiver, helo_check)
   local prepare, ip = internal.prepare, opts.ip
   local jobs, finishers, slots = {}, {}, {}
@@ -62,7 +86,6 @@ local function first_jobs(parsed, opts, now, receiver, helo_check)
   end
   add(DKIM, prepare.dkim_verify(parsed, { now = now, allow_sha1 = opts.allow_sha1 }))
   add(ARC, prepare.arc_verify(parsed, { now = now }))
-  add(INFO, prepare.message_info(parsed))
   return jobs, finishers, slots
 end
 
@@ -89,6 +112,10 @@ end
 
 local is_c_resolver = internal.is_c_resolver
 
+-- false: DMARC asks all its questions after the first round (specs
+-- compare the two ways).
+M._ask_ahead = true
+
 function M.check(api, message, opts)
   if type(message) ~= "string" then argerror(1, "message string", message) end
   opts = opts or {}
@@ -108,18 +135,27 @@ function M.check(api, message, opts)
   -- Over a C resolver, core.run_check makes the jobs from these values
   -- with no option table for each; nil when one cannot be made, then the
   -- general way below names the mistake.
+  -- DMARC's first questions go with the first round (dmarc_ahead):
+  -- ahead holds their answers for the DMARC run.
   local c_loop = is_c_resolver(resolver)
-  local done, checks
+  local p = dmarc_params(opts)
+  local done, checks, ahead
   if c_loop then
-    done, checks = core.run_check(parsed, resolver, deadline, ip, sender or "", helo, now,
-                                  receiver, opts.allow_sha1, helo_check)
+    done, checks, ahead = core.run_check(parsed, resolver, deadline, ip, sender or "", helo,
+                                         now, receiver, opts.allow_sha1, helo_check,
+                                         M._ask_ahead and p or nil)
   end
   -- done as the finishers leave them: SPF's results write received_spf
   -- on first read (with receiver), done[DKIM] is the signatures list.
   if not done then
+    local info = internal.run("check", nil, nil, "message_info", {}, parsed)
+    -- (a batch resolver's rounds only: see internal.run)
+    local probe = M._ask_ahead and internal.is_batch_resolver(resolver) and
+                  dmarc_ahead(info, p) or nil
     local jobs, finishers, slots = first_jobs(parsed, opts, now, receiver, helo_check)
-    local results, open = internal.run("check", resolver, deadline, jobs, true)
-    done, checks = { false, false, false, false, false, false },
+    local results, open
+    results, open, ahead = internal.run("check", resolver, deadline, jobs, true, probe)
+    done, checks = { false, false, false, false, false, info },
                    { false, false, false, false, false, false }
     for i = 1, #jobs do
       done[slots[i]], checks[slots[i]] = (finishers[i](results[i])), open[i]
@@ -151,19 +187,17 @@ function M.check(api, message, opts)
   -- the HELO's when MAIL FROM was empty).
   local dmarc_check
   if one_domain and c_loop then
-    -- the C loop: DMARC fed the kept checks' C results as they are
-    local p = { org_domain = opts.org_domain, psl_file = opts.psl_file,
-                pct_roll = opts.pct_roll or math.random(0, 99),
-                shared_domains = opts.shared_domains }
+    -- the C loop: DMARC fed the kept checks' C results as they are,
     -- kept open, so the header is written from its C result too
     report.dmarc, dmarc_check = core.run_dmarc(p, resolver, deadline, checks[INFO],
-                                               checks[SPF], checks[DKIM], true)
+                                               checks[SPF], checks[DKIM], true, ahead)
   else
     local spf = report.spf and { result = report.spf.result, domain = report.spf.domain } or nil
     local dopts = { spf = spf, dkim = report.dkim,
-                    resolver = resolver, org_domain = opts.org_domain,
-                    psl_file = opts.psl_file, pct_roll = opts.pct_roll,
-                    shared_domains = opts.shared_domains }
+                    resolver = type(ahead) == "table" and next(ahead) and
+                               internal.ahead_resolver(resolver, ahead) or resolver,
+                    org_domain = p.org_domain, psl_file = p.psl_file, pct_roll = p.pct_roll,
+                    shared_domains = p.shared_domains }
     if one_domain then
       -- permerror with the author's problem, or the one domain
       dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem

@@ -5,8 +5,9 @@
 -- questions goes out as one batch (over a C resolver core.run_check makes
 -- and runs them in one call; otherwise internal.run's dispatcher).  The message is read
 -- once (core.message) and DKIM, ARC and the From reader share that one
--- parse.  DMARC needs their results and runs after them.  The
--- Authentication-Results header is written from all of it.
+-- parse.  DMARC needs their results and runs after them; its first
+-- questions, which need only the From domain, go with their first round
+-- (dmarc_ahead).  The Authentication-Results header is written from all of it.
 --
 -- One deadline (time_budget, default 20 s, RFC 7208 §4.6.4) bounds the
 -- whole call, DMARC included: when it passes, what is still open is
@@ -131,12 +132,12 @@ function M.check(api, message, opts)
   local parsed = core.message(message) -- the one read of the message
 
   -- iprev, SPF (MAIL FROM, HELO), DKIM, ARC and the From reader together,
-  -- the checks kept open (the header is written from their C results).
-  -- Over a C resolver, core.run_check makes the jobs from these values
-  -- with no option table for each; nil when one cannot be made, then the
-  -- general way below names the mistake.
-  -- DMARC's first questions go with the first round (dmarc_ahead):
-  -- ahead holds their answers for the DMARC run.
+  -- the checks kept open (the header is written from their C results),
+  -- and DMARC's first questions with their first round (dmarc_ahead):
+  -- ahead holds those answers for the DMARC run.  Over a C resolver,
+  -- core.run_check makes the jobs from these values with no option table
+  -- for each; nil when one cannot be made, then the general way below
+  -- names the mistake.
   local c_loop = is_c_resolver(resolver)
   local p = dmarc_params(opts)
   local done, checks, ahead

@@ -921,8 +921,19 @@ static size_t round_pollset(net_resolver *r, flight *fv, size_t n, size_t nsi,
  * A truncated reply starts its TCP try within the same loop, with a
  * timeout of its own.
  */
+/* Every one of the first need flights answered (need: see dnswire.h). */
+static int needed_in(const flight *fv, size_t need)
+{
+	size_t i;
+
+	for (i = 0; i < need; i++)
+		if (*fv[i].out == NULL)
+			return 0;
+	return 1;
+}
+
 static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
-		     double deadline)
+		     double deadline, size_t need)
 {
 	struct pollfd pv[MAX_INFLIGHT + 1];
 	size_t at[MAX_INFLIGHT + 1];
@@ -937,9 +948,12 @@ static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
 	udp_send_all(r, fv, n, nsi, end);
 	for (;;) {
 		double now, first = 0;
-		size_t np = round_pollset(r, fv, n, nsi, pv, at, &first);
+		size_t np;
 		int rc;
 
+		if (need < n && needed_in(fv, need))
+			break;	/* the rest were asked only in case */
+		np = round_pollset(r, fv, n, nsi, pv, at, &first);
 		if (np == 0)
 			break;
 		/* Only UDP tries wait, each with a slice or more to go: wait in
@@ -982,7 +996,12 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 	for (i = 0; i < n; i++)
 		out[i] = NULL;
 	for (start = 0; start < n; start += MAX_INFLIGHT) {
+		/* need: of this part's flights, those waited for */
+		size_t need = base->need == 0 || base->need >= start + MAX_INFLIGHT ?
+			      MAX_INFLIGHT : base->need > start ? base->need - start : 0;
+
 		nf = n - start < MAX_INFLIGHT ? n - start : MAX_INFLIGHT;
+		need = need < nf ? need : nf;
 		for (i = 0; i < nf; i++) {
 			const mauth_question *q = &qv[start + i];
 			cache_entry *e;
@@ -1018,20 +1037,21 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 		     attempt++) {
 			int left = 0;
 
-			for (i = 0; i < nf; i++)
+			for (i = 0; i < need; i++)
 				left |= *fv[i].out == NULL;
 			if (!left || r->nns == 0 ||
 			    (deadline > 0 && now_s() >= deadline))
 				break;
 			rc = udp_round(r, fv, nf, (size_t)attempt % r->nns,
-				       deadline);
+				       deadline, need);
 			if (rc < 0)
 				return rc;
 		}
 		now = now_s();
 		for (i = 0; i < nf; i++) {
 			if (*fv[i].out == NULL) {
-				base->stats.timeouts++;
+				if (i < need)
+					base->stats.timeouts++;
 				*fv[i].out = answer_build(MAUTH_RC_TIMEOUT, 0, 0,
 							  NULL, 0);
 				if (*fv[i].out == NULL)
@@ -1215,15 +1235,18 @@ long long mauth_clock_ms(void)
 	return mono_ns() / 1000000;
 }
 
-/* r->query bounded by deadline_ms (0: none), which it reads from r. */
+/* r->query bounded by deadline_ms (0: none) and waiting for the first
+ * need (0: all), which it reads from r. */
 static int query_until(mauth_resolver *r, const mauth_question *qv, size_t n,
-		       mauth_answer **out, long long deadline_ms)
+		       mauth_answer **out, long long deadline_ms, size_t need)
 {
 	int rc;
 
 	r->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+	r->need = need;
 	rc = r->query(r, qv, n, out);
 	r->deadline_ms = 0;
+	r->need = 0;
 	return rc;
 }
 
@@ -1237,6 +1260,12 @@ int mauth_resolver_query_until(mauth_resolver *r, const mauth_question *qv,
 			       size_t n, const mauth_answer **out,
 			       long long deadline_ms)
 {
+	return resolver_query_need(r, qv, n, 0, out, deadline_ms);
+}
+
+int resolver_query_need(mauth_resolver *r, const mauth_question *qv, size_t n,
+			size_t need, const mauth_answer **out, long long deadline_ms)
+{
 	size_t i;
 	int rc;
 
@@ -1247,7 +1276,7 @@ int mauth_resolver_query_until(mauth_resolver *r, const mauth_question *qv,
 	if (r->last == NULL)
 		return MAUTH_ENOMEM;
 	r->nlast = n;
-	rc = query_until(r, qv, n, r->last, deadline_ms);
+	rc = query_until(r, qv, n, r->last, deadline_ms, need);
 	for (i = 0; i < n; i++)
 		if (r->last[i] == NULL && rc >= 0)
 			rc = MAUTH_ENOMEM;
@@ -1295,7 +1324,7 @@ static int run_batch(mauth_check *c, mauth_resolver *r,
 	/* qv is the check's own array: read the ids before it changes */
 	for (i = 0; i < n; i++)
 		idv[i] = qv[i].id;
-	rc = query_until(r, qv, n, av, deadline_ms);
+	rc = query_until(r, qv, n, av, deadline_ms, 0);
 	late = deadline_ms > 0 && mauth_clock_ms() >= deadline_ms;
 	for (i = 0; i < n; i++) {
 		if (av[i] == NULL && rc >= 0)

@@ -1322,10 +1322,11 @@ static int l_round_count(lua_State *L)
 }
 
 /* Asks one round: 1 (av holds the answers), 0 when the deadline had
- * passed (nothing asked: every question expired), or MAUTH_ENOMEM. */
+ * passed (nothing asked: every question expired), or MAUTH_ENOMEM.
+ * need: the round waits for the first need questions only (0: all). */
 static int run_round(mauth_resolver *r, const mauth_question *uq, size_t nu,
-		     const pending_q *pq, size_t np, const mauth_answer **av,
-		     long long deadline)
+		     size_t need, const pending_q *pq, size_t np,
+		     const mauth_answer **av, long long deadline)
 {
 	size_t i;
 	int rc = 0, late;
@@ -1335,7 +1336,7 @@ static int run_round(mauth_resolver *r, const mauth_question *uq, size_t nu,
 			rc = mauth_check_expire(pq[i].c, pq[i].id);
 		return rc < 0 ? MAUTH_ENOMEM : 0;
 	}
-	if (mauth_resolver_query_until(r, uq, nu, av, deadline) < 0)
+	if (resolver_query_need(r, uq, nu, need, av, deadline) < 0)
 		return MAUTH_ENOMEM;
 	__atomic_add_fetch(&rounds, 1, __ATOMIC_RELAXED);
 	late = deadline > 0 && mauth_clock_ms() >= deadline;
@@ -1373,12 +1374,11 @@ static size_t batch_slot(mauth_question *uq, size_t *n, const mauth_question *q)
  * first round and keeps the answers, for this message only; the DMARC
  * check of core.run_dmarc takes them there, with no round trip.  They
  * are the questions a DMARC check made from the From reader's result
- * alone asks first: the job's own, no second reading of From.  A TIMEOUT
- * the deadline cut is not kept, and nothing is used once the deadline has
- * passed: the question then expires, named, as it would have.  (A DMARC
- * server slower than the others now slows the first round, which waits
- * for its slowest answer, instead of the last; its TIMEOUT is kept, so
- * it is not waited for twice.)
+ * alone asks first: the job's own, no second reading of From.  The
+ * round waits for the other checks' answers only (resolver_query_need):
+ * a slow DMARC server delays no other check.  A TIMEOUT is not kept (the
+ * check asks again, as it would have), and nothing is used once the
+ * deadline has passed: the question then expires, named, as it would.
  */
 #define AHEAD_MT "mailauth.ahead"
 #define AHEAD_MAX 16		/* the tree walk's 8, with room */
@@ -1415,16 +1415,16 @@ static const mauth_answer *ahead_find(const ahead *ah, const mauth_question *q)
 	return NULL;
 }
 
-/* The answers of the round (av, by the slots the questions took) kept;
- * late: the deadline passed during the round. */
+/* The answers of the round (av, by the slots the questions took) kept,
+ * but a TIMEOUT: the round did not wait for these questions. */
 static void ahead_keep(lua_State *L, ahead *ah, const mauth_answer **av,
-		       const size_t *slot, int late)
+		       const size_t *slot)
 {
 	size_t i;
 
 	for (i = 0; i < ah->n; i++) {
-		if (late && av[slot[i]]->rcode == MAUTH_RC_TIMEOUT)
-			continue;	/* cut by the deadline: expires later */
+		if (av[slot[i]]->rcode == MAUTH_RC_TIMEOUT)
+			continue;	/* asked again by the check, as before */
 		ah->a[i] = mauth_answer_dup(av[slot[i]]);
 		if (ah->a[i] == NULL)
 			luaL_error(L, "mailauth: out of memory");
@@ -1455,7 +1455,7 @@ static void run_checks(lua_State *L, mauth_check *const *cv, size_t n,
 	pending_q fewp[ROUND_FEW], *pq = fewp;
 	mauth_question fewq[ROUND_FEW], *uq = fewq;
 	const mauth_answer *fewa[ROUND_FEW], **av = fewa;
-	size_t i, np, nu, cap = ROUND_FEW, slot[AHEAD_MAX];
+	size_t i, np, nu, need, cap = ROUND_FEW, slot[AHEAD_MAX];
 	int open, rc, fill;
 
 	do {
@@ -1500,15 +1500,17 @@ static void run_checks(lua_State *L, mauth_check *const *cv, size_t n,
 				pq[np++].slot = batch_slot(uq, &nu, &qv[k]);
 			}
 		}
+		/* the round waits for the checks' questions, not for these */
+		need = nu;
 		fill = ah != NULL && !ah->asked && open;
 		for (i = 0; fill && i < ah->n; i++)
 			slot[i] = batch_slot(uq, &nu, &ah->q[i]);
-		rc = open && np > 0 ? run_round(r, uq, nu, pq, np, av, deadline) : 0;
+		rc = open && np > 0 ? run_round(r, uq, nu, fill ? need : 0, pq, np,
+						av, deadline) : 0;
 		if (rc < 0)
 			luaL_error(L, "mailauth: out of memory");
 		if (fill && rc == 1)
-			ahead_keep(L, ah, av, slot,
-				   deadline > 0 && mauth_clock_ms() >= deadline);
+			ahead_keep(L, ah, av, slot);
 		if (ah != NULL)
 			ah->asked = 1;
 	} while (open);

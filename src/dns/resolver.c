@@ -1235,18 +1235,15 @@ long long mauth_clock_ms(void)
 	return mono_ns() / 1000000;
 }
 
-/* r->query bounded by deadline_ms (0: none) and waiting for the first
- * need (0: all), which it reads from r. */
+/* r->query bounded by deadline_ms (0: none), which it reads from r. */
 static int query_until(mauth_resolver *r, const mauth_question *qv, size_t n,
-		       mauth_answer **out, long long deadline_ms, size_t need)
+		       mauth_answer **out, long long deadline_ms)
 {
 	int rc;
 
 	r->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
-	r->need = need;
 	rc = r->query(r, qv, n, out);
 	r->deadline_ms = 0;
-	r->need = 0;
 	return rc;
 }
 
@@ -1260,12 +1257,6 @@ int mauth_resolver_query_until(mauth_resolver *r, const mauth_question *qv,
 			       size_t n, const mauth_answer **out,
 			       long long deadline_ms)
 {
-	return resolver_query_need(r, qv, n, 0, out, deadline_ms);
-}
-
-int resolver_query_need(mauth_resolver *r, const mauth_question *qv, size_t n,
-			size_t need, const mauth_answer **out, long long deadline_ms)
-{
 	size_t i;
 	int rc;
 
@@ -1276,7 +1267,7 @@ int resolver_query_need(mauth_resolver *r, const mauth_question *qv, size_t n,
 	if (r->last == NULL)
 		return MAUTH_ENOMEM;
 	r->nlast = n;
-	rc = query_until(r, qv, n, r->last, deadline_ms, need);
+	rc = query_until(r, qv, n, r->last, deadline_ms);
 	for (i = 0; i < n; i++)
 		if (r->last[i] == NULL && rc >= 0)
 			rc = MAUTH_ENOMEM;
@@ -1324,7 +1315,7 @@ static int run_batch(mauth_check *c, mauth_resolver *r,
 	/* qv is the check's own array: read the ids before it changes */
 	for (i = 0; i < n; i++)
 		idv[i] = qv[i].id;
-	rc = query_until(r, qv, n, av, deadline_ms, 0);
+	rc = query_until(r, qv, n, av, deadline_ms);
 	late = deadline_ms > 0 && mauth_clock_ms() >= deadline_ms;
 	for (i = 0; i < n; i++) {
 		if (av[i] == NULL && rc >= 0)

@@ -44,8 +44,9 @@ local IPREV, SPF, SPF_HELO, DKIM, ARC, INFO = 1, 2, 3, 4, 5, 6
 
 -- DMARC's options for mailauth.check (one pct roll for the message).
 local function dmarc_params(opts)
-  return { org_domain = opts.org_domain, psl_file = opts.psl_file,
-           pct_roll = opts.pct_roll or math.random(0, 99), shared_domains = opts.shared_domains }
+  return { org_domain = opts.org_domain, org_domain_compare = opts.org_domain_compare,
+           psl_file = opts.psl_file, pct_roll = opts.pct_roll or math.random(0, 99),
+           shared_domains = opts.shared_domains }
 end
 
 -- DMARC's first questions depend on the From domain alone: they go with
@@ -59,6 +60,7 @@ local function dmarc_ahead(info, p)
   local probe = core.check("dmarc", { from_domains = info.from_domains,
                                       author_problem = info.author_problem,
                                       author_code = info.author_code, org_domain = p.org_domain,
+                                      org_domain_compare = p.org_domain_compare,
                                       psl_file = p.psl_file, shared_domains = p.shared_domains })
   if probe and probe:step() == "dns" then return probe end
   if probe then probe:close() end
@@ -197,7 +199,8 @@ function M.check(api, message, opts)
     local dopts = { spf = spf, dkim = report.dkim,
                     resolver = type(ahead) == "table" and next(ahead) and
                                internal.ahead_resolver(resolver, ahead) or resolver,
-                    org_domain = p.org_domain, psl_file = p.psl_file, pct_roll = p.pct_roll,
+                    org_domain = p.org_domain, org_domain_compare = p.org_domain_compare,
+                    psl_file = p.psl_file, pct_roll = p.pct_roll,
                     shared_domains = p.shared_domains }
     if one_domain then
       -- permerror with the author's problem, or the one domain

@@ -921,6 +921,8 @@ static size_t round_pollset(net_resolver *r, flight *fv, size_t n, size_t nsi,
  * A truncated reply starts its TCP try within the same loop, with a
  * timeout of its own.
  */
+#define NEED_GRACE 0.05	/* s: see udp_round */
+
 /* Every one of the first need flights answered (need: see dnswire.h). */
 static int needed_in(const flight *fv, size_t need)
 {
@@ -937,7 +939,7 @@ static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
 {
 	struct pollfd pv[MAX_INFLIGHT + 1];
 	size_t at[MAX_INFLIGHT + 1];
-	double end = now_s() + r->timeout;
+	double start = now_s(), end = start + r->timeout, grace = 0;
 	size_t i;
 
 	/* Pages of it are touched only as replies fill them. */
@@ -951,11 +953,21 @@ static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
 		size_t np;
 		int rc;
 
-		if (need < n && needed_in(fv, need))
-			break;	/* the rest were asked only in case */
+		now = now_s();
+		if (need < n && needed_in(fv, need)) {
+			/* The rest were asked only in case: they get as long
+			 * again as the needed ones took, at most NEED_GRACE
+			 * (their replies are mostly just behind). */
+			if (grace == 0)
+				grace = now + min_d(now - start, NEED_GRACE);
+			if (now >= grace)
+				break;
+		}
 		np = round_pollset(r, fv, n, nsi, pv, at, &first);
 		if (np == 0)
 			break;
+		if (grace > 0)
+			first = min_d(first, grace);
 		/* Only UDP tries wait, each with a slice or more to go: wait in
 		 * the read itself, one system call instead of poll + read. */
 		now = now_s();

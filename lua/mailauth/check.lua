@@ -5,8 +5,9 @@
 -- questions goes out as one batch (over a C resolver core.run_check makes
 -- and runs them in one call; otherwise internal.run's dispatcher).  The message is read
 -- once (core.message) and DKIM, ARC and the From reader share that one
--- parse.  DMARC needs their results and runs after them.  The
--- Authentication-Results header is written from all of it.
+-- parse.  DMARC needs their results and runs after them; its first
+-- questions, which need only the From domain, go with their first round
+-- (dmarc_ahead).  The Authentication-Results header is written from all of it.
 --
 -- One deadline (time_budget, default 20 s, RFC 7208 §4.6.4) bounds the
 -- whole call, DMARC included: when it passes, what is still open is
@@ -42,9 +43,35 @@ local helo_domain = require("mailauth.spf").helo_domain
 -- The slots of the first round (core.run_check's order).
 local IPREV, SPF, SPF_HELO, DKIM, ARC, INFO = 1, 2, 3, 4, 5, 6
 
+-- DMARC's options for mailauth.check (one pct roll for the message).
+local function dmarc_params(opts)
+  return { org_domain = opts.org_domain, org_domain_compare = opts.org_domain_compare,
+           psl_file = opts.psl_file, pct_roll = opts.pct_roll or math.random(0, 99),
+           shared_domains = opts.shared_domains }
+end
+
+-- DMARC's first questions depend on the From domain alone: they go with
+-- the first round, and the DMARC job takes their answers with no round
+-- trip of its own.  They are the questions a DMARC check made from the
+-- From reader's result alone (info) asks first: the job's own.  The open
+-- check (internal.run's ahead), or nil when it asks nothing (no usable
+-- From domain, an author problem) or cannot be made (the DMARC run then
+-- words the error).  Over a C resolver core.run_check does the same in C.
+local function dmarc_ahead(info, p)
+  local probe = core.check("dmarc", { from_domains = info.from_domains,
+                                      author_problem = info.author_problem,
+                                      author_code = info.author_code, org_domain = p.org_domain,
+                                      org_domain_compare = p.org_domain_compare,
+                                      psl_file = p.psl_file, shared_domains = p.shared_domains })
+  if probe and probe:step() == "dns" then return probe end
+  if probe then probe:close() end
+  return nil
+end
+
 -- The jobs of the first round the general way (internal.prepare), for
 -- internal.run's dispatcher: the jobs, what finishes each result, and
--- the slot (below) of each.
+-- the slot (below) of each.  The From reader (INFO) is not among them:
+-- it asks nothing and runs first (dmarc_ahead reads it).
 local function first_jobs(parsed, opts, now, receiver, helo_check)
   local prepare, ip = internal.prepare, opts.ip
   local jobs, finishers, slots = {}, {}, {}
@@ -66,7 +93,6 @@ local function first_jobs(parsed, opts, now, receiver, helo_check)
   dkim_job[4] = "check" -- a bad recipient is mailauth.check's mistake
   add(DKIM, dkim_job, dkim_finish)
   add(ARC, prepare.arc_verify(parsed, { now = now }))
-  add(INFO, prepare.message_info(parsed))
   return jobs, finishers, slots
 end
 
@@ -93,6 +119,10 @@ end
 
 local is_c_resolver = internal.is_c_resolver
 
+-- false: DMARC asks all its questions after the first round (specs
+-- compare the two ways).
+M._ask_ahead = true
+
 function M.check(api, message, opts)
   if type(message) ~= "string" then argerror(1, "message string", message) end
   opts = opts or {}
@@ -108,23 +138,32 @@ function M.check(api, message, opts)
   local parsed = core.message(message) -- the one read of the message
 
   -- iprev, SPF (MAIL FROM, HELO), DKIM, ARC and the From reader together,
-  -- the checks kept open (the header is written from their C results).
-  -- Over a C resolver, core.run_check makes the jobs from these values
-  -- with no option table for each; nil when one cannot be made, then the
-  -- general way below names the mistake.
+  -- the checks kept open (the header is written from their C results),
+  -- and DMARC's first questions with their first round (dmarc_ahead):
+  -- ahead holds those answers for the DMARC run.  Over a C resolver,
+  -- core.run_check makes the jobs from these values with no option table
+  -- for each; nil when one cannot be made, then the general way below
+  -- names the mistake.
   -- core.run_check takes no recipients: with them, the general way
   local c_loop = is_c_resolver(resolver) and opts.recipients == nil
-  local done, checks
+  local p = dmarc_params(opts)
+  local done, checks, ahead
   if c_loop then
-    done, checks = core.run_check(parsed, resolver, deadline, ip, sender or "", helo, now,
-                                  receiver, opts.allow_sha1, helo_check)
+    done, checks, ahead = core.run_check(parsed, resolver, deadline, ip, sender or "", helo,
+                                         now, receiver, opts.allow_sha1, helo_check,
+                                         M._ask_ahead and p or nil)
   end
   -- done as the finishers leave them: SPF's results write received_spf
   -- on first read (with receiver), done[DKIM] is the signatures list.
   if not done then
+    local info = internal.run("check", nil, nil, "message_info", {}, parsed)
+    -- (a batch resolver's rounds only: see internal.run)
+    local probe = M._ask_ahead and internal.is_batch_resolver(resolver) and
+                  dmarc_ahead(info, p) or nil
     local jobs, finishers, slots = first_jobs(parsed, opts, now, receiver, helo_check)
-    local results, open = internal.run("check", resolver, deadline, jobs, true)
-    done, checks = { false, false, false, false, false, false },
+    local results, open
+    results, open, ahead = internal.run("check", resolver, deadline, jobs, true, probe)
+    done, checks = { false, false, false, false, false, info },
                    { false, false, false, false, false, false }
     for i = 1, #jobs do
       done[slots[i]], checks[slots[i]] = (finishers[i](results[i])), open[i]
@@ -156,21 +195,18 @@ function M.check(api, message, opts)
   -- the HELO's when MAIL FROM was empty).
   local dmarc_check
   if one_domain and c_loop then
-    -- the C loop: DMARC fed the kept checks' C results as they are
-    local p = { org_domain = opts.org_domain, org_domain_compare = opts.org_domain_compare,
-                psl_file = opts.psl_file,
-                pct_roll = opts.pct_roll or math.random(0, 99),
-                shared_domains = opts.shared_domains }
+    -- the C loop: DMARC fed the kept checks' C results as they are,
     -- kept open, so the header is written from its C result too
     report.dmarc, dmarc_check = core.run_dmarc(p, resolver, deadline, checks[INFO],
-                                               checks[SPF], checks[DKIM], true)
+                                               checks[SPF], checks[DKIM], true, ahead)
   else
     local spf = report.spf and { result = report.spf.result, domain = report.spf.domain } or nil
     local dopts = { spf = spf, dkim = report.dkim,
-                    resolver = resolver, org_domain = opts.org_domain,
-                    org_domain_compare = opts.org_domain_compare,
-                    psl_file = opts.psl_file, pct_roll = opts.pct_roll,
-                    shared_domains = opts.shared_domains }
+                    resolver = type(ahead) == "table" and next(ahead) and
+                               internal.ahead_resolver(resolver, ahead) or resolver,
+                    org_domain = p.org_domain, org_domain_compare = p.org_domain_compare,
+                    psl_file = p.psl_file, pct_roll = p.pct_roll,
+                    shared_domains = p.shared_domains }
     if one_domain then
       -- permerror with the author's problem, or the one domain
       dopts.from_domains, dopts.author_problem = info.from_domains, info.author_problem

@@ -209,12 +209,40 @@ local function lua_loop(check, ask, deadline)
 end
 M.lua_loop = lua_loop -- mailauth.spf's (spf.lua), on core.spf's check
 
+-- The key of a question among a round's (and in kept, below).
+local function question_key(qtype, name) return qtype .. " " .. name:lower() end
+
+-- The open questions of ahead (a check stepped to "dns") added to the
+-- round (names, types, index: as lua_loop_many keeps them; nq: their
+-- count so far): their keys, and the new count.
+local function add_ahead(ahead, names, types, index, nq)
+  local keys, k = {}, 1
+  local id, qtype, name = ahead:question(1)
+  while id do
+    local key = question_key(qtype, name)
+    if not index[key] then
+      nq = nq + 1
+      names[nq], types[nq], index[key] = name, qtype, nq
+    end
+    keys[k] = key
+    k = k + 1
+    id, qtype, name = ahead:question(k)
+  end
+  return keys, nq
+end
+
 -- The Lua loop for several jobs: they step together, and the questions
 -- all of them have open are asked as one batch (once each, when two
 -- checks ask the same thing).  ask_many: a batch_asker, the whole batch
--- in one call; else ask, one call per distinct question.
-local function lua_loop_many(checks, ask, deadline, keep, ask_many)
+-- in one call; else ask, one call per distinct question.  ahead (with
+-- ask_many only): nil, or a check stepped to "dns" whose open questions
+-- are asked with the first round (when a job asks something then) and
+-- whose answers are kept, by question_key, in the table returned second;
+-- the check itself is closed, unanswered (mailauth.check: DMARC's first
+-- questions, check.lua's dmarc_ahead).
+local function lua_loop_many(checks, ask, deadline, keep, ask_many, ahead)
   local n, results, done, open = #checks, {}, {}, #checks
+  local kept = ahead and {}
   while open > 0 do
     local names, types, index = {}, {}, {}
     local pcheck, pid, pslot = {}, {}, {}
@@ -226,7 +254,7 @@ local function lua_loop_many(checks, ask, deadline, keep, ask_many)
           local k = 1
           local id, qtype, name = check:question(1)
           while id do
-            local key = qtype .. " " .. name:lower()
+            local key = question_key(qtype, name)
             local slot = index[key]
             if not slot then
               nq = nq + 1
@@ -244,6 +272,8 @@ local function lua_loop_many(checks, ask, deadline, keep, ask_many)
         end
       end
     end
+    local ahead_keys
+    if ahead and nq > 0 then ahead_keys, nq = add_ahead(ahead, names, types, index, nq) end
     local answers = {}
     if ask_many and nq > 0 then
       local left = time_left(deadline)
@@ -263,17 +293,56 @@ local function lua_loop_many(checks, ask, deadline, keep, ask_many)
       answers[k] = a
     end
     for p = 1, np do pcheck[p]:answer(pid[p], answers[pslot[p]], deadline) end
+    if ahead then
+      -- a TIMEOUT the deadline cut is not kept: it expires later, named
+      local cut = time_left(deadline) <= 0
+      for _, key in ipairs(ahead_keys or {}) do
+        local a = answers[index[key]]
+        if not (cut and a.rcode == "TIMEOUT") then kept[key] = a end
+      end
+      ahead:close()
+      ahead = nil
+    end
   end
-  return results
+  if ahead then ahead:close() end
+  return results, kept
+end
+
+--- ahead_resolver(resolver, kept) -> a batch resolver that answers the
+-- questions in kept (lua_loop_many's second value: asked ahead for this
+-- message) from there and asks resolver (a batch one) the others; a
+-- batch whose every question is kept asks nothing.
+function M.ahead_resolver(resolver, kept)
+  local ask_many = batch_asker(resolver, 2)
+  return { query_many = function(_, questions, timeout)
+    local answers, names, types, at, n = {}, {}, {}, {}, 0
+    for k, q in ipairs(questions) do
+      answers[k] = kept[question_key(q.type, q.name)]
+      if not answers[k] then
+        n = n + 1
+        names[n], types[n], at[n] = q.name, q.type, k
+      end
+    end
+    if n > 0 then
+      local got = ask_many(names, types, n, timeout) -- may yield
+      for j = 1, n do answers[at[j]] = got[j] end
+    end
+    return answers
+  end }
 end
 
 --- run(fname, resolver, deadline, kind, params [, message]) -> result
---- run(fname, resolver, deadline, jobs [, keep]) -> { result, ... }, checks
+--- run(fname, resolver, deadline, jobs [, keep [, ahead]]) -> { result, ... }, checks [, kept]
 -- The dispatcher (see the top of this file).  fname names the public
 -- function in errors; message: a core.message handle for the kinds that
 -- read one; jobs: { { kind, params [, message [, fname]] }, ... }.
 -- keep: the checks stay open after their run (the second value), so
 -- core.header can write from their C results; the caller closes them.
+-- ahead: a check whose first questions go with the first round, their
+-- answers kept (the third value) for ahead_resolver: see lua_loop_many.
+-- Batch resolvers only: one that takes a question at a time has no round
+-- to save, and asking ahead would only put DMARC's wait before the other
+-- checks' later questions; over a C resolver core.run_check does this.
 -- Misuse (bad options) raises naming fname, at the caller of the public
 -- function that called run.
 --- run_checked(fname, resolver, deadline, kind, opts, decl, defaults) -> result
@@ -306,13 +375,17 @@ function M.run(fname, resolver, deadline, kind, params, message)
       local job = jobs[i]
       checks[i] = new_check(job[4] or fname, job[1], job[2], job[3], 3)
     end
-    local keep = params
+    local keep, ahead = params, message
     if is_c_resolver(resolver) then
+      if ahead then ahead:close() end
       return core.run_many(checks, resolver, deadline, keep), checks
     end
     if is_batch_resolver(resolver) then
-      return lua_loop_many(checks, nil, deadline, keep, batch_asker(resolver, 2)), checks
+      local results, kept = lua_loop_many(checks, nil, deadline, keep,
+                                          batch_asker(resolver, 2), ahead)
+      return results, checks, kept
     end
+    if ahead then ahead:close() end
     return lua_loop_many(checks, asker(resolver, 2), deadline, keep), checks
   end
   if resolver == nil or is_c_resolver(resolver) then

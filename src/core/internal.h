@@ -234,6 +234,13 @@ static inline int ascii_ieq(const char *a, size_t alen, const char *b,
 size_t name_strip_dot(const char *s, size_t len);
 /* Compares two names ignoring case and a final dot. */
 int name_eq(const char *a, size_t alen, const char *b, size_t blen);
+/*
+ * mauth_resolver_query_until (src/dns/resolver.c) that waits only for the
+ * first need questions: the others are asked with them, and those not
+ * answered by then are TIMEOUT (the binding's questions asked ahead).
+ */
+int resolver_query_need(mauth_resolver *r, const mauth_question *qv, size_t n,
+			size_t need, const mauth_answer **out, long long deadline_ms);
 
 /* ---- addresses ---- */
 typedef struct {

@@ -22,6 +22,19 @@
 #define EDNS_SIZE 4096
 #define TTL_MAX 86400		/* keep nothing longer than a day */
 
+/* Here, not in resolver.c: the binding calls it whichever network
+ * driver is linked (bench/run.sh links an older one, which waits for all). */
+int resolver_query_need(mauth_resolver *r, const mauth_question *qv, size_t n,
+			size_t need, const mauth_answer **out, long long deadline_ms)
+{
+	int rc;
+
+	r->need = need;
+	rc = mauth_resolver_query_until(r, qv, n, out, deadline_ms);
+	r->need = 0;
+	return rc;
+}
+
 void *resolver_alloc(size_t size, mauth_resolver **out,
 		     int (*query)(mauth_resolver *, const mauth_question *,
 				  size_t, mauth_answer **),

@@ -20,6 +20,12 @@ struct mauth_resolver {
 	 * not an argument, so a driver that never waits need not know it.
 	 */
 	long long deadline_ms;
+	/*
+	 * Set likewise (0: all): the first need questions are the ones the
+	 * caller waits for.  The others go out with them, but a driver that
+	 * waits stops once those are answered and answers the rest TIMEOUT.
+	 */
+	size_t need;
 	mauth_resolver_stats stats;
 	mauth_answer **last;	/* answers handed out by the last query */
 	size_t nlast;

@@ -921,12 +921,25 @@ static size_t round_pollset(net_resolver *r, flight *fv, size_t n, size_t nsi,
  * A truncated reply starts its TCP try within the same loop, with a
  * timeout of its own.
  */
+#define NEED_GRACE 0.05	/* s: see udp_round */
+
+/* Every one of the first need flights answered (need: see dnswire.h). */
+static int needed_in(const flight *fv, size_t need)
+{
+	size_t i;
+
+	for (i = 0; i < need; i++)
+		if (*fv[i].out == NULL)
+			return 0;
+	return 1;
+}
+
 static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
-		     double deadline)
+		     double deadline, size_t need)
 {
 	struct pollfd pv[MAX_INFLIGHT + 1];
 	size_t at[MAX_INFLIGHT + 1];
-	double end = now_s() + r->timeout;
+	double start = now_s(), end = start + r->timeout, grace = 0;
 	size_t i;
 
 	/* Pages of it are touched only as replies fill them. */
@@ -937,11 +950,24 @@ static int udp_round(net_resolver *r, flight *fv, size_t n, size_t nsi,
 	udp_send_all(r, fv, n, nsi, end);
 	for (;;) {
 		double now, first = 0;
-		size_t np = round_pollset(r, fv, n, nsi, pv, at, &first);
+		size_t np;
 		int rc;
 
+		now = now_s();
+		if (need < n && needed_in(fv, need)) {
+			/* The rest were asked only in case: they get as long
+			 * again as the needed ones took, at most NEED_GRACE
+			 * (their replies are mostly just behind). */
+			if (grace == 0)
+				grace = now + min_d(now - start, NEED_GRACE);
+			if (now >= grace)
+				break;
+		}
+		np = round_pollset(r, fv, n, nsi, pv, at, &first);
 		if (np == 0)
 			break;
+		if (grace > 0)
+			first = min_d(first, grace);
 		/* Only UDP tries wait, each with a slice or more to go: wait in
 		 * the read itself, one system call instead of poll + read. */
 		now = now_s();
@@ -982,7 +1008,12 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 	for (i = 0; i < n; i++)
 		out[i] = NULL;
 	for (start = 0; start < n; start += MAX_INFLIGHT) {
+		/* need: of this part's flights, those waited for */
+		size_t need = base->need == 0 || base->need >= start + MAX_INFLIGHT ?
+			      MAX_INFLIGHT : base->need > start ? base->need - start : 0;
+
 		nf = n - start < MAX_INFLIGHT ? n - start : MAX_INFLIGHT;
+		need = need < nf ? need : nf;
 		for (i = 0; i < nf; i++) {
 			const mauth_question *q = &qv[start + i];
 			cache_entry *e;
@@ -1018,20 +1049,21 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 		     attempt++) {
 			int left = 0;
 
-			for (i = 0; i < nf; i++)
+			for (i = 0; i < need; i++)
 				left |= *fv[i].out == NULL;
 			if (!left || r->nns == 0 ||
 			    (deadline > 0 && now_s() >= deadline))
 				break;
 			rc = udp_round(r, fv, nf, (size_t)attempt % r->nns,
-				       deadline);
+				       deadline, need);
 			if (rc < 0)
 				return rc;
 		}
 		now = now_s();
 		for (i = 0; i < nf; i++) {
 			if (*fv[i].out == NULL) {
-				base->stats.timeouts++;
+				if (i < need)
+					base->stats.timeouts++;
 				*fv[i].out = answer_build(MAUTH_RC_TIMEOUT, 0, 0,
 							  NULL, 0);
 				if (*fv[i].out == NULL)

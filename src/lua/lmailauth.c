@@ -1138,16 +1138,20 @@ typedef struct {
  * closes it), so that core.header writes from its C result; it then lives
  * in a box of its own, never in the slot.
  */
+typedef struct ahead ahead;	/* questions asked ahead (see there) */
+static void run_checks(lua_State *L, mauth_check *const *cv, size_t n,
+		       mauth_resolver *r, long long deadline, ahead *ah);
+
 static int run_one(lua_State *L, const char *kind, const mauth_message *msg,
 		   const mauth_value *opts, mauth_resolver *r,
-		   long long deadline, int keep)
+		   long long deadline, int keep, ahead *ah)
 {
 	run_slot *slot = lua_touserdata(L, UP_RUN_SLOT);
 	mauth_check **box;
 	char err[256] = "";
 	int rc, owns_slot = 0, box_at = 0;
 
-	if (!slot->busy && !keep) {
+	if (!slot->busy && !keep && ah == NULL) {	/* run_checks may raise */
 		slot->busy = owns_slot = 1;
 		box = &slot->check;
 	} else {
@@ -1160,7 +1164,11 @@ static int run_one(lua_State *L, const char *kind, const mauth_message *msg,
 			slot->busy = 0;
 		return push_fail(L, rc, err);
 	}
-	if (r != NULL)
+	if (r != NULL && (keep || ah != NULL)) {
+		/* the loop of mailauth.check's rounds (core._round_count) */
+		run_checks(L, box, 1, r, deadline, ah);
+		rc = mauth_check_step(*box);
+	} else if (r != NULL)
 		rc = mauth_check_run(*box, r, deadline);
 	else
 		rc = mauth_check_step(*box);	/* MAUTH_WANT_DNS: see below */
@@ -1217,7 +1225,7 @@ static int l_run(lua_State *L)
 	if (read_options(L, 2, defaults_arg(L, 6), kind, &t, few,
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
-	return run_one(L, kind, msg, opts, r != NULL ? *r : NULL, deadline, 0);
+	return run_one(L, kind, msg, opts, r != NULL ? *r : NULL, deadline, 0, NULL);
 }
 
 /*
@@ -1280,7 +1288,7 @@ static int l_spf(lua_State *L)
 		lua_pushnumber(L, d);
 		return 2;
 	}
-	if (run_one(L, "spf", NULL, opts, *r, (long long)(d * 1000), 0) != 1)
+	if (run_one(L, "spf", NULL, opts, *r, (long long)(d * 1000), 0, NULL) != 1)
 		return 0;
 	if (lua_istable(L, -1)) {
 		push_reader(L, 4);
@@ -1302,10 +1310,23 @@ typedef struct {
 	size_t slot;		/* its question in the batch */
 } pending_q;
 
-/* Asks one round; 0, or MAUTH_ENOMEM. */
+/* Rounds asked by the C loops (core._round_count, for the specs); a
+ * relaxed atomic, as msg_parse_count's. */
+static unsigned long rounds;
+
+/* core._round_count() -> rounds the C loops asked so far in this process */
+static int l_round_count(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)__atomic_load_n(&rounds, __ATOMIC_RELAXED));
+	return 1;
+}
+
+/* Asks one round: 1 (av holds the answers), 0 when the deadline had
+ * passed (nothing asked: every question expired), or MAUTH_ENOMEM.
+ * need: the round waits for the first need questions only (0: all). */
 static int run_round(mauth_resolver *r, const mauth_question *uq, size_t nu,
-		     const pending_q *pq, size_t np, const mauth_answer **av,
-		     long long deadline)
+		     size_t need, const pending_q *pq, size_t np,
+		     const mauth_answer **av, long long deadline)
 {
 	size_t i;
 	int rc = 0, late;
@@ -1315,8 +1336,9 @@ static int run_round(mauth_resolver *r, const mauth_question *uq, size_t nu,
 			rc = mauth_check_expire(pq[i].c, pq[i].id);
 		return rc < 0 ? MAUTH_ENOMEM : 0;
 	}
-	if (mauth_resolver_query_until(r, uq, nu, av, deadline) < 0)
+	if (resolver_query_need(r, uq, nu, need, av, deadline) < 0)
 		return MAUTH_ENOMEM;
+	__atomic_add_fetch(&rounds, 1, __ATOMIC_RELAXED);
 	late = deadline > 0 && mauth_clock_ms() >= deadline;
 	for (i = 0; i < np && rc >= 0; i++) {
 		if (late && av[pq[i].slot]->rcode == MAUTH_RC_TIMEOUT)
@@ -1324,7 +1346,7 @@ static int run_round(mauth_resolver *r, const mauth_question *uq, size_t nu,
 		else
 			rc = mauth_check_answer(pq[i].c, pq[i].id, av[pq[i].slot]);
 	}
-	return rc < 0 ? MAUTH_ENOMEM : 0;
+	return rc < 0 ? MAUTH_ENOMEM : 1;
 }
 
 /* The slot of (type, name) among the batch's n questions, added if new. */
@@ -1346,6 +1368,70 @@ static size_t batch_slot(mauth_question *uq, size_t *n, const mauth_question *q)
 #define ROUND_MAX 1024		/* questions of one round */
 
 /*
+ * Questions asked ahead for a check made later, mailauth.check's DMARC:
+ * its first questions depend on the From domain only (the tree walk's or
+ * _dmarc.<from> and _dmarc.<org>), so core.run_check asks them with the
+ * first round and keeps the answers, for this message only; the DMARC
+ * check of core.run_dmarc takes them there, with no round trip.  They
+ * are the questions a DMARC check made from the From reader's result
+ * alone asks first: the job's own, no second reading of From.  The
+ * round waits for the other checks' answers only (resolver_query_need):
+ * a slow DMARC server delays no other check.  A TIMEOUT is not kept (the
+ * check asks again, as it would have), and nothing is used once the
+ * deadline has passed: the question then expires, named, as it would.
+ */
+#define AHEAD_MT "mailauth.ahead"
+#define AHEAD_MAX 16		/* the tree walk's 8, with room */
+
+struct ahead {
+	size_t n;			/* questions */
+	int asked;			/* the first round is over */
+	mauth_question q[AHEAD_MAX];
+	mauth_answer *a[AHEAD_MAX];	/* NULL: not kept */
+	char name[AHEAD_MAX][NAME_MAX_TEXT + 16];
+};
+
+static int l_ahead__gc(lua_State *L)
+{
+	ahead *ah = lua_touserdata(L, 1);
+	size_t i;
+
+	for (i = 0; i < ah->n; i++) {
+		mauth_answer_free(ah->a[i]);
+		ah->a[i] = NULL;
+	}
+	return 0;
+}
+
+/* The kept answer of q, or NULL. */
+static const mauth_answer *ahead_find(const ahead *ah, const mauth_question *q)
+{
+	size_t i, len = strlen(q->name);
+
+	for (i = 0; i < ah->n; i++)
+		if (ah->a[i] != NULL && ah->q[i].type == q->type &&
+		    name_eq(ah->q[i].name, strlen(ah->q[i].name), q->name, len))
+			return ah->a[i];
+	return NULL;
+}
+
+/* The answers of the round (av, by the slots the questions took) kept,
+ * but a TIMEOUT: the round did not wait for these questions. */
+static void ahead_keep(lua_State *L, ahead *ah, const mauth_answer **av,
+		       const size_t *slot)
+{
+	size_t i;
+
+	for (i = 0; i < ah->n; i++) {
+		if (av[slot[i]]->rcode == MAUTH_RC_TIMEOUT)
+			continue;	/* asked again by the check, as before */
+		ah->a[i] = mauth_answer_dup(av[slot[i]]);
+		if (ah->a[i] == NULL)
+			luaL_error(L, "mailauth: out of memory");
+	}
+}
+
+/*
  * core.run_many({ check, ... }, resolver [, deadline [, keep]]) -> { result, ... }
  * Runs the checks (from core.check) to their end over a C resolver and
  * closes them; keep = true leaves them open, so that core.header can
@@ -1358,20 +1444,29 @@ static size_t batch_slot(mauth_question *uq, size_t *n, const mauth_question *q)
  * on a check's error and on out of memory.  Big rounds take scratch the
  * GC owns (pushed on the stack), so nothing leaks when a later call raises.
  */
+/*
+ * ah: NULL, or questions asked ahead (see ahead): asked with the first
+ * round when it is not over (core.run_check's, when a check asks
+ * something then), else the checks' answers where it has them.
+ */
 static void run_checks(lua_State *L, mauth_check *const *cv, size_t n,
-		       mauth_resolver *r, long long deadline)
+		       mauth_resolver *r, long long deadline, ahead *ah)
 {
 	pending_q fewp[ROUND_FEW], *pq = fewp;
 	mauth_question fewq[ROUND_FEW], *uq = fewq;
 	const mauth_answer *fewa[ROUND_FEW], **av = fewa;
-	size_t i, np, nu, cap = ROUND_FEW;
-	int open, rc;
+	size_t i, np, nu, need, cap = ROUND_FEW, slot[AHEAD_MAX];
+	int open, rc, fill;
 
 	do {
+		const ahead *use = ah != NULL && ah->asked &&
+				   !(deadline > 0 && mauth_clock_ms() >= deadline) ? ah : NULL;
+
 		open = 0;
 		np = nu = 0;
 		for (i = 0; i < n; i++) {
 			const mauth_question *qv;
+			const mauth_answer *kept;
 			size_t k, nq;
 
 			rc = mauth_check_step(cv[i]);
@@ -1382,26 +1477,42 @@ static void run_checks(lua_State *L, mauth_check *const *cv, size_t n,
 			nq = mauth_check_questions(cv[i], &qv);
 			if (nq == 0 || np + nq > ROUND_MAX)
 				luaL_error(L, "mailauth: out of memory");
-			if (np + nq > cap) {
+			if (np + nq + AHEAD_MAX > cap) {
 				/* a big round: the stack's scratch copied over */
 				pending_q *p2 = lua_newuserdata(L, ROUND_MAX * sizeof *p2);
-				mauth_question *q2 = lua_newuserdata(L, ROUND_MAX * sizeof *q2);
+				mauth_question *q2 = lua_newuserdata(L, (ROUND_MAX + AHEAD_MAX) * sizeof *q2);
 
 				memcpy(p2, pq, np * sizeof *pq);
 				memcpy(q2, uq, nu * sizeof *uq);
-				av = lua_newuserdata(L, ROUND_MAX * sizeof *av);
+				av = lua_newuserdata(L, (ROUND_MAX + AHEAD_MAX) * sizeof *av);
 				pq = p2;
 				uq = q2;
-				cap = ROUND_MAX;
+				cap = ROUND_MAX + AHEAD_MAX;
 			}
 			for (k = 0; k < nq; k++) {
+				if (use != NULL && (kept = ahead_find(use, &qv[k])) != NULL) {
+					if (mauth_check_answer(cv[i], qv[k].id, kept) < 0)
+						luaL_error(L, "mailauth: out of memory");
+					continue;
+				}
 				pq[np].c = cv[i];
 				pq[np].id = qv[k].id;
 				pq[np++].slot = batch_slot(uq, &nu, &qv[k]);
 			}
 		}
-		if (open && run_round(r, uq, nu, pq, np, av, deadline) < 0)
+		/* the round waits for the checks' questions, not for these */
+		need = nu;
+		fill = ah != NULL && !ah->asked && open;
+		for (i = 0; fill && i < ah->n; i++)
+			slot[i] = batch_slot(uq, &nu, &ah->q[i]);
+		rc = open && np > 0 ? run_round(r, uq, nu, fill ? need : 0, pq, np,
+						av, deadline) : 0;
+		if (rc < 0)
 			luaL_error(L, "mailauth: out of memory");
+		if (fill && rc == 1)
+			ahead_keep(L, ah, av, slot);
+		if (ah != NULL)
+			ah->asked = 1;
 	} while (open);
 }
 
@@ -1451,7 +1562,7 @@ static int l_run_many(lua_State *L)
 			return luaL_error(L, "mailauth: check is closed");
 		lua_pop(L, 1);	/* held by the list */
 	}
-	run_checks(L, cv, n, r, deadline);
+	run_checks(L, cv, n, r, deadline, NULL);
 	push_results(L, cv, n, NULL);
 	/* closed by their boxes' finalizers, or here at once */
 	for (i = 0; i < n && !keep; i++) {
@@ -1561,9 +1672,12 @@ static const char *const JOB_KINDS[NJOBS] = {
 	"iprev", "spf", "spf", "dkim_verify", "arc_verify", "message_info",
 };
 
+static void push_ahead(lua_State *L, int idx, const mauth_value *info);
+
 /*
  * core.run_check(message, resolver, deadline, ip, sender, helo, now,
- *                receiver, allow_sha1, helo_scope) -> results, checks | nil
+ *                receiver, allow_sha1, helo_scope [, dmarc])
+ *   -> results, checks [, ahead] | nil
  * mailauth.check's first round over a C resolver: its six jobs (above;
  * iprev and both SPF only with ip, SPF for HELO only with helo_scope)
  * made from these arguments, run together as core.run_many runs them and
@@ -1571,7 +1685,9 @@ static const char *const JOB_KINDS[NJOBS] = {
  * Both lists hold the jobs in that order, false for one not run; for
  * dkim_verify the results list holds its signatures list only; SPF's
  * results write received_spf on first read (core.received_reader's,
- * with receiver).  nil
+ * with receiver).  dmarc: core.run_dmarc's options; DMARC's first
+ * questions then go with the first round, and ahead holds their answers
+ * for core.run_dmarc (none when DMARC asks nothing from this From).  nil
  * when a job cannot be made from the arguments (the caller's options):
  * check.lua then makes them the general way, which words the error.
  */
@@ -1583,17 +1699,18 @@ static int l_run_check(lua_State *L)
 	int with_ip = !lua_isnoneornil(L, 4), helo_scope = lua_toboolean(L, 10);
 	mauth_check *cv[NJOBS];
 	mauth_check **box[NJOBS];
+	ahead *ah = NULL;
 	job_opts j;
 	char err[256];
 	int i;
 
 	if (msg == NULL)
 		return luaL_argerror(L, 1, "message expected");
-	lua_settop(L, 10);
+	lua_settop(L, 11);
 	if (job_trees(L, &j, with_ip) < 0)
 		return 0;
 	/* the boxes before the checks (nothing to leak if one raises) */
-	lua_createtable(L, NJOBS, 0);	/* 11: the checks */
+	lua_createtable(L, NJOBS, 0);	/* 12: the checks */
 	for (i = 0; i < NJOBS; i++) {
 		cv[i] = NULL;
 		box[i] = NULL;
@@ -1605,7 +1722,7 @@ static int l_run_check(lua_State *L)
 			lua_pushvalue(L, UP_CHECK_MT);
 			lua_setmetatable(L, -2);
 		}
-		lua_rawseti(L, 11, i + 1);
+		lua_rawseti(L, 12, i + 1);
 	}
 	for (i = 0; i < NJOBS; i++) {
 		if (box[i] == NULL)
@@ -1615,6 +1732,12 @@ static int l_run_check(lua_State *L)
 			return 0;	/* the boxes' finalizers free what was made */
 		cv[i] = *box[i];
 	}
+	/* the From reader asks nothing: done at its first step */
+	if (lua_istable(L, 11) && mauth_check_step(cv[JOB_INFO]) == MAUTH_DONE) {
+		push_ahead(L, 11, mauth_check_result(cv[JOB_INFO]));
+		ah = luaL_testudata(L, 13, AHEAD_MT);	/* 13: the ahead, if any */
+	}
+	lua_settop(L, ah != NULL ? 13 : 12);
 	{
 		mauth_check *run[NJOBS];
 		size_t n = 0;
@@ -1622,7 +1745,7 @@ static int l_run_check(lua_State *L)
 		for (i = 0; i < NJOBS; i++)
 			if (cv[i] != NULL)
 				run[n++] = cv[i];
-		run_checks(L, run, n, r, deadline);
+		run_checks(L, run, n, r, deadline, ah);
 	}
 	{
 		/* check.lua reads only dkim_verify's signatures */
@@ -1642,8 +1765,11 @@ static int l_run_check(lua_State *L)
 		}
 		lua_pop(L, 1);
 	}
-	lua_pushvalue(L, 11);
-	return 2;
+	lua_pushvalue(L, 12);
+	if (ah == NULL)
+		return 2;
+	lua_pushvalue(L, 13);
+	return 3;
 }
 
 /* A borrowed copy of the member key of map (another check's result) as
@@ -1677,50 +1803,121 @@ static const mauth_value *kept_result(lua_State *L, int idx)
 	return mauth_check_result(*box);
 }
 
+/* Nodes of a DMARC check's option tree (dmarc_tree). */
+typedef struct {
+	mauth_value few[32], extra[8];
+} dmarc_nodes;
+
 /*
- * core.run_dmarc(options, resolver, deadline, info, spf, dkim) -> result
+ * The option tree of a DMARC check for mailauth.check (into *opts): the
+ * options at idx (org_domain, psl_file, pct_roll, shared_domains) with the
+ * From reader's domains and author problem (info), and, when not NULL,
+ * MAIL FROM's result and domain (spf) and every DKIM signature (dkim),
+ * borrowed from those checks' C results as they are.  -1 (reason in
+ * t->err) when the options cannot be read.
+ */
+static int dmarc_tree(lua_State *L, int idx, opt_tree *t, dmarc_nodes *d,
+		      const mauth_value *info, const mauth_value *spf,
+		      const mauth_value *dkim, mauth_value **opts)
+{
+	mauth_value **tail, *spfmap = &d->extra[0], **stail = &spfmap->child;
+
+	t->budget = t->receiver = 0;
+	if (read_options(L, idx, 0, "dmarc", t, d->few, sizeof d->few / sizeof d->few[0],
+			 opts) < 0)
+		return -1;
+	tail = t->tail;
+	dmarc_borrow(&tail, &d->extra[1], info, "from_domains", "from_domains");
+	dmarc_borrow(&tail, &d->extra[2], info, "author_problem", "author_problem");
+	dmarc_borrow(&tail, &d->extra[3], info, "author_code", "author_code");
+	dmarc_borrow(&tail, &d->extra[4], dkim, "signatures", "dkim");
+	if (spf != NULL) {
+		memset(spfmap, 0, sizeof *spfmap);
+		spfmap->kind = MAUTH_V_MAP;
+		spfmap->key = "spf";
+		dmarc_borrow(&stail, &d->extra[5], spf, "result", "result");
+		dmarc_borrow(&stail, &d->extra[6], spf, "domain", "domain");
+		*tail = spfmap;
+	}
+	return 0;
+}
+
+/*
+ * The questions a DMARC check made from the From reader's result alone
+ * (info, done) and the options at idx asks first, into a new ahead on the
+ * stack (see ahead); nothing is pushed when it asks nothing (no usable
+ * From domain, an author problem) or cannot be made (core.run_dmarc then
+ * words the error).
+ */
+static void push_ahead(lua_State *L, int idx, const mauth_value *info)
+{
+	ahead *ah = lua_newuserdata(L, sizeof *ah);	/* first: nothing to leak */
+	int at = lua_gettop(L);
+	mauth_check *probe = NULL;
+	const mauth_question *qv;
+	dmarc_nodes d;
+	opt_tree t;
+	mauth_value *opts;
+	char err[256];
+	size_t i, nq = 0;
+
+	ah->n = 0;
+	ah->asked = 0;
+	luaL_setmetatable(L, AHEAD_MT);
+	if (dmarc_tree(L, idx, &t, &d, info, NULL, NULL, &opts) == 0 &&
+	    mauth_check_new(&probe, "dmarc", opts, err, sizeof err) >= 0 &&
+	    mauth_check_step(probe) == MAUTH_WANT_DNS)
+		nq = mauth_check_questions(probe, &qv);
+	/* no Lua call from here to the free: the probe cannot leak */
+	for (i = 0; i < nq && ah->n < AHEAD_MAX; i++) {
+		size_t len = strlen(qv[i].name);
+
+		if (len >= sizeof ah->name[0])
+			continue;	/* not asked ahead: asked later */
+		memcpy(ah->name[ah->n], qv[i].name, len + 1);
+		ah->q[ah->n] = qv[i];
+		ah->q[ah->n].name = ah->name[ah->n];
+		ah->a[ah->n++] = NULL;
+	}
+	mauth_check_free(probe);
+	lua_settop(L, at);
+	if (ah->n == 0)
+		lua_pop(L, 1);
+}
+
+/*
+ * core.run_dmarc(options, resolver, deadline, info, spf, dkim [, keep
+ *                [, ahead]]) -> result [, check]
  * DMARC for mailauth.check from the C results of the checks core.run_many
  * kept open (info: message_info, spf: MAIL FROM's, false when none; dkim:
  * dkim_verify), handed over as they are (RFC 7489 §4.1: the From domains
  * with the author's problem, MAIL FROM's result and domain, every DKIM
  * signature): nothing goes through a Lua table.  options: the rest of
  * dmarc's options (org_domain, psl_file, pct_roll, shared_domains).
- * keep (7th): the check stays open, returned after the result, so that
+ * keep: the check stays open, returned after the result, so that
  * core.header writes from its C result too (the caller closes it).
+ * ahead: core.run_check's third value, the answers it asked ahead.
  */
 static int l_run_dmarc(lua_State *L)
 {
 	mauth_resolver *r;
 	long long deadline = deadline_arg(L, 3);
 	const mauth_value *info, *spf, *dkim;
-	mauth_value few[32], *opts, **tail, extra[8], *spfmap = &extra[0];
-	mauth_value **stail = &spfmap->child;
+	mauth_value *opts;
+	dmarc_nodes d;
 	opt_tree t;
-	int keep = lua_toboolean(L, 7);	/* read before settop drops it */
+	int keep = lua_toboolean(L, 7);
+	ahead *ah = luaL_testudata(L, 8, AHEAD_MT);
 
 	luaL_checktype(L, 1, LUA_TTABLE);
 	r = *resolver_box(L, 2);
 	info = kept_result(L, 4);
 	spf = kept_result(L, 5);
 	dkim = kept_result(L, 6);
-	lua_settop(L, 6);
-	t.budget = t.receiver = 0;
-	if (read_options(L, 1, 0, "dmarc", &t, few, sizeof few / sizeof few[0], &opts) < 0)
+	lua_settop(L, 8);	/* the ahead stays referenced */
+	if (dmarc_tree(L, 1, &t, &d, info, spf, dkim, &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
-	tail = t.tail;
-	dmarc_borrow(&tail, &extra[1], info, "from_domains", "from_domains");
-	dmarc_borrow(&tail, &extra[2], info, "author_problem", "author_problem");
-	dmarc_borrow(&tail, &extra[3], info, "author_code", "author_code");
-	dmarc_borrow(&tail, &extra[4], dkim, "signatures", "dkim");
-	if (spf != NULL) {
-		memset(spfmap, 0, sizeof *spfmap);
-		spfmap->kind = MAUTH_V_MAP;
-		spfmap->key = "spf";
-		dmarc_borrow(&stail, &extra[5], spf, "result", "result");
-		dmarc_borrow(&stail, &extra[6], spf, "domain", "domain");
-		*tail = spfmap;
-	}
-	return run_one(L, "dmarc", NULL, opts, r, deadline, keep);
+	return run_one(L, "dmarc", NULL, opts, r, deadline, keep, ah);
 }
 
 /* ---- parsed messages ---- */
@@ -2497,6 +2694,7 @@ static const luaL_Reg functions[] = {
 	{ "received_reader", l_received_reader },
 	{ "message", l_message_new },
 	{ "_parse_count", l_parse_count },
+	{ "_round_count", l_round_count },
 	{ "options", l_options },
 	{ "options_fit", l_options_fit },
 	{ "monotonic", l_monotonic },
@@ -2563,6 +2761,10 @@ int luaopen_mailauth_core(lua_State *L)
 	lua_setfield(L, 4, "__index");
 	luaL_newmetatable(L, ANSWERS_MT);	/* answer holders */
 	lua_pushcfunction(L, l_answers__gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+	luaL_newmetatable(L, AHEAD_MT);	/* questions asked ahead */
+	lua_pushcfunction(L, l_ahead__gc);
 	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 	luaL_newmetatable(L, MESSAGE_MT);	/* parsed messages */

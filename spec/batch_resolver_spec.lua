@@ -9,14 +9,7 @@ local manifest = dofile("spec/fixtures/interop/manifest.lua")
 
 local DIR = "spec/fixtures/interop/"
 
--- The zones Knot serves to the integration specs, offline.
-local function fixture_resolver()
-  local texts = {}
-  local p = io.popen("ls spec/fixtures/zones/*.zone")
-  for f in p:lines() do texts[#texts + 1] = helpers.split_long_strings(helpers.read(f)) end
-  p:close()
-  return assert(mailauth.resolver { zones = texts })
-end
+local fixture_resolver = helpers.fixture_resolver
 
 -- A batch resolver over a mailauth zone resolver, recording each batch.
 local function recording(inner)

@@ -12,13 +12,7 @@ local daemon = require "spec.support.daemon"
 local helpers = require "spec.support.helpers"
 local redis = require "spec.support.redis"
 
-local function free_port()
-  local socket = require "socket"
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local free_port = redis.free_port
 
 -- The interop messages under a DMARC policy domain of interop.example
 -- (spec/fixtures/interop/manifest.lua: the dmarc-* set).

@@ -48,6 +48,16 @@ end
 -- Each case { f, pattern [, plain = true] } raises an error matching
 -- pattern (a Lua pattern, or plain text with plain): the argument-error
 -- tables of the specs.
+-- A zone resolver over spec/fixtures/zones, the zones Knot serves to the
+-- integration specs, offline.
+function M.fixture_resolver()
+  local texts = {}
+  local p = io.popen("ls spec/fixtures/zones/*.zone")
+  for f in p:lines() do texts[#texts + 1] = M.split_long_strings(M.read(f)) end
+  p:close()
+  return assert(require("mailauth").resolver { zones = texts })
+end
+
 function M.assert_errors(cases)
   local assert = require "luassert"
   for i, c in ipairs(cases) do

@@ -11,6 +11,7 @@ function M.available()
   return path ~= nil and path ~= ""
 end
 
+-- A TCP port of 127.0.0.1 nothing listens on now.
 local function free_port()
   local socket = require "socket"
   local s = assert(socket.bind("127.0.0.1", 0))
@@ -18,6 +19,8 @@ local function free_port()
   s:close()
   return tonumber(port)
 end
+
+M.free_port = free_port
 
 -- start() -> server { port =, address =, stop() } | nil, problem
 function M.start()

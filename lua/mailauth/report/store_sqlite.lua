@@ -46,8 +46,16 @@ function M.open(path, opts)
   -- first, so that creating the schema waits for another process too
   local pragma = exec(conn, ("PRAGMA busy_timeout=%d"):format(math.floor(opts.busy_timeout or 10000)))
   if type(pragma) == "userdata" then pragma:close() end
+  -- Switching to WAL needs the file to itself: while another process
+  -- does the same, SQLite says "locked" at once, without the busy
+  -- handler.  So the schema steps are tried again, for up to the busy
+  -- timeout (CPU time: os.clock, there is no sleep in plain Lua).
+  local give_up = os.clock() + (opts.busy_timeout or 10000) / 1000
   for _, sql in ipairs(SCHEMA) do
     local res, e = exec(conn, sql)
+    while not res and e:find("locked") and os.clock() < give_up do
+      res, e = exec(conn, sql)
+    end
     if not res then self:close() return nil, ("%s: %s"):format(path, e) end
     if type(res) == "userdata" then res:close() end
   end

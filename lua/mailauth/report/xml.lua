@@ -22,6 +22,13 @@ end
 local function open(out, ind, name) out[#out + 1] = ind .. "<" .. name .. ">" end
 local function close(out, ind, name) out[#out + 1] = ind .. "</" .. name .. ">" end
 
+-- <name> holding t's fields as leaves, in the schema's order (fields).
+local function element(out, ind, name, t, fields)
+  open(out, ind, name)
+  for _, f in ipairs(fields) do leaf(out, ind .. "  ", f, t[f]) end
+  close(out, ind, name)
+end
+
 local function metadata(out, m)
   open(out, "  ", "report_metadata")
   leaf(out, "    ", "org_name", m.org_name)
@@ -73,23 +80,11 @@ local function record(out, rec, count)
   close(out, I, "identifiers")
   open(out, I, "auth_results")
   for _, d in ipairs(rec.auth_results.dkim or {}) do
-    open(out, I .. "  ", "dkim")
-    leaf(out, I .. "    ", "domain", d.domain)
-    leaf(out, I .. "    ", "selector", d.selector)
-    leaf(out, I .. "    ", "result", d.result)
-    leaf(out, I .. "    ", "human_result", d.human_result)
-    close(out, I .. "  ", "dkim")
+    element(out, I .. "  ", "dkim", d, { "domain", "selector", "result", "human_result" })
   end
   -- the schema allows one SPF result
   local s = (rec.auth_results.spf or {})[1]
-  if s then
-    open(out, I .. "  ", "spf")
-    leaf(out, I .. "    ", "domain", s.domain)
-    leaf(out, I .. "    ", "scope", s.scope)
-    leaf(out, I .. "    ", "result", s.result)
-    leaf(out, I .. "    ", "human_result", s.human_result)
-    close(out, I .. "  ", "spf")
-  end
+  if s then element(out, I .. "  ", "spf", s, { "domain", "scope", "result", "human_result" }) end
   close(out, I, "auth_results")
   close(out, "  ", "record")
 end

@@ -843,7 +843,8 @@ static int dkim_init(mauth_check *c, void *vst, const params *p,
 	rc = 0;
 	st->msg_problem = m.truncated ? m.problem : NULL;
 	if (parse_sigs(a, st, &m) != 0 || body_hashes(&m, st) != 0 ||
-	    ask_keys(c, st, &m) != 0 || dkim_rcpts_match(a, &m, &st->rcpts) != 0)
+	    ask_keys(c, st, &m) != 0 ||
+	    (st->n > 0 && dkim_rcpts_match(a, &m, &st->rcpts) != 0))
 		rc = MAUTH_ENOMEM;
 	/* The message is the caller's again after init. */
 	for (i = 0; i < st->n; i++)

@@ -1008,12 +1008,16 @@ static int net_query(mauth_resolver *base, const mauth_question *qv, size_t n,
 	for (i = 0; i < n; i++)
 		out[i] = NULL;
 	for (start = 0; start < n; start += MAX_INFLIGHT) {
-		/* need: of this part's flights, those waited for */
-		size_t need = base->need == 0 || base->need >= start + MAX_INFLIGHT ?
-			      MAX_INFLIGHT : base->need > start ? base->need - start : 0;
+		/* need: of this part's flights, those waited for (0: all) */
+		size_t need;
 
 		nf = n - start < MAX_INFLIGHT ? n - start : MAX_INFLIGHT;
-		need = need < nf ? need : nf;
+		if (base->need == 0)
+			need = nf;
+		else if (base->need > start)
+			need = base->need - start < nf ? base->need - start : nf;
+		else
+			need = 0;
 		for (i = 0; i < nf; i++) {
 			const mauth_question *q = &qv[start + i];
 			cache_entry *e;

@@ -314,9 +314,9 @@ end
 function M.parse(data, opts)
   if type(data) ~= "string" then internal.argerror("report.parse", 1, "string", data) end
   opts = table_opts("report.parse", opts, 2)
-  if opts.max_bytes then gzip.MAX_OUTPUT = opts.max_bytes end
-  local ok, r, err = pcall(require("mailauth.report.parse").parse, data)
-  gzip.MAX_OUTPUT = 64 * 1024 * 1024
+  -- the bound travels with this call (no module field changed: two
+  -- parses may run at once in a host's coroutines)
+  local ok, r, err = pcall(require("mailauth.report.parse").parse, data, opts.max_bytes)
   if not ok then return nil, tostring(r) end
   return r, err
 end

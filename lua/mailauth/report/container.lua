@@ -38,7 +38,7 @@ local function u32(s, i) return u16(s, i) + u16(s, i + 2) * 65536 end
 -- A zip file (APPNOTE.TXT): the central directory, found from the end
 -- record, names each member with its sizes; the first .xml member (or the
 -- first) is inflated.
-local function unzip(s)
+local function unzip(s, max)
   local eocd
   for i = #s - 21, math.max(1, #s - 65557), -1 do
     if s:sub(i, i + 3) == "PK\5\6" then eocd = i break end
@@ -63,7 +63,7 @@ local function unzip(s)
   local data = lh + 30 + u16(s, lh + 26) + u16(s, lh + 28)
   local body = s:sub(data, data + pick.csize - 1)
   if pick.method == 0 then return body end
-  if pick.method == 8 then return gzip.inflate(body, true) end
+  if pick.method == 8 then return gzip.inflate(body, true, max) end
   return nil, ("zip: compression method %d is not supported"):format(pick.method)
 end
 
@@ -114,18 +114,19 @@ local function looks_like_message(s)
   return s:sub(1, 2048):match("^[%w%-]+:") ~= nil and s:find("\n\r?\n") ~= nil
 end
 
---- xml_of(bytes) -> xml text | nil, problem
-function M.xml_of(s, depth)
+--- xml_of(bytes [, depth [, max]]) -> xml text | nil, problem
+-- max: bytes inflated at most (gzip.MAX_OUTPUT when nil).
+function M.xml_of(s, depth, max)
   depth = depth or 0
   if depth > MAX_DEPTH then return nil, "containers nested too deep" end
   if s:sub(1, 2) == "\31\139" then
-    local inner, err = gzip.inflate(s)
+    local inner, err = gzip.inflate(s, false, max)
     if not inner then return nil, "gzip: " .. err end
-    return M.xml_of(inner, depth + 1)
+    return M.xml_of(inner, depth + 1, max)
   elseif s:sub(1, 4) == "PK\3\4" then
-    local inner, err = unzip(s)
+    local inner, err = unzip(s, max)
     if not inner then return nil, err end
-    return M.xml_of(inner, depth + 1)
+    return M.xml_of(inner, depth + 1, max)
   end
   local lead = s:match("^[%s\239\187\191]*(.?)")
   if lead == "<" or s == "" or not looks_like_message(s) then return s end
@@ -135,7 +136,7 @@ function M.xml_of(s, depth)
     local kind = body:sub(1, 2) == "\31\139" or body:sub(1, 4) == "PK\3\4"
                  or body:match("^%s*<%?xml") or body:match("^%s*<feedback")
     if kind then
-      local xml, err = M.xml_of(body, depth + 1)
+      local xml, err = M.xml_of(body, depth + 1, max)
       if xml then return xml end
       firsterr = err
     end

@@ -50,7 +50,8 @@ local function tree(xml)
     return nil, ("not well-formed XML: %s (line %s, column %s)"):format(tostring(msg),
                  tostring(line), tostring(col))
   end
-  return root.children[1] or nil, "no root element"
+  if not root.children[1] then return nil, "no root element" end
+  return root.children[1]
 end
 
 local function child(node, name)
@@ -118,9 +119,9 @@ end
 
 local RFC9990_NS = "urn:ietf:params:xml:ns:dmarc-2.0"
 
---- parse(xml_or_compressed) -> report | nil, problem
-function M.parse(data)
-  local xml, err = container.xml_of(data)
+--- parse(xml_or_compressed [, max_bytes]) -> report | nil, problem
+function M.parse(data, max_bytes)
+  local xml, err = container.xml_of(data, 0, max_bytes)
   if not xml then return nil, err end
   if xml:match("^%s*$") then return nil, "empty document" end
   local root

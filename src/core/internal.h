@@ -126,6 +126,12 @@ int check_step_none(mauth_check *c, void *st);
 
 /* Gives a driver's freshly built answer to the check (always consumed). */
 int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a);
+/*
+ * Gives the check a driver's own answer, which it reads in place and never
+ * frees: the driver keeps it unchanged until the check's next step has run
+ * (mauth_check_run's loop, over the offline zone's built answers).
+ */
+int check_lend_answer(mauth_check *c, unsigned id, const mauth_answer *a);
 /* Asks a question in this step; returns its id (0 when out of memory). */
 unsigned check_ask(mauth_check *c, int type, const char *name);
 /* The answer to a question of the step just completed (NULL if unknown). */

@@ -29,6 +29,7 @@ void arena_init(arena *a);
  */
 void arena_init_inline(arena *a, void *block, size_t size);
 void *arena_alloc(arena *a, size_t n);		/* zeroed, 16-aligned */
+void *arena_alloc_raw(arena *a, size_t n);	/* the same, not zeroed */
 char *arena_strndup(arena *a, const char *s, size_t n);	/* NUL-terminated */
 void arena_free(arena *a);
 

@@ -121,6 +121,8 @@ static void batch_clear(batch *b)
 {
 	size_t i;
 
+	if (b->n == 0)
+		return;
 	for (i = 0; i < b->n; i++)
 		if (i >= LENT_MAX || !(b->lent >> i & 1))
 			mauth_answer_free(b->ans[i]);
@@ -269,15 +271,16 @@ static int batch_grow(mauth_check *c, batch *b)
 	return 0;
 }
 
-unsigned check_ask(mauth_check *c, int type, const char *name)
+/* A question of this step; name (len bytes, NUL-terminated) is copied
+ * when copy is set, else kept as it is (check_ask_kept). */
+static unsigned ask(mauth_check *c, int type, const char *name, size_t len,
+		    int copy)
 {
 	batch *b = &c->open;
 	mauth_question *q;
 	size_t i;
 
 	/* One question per (type, name) in a batch; both askers get its id. */
-	size_t len = strlen(name);
-
 	for (i = 0; i < b->n; i++)
 		if (b->q[i].type == type &&
 		    name_eq(b->q[i].name, strlen(b->q[i].name), name, len))
@@ -287,7 +290,7 @@ unsigned check_ask(mauth_check *c, int type, const char *name)
 		return 0;
 	}
 	q = &b->q[b->n];
-	q->name = arena_strndup(&c->mem, name, len);
+	q->name = copy ? arena_strndup(&c->mem, name, len) : name;
 	if (q->name == NULL) {
 		c->failed = 1;
 		return 0;
@@ -299,6 +302,16 @@ unsigned check_ask(mauth_check *c, int type, const char *name)
 	b->ans[b->n] = NULL;
 	b->n++;
 	return q->id;
+}
+
+unsigned check_ask(mauth_check *c, int type, const char *name)
+{
+	return ask(c, type, name, strlen(name), 1);
+}
+
+unsigned check_ask_kept(mauth_check *c, int type, const char *name, size_t len)
+{
+	return ask(c, type, name, len, 0);
 }
 
 const mauth_answer *check_got(const mauth_check *c, unsigned id)

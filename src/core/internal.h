@@ -135,6 +135,11 @@ int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a);
 int check_lend_answer(mauth_check *c, unsigned id, const mauth_answer *a);
 /* Asks a question in this step; returns its id (0 when out of memory). */
 unsigned check_ask(mauth_check *c, int type, const char *name);
+/*
+ * The same without a copy of name (len bytes before its NUL): the caller
+ * keeps it, unchanged, until the check's next step begins.
+ */
+unsigned check_ask_kept(mauth_check *c, int type, const char *name, size_t len);
 /* The answer to a question of the step just completed (NULL if unknown). */
 const mauth_answer *check_got(const mauth_check *c, unsigned id);
 /* The arena that lives as long as the check (results, copies of params). */

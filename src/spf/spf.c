@@ -601,7 +601,8 @@ static void ask_record(mauth_check *c, spf_state *st)
 {
 	frame *f = &st->stack[st->depth - 1];
 
-	st->qid = check_ask(c, MAUTH_T_TXT, f->domain);
+	/* f->domain, an arena copy, stays until the check is freed */
+	st->qid = check_ask_kept(c, MAUTH_T_TXT, f->domain, f->domain_len);
 	st->phase = PH_RECORD;
 }
 
@@ -741,8 +742,9 @@ static int take_ptr_names(mauth_check *c, spf_state *st, const mauth_answer *a,
 		if (name == NULL)
 			return -1;
 		st->qnames[st->nq] = name;
-		st->qids[st->nq] = check_ask(c, st->ip.family == 4 ?
-					     MAUTH_T_A : MAUTH_T_AAAA, name);
+		st->qids[st->nq] = check_ask_kept(c, st->ip.family == 4 ?
+						  MAUTH_T_A : MAUTH_T_AAAA,
+						  name, n);
 		st->nq++;
 	}
 	return 0;
@@ -842,14 +844,17 @@ static int eval_term(mauth_check *c, spf_state *st, frame *f, const spf_term *t)
 	case SPF_EXISTS:
 		if (!valid)
 			return T_NOMATCH;
-		st->qid = check_ask(c, t->mech == SPF_EXISTS || st->ip.family == 4 ?
-				    MAUTH_T_A : MAUTH_T_AAAA, st->target);
+		/* st->target changes in a later step only: kept, not copied */
+		st->qid = check_ask_kept(c, t->mech == SPF_EXISTS ||
+					 st->ip.family == 4 ? MAUTH_T_A : MAUTH_T_AAAA,
+					 st->target, st->target_len);
 		st->phase = PH_ADDR;
 		return T_WAIT;
 	case SPF_MX:
 		if (!valid)
 			return T_NOMATCH;
-		st->qid = check_ask(c, MAUTH_T_MX, st->target);
+		st->qid = check_ask_kept(c, MAUTH_T_MX, st->target,
+					 st->target_len);
 		st->phase = PH_MX;
 		return T_WAIT;
 	case SPF_PTR: {
@@ -919,8 +924,9 @@ static int mx_answer(mauth_check *c, spf_state *st)
 		if (name == NULL)
 			return -1;
 		st->qnames[st->nq] = name;
-		st->qids[st->nq++] = check_ask(c, st->ip.family == 4 ?
-					       MAUTH_T_A : MAUTH_T_AAAA, name);
+		st->qids[st->nq++] = check_ask_kept(c, st->ip.family == 4 ?
+						    MAUTH_T_A : MAUTH_T_AAAA,
+						    name, n);
 	}
 	if (st->nq == 0)
 		return T_NOMATCH;
@@ -1031,7 +1037,7 @@ static int start_explanation(mauth_check *c, spf_state *st)
 		return 1;	/* already finished (expansion too large) */
 	if (!valid)
 		return 0;
-	st->qid = check_ask(c, MAUTH_T_TXT, st->target);
+	st->qid = check_ask_kept(c, MAUTH_T_TXT, st->target, st->target_len);
 	st->phase = PH_EXP;
 	return 1;
 }

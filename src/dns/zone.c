@@ -89,6 +89,19 @@ static void lower_copy(char *dst, const char *src, size_t len)
 		w |= ((ge_a ^ gt_z) & ~w & high) >> 2;
 		memcpy(dst + i, &w, 8);
 	}
+	if (i < len && len >= 8) {
+		/* the tail as the last eight bytes, again from src (lowering
+		 * twice changes nothing): no byte loop */
+		uint64_t w, low, ge_a, gt_z;
+
+		memcpy(&w, src + len - 8, 8);
+		low = w & ~high;
+		ge_a = low + ones * (0x80 - 'A');
+		gt_z = low + ones * (0x7f - 'Z');
+		w |= ((ge_a ^ gt_z) & ~w & high) >> 2;
+		memcpy(dst + len - 8, &w, 8);
+		return;
+	}
 	for (; i < len; i++) {
 		char ch = src[i];
 

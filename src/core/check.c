@@ -23,7 +23,11 @@ typedef struct {
 	mauth_answer **ans;
 	size_t n, cap;
 	size_t answered;
+	/* bit i: ans[i] is lent by the driver (check_lend_answer), not freed */
+	unsigned long long lent;
 } batch;
+
+#define LENT_MAX 64		/* answers a batch can hold lent: lent's bits */
 
 /* The first arena block lives in the check itself: one malloc per check. */
 #define BATCH_INLINE 8
@@ -117,10 +121,14 @@ static void batch_clear(batch *b)
 {
 	size_t i;
 
+	if (b->n == 0)
+		return;
 	for (i = 0; i < b->n; i++)
-		mauth_answer_free(b->ans[i]);
+		if (i >= LENT_MAX || !(b->lent >> i & 1))
+			mauth_answer_free(b->ans[i]);
 	b->n = 0;
 	b->answered = 0;
+	b->lent = 0;
 }
 
 /*
@@ -263,15 +271,16 @@ static int batch_grow(mauth_check *c, batch *b)
 	return 0;
 }
 
-unsigned check_ask(mauth_check *c, int type, const char *name)
+/* A question of this step; name (len bytes, NUL-terminated) is copied
+ * when copy is set, else kept as it is (check_ask_kept). */
+static unsigned ask(mauth_check *c, int type, const char *name, size_t len,
+		    int copy)
 {
 	batch *b = &c->open;
 	mauth_question *q;
 	size_t i;
 
 	/* One question per (type, name) in a batch; both askers get its id. */
-	size_t len = strlen(name);
-
 	for (i = 0; i < b->n; i++)
 		if (b->q[i].type == type &&
 		    name_eq(b->q[i].name, strlen(b->q[i].name), name, len))
@@ -281,7 +290,7 @@ unsigned check_ask(mauth_check *c, int type, const char *name)
 		return 0;
 	}
 	q = &b->q[b->n];
-	q->name = arena_strndup(&c->mem, name, len);
+	q->name = copy ? arena_strndup(&c->mem, name, len) : name;
 	if (q->name == NULL) {
 		c->failed = 1;
 		return 0;
@@ -293,6 +302,16 @@ unsigned check_ask(mauth_check *c, int type, const char *name)
 	b->ans[b->n] = NULL;
 	b->n++;
 	return q->id;
+}
+
+unsigned check_ask(mauth_check *c, int type, const char *name)
+{
+	return ask(c, type, name, strlen(name), 1);
+}
+
+unsigned check_ask_kept(mauth_check *c, int type, const char *name, size_t len)
+{
+	return ask(c, type, name, len, 0);
 }
 
 const mauth_answer *check_got(const mauth_check *c, unsigned id)
@@ -464,6 +483,30 @@ int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a)
 		return MAUTH_ESTATE;
 	}
 	c->open.ans[i] = a;
+	c->open.answered++;
+	return 0;
+}
+
+/*
+ * The driver's own answer, read in place: no copy and no free.  Only for
+ * a step run before the driver can change or free it (mauth_check_run's
+ * loop, whose next step reads it); past the bits of lent, a copy.
+ */
+int check_lend_answer(mauth_check *c, unsigned id, const mauth_answer *a)
+{
+	long i = open_index(c, id);
+
+	if (i < 0)
+		return MAUTH_ESTATE;
+	if (i >= LENT_MAX) {
+		c->open.ans[i] = mauth_answer_dup(a);
+		if (c->open.ans[i] == NULL)
+			return MAUTH_ENOMEM;
+	} else {
+		/* never written through nor freed: batch_clear skips it */
+		c->open.ans[i] = (mauth_answer *)(uintptr_t)a;
+		c->open.lent |= 1ULL << i;
+	}
 	c->open.answered++;
 	return 0;
 }

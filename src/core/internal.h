@@ -29,6 +29,7 @@ void arena_init(arena *a);
  */
 void arena_init_inline(arena *a, void *block, size_t size);
 void *arena_alloc(arena *a, size_t n);		/* zeroed, 16-aligned */
+void *arena_alloc_raw(arena *a, size_t n);	/* the same, not zeroed */
 char *arena_strndup(arena *a, const char *s, size_t n);	/* NUL-terminated */
 void arena_free(arena *a);
 
@@ -126,8 +127,19 @@ int check_step_none(mauth_check *c, void *st);
 
 /* Gives a driver's freshly built answer to the check (always consumed). */
 int check_take_answer(mauth_check *c, unsigned id, mauth_answer *a);
+/*
+ * Gives the check a driver's own answer, which it reads in place and never
+ * frees: the driver keeps it unchanged until the check's next step has run
+ * (mauth_check_run's loop, over the offline zone's built answers).
+ */
+int check_lend_answer(mauth_check *c, unsigned id, const mauth_answer *a);
 /* Asks a question in this step; returns its id (0 when out of memory). */
 unsigned check_ask(mauth_check *c, int type, const char *name);
+/*
+ * The same without a copy of name (len bytes before its NUL): the caller
+ * keeps it, unchanged, until the check's next step begins.
+ */
+unsigned check_ask_kept(mauth_check *c, int type, const char *name, size_t len);
 /* The answer to a question of the step just completed (NULL if unknown). */
 const mauth_answer *check_got(const mauth_check *c, unsigned id);
 /* The arena that lives as long as the check (results, copies of params). */

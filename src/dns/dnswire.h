@@ -29,6 +29,15 @@ struct mauth_resolver {
 	mauth_resolver_stats stats;
 	mauth_answer **last;	/* answers handed out by the last query */
 	size_t nlast;
+	/*
+	 * Optional (NULL: none): query, except that an out[i] with lent[i]
+	 * set is the driver's own, unchanged until the driver is freed: the
+	 * caller reads it in place and never frees it (mauth_check_run hands
+	 * it to the check with check_lend_answer).  The offline zone builds
+	 * its answers once, so a lookup costs no copy, malloc or free.
+	 */
+	int (*lend)(mauth_resolver *r, const mauth_question *qv, size_t n,
+		    mauth_answer **out, unsigned char *lent);
 };
 
 /*

@@ -1312,35 +1312,50 @@ void mauth_resolver_free(mauth_resolver *r)
 /*
  * Asks r and gives each answer straight to c, which keeps it: the public
  * path (mauth_resolver_query, mauth_check_answer) would copy every answer
- * once more.  A question left TIMEOUT once the deadline has passed was cut
- * by the budget, not by the network: the check is told so.
+ * once more; an answer the driver lends (r->lend) is not even copied once.
+ * A question left TIMEOUT once the deadline has passed was cut by the
+ * budget, not by the network: the check is told so.
  */
 static int run_batch(mauth_check *c, mauth_resolver *r,
 		     const mauth_question *qv, size_t n, long long deadline_ms)
 {
 	mauth_answer *few[16], **av = n <= 16 ? few : calloc(n, sizeof *av);
 	unsigned ids[16], *idv = n <= 16 ? ids : calloc(n, sizeof *idv);
+	unsigned char lentv[16], *lent = n <= 16 ? lentv : calloc(n, 1);
 	size_t i;
 	int rc = 0, late;
 
-	if (av == NULL || idv == NULL) {
+	if (av == NULL || idv == NULL || lent == NULL) {
 		rc = MAUTH_ENOMEM;
 		goto out;
 	}
-	memset(av, 0, n * sizeof *av);
-	/* qv is the check's own array: read the ids before it changes */
-	for (i = 0; i < n; i++)
+	/* qv is the check's own array: read the ids before it changes
+	 * (one loop: a batch is mostly one question, memset calls cost more) */
+	for (i = 0; i < n; i++) {
+		av[i] = NULL;
+		lent[i] = 0;
 		idv[i] = qv[i].id;
-	rc = query_until(r, qv, n, av, deadline_ms);
+	}
+	if (r->lend != NULL) {
+		r->deadline_ms = deadline_ms > 0 ? deadline_ms : 0;
+		rc = r->lend(r, qv, n, av, lent);
+		r->deadline_ms = 0;
+	} else {
+		rc = query_until(r, qv, n, av, deadline_ms);
+	}
 	late = deadline_ms > 0 && mauth_clock_ms() >= deadline_ms;
 	for (i = 0; i < n; i++) {
 		if (av[i] == NULL && rc >= 0)
 			rc = MAUTH_ENOMEM;
 		if (rc < 0) {
-			mauth_answer_free(av[i]);
+			if (!lent[i])
+				mauth_answer_free(av[i]);
 		} else if (late && av[i]->rcode == MAUTH_RC_TIMEOUT) {
-			mauth_answer_free(av[i]);
+			if (!lent[i])
+				mauth_answer_free(av[i]);
 			rc = mauth_check_expire(c, idv[i]);
+		} else if (lent[i]) {
+			rc = check_lend_answer(c, idv[i], av[i]);
 		} else {
 			rc = check_take_answer(c, idv[i], av[i]);
 		}
@@ -1350,6 +1365,8 @@ out:
 		free(av);
 	if (idv != ids)
 		free(idv);
+	if (lent != lentv)
+		free(lent);
 	return rc;
 }
 

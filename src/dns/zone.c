@@ -17,12 +17,14 @@ typedef struct {
 	int type;
 	unsigned ttl;
 	mauth_rr rr;
+	mauth_answer *ans;	/* first of an rrset: its answer, built once */
 } entry;
 
 typedef struct {
 	char *name;
 	size_t len;
 	unsigned negttl;
+	mauth_answer *nodata, *nxdomain;	/* built once, negttl */
 } apex;
 
 /* The entries of one owner name: e[first..end), sorted by type. */
@@ -31,7 +33,9 @@ typedef struct {
 	size_t len;
 	uint32_t hash;
 	size_t first, end;
+	size_t records;		/* the first entry past the TYPE_NODE marks */
 	int valid;		/* name_is_valid(owner): a name equal to it is too */
+	const apex *ap;		/* find_apex(owner), found once */
 } node;
 
 typedef struct {
@@ -45,6 +49,8 @@ typedef struct {
 	size_t nnodes;
 	uint32_t *slots;	/* node index + 1, 0 = empty; open addressing */
 	size_t nslots;		/* a power of two */
+	/* the answers with no records and no chain that need no apex */
+	mauth_answer *badname, *refused, *nodata0, *nxdomain0;
 } zone_resolver;
 
 static int entry_cmp(const void *a, const void *b)
@@ -83,6 +89,19 @@ static void lower_copy(char *dst, const char *src, size_t len)
 		w |= ((ge_a ^ gt_z) & ~w & high) >> 2;
 		memcpy(dst + i, &w, 8);
 	}
+	if (i < len && len >= 8) {
+		/* the tail as the last eight bytes, again from src (lowering
+		 * twice changes nothing): no byte loop */
+		uint64_t w, low, ge_a, gt_z;
+
+		memcpy(&w, src + len - 8, 8);
+		low = w & ~high;
+		ge_a = low + ones * (0x80 - 'A');
+		gt_z = low + ones * (0x7f - 'Z');
+		w |= ((ge_a ^ gt_z) & ~w & high) >> 2;
+		memcpy(dst + len - 8, &w, 8);
+		return;
+	}
 	for (; i < len; i++) {
 		char ch = src[i];
 
@@ -114,6 +133,7 @@ static int add_entry(zone_resolver *z, const char *owner, int type,
 	e->rr.data = data;
 	e->rr.len = len;
 	e->rr.pref = pref;
+	e->ans = NULL;
 	z->n++;
 	return 0;
 }
@@ -140,6 +160,7 @@ static int add_rr(zone_resolver *z, const ldns_rr *rr)
 		lowercase(a[z->napex].name);
 		a[z->napex].len = strlen(a[z->napex].name);
 		a[z->napex].negttl = min < ldns_rr_ttl(rr) ? min : ldns_rr_ttl(rr);
+		a[z->napex].nodata = a[z->napex].nxdomain = NULL;
 		z->napex++;
 	}
 	len = rr_to_text(rr, &text, &pref);
@@ -181,6 +202,9 @@ static const node *node_find(const zone_resolver *z, const char *name,
 	return NULL;
 }
 
+static const apex *find_apex(const zone_resolver *z, const char *name,
+			     size_t nl);
+
 /* Groups the sorted entries by owner and indexes the groups by name. */
 static int build_index(zone_resolver *z)
 {
@@ -195,7 +219,10 @@ static int build_index(zone_resolver *z)
 		node *nd;
 
 		if (i > 0 && strcmp(z->e[i].owner, z->e[i - 1].owner) == 0) {
-			z->nodes[z->nnodes - 1].end = i + 1;
+			nd = &z->nodes[z->nnodes - 1];
+			nd->end = i + 1;
+			if (z->e[i].type == TYPE_NODE)
+				nd->records = i + 1;
 			continue;
 		}
 		nd = &z->nodes[z->nnodes++];
@@ -204,7 +231,9 @@ static int build_index(zone_resolver *z)
 		nd->hash = name_hash(nd->owner, nd->len);
 		nd->first = i;
 		nd->end = i + 1;
+		nd->records = z->e[i].type == TYPE_NODE ? i + 1 : i;
 		nd->valid = name_is_valid(nd->owner, nd->len);
+		nd->ap = find_apex(z, nd->owner, nd->len);
 	}
 	for (z->nslots = 16; z->nslots < 2 * z->nnodes; z->nslots *= 2)
 		;
@@ -221,6 +250,59 @@ static int build_index(zone_resolver *z)
 	return 0;
 }
 
+/*
+ * Every answer a lookup gives without a CNAME chain, built once (the
+ * zone never changes after loading): each rrset's, each apex's NODATA and
+ * NXDOMAIN, and those that need no apex.  lookup lends them, so an
+ * answer costs a check no copy, malloc or free (zone_lend).
+ */
+static int build_answers(zone_resolver *z)
+{
+	size_t i, k;
+
+	z->badname = answer_build(MAUTH_RC_BADNAME, 0, 0, NULL, 0);
+	z->refused = answer_build(MAUTH_RC_REFUSED, 0, 0, NULL, 0);
+	z->nodata0 = answer_build(MAUTH_RC_NOERROR, 0, 0, NULL, 0);
+	z->nxdomain0 = answer_build(MAUTH_RC_NXDOMAIN, 0, 0, NULL, 0);
+	if (z->badname == NULL || z->refused == NULL || z->nodata0 == NULL ||
+	    z->nxdomain0 == NULL)
+		return MAUTH_ENOMEM;
+	for (i = 0; i < z->napex; i++) {
+		apex *ap = &z->apexes[i];
+
+		ap->nodata = answer_build(MAUTH_RC_NOERROR, ap->negttl, 0, NULL, 0);
+		ap->nxdomain = answer_build(MAUTH_RC_NXDOMAIN, ap->negttl, 0,
+					    NULL, 0);
+		if (ap->nodata == NULL || ap->nxdomain == NULL)
+			return MAUTH_ENOMEM;
+	}
+	/* the entries are sorted by owner, then type: an rrset is a run */
+	for (i = 0; i < z->n; i = k) {
+		unsigned ttl = 86400;	/* as lookup's hop 0 */
+		mauth_rr *rrs;
+		size_t j;
+
+		for (k = i + 1; k < z->n && z->e[k].type == z->e[i].type &&
+		     strcmp(z->e[k].owner, z->e[i].owner) == 0; k++)
+			;
+		if (z->e[i].type == TYPE_NODE)
+			continue;	/* no records: never lent */
+		rrs = malloc((k - i) * sizeof *rrs);
+		if (rrs == NULL)
+			return MAUTH_ENOMEM;
+		for (j = i; j < k; j++) {
+			rrs[j - i] = z->e[j].rr;
+			if (z->e[j].ttl < ttl)
+				ttl = z->e[j].ttl;
+		}
+		z->e[i].ans = answer_build(MAUTH_RC_NOERROR, ttl, 0, rrs, k - i);
+		free(rrs);
+		if (z->e[i].ans == NULL)
+			return MAUTH_ENOMEM;
+	}
+	return 0;
+}
+
 static const node *name_node(const zone_resolver *z, const char *name)
 {
 	size_t len = strlen(name);
@@ -232,7 +314,8 @@ static const node *name_node(const zone_resolver *z, const char *name)
 static size_t node_rrset(const zone_resolver *z, const node *nd, int type,
 			 size_t *at)
 {
-	size_t i = nd->first, n = 0;
+	/* an ancestor has a TYPE_NODE mark per name below it: skipped */
+	size_t i = type > TYPE_NODE ? nd->records : nd->first, n = 0;
 
 	while (i < nd->end && z->e[i].type < type)
 		i++;
@@ -319,9 +402,11 @@ static int chain_has(const char *name, const char *asked,
  * Answers as a recursive server would (RFC 1034 §4.3.2, §5.3.3): through
  * at most CNAME_CHAIN_MAX aliases, reporting each name it went to; a loop
  * (back to a name already visited) or a longer chain is SERVFAIL, with the
- * links before it.
+ * links before it.  An answer without a chain is one built at load time
+ * (build_answers), lent: *lent is set, and the caller must not free it.
  */
-static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
+static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type,
+			    unsigned char *lent)
 {
 	char name[NAME_TEXT_MAX], wild[NAME_TEXT_MAX + 2];
 	char chain[CNAME_CHAIN_MAX][NAME_TEXT_MAX], asked[NAME_TEXT_MAX];
@@ -333,37 +418,50 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 	uint32_t hash;
 	int hops;
 
+	*lent = 1;
 	qlen = strlen(qname);
 	len = name_strip_dot(qname, qlen);
 	if (len >= sizeof name)
-		return answer_build(MAUTH_RC_BADNAME, 0, 0, NULL, 0);
+		return z->badname;
 	lower_copy(name, qname, len);
 	name[len] = '\0';
 	hash = name_hash(name, len);
 	nd = node_find(z, name, len, hash);
 	/* A name spelled as an owner is as valid as the owner (checked at load). */
 	if (nd != NULL ? !nd->valid : !name_is_valid(qname, qlen))
-		return answer_build(MAUTH_RC_BADNAME, 0, 0, NULL, 0);
-	ap = find_apex(z, name, len);
+		return z->badname;
+	ap = nd != NULL ? nd->ap : find_apex(z, name, len);
 	if (z->napex > 0 && ap == NULL)
-		return answer_build(MAUTH_RC_REFUSED, 0, 0, NULL, 0);
+		return z->refused;
 	for (hops = 0; hops <= CNAME_CHAIN_MAX; hops++) {
 		size_t at;
 
 		if (nd == NULL)
 			nd = answer_node(z, name, len, hash, wild, sizeof wild);
+		if (nd == NULL && nc == 0)
+			return ap != NULL ? ap->nxdomain : z->nxdomain0;
+		*lent = 0;
 		if (nd == NULL)
 			return answer_build_chain(MAUTH_RC_NXDOMAIN,
 						  ap ? ap->negttl : 0, 0,
 						  NULL, 0, cv, nc);
 		n = node_rrset(z, nd, type, &at);
+		if (n > 0 && nc == 0 && z->e[at].ans != NULL) {
+			*lent = 1;	/* the ttl of hop 0 is the rrset's own */
+			return z->e[at].ans;
+		}
 		if (n > 0)
 			return rrset_answer(z, at, n, ttl, cv, nc);
 		if (type == MAUTH_T_CNAME ||
-		    node_rrset(z, nd, MAUTH_T_CNAME, &at) == 0)
+		    node_rrset(z, nd, MAUTH_T_CNAME, &at) == 0) {
+			if (nc == 0) {
+				*lent = 1;
+				return ap != NULL ? ap->nodata : z->nodata0;
+			}
 			return answer_build_chain(MAUTH_RC_NOERROR,
 						  ap ? ap->negttl : 0, 0,
 						  NULL, 0, cv, nc);
+		}
 		if (hops == CNAME_CHAIN_MAX)
 			break;
 		if (hops == 0)	/* name is about to become the alias */
@@ -392,6 +490,7 @@ static mauth_answer *lookup(const zone_resolver *z, const char *qname, int type)
 	return answer_build_chain(MAUTH_RC_SERVFAIL, 0, 0, NULL, 0, cv, nc);
 }
 
+/* The owned way (mauth_resolver_query): a lent answer is copied. */
 static int zone_query(mauth_resolver *r, const mauth_question *qv, size_t n,
 		      mauth_answer **out)
 {
@@ -399,7 +498,27 @@ static int zone_query(mauth_resolver *r, const mauth_question *qv, size_t n,
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		out[i] = lookup(z, qv[i].name, qv[i].type);
+		unsigned char lent;
+
+		out[i] = lookup(z, qv[i].name, qv[i].type, &lent);
+		if (out[i] != NULL && lent)
+			out[i] = mauth_answer_dup(out[i]);
+		if (out[i] == NULL)
+			return MAUTH_ENOMEM;
+		r->stats.queries++;
+	}
+	return 0;
+}
+
+/* mauth_check_run's way: the built answers lent as they are. */
+static int zone_lend(mauth_resolver *r, const mauth_question *qv, size_t n,
+		     mauth_answer **out, unsigned char *lent)
+{
+	const zone_resolver *z = (const zone_resolver *)r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[i] = lookup(z, qv[i].name, qv[i].type, &lent[i]);
 		if (out[i] == NULL)
 			return MAUTH_ENOMEM;
 		r->stats.queries++;
@@ -415,9 +534,17 @@ static void zone_free(mauth_resolver *r)
 	for (i = 0; i < z->n; i++) {
 		free(z->e[i].owner);
 		free((char *)z->e[i].rr.data);
+		mauth_answer_free(z->e[i].ans);
 	}
-	for (i = 0; i < z->napex; i++)
+	for (i = 0; i < z->napex; i++) {
 		free(z->apexes[i].name);
+		mauth_answer_free(z->apexes[i].nodata);
+		mauth_answer_free(z->apexes[i].nxdomain);
+	}
+	mauth_answer_free(z->badname);
+	mauth_answer_free(z->refused);
+	mauth_answer_free(z->nodata0);
+	mauth_answer_free(z->nxdomain0);
 	free(z->apexes);
 	free(z->nodes);
 	free(z->slots);
@@ -496,11 +623,14 @@ int mauth_resolver_new_zone(mauth_resolver **out, const char *const *texts,
 
 	if (z == NULL)
 		return MAUTH_ENOMEM;
+	z->base.lend = zone_lend;
 	for (i = 0; i < n && rc == 0; i++)
 		rc = load_text(z, texts[i], lens[i], err, errlen);
 	if (rc == 0 && z->n > 0)
 		qsort(z->e, z->n, sizeof *z->e, entry_cmp);
 	if (rc == 0 && build_index(z) != 0)
+		rc = MAUTH_ENOMEM;
+	if (rc == 0 && build_answers(z) != 0)
 		rc = MAUTH_ENOMEM;
 	if (rc != 0) {	/* one way out for every failure */
 		zone_free(&z->base);

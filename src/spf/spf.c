@@ -161,27 +161,29 @@ static void helo_identity(arena *a, spf_state *st, const char *helo,
 	}
 }
 
-/* The MAIL FROM identity: local-part and domain split at the last "@". */
-static void sender_identity(arena *a, spf_state *st, const char *sender,
-			    size_t slen)
+/*
+ * The MAIL FROM identity: local-part and domain split at the last "@",
+ * both read in place in st->sender (the check's copy; the domain is its
+ * NUL-terminated tail, the local-part is read by length only).
+ */
+static void sender_identity(spf_state *st, size_t slen)
 {
+	const char *sender = st->sender;
 	size_t at;
 
 	for (at = slen; at > 0 && sender[at - 1] != '@'; at--)
 		;
-	if (at == 0) {
+	if (at <= 1) {
 		/* §4.3: no local-part: "postmaster" */
 		st->local = "postmaster";
 		st->local_len = 10;
-		st->sdomain = arena_strndup(a, sender, slen);
-		st->sdomain_len = slen;
 	} else {
-		st->local = at > 1 ? arena_strndup(a, sender, at - 1) : "postmaster";
-		st->local_len = at > 1 ? at - 1 : 10;
-		st->sdomain = arena_strndup(a, sender + at, slen - at);
-		st->sdomain_len = slen - at;
+		st->local = sender;
+		st->local_len = at - 1;
 	}
-	st->identity = arena_strndup(a, sender, slen);
+	st->sdomain = sender + at;
+	st->sdomain_len = slen - at;
+	st->identity = sender;
 }
 
 /*
@@ -192,6 +194,7 @@ static void sender_identity(arena *a, spf_state *st, const char *sender,
  */
 static int domain_and_sender(arena *a, spf_state *st)
 {
+	const char *given = st->sdomain;
 	int rc;
 
 	if (st->sdomain != NULL) {
@@ -203,6 +206,12 @@ static int domain_and_sender(arena *a, spf_state *st)
 			st->idn_bad = 1;
 	}
 	st->full_len = st->local_len + 1 + st->sdomain_len;
+	if (st->local == st->sender && st->sdomain == given && given != NULL &&
+	    given == st->sender + st->local_len + 1) {
+		/* local "@" domain is MAIL FROM itself, already in the arena */
+		st->full = st->sender;
+		return 0;
+	}
 	st->full = arena_alloc(a, st->full_len + 1);
 	if (st->full == NULL || st->local == NULL || st->sdomain == NULL)
 		return MAUTH_ENOMEM;
@@ -298,7 +307,13 @@ static int read_identity(mauth_check *c, spf_state *st, const spf_params *p,
 		snprintf(err, errlen, "ip: not an IP address");
 		return MAUTH_EINVAL;
 	}
-	ip_format(&st->ip, st->iptext, sizeof st->iptext);
+	if (st->ip.family == 4 && len < 16 && memchr(ip, ':', len) == NULL) {
+		/* a dotted quad as ip_parse_v4 takes it is its own text form */
+		memcpy(st->iptext, ip, len);
+		st->iptext[len] = '\0';
+	} else {
+		ip_format(&st->ip, st->iptext, sizeof st->iptext);
+	}
 	if (sender == NULL)
 		sender = "", slen = 0;
 	if (helo == NULL)
@@ -315,10 +330,12 @@ static int read_identity(mauth_check *c, spf_state *st, const spf_params *p,
 	st->sender = arena_strndup(a, sender, slen);
 	st->helo = arena_strndup(a, helo, hlen);
 	st->helo_len = hlen;
+	if (st->sender == NULL || st->helo == NULL)
+		return MAUTH_ENOMEM;
 	if (st->scope_helo || slen == 0)
 		helo_identity(a, st, helo, hlen);
 	else
-		sender_identity(a, st, sender, slen);
+		sender_identity(st, slen);
 	return domain_and_sender(a, st);
 }
 
@@ -374,14 +391,16 @@ static int spf_init(mauth_check *c, void *vst, const params *p,
 		rc = read_options(c, st, &sp, err, errlen);
 	if (rc != 0)
 		return rc;
-	/* Each include costs a lookup, so the stack never grows past this. */
+	/* Each include costs a lookup, so the stack never grows past this.
+	 * Not zeroed: push_frame clears a frame, and held, qids and qnames
+	 * are written before they are read (nheld, nq). */
 	st->cap = (size_t)st->max_lookups + 2;
-	st->stack = arena_alloc(a, st->cap * sizeof *st->stack);
+	st->stack = arena_alloc_raw(a, st->cap * sizeof *st->stack);
 	/* a record per lookup (include, redirect) and the first: below cap */
-	st->held = arena_alloc(a, st->cap * sizeof *st->held);
+	st->held = arena_alloc_raw(a, st->cap * sizeof *st->held);
 	len = (size_t)(st->max_mx > st->max_ptr ? st->max_mx : st->max_ptr);
-	st->qids = arena_alloc(a, len * sizeof *st->qids);
-	st->qnames = arena_alloc(a, len * sizeof *st->qnames);
+	st->qids = arena_alloc_raw(a, len * sizeof *st->qids);
+	st->qnames = arena_alloc_raw(a, len * sizeof *st->qnames);
 	if (st->stack == NULL || st->held == NULL || st->qids == NULL ||
 	    st->qnames == NULL || st->helo == NULL || st->sdomain == NULL ||
 	    st->local == NULL || st->receiver == NULL || st->identity == NULL)
@@ -582,7 +601,8 @@ static void ask_record(mauth_check *c, spf_state *st)
 {
 	frame *f = &st->stack[st->depth - 1];
 
-	st->qid = check_ask(c, MAUTH_T_TXT, f->domain);
+	/* f->domain, an arena copy, stays until the check is freed */
+	st->qid = check_ask_kept(c, MAUTH_T_TXT, f->domain, f->domain_len);
 	st->phase = PH_RECORD;
 }
 
@@ -722,8 +742,9 @@ static int take_ptr_names(mauth_check *c, spf_state *st, const mauth_answer *a,
 		if (name == NULL)
 			return -1;
 		st->qnames[st->nq] = name;
-		st->qids[st->nq] = check_ask(c, st->ip.family == 4 ?
-					     MAUTH_T_A : MAUTH_T_AAAA, name);
+		st->qids[st->nq] = check_ask_kept(c, st->ip.family == 4 ?
+						  MAUTH_T_A : MAUTH_T_AAAA,
+						  name, n);
 		st->nq++;
 	}
 	return 0;
@@ -823,14 +844,17 @@ static int eval_term(mauth_check *c, spf_state *st, frame *f, const spf_term *t)
 	case SPF_EXISTS:
 		if (!valid)
 			return T_NOMATCH;
-		st->qid = check_ask(c, t->mech == SPF_EXISTS || st->ip.family == 4 ?
-				    MAUTH_T_A : MAUTH_T_AAAA, st->target);
+		/* st->target changes in a later step only: kept, not copied */
+		st->qid = check_ask_kept(c, t->mech == SPF_EXISTS ||
+					 st->ip.family == 4 ? MAUTH_T_A : MAUTH_T_AAAA,
+					 st->target, st->target_len);
 		st->phase = PH_ADDR;
 		return T_WAIT;
 	case SPF_MX:
 		if (!valid)
 			return T_NOMATCH;
-		st->qid = check_ask(c, MAUTH_T_MX, st->target);
+		st->qid = check_ask_kept(c, MAUTH_T_MX, st->target,
+					 st->target_len);
 		st->phase = PH_MX;
 		return T_WAIT;
 	case SPF_PTR: {
@@ -900,8 +924,9 @@ static int mx_answer(mauth_check *c, spf_state *st)
 		if (name == NULL)
 			return -1;
 		st->qnames[st->nq] = name;
-		st->qids[st->nq++] = check_ask(c, st->ip.family == 4 ?
-					       MAUTH_T_A : MAUTH_T_AAAA, name);
+		st->qids[st->nq++] = check_ask_kept(c, st->ip.family == 4 ?
+						    MAUTH_T_A : MAUTH_T_AAAA,
+						    name, n);
 	}
 	if (st->nq == 0)
 		return T_NOMATCH;
@@ -1012,7 +1037,7 @@ static int start_explanation(mauth_check *c, spf_state *st)
 		return 1;	/* already finished (expansion too large) */
 	if (!valid)
 		return 0;
-	st->qid = check_ask(c, MAUTH_T_TXT, st->target);
+	st->qid = check_ask_kept(c, MAUTH_T_TXT, st->target, st->target_len);
 	st->phase = PH_EXP;
 	return 1;
 }

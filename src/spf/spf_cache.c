@@ -15,7 +15,10 @@
  * the check gives it back when it is freed (spf_cache_release).  An entry
  * evicted or cleared while held leaves the table at once and is freed by
  * its last holder, so what a check reads never changes under it.  One
- * mutex guards the table and the counts.
+ * mutex guards the table; the counts are atomic, the table's place in an
+ * entry being one of them, so that a release takes no lock: a count can
+ * reach 0 only once the entry has left the table (under the mutex), after
+ * which nobody can find it to raise it again.
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -32,16 +35,36 @@ struct spf_cached {
 	spf_record rec;		/* pointers into text */
 	size_t len;
 	char *text;		/* the record; the terms follow it */
-	unsigned refs;		/* checks holding it */
-	int in_table;		/* 0: evicted, freed by the last holder */
+	unsigned refs;		/* checks holding it, + 1 while in the table */
 };
 
 static spf_cached *spfcache[SPFCACHE_SLOTS][SPFCACHE_WAYS];
 static pthread_mutex_t spfcache_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/*
+ * The slot of a text: a short one hashed whole, a longer one by its length
+ * and eight of its 8-byte words, spread evenly past "v=spf1" (hashing all
+ * of a 150-byte record was a tenth of a cached evaluation).  Texts equal
+ * in all of those share a slot, which costs at most a miss: a hit compares
+ * the whole text.  As text_hash, not keyed: a publisher who makes many
+ * texts meet in one slot only evicts its own.
+ */
+#define SLOT_SAMPLES 8
+
 static unsigned spfcache_slot(const char *txt, size_t len)
 {
-	return (unsigned)(text_hash(txt, len) % SPFCACHE_SLOTS);
+	unsigned long long h = 0x9e3779b97f4a7c15ULL ^ len, w;
+	size_t i, step;
+
+	if (len < 6 + 8 * SLOT_SAMPLES)
+		return (unsigned)(text_hash(txt, len) % SPFCACHE_SLOTS);
+	step = (len - 6 - 8) / (SLOT_SAMPLES - 1);	/* the last word ends by len */
+	for (i = 0; i < SLOT_SAMPLES; i++) {
+		memcpy(&w, txt + 6 + i * step, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	return (unsigned)((h ^ (h >> 32)) % SPFCACHE_SLOTS);
 }
 
 /* p, a pointer into the text at from, moved to the same offset at to. */
@@ -87,20 +110,24 @@ static spf_cached *spfcache_get(unsigned at, const char *txt, size_t len)
 		way[1] = way[0];
 		way[0] = e;
 	}
-	if (e != NULL)
-		e->refs++;
+	if (e != NULL)	/* in the table: its count is at least 1 */
+		__atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&spfcache_lock);
 	return e;
+}
+
+/* A reference given back: the last one frees e. */
+static void spfcache_unref(spf_cached *e)
+{
+	if (__atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(e);
 }
 
 /* Called with the lock: e leaves the table, freed now if nobody holds it. */
 static void spfcache_drop(spf_cached *e)
 {
-	if (e == NULL)
-		return;
-	e->in_table = 0;
-	if (e->refs == 0)
-		free(e);
+	if (e != NULL)
+		spfcache_unref(e);
 }
 
 /* How terms must be aligned, in C99. */
@@ -128,8 +155,7 @@ static spf_cached *spfcache_put(unsigned at, const char *txt, size_t len,
 	e->text[len] = '\0';
 	copy_record(&e->rec, (spf_term *)(void *)((char *)e + off), rec, txt,
 		    e->text);
-	e->refs = 1;
-	e->in_table = 1;
+	e->refs = 2;	/* the caller's and the table's */
 	pthread_mutex_lock(&spfcache_lock);
 	spfcache_drop(spfcache[at][1]);
 	spfcache[at][1] = spfcache[at][0];
@@ -182,12 +208,8 @@ int spf_record_get(const char *txt, size_t len, spf_record *rec,
 
 void spf_cache_release(spf_cached *e)
 {
-	if (e == NULL)
-		return;
-	pthread_mutex_lock(&spfcache_lock);
-	if (--e->refs == 0 && !e->in_table)
-		free(e);
-	pthread_mutex_unlock(&spfcache_lock);
+	if (e != NULL)
+		spfcache_unref(e);
 }
 
 void spf_cache_clear(void)

@@ -296,20 +296,26 @@ int spf_macro_expand(const char *s, size_t len, const spf_macro_env *env,
 		return MACRO_TOOBIG;
 	memset(&k, 0, sizeof k);
 	k.expand = 1;
-	if (flags & MACRO_TAIL) {
-		/* First count, so that only the tail is written (§4.8 cuts from the left). */
-		rc = walk(s, len, env, flags, &k, NULL);
-		if (rc != MACRO_OK)
-			return rc;
-		if (k.total > cap - 1)
-			k.skip = k.total - (cap - 1);
-		k.total = 0;
-	}
 	k.out = out;
 	k.cap = cap;
 	rc = walk(s, len, env, flags, &k, NULL);
 	if (rc != MACRO_OK)
 		return rc;
+	if (k.full && (flags & MACRO_TAIL)) {
+		/* Longer than cap (k.total counted it all): written again, only
+		 * the tail (§4.8 cuts from the left).  Rare, so not counted
+		 * first on every expansion. */
+		size_t total = k.total;
+
+		memset(&k, 0, sizeof k);
+		k.expand = 1;
+		k.out = out;
+		k.cap = cap;
+		k.skip = total - (cap - 1);
+		rc = walk(s, len, env, flags, &k, NULL);
+		if (rc != MACRO_OK)
+			return rc;
+	}
 	if (k.full)
 		return MACRO_TOOBIG;
 	out[k.n] = '\0';

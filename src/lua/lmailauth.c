@@ -2593,32 +2593,134 @@ static int l_header(lua_State *L)
  * (check_host_formats) and this writes it with the same C writer a C
  * host's results get it from (mauth_received_spf_format), from the
  * table's fields.  Then the table is a plain one, the text in it.
+ *
+ * The fields are read as core.header reads them (header_result: the
+ * same tree, so the same text), but with the keys interned once, as this
+ * closure's upvalues after the module's (RKEY): a raw read by a key on
+ * the stack costs a third of lua_getfield's, which interns its C string
+ * every time.  The table has no metatable by then, so raw reads are its
+ * reads; a property's fields are read with lua_gettable, as getfield.
  */
+enum {
+	RKEY_RECEIVED_SPF, RKEY_RECEIVER, RKEY_PROPERTIES, RKEY_PTYPE,
+	RKEY_VALUE, RKEY_FIELDS		/* then SPF_FIELDS, in order */
+};
+static const char *const RKEY_NAMES[] = {
+	"received_spf", "receiver", "properties", "ptype", "value", NULL
+};
+#define UP_RKEY(k) lua_upvalueindex(NUPVALUES + 1 + (k))
+#define SPF_NFIELDS (sizeof SPF_FIELDS / sizeof SPF_FIELDS[0] - 1)
+#define NRKEYS (RKEY_FIELDS + SPF_NFIELDS)
+
+/* Pushes the field of the table at idx under the key upvalue k. */
+static void received_get(lua_State *L, int idx, int k, int raw)
+{
+	lua_pushvalue(L, UP_RKEY(k));
+	if (raw)
+		lua_rawget(L, idx);
+	else
+		lua_gettable(L, idx);
+}
+
+/* The value at idx as header_scalar takes it (a string as it is). */
+static void received_scalar(lua_State *L, header_nodes *h, mauth_value ***tail,
+			    int idx, const char *key)
+{
+	int type = lua_type(L, idx);
+	mauth_value *v;
+
+	if (type == LUA_TSTRING) {
+		v = &h->v[h->n++];
+		memset(v, 0, sizeof *v);
+		v->key = key;
+		v->kind = MAUTH_V_STR;
+		v->str = lua_tolstring(L, idx, &v->len);
+		**tail = v;
+		*tail = &v->next;
+	} else if (type == LUA_TNUMBER) {
+		lua_pushvalue(L, idx);
+		header_scalar(L, h, tail, key);
+	}
+}
+
+/* A field of one result's own (SPF_FIELDS and two per property) at most. */
+#define RECEIVED_FEW 32
+
 static int l_received_index(lua_State *L)
 {
-	const char *receiver;
-	size_t len;
+	header_nodes h = { NULL, 0, 0 };
+	mauth_value few[RECEIVED_FEW], *map, *props, *p, **tail, **ptail, **f;
+	const char *receiver = NULL;
+	char stackbuf[1024], *buf = stackbuf;
+	size_t k, i, n, nodes;
+	int at;
+	long len;
 
-	if (lua_type(L, 2) != LUA_TSTRING)
-		return 0;
-	if (strcmp(lua_tolstring(L, 2, &len), "received_spf") != 0 ||
-	    len != 12)
+	if (!lua_rawequal(L, 2, UP_RKEY(RKEY_RECEIVED_SPF)))
 		return 0;
 	lua_settop(L, 2);
 	/* 3: the metatable, holding the receiver while it is written */
 	if (!lua_getmetatable(L, 1))
 		lua_pushnil(L);
-	receiver = NULL;
 	if (lua_istable(L, 3)) {
-		lua_pushliteral(L, "receiver");
-		lua_rawget(L, 3);
+		received_get(L, 3, RKEY_RECEIVER, 1);
 		receiver = lua_tostring(L, -1);
 	}
 	/* a plain table again first: the writer reads absent fields too */
 	lua_pushnil(L);
 	lua_setmetatable(L, 1);
-	if (header_push(L, 1, 1, 0, receiver) != 1)
-		lua_pop(L, 1);	/* nil, reason: nil */
+	lua_pushnil(L);		/* the anchor of converted numbers (hold) */
+	h.anchor = lua_gettop(L);
+	/* the nodes: the map, its fields, the list and two per property */
+	received_get(L, 1, RKEY_PROPERTIES, 1);
+	n = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
+	nodes = 2 + SPF_NFIELDS + 3 * n;
+	h.v = nodes <= RECEIVED_FEW ? few :
+	      lua_newuserdata(L, nodes * sizeof *h.v);
+	at = lua_gettop(L);	/* the fields from at + 1 */
+	for (k = 0; k < SPF_NFIELDS; k++)
+		received_get(L, 1, (int)(RKEY_FIELDS + k), 1);
+	map = &h.v[h.n++];
+	memset(map, 0, sizeof *map);
+	map->kind = MAUTH_V_MAP;
+	tail = &map->child;
+	for (k = 0; k < SPF_NFIELDS; k++)
+		received_scalar(L, &h, &tail, at + 1 + (int)k, SPF_FIELDS[k]);
+	if (n > 0) {
+		int list = h.anchor + 1;
+
+		props = header_node(&h, &tail, "properties", MAUTH_V_LIST);
+		ptail = &props->child;
+		for (i = 1; i <= n; i++) {
+			lua_rawgeti(L, list, (lua_Integer)i);
+			if (lua_istable(L, -1)) {
+				int item = lua_gettop(L);
+
+				/* the writer reads a property's ptype and value */
+				p = header_node(&h, &ptail, NULL, MAUTH_V_MAP);
+				f = &p->child;
+				received_get(L, item, RKEY_PTYPE, 0);
+				received_get(L, item, RKEY_VALUE, 0);
+				received_scalar(L, &h, &f, item + 1, "ptype");
+				received_scalar(L, &h, &f, item + 2, "value");
+			}
+			lua_settop(L, at + (int)SPF_NFIELDS);
+		}
+	} else if (lua_istable(L, h.anchor + 1)) {
+		(void)header_node(&h, &tail, "properties", MAUTH_V_LIST);
+	}
+	len = mauth_received_spf_format(map, receiver, buf, sizeof stackbuf);
+	if (len >= (long)sizeof stackbuf) {
+		/* longer than the stack buffer: once more into one that fits */
+		buf = lua_newuserdata(L, (size_t)len + 1);
+		len = mauth_received_spf_format(map, receiver, buf, (size_t)len + 1);
+	}
+	if (len == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	if (len < 0)
+		lua_pushnil(L);
+	else
+		lua_pushlstring(L, buf, (size_t)len);
 	lua_pushvalue(L, 2);
 	lua_pushvalue(L, -2);
 	lua_rawset(L, 1);
@@ -2757,7 +2859,11 @@ int luaopen_mailauth_core(lua_State *L)
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, 5);
 	push_upvalues(L);
-	lua_pushcclosure(L, l_received_index, NUPVALUES);
+	for (k = RKEY_NAMES; *k != NULL; k++)
+		lua_pushstring(L, *k);
+	for (k = SPF_FIELDS; *k != NULL; k++)
+		lua_pushstring(L, *k);
+	lua_pushcclosure(L, l_received_index, NUPVALUES + (int)NRKEYS);
 	lua_setfield(L, 4, "__index");
 	luaL_newmetatable(L, ANSWERS_MT);	/* answer holders */
 	lua_pushcfunction(L, l_answers__gc);

@@ -65,16 +65,15 @@ end
 -- mailauth.spf runs per message, so its options go to C as they are (the
 -- core checks the names and values; internal.run_checked words errors as
 -- options.check does): no copy, no loop over them in Lua.
--- core.spf first: the common call (a C resolver or a Lua function, no
--- metatable on opts) does there what the lines below do, in one C call
--- (a C resolver: the result) or with one check left for the Lua loop;
--- nil for any other call, or options it refuses, which the lines below
--- then word.
+-- core.spf first: the common call (a table with no metatable, whose
+-- resolver is a C resolver or a Lua function) does there what the lines
+-- below do, in one C call (a C resolver: the result) or with one check
+-- left for the Lua loop; nil for any other call, or options it refuses,
+-- which the lines below then word.
 local core_spf, lua_loop = core.spf, internal.lua_loop
 function M.spf(opts)
-  local resolver = type(opts) == "table" and opts.resolver or nil
-  local r, deadline = core_spf(opts, resolver)
-  if deadline then return spf_finish(lua_loop(r, resolver, deadline), opts) end
+  local r, deadline = core_spf(opts)
+  if deadline then return spf_finish(lua_loop(r, opts.resolver, deadline), opts) end
   if r then return r end
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
   local deadline = deadline_of(opts, "spf", 2)

@@ -102,13 +102,26 @@ typedef struct {
 	size_t cap, len;
 } out;
 
-static void put(out *o, const char *s, size_t n)
+/* What fits of s when it does not all fit (or nothing is written). */
+static void put_cut(out *o, const char *s, size_t n)
 {
 	if (n > 0 && o->len < o->cap) {
 		size_t k = o->cap - o->len < n ? o->cap - o->len : n;
 
 		memcpy(o->buf + o->len, s, k);
 	}
+}
+
+/*
+ * Inline, so that a literal's copy is a few moves: a header field is
+ * mostly short pieces.
+ */
+static inline void put(out *o, const char *s, size_t n)
+{
+	if (o->len <= o->cap && n <= o->cap - o->len)
+		memcpy(o->buf + o->len, s, n);
+	else
+		put_cut(o, s, n);
 	o->len += n;
 }
 
@@ -370,21 +383,17 @@ typedef struct {
 } named_field;
 
 /*
- * Each writer looks up only the keys it writes: Authentication-Results
- * the first AR_KEYS, Received-SPF the SPF_KEYS from SPF_KEYS_AT on
- * (problem is in both).  A key is its field's name, so the two cannot
- * disagree.
+ * The keys the Authentication-Results writer looks up (Received-SPF's
+ * are read_spf's, by a switch: its writer runs once per message).  A key
+ * is its field's name, so the two cannot disagree.
  */
 #define KEY(field) { #field, offsetof(resfields, field) }
 static const named_field resfield_keys[] = {
 	KEY(method), KEY(comment), KEY(name), KEY(policy), KEY(disposition),
 	KEY(reason), KEY(problem),
-	KEY(result), KEY(ip), KEY(sender), KEY(helo), KEY(mechanism), KEY(scope),
 };
 #undef KEY
-#define AR_KEYS 7
-#define SPF_KEYS_AT 6
-#define SPF_KEYS (sizeof resfield_keys / sizeof resfield_keys[0] - SPF_KEYS_AT)
+#define AR_KEYS (sizeof resfield_keys / sizeof resfield_keys[0])
 
 /* The string v into the field of fields that keys names for v's key, if any. */
 static void take_named(void *fields, const named_field *keys, size_t n,
@@ -897,15 +906,35 @@ done:
 
 /* ---- Received-SPF (RFC 7208 §9.1) ---- */
 
-/* A key=value pair's value: a dot-atom, else a quoted-string without CTLs. */
+/*
+ * A key=value pair's value: a dot-atom, else a quoted-string without CTLs.
+ * One scan tells both whether it is a dot-atom (is_dot_atom's test) and
+ * whether a quoted-string needs an escape: most values need none, and
+ * are copied whole.
+ */
 static void put_kv_value(out *o, const char *s, size_t n)
 {
-	if (is_dot_atom(s, n)) {
+	unsigned any = 0;
+	int atom = n > 0 && s[0] != '.' && s[n - 1] != '.';
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned c = byte_class[(unsigned char)s[i]];
+
+		any |= c;
+		/* a dot only between atext (the ends are tested above) */
+		if (!(c & C_ATEXT) && (s[i] != '.' || s[i + 1] == '.'))
+			atom = 0;
+	}
+	if (atom) {
 		put(o, s, n);
 		return;
 	}
 	putc_(o, '"');
-	put_escaped(o, s, n, C_QUOTE, 0);
+	if (any & C_QUOTE)
+		put_escaped(o, s, n, C_QUOTE, 0);
+	else
+		put(o, s, n);
 	putc_(o, '"');
 }
 
@@ -966,10 +995,48 @@ static void spf_identity(const mauth_value *props, strref *id)
 	}
 }
 
+/* The strref of f for the Received-SPF key k, or NULL: by its first
+ * byte, then one comparison (read_map's take_named compares each key). */
+static strref *spf_field(resfields *f, const char *k)
+{
+	switch (k[0]) {
+	case 'r':
+		return strcmp(k, "result") == 0 ? &f->result : NULL;
+	case 'i':
+		return k[1] == 'p' && k[2] == '\0' ? &f->ip : NULL;
+	case 's':
+		if (strcmp(k, "sender") == 0)
+			return &f->sender;
+		return strcmp(k, "scope") == 0 ? &f->scope : NULL;
+	case 'h':
+		return strcmp(k, "helo") == 0 ? &f->helo : NULL;
+	case 'm':
+		return strcmp(k, "mechanism") == 0 ? &f->mechanism : NULL;
+	case 'p':
+		return strcmp(k, "problem") == 0 ? &f->problem : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* read_map's pass over r, for the keys of Received-SPF. */
 static void read_spf(const mauth_value *r, resfields *f)
 {
+	const mauth_value *v;
+	strref *t;
+
 	memset(f, 0, sizeof *f);
-	read_map(r, f, resfield_keys + SPF_KEYS_AT, SPF_KEYS, &f->props, NULL);
+	for (v = r->child; v != NULL; v = v->next) {
+		if (v->key == NULL)
+			continue;
+		if (v->kind == MAUTH_V_LIST) {
+			if (f->props == NULL && strcmp(v->key, "properties") == 0)
+				f->props = v;
+		} else if (v->kind == MAUTH_V_STR &&
+			   (t = spf_field(f, v->key)) != NULL) {
+			take(t, v);
+		}
+	}
 	if (f->props != NULL)
 		spf_identity(f->props, &f->identity);
 	if (f->result.s == NULL)

@@ -316,11 +316,13 @@ typedef struct {
 	size_t left, made;
 	int anchor;		/* stack slot: nil, or a table keeping blocks */
 	lua_Integer kept;
-	const mauth_option *decl;	/* the kind's table, for the words */
+	const char *kind;	/* the check kind, for the words */
 	const char *top;	/* the option being read */
 	mauth_value **tail;	/* after read_options: where a member goes next */
+	const mauth_value *now;	/* the member "now", NULL when absent */
 	int budget;		/* stack slot for time_budget's value, or 0 */
 	int receiver;		/* stack slot for receiver's value, or 0 */
+	int resolver;		/* stack slot for resolver's value, or 0 */
 	char err[200];
 } opt_tree;
 
@@ -352,7 +354,8 @@ static int opt_bad(opt_tree *t)
 	const mauth_option *o;
 	char rule[64];
 
-	for (o = t->decl; o != NULL && o->name != NULL; o++)
+	/* the declarations looked up only here: an error is rare */
+	for (o = mauth_check_options(t->kind); o != NULL && o->name != NULL; o++)
 		if (strcmp(o->name, t->top) == 0) {
 			snprintf(t->err, sizeof t->err, "option '%s' must be %s",
 				 o->name, mauth_option_rule(o, rule, sizeof rule));
@@ -470,15 +473,22 @@ static int lua_only(const char *key, size_t len)
 }
 
 /* One member of an options table (key at -2, value at -1) into *tail. */
-static int opt_member(lua_State *L, opt_tree *t, mauth_value ***tail)
+static int opt_member(lua_State *L, opt_tree *t, mauth_value ***tail,
+		      const char *key, size_t len)
 {
 	mauth_value *m = opt_node(L, t);
 
 	if (m == NULL)
 		return luaL_error(L, "too many options");
-	m->key = t->top = lua_tostring(L, -2);
-	if (opt_value(L, t, m, 1) < 0)
+	m->key = t->top = key;
+	if (lua_type(L, -1) == LUA_TSTRING) {	/* most options: no call */
+		m->kind = MAUTH_V_STR;
+		m->str = lua_tolstring(L, -1, &m->len);
+	} else if (opt_value(L, t, m, 1) < 0) {
 		return -1;
+	}
+	if (len == 3 && memcmp(key, "now", 3) == 0)
+		t->now = m;
 	**tail = m;
 	*tail = &m->next;
 	return 0;
@@ -490,9 +500,10 @@ static int opt_member(lua_State *L, opt_tree *t, mauth_value ***tail)
  * none) that idx does not have (mailauth.spf's now = os.time()).  Pushes
  * the anchor slot (nil until blocks need keeping) on top of the stack: the
  * caller must not pop it before using the tree.  -1 with t->err when a
- * value cannot be an option.  t->budget and t->receiver (set by the
- * caller, 0 for none): stack slots the values of time_budget and receiver
- * are copied to when there are some (core.spf's, read in the same pass).
+ * value cannot be an option.  t->budget, t->receiver and t->resolver (set
+ * by the caller, 0 for none): stack slots the values of time_budget,
+ * receiver and resolver are copied to when there are some (core.spf's,
+ * read in the same pass); t->now: the member "now" of idx, if any.
  */
 static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 			opt_tree *t, mauth_value *few, size_t nfew,
@@ -508,9 +519,10 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 	t->next = few;
 	t->left = nfew;
 	t->made = 0;
-	t->decl = mauth_check_options(kind);
+	t->kind = kind;
 	t->err[0] = '\0';
 	t->tail = NULL;
+	t->now = NULL;
 	*root = opt_node(L, t);
 	(*root)->kind = MAUTH_V_MAP;
 	tail = &(*root)->child;
@@ -527,8 +539,12 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 			if (t->receiver != 0 && len == 8 &&
 			    memcmp(key, "receiver", 8) == 0)
 				lua_copy(L, -1, t->receiver);
-			if (opt_member(L, t, &tail) < 0)
+			if (opt_member(L, t, &tail, key, len) < 0)
 				return -1;
+			break;
+		case 1:
+			if (t->resolver != 0)
+				lua_copy(L, -1, t->resolver);
 			break;
 		case 2:
 			if (t->budget != 0)
@@ -546,7 +562,8 @@ static int read_options(lua_State *L, int idx, int defaults, const char *kind,
 		lua_rawget(L, idx);
 		if (lua_isnil(L, -1) && lua_type(L, -3) == LUA_TSTRING) {
 			lua_pop(L, 1);
-			if (opt_member(L, t, &tail) < 0)
+			key = lua_tolstring(L, -2, &len);
+			if (opt_member(L, t, &tail, key, len) < 0)
 				return -1;
 		} else {
 			lua_pop(L, 1);
@@ -817,7 +834,7 @@ static int l_check_new(lua_State *L)
 
 	luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 4);	/* the message (3) stays referenced while options are read */
-	t.budget = t.receiver = 0;
+	t.budget = t.receiver = t.resolver = 0;
 	if (read_options(L, 2, defaults_arg(L, 4), kind, &t, few,
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
@@ -1221,7 +1238,7 @@ static int l_run(lua_State *L)
 	r = lua_isnil(L, 3) ? NULL : resolver_box(L, 3);
 	lua_settop(L, 6);
 	/* Options first: reading them may raise, and must not strand the slot. */
-	t.budget = t.receiver = 0;
+	t.budget = t.receiver = t.resolver = 0;
 	if (read_options(L, 2, defaults_arg(L, 6), kind, &t, few,
 			 sizeof few / sizeof few[0], &opts) < 0)
 		return push_fail(L, MAUTH_EINVAL, t.err);
@@ -1229,38 +1246,44 @@ static int l_run(lua_State *L)
 }
 
 /*
- * core.spf(options, options.resolver) -> result | check, deadline | nil
+ * core.spf(options) -> result | check, deadline | nil
  * mailauth.spf's common call, doing here what spf.lua does around
  * core.run and core.check: the deadline options.time_budget seconds from
  * now (20 when absent, as internal.deadline_of); now, when absent, the
- * time of day (os.time()'s).  With a C resolver, the check run to its end
- * in this call: the result, made to write received_spf on first read
- * (push_reader, with options.receiver).  With a Lua function, the check
- * for internal.lua's loop and its deadline (core.monotonic seconds).
- * Returns nothing, having asked and raised nothing, for any other call
- * (no resolver, an object, options with a metatable, a time_budget
- * outside (0, 3600]) and for options the core refuses: spf.lua then
- * takes its own path, which words the error.
+ * time of day (os.time()'s).  With a C resolver (options.resolver), the
+ * check run to its end in this call: the result, made to write
+ * received_spf on first read (push_reader, with options.receiver).  With
+ * a Lua function, the check for internal.lua's loop and its deadline
+ * (core.monotonic seconds).  Returns nothing, having asked and raised
+ * nothing, for any other call (no resolver, an object, options with a
+ * metatable, a time_budget outside (0, 3600]) and for options the core
+ * refuses: spf.lua then takes its own path, which words the error.  The
+ * resolver, time_budget and receiver are found in the one pass that reads
+ * the options (read_options), not looked up.
  */
 static int l_spf(lua_State *L)
 {
 	opt_tree t;
 	mauth_value few[32], *opts, *now;
-	mauth_resolver **r = test_udata(L, 2, UP_RESOLVER_MT);
+	mauth_resolver **r;
 	mauth_check **box;
 	lua_Number budget = 20, d;
 	char err[256];
 
-	if ((r == NULL ? !lua_isfunction(L, 2) : *r == NULL) ||
-	    !lua_istable(L, 1) || lua_getmetatable(L, 1))
+	if (!lua_istable(L, 1) || lua_getmetatable(L, 1))
 		return 0;
-	lua_settop(L, 2);
-	lua_pushnil(L);				/* 3: time_budget's value */
+	lua_settop(L, 1);
+	lua_pushnil(L);				/* 2: resolver's value */
+	lua_pushnil(L);				/* 3: time_budget's */
 	lua_pushnil(L);				/* 4: receiver's */
+	t.resolver = 2;
 	t.budget = 3;
 	t.receiver = 4;
 	if (read_options(L, 1, 0, "spf", &t, few, sizeof few / sizeof few[0],
 			 &opts) < 0)
+		return 0;
+	r = test_udata(L, 2, UP_RESOLVER_MT);
+	if (r == NULL ? !lua_isfunction(L, 2) : *r == NULL)
 		return 0;
 	if (!lua_isnil(L, 3)) {
 		if (lua_type(L, 3) != LUA_TNUMBER)
@@ -1269,7 +1292,7 @@ static int l_spf(lua_State *L)
 		if (!(budget > 0 && budget <= 3600))	/* NaN too */
 			return 0;
 	}
-	if (mauth_value_get(opts, "now") == NULL) {
+	if (t.now == NULL) {
 		now = opt_node(L, &t);
 		if (now == NULL)
 			return 0;
@@ -1822,7 +1845,7 @@ static int dmarc_tree(lua_State *L, int idx, opt_tree *t, dmarc_nodes *d,
 {
 	mauth_value **tail, *spfmap = &d->extra[0], **stail = &spfmap->child;
 
-	t->budget = t->receiver = 0;
+	t->budget = t->receiver = t->resolver = 0;
 	if (read_options(L, idx, 0, "dmarc", t, d->few, sizeof d->few / sizeof d->few[0],
 			 opts) < 0)
 		return -1;
@@ -2593,32 +2616,134 @@ static int l_header(lua_State *L)
  * (check_host_formats) and this writes it with the same C writer a C
  * host's results get it from (mauth_received_spf_format), from the
  * table's fields.  Then the table is a plain one, the text in it.
+ *
+ * The fields are read as core.header reads them (header_result: the
+ * same tree, so the same text), but with the keys interned once, as this
+ * closure's upvalues after the module's (RKEY): a raw read by a key on
+ * the stack costs a third of lua_getfield's, which interns its C string
+ * every time.  The table has no metatable by then, so raw reads are its
+ * reads; a property's fields are read with lua_gettable, as getfield.
  */
+enum {
+	RKEY_RECEIVED_SPF, RKEY_RECEIVER, RKEY_PROPERTIES, RKEY_PTYPE,
+	RKEY_VALUE, RKEY_FIELDS		/* then SPF_FIELDS, in order */
+};
+static const char *const RKEY_NAMES[] = {
+	"received_spf", "receiver", "properties", "ptype", "value", NULL
+};
+#define UP_RKEY(k) lua_upvalueindex(NUPVALUES + 1 + (k))
+#define SPF_NFIELDS (sizeof SPF_FIELDS / sizeof SPF_FIELDS[0] - 1)
+#define NRKEYS (RKEY_FIELDS + SPF_NFIELDS)
+
+/* Pushes the field of the table at idx under the key upvalue k. */
+static void received_get(lua_State *L, int idx, int k, int raw)
+{
+	lua_pushvalue(L, UP_RKEY(k));
+	if (raw)
+		lua_rawget(L, idx);
+	else
+		lua_gettable(L, idx);
+}
+
+/* The value at idx as header_scalar takes it (a string as it is). */
+static void received_scalar(lua_State *L, header_nodes *h, mauth_value ***tail,
+			    int idx, const char *key)
+{
+	int type = lua_type(L, idx);
+	mauth_value *v;
+
+	if (type == LUA_TSTRING) {
+		v = &h->v[h->n++];
+		memset(v, 0, sizeof *v);
+		v->key = key;
+		v->kind = MAUTH_V_STR;
+		v->str = lua_tolstring(L, idx, &v->len);
+		**tail = v;
+		*tail = &v->next;
+	} else if (type == LUA_TNUMBER) {
+		lua_pushvalue(L, idx);
+		header_scalar(L, h, tail, key);
+	}
+}
+
+/* A field of one result's own (SPF_FIELDS and two per property) at most. */
+#define RECEIVED_FEW 32
+
 static int l_received_index(lua_State *L)
 {
-	const char *receiver;
-	size_t len;
+	header_nodes h = { NULL, 0, 0 };
+	mauth_value few[RECEIVED_FEW], *map, *props, *p, **tail, **ptail, **f;
+	const char *receiver = NULL;
+	char stackbuf[1024], *buf = stackbuf;
+	size_t k, i, n, nodes;
+	int at;
+	long len;
 
-	if (lua_type(L, 2) != LUA_TSTRING)
-		return 0;
-	if (strcmp(lua_tolstring(L, 2, &len), "received_spf") != 0 ||
-	    len != 12)
+	if (!lua_rawequal(L, 2, UP_RKEY(RKEY_RECEIVED_SPF)))
 		return 0;
 	lua_settop(L, 2);
 	/* 3: the metatable, holding the receiver while it is written */
 	if (!lua_getmetatable(L, 1))
 		lua_pushnil(L);
-	receiver = NULL;
 	if (lua_istable(L, 3)) {
-		lua_pushliteral(L, "receiver");
-		lua_rawget(L, 3);
+		received_get(L, 3, RKEY_RECEIVER, 1);
 		receiver = lua_tostring(L, -1);
 	}
 	/* a plain table again first: the writer reads absent fields too */
 	lua_pushnil(L);
 	lua_setmetatable(L, 1);
-	if (header_push(L, 1, 1, 0, receiver) != 1)
-		lua_pop(L, 1);	/* nil, reason: nil */
+	lua_pushnil(L);		/* the anchor of converted numbers (hold) */
+	h.anchor = lua_gettop(L);
+	/* the nodes: the map, its fields, the list and two per property */
+	received_get(L, 1, RKEY_PROPERTIES, 1);
+	n = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
+	nodes = 2 + SPF_NFIELDS + 3 * n;
+	h.v = nodes <= RECEIVED_FEW ? few :
+	      lua_newuserdata(L, nodes * sizeof *h.v);
+	at = lua_gettop(L);	/* the fields from at + 1 */
+	for (k = 0; k < SPF_NFIELDS; k++)
+		received_get(L, 1, (int)(RKEY_FIELDS + k), 1);
+	map = &h.v[h.n++];
+	memset(map, 0, sizeof *map);
+	map->kind = MAUTH_V_MAP;
+	tail = &map->child;
+	for (k = 0; k < SPF_NFIELDS; k++)
+		received_scalar(L, &h, &tail, at + 1 + (int)k, SPF_FIELDS[k]);
+	if (n > 0) {
+		int list = h.anchor + 1;
+
+		props = header_node(&h, &tail, "properties", MAUTH_V_LIST);
+		ptail = &props->child;
+		for (i = 1; i <= n; i++) {
+			lua_rawgeti(L, list, (lua_Integer)i);
+			if (lua_istable(L, -1)) {
+				int item = lua_gettop(L);
+
+				/* the writer reads a property's ptype and value */
+				p = header_node(&h, &ptail, NULL, MAUTH_V_MAP);
+				f = &p->child;
+				received_get(L, item, RKEY_PTYPE, 0);
+				received_get(L, item, RKEY_VALUE, 0);
+				received_scalar(L, &h, &f, item + 1, "ptype");
+				received_scalar(L, &h, &f, item + 2, "value");
+			}
+			lua_settop(L, at + (int)SPF_NFIELDS);
+		}
+	} else if (lua_istable(L, h.anchor + 1)) {
+		(void)header_node(&h, &tail, "properties", MAUTH_V_LIST);
+	}
+	len = mauth_received_spf_format(map, receiver, buf, sizeof stackbuf);
+	if (len >= (long)sizeof stackbuf) {
+		/* longer than the stack buffer: once more into one that fits */
+		buf = lua_newuserdata(L, (size_t)len + 1);
+		len = mauth_received_spf_format(map, receiver, buf, (size_t)len + 1);
+	}
+	if (len == MAUTH_ENOMEM)
+		return luaL_error(L, "mailauth: out of memory");
+	if (len < 0)
+		lua_pushnil(L);
+	else
+		lua_pushlstring(L, buf, (size_t)len);
 	lua_pushvalue(L, 2);
 	lua_pushvalue(L, -2);
 	lua_rawset(L, 1);
@@ -2757,7 +2882,11 @@ int luaopen_mailauth_core(lua_State *L)
 	lua_setfield(L, -2, "__mode");
 	lua_setmetatable(L, 5);
 	push_upvalues(L);
-	lua_pushcclosure(L, l_received_index, NUPVALUES);
+	for (k = RKEY_NAMES; *k != NULL; k++)
+		lua_pushstring(L, *k);
+	for (k = SPF_FIELDS; *k != NULL; k++)
+		lua_pushstring(L, *k);
+	lua_pushcclosure(L, l_received_index, NUPVALUES + (int)NRKEYS);
 	lua_setfield(L, 4, "__index");
 	luaL_newmetatable(L, ANSWERS_MT);	/* answer holders */
 	lua_pushcfunction(L, l_answers__gc);

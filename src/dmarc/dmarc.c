@@ -564,13 +564,10 @@ static const char *shared_org(const dmarc_state *st, const char *d)
 	return last_labels(d, count_labels(p) + 1);
 }
 
-/* The rcode of the failed level of d's walk (tree_walk said WALK_TEMP). */
-static int find_walk_rcode(const dmarc_state *st, const char *d)
+/* The rcode of a walk's failed level (w->status is WALK_TEMP). */
+static int walk_rcode(const walk_result *w)
 {
-	walk_result w;
-
-	tree_walk(st, d, &w);
-	return w.rcode != 0 ? w.rcode : MAUTH_RC_SERVFAIL;
+	return w->rcode != 0 ? w->rcode : MAUTH_RC_SERVFAIL;
 }
 
 /* The Organizational Domain by the Public Suffix List (RFC 7489 §3.2). */
@@ -583,21 +580,22 @@ static const char *psl_org(const dmarc_state *st, const char *d)
 
 /*
  * The Organizational Domain of d by the configured method, or NULL when
- * the tree walk could not settle it (*status says why).
+ * the tree walk could not settle it (w->status says why).  Under the tree
+ * walk w is d's walk: taken as it is when the caller already walked d
+ * (walked = 1), else walked here, and only when no shared parent decides.
  */
-static const char *org_of(const dmarc_state *st, const char *d, int *status)
+static const char *org_of(const dmarc_state *st, const char *d,
+			  walk_result *w, int walked)
 {
 	const char *r = shared_org(st, d);
-	walk_result w;
 
-	*status = WALK_OK;
 	if (r != NULL)
 		return r;
 	if (!st->tree)
 		return psl_org(st, d);
-	tree_walk(st, d, &w);
-	*status = w.status;
-	return w.status == WALK_OK ? w.org : NULL;
+	if (!walked)
+		tree_walk(st, d, w);
+	return w->status == WALK_OK ? w->org : NULL;
 }
 
 /*
@@ -613,7 +611,7 @@ static int aligned(const dmarc_state *st, const char *id, int walked,
 		   int strict, int *temp)
 {
 	const char *org;
-	int status;
+	walk_result w;
 
 	if (id == NULL)
 		return 0;
@@ -623,13 +621,13 @@ static int aligned(const dmarc_state *st, const char *id, int walked,
 		return 0;
 	if (st->from_org == NULL) {
 		if (st->from_walk.status == WALK_TEMP)
-			*temp = st->from_walk.rcode;
+			*temp = walk_rcode(&st->from_walk);
 		return 0;
 	}
-	org = org_of(st, id, &status);
+	org = org_of(st, id, &w, 0);
 	if (org == NULL) {
-		if (status == WALK_TEMP)
-			*temp = find_walk_rcode(st, id);
+		if (w.status == WALK_TEMP)
+			*temp = walk_rcode(&w);
 		return 0;
 	}
 	return strcmp(org, st->from_org) == 0;
@@ -668,15 +666,21 @@ static void put_compare(mauth_check *c, const dmarc_state *st)
 {
 	arena *a = check_arena(c);
 	mauth_value *r = check_result(c);
-	const char *psl = NULL, *tree = NULL, *shared;
+	const char *psl, *tree;
 
 	if (!st->compare || st->from == NULL || !st->walked_answers)
 		return;
-	shared = shared_org(st, st->from);
-	if (st->psl != NULL)
-		psl = shared != NULL ? shared : psl_org(st, st->from);
-	if (st->from_walk.status == WALK_OK)
-		tree = shared != NULL ? shared : st->from_walk.org;
+	/* from_org is the configured method's (records_step), the shared
+	 * parent's org when there is one: only the other method is new */
+	if (st->tree) {
+		tree = st->from_org;
+		psl = st->psl == NULL ? NULL : st->from_shared != NULL ?
+		      st->from_org : psl_org(st, st->from);
+	} else {
+		psl = st->from_org;
+		tree = st->from_shared != NULL ? st->from_org :
+		       st->from_walk.status == WALK_OK ? st->from_walk.org : NULL;
+	}
 	if (psl != NULL)
 		val_cstr(a, r, "org_domain_psl", psl);
 	if (tree != NULL)
@@ -889,7 +893,7 @@ static const lookup *discover_tree(dmarc_state *st, const lookup *l,
 		return NULL;
 	}
 	if (w->status == WALK_TEMP) {
-		*temp = w->rcode != 0 ? w->rcode : MAUTH_RC_SERVFAIL;
+		*temp = walk_rcode(w);
 		return NULL;
 	}
 	if (w->status != WALK_OK) {	/* the From walk is asked first */
@@ -962,15 +966,13 @@ static int records_step(mauth_check *c, dmarc_state *st)
 
 	take_answers(c, st);
 	st->walked_answers = 1;
+	/* the From walk, whatever decides the org: discover_tree reads it */
 	if (st->tree || st->compare)
 		tree_walk(st, st->from, &st->from_walk);
 	st->from_shared = shared_parent(st, st->from);
-	st->from_org = shared_org(st, st->from);
-	if (st->from_org == NULL && st->tree)
-		st->from_org = st->from_walk.status == WALK_OK ?
-			       st->from_walk.org : NULL;
-	else if (st->from_org == NULL)
-		st->from_org = psl_org(st, st->from);
+	/* psl: the org ask_all asked for (org_of at init) */
+	st->from_org = st->tree ? org_of(st, st->from, &st->from_walk, 1) :
+		       st->org;
 	l = discover(st, &temp, &why, &code);
 	if (temp) {
 		base_result(c, st, "temperror", rcode_code(temp),
@@ -1219,9 +1221,9 @@ static int ask_all(mauth_check *c, dmarc_state *st)
 	int rc;
 
 	if (!st->tree) {
-		int status;
+		walk_result unused;	/* the PSL decides: no walk */
 
-		st->org = org_of(st, st->from, &status);
+		st->org = org_of(st, st->from, &unused, 0);
 		if (ask_dmarc(c, st, st->from) < 0 || ask_dmarc(c, st, st->org) < 0)
 			return MAUTH_ENOMEM;
 		if (st->compare && ask_walk(c, st, st->from) < 0)

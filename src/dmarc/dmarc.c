@@ -74,7 +74,7 @@ typedef struct {
 	long pct;
 	int testing;		/* t=y (RFC 9989) */
 	int psd;
-	const char *fo;		/* a valid fo= value (§4.8 dmarc-fo), or NULL */
+	const char *fo;		/* a valid fo= value (fo_valid), or NULL */
 	const char *rua, *ruf;	/* raw values, NUL-terminated in the arena */
 	int rua_valid;		/* at least one syntactically valid URI */
 } record;
@@ -249,26 +249,64 @@ static int uri_list_has_valid(const char *v, size_t n)
 	return 0;
 }
 
-/*
- * fo= (RFC 9989 §4.8 dmarc-fo): "0" or "1" and "d", "s", joined by ':',
- * each at most once, "0" and "1" not both.
- */
-static int fo_valid(const char *v, size_t n)
+/* A fo= option: 1 "0", 2 "1", 4 "d", 8 "s" (ABNF strings are case-
+ * insensitive, RFC 5234 §2.3), 0 for anything else. */
+static int fo_bit(char c)
 {
-	int seen = 0;	/* bits: 1 "0", 2 "1", 4 "d", 8 "s" */
-	size_t i;
-
-	if (n == 0 || n > 7)
+	switch (c) {
+	case '0':
+		return 1;
+	case '1':
+		return 2;
+	case 'd':
+	case 'D':
+		return 4;
+	case 's':
+	case 'S':
+		return 8;
+	default:
 		return 0;
-	for (i = 0; i < n; i += 2) {
-		int c = v[i] | 32, bit = c == '0' ? 1 : c == '1' ? 2 :
-					 c == 'd' ? 4 : c == 's' ? 8 : 0;
+	}
+}
 
-		if (bit == 0 || (seen & bit) || (i + 1 < n && v[i + 1] != ':'))
+static size_t skip_sp_tab(const char *v, size_t i, size_t n)
+{
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	return i;
+}
+
+/*
+ * fo= by the grammar of the mode; v is trimmed (parse_record).  RFC 7489
+ * §6.4: dmarc-fo = ( "0" / "1" / "d" / "s" ) *(*WSP ":" *WSP ( "0" / "1" /
+ * "d" / "s" )), §6.3 "a colon-separated list": any of the four, repeated
+ * or not, "0" with "1" too, space or tab around a colon.  RFC 9989 §4.8
+ * (draft-ietf-dmarc-dmarcbis-41): "d" and "s" each at most once, "0" and
+ * "1" not both (§4.7: "mutually exclusive"), any order, no space: the
+ * alternatives of its dmarc-fo rule.
+ */
+static int fo_valid(const char *v, size_t n, int rfc9989)
+{
+	int seen = 0;	/* fo_bit()s */
+	size_t i = 0;
+
+	for (;;) {
+		int bit = i < n ? fo_bit(v[i]) : 0;
+
+		if (bit == 0 || (rfc9989 && (seen & bit)))
 			return 0;
 		seen |= bit;
+		i++;
+		if (!rfc9989)
+			i = skip_sp_tab(v, i, n);
+		if (i == n)
+			return !rfc9989 || (seen & 3) != 3;
+		if (v[i] != ':')
+			return 0;
+		i++;
+		if (!rfc9989)
+			i = skip_sp_tab(v, i, n);
 	}
-	return v[n - 1] != ':' && (seen & 3) != 3;
 }
 
 /*
@@ -276,8 +314,9 @@ static int fo_valid(const char *v, size_t n)
  * ignored; a value that does not parse falls back to the default (§6.3:
  * "syntax errors in the remainder of the record SHOULD be discarded in
  * favor of default values"), except p and sp, which §6.6.3 step 6 handles.
+ * rfc9989: org_domain = "tree", where a tag's grammar differs (fo=).
  */
-static void parse_record(arena *a, const char *s, record *r)
+static void parse_record(arena *a, const char *s, int rfc9989, record *r)
 {
 	size_t len = strlen(s), i = 0;
 
@@ -346,7 +385,7 @@ static void parse_record(arena *a, const char *s, record *r)
 		} else if (strcmp(tag, "ruf") == 0 && r->ruf == NULL)
 			r->ruf = arena_strndup(a, s + vs, ve - vs);
 		else if (strcmp(tag, "fo") == 0 && r->fo == NULL &&
-			 fo_valid(s + vs, ve - vs))
+			 fo_valid(s + vs, ve - vs, rfc9989))
 			r->fo = arena_strndup(a, s + vs, ve - vs);
 	}
 }
@@ -356,7 +395,7 @@ static int record_psd(arena *a, const char *s)
 {
 	record r;
 
-	parse_record(a, s, &r);
+	parse_record(a, s, 1, &r);
 	return r.psd;
 }
 
@@ -983,7 +1022,7 @@ static int records_step(mauth_check *c, dmarc_state *st)
 		finish_none(c, st, code, why, NULL);
 		return 0;
 	}
-	parse_record(check_arena(c), l->record, rec);
+	parse_record(check_arena(c), l->record, st->tree, rec);
 	/* §6.6.3 step 6: no valid p (or a bad sp) is p=none if rua is usable. */
 	if (rec->p < 0 || rec->sp == POL_INVALID) {
 		if (!rec->rua_valid) {

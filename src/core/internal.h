@@ -190,6 +190,11 @@ int qtype_from_name(const char *s);		/* -1 when unknown */
 /* A failure that may heal: SERVFAIL, TIMEOUT, REFUSED, ... */
 int answer_is_temporary(const mauth_answer *a);
 
+/* ---- hex: the one table of digits (util.c) ---- */
+extern const char hex_lower[17];	/* "0123456789abcdef": hex_lower[v & 15] */
+/* The 2n lower-case hex digits of p[0..n) into out, then a NUL: 2n + 1 bytes. */
+void hex_encode(const unsigned char *p, size_t n, char *out);
+
 /* ---- names ---- */
 #define NAME_MAX_TEXT 253	/* RFC 1035 2.3.4: 255 octets on the wire */
 #define LABEL_MAX 63

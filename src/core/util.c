@@ -1,5 +1,6 @@
 /*
- * util.c - reading options, DNS names, answer blocks and the names of codes.
+ * util.c - reading options, DNS names, answer blocks, the names of codes
+ * and hex digits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -405,4 +406,17 @@ unsigned long long text_hash(const char *s, size_t len)
 	for (; i < len; i++)
 		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
 	return h ^ (h >> 32);
+}
+
+const char hex_lower[17] = "0123456789abcdef";
+
+void hex_encode(const unsigned char *p, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex_lower[p[i] >> 4];
+		out[2 * i + 1] = hex_lower[p[i] & 15];
+	}
+	out[2 * n] = '\0';
 }

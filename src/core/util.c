@@ -123,6 +123,48 @@ int name_eq(const char *a, size_t alen, const char *b, size_t blen)
 	return ascii_ieq(a, name_strip_dot(a, alen), b, name_strip_dot(b, blen));
 }
 
+int record_name(char out[RECORD_NAME_SIZE], const char *head, const char *tag,
+		const char *domain)
+{
+	size_t hl = head != NULL ? strlen(head) : 0, tl = strlen(tag);
+	size_t dl = strlen(domain), dn = name_strip_dot(domain, dl);
+	size_t n = 0, i, label = 0;
+
+	out[0] = '\0';
+	/* the domain's final dot (a d= may end in the root's) is not counted */
+	if (hl > NAME_MAX_TEXT || tl > NAME_MAX_TEXT || dn > NAME_MAX_TEXT ||
+	    (head != NULL ? hl + 1 : 0) + tl + 1 + dn > NAME_MAX_TEXT)
+		return NAME_TOO_LONG;
+	if (head != NULL) {
+		memcpy(out, head, hl);
+		out[hl] = '.';
+		n = hl + 1;
+	}
+	memcpy(out + n, tag, tl);
+	out[n + tl] = '.';
+	n += tl + 1;
+	memcpy(out + n, domain, dl + 1);
+	for (i = 0; i <= n + dn; i++) {
+		if (i < n + dn && out[i] == '\\')
+			return NAME_BAD_LABEL;	/* no part has escapes */
+		if (i < n + dn && out[i] != '.') {
+			label++;
+			continue;
+		}
+		if (label == 0 || label > LABEL_MAX)
+			return NAME_BAD_LABEL;
+		label = 0;
+	}
+	return (int)(n + dl);
+}
+
+const char *record_name_problem(int err)
+{
+	return err == NAME_TOO_LONG ?
+	       "is over 253 octets (RFC 1035 §2.3.4)" :
+	       "has a label empty or over 63 octets (RFC 1035 §2.3.4)";
+}
+
 /*
  * Counts wire octets the way a resolver will encode the text: "\." and
  * "\DDD" are one octet.  Rejects empty labels, labels over 63 octets,

@@ -414,8 +414,7 @@ static const lookup *find_lookup(const dmarc_state *st, const char *name)
 /* 0 asked (now or before), 1 over the DNS budget (not asked), -1 error. */
 static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
 {
-	char q[NAME_MAX_TEXT + 16];
-	size_t nl = strlen(name);
+	char q[RECORD_NAME_SIZE];
 	lookup *l;
 
 	if (find_lookup(st, name) != NULL)
@@ -423,17 +422,14 @@ static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
 	if (st->nq == LOOKUP_MAX)
 		return 1;	/* bounded: the walk needing it is incomplete */
 	l = &st->q[st->nq];
-	l->name = arena_strndup(check_arena(c), name, nl);
+	l->name = arena_strndup(check_arena(c), name, strlen(name));
 	if (l->name == NULL)
 		return -1;
-	/* "_dmarc." name, cut as snprintf would (no format parse per ask) */
-	if (nl > sizeof q - 8)
-		nl = sizeof q - 8;
-	memcpy(q, "_dmarc.", 7);
-	memcpy(q + 7, name, nl);
-	q[7 + nl] = '\0';
-	l->id = check_ask(c, MAUTH_T_TXT, q);
-	if (l->id == 0)
+	l->id = 0;
+	/* _dmarc.<name> over 253 octets is no name: it holds no record, and
+	 * id 0 (never a question's) gets no answer, which reads as none */
+	if (record_name(q, NULL, "_dmarc", name) > 0 &&
+	    (l->id = check_ask(c, MAUTH_T_TXT, q)) == 0)
 		return -1;
 	st->nq++;
 	return 0;

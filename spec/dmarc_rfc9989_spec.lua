@@ -456,6 +456,38 @@ describe("RFC 9989 tags: pct, rf, ri historic; unknown tags ignored (§4.7, §C.
   end)
 end)
 
+describe("fo= by each mode's grammar (RFC 7489 §6.3/§6.4; RFC 9989 §4.7/§4.8)", function()
+  -- RFC 7489: ("0" / "1" / "d" / "s") *(*WSP ":" *WSP ("0" / "1" / "d" / "s")),
+  -- a colon-separated list.  draft-ietf-dmarc-dmarcbis-41 §4.8: d and s each
+  -- at most once, "0" and "1" mutually exclusive (§4.7), any order, no space.
+  local FAIL = { spf = { result = "fail", domain = "x.example.net" } }
+  local function fo(mode, value)
+    local rec = { ["_dmarc.example.com"] = "v=DMARC1; p=none; ruf=mailto:f@example.com; fo=" .. value }
+    local r = dmarc("example.com", rec, { org_domain = mode, psl_file = PSL_FILE, pct_roll = 0,
+                                          spf = FAIL.spf })
+    return r.policy_published.fo
+  end
+  local cases = {
+    -- value, kept under RFC 7489, kept under RFC 9989
+    { "0", true, true }, { "1", true, true }, { "d", true, true }, { "S", true, true },
+    { "0:1", true, false }, { "1:0:d", true, false }, { "0:0", true, false },
+    { "d:d", true, false }, { "0:d:s", true, true }, { "s:d:1", true, true },
+    { "d:s", true, true }, { "d:1:s", true, true }, { "0 : d", true, false },
+    { "1\t:s", true, false },
+    { "0:", false, false }, { ":0", false, false }, { "0::d", false, false },
+    { "0d", false, false }, { "0:x", false, false }, { "2", false, false },
+    { "\016", false, false }, { "\016:d", false, false }, -- DLE is no "0" (though 0x10 | 0x20 is)
+  }
+  for _, c in ipairs(cases) do
+    local value, old, new = c[1], c[2], c[3]
+    it(("fo=%q: %s under RFC 7489, %s under RFC 9989"):format(value, old and "kept" or "the default",
+                                                                 new and "kept" or "the default"), function()
+      assert.are.equal(old and value or "0", fo("psl", value))
+      assert.are.equal(new and value or "0", fo("tree", value))
+    end)
+  end
+end)
+
 describe("RFC 9989 walk: DNS failures and the query budget", function()
   local FAIL = { spf = { result = "fail", domain = "x.example.net" } }
   it("SERVFAIL in the From walk below the policy: temperror", function()

@@ -544,17 +544,16 @@ static int as_digest(arc_state *st, size_t k)
 }
 
 /* Asks for the key of s, sharing one question per name. */
-static int ask_key(mauth_check *c, arc_sig *s, char (*names)[NAME_MAX_TEXT + 2],
+static int ask_key(mauth_check *c, arc_sig *s, char (*names)[RECORD_NAME_SIZE],
 		   unsigned *ids, size_t *nq)
 {
-	char name[NAME_MAX_TEXT + 2];
+	char name[RECORD_NAME_SIZE];
 	size_t i;
-	int n = snprintf(name, sizeof name, "%s._domainkey.%s", s->selector,
-			 s->domain);
+	int n = record_name(name, s->selector, "_domainkey", s->domain);
 
-	if (n < 0 || (size_t)n >= sizeof name || !name_is_valid(name, (size_t)n)) {
+	if (n < 0) {
 		sig_decide(s, "permerror", "key_name_invalid",
-			   "key name is too long%s", "");
+			   "key name <s>._domainkey.<d> %s", record_name_problem(n));
 		return 0;
 	}
 	for (i = 0; i < *nq; i++)
@@ -774,7 +773,7 @@ static int hash_and_ask(mauth_check *c, arc_state *st, const msg *m,
 			body_hash *bh, size_t *nb)
 {
 	unsigned char *used = malloc(m->n ? m->n : 1);
-	char (*names)[NAME_MAX_TEXT + 2] = malloc((2 * st->n + 1) * sizeof *names);
+	char (*names)[RECORD_NAME_SIZE] = malloc((2 * st->n + 1) * sizeof *names);
 	unsigned *ids = malloc((2 * st->n + 1) * sizeof *ids);
 	size_t k, nq = 0;
 	int rc = used && names && ids ? 0 : -1;

@@ -202,6 +202,11 @@ int qtype_from_name(const char *s);		/* -1 when unknown */
 /* A failure that may heal: SERVFAIL, TIMEOUT, REFUSED, ... */
 int answer_is_temporary(const mauth_answer *a);
 
+/* ---- hex: the one table of digits (util.c) ---- */
+extern const char hex_lower[17];	/* "0123456789abcdef": hex_lower[v & 15] */
+/* The 2n lower-case hex digits of p[0..n) into out, then a NUL: 2n + 1 bytes. */
+void hex_encode(const unsigned char *p, size_t n, char *out);
+
 /* ---- names ---- */
 #define NAME_MAX_TEXT 253	/* RFC 1035 2.3.4: 255 octets on the wire */
 #define LABEL_MAX 63
@@ -246,6 +251,21 @@ static inline int ascii_ieq(const char *a, size_t alen, const char *b,
 size_t name_strip_dot(const char *s, size_t len);
 /* Compares two names ignoring case and a final dot. */
 int name_eq(const char *a, size_t alen, const char *b, size_t blen);
+/*
+ * The name of a record kept under a domain, the one way DKIM, ARC and
+ * DMARC join it: "<head>.<tag>.<domain>" (keys: <selector>._domainkey.<d>,
+ * RFC 6376 §3.6.2.1) or, head NULL, "<tag>.<domain>" (_dmarc.<d>, RFC
+ * 7489 §6.1), into out, NUL-terminated.  Returns its length, or, never a
+ * cut name, NAME_TOO_LONG past 253 octets (255 on the wire) or
+ * NAME_BAD_LABEL for a label empty or over 63 octets, or a "\\" (the
+ * parts are names without escapes).
+ */
+#define RECORD_NAME_SIZE (NAME_MAX_TEXT + 2)	/* a final dot, the NUL */
+enum { NAME_TOO_LONG = -1, NAME_BAD_LABEL = -2 };
+int record_name(char out[RECORD_NAME_SIZE], const char *head, const char *tag,
+		const char *domain);
+/* Words for a problem text after "name ": "is over 253 octets (...)". */
+const char *record_name_problem(int err);
 /*
  * mauth_resolver_query_until (src/dns/resolver.c) that waits only for the
  * first need questions: the others are asked with them, and those not

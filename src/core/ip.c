@@ -187,7 +187,6 @@ static size_t format_v4(const unsigned char *b, char *buf)
  */
 static size_t format_v6(const unsigned char *b, char *buf)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned w[8];
 	int i, best = -1, bestlen = 0, cur = -1;
 	size_t n = 0, k;
@@ -223,7 +222,7 @@ static size_t format_v6(const unsigned char *b, char *buf)
 		for (shift = 12; shift > 0 && (v >> shift) == 0; shift -= 4)
 			;
 		for (; shift >= 0; shift -= 4)
-			buf[n++] = hex[(v >> shift) & 15];
+			buf[n++] = hex_lower[(v >> shift) & 15];
 	}
 	if (best >= 0 && best + bestlen == 8)
 		buf[n++] = ':';
@@ -245,7 +244,6 @@ size_t ip_format(const ipaddr *ip, char *buf, size_t buflen)
 
 size_t ip_reverse_name(const ipaddr *ip, char *buf, size_t buflen)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t n = 0;
 	int i;
 
@@ -269,9 +267,9 @@ size_t ip_reverse_name(const ipaddr *ip, char *buf, size_t buflen)
 		return n + 12;
 	}
 	for (i = 15; i >= 0; i--) {
-		buf[n++] = hex[ip->b[i] & 15];
+		buf[n++] = hex_lower[ip->b[i] & 15];
 		buf[n++] = '.';
-		buf[n++] = hex[ip->b[i] >> 4];
+		buf[n++] = hex_lower[ip->b[i] >> 4];
 		buf[n++] = '.';
 	}
 	memcpy(buf + n, "ip6.arpa", 9);

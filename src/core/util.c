@@ -1,5 +1,6 @@
 /*
- * util.c - reading options, DNS names, answer blocks and the names of codes.
+ * util.c - reading options, DNS names, answer blocks, the names of codes
+ * and hex digits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,48 @@ size_t name_strip_dot(const char *s, size_t len)
 int name_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
 	return ascii_ieq(a, name_strip_dot(a, alen), b, name_strip_dot(b, blen));
+}
+
+int record_name(char out[RECORD_NAME_SIZE], const char *head, const char *tag,
+		const char *domain)
+{
+	size_t hl = head != NULL ? strlen(head) : 0, tl = strlen(tag);
+	size_t dl = strlen(domain), dn = name_strip_dot(domain, dl);
+	size_t n = 0, i, label = 0;
+
+	out[0] = '\0';
+	/* the domain's final dot (a d= may end in the root's) is not counted */
+	if (hl > NAME_MAX_TEXT || tl > NAME_MAX_TEXT || dn > NAME_MAX_TEXT ||
+	    (head != NULL ? hl + 1 : 0) + tl + 1 + dn > NAME_MAX_TEXT)
+		return NAME_TOO_LONG;
+	if (head != NULL) {
+		memcpy(out, head, hl);
+		out[hl] = '.';
+		n = hl + 1;
+	}
+	memcpy(out + n, tag, tl);
+	out[n + tl] = '.';
+	n += tl + 1;
+	memcpy(out + n, domain, dl + 1);
+	for (i = 0; i <= n + dn; i++) {
+		if (i < n + dn && out[i] == '\\')
+			return NAME_BAD_LABEL;	/* no part has escapes */
+		if (i < n + dn && out[i] != '.') {
+			label++;
+			continue;
+		}
+		if (label == 0 || label > LABEL_MAX)
+			return NAME_BAD_LABEL;
+		label = 0;
+	}
+	return (int)(n + dl);
+}
+
+const char *record_name_problem(int err)
+{
+	return err == NAME_TOO_LONG ?
+	       "is over 253 octets (RFC 1035 §2.3.4)" :
+	       "has a label empty or over 63 octets (RFC 1035 §2.3.4)";
 }
 
 /*
@@ -405,4 +448,17 @@ unsigned long long text_hash(const char *s, size_t len)
 	for (; i < len; i++)
 		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
 	return h ^ (h >> 32);
+}
+
+const char hex_lower[17] = "0123456789abcdef";
+
+void hex_encode(const unsigned char *p, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hex_lower[p[i] >> 4];
+		out[2 * i + 1] = hex_lower[p[i] & 15];
+	}
+	out[2 * n] = '\0';
 }

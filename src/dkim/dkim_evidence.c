@@ -55,10 +55,8 @@ static void hash_lower(crypto_hash *h, const char *s)
 int dkim_fingerprint(const char *d, const char *s, const unsigned char *b,
 		     size_t blen, char out[DKIM_FP_HEX + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[HASH_MAX];
 	crypto_hash *h;
-	size_t i;
 
 	if (d == NULL || s == NULL || b == NULL || blen == 0)
 		return -1;
@@ -72,11 +70,7 @@ int dkim_fingerprint(const char *d, const char *s, const unsigned char *b,
 		return -1;
 	}
 	crypto_hash_free(h);
-	for (i = 0; i < FP_BYTES; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[DKIM_FP_HEX] = '\0';
+	hex_encode(md, FP_BYTES, out);	/* DKIM_FP_HEX digits */
 	return 0;
 }
 

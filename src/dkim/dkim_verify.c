@@ -783,8 +783,6 @@ static int parse_sigs(arena *a, dkim_state *st, const msg *m)
 	return 0;
 }
 
-static const char key_infix[] = "._domainkey.";	/* RFC 6376 §3.6.2.1 */
-
 /* Hashes the header of each signature still undecided; asks for its key. */
 static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
 {
@@ -795,8 +793,8 @@ static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
 		return -1;
 	for (i = 0; i < st->n; i++) {
 		dkim_sig *s = &st->sig[i];
-		char name[NAME_MAX_TEXT + 2];
-		size_t sl, dl, n;
+		char name[RECORD_NAME_SIZE];
+		int n;
 
 		if (s->result != NULL)
 			continue;
@@ -804,18 +802,10 @@ static int ask_keys(mauth_check *c, dkim_state *st, const msg *m)
 			free(used);
 			return -1;
 		}
-		/* selector "._domainkey." domain, without a format parse */
-		sl = strlen(s->selector);
-		dl = strlen(s->domain);
-		n = sl + sizeof key_infix - 1 + dl;
-		if (n < sizeof name) {
-			memcpy(name, s->selector, sl);
-			memcpy(name + sl, key_infix, sizeof key_infix - 1);
-			memcpy(name + sl + sizeof key_infix - 1, s->domain, dl + 1);
-		}
-		if (n >= sizeof name || !name_is_valid(name, n)) {
+		n = record_name(name, s->selector, "_domainkey", s->domain);
+		if (n < 0) {
 			decide(s, "permerror", "key_name_invalid", "key name "
-			       "%s._domainkey... is too long", s->selector);
+			       "<s>._domainkey.<d> %s", record_name_problem(n));
 			continue;
 		}
 		s->qid = check_ask(c, MAUTH_T_TXT, name);

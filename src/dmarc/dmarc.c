@@ -74,7 +74,7 @@ typedef struct {
 	long pct;
 	int testing;		/* t=y (RFC 9989) */
 	int psd;
-	const char *fo;		/* a valid fo= value (§4.8 dmarc-fo), or NULL */
+	const char *fo;		/* a valid fo= value (fo_valid), or NULL */
 	const char *rua, *ruf;	/* raw values, NUL-terminated in the arena */
 	int rua_valid;		/* at least one syntactically valid URI */
 } record;
@@ -249,26 +249,64 @@ static int uri_list_has_valid(const char *v, size_t n)
 	return 0;
 }
 
-/*
- * fo= (RFC 9989 §4.8 dmarc-fo): "0" or "1" and "d", "s", joined by ':',
- * each at most once, "0" and "1" not both.
- */
-static int fo_valid(const char *v, size_t n)
+/* A fo= option: 1 "0", 2 "1", 4 "d", 8 "s" (ABNF strings are case-
+ * insensitive, RFC 5234 §2.3), 0 for anything else. */
+static int fo_bit(char c)
 {
-	int seen = 0;	/* bits: 1 "0", 2 "1", 4 "d", 8 "s" */
-	size_t i;
-
-	if (n == 0 || n > 7)
+	switch (c) {
+	case '0':
+		return 1;
+	case '1':
+		return 2;
+	case 'd':
+	case 'D':
+		return 4;
+	case 's':
+	case 'S':
+		return 8;
+	default:
 		return 0;
-	for (i = 0; i < n; i += 2) {
-		int c = v[i] | 32, bit = c == '0' ? 1 : c == '1' ? 2 :
-					 c == 'd' ? 4 : c == 's' ? 8 : 0;
+	}
+}
 
-		if (bit == 0 || (seen & bit) || (i + 1 < n && v[i + 1] != ':'))
+static size_t skip_sp_tab(const char *v, size_t i, size_t n)
+{
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	return i;
+}
+
+/*
+ * fo= by the grammar of the mode; v is trimmed (parse_record).  RFC 7489
+ * §6.4: dmarc-fo = ( "0" / "1" / "d" / "s" ) *(*WSP ":" *WSP ( "0" / "1" /
+ * "d" / "s" )), §6.3 "a colon-separated list": any of the four, repeated
+ * or not, "0" with "1" too, space or tab around a colon.  RFC 9989 §4.8
+ * (draft-ietf-dmarc-dmarcbis-41): "d" and "s" each at most once, "0" and
+ * "1" not both (§4.7: "mutually exclusive"), any order, no space: the
+ * alternatives of its dmarc-fo rule.
+ */
+static int fo_valid(const char *v, size_t n, int rfc9989)
+{
+	int seen = 0;	/* fo_bit()s */
+	size_t i = 0;
+
+	for (;;) {
+		int bit = i < n ? fo_bit(v[i]) : 0;
+
+		if (bit == 0 || (rfc9989 && (seen & bit)))
 			return 0;
 		seen |= bit;
+		i++;
+		if (!rfc9989)
+			i = skip_sp_tab(v, i, n);
+		if (i == n)
+			return !rfc9989 || (seen & 3) != 3;
+		if (v[i] != ':')
+			return 0;
+		i++;
+		if (!rfc9989)
+			i = skip_sp_tab(v, i, n);
 	}
-	return v[n - 1] != ':' && (seen & 3) != 3;
 }
 
 /*
@@ -276,8 +314,9 @@ static int fo_valid(const char *v, size_t n)
  * ignored; a value that does not parse falls back to the default (§6.3:
  * "syntax errors in the remainder of the record SHOULD be discarded in
  * favor of default values"), except p and sp, which §6.6.3 step 6 handles.
+ * rfc9989: org_domain = "tree", where a tag's grammar differs (fo=).
  */
-static void parse_record(arena *a, const char *s, record *r)
+static void parse_record(arena *a, const char *s, int rfc9989, record *r)
 {
 	size_t len = strlen(s), i = 0;
 
@@ -346,7 +385,7 @@ static void parse_record(arena *a, const char *s, record *r)
 		} else if (strcmp(tag, "ruf") == 0 && r->ruf == NULL)
 			r->ruf = arena_strndup(a, s + vs, ve - vs);
 		else if (strcmp(tag, "fo") == 0 && r->fo == NULL &&
-			 fo_valid(s + vs, ve - vs))
+			 fo_valid(s + vs, ve - vs, rfc9989))
 			r->fo = arena_strndup(a, s + vs, ve - vs);
 	}
 }
@@ -356,7 +395,7 @@ static int record_psd(arena *a, const char *s)
 {
 	record r;
 
-	parse_record(a, s, &r);
+	parse_record(a, s, 1, &r);
 	return r.psd;
 }
 
@@ -375,8 +414,7 @@ static const lookup *find_lookup(const dmarc_state *st, const char *name)
 /* 0 asked (now or before), 1 over the DNS budget (not asked), -1 error. */
 static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
 {
-	char q[NAME_MAX_TEXT + 16];
-	size_t nl = strlen(name);
+	char q[RECORD_NAME_SIZE];
 	lookup *l;
 
 	if (find_lookup(st, name) != NULL)
@@ -384,17 +422,14 @@ static int ask_dmarc(mauth_check *c, dmarc_state *st, const char *name)
 	if (st->nq == LOOKUP_MAX)
 		return 1;	/* bounded: the walk needing it is incomplete */
 	l = &st->q[st->nq];
-	l->name = arena_strndup(check_arena(c), name, nl);
+	l->name = arena_strndup(check_arena(c), name, strlen(name));
 	if (l->name == NULL)
 		return -1;
-	/* "_dmarc." name, cut as snprintf would (no format parse per ask) */
-	if (nl > sizeof q - 8)
-		nl = sizeof q - 8;
-	memcpy(q, "_dmarc.", 7);
-	memcpy(q + 7, name, nl);
-	q[7 + nl] = '\0';
-	l->id = check_ask(c, MAUTH_T_TXT, q);
-	if (l->id == 0)
+	l->id = 0;
+	/* _dmarc.<name> over 253 octets is no name: it holds no record, and
+	 * id 0 (never a question's) gets no answer, which reads as none */
+	if (record_name(q, NULL, "_dmarc", name) > 0 &&
+	    (l->id = check_ask(c, MAUTH_T_TXT, q)) == 0)
 		return -1;
 	st->nq++;
 	return 0;
@@ -564,13 +599,10 @@ static const char *shared_org(const dmarc_state *st, const char *d)
 	return last_labels(d, count_labels(p) + 1);
 }
 
-/* The rcode of the failed level of d's walk (tree_walk said WALK_TEMP). */
-static int find_walk_rcode(const dmarc_state *st, const char *d)
+/* The rcode of a walk's failed level (w->status is WALK_TEMP). */
+static int walk_rcode(const walk_result *w)
 {
-	walk_result w;
-
-	tree_walk(st, d, &w);
-	return w.rcode != 0 ? w.rcode : MAUTH_RC_SERVFAIL;
+	return w->rcode != 0 ? w->rcode : MAUTH_RC_SERVFAIL;
 }
 
 /* The Organizational Domain by the Public Suffix List (RFC 7489 §3.2). */
@@ -583,21 +615,22 @@ static const char *psl_org(const dmarc_state *st, const char *d)
 
 /*
  * The Organizational Domain of d by the configured method, or NULL when
- * the tree walk could not settle it (*status says why).
+ * the tree walk could not settle it (w->status says why).  Under the tree
+ * walk w is d's walk: taken as it is when the caller already walked d
+ * (walked = 1), else walked here, and only when no shared parent decides.
  */
-static const char *org_of(const dmarc_state *st, const char *d, int *status)
+static const char *org_of(const dmarc_state *st, const char *d,
+			  walk_result *w, int walked)
 {
 	const char *r = shared_org(st, d);
-	walk_result w;
 
-	*status = WALK_OK;
 	if (r != NULL)
 		return r;
 	if (!st->tree)
 		return psl_org(st, d);
-	tree_walk(st, d, &w);
-	*status = w.status;
-	return w.status == WALK_OK ? w.org : NULL;
+	if (!walked)
+		tree_walk(st, d, w);
+	return w->status == WALK_OK ? w->org : NULL;
 }
 
 /*
@@ -613,7 +646,7 @@ static int aligned(const dmarc_state *st, const char *id, int walked,
 		   int strict, int *temp)
 {
 	const char *org;
-	int status;
+	walk_result w;
 
 	if (id == NULL)
 		return 0;
@@ -623,13 +656,13 @@ static int aligned(const dmarc_state *st, const char *id, int walked,
 		return 0;
 	if (st->from_org == NULL) {
 		if (st->from_walk.status == WALK_TEMP)
-			*temp = st->from_walk.rcode;
+			*temp = walk_rcode(&st->from_walk);
 		return 0;
 	}
-	org = org_of(st, id, &status);
+	org = org_of(st, id, &w, 0);
 	if (org == NULL) {
-		if (status == WALK_TEMP)
-			*temp = find_walk_rcode(st, id);
+		if (w.status == WALK_TEMP)
+			*temp = walk_rcode(&w);
 		return 0;
 	}
 	return strcmp(org, st->from_org) == 0;
@@ -668,15 +701,21 @@ static void put_compare(mauth_check *c, const dmarc_state *st)
 {
 	arena *a = check_arena(c);
 	mauth_value *r = check_result(c);
-	const char *psl = NULL, *tree = NULL, *shared;
+	const char *psl, *tree;
 
 	if (!st->compare || st->from == NULL || !st->walked_answers)
 		return;
-	shared = shared_org(st, st->from);
-	if (st->psl != NULL)
-		psl = shared != NULL ? shared : psl_org(st, st->from);
-	if (st->from_walk.status == WALK_OK)
-		tree = shared != NULL ? shared : st->from_walk.org;
+	/* from_org is the configured method's (records_step), the shared
+	 * parent's org when there is one: only the other method is new */
+	if (st->tree) {
+		tree = st->from_org;
+		psl = st->psl == NULL ? NULL : st->from_shared != NULL ?
+		      st->from_org : psl_org(st, st->from);
+	} else {
+		psl = st->from_org;
+		tree = st->from_shared != NULL ? st->from_org :
+		       st->from_walk.status == WALK_OK ? st->from_walk.org : NULL;
+	}
 	if (psl != NULL)
 		val_cstr(a, r, "org_domain_psl", psl);
 	if (tree != NULL)
@@ -889,7 +928,7 @@ static const lookup *discover_tree(dmarc_state *st, const lookup *l,
 		return NULL;
 	}
 	if (w->status == WALK_TEMP) {
-		*temp = w->rcode != 0 ? w->rcode : MAUTH_RC_SERVFAIL;
+		*temp = walk_rcode(w);
 		return NULL;
 	}
 	if (w->status != WALK_OK) {	/* the From walk is asked first */
@@ -962,15 +1001,13 @@ static int records_step(mauth_check *c, dmarc_state *st)
 
 	take_answers(c, st);
 	st->walked_answers = 1;
+	/* the From walk, whatever decides the org: discover_tree reads it */
 	if (st->tree || st->compare)
 		tree_walk(st, st->from, &st->from_walk);
 	st->from_shared = shared_parent(st, st->from);
-	st->from_org = shared_org(st, st->from);
-	if (st->from_org == NULL && st->tree)
-		st->from_org = st->from_walk.status == WALK_OK ?
-			       st->from_walk.org : NULL;
-	else if (st->from_org == NULL)
-		st->from_org = psl_org(st, st->from);
+	/* psl: the org ask_all asked for (org_of at init) */
+	st->from_org = st->tree ? org_of(st, st->from, &st->from_walk, 1) :
+		       st->org;
 	l = discover(st, &temp, &why, &code);
 	if (temp) {
 		base_result(c, st, "temperror", rcode_code(temp),
@@ -981,7 +1018,7 @@ static int records_step(mauth_check *c, dmarc_state *st)
 		finish_none(c, st, code, why, NULL);
 		return 0;
 	}
-	parse_record(check_arena(c), l->record, rec);
+	parse_record(check_arena(c), l->record, st->tree, rec);
 	/* §6.6.3 step 6: no valid p (or a bad sp) is p=none if rua is usable. */
 	if (rec->p < 0 || rec->sp == POL_INVALID) {
 		if (!rec->rua_valid) {
@@ -1219,9 +1256,9 @@ static int ask_all(mauth_check *c, dmarc_state *st)
 	int rc;
 
 	if (!st->tree) {
-		int status;
+		walk_result unused;	/* the PSL decides: no walk */
 
-		st->org = org_of(st, st->from, &status);
+		st->org = org_of(st, st->from, &unused, 0);
 		if (ask_dmarc(c, st, st->from) < 0 || ask_dmarc(c, st, st->org) < 0)
 			return MAUTH_ENOMEM;
 		if (st->compare && ask_walk(c, st, st->from) < 0)

@@ -2,15 +2,17 @@
 -- aggregate-report record (§3.1: row, identifiers, auth_results; the
 -- policy_published of the record used).  A record holds only what the
 -- report will say: no local part of an address, no message content.
+local strip = require("mailauth.report.xml").strip
+
 local M = {}
 
--- Characters XML 1.0 cannot carry (C0 controls but TAB, LF, CR), and a
+-- Without the characters XML cannot carry (report/xml.lua's strip), and a
 -- bound on each text: a stored record is built from what the sender
 -- wrote (a DKIM problem text, a domain), so it is cleaned here once.
 local MAX_TEXT = 255
 local function text(s)
   if type(s) ~= "string" then return nil end
-  s = s:gsub("[%z\1-\8\11\12\14-\31\127]", "")
+  s = strip(s)
   if #s > MAX_TEXT then s = s:sub(1, MAX_TEXT) end
   return s
 end

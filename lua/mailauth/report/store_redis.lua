@@ -144,9 +144,7 @@ return 1
 
 --- store:add(record) -> true | nil, problem
 function Store:add(rec)
-  local key = codec.encode({ row = rec.row, identifiers = rec.identifiers,
-                             auth_results = rec.auth_results })
-  local meta = codec.encode({ policy_published = rec.policy_published, rua = rec.rua })
+  local key, meta = codec.encode_record(rec)
   local hour = rec.time - rec.time % HOUR
   local p, d = self.prefix, rec.policy_domain
   local bucket = ("%s:h:%s:%d"):format(p, d, hour)

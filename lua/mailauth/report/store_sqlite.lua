@@ -67,9 +67,7 @@ local EXPIRE_EVERY = 64
 
 --- store:add(record) -> true | nil, problem
 function Store:add(rec)
-  local key = codec.encode({ row = rec.row, identifiers = rec.identifiers,
-                             auth_results = rec.auth_results })
-  local meta = codec.encode({ policy_published = rec.policy_published, rua = rec.rua })
+  local key, meta = codec.encode_record(rec)
   local ok, err = exec(self.conn, ("INSERT INTO mailauth_report VALUES (%d, %s, %s, %s)")
                        :format(rec.time, hex(rec.policy_domain), hex(key), hex(meta)))
   if not ok then return nil, err end

@@ -63,6 +63,21 @@ describe("mailauth.report.record", function()
     assert.are.equal(1700000000, rec.time)
   end)
 
+  it("takes policy_published from the core: every DMARC result with a policy has it", function()
+    -- (record.lua reads no record text: there is no other source to fall back on)
+    for _, case in ipairs { { "example.org", "192.0.2.1" }, { "example.com", "198.51.100.7" },
+                            { "sub.example.com", "198.51.100.7" } } do
+      local rep = check(case[1], case[2], "x@" .. case[1])
+      assert.is_string(rep.dmarc.policy, case[1])
+      local pub = rep.dmarc.policy_published
+      assert.is_table(pub, case[1])
+      local rec = assert(mailauth.report.record(rep))
+      for _, tag in ipairs { "p", "sp", "np", "adkim", "aspf", "fo" } do
+        assert.are.equal(pub[tag], rec.policy_published[tag], case[1] .. " " .. tag)
+      end
+    end
+  end)
+
   it("says policy_test_mode when t=y softened a failing message's disposition", function()
     local rep = check("example.com", "198.51.100.7", "x@example.com")
     assert.are.equal("fail", rep.dmarc.result)

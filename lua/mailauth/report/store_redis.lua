@@ -4,10 +4,11 @@
 -- (redis-lua, last changed 2014) installs no Lua 5.4 module and needs
 -- LuaSocket anyway.  A host with its own client (Rspamd's rspamd_redis,
 -- a pool) passes { call = function(...) end } or
--- { pipeline = function(cmds) end } as opts.client; one with
--- unordered = true (each command its own request, replies not awaited:
--- mailauth.rspamd's report_client) gets add as one EVAL, and is for
--- recording only (collect needs the replies).
+-- { pipeline = function(cmds) end } as opts.client.  add is one EVAL for
+-- every client, so a client may send each command as its own request in
+-- any order (mailauth.rspamd's report_client: pooled connections, replies
+-- not awaited; such a client is for recording only, collect needs the
+-- replies).
 --
 -- Layout, per policy domain and hour (a report period is whole hours):
 --   PREFIX:h:DOMAIN:HOUR   hash: record bytes -> messages (HINCRBY)
@@ -131,8 +132,10 @@ function M.open(addr, opts)
                         retention = opts.retention or 7 * 86400 }, Store)
 end
 
--- add's commands in one EVAL, in their order: an EXPIRE that reached
--- Redis before its HINCRBY would leave the bucket without a TTL.
+-- add's commands in one EVAL, run in their order and at once: an EXPIRE
+-- that reached Redis before its HINCRBY (two requests of a pool, or of a
+-- client that does not keep their order) would leave the bucket without
+-- a TTL, and a record is never half kept.
 local ADD_SCRIPT = [[
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -150,21 +153,8 @@ function Store:add(rec)
   local bucket = ("%s:h:%s:%d"):format(p, d, hour)
   -- the bucket lives its hour plus the retention
   local ttl = math.floor(self.retention + HOUR)
-  local replies, err
-  if self.client.unordered then
-    -- a client whose commands are separate requests in no fixed order
-    -- (Rspamd's rspamd_redis, a pool): the same five as one script
-    replies, err = self.client.pipeline({
-      { "EVAL", ADD_SCRIPT, 3, bucket, p .. ":m:" .. d, p .. ":d", key, ttl, meta, hour, d } })
-  else
-    replies, err = self.client.pipeline({
-      { "HINCRBY", bucket, key, 1 },
-      { "EXPIRE", bucket, ttl },
-      { "SET", p .. ":m:" .. d, meta, "EX", ttl },
-      { "ZADD", p .. ":d", hour, d },
-      { "EXPIRE", p .. ":d", ttl },
-    })
-  end
+  local replies, err = self.client.pipeline({
+    { "EVAL", ADD_SCRIPT, 3, bucket, p .. ":m:" .. d, p .. ":d", key, ttl, meta, hour, d } })
   if not replies then return nil, err end
   return true
 end

@@ -120,6 +120,36 @@ _dmarc.example.org. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.org
     plain:close()
   end)
 
+  it("keeps the keys 7 days by default (the SQLite store's default), for ever with retention = false", function()
+    local rec = { time = 1700010000, policy_domain = "example.org", rua = {},
+      policy_published = { domain = "example.org", p = "none", discovery_method = "psl" },
+      row = { source_ip = "192.0.2.1", policy_evaluated = { disposition = "none", dkim = "fail",
+              spf = "pass", reason = {} } },
+      identifiers = { header_from = "example.org" }, auth_results = { dkim = {}, spf = {} } }
+    local function ttls(prefix)
+      local store = assert(mailauth.report.store { redis = server.address, prefix = prefix })
+      local keys = assert(store.client.pipeline({ { "KEYS", prefix .. ":*" } }))[1]
+      assert.are.equal(3, #keys)
+      local out = {}
+      for _, k in ipairs(keys) do out[#out + 1] = assert(store.client.pipeline({ { "TTL", k } }))[1] end
+      store:close()
+      return out
+    end
+    local default = assert(mailauth.report.store { redis = server.address, prefix = "t4" })
+    assert.is_true(default:add(rec))
+    default:close()
+    for _, ttl in ipairs(ttls("t4")) do
+      assert.is_true(ttl > 7 * 86400 and ttl <= 7 * 86400 + 3600, tostring(ttl))
+    end
+    local forever = assert(mailauth.report.store { redis = server.address, prefix = "t5",
+                                                   retention = false })
+    assert.is_true(forever:add(rec))
+    assert.is_true(forever:expire(rec.time + 20 * 365 * 86400))
+    assert.are.equal(1, assert(forever:collect(1700006400, 1700092800))["example.org"].rows[1].count)
+    forever:close()
+    assert.are.same({ -1, -1, -1 }, ttls("t5"))
+  end)
+
   it("returns an error value when Redis is down, and the check goes on", function()
     local gone = assert(redis.start())
     local store = assert(mailauth.report.store { redis = gone.address, timeout = 1 })

@@ -235,8 +235,10 @@ describe("mailauth.report stores and reports", function()
       LUA, sh(script), LUA, sh(script), sh(dir .. "/err"))))
     assert.are.equal("", helpers.read(dir .. "/err"))
     local store = assert(mailauth.report.store { sqlite = db })
+    -- now: the day after the records (the store keeps 7 days by default)
     local reps = assert(mailauth.report.aggregate(store, { org_name = "Receiver",
-      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 } }))
+      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 },
+      now = 1700086500 }))
     assert.are.equal(1, #reps)
     assert.are.equal(2, reps[1].records)
     assert.are.equal(400, reps[1].messages)
@@ -323,7 +325,8 @@ for r in root.findall("d:record", ns):
     local a = records()
     assert(store:add(a))
     local r = assert(mailauth.report.aggregate(store, { org_name = "Receiver",
-      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 } }))[1]
+      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 },
+      now = 1700086500 }))[1]
     local msg = mailauth.report.message(r.xml_gz, { from = "dmarc@receiver.example", to = r.rua,
       domain = r.domain, submitter = r.submitter, report_id = r.report_id, filename = r.filename,
       date = "Tue, 14 Nov 2023 22:13:20 +0000" })
@@ -338,6 +341,34 @@ for r in root.findall("d:record", ns):
                                           submitter = "s", report_id = "1" })
     end, "mailauth.report.message: from must be a one-line string")
     store:close()
+    os.execute("rm -rf " .. sh(dir))
+  end)
+
+  it("keeps a record 7 days by default, for ever with retention = false", function()
+    local dir = tmpdir()
+    local a = records()
+    local week = 7 * 86400
+    assert.are.equal(week, mailauth.report.RETENTION)
+    local function kept(store)
+      local got = assert(store:collect(1700000000, 1700086400))
+      return got["example.org"] ~= nil
+    end
+    local store = assert(mailauth.report.store { sqlite = dir .. "/default.db" })
+    assert(store:add(a))
+    assert(store:expire(a.time + week - 1))
+    assert.is_true(kept(store))
+    assert(store:expire(a.time + week + 1))
+    assert.is_false(kept(store))
+    store:close()
+    store = assert(mailauth.report.store { sqlite = dir .. "/forever.db", retention = false })
+    assert(store:add(a))
+    assert(store:expire(a.time + 20 * 365 * 86400))
+    assert.is_true(kept(store))
+    store:close()
+    for _, bad in ipairs { 0, -1, 0 / 0, 11 * 365 * 86400, "7d", true } do
+      assert.has_error(function() mailauth.report.store { sqlite = dir .. "/x.db", retention = bad } end,
+        "mailauth.report.store: option 'retention' must be seconds in (0, 10 years], or false (kept for ever)")
+    end
     os.execute("rm -rf " .. sh(dir))
   end)
 

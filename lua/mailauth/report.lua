@@ -20,8 +20,9 @@ local LUA = {
   now = { kind = "integer", min = 0, max = 2 ^ 53, rule = "seconds since the epoch" },
   sqlite = { kind = "string", rule = "a file path" },
   redis = { kind = "string", rule = "an address (host:port, redis://host:port)" },
-  retention = { kind = "number", min = 0, max = 10 * 365 * 86400,
-                rule = "seconds in (0, 10 years]", aliases = "expire expiry ttl" },
+  -- checked by store() itself: a number or false
+  retention = { kind = "any", rule = "seconds in (0, 10 years], or false (kept for ever)",
+                aliases = "expire expiry ttl" },
   prefix = { kind = "string", rule = "a string" },
   timeout = { kind = "any" },
   busy_timeout = { kind = "integer", min = 0, max = 3600000, rule = "milliseconds" },
@@ -75,21 +76,34 @@ function M.record(report, opts)
   return recordmod.record(report, opts)
 end
 
+-- How long a store keeps a record by default, both stores alike: a week,
+-- so that a daily report made late (or made again) still finds its day.
+M.RETENTION = 7 * 86400
+local MAX_RETENTION = 10 * 365 * 86400
+
 --- mailauth.report.store{ sqlite = path | redis = address, retention =, ... } -> store | nil, problem
--- store:add(record) -> true | nil, problem (never raises: a store that is
--- down must not stop mail); store:collect(begin, end); store:expire(now);
--- store:close().
+-- retention: seconds (default M.RETENTION), or false to keep records for
+-- ever.  store:add(record) -> true | nil, problem (never raises: a store
+-- that is down must not stop mail); store:collect(begin, end);
+-- store:expire(now); store:close().
 function M.store(opts)
   if type(opts) ~= "table" then internal.argerror("report.store", 1, "table", opts) end
   table_opts("report.store", opts, 1)
   if (opts.sqlite ~= nil) == (opts.redis ~= nil or opts.client ~= nil) then
     error("mailauth.report.store: give sqlite = path or redis = address (one of them)", 2)
   end
+  local retention = opts.retention
+  if retention == nil then
+    retention = M.RETENTION
+  elseif retention ~= false and not (type(retention) == "number" and retention > 0
+                                     and retention <= MAX_RETENTION) then
+    options.bad("report.store", "retention", 2)
+  end
   local store, err
   if opts.sqlite then
-    store, err = require("mailauth.report.store_sqlite").open(opts.sqlite, opts)
+    store, err = require("mailauth.report.store_sqlite").open(opts.sqlite, opts, retention)
   else
-    store, err = require("mailauth.report.store_redis").open(opts.redis or "", opts)
+    store, err = require("mailauth.report.store_redis").open(opts.redis or "", opts, retention)
   end
   if not store then return nil, err end
   -- add() never raises: a record that cannot be kept is an error value

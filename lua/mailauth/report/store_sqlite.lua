@@ -32,8 +32,9 @@ local function exec(conn, sql)
   return res
 end
 
---- open(path, { retention =, busy_timeout = }) -> store | nil, problem
-function M.open(path, opts)
+--- open(path, { busy_timeout = }, retention) -> store | nil, problem
+-- retention: seconds, or false (rows are never dropped).
+function M.open(path, opts, retention)
   local ok, driver = pcall(require, "luasql.sqlite3")
   if not ok then
     return nil, "the SQLite store needs LuaSQL (Debian lua-sql-sqlite3)"
@@ -42,7 +43,7 @@ function M.open(path, opts)
   local conn, err = env:connect(path)
   if not conn then env:close() return nil, ("cannot open %s: %s"):format(path, tostring(err)) end
   local self = setmetatable({ env = env, conn = conn, path = path,
-                              retention = opts.retention, adds = 0 }, Store)
+                              retention = retention or nil, adds = 0 }, Store)
   -- first, so that creating the schema waits for another process too
   local pragma = exec(conn, ("PRAGMA busy_timeout=%d"):format(math.floor(opts.busy_timeout or 10000)))
   if type(pragma) == "userdata" then pragma:close() end

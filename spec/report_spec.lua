@@ -372,6 +372,35 @@ for r in root.findall("d:record", ns):
     os.execute("rm -rf " .. sh(dir))
   end)
 
+  it("waits asleep for a file another writer holds, and gives up after busy_timeout of wall time", function()
+    -- Another connection's write transaction (RESERVED): the switch to WAL
+    -- is then refused at once, without SQLite's busy handler, so the store
+    -- waits itself.  Before, it tried again at once until busy_timeout of
+    -- CPU time (os.clock) had gone: a spin, and no bound on the wall time.
+    if not has("socket") then pending("lua-socket is not installed for " .. LUA) return end
+    local clock = require("mailauth.core").monotonic
+    local dir = tmpdir()
+    local db = dir .. "/held.db"
+    local env = require("luasql.sqlite3").sqlite3()
+    local other = assert(env:connect(db))
+    assert(other:execute("CREATE TABLE t (x)"))
+    assert(other:execute("BEGIN IMMEDIATE"))
+    local t0, c0 = clock(), os.clock()
+    local store, err = mailauth.report.store { sqlite = db, busy_timeout = 300 }
+    local wall, cpu = clock() - t0, os.clock() - c0
+    assert.is_nil(store)
+    assert.matches("locked", err)
+    assert.is_true(wall >= 0.25 and wall < 10, "waited " .. wall .. " s")
+    assert.is_true(cpu < 0.1, "spent " .. cpu .. " s of CPU")
+    -- the writer done, the same store opens
+    assert(other:execute("COMMIT"))
+    store = assert(mailauth.report.store { sqlite = db, busy_timeout = 300 })
+    store:close()
+    other:close()
+    env:close()
+    os.execute("rm -rf " .. sh(dir))
+  end)
+
   it("refuses a store add that is not a record, as a value", function()
     local dir = tmpdir()
     local store = assert(mailauth.report.store { sqlite = dir .. "/r.db" })

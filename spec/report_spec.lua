@@ -190,6 +190,67 @@ describe("mailauth.report.parse", function()
   end)
 end)
 
+describe("mailauth.report.aggregate's check of external destinations", function()
+  if not has("zlib") then
+    pending("skipped: lua-zlib is not installed for " .. LUA)
+    return
+  end
+  -- a store of one record, its rua the zone's: its own domain's address, an
+  -- external one with its _report._dmarc record, one without (NXDOMAIN)
+  local zone = resolver
+  local rec = assert(mailauth.report.record(check("example.org", "192.0.2.1", "b@example.org"),
+                                            { now = 1700000100 }))
+  local store = { collect = function()
+    return { ["example.org"] = { meta = { policy_published = rec.policy_published, rua = rec.rua },
+                                 rows = { { record = rec, count = 1 } } } }
+  end }
+  local function verify(r)
+    local reps = assert(mailauth.report.aggregate(store, { org_name = "Receiver",
+      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 },
+      now = 1700086500, resolver = r }))
+    assert.are.same({ "dmarc@example.org", "agg@reports.example.net" }, reps[1].rua)
+    assert.are.equal(1, #reps[1].refused)
+    assert.are.equal("mailto:agg@nowhere.example", reps[1].refused[1].uri)
+    assert.matches("^NXDOMAIN for example%.org%._report%._dmarc%.nowhere%.example", reps[1].refused[1].reason)
+  end
+
+  it("asks a C zone resolver (mailauth.resolver{ zones = })", function()
+    verify(mailauth.resolver { zones = { ZONE } })
+  end)
+
+  it("asks a batch resolver (query_many only), with the seconds left as its hint", function()
+    -- before, only a function or :query was asked: every external
+    -- destination was refused as SERVFAIL
+    local asked = {}
+    verify({ query_many = function(_, questions, timeout)
+      assert.is_true(type(timeout) == "number" and timeout > 0 and timeout <= 20)
+      local answers = {}
+      for i, q in ipairs(questions) do
+        asked[#asked + 1] = q.type .. " " .. q.name
+        answers[i] = zone:query(q.name, q.type)
+      end
+      return answers
+    end })
+    assert.are.same({ "TXT example.org._report._dmarc.reports.example.net",
+                      "TXT example.org._report._dmarc.nowhere.example" }, asked)
+  end)
+
+  it("asks a function resolver, whose TXT records may be lists of character-strings", function()
+    verify(function(name, qtype, left)
+      assert.is_true(type(left) == "number" and left > 0)
+      local a = zone:query(name, qtype)
+      local lists = {}
+      for i, txt in ipairs(a.records or {}) do lists[i] = { txt:sub(1, 3), txt:sub(4) } end
+      a.records = lists
+      return a
+    end)
+  end)
+
+  it("raises for a resolver of no kind the checks take", function()
+    assert.has_error(function() verify(42) end)
+  end)
+end)
+
 describe("mailauth.report stores and reports", function()
   if not has("luasql.sqlite3") then
     pending("skipped: LuaSQL's SQLite driver (Debian lua-sql-sqlite3) is not installed for " .. LUA)

@@ -133,19 +133,20 @@ local function yesterday(now)
   return e - 86400, e
 end
 
--- A TXT lookup through the caller's resolver (mailauth.resolver, a
--- function, an object with :query): the records, or nil and the rcode.
-local function txt(resolver, name, budget)
-  local ok, a
-  if type(resolver) == "function" then ok, a = pcall(resolver, name, "TXT", budget)
-  else ok, a = pcall(resolver.query, resolver, name, "TXT", budget) end
-  if not ok or type(a) ~= "table" then return nil, "SERVFAIL" end
-  if a.rcode ~= "NOERROR" then return nil, a.rcode end
+-- A TXT lookup through the caller's resolver, of any kind the checks take
+-- (internal.query: a mailauth.resolver, a batch resolver, a function, an
+-- object with :query), within budget seconds: the records, or nil and the
+-- rcode.  level: as error() counts it from the caller of txt.
+local function txt(resolver, name, budget, level)
+  local a = internal.query(resolver, internal.deadline(budget), name, "TXT", level + 1)
+  if a.rcode ~= "NOERROR" then return nil, a.rcode or "SERVFAIL" end
   return a.records or {}
 end
 
--- RFC 9990 §4 step 6: a record whose first tag is v=DMARC1.
+-- RFC 9990 §4 step 6: a record whose first tag is v=DMARC1 (a record as
+-- its character-strings, as a Lua resolver may give it, joined first).
 local function is_dmarc1(rec)
+  if type(rec) == "table" then rec = table.concat(rec) end
   local first = type(rec) == "string" and rec:match("^%s*([^;]*)")
   return first and first:match("^v%s*=%s*DMARC1%s*$") ~= nil or false
 end
@@ -157,12 +158,13 @@ local function org_of(name)
   return ok and org or name
 end
 
---- destinations(policy_domain, rua, resolver) -> accepted, refused
+--- destinations(policy_domain, rua, resolver, budget [, level]) -> accepted, refused
 -- RFC 9989 §4.7 rua: mailto: URIs, a "!size" suffix ignored; RFC 9990 §4:
 -- a destination outside the policy domain's organisational domain only
 -- when <policy-domain>._report._dmarc.<destination host> has a v=DMARC1
 -- record (any DNS failure refuses: fail closed).
-local function destinations(domain, rua, resolver, budget)
+local function destinations(domain, rua, resolver, budget, level)
+  level = level or 1
   local accepted, refused = {}, {}
   local own = org_of(domain)
   for _, uri in ipairs(rua or {}) do
@@ -179,7 +181,7 @@ local function destinations(domain, rua, resolver, budget)
         refused[#refused + 1] = { uri = uri, reason = "external destination and no resolver to verify it" }
       else
         local name = domain .. "._report._dmarc." .. host
-        local recs, rcode = txt(resolver, name, budget)
+        local recs, rcode = txt(resolver, name, budget, level + 1)
         local found = false
         for _, r in ipairs(recs or {}) do found = found or is_dmarc1(r) end
         if found then
@@ -253,7 +255,7 @@ function M.aggregate(store, opts)
                            pub, entry.rows)
     local gz, gerr = gzip.gzip(doc)
     if not gz then return nil, gerr end
-    local rua, refused = destinations(d, meta.rua, opts.resolver, budget)
+    local rua, refused = destinations(d, meta.rua, opts.resolver, budget, 2)
     local messages = 0
     for _, r in ipairs(entry.rows) do messages = messages + r.count end
     out[#out + 1] = {

@@ -61,7 +61,7 @@ _dmarc.example.org. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.org
     assert.are.equal(0, code, out)
     assert.matches("^2 messages checked, 2 recorded", out)
     code, out = mailauth(("--zone %s --report-store %s --org-name Receiver --email dmarc@receiver.example "
-                          .. "--begin 1700000000 --end 1700086400 --out %s report aggregate")
+                          .. "--begin 1700000000 --end 1700086400 --now 1700086500 --out %s report aggregate")
                          :format(sh(dir .. "/zone"), sh(db), sh(dir)))
     assert.are.equal(0, code)
     local name = "receiver.example!example.org!1700000000!1700086399!"

@@ -69,12 +69,18 @@ describe("mailauth.report's Redis store", function()
 
   it("writes the same store through a client whose commands arrive in no fixed order (one EVAL)", function()
     -- Rspamd's report_client shape: each command its own request,
-    -- replies not awaited; here over a LuaSocket store's own client
+    -- replies not awaited; here over a LuaSocket store's own client, each
+    -- pipeline's commands sent last first (as a pool's requests may
+    -- overtake each other), and the client does not say so: with
+    -- add's commands sent apart, EXPIRE before HINCRBY left the bucket
+    -- without a TTL
     local plain = assert(mailauth.report.store { redis = server.address, prefix = "t3" })
     local sent = {}
-    local unordered = { unordered = true, close = function() end, pipeline = function(cmds)
-      for _, c in ipairs(cmds) do sent[#sent + 1] = c[1] end
-      assert(plain.client.pipeline(cmds))
+    local unordered = { close = function() end, pipeline = function(cmds)
+      for i = #cmds, 1, -1 do
+        sent[#sent + 1] = cmds[i][1]
+        assert(plain.client.pipeline({ cmds[i] }))
+      end
       local out = {}
       for i = 1, #cmds do out[i] = true end
       return out
@@ -87,9 +93,19 @@ _dmarc.example.org. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.org
     local rep = mailauth.check("From: a@example.org\r\n\r\nx\r\n",
                                { ip = "192.0.2.1", sender = "b@example.org", resolver = r })
     local rec = assert(mailauth.report.record(rep, { now = 1700010000 }))
-    for _ = 1, 3 do
+    -- each key expires from the first add on, as the pipelined commands set them
+    local function ttls()
+      local keys = assert(plain.client.pipeline({ { "KEYS", "t2:*" } }))[1]
+      assert.are.equal(3, #keys)
+      for _, k in ipairs(keys) do
+        local ttl = assert(plain.client.pipeline({ { "TTL", k } }))[1]
+        assert.is_true(ttl > 86400 * 7 and ttl <= 86400 * 7 + 3600, k .. " " .. tostring(ttl))
+      end
+    end
+    for i = 1, 3 do
       assert.is_true(scripted:add(rec))
       assert.is_true(plain:add(rec))
+      if i == 1 then ttls() end
     end
     assert.are.same({ "EVAL", "EVAL", "EVAL" }, sent)
     local opts = { org_name = "Receiver", email = "dmarc@receiver.example",
@@ -100,14 +116,38 @@ _dmarc.example.org. 300 IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.org
     assert.are.equal(1, #b)
     assert.are.same({ 1, 3, "example.org" }, { b[1].records, b[1].messages, b[1].domain })
     assert.are.equal(a[1].xml, b[1].xml)
-    -- and each key expires, as the pipelined commands set them
-    local keys = assert(plain.client.pipeline({ { "KEYS", "t2:*" } }))[1]
-    assert.are.equal(3, #keys)
-    for _, k in ipairs(keys) do
-      local ttl = assert(plain.client.pipeline({ { "TTL", k } }))[1]
-      assert.is_true(ttl > 86400 * 7 and ttl <= 86400 * 7 + 3600, k .. " " .. tostring(ttl))
-    end
+    ttls()
     plain:close()
+  end)
+
+  it("keeps the keys 7 days by default (the SQLite store's default), for ever with retention = false", function()
+    local rec = { time = 1700010000, policy_domain = "example.org", rua = {},
+      policy_published = { domain = "example.org", p = "none", discovery_method = "psl" },
+      row = { source_ip = "192.0.2.1", policy_evaluated = { disposition = "none", dkim = "fail",
+              spf = "pass", reason = {} } },
+      identifiers = { header_from = "example.org" }, auth_results = { dkim = {}, spf = {} } }
+    local function ttls(prefix)
+      local store = assert(mailauth.report.store { redis = server.address, prefix = prefix })
+      local keys = assert(store.client.pipeline({ { "KEYS", prefix .. ":*" } }))[1]
+      assert.are.equal(3, #keys)
+      local out = {}
+      for _, k in ipairs(keys) do out[#out + 1] = assert(store.client.pipeline({ { "TTL", k } }))[1] end
+      store:close()
+      return out
+    end
+    local default = assert(mailauth.report.store { redis = server.address, prefix = "t4" })
+    assert.is_true(default:add(rec))
+    default:close()
+    for _, ttl in ipairs(ttls("t4")) do
+      assert.is_true(ttl > 7 * 86400 and ttl <= 7 * 86400 + 3600, tostring(ttl))
+    end
+    local forever = assert(mailauth.report.store { redis = server.address, prefix = "t5",
+                                                   retention = false })
+    assert.is_true(forever:add(rec))
+    assert.is_true(forever:expire(rec.time + 20 * 365 * 86400))
+    assert.are.equal(1, assert(forever:collect(1700006400, 1700092800))["example.org"].rows[1].count)
+    forever:close()
+    assert.are.same({ -1, -1, -1 }, ttls("t5"))
   end)
 
   it("returns an error value when Redis is down, and the check goes on", function()

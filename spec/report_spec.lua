@@ -63,6 +63,21 @@ describe("mailauth.report.record", function()
     assert.are.equal(1700000000, rec.time)
   end)
 
+  it("takes policy_published from the core: every DMARC result with a policy has it", function()
+    -- (record.lua reads no record text: there is no other source to fall back on)
+    for _, case in ipairs { { "example.org", "192.0.2.1" }, { "example.com", "198.51.100.7" },
+                            { "sub.example.com", "198.51.100.7" } } do
+      local rep = check(case[1], case[2], "x@" .. case[1])
+      assert.is_string(rep.dmarc.policy, case[1])
+      local pub = rep.dmarc.policy_published
+      assert.is_table(pub, case[1])
+      local rec = assert(mailauth.report.record(rep))
+      for _, tag in ipairs { "p", "sp", "np", "adkim", "aspf", "fo" } do
+        assert.are.equal(pub[tag], rec.policy_published[tag], case[1] .. " " .. tag)
+      end
+    end
+  end)
+
   it("says policy_test_mode when t=y softened a failing message's disposition", function()
     local rep = check("example.com", "198.51.100.7", "x@example.com")
     assert.are.equal("fail", rep.dmarc.result)
@@ -175,6 +190,67 @@ describe("mailauth.report.parse", function()
   end)
 end)
 
+describe("mailauth.report.aggregate's check of external destinations", function()
+  if not has("zlib") then
+    pending("skipped: lua-zlib is not installed for " .. LUA)
+    return
+  end
+  -- a store of one record, its rua the zone's: its own domain's address, an
+  -- external one with its _report._dmarc record, one without (NXDOMAIN)
+  local zone = resolver
+  local rec = assert(mailauth.report.record(check("example.org", "192.0.2.1", "b@example.org"),
+                                            { now = 1700000100 }))
+  local store = { collect = function()
+    return { ["example.org"] = { meta = { policy_published = rec.policy_published, rua = rec.rua },
+                                 rows = { { record = rec, count = 1 } } } }
+  end }
+  local function verify(r)
+    local reps = assert(mailauth.report.aggregate(store, { org_name = "Receiver",
+      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 },
+      now = 1700086500, resolver = r }))
+    assert.are.same({ "dmarc@example.org", "agg@reports.example.net" }, reps[1].rua)
+    assert.are.equal(1, #reps[1].refused)
+    assert.are.equal("mailto:agg@nowhere.example", reps[1].refused[1].uri)
+    assert.matches("^NXDOMAIN for example%.org%._report%._dmarc%.nowhere%.example", reps[1].refused[1].reason)
+  end
+
+  it("asks a C zone resolver (mailauth.resolver{ zones = })", function()
+    verify(mailauth.resolver { zones = { ZONE } })
+  end)
+
+  it("asks a batch resolver (query_many only), with the seconds left as its hint", function()
+    -- before, only a function or :query was asked: every external
+    -- destination was refused as SERVFAIL
+    local asked = {}
+    verify({ query_many = function(_, questions, timeout)
+      assert.is_true(type(timeout) == "number" and timeout > 0 and timeout <= 20)
+      local answers = {}
+      for i, q in ipairs(questions) do
+        asked[#asked + 1] = q.type .. " " .. q.name
+        answers[i] = zone:query(q.name, q.type)
+      end
+      return answers
+    end })
+    assert.are.same({ "TXT example.org._report._dmarc.reports.example.net",
+                      "TXT example.org._report._dmarc.nowhere.example" }, asked)
+  end)
+
+  it("asks a function resolver, whose TXT records may be lists of character-strings", function()
+    verify(function(name, qtype, left)
+      assert.is_true(type(left) == "number" and left > 0)
+      local a = zone:query(name, qtype)
+      local lists = {}
+      for i, txt in ipairs(a.records or {}) do lists[i] = { txt:sub(1, 3), txt:sub(4) } end
+      a.records = lists
+      return a
+    end)
+  end)
+
+  it("raises for a resolver of no kind the checks take", function()
+    assert.has_error(function() verify(42) end)
+  end)
+end)
+
 describe("mailauth.report stores and reports", function()
   if not has("luasql.sqlite3") then
     pending("skipped: LuaSQL's SQLite driver (Debian lua-sql-sqlite3) is not installed for " .. LUA)
@@ -220,8 +296,10 @@ describe("mailauth.report stores and reports", function()
       LUA, sh(script), LUA, sh(script), sh(dir .. "/err"))))
     assert.are.equal("", helpers.read(dir .. "/err"))
     local store = assert(mailauth.report.store { sqlite = db })
+    -- now: the day after the records (the store keeps 7 days by default)
     local reps = assert(mailauth.report.aggregate(store, { org_name = "Receiver",
-      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 } }))
+      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 },
+      now = 1700086500 }))
     assert.are.equal(1, #reps)
     assert.are.equal(2, reps[1].records)
     assert.are.equal(400, reps[1].messages)
@@ -308,7 +386,8 @@ for r in root.findall("d:record", ns):
     local a = records()
     assert(store:add(a))
     local r = assert(mailauth.report.aggregate(store, { org_name = "Receiver",
-      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 } }))[1]
+      email = "dmarc@receiver.example", period = { begin = 1700000000, ["end"] = 1700086400 },
+      now = 1700086500 }))[1]
     local msg = mailauth.report.message(r.xml_gz, { from = "dmarc@receiver.example", to = r.rua,
       domain = r.domain, submitter = r.submitter, report_id = r.report_id, filename = r.filename,
       date = "Tue, 14 Nov 2023 22:13:20 +0000" })
@@ -323,6 +402,63 @@ for r in root.findall("d:record", ns):
                                           submitter = "s", report_id = "1" })
     end, "mailauth.report.message: from must be a one-line string")
     store:close()
+    os.execute("rm -rf " .. sh(dir))
+  end)
+
+  it("keeps a record 7 days by default, for ever with retention = false", function()
+    local dir = tmpdir()
+    local a = records()
+    local week = 7 * 86400
+    assert.are.equal(week, mailauth.report.RETENTION)
+    local function kept(store)
+      local got = assert(store:collect(1700000000, 1700086400))
+      return got["example.org"] ~= nil
+    end
+    local store = assert(mailauth.report.store { sqlite = dir .. "/default.db" })
+    assert(store:add(a))
+    assert(store:expire(a.time + week - 1))
+    assert.is_true(kept(store))
+    assert(store:expire(a.time + week + 1))
+    assert.is_false(kept(store))
+    store:close()
+    store = assert(mailauth.report.store { sqlite = dir .. "/forever.db", retention = false })
+    assert(store:add(a))
+    assert(store:expire(a.time + 20 * 365 * 86400))
+    assert.is_true(kept(store))
+    store:close()
+    for _, bad in ipairs { 0, -1, 0 / 0, 11 * 365 * 86400, "7d", true } do
+      assert.has_error(function() mailauth.report.store { sqlite = dir .. "/x.db", retention = bad } end,
+        "mailauth.report.store: option 'retention' must be seconds in (0, 10 years], or false (kept for ever)")
+    end
+    os.execute("rm -rf " .. sh(dir))
+  end)
+
+  it("waits asleep for a file another writer holds, and gives up after busy_timeout of wall time", function()
+    -- Another connection's write transaction (RESERVED): the switch to WAL
+    -- is then refused at once, without SQLite's busy handler, so the store
+    -- waits itself.  Before, it tried again at once until busy_timeout of
+    -- CPU time (os.clock) had gone: a spin, and no bound on the wall time.
+    if not has("socket") then pending("lua-socket is not installed for " .. LUA) return end
+    local clock = require("mailauth.core").monotonic
+    local dir = tmpdir()
+    local db = dir .. "/held.db"
+    local env = require("luasql.sqlite3").sqlite3()
+    local other = assert(env:connect(db))
+    assert(other:execute("CREATE TABLE t (x)"))
+    assert(other:execute("BEGIN IMMEDIATE"))
+    local t0, c0 = clock(), os.clock()
+    local store, err = mailauth.report.store { sqlite = db, busy_timeout = 300 }
+    local wall, cpu = clock() - t0, os.clock() - c0
+    assert.is_nil(store)
+    assert.matches("locked", err)
+    assert.is_true(wall >= 0.25 and wall < 10, "waited " .. wall .. " s")
+    assert.is_true(cpu < 0.1, "spent " .. cpu .. " s of CPU")
+    -- the writer done, the same store opens
+    assert(other:execute("COMMIT"))
+    store = assert(mailauth.report.store { sqlite = db, busy_timeout = 300 })
+    store:close()
+    other:close()
+    env:close()
     os.execute("rm -rf " .. sh(dir))
   end)
 

@@ -400,6 +400,28 @@ function M.run(fname, resolver, deadline, kind, params, message)
   return lua_loop(check, asker(resolver, 2), deadline)
 end
 
+--- query(resolver, deadline, name, qtype [, level]) -> answer
+-- One question outside a check (mailauth.report's _report._dmarc TXT),
+-- asked of each kind of resolver as run() asks it: a C resolver in its
+-- own batch call, bounded by deadline; a batch one (query_many) as a
+-- batch of one; anything else through asker, with the seconds left.  Past
+-- the deadline the answer is TIMEOUT, not asked; one that is not a table
+-- is SERVFAIL.  level: as error() counts it from the caller of query.
+function M.query(resolver, deadline, name, qtype, level)
+  local left = time_left(deadline)
+  if left <= 0 then return TIMEOUT end
+  local a
+  if is_c_resolver(resolver) then
+    a = resolver:query_many({ { name = name, type = qtype } }, deadline)[1]
+  elseif is_batch_resolver(resolver) then
+    a = batch_asker(resolver, (level or 1) + 1)({ name }, { qtype }, 1, left)[1] -- may yield
+  else
+    a = asker(resolver, (level or 1) + 1)(name, qtype, left) -- may yield
+  end
+  if type(a) ~= "table" then a = SERVFAIL end
+  return a
+end
+
 -- RFC 4648 §4 base64 of s; wrap: a line length, lines joined by CRLF (a
 -- MIME body, RFC 2045 §6.8), else one line (a DKIM key's p=).
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

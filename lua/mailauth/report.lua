@@ -20,8 +20,9 @@ local LUA = {
   now = { kind = "integer", min = 0, max = 2 ^ 53, rule = "seconds since the epoch" },
   sqlite = { kind = "string", rule = "a file path" },
   redis = { kind = "string", rule = "an address (host:port, redis://host:port)" },
-  retention = { kind = "number", min = 0, max = 10 * 365 * 86400,
-                rule = "seconds in (0, 10 years]", aliases = "expire expiry ttl" },
+  -- checked by store() itself: a number or false
+  retention = { kind = "any", rule = "seconds in (0, 10 years], or false (kept for ever)",
+                aliases = "expire expiry ttl" },
   prefix = { kind = "string", rule = "a string" },
   timeout = { kind = "any" },
   busy_timeout = { kind = "integer", min = 0, max = 3600000, rule = "milliseconds" },
@@ -75,21 +76,34 @@ function M.record(report, opts)
   return recordmod.record(report, opts)
 end
 
+-- How long a store keeps a record by default, both stores alike: a week,
+-- so that a daily report made late (or made again) still finds its day.
+M.RETENTION = 7 * 86400
+local MAX_RETENTION = 10 * 365 * 86400
+
 --- mailauth.report.store{ sqlite = path | redis = address, retention =, ... } -> store | nil, problem
--- store:add(record) -> true | nil, problem (never raises: a store that is
--- down must not stop mail); store:collect(begin, end); store:expire(now);
--- store:close().
+-- retention: seconds (default M.RETENTION), or false to keep records for
+-- ever.  store:add(record) -> true | nil, problem (never raises: a store
+-- that is down must not stop mail); store:collect(begin, end);
+-- store:expire(now); store:close().
 function M.store(opts)
   if type(opts) ~= "table" then internal.argerror("report.store", 1, "table", opts) end
   table_opts("report.store", opts, 1)
   if (opts.sqlite ~= nil) == (opts.redis ~= nil or opts.client ~= nil) then
     error("mailauth.report.store: give sqlite = path or redis = address (one of them)", 2)
   end
+  local retention = opts.retention
+  if retention == nil then
+    retention = M.RETENTION
+  elseif retention ~= false and not (type(retention) == "number" and retention > 0
+                                     and retention <= MAX_RETENTION) then
+    options.bad("report.store", "retention", 2)
+  end
   local store, err
   if opts.sqlite then
-    store, err = require("mailauth.report.store_sqlite").open(opts.sqlite, opts)
+    store, err = require("mailauth.report.store_sqlite").open(opts.sqlite, opts, retention)
   else
-    store, err = require("mailauth.report.store_redis").open(opts.redis or "", opts)
+    store, err = require("mailauth.report.store_redis").open(opts.redis or "", opts, retention)
   end
   if not store then return nil, err end
   -- add() never raises: a record that cannot be kept is an error value
@@ -119,19 +133,20 @@ local function yesterday(now)
   return e - 86400, e
 end
 
--- A TXT lookup through the caller's resolver (mailauth.resolver, a
--- function, an object with :query): the records, or nil and the rcode.
-local function txt(resolver, name, budget)
-  local ok, a
-  if type(resolver) == "function" then ok, a = pcall(resolver, name, "TXT", budget)
-  else ok, a = pcall(resolver.query, resolver, name, "TXT", budget) end
-  if not ok or type(a) ~= "table" then return nil, "SERVFAIL" end
-  if a.rcode ~= "NOERROR" then return nil, a.rcode end
+-- A TXT lookup through the caller's resolver, of any kind the checks take
+-- (internal.query: a mailauth.resolver, a batch resolver, a function, an
+-- object with :query), within budget seconds: the records, or nil and the
+-- rcode.  level: as error() counts it from the caller of txt.
+local function txt(resolver, name, budget, level)
+  local a = internal.query(resolver, internal.deadline(budget), name, "TXT", level + 1)
+  if a.rcode ~= "NOERROR" then return nil, a.rcode or "SERVFAIL" end
   return a.records or {}
 end
 
--- RFC 9990 §4 step 6: a record whose first tag is v=DMARC1.
+-- RFC 9990 §4 step 6: a record whose first tag is v=DMARC1 (a record as
+-- its character-strings, as a Lua resolver may give it, joined first).
 local function is_dmarc1(rec)
+  if type(rec) == "table" then rec = table.concat(rec) end
   local first = type(rec) == "string" and rec:match("^%s*([^;]*)")
   return first and first:match("^v%s*=%s*DMARC1%s*$") ~= nil or false
 end
@@ -143,12 +158,13 @@ local function org_of(name)
   return ok and org or name
 end
 
---- destinations(policy_domain, rua, resolver) -> accepted, refused
+--- destinations(policy_domain, rua, resolver, budget [, level]) -> accepted, refused
 -- RFC 9989 §4.7 rua: mailto: URIs, a "!size" suffix ignored; RFC 9990 §4:
 -- a destination outside the policy domain's organisational domain only
 -- when <policy-domain>._report._dmarc.<destination host> has a v=DMARC1
 -- record (any DNS failure refuses: fail closed).
-local function destinations(domain, rua, resolver, budget)
+local function destinations(domain, rua, resolver, budget, level)
+  level = level or 1
   local accepted, refused = {}, {}
   local own = org_of(domain)
   for _, uri in ipairs(rua or {}) do
@@ -165,7 +181,7 @@ local function destinations(domain, rua, resolver, budget)
         refused[#refused + 1] = { uri = uri, reason = "external destination and no resolver to verify it" }
       else
         local name = domain .. "._report._dmarc." .. host
-        local recs, rcode = txt(resolver, name, budget)
+        local recs, rcode = txt(resolver, name, budget, level + 1)
         local found = false
         for _, r in ipairs(recs or {}) do found = found or is_dmarc1(r) end
         if found then
@@ -239,7 +255,7 @@ function M.aggregate(store, opts)
                            pub, entry.rows)
     local gz, gerr = gzip.gzip(doc)
     if not gz then return nil, gerr end
-    local rua, refused = destinations(d, meta.rua, opts.resolver, budget)
+    local rua, refused = destinations(d, meta.rua, opts.resolver, budget, 2)
     local messages = 0
     for _, r in ipairs(entry.rows) do messages = messages + r.count end
     out[#out + 1] = {

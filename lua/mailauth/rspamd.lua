@@ -405,9 +405,9 @@ end
 -- the task (the worker's event loop carries it: the scan neither waits
 -- for Redis nor fails with it) and not awaited: pipeline returns at once
 -- with true for each command sent, a Redis that errs or is down gives a
--- log line.  unordered = true: store:add sends its commands as one EVAL
--- (rspamd_redis's requests may take different pooled connections).
--- For recording only (store:collect needs the replies).
+-- log line.  Its requests may take different pooled connections, in no
+-- fixed order: store:add sends one EVAL for every client, so that is
+-- safe.  For recording only (store:collect needs the replies).
 function M.report_client(task, host, opts)
   if type(task) ~= "userdata" and type(task) ~= "table" then
     error(("bad argument #1 to 'mailauth.rspamd.report_client' (task expected, got %s)"):format(type(task)), 2)
@@ -419,7 +419,7 @@ function M.report_client(task, host, opts)
   local rspamd_redis = require "rspamd_redis" -- only Rspamd has it
   local logger = require "rspamd_logger"
   local ev_base = task:get_ev_base()
-  local client = { unordered = true }
+  local client = {}
   function client.pipeline(cmds)
     local out = {}
     for i, c in ipairs(cmds) do

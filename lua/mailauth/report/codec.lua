@@ -41,6 +41,17 @@ function M.encode(v)
   return table.concat(out)
 end
 
+--- encode_record(record) -> key, meta
+-- What a store keeps of a report record (mailauth.report.record's), the
+-- same for SQLite and Redis: key, what the report counts (row,
+-- identifiers, auth_results: records with the same key are one report row
+-- with their count), and meta, the policy they were judged under
+-- (policy_published and rua: a report names its domain's newest).
+function M.encode_record(rec)
+  return M.encode({ row = rec.row, identifiers = rec.identifiers, auth_results = rec.auth_results }),
+         M.encode({ policy_published = rec.policy_published, rua = rec.rua })
+end
+
 -- decode_at(text, pos) -> value, next position | nil on malformed text
 local function decode_at(s, i, depth)
   if depth > 32 then return nil end

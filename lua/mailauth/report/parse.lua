@@ -5,6 +5,8 @@
 -- refused before parsing (no report needs one, and entities are how XML
 -- bombs expand), and the tree is bounded in depth and size.
 local container = require "mailauth.report.container"
+-- RFC 9990's namespace, as the report writer puts it
+local NAMESPACE = require("mailauth.report.xml").NAMESPACE
 
 local M = {}
 
@@ -117,8 +119,6 @@ local function record(node)
   }
 end
 
-local RFC9990_NS = "urn:ietf:params:xml:ns:dmarc-2.0"
-
 --- parse(xml_or_compressed [, max_bytes]) -> report | nil, problem
 function M.parse(data, max_bytes)
   local xml, err = container.xml_of(data, 0, max_bytes)
@@ -159,7 +159,7 @@ function M.parse(data, max_bytes)
   -- RFC 9990 by its namespace, else by what only it has (a 2.0 version,
   -- discovery_method, testing)
   local p = out.policy_published
-  out.schema = (root.ns == RFC9990_NS or version == "2.0" or p.discovery_method or p.testing)
+  out.schema = (root.ns == NAMESPACE or version == "2.0" or p.discovery_method or p.testing)
                and "rfc9990" or "rfc7489"
   return out
 end

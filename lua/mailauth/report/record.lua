@@ -2,15 +2,17 @@
 -- aggregate-report record (§3.1: row, identifiers, auth_results; the
 -- policy_published of the record used).  A record holds only what the
 -- report will say: no local part of an address, no message content.
+local strip = require("mailauth.report.xml").strip
+
 local M = {}
 
--- Characters XML 1.0 cannot carry (C0 controls but TAB, LF, CR), and a
+-- Without the characters XML cannot carry (report/xml.lua's strip), and a
 -- bound on each text: a stored record is built from what the sender
 -- wrote (a DKIM problem text, a domain), so it is cleaned here once.
 local MAX_TEXT = 255
 local function text(s)
   if type(s) ~= "string" then return nil end
-  s = s:gsub("[%z\1-\8\11\12\14-\31\127]", "")
+  s = strip(s)
   if #s > MAX_TEXT then s = s:sub(1, MAX_TEXT) end
   return s
 end
@@ -26,28 +28,17 @@ local function domain_of(addr)
 end
 M.domain_of = domain_of
 
--- RFC 9989 §4.7's tags of a DMARC record text, for a DMARC result that
--- does not carry them as policy_published (an older core).
-local function tags_of(record)
-  local tags = {}
-  for part in (record or ""):gmatch("[^;]+") do
-    local k, v = part:match("^%s*([%w_]+)%s*=%s*(.-)%s*$")
-    if k then tags[k:lower()] = v end
-  end
-  return tags
-end
-M.tags_of = tags_of
-
 local DISPOSITION = { none = true, quarantine = true, reject = true }
 local ALIGNMENT = { r = true, s = true }
 
 -- policy_published (RFC 9990 §3.1.1's PolicyPublishedType) of a DMARC
--- result: the core's map when it has one (p, sp, np, adkim, aspf, t, fo,
--- ...), else the tags of its record text.  Only values the schema allows
--- are kept: a report is not the place to repeat a broken tag.
+-- result: the core's map (p, sp, np, adkim, aspf, t, fo, ...; every result
+-- with a policy has one, src/dmarc/dmarc.c put_published), the result's
+-- own policy and alignment modes for what a hand-made result leaves out.
+-- Only values the schema allows are kept: a report is not the place to
+-- repeat a broken tag.
 local function policy_published(dmarc)
-  local pub = dmarc.policy_published
-  if type(pub) ~= "table" then pub = tags_of(dmarc.record) end
+  local pub = type(dmarc.policy_published) == "table" and dmarc.policy_published or {}
   local out = { domain = text(dmarc.policy_domain) }
   for _, tag in ipairs { "p", "sp", "np" } do
     local v = type(pub[tag]) == "string" and pub[tag]:lower() or nil

@@ -4,16 +4,18 @@
 -- (redis-lua, last changed 2014) installs no Lua 5.4 module and needs
 -- LuaSocket anyway.  A host with its own client (Rspamd's rspamd_redis,
 -- a pool) passes { call = function(...) end } or
--- { pipeline = function(cmds) end } as opts.client; one with
--- unordered = true (each command its own request, replies not awaited:
--- mailauth.rspamd's report_client) gets add as one EVAL, and is for
--- recording only (collect needs the replies).
+-- { pipeline = function(cmds) end } as opts.client.  add is one EVAL for
+-- every client, so a client may send each command as its own request in
+-- any order (mailauth.rspamd's report_client: pooled connections, replies
+-- not awaited; such a client is for recording only, collect needs the
+-- replies).
 --
 -- Layout, per policy domain and hour (a report period is whole hours):
 --   PREFIX:h:DOMAIN:HOUR   hash: record bytes -> messages (HINCRBY)
 --   PREFIX:m:DOMAIN        the newest policy_published and rua
 --   PREFIX:d               sorted set: domains, by their newest hour
--- Each key expires after the retention (EXPIRE): nothing to sweep.
+-- Each key expires after the retention (EXPIRE): nothing to sweep; with
+-- none (retention = false) the keys are kept.
 local codec = require "mailauth.report.codec"
 
 local M = {}
@@ -105,8 +107,9 @@ local function address(s)
 end
 M.address = address
 
---- open(address, { retention =, prefix =, timeout =, client = }) -> store | nil, problem
-function M.open(addr, opts)
+--- open(address, { prefix =, timeout =, client = }, retention) -> store | nil, problem
+-- retention: seconds, or false (the keys never expire).
+function M.open(addr, opts, retention)
   local client = opts.client
   if client and not client.pipeline then
     local call = client.call
@@ -128,45 +131,38 @@ function M.open(addr, opts)
     if not client then return nil, err end
   end
   return setmetatable({ client = client, prefix = opts.prefix or "mailauth:report",
-                        retention = opts.retention or 7 * 86400 }, Store)
+                        retention = retention or nil }, Store)
 end
 
--- add's commands in one EVAL, in their order: an EXPIRE that reached
--- Redis before its HINCRBY would leave the bucket without a TTL.
+-- add's commands in one EVAL, run in their order and at once: an EXPIRE
+-- that reached Redis before its HINCRBY (two requests of a pool, or of a
+-- client that does not keep their order) would leave the bucket without
+-- a TTL, and a record is never half kept.  A TTL of 0: no retention, no
+-- EXPIRE.
 local ADD_SCRIPT = [[
+local ttl = tonumber(ARGV[2])
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[2])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
+else
+  redis.call('SET', KEYS[2], ARGV[3])
+end
 return 1
 ]]
 
 --- store:add(record) -> true | nil, problem
 function Store:add(rec)
-  local key = codec.encode({ row = rec.row, identifiers = rec.identifiers,
-                             auth_results = rec.auth_results })
-  local meta = codec.encode({ policy_published = rec.policy_published, rua = rec.rua })
+  local key, meta = codec.encode_record(rec)
   local hour = rec.time - rec.time % HOUR
   local p, d = self.prefix, rec.policy_domain
   local bucket = ("%s:h:%s:%d"):format(p, d, hour)
   -- the bucket lives its hour plus the retention
-  local ttl = math.floor(self.retention + HOUR)
-  local replies, err
-  if self.client.unordered then
-    -- a client whose commands are separate requests in no fixed order
-    -- (Rspamd's rspamd_redis, a pool): the same five as one script
-    replies, err = self.client.pipeline({
-      { "EVAL", ADD_SCRIPT, 3, bucket, p .. ":m:" .. d, p .. ":d", key, ttl, meta, hour, d } })
-  else
-    replies, err = self.client.pipeline({
-      { "HINCRBY", bucket, key, 1 },
-      { "EXPIRE", bucket, ttl },
-      { "SET", p .. ":m:" .. d, meta, "EX", ttl },
-      { "ZADD", p .. ":d", hour, d },
-      { "EXPIRE", p .. ":d", ttl },
-    })
-  end
+  local ttl = self.retention and math.floor(self.retention + HOUR) or 0
+  local replies, err = self.client.pipeline({
+    { "EVAL", ADD_SCRIPT, 3, bucket, p .. ":m:" .. d, p .. ":d", key, ttl, meta, hour, d } })
   if not replies then return nil, err end
   return true
 end
@@ -174,6 +170,7 @@ end
 --- store:expire(now): Redis expires the keys itself; the index of domains
 -- drops those past the retention.
 function Store:expire(now)
+  if not self.retention then return true end
   local r, err = self.client.pipeline({
     { "ZREMRANGEBYSCORE", self.prefix .. ":d", "-inf", "(" .. math.floor(now - self.retention - HOUR) } })
   if not r then return nil, err end

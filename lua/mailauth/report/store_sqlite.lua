@@ -7,6 +7,7 @@
 -- identical rows of its period.  Values go into SQL as hex literals, so
 -- nothing a sender wrote is ever SQL text.
 local codec = require "mailauth.report.codec"
+local clock = require("mailauth.core").monotonic
 
 local M = {}
 local Store = {}
@@ -24,6 +25,13 @@ local SCHEMA = {
   "CREATE INDEX IF NOT EXISTS mailauth_report_domain ON mailauth_report (domain, t)",
 }
 
+-- A wait that spends no CPU: LuaSocket's sleep (Debian lua-socket, which
+-- the Redis store needs too); nil without LuaSocket (plain Lua has none).
+local function sleeper()
+  local ok, socket = pcall(require, "socket")
+  return ok and type(socket.sleep) == "function" and socket.sleep or nil
+end
+
 -- Every statement: nil, the driver's words on failure.
 local function exec(conn, sql)
   local ok, res, err = pcall(conn.execute, conn, sql)
@@ -32,8 +40,9 @@ local function exec(conn, sql)
   return res
 end
 
---- open(path, { retention =, busy_timeout = }) -> store | nil, problem
-function M.open(path, opts)
+--- open(path, { busy_timeout = }, retention) -> store | nil, problem
+-- retention: seconds, or false (rows are never dropped).
+function M.open(path, opts, retention)
   local ok, driver = pcall(require, "luasql.sqlite3")
   if not ok then
     return nil, "the SQLite store needs LuaSQL (Debian lua-sql-sqlite3)"
@@ -42,18 +51,27 @@ function M.open(path, opts)
   local conn, err = env:connect(path)
   if not conn then env:close() return nil, ("cannot open %s: %s"):format(path, tostring(err)) end
   local self = setmetatable({ env = env, conn = conn, path = path,
-                              retention = opts.retention, adds = 0 }, Store)
+                              retention = retention or nil, adds = 0 }, Store)
+  local busy = math.floor(opts.busy_timeout or 10000)
   -- first, so that creating the schema waits for another process too
-  local pragma = exec(conn, ("PRAGMA busy_timeout=%d"):format(math.floor(opts.busy_timeout or 10000)))
+  local pragma = exec(conn, ("PRAGMA busy_timeout=%d"):format(busy))
   if type(pragma) == "userdata" then pragma:close() end
   -- Switching to WAL needs the file to itself: while another process
-  -- does the same, SQLite says "locked" at once, without the busy
-  -- handler.  So the schema steps are tried again, for up to the busy
-  -- timeout (CPU time: os.clock, there is no sleep in plain Lua).
-  local give_up = os.clock() + (opts.busy_timeout or 10000) / 1000
+  -- writes (or makes the same switch), SQLite says "locked" at once,
+  -- without the busy handler.  So a schema step that finds the file
+  -- locked is tried again after a pause (5 ms, doubling up to 100 ms,
+  -- asleep), until the busy timeout has passed on the monotonic clock:
+  -- wall time, the time the other process holds the file.  Without
+  -- LuaSocket there is no pause but a busy loop, so no second try.
+  local give_up, sleep = clock() + busy / 1000, sleeper()
   for _, sql in ipairs(SCHEMA) do
     local res, e = exec(conn, sql)
-    while not res and e:find("locked") and os.clock() < give_up do
+    local pause = 0.005
+    while not res and sleep and e:find("locked") do
+      local left = give_up - clock()
+      if left <= 0 then break end
+      sleep(math.min(pause, left))
+      pause = math.min(pause * 2, 0.1)
       res, e = exec(conn, sql)
     end
     if not res then self:close() return nil, ("%s: %s"):format(path, e) end
@@ -67,9 +85,7 @@ local EXPIRE_EVERY = 64
 
 --- store:add(record) -> true | nil, problem
 function Store:add(rec)
-  local key = codec.encode({ row = rec.row, identifiers = rec.identifiers,
-                             auth_results = rec.auth_results })
-  local meta = codec.encode({ policy_published = rec.policy_published, rua = rec.rua })
+  local key, meta = codec.encode_record(rec)
   local ok, err = exec(self.conn, ("INSERT INTO mailauth_report VALUES (%d, %s, %s, %s)")
                        :format(rec.time, hex(rec.policy_domain), hex(key), hex(meta)))
   if not ok then return nil, err end

@@ -5,12 +5,18 @@ local M = {}
 
 M.NAMESPACE = "urn:ietf:params:xml:ns:dmarc-2.0"
 
+--- strip(s) -> s without the characters a report does not carry: the C0
+-- controls XML 1.0 cannot hold (all but TAB, LF and CR), and DEL.  The one
+-- rule for both places text is cleaned: report/record.lua (what a sender
+-- wrote, once, as a record is made) and esc below (the operator's metadata).
+local function strip(s)
+  return (s:gsub("[%z\1-\8\11\12\14-\31\127]", ""))
+end
+M.strip = strip
+
 local ESC = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;" }
 local function esc(s)
-  -- the record builder already dropped what XML cannot hold; metadata
-  -- from the operator is cleaned the same way here
-  s = tostring(s):gsub("[%z\1-\8\11\12\14-\31\127]", "")
-  return (s:gsub('[&<>"]', ESC))
+  return (strip(tostring(s)):gsub('[&<>"]', ESC))
 end
 
 -- <name>value</name> at an indent, nothing for a nil value.

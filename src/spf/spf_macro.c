@@ -96,7 +96,6 @@ static void put_value(sink *k, const char *s, size_t len, int escape)
 static int letter_value(int letter, const spf_macro_env *e, char *buf,
 			size_t bufsize, const char **v, size_t *vlen)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t n = 0;
 	int i;
 
@@ -122,9 +121,9 @@ static int letter_value(int letter, const spf_macro_env *e, char *buf,
 		} else {
 			/* §7.3: IPv6 as dot-separated nibbles */
 			for (i = 0; i < 16; i++) {
-				buf[n++] = hex[e->ip->b[i] >> 4];
+				buf[n++] = hex_lower[e->ip->b[i] >> 4];
 				buf[n++] = '.';
-				buf[n++] = hex[e->ip->b[i] & 15];
+				buf[n++] = hex_lower[e->ip->b[i] & 15];
 				buf[n++] = '.';
 			}
 			*vlen = n - 1;

@@ -74,32 +74,30 @@ static void lowercase(char *s)
  * says b >= 'A' and b > 'Z'; bytes with the high bit set are left alone.
  * A byte-at-a-time loop was a fifth of every zone lookup.
  */
-static void lower_copy(char *dst, const char *src, size_t len)
+/* The eight bytes at src lowered into dst (the step lower_copy repeats). */
+static inline void lower8(char *dst, const char *src)
 {
 	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t w, low, ge_a, gt_z;
+
+	memcpy(&w, src, 8);
+	low = w & ~high;
+	ge_a = low + ones * (0x80 - 'A');
+	gt_z = low + ones * (0x7f - 'Z');
+	w |= ((ge_a ^ gt_z) & ~w & high) >> 2;
+	memcpy(dst, &w, 8);
+}
+
+static void lower_copy(char *dst, const char *src, size_t len)
+{
 	size_t i;
 
-	for (i = 0; i + 8 <= len; i += 8) {
-		uint64_t w, low, ge_a, gt_z;
-
-		memcpy(&w, src + i, 8);
-		low = w & ~high;
-		ge_a = low + ones * (0x80 - 'A');
-		gt_z = low + ones * (0x7f - 'Z');
-		w |= ((ge_a ^ gt_z) & ~w & high) >> 2;
-		memcpy(dst + i, &w, 8);
-	}
+	for (i = 0; i + 8 <= len; i += 8)
+		lower8(dst + i, src + i);
 	if (i < len && len >= 8) {
 		/* the tail as the last eight bytes, again from src (lowering
 		 * twice changes nothing): no byte loop */
-		uint64_t w, low, ge_a, gt_z;
-
-		memcpy(&w, src + len - 8, 8);
-		low = w & ~high;
-		ge_a = low + ones * (0x80 - 'A');
-		gt_z = low + ones * (0x7f - 'Z');
-		w |= ((ge_a ^ gt_z) & ~w & high) >> 2;
-		memcpy(dst + len - 8, &w, 8);
+		lower8(dst + len - 8, src + len - 8);
 		return;
 	}
 	for (; i < len; i++) {

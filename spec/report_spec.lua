@@ -78,6 +78,19 @@ describe("mailauth.report.record", function()
     end
   end)
 
+  it("reports an fo= written with spaces around its colons (RFC 7489 §6.4) without them", function()
+    -- before, only ^[01ds:]+$ was kept: "0 : d", valid, left the report
+    local z = mailauth.resolver { zones = { [[
+spaced.example. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc.spaced.example. 300 IN TXT "v=DMARC1; p=none; fo=0 : d"
+]] } }
+    local rep = mailauth.check("From: a@spaced.example\r\nSubject: hi\r\n\r\nbody\r\n",
+                               { ip = "192.0.2.1", helo = "mx.sender.example", sender = "b@spaced.example",
+                                 resolver = z, pct_roll = 0 })
+    assert.are.equal("0 : d", rep.dmarc.policy_published.fo)
+    assert.are.equal("0:d", assert(mailauth.report.record(rep)).policy_published.fo)
+  end)
+
   it("says policy_test_mode when t=y softened a failing message's disposition", function()
     local rep = check("example.com", "198.51.100.7", "x@example.com")
     assert.are.equal("fail", rep.dmarc.result)
@@ -248,6 +261,45 @@ describe("mailauth.report.aggregate's check of external destinations", function(
 
   it("raises for a resolver of no kind the checks take", function()
     assert.has_error(function() verify(42) end)
+  end)
+
+  it("are outside by the operator's psl_file, and by name alone under org_domain = 'tree'", function()
+    -- a.shared.example sends its reports to b.shared.example.  By the
+    -- public list both are under shared.example: one organisation, no
+    -- check.  The operator's list makes shared.example a suffix (a hosting
+    -- provider's customers): two organisations, so the destination needs
+    -- its _report._dmarc record, which it lacks.  Before, aggregate read
+    -- the public list only and sent the report there unverified.
+    local dir = tmpdir()
+    local psl = dir .. "/psl.dat"
+    local f = assert(io.open(psl, "w"))
+    f:write("// the operator's list\nexample\nshared.example\n")
+    f:close()
+    local z = mailauth.resolver { zones = { [[
+a.shared.example. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc.a.shared.example. 300 IN TXT "v=DMARC1; p=none; rua=mailto:agg@b.shared.example"
+]] } }
+    local rep = mailauth.check("From: a@a.shared.example\r\nSubject: hi\r\n\r\nbody\r\n",
+                               { ip = "192.0.2.1", helo = "mx.sender.example", sender = "b@a.shared.example",
+                                 resolver = z, pct_roll = 0, psl_file = psl })
+    local r = assert(mailauth.report.record(rep, { now = 1700000100 }))
+    local one = { collect = function()
+      return { [r.policy_domain] = { meta = { policy_published = r.policy_published, rua = r.rua },
+                                     rows = { { record = r, count = 1 } } } }
+    end }
+    local function aggregate(extra)
+      local o = { org_name = "Receiver", email = "dmarc@receiver.example",
+                  period = { begin = 1700000000, ["end"] = 1700086400 }, now = 1700086500, resolver = z }
+      for k, v in pairs(extra) do o[k] = v end
+      return assert(mailauth.report.aggregate(one, o))[1]
+    end
+    assert.are.same({ "agg@b.shared.example" }, aggregate({}).rua)
+    local own = aggregate({ psl_file = psl })
+    assert.are.same({}, own.rua)
+    assert.matches("^NXDOMAIN for a%.shared%.example%._report%._dmarc%.b%.shared%.example",
+                   own.refused[1].reason)
+    assert.are.same({}, aggregate({ org_domain = "tree" }).rua)
+    os.remove(psl); os.remove(dir)
   end)
 end)
 

@@ -56,7 +56,7 @@ local OPTS = internal.declare {
                        "client" },
   ["report.aggregate"] = { "org_name", "email", "report_id_prefix", "period", "only_domains",
                            "skip_domains", "receiver", "extra_contact_info", "generator",
-                           "resolver", "time_budget", "now" },
+                           "resolver", "time_budget", "now", "dmarc:org_domain", "dmarc:psl_file" },
   ["report.message"] = { "from", "to", "domain", "submitter", "report_id", "filename", "date" },
   ["report.parse"] = { "max_bytes" },
 }
@@ -152,21 +152,33 @@ local function is_dmarc1(rec)
 end
 M._is_dmarc1 = is_dmarc1
 
--- The organisational domain of a name (PSL), the name itself when none.
-local function org_of(name)
-  local ok, org = pcall(require("mailauth.dmarc").org_domain, name)
+-- The organisational domain of a name by the Public Suffix List (the
+-- operator's psl_file when given), the name itself when none.
+local function org_of(name, psl_file)
+  local ok, org = pcall(require("mailauth.dmarc").org_domain, name,
+                        psl_file and { psl_file = psl_file } or nil)
   return ok and org or name
 end
 
---- destinations(policy_domain, rua, resolver, budget [, level]) -> accepted, refused
+--- destinations(policy_domain, rua, resolver, budget [, level [, org]]) -> accepted, refused
 -- RFC 9989 §4.7 rua: mailto: URIs, a "!size" suffix ignored; RFC 9990 §4:
 -- a destination outside the policy domain's organisational domain only
 -- when <policy-domain>._report._dmarc.<destination host> has a v=DMARC1
--- record (any DNS failure refuses: fail closed).
-local function destinations(domain, rua, resolver, budget, level)
+-- record (any DNS failure refuses: fail closed).  org: the DMARC options
+-- the records were made with ({ org_domain =, psl_file = }): the PSL the
+-- operator gave decides "outside"; with org_domain = "tree" (RFC 9989's
+-- DNS tree walk, which no list can answer offline) only the policy domain
+-- itself is inside and every other host is verified.
+local function destinations(domain, rua, resolver, budget, level, org)
   level = level or 1
+  org = org or {}
   local accepted, refused = {}, {}
-  local own = org_of(domain)
+  local tree = org.org_domain == "tree"
+  local own = tree and domain:lower() or org_of(domain, org.psl_file)
+  local function inside(host)
+    if tree then return host == own end
+    return org_of(host, org.psl_file) == own
+  end
   for _, uri in ipairs(rua or {}) do
     local plain = uri:gsub("!%d+[kmgtKMGT]?$", "")
     local addr = plain:match("^[Mm][Aa][Ii][Ll][Tt][Oo]:(.+)$")
@@ -175,7 +187,7 @@ local function destinations(domain, rua, resolver, budget, level)
       refused[#refused + 1] = { uri = uri, reason = "not a mailto: URI with a domain" }
     else
       host = host:lower()
-      if org_of(host) == own then
+      if inside(host) then
         accepted[#accepted + 1] = addr
       elseif not resolver then
         refused[#refused + 1] = { uri = uri, reason = "external destination and no resolver to verify it" }
@@ -255,7 +267,8 @@ function M.aggregate(store, opts)
                            pub, entry.rows)
     local gz, gerr = gzip.gzip(doc)
     if not gz then return nil, gerr end
-    local rua, refused = destinations(d, meta.rua, opts.resolver, budget, 2)
+    local rua, refused = destinations(d, meta.rua, opts.resolver, budget, 2,
+                                      { org_domain = opts.org_domain, psl_file = opts.psl_file })
     local messages = 0
     for _, r in ipairs(entry.rows) do messages = messages + r.count end
     out[#out + 1] = {

@@ -54,7 +54,10 @@ local function policy_published(dmarc)
   local t = pub.t
   if t == true or t == "y" or t == "Y" then out.testing = "y"
   elseif t == false or t == "n" or t == "N" then out.testing = "n" end
-  if type(pub.fo) == "string" and pub.fo:match("^[01ds:]+$") then out.fo = pub.fo end
+  -- RFC 7489 §6.4 allows space and tab around the colons ("0 : d"): the
+  -- same options, reported without them
+  local fo = type(pub.fo) == "string" and pub.fo:gsub("[ \t]", "") or nil
+  if fo and fo:match("^[01ds:]+$") then out.fo = fo end
   local dm = dmarc.discovery_method
   out.discovery_method = (dm == "treewalk" or dm == "psl") and dm or "psl"
   return out

@@ -210,18 +210,6 @@ static void answer(mauth_check *c, fuzz_reader *in, const mauth_question *q)
 	FUZZ_ASSERT(mauth_check_answer(c, q->id, &a) == MAUTH_ESTATE);
 }
 
-/* Every string of the tree is NUL-terminated at its length. */
-static void walk(const mauth_value *v, int depth)
-{
-	FUZZ_ASSERT(depth < 4);
-	for (; v != NULL; v = v->next) {
-		if (v->kind == MAUTH_V_STR)
-			FUZZ_ASSERT(v->str != NULL && v->str[v->len] == '\0');
-		if (v->kind == MAUTH_V_LIST || v->kind == MAUTH_V_MAP)
-			walk(v->child, depth + 1);
-	}
-}
-
 static const char *str_field(const mauth_value *res, const char *key)
 {
 	const mauth_value *v = mauth_value_get(res, key);
@@ -246,7 +234,7 @@ static void check_result_map(const mauth_value *res)
 	int tree;
 
 	FUZZ_ASSERT(res != NULL && res->kind == MAUTH_V_MAP);
-	walk(res->child, 0);
+	fuzz_strings_terminated(res->child, 4);
 	FUZZ_ASSERT(word != NULL);
 	/* a problem always comes with its code (doc/codes.md) */
 	FUZZ_ASSERT((str_field(res, "problem") == NULL) ==

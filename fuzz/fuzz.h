@@ -66,4 +66,31 @@ static inline void fuzz_strings_terminated(const mauth_value *v, int levels)
 	}
 }
 
+/* The expansion of an escape's byte k into out (80 bytes at most); its length. */
+typedef size_t fuzz_escape_fn(unsigned k, char *out);
+
+/*
+ * The rest of the input as text (malloc'd, *len bytes), each 0xff and the
+ * byte k after it replaced by escape(k): short inputs then carry the long
+ * runs of whitespace a target is after.
+ */
+static inline char *fuzz_expand(fuzz_reader *r, size_t *len,
+				fuzz_escape_fn *escape)
+{
+	char *b = malloc(r->left * 80 + 1);
+	size_t n = 0;
+
+	FUZZ_ASSERT(b != NULL);
+	while (r->left > 0) {
+		unsigned c = fuzz_byte(r);
+
+		if (c == 0xff)
+			n += escape(fuzz_byte(r), b + n);
+		else
+			b[n++] = (char)c;
+	}
+	*len = n;
+	return b;
+}
+
 #endif

@@ -9,12 +9,7 @@
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 local mailauth = require "mailauth"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local util = dofile((arg[0]:match("^(.*)/") or ".") .. "/util.lua")
 
 local files = {}
 local p = io.popen("ls examples/zones/*.zone")
@@ -24,7 +19,7 @@ local r = assert(mailauth.resolver { zonefiles = files })
 local demo = dofile("examples/demo.lua")
 local reports = {}
 for _, c in ipairs(demo.connections) do
-  reports[#reports + 1] = mailauth.check(read("examples/" .. c.message), {
+  reports[#reports + 1] = mailauth.check(util.read("examples/" .. c.message), {
     ip = c.ip, helo = c.helo, sender = c.sender, resolver = r,
     authserv_id = demo.authserv_id, now = demo.now })
 end

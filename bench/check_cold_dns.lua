@@ -10,13 +10,7 @@
 local mailauth = require "mailauth"
 local util = dofile((arg[0]:match("^(.*)/") or ".") .. "/util.lua")
 
-local mode = arg[1]
-local seconds, ns, dir
-if mode == "bench" then
-  seconds, ns, dir = tonumber(arg[2]), arg[3], arg[4]
-else
-  ns, dir = arg[2], arg[3]
-end
+local mode, seconds, ns, dir = util.args()
 
 local manifest = dofile(dir .. "/manifest.lua")
 local messages = {}
@@ -49,7 +43,4 @@ if mode == "check" then
   print("QUERIES " .. (resolver:stats().queries - before) .. " " .. #messages)
   return
 end
-util.bench(seconds, function()
-  for i = 1, #messages do check(messages[i]) end
-  return #messages
-end)
+util.bench_each(seconds, messages, check)

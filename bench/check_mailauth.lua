@@ -6,13 +6,8 @@
 local mailauth = require "mailauth"
 local util = dofile((arg[0]:match("^(.*)/") or ".") .. "/util.lua")
 
-local mode = arg[1]
-local seconds, zonelist, msgfile, now
-if mode == "bench" then
-  seconds, zonelist, msgfile, now = tonumber(arg[2]), arg[3], arg[4], tonumber(arg[5])
-else
-  zonelist, msgfile, now = arg[2], arg[3], tonumber(arg[4])
-end
+local mode, seconds, zonelist, msgfile, now = util.args()
+now = tonumber(now)
 local zones = {}
 for path in util.read(zonelist):gmatch("[^\n]+") do zones[#zones + 1] = util.read(path) end
 local resolver = assert(mailauth.resolver{ zones = zones })

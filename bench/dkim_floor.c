@@ -63,13 +63,32 @@ static int wsp(int c)
 	return c == ' ' || c == '\t';
 }
 
+/* p..end with each run of WSP as one SP and none at the end, relaxed's
+ * rule for a header value and a body line alike; unfold: CR and LF go. */
+static void put_relaxed(buf *out, const char *p, const char *end, int unfold)
+{
+	int space = 0;
+
+	for (; p < end; p++) {
+		if (unfold && (*p == '\r' || *p == '\n'))
+			continue;
+		if (wsp(*p)) {
+			space = 1;
+			continue;
+		}
+		if (space)
+			put(out, " ", 1);
+		space = 0;
+		put(out, p, 1);
+	}
+}
+
 /* Relaxed header field (§3.4.2): name lowercased, value unfolded, runs of
  * WSP to one SP, no WSP around the colon or at the end; with CRLF. */
 static void canon_header(buf *out, const char *f, size_t n, int crlf)
 {
 	const char *colon = memchr(f, ':', n), *p, *end = f + n;
 	size_t start = out->len;
-	int space = 0;
 
 	for (p = f; p < colon; p++)
 		if (!wsp(*p)) {
@@ -82,18 +101,7 @@ static void canon_header(buf *out, const char *f, size_t n, int crlf)
 	put(out, ":", 1);
 	for (p = colon + 1; p < end && (wsp(*p) || *p == '\r' || *p == '\n'); p++)
 		;
-	for (; p < end; p++) {
-		if (*p == '\r' || *p == '\n')
-			continue;
-		if (wsp(*p)) {
-			space = 1;
-			continue;
-		}
-		if (space)
-			put(out, " ", 1);
-		space = 0;
-		put(out, p, 1);
-	}
+	put_relaxed(out, p, end, 1);
 	if (crlf)
 		put(out, "\r\n", 2);
 }
@@ -105,22 +113,12 @@ static void canon_body(buf *out, const char *p, const char *end)
 
 	while (p < end) {
 		const char *eol = p;
-		int space = 0;
 
 		while (eol + 1 < end && !(eol[0] == '\r' && eol[1] == '\n'))
 			eol++;
 		if (eol + 1 >= end)
 			eol = end;
-		for (; p < eol; p++) {
-			if (wsp(*p)) {
-				space = 1;
-				continue;
-			}
-			if (space)
-				put(out, " ", 1);
-			space = 0;
-			put(out, p, 1);
-		}
+		put_relaxed(out, p, eol, 0);
 		put(out, "\r\n", 2);
 		if (out->len > 2 && !(out->len >= 4 && memcmp(out->p + out->len - 4, "\r\n\r\n", 4) == 0))
 			keep = out->len;

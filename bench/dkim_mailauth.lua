@@ -6,13 +6,7 @@
 local mailauth = require "mailauth"
 local util = dofile((arg[0]:match("^(.*)/") or ".") .. "/util.lua")
 
-local mode = arg[1]
-local seconds, msgfile, zonefile
-if mode == "bench" then
-  seconds, msgfile, zonefile = tonumber(arg[2]), arg[3], arg[4]
-else
-  msgfile, zonefile = arg[2], arg[3]
-end
+local mode, seconds, msgfile, zonefile = util.args()
 if type(mailauth.dkim_verify) ~= "function" then
   print("UNAVAILABLE mailauth.dkim_verify is not in this tree yet")
   return

@@ -11,13 +11,7 @@
 local mailauth = require "mailauth"
 local util = dofile((arg[0]:match("^(.*)/") or ".") .. "/util.lua")
 
-local mode = arg[1]
-local seconds, variant, zonefile, casefile, rrfile
-if mode == "bench" then
-  seconds, variant, zonefile, casefile, rrfile = tonumber(arg[2]), arg[3], arg[4], arg[5], arg[6]
-else
-  variant, zonefile, casefile, rrfile = arg[2], arg[3], arg[4], arg[5]
-end
+local mode, seconds, variant, zonefile, casefile, rrfile = util.args()
 if type(mailauth.spf) ~= "function" then
   print("UNAVAILABLE mailauth.spf is not in this tree yet")
   return
@@ -96,7 +90,4 @@ if mode == "check" then
   print(table.concat(out, "\n"))
   return
 end
-util.bench(seconds, function()
-  for i = 1, #cases do evaluate(cases[i]) end
-  return #cases
-end)
+util.bench_each(seconds, cases, evaluate)

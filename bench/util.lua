@@ -24,6 +24,13 @@ function M.tsv(text, nf)
   return rows
 end
 
+-- The command line every driver takes: check ARGS... or bench SECONDS
+-- ARGS...; returns the mode, the seconds (nil in check mode), then ARGS.
+function M.args()
+  if arg[1] == "bench" then return "bench", tonumber(arg[2]), table.unpack(arg, 3) end
+  return arg[1], nil, table.unpack(arg, 2)
+end
+
 -- Operations per CPU second (os.clock), best of 3 rounds of >= seconds,
 -- after one warm-up pass.  pass() runs once over the inputs and returns
 -- how many operations it did.
@@ -47,6 +54,14 @@ function M.bench(seconds, pass)
     if rounds[r] > best then best = rounds[r] end
   end
   print(("BENCH %.1f %.1f %.1f %.1f"):format(best, rounds[1], rounds[2], rounds[3]))
+end
+
+-- M.bench where a pass is one(item) over every item of the list.
+function M.bench_each(seconds, items, one)
+  M.bench(seconds, function()
+    for i = 1, #items do one(items[i]) end
+    return #items
+  end)
 end
 
 return M

@@ -2,7 +2,9 @@
  * authres_tree.h - what the two Authentication-Results fuzz targets
  * (fuzz_authres.c: strict and lenient; fuzz_authres_dialect.c: strict and
  * Microsoft's dialect) check of a parse result tree alike: lower-case
- * keywords, NUL-terminated strings, and tree equality.
+ * keywords, NUL-terminated strings, the documented shape (each target
+ * then checks its own deviations), tree equality, and how the input is
+ * read and parsed.
  */
 #if !defined(MAUTH_FUZZ_AUTHRES_TREE_H)
 #define MAUTH_FUZZ_AUTHRES_TREE_H
@@ -27,16 +29,94 @@ static int is_lower_word(const mauth_value *v, int may_be_empty)
 	return 1;
 }
 
-/* Every string of the tree ends in a NUL, as mauth_value promises. */
-static void strings_terminated(const mauth_value *v, int depth)
+/*
+ * The head of a parse tree: a map, every string terminated, and either
+ * { invalid = reason } alone (then 0: nothing more to check) or the
+ * documented fields with their kinds (then 1).  Whether authserv_id may be
+ * absent is each target's own rule.
+ */
+static inline int authres_tree_head(const mauth_value *r)
 {
-	FUZZ_ASSERT(depth < 6);
-	for (; v != NULL; v = v->next) {
-		if (v->kind == MAUTH_V_STR)
-			FUZZ_ASSERT(v->str != NULL && v->str[v->len] == '\0');
-		if (v->kind == MAUTH_V_LIST || v->kind == MAUTH_V_MAP)
-			strings_terminated(v->child, depth + 1);
+	const mauth_value *f;
+
+	FUZZ_ASSERT(r != NULL && r->kind == MAUTH_V_MAP);
+	fuzz_strings_terminated(r->child, 6);
+	f = mauth_value_get(r, "invalid");
+	if (f != NULL) {
+		FUZZ_ASSERT(f->kind == MAUTH_V_STR && f->len > 0);
+		FUZZ_ASSERT(r->child == f && f->next == NULL);
+		return 0;
 	}
+	f = mauth_value_get(r, "authserv_id");
+	FUZZ_ASSERT(f == NULL || f->kind == MAUTH_V_STR);
+	f = mauth_value_get(r, "version");
+	FUZZ_ASSERT(f == NULL || (f->kind == MAUTH_V_INT && f->num >= 0));
+	f = mauth_value_get(r, "instance");
+	FUZZ_ASSERT(f == NULL || (f->kind == MAUTH_V_INT && f->num >= 0));
+	return 1;
+}
+
+/*
+ * The results list of a valid tree: empty exactly when result = "none"
+ * stands beside it, or (may_be_empty: lenient) when the field had none.
+ */
+static inline const mauth_value *authres_results(const mauth_value *r,
+						 int may_be_empty)
+{
+	const mauth_value *list = mauth_value_get(r, "results"), *f;
+
+	FUZZ_ASSERT(list != NULL && list->kind == MAUTH_V_LIST);
+	f = mauth_value_get(r, "result");
+	if (f != NULL) {
+		FUZZ_ASSERT(f->kind == MAUTH_V_STR && strcmp(f->str, "none") == 0);
+		FUZZ_ASSERT(list->child == NULL);
+	} else {
+		FUZZ_ASSERT(list->child != NULL || may_be_empty);
+	}
+	return list;
+}
+
+/*
+ * One result of the list, the *n-th counted (256 at most): lower-case
+ * method and result ("" allowed with empty_words), the optional fields'
+ * kinds; returns its properties list.
+ */
+static inline const mauth_value *authres_result(const mauth_value *res,
+						size_t *n, int empty_words)
+{
+	const mauth_value *f;
+
+	FUZZ_ASSERT(res->kind == MAUTH_V_MAP && res->key == NULL);
+	FUZZ_ASSERT(++*n <= 256);
+	FUZZ_ASSERT(is_lower_word(mauth_value_get(res, "method"), empty_words));
+	FUZZ_ASSERT(is_lower_word(mauth_value_get(res, "result"), empty_words));
+	f = mauth_value_get(res, "method_version");
+	FUZZ_ASSERT(f == NULL || (f->kind == MAUTH_V_INT && f->num >= 0));
+	f = mauth_value_get(res, "comment");
+	FUZZ_ASSERT(f == NULL || f->kind == MAUTH_V_STR);
+	f = mauth_value_get(res, "reason");
+	FUZZ_ASSERT(f == NULL || f->kind == MAUTH_V_STR);
+	f = mauth_value_get(res, "properties");
+	FUZZ_ASSERT(f != NULL && f->kind == MAUTH_V_LIST);
+	return f;
+}
+
+/*
+ * One property of a result, the *n-th counted (64 at most): a lower-case
+ * property ("" allowed with empty_words) and a string value, which may be
+ * empty even strictly (pvalue is RFC 2045's token / quoted-string, and ""
+ * is a quoted-string).  The ptype is each target's own rule.
+ */
+static inline void authres_prop(const mauth_value *pv, size_t *n,
+				int empty_words)
+{
+	const mauth_value *f;
+
+	FUZZ_ASSERT(pv->kind == MAUTH_V_MAP && pv->key == NULL);
+	FUZZ_ASSERT(++*n <= 64);
+	FUZZ_ASSERT(is_lower_word(mauth_value_get(pv, "property"), empty_words));
+	f = mauth_value_get(pv, "value");
+	FUZZ_ASSERT(f != NULL && f->kind == MAUTH_V_STR);
 }
 
 /* The same values, keys and order, depth first. */
@@ -120,6 +200,29 @@ static int authres_input(const uint8_t *data, size_t size, const char **text,
 		*text = authres_big;
 		*len = o;
 	}
+	return 1;
+}
+
+/*
+ * Reads the input (authres_input) and parses it twice, with key = a and
+ * key = b, each tree checked by check(tree, 0 resp. 1) as it comes; the
+ * two checks in c[0] and c[1], for the caller to free.  0: nothing to do.
+ */
+static inline int authres_parse_two(const uint8_t *data, size_t size,
+				    const char *key, const char *a,
+				    const char *b,
+				    void (*check)(const mauth_value *, int),
+				    mauth_check *c[2])
+{
+	const char *text;
+	size_t len;
+
+	if (!authres_input(data, size, &text, &len))
+		return 0;
+	c[0] = authres_run(text, len, key, a);
+	check(mauth_check_result(c[0]), 0);
+	c[1] = authres_run(text, len, key, b);
+	check(mauth_check_result(c[1]), 1);
 	return 1;
 }
 

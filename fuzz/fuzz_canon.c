@@ -98,33 +98,26 @@ static void digest(int relaxed, int simd, unsigned long long limit,
 	*hashed = st.hashed;
 }
 
-/* Expands 0xff escapes into whitespace runs. */
-static char *make_body(fuzz_reader *r, size_t *len)
+/* An escape for fuzz_expand: a SP/TAB run of 1-64, then CRLF, LF or none. */
+static size_t wsp_run(unsigned k, char *b)
 {
-	char *b = malloc(r->left * 80 + 1);
+	unsigned i, run = 1 + (k & 63);
 	size_t n = 0;
 
-	FUZZ_ASSERT(b != NULL);
-	while (r->left > 0) {
-		unsigned c = fuzz_byte(r);
-
-		if (c == 0xff) {
-			unsigned k = fuzz_byte(r), i, run = 1 + (k & 63);
-
-			for (i = 0; i < run; i++)	/* SP/TAB, mostly SP */
-				b[n++] = (k & 64) && (i * 7 + k) % 5 == 0 ?
-					 '\t' : ' ';
-			if (k & 128) {		/* then CRLF, or a bare LF */
-				if (k % 3 != 0)
-					b[n++] = '\r';
-				b[n++] = '\n';
-			}
-		} else {
-			b[n++] = (char)c;
-		}
+	for (i = 0; i < run; i++)	/* SP/TAB, mostly SP */
+		b[n++] = (k & 64) && (i * 7 + k) % 5 == 0 ? '\t' : ' ';
+	if (k & 128) {		/* then CRLF, or a bare LF */
+		if (k % 3 != 0)
+			b[n++] = '\r';
+		b[n++] = '\n';
 	}
-	*len = n;
-	return b;
+	return n;
+}
+
+/* The rest of the input, 0xff escapes expanded into whitespace runs. */
+static char *make_body(fuzz_reader *r, size_t *len)
+{
+	return fuzz_expand(r, len, wsp_run);
 }
 
 /* §3.4.2 on raw[0, len) without [skip_from, skip_to); *n its length. */

@@ -18,34 +18,23 @@
 #include "fuzz.h"
 #include "core/canon.h"
 
-static char *make_body(fuzz_reader *r, size_t *len)
+/* An escape for fuzz_expand: a WSP run of 0-15, then a line end or not. */
+static size_t wsp_lines(unsigned k, char *b)
 {
-	char *b = malloc(r->left * 80 + 1);
+	unsigned i, run = k & 15;
 	size_t n = 0;
 
-	FUZZ_ASSERT(b != NULL);
-	while (r->left > 0) {
-		unsigned c = fuzz_byte(r);
-
-		if (c == 0xff) {
-			unsigned k = fuzz_byte(r), i, run = k & 15;
-
-			for (i = 0; i < run; i++)
-				b[n++] = (k >> 4) & 1 && i % 3 == 0 ? '\t' : ' ';
-			switch ((k >> 5) & 7) {	/* then a line end, or not */
-			case 0: case 1: b[n++] = '\r'; b[n++] = '\n'; break;
-			case 2: b[n++] = '\n'; break;
-			case 3: b[n++] = '\r'; break;
-			case 4: b[n++] = '\r'; b[n++] = '\n';
-				b[n++] = '\r'; b[n++] = '\n'; break;
-			default: break;
-			}
-		} else {
-			b[n++] = (char)c;
-		}
+	for (i = 0; i < run; i++)
+		b[n++] = (k >> 4) & 1 && i % 3 == 0 ? '\t' : ' ';
+	switch ((k >> 5) & 7) {	/* then a line end, or not */
+	case 0: case 1: b[n++] = '\r'; b[n++] = '\n'; break;
+	case 2: b[n++] = '\n'; break;
+	case 3: b[n++] = '\r'; break;
+	case 4: b[n++] = '\r'; b[n++] = '\n';
+		b[n++] = '\r'; b[n++] = '\n'; break;
+	default: break;
 	}
-	*len = n;
-	return b;
+	return n;
 }
 
 static void setup(canon_body_state *st, int relaxed, unsigned long long limit)
@@ -82,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			p &= 7;
 		pieces[i] = p;
 	}
-	body = make_body(&r, &len);
+	body = fuzz_expand(&r, &len, wsp_lines);
 
 	setup(&whole, mode & 1, limit);
 	canon_body(&whole, len > 0 ? body : NULL, len);

@@ -7,19 +7,11 @@ anywhere.  The seeds from other projects' cases (authres/*.yml, the
 authheaders records) are made at fuzz time into build/fuzz-seeds/ by
 fuzz/seeds-from-testdata.py and never committed.
 """
-import os
+import functools
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import seedfiles
 
-
-def put(target, name, data):
-    d = os.path.join(HERE, "seeds", target)
-    os.makedirs(d, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(data)
-
+put = functools.partial(seedfiles.put, encoding="utf-8")
 
 # ---- authres ----
 # the 0xff prefix: the text repeated to k * 512 bytes (near the 64 KiB limit)

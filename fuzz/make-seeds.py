@@ -4,6 +4,7 @@
 Run with Debian's /usr/bin/python3 (python3-dnspython).  The wire seeds are
 DNS replies built by dnspython, an implementation independent of ldns.
 """
+import functools
 import os
 import struct
 import dns.flags
@@ -11,16 +12,11 @@ import dns.message
 import dns.rcode
 import dns.rrset
 
+import seedfiles
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def put(target, name, data):
-    d = os.path.join(HERE, "seeds", target)
-    os.makedirs(d, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode("latin-1")
-    with open(os.path.join(d, name), "wb") as f:
-        f.write(data)
+# the wire, zone and name seeds hold bytes above 127 one to one
+put = functools.partial(seedfiles.put, encoding="latin-1")
 
 
 def reply(qname, qtype, answers=(), rcode=dns.rcode.NOERROR, authority=(), tc=False):

@@ -131,8 +131,29 @@ end
 -- as one ends (pause 100) and each step does a large, fixed amount of
 -- work (stepmul 100000: about 100 KB), which runs the finalizers inside a
 -- few calls, as 5.4's settings do.
+--
+-- A LuaJIT older than its commit 119fd1fa (2023-08-13, "Ensure forward
+-- progress on trace exit to BC_ITERN", LuaJIT issue #1000), such as
+-- Debian 12's 2.1.0~beta3+git20220320, can spin for ever in a trace that
+-- exits to its own start: inside a __gc finalizer no side trace may be
+-- recorded, so nothing breaks the cycle.  Here it hung the finalizers
+-- that run mailauth.check, one run in a few; that LuaJIT built from
+-- 119fd1fa's parent hung 8 times in 10 on the same case, 119fd1fa itself
+-- never.  With such a LuaJIT the section runs interpreted (jit.off and
+-- jit.flush): the binding's re-entrancy, which is what this spec is
+-- about, is the same C code either way.
+local function old_luajit()
+  local jit = rawget(_G, "jit")
+  if not jit then return false end
+  local stamp = tonumber(jit.version:match("^LuaJIT 2%.1%.(%d+)$"))
+  -- rolling releases (2.1.<seconds since the epoch>) began after the fix
+  return not (stamp and stamp >= 1691884800) and not jit.version:match("^LuaJIT 2%.[2-9]")
+end
+
 local function eager_gc(f)
   local mode
+  local interpreted = old_luajit() and jit.status()
+  if interpreted then jit.off(); jit.flush() end
   if _VERSION == "Lua 5.4" then -- (lua.c starts it generational)
     mode = collectgarbage("incremental", 10, 100, 0)
   elseif _VERSION == "Lua 5.3" then
@@ -152,6 +173,7 @@ local function eager_gc(f)
     collectgarbage("setstepmul", 200)
   end
   collectgarbage("collect")
+  if interpreted then jit.on() end
   assert(ok, err)
 end
 

@@ -70,6 +70,9 @@ child_cpu() {
   }' "$tmp/times"
 }
 
+# Seconds one Lua's whole suite may take (about 90 s here, 270 s under
+# valgrind).
+SPEC_TIMEOUT=${SPEC_TIMEOUT:-1500}
 passed=0 failed=0 skipped=0
 for lua in $LUAS; do
   case $lua in
@@ -86,9 +89,14 @@ for lua in $LUAS; do
   else
     runner="busted --lua=$lua"
   fi
-  LD_PRELOAD=${SPEC_PRELOAD:-} $runner -o TAP \
+  # A hang (a spec, the library, or the Lua VM itself) becomes a failure
+  # that names the case it hung after, not a CI job killed at its limit.
+  LD_PRELOAD=${SPEC_PRELOAD:-} timeout --kill-after=10 "$SPEC_TIMEOUT" $runner -o TAP \
     --cpath="$cpath" ${SPEC_PATHS:-spec} > "$out" 2>&1
   rc=$?
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "not ok - specs under $lua stopped after ${SPEC_TIMEOUT} s; the last case that ended: $(grep '^\(not \)\?ok ' "$out" | tail -n 1)" >> "$out"
+  fi
   s=$(grep -c '^ok [0-9]* - # SKIP ' "$out")
   p=$(($(grep -c '^ok ' "$out") - s))
   f=$(grep -c '^not ok ' "$out")

@@ -287,6 +287,30 @@ describe("the command line", function()
     assert.are.equal(2, got)
   end)
 
+  it("takes the operator's Public Suffix List (--psl-file) and the tree walk (--org-domain)", function()
+    -- a.shared.example has no record; shared.example has p=reject.  By the
+    -- public list shared.example is the Organizational Domain and its
+    -- policy applies; by a list that makes shared.example a suffix, a.
+    -- shared.example is its own organisation and has no policy.  Before,
+    -- the command line had no way to give either option.
+    helpers.write(path("shared.zone"), '_dmarc.shared.example. 300 IN TXT "v=DMARC1; p=reject"\n')
+    helpers.write(path("psl.dat"), "// the operator's list\nexample\nshared.example\n")
+    local zone = " --zone " .. sh(path("shared.zone"))
+    local got, out = mailauth("dmarc a.shared.example" .. zone)
+    assert.are.equal(0, got)
+    assert.matches("policy   reject %(from shared%.example", out)
+    got, out = mailauth("dmarc a.shared.example --psl-file " .. sh(path("psl.dat")) .. zone)
+    assert.are.equal(1, got)
+    assert.matches("no DMARC record published", out)
+    got, out = mailauth("dmarc a.shared.example --org-domain tree" .. zone)
+    assert.are.equal(0, got)
+    assert.matches("policy   reject %(from shared%.example", out)
+    local err
+    got, _, err = mailauth("dmarc a.shared.example --org-domain list" .. zone)
+    assert.are.equal(2, got)
+    assert.matches("option 'org_domain' must be one of: psl tree", err)
+  end)
+
   it("keygen: an --out it cannot write is a usage error, naming the file", function()
     local got, _, err = mailauth("keygen --selector k6 --out " .. P"no-such-folder/k6.pem")
     assert.are.equal(2, got)

@@ -74,6 +74,12 @@ options:
   --report-store STORE
                       check, report: a SQLite file, or redis://HOST:PORT
   --retention SECONDS report: how long records are kept (default: 7 days)
+  --psl-file FILE     check, dmarc, report: the Public Suffix List to use
+                      (default: the system's, publicsuffix)
+  --org-domain psl|tree
+                      check, dmarc, report: the Organizational Domain by the
+                      list (psl, RFC 7489; default) or by the DNS tree walk
+                      (tree, RFC 9989)
   --rcpt ADDRESS      check, report record: an envelope recipient; repeatable
   --org-name NAME     report aggregate: the reporting organisation
   --email ADDRESS     report aggregate: its contact address (also From:)
@@ -131,6 +137,7 @@ local VALUE_OPTS = {
   ["--algorithm"] = "algorithm", ["--results"] = "results", ["--cv"] = "cv",
   ["--type"] = "type", ["--out"] = "out",
   ["--report-store"] = "report_store", ["--org-name"] = "org_name", ["--email"] = "email",
+  ["--psl-file"] = "psl_file", ["--org-domain"] = "org_domain",
 }
 local NUMBER_OPTS = { ["--now"] = "now", ["--timeout"] = "timeout", ["--bits"] = "bits",
                       ["--retention"] = "retention", ["--begin"] = "begin", ["--end"] = "end" }
@@ -460,7 +467,8 @@ local report_store
 
 local function check_only(o, resolver, text)
   return call(mailauth.check, text, { ip = o.ip, helo = o.helo, sender = o.sender,
-    resolver = resolver, authserv_id = o.authserv_id, now = o.now })
+    resolver = resolver, authserv_id = o.authserv_id, now = o.now, psl_file = o.psl_file,
+    org_domain = o.org_domain })
 end
 
 -- One message; with --report-store its DMARC report record is kept too
@@ -547,7 +555,8 @@ end
 
 function commands.dmarc(o, resolver)
   local domain = o.words[2] or die("dmarc needs a From domain")
-  local r = call(mailauth.dmarc, { from = domain, resolver = resolver })
+  local r = call(mailauth.dmarc, { from = domain, resolver = resolver, psl_file = o.psl_file,
+                                   org_domain = o.org_domain })
   if o.json then
     print_json(r)
   else

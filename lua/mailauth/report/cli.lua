@@ -74,7 +74,7 @@ local function aggregate(cx, o, resolver)
   local only = o.domain and { o.domain } or nil
   local reps, err = cx.call(report.aggregate, store, { org_name = o.org_name, email = o.email,
     period = period, only_domains = only, skip_domains = o.skip_domains, resolver = resolver,
-    now = o.now })
+    now = o.now, psl_file = o.psl_file, org_domain = o.org_domain })
   store:close()
   if not reps then
     io.stderr:write("mailauth: report aggregate: ", tostring(err), "\n")

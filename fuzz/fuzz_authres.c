@@ -73,7 +73,6 @@ static void round_trip(const mauth_value *r)
 	}
 }
 
-
 /* A property: with lenient the ptype may be absent or "". */
 static void check_props(const mauth_value *props, int lenient)
 {

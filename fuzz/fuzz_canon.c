@@ -114,12 +114,6 @@ static size_t wsp_run(unsigned k, char *b)
 	return n;
 }
 
-/* The rest of the input, 0xff escapes expanded into whitespace runs. */
-static char *make_body(fuzz_reader *r, size_t *len)
-{
-	return fuzz_expand(r, len, wsp_run);
-}
-
 /* §3.4.2 on raw[0, len) without [skip_from, skip_to); *n its length. */
 static char *header_reference(const char *raw, size_t len, size_t nlen,
 			      size_t colon, size_t skip_from, size_t skip_to,
@@ -161,7 +155,7 @@ static void header_case(fuzz_reader *r)
 {
 	unsigned a = fuzz_byte(r), b = fuzz_byte(r);
 	size_t len, nlen, colon, rlen, from, to;
-	char *raw = make_body(r, &len), *ref;
+	char *raw = fuzz_expand(r, &len, wsp_run), *ref;
 	unsigned char want[32], got[32];
 	crypto_hash *h;
 
@@ -221,7 +215,7 @@ static void body_case(fuzz_reader *r, int relaxed, int limited)
 		limit = fuzz_byte(r) << 8;
 		limit |= fuzz_byte(r);
 	}
-	body = make_body(r, &len);
+	body = fuzz_expand(r, &len, wsp_run);
 	ref = reference(relaxed, body, len, &rlen);
 	h = crypto_hash_new(HASH_SHA256);
 	FUZZ_ASSERT(h != NULL);

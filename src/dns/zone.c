@@ -68,12 +68,6 @@ static void lowercase(char *s)
 			*s = (char)(*s + 32);
 }
 
-/*
- * dst = src[0..len) with ASCII capitals lowered, eight bytes a step: each
- * byte's high bit of (b + 0x3f) and (b + 0x25) over its low seven bits
- * says b >= 'A' and b > 'Z'; bytes with the high bit set are left alone.
- * A byte-at-a-time loop was a fifth of every zone lookup.
- */
 /* The eight bytes at src lowered into dst (the step lower_copy repeats). */
 static inline void lower8(char *dst, const char *src)
 {
@@ -88,6 +82,12 @@ static inline void lower8(char *dst, const char *src)
 	memcpy(dst, &w, 8);
 }
 
+/*
+ * dst = src[0..len) with ASCII capitals lowered, eight bytes a step: each
+ * byte's high bit of (b + 0x3f) and (b + 0x25) over its low seven bits
+ * says b >= 'A' and b > 'Z'; bytes with the high bit set are left alone.
+ * A byte-at-a-time loop was a fifth of every zone lookup.
+ */
 static void lower_copy(char *dst, const char *src, size_t len)
 {
 	size_t i;

@@ -143,6 +143,56 @@ describe("batch resolvers (query_many)", function()
   it("raise a clear error for a query_many that is not a function", function()
     local ok, err = pcall(mailauth.iprev, "198.51.100.10", { resolver = { query_many = 42 } })
     assert.is_false(ok)
-    assert.matches("query_many must be a function", err)
+    assert.matches("mailauth.iprev: option 'resolver' has a query_many that is not a function "
+                   .. "(got number): it must be a function(self, questions, timeout)", err, 1, true)
+  end)
+end)
+
+-- A resolver of no kind mailauth can ask is the caller's mistake: every
+-- public function that takes one raises in the options' words, at the
+-- caller's line, before any check is made.  Without the check in
+-- internal.resolver_of the error came from the line inside mailauth where
+-- the first question was asked (lua/mailauth/spf.lua, dmarc.lua,
+-- check.lua), in words that named no function, and a check that asked
+-- nothing took any value; these cases then fail on the file name.
+describe("a resolver that cannot be asked", function()
+  local MSG = "From: a@spf-pass.interop.example\r\nSubject: x\r\n\r\nbody\r\n"
+  local CALLS = {
+    spf = function(r) return mailauth.spf { ip = "192.0.2.1", sender = "a@example.com", resolver = r } end,
+    iprev = function(r) return mailauth.iprev("192.0.2.1", { resolver = r }) end,
+    ptr = function(r) return mailauth.ptr("192.0.2.1", { resolver = r }) end,
+    dmarc = function(r) return mailauth.dmarc { from = "example.com", resolver = r } end,
+    dkim_verify = function(r) return mailauth.dkim_verify(MSG, { resolver = r }) end,
+    arc_verify = function(r) return mailauth.arc_verify(MSG, { resolver = r }) end,
+    check = function(r) return mailauth.check(MSG, { ip = "192.0.2.1", resolver = r }) end,
+  }
+  for _, fname in ipairs { "spf", "iprev", "ptr", "dmarc", "dkim_verify", "arc_verify", "check" } do
+    it("is refused by mailauth." .. fname .. " at the caller's line", function()
+      for _, bad in ipairs { {}, 42, "ns1", { query_many = true } } do
+        local ok, err = pcall(function()
+          local r = CALLS[fname](bad)
+          return r
+        end)
+        assert.is_false(ok)
+        assert.matches("^spec/batch_resolver_spec%.lua:%d+: mailauth%." .. fname
+                       .. ": option 'resolver' ", tostring(err))
+      end
+    end)
+  end
+
+  it("takes every kind it can ask: a function, :query, :query_many, a mailauth.resolver", function()
+    local nx = { rcode = "NXDOMAIN", ttl = 60, records = {} }
+    local kinds = {
+      function() return nx end,
+      { query = function() return nx end },
+      { query_many = function(_, qs) local out = {} for i = 1, #qs do out[i] = nx end return out end },
+    }
+    for _, r in ipairs(kinds) do
+      -- RFC 8601 §2.7.3: a PTR that does not exist is permerror
+      local got = mailauth.iprev("192.0.2.1", { resolver = r })
+      assert.are.equal("permerror", got.result)
+    end
+    local got = mailauth.iprev("198.51.100.10", { resolver = fixture_resolver() })
+    assert.are.equal("pass", got.result)
   end)
 end)

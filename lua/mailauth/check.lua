@@ -132,7 +132,7 @@ function M.check(api, message, opts)
   local authserv_id = opts.authserv_id or "localhost"
   local now = opts.now or os.time()
   local deadline = internal.deadline_of(opts, "check", 3)
-  local resolver = internal.resolver_of(opts)
+  local resolver = internal.resolver_of(opts, "check", 3)
   local receiver = opts.receiver or authserv_id
   local helo_check = ip ~= nil and helo_domain(helo) and true or false
   local parsed = core.message(message) -- the one read of the message

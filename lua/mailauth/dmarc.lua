@@ -50,7 +50,7 @@ local function dmarc_run(opts, deadline, level)
   local p = options.params("dmarc", opts, OPTS.dmarc, level + 1)
   deadline = deadline or internal.deadline_of(opts, "dmarc", level + 1)
   if p.pct_roll == nil then p.pct_roll = math.random(0, 99) end
-  return internal.run("dmarc", internal.resolver_of(opts), deadline, "dmarc", p)
+  return internal.run("dmarc", internal.resolver_of(opts, "dmarc", level + 1), deadline, "dmarc", p)
 end
 
 function M.dmarc(opts)

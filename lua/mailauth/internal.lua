@@ -101,20 +101,6 @@ function M.deadline_of(opts, fname, level)
   return clock() + M.budget_of(opts, fname, (level or 1) + 1)
 end
 
-local default_resolver
--- opts.resolver, or the system resolver (made once) when none is given.
-function M.resolver_of(opts)
-  local r = opts.resolver
-  if r == nil then
-    if not default_resolver then
-      local resolver = require("mailauth.resolver").resolver
-      default_resolver = assert(resolver())
-    end
-    return default_resolver
-  end
-  return r
-end
-
 --- is_c_resolver(r) -> true for mailauth.resolver(...) objects: the one
 -- test of which loop runs.
 local function is_c_resolver(r)
@@ -130,6 +116,40 @@ local function is_batch_resolver(r)
   return r.query_many ~= nil
 end
 M.is_batch_resolver = is_batch_resolver
+
+local RESOLVER_RULE = "mailauth.resolver(...), a function(name, qtype), an object with"
+                      .. " :query(name, qtype) or one with :query_many(questions)"
+local default_resolver
+--- resolver_of(opts, fname, level) -> opts.resolver, or the system
+-- resolver (made once) when none is given.  A resolver the loops could
+-- not ask raises here, in options.check's words, before any check is
+-- made: the mistake is then the caller's line (level: as error() counts
+-- it from the caller of resolver_of), not the line inside mailauth where
+-- the first question would have gone.
+function M.resolver_of(opts, fname, level)
+  local r = opts.resolver
+  if r == nil then
+    if not default_resolver then
+      local resolver = require("mailauth.resolver").resolver
+      default_resolver = assert(resolver())
+    end
+    return default_resolver
+  end
+  local kind = type(r)
+  if kind == "function" or is_c_resolver(r) then return r end
+  if kind == "table" or kind == "userdata" then
+    local many = r.query_many
+    if many == nil and r.query ~= nil then return r end
+    if type(many) == "function" or (getmetatable(many) or {}).__call then return r end
+    if many ~= nil then
+      error(("mailauth.%s: option 'resolver' has a query_many that is not a function"
+             .. " (got %s): it must be a function(self, questions, timeout)")
+            :format(fname, type(many)), level + 1)
+    end
+  end
+  error(("mailauth.%s: option 'resolver' must be %s (got %s)"):format(fname, RESOLVER_RULE, kind),
+        level + 1)
+end
 
 -- A function(names, types, n, timeout) -> answers for a batch resolver:
 -- the questions in the shape query_many takes, its reply checked.
@@ -331,20 +351,19 @@ function M.ahead_resolver(resolver, kept)
   end }
 end
 
---- run(fname, resolver, deadline, kind, params [, message]) -> result
---- run(fname, resolver, deadline, jobs [, keep [, ahead]]) -> { result, ... }, checks [, kept]
--- The dispatcher (see the top of this file).  fname names the public
--- function in errors; message: a core.message handle for the kinds that
--- read one; jobs: { { kind, params [, message [, fname]] }, ... }.
--- keep: the checks stay open after their run (the second value), so
--- core.header can write from their C results; the caller closes them.
--- ahead: a check whose first questions go with the first round, their
--- answers kept (the third value) for ahead_resolver: see lua_loop_many.
--- Batch resolvers only: one that takes a question at a time has no round
--- to save, and asking ahead would only put DMARC's wait before the other
--- checks' later questions; over a C resolver core.run_check does this.
--- Misuse (bad options) raises naming fname, at the caller of the public
--- function that called run.
+-- One open check run to its end by the Lua loop, over a resolver that is
+-- not a C one: rounds of one check for a batch resolver (query_many), else
+-- a question at a time.  level: as error() counts it from loop_one's
+-- caller, for a resolver that is neither (the public function's caller's
+-- mistake).
+local function loop_one(check, resolver, deadline, level)
+  if is_batch_resolver(resolver) then
+    return lua_loop_many({ check }, nil, deadline, false,
+                         batch_asker(resolver, level + 1))[1]
+  end
+  return lua_loop(check, asker(resolver, level + 1), deadline)
+end
+
 --- run_checked(fname, resolver, deadline, kind, opts, decl, defaults) -> result
 -- One check on the caller's own options table, read by C as it is (the
 -- Lua-only names left out there) with defaults where opts has none: no
@@ -359,12 +378,24 @@ function M.run_checked(fname, resolver, deadline, kind, opts, decl, defaults)
   end
   local check, err = core.check(kind, opts, nil, defaults)
   if not check then check_error(fname, opts, err, 3, decl) end
-  if is_batch_resolver(resolver) then
-    return lua_loop_many({ check }, nil, deadline, false, batch_asker(resolver, 2))[1]
-  end
-  return lua_loop(check, asker(resolver, 2), deadline)
+  local result = loop_one(check, resolver, deadline, 2) -- not a tail call: level counts this frame
+  return result
 end
 
+--- run(fname, resolver, deadline, kind, params [, message]) -> result
+--- run(fname, resolver, deadline, jobs [, keep [, ahead]]) -> { result, ... }, checks [, kept]
+-- The dispatcher (see the top of this file).  fname names the public
+-- function in errors; message: a core.message handle for the kinds that
+-- read one; jobs: { { kind, params [, message [, fname]] }, ... }.
+-- keep: the checks stay open after their run (the second value), so
+-- core.header can write from their C results; the caller closes them.
+-- ahead: a check whose first questions go with the first round, their
+-- answers kept (the third value) for ahead_resolver: see lua_loop_many.
+-- Batch resolvers only: one that takes a question at a time has no round
+-- to save, and asking ahead would only put DMARC's wait before the other
+-- checks' later questions; over a C resolver core.run_check does this.
+-- Misuse (bad options) raises naming fname, at the caller of the public
+-- function that called run.
 function M.run(fname, resolver, deadline, kind, params, message)
   -- the job form's keep is the fifth argument
   -- a loop over a resolver is always bounded: 20 s when the caller gave none
@@ -394,10 +425,8 @@ function M.run(fname, resolver, deadline, kind, params, message)
     return result
   end
   local check = new_check(fname, kind, params, message, 3)
-  if is_batch_resolver(resolver) then
-    return lua_loop_many({ check }, nil, deadline, false, batch_asker(resolver, 2))[1]
-  end
-  return lua_loop(check, asker(resolver, 2), deadline)
+  local result = loop_one(check, resolver, deadline, 2) -- not a tail call, as above
+  return result
 end
 
 --- query(resolver, deadline, name, qtype [, level]) -> answer

@@ -35,14 +35,14 @@ end
 function M.iprev(ip, opts)
   opts = args("iprev", ip, opts)
   local deadline = deadline_of(opts, "iprev", 2)
-  return run("iprev", resolver_of(opts), deadline, "iprev", iprev_params(ip, opts))
+  return run("iprev", resolver_of(opts, "iprev", 2), deadline, "iprev", iprev_params(ip, opts))
 end
 
 --- mailauth.ptr(ip, opts) -> { name, ... } | nil, "nxdomain" | "temperror: ...", detail
 function M.ptr(ip, opts)
   opts = args("ptr", ip, opts)
   local deadline = deadline_of(opts, "ptr", 2)
-  local r = run("ptr", resolver_of(opts), deadline, "ptr", iprev_params(ip, opts))
+  local r = run("ptr", resolver_of(opts, "ptr", 2), deadline, "ptr", iprev_params(ip, opts))
   if r.result == "pass" then return r.ptr end
   if r.result == "temperror" then return nil, "temperror: " .. r.problem, r.problem end
   return nil, "nxdomain", r.problem

@@ -37,13 +37,11 @@ function M.verifier(fname, params, finish)
   prepare[fname] = function(parsed, opts)
     return { fname, params(nil, opts), parsed, fname }, finish
   end
-  local function run_message(message, opts, deadline)
-    return finish(run(fname, resolver_of(opts), deadline, fname, params(message, opts)))
-  end
   return function(message, opts)
     opts = message_args(fname, message, opts)
     options.check(fname, opts, decl, 2)
-    return run_message(message, opts, deadline_of(opts, fname, 2))
+    local deadline, resolver = deadline_of(opts, fname, 2), resolver_of(opts, fname, 2)
+    return finish(run(fname, resolver, deadline, fname, params(message, opts)))
   end
 end
 

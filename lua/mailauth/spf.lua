@@ -78,7 +78,7 @@ function M.spf(opts)
   if type(opts) ~= "table" then argerror("spf", 1, "table", opts) end
   local deadline = deadline_of(opts, "spf", 2)
   local defaults = opts.now == nil and { now = os.time() } or nil
-  return spf_finish(run_checked("spf", resolver_of(opts), deadline, "spf", opts, OPTS.spf,
+  return spf_finish(run_checked("spf", resolver_of(opts, "spf", 2), deadline, "spf", opts, OPTS.spf,
                                defaults), opts)
 end
 

@@ -32,6 +32,10 @@ M.networks = {
 
 local ARC_SEALER = "microsoft.com"
 local TENANT_PARENT = "onmicrosoft.com"
+-- The initial-domain parents of every Microsoft 365 cloud (worldwide, US
+-- Government, Germany, 21Vianet): one tenant per name below each, as
+-- src/dmarc/dmarc.c's builtin_shared.
+local TENANT_PARENTS = { TENANT_PARENT, "onmicrosoft.us", "onmicrosoft.de", "partner.onmschina.cn" }
 -- Outbound EOP hosts are named <x>.outbound.protection.outlook.com; the
 -- inbound (mail.protection.outlook.com) names are not senders.
 local EOP_PTR_PARENT = "outbound.protection.outlook.com"
@@ -65,7 +69,9 @@ end
 -- Names under onmicrosoft.com belong to one tenant each: relaxed alignment
 -- must never reach across them (nor across one the operator calls shared).
 local function shared_parent_of(name, shared)
-  if within(name, TENANT_PARENT) then return TENANT_PARENT end
+  for _, p in ipairs(TENANT_PARENTS) do
+    if within(name, p) then return p end
+  end
   for _, s in ipairs(shared) do
     if within(name, s) then return s end
   end

@@ -7,14 +7,17 @@
 -- DKIM path exchange.trust refuses the l= (attack_body_length_spec.lua);
 -- on the ARC path it trusted the AAR's dkim=pass, which does not say l=.
 -- The DKIM-Signature is still in the message: its l= and unsigned byte
--- count must refuse the ARC path too (rule "l=").  Here the tenant key is
--- also left unpublished (only ARC can trust), and then published.
+-- count must refuse the ARC path too (rule "l="), and a seal whose AAR
+-- names a signature the message no longer carries must not stand alone
+-- (rule "arc").  Here the tenant key is also left unpublished (only ARC
+-- can trust), and then published.
 -- Signed by dkimpy (length=True); the seal by mailauth.arc_seal.
 --
 -- How it fails without the defence: with signatures_refusal not called in
--- arc_trust (lua/mailauth/exchange.lua), both attack cases fail
+-- arc_trust (lua/mailauth/exchange.lua), all three attack cases fail
 -- (trusted is true, via arc: with the key published, the DKIM path's l=
 -- refusal is overridden by the ARC trust).
+local mailauth = require "mailauth"
 local T = require "spec.support.tenant"
 
 local WITH_DKIM = "spf=pass smtp.mailfrom=contoso.com; dkim=pass header.d=contoso.com; "
@@ -48,4 +51,26 @@ T.describe("attack: l= with appended text, sealed by microsoft.com", function()
       end)
     end)
   end
+
+  -- Microsoft's AMS signs no DKIM-Signature field (its h= in
+  -- ../shared/testdata/m365/), so a hop after the seal (the attacker's own
+  -- relay, to which a forwarding mailbox sends) can remove the signature
+  -- that shows the l=: the AAR's dkim=pass must then not stand alone.
+  it("refuses the ARC path once the l= signature is removed after the seal", function()
+    local signed = T.sign_dkimpy(T.message(T.FIELDS), T.contoso { length = true })
+    local seal = assert(mailauth.arc_seal(signed .. PS, {
+      domain = "microsoft.com", selector = "arcselector9901", key = T.key("microsoft").pem_text,
+      authserv_id = "mx.microsoft.com", authentication_results = WITH_DKIM,
+      headers = { "from", "date", "subject", "message-id", "to", "reply-to" },
+      now = T.SIGNED_AT + 5 }))
+    local stripped = (signed .. PS):gsub("^DKIM%-Signature:.-\r\n(%S)", "%1", 1)
+    assert.is_nil(stripped:find("DKIM-Signature", 1, true))
+    local rep = T.check(seal .. "\r\n" .. stripped)
+    assert.are.equal("pass", rep.arc.result)              -- the seal still verifies
+    assert.are.equal(0, #rep.dkim)
+    local t = T.trust(rep, { trust_arc = true })
+    assert.is_false(t.trusted, t.reason)
+    assert.are.equal("arc", t.rule, t.reason)
+    assert.matches("no DKIM-Signature", t.reason, 1, true)
+  end)
 end)

@@ -283,13 +283,23 @@ end
 -- their result, as a refusal or nil.  The ARC path rests on Microsoft's
 -- dkim=pass of d, which says nothing of l= or of added copies: a tenant
 -- signature with l= still passes there after text is appended to the
--- body, and Microsoft's seal then signs that text as its own.
+-- body, and Microsoft's seal then signs that text as its own.  The
+-- signature must still be there: Microsoft's AMS does not sign
+-- DKIM-Signature fields, so a hop after the seal can remove the one that
+-- would show the l=.
 local function signatures_refusal(dkim, d, now, skew)
+  local seen = false
   for _, sig in ipairs(type(dkim) == "table" and dkim or {}) do
     if type(sig) == "table" and lower(sig.domain) == d then
       local bad = coverage_refusal(sig, "DKIM signature of " .. d .. " (reported by ARC)", now, skew)
       if bad then return bad end
+      seen = true
     end
+  end
+  if not seen then
+    return refuse("arc", ("the ARC-Authentication-Results report dkim=pass of %s, but the "
+                          .. "message carries no DKIM-Signature of it (removed after the seal?)")
+                         :format(d))
   end
   return nil
 end

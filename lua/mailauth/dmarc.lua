@@ -39,8 +39,9 @@ local OPTS = internal.declare {
 -- mailauth.dkim_verify returns, as it is (or { { result =, domain = }, ... }).
 -- pct_roll (0..99) picks the pct sample; without it a random roll is used.
 -- shared_domains: names treated as public suffixes for relaxed alignment, as
--- onmicrosoft.com always is (the result's shared_parent names the one the
--- From domain sits under).
+-- onmicrosoft.com and the other Microsoft clouds' onmicrosoft.us,
+-- onmicrosoft.de and partner.onmschina.cn always are (the result's
+-- shared_parent names the one the From domain sits under).
 -- deadline: nil for the call's own (time_budget); mailauth.check passes
 -- the one it shares.  level: as error() counts it from here.
 local function dmarc_run(opts, deadline, level)

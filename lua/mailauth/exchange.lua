@@ -32,6 +32,10 @@ M.networks = {
 
 local ARC_SEALER = "microsoft.com"
 local TENANT_PARENT = "onmicrosoft.com"
+-- The initial-domain parents of every Microsoft 365 cloud (worldwide, US
+-- Government, Germany, 21Vianet): one tenant per name below each, as
+-- src/dmarc/dmarc.c's builtin_shared.
+local TENANT_PARENTS = { TENANT_PARENT, "onmicrosoft.us", "onmicrosoft.de", "partner.onmschina.cn" }
 -- Outbound EOP hosts are named <x>.outbound.protection.outlook.com; the
 -- inbound (mail.protection.outlook.com) names are not senders.
 local EOP_PTR_PARENT = "outbound.protection.outlook.com"
@@ -40,10 +44,16 @@ M.clock_skew = 300
 
 -- The fields whose added, unsigned copy a mail client may show instead of
 -- the signed one (DESIGN.md: From, To, Cc, Subject, Date, Reply-To, Sender,
--- Message-ID).
+-- Message-ID), and the MIME fields that say how the signed body is read
+-- (RFC 2045 §3): Exchange Online signs Content-Type and MIME-Version once,
+-- so an added Content-Type with another type or boundary makes a client
+-- show other parts of the same signed bytes (a quoted part the attacker
+-- wrote, say) while the signature still verifies.
 local SHOWN_FIELDS = {
   from = true, to = true, cc = true, subject = true, date = true,
   ["reply-to"] = true, sender = true, ["message-id"] = true,
+  ["content-type"] = true, ["content-transfer-encoding"] = true,
+  ["mime-version"] = true, ["content-disposition"] = true,
 }
 
 local function lower(s)
@@ -59,7 +69,9 @@ end
 -- Names under onmicrosoft.com belong to one tenant each: relaxed alignment
 -- must never reach across them (nor across one the operator calls shared).
 local function shared_parent_of(name, shared)
-  if within(name, TENANT_PARENT) then return TENANT_PARENT end
+  for _, p in ipairs(TENANT_PARENTS) do
+    if within(name, p) then return p end
+  end
   for _, s in ipairs(shared) do
     if within(name, s) then return s end
   end
@@ -256,6 +268,42 @@ local function author_refusal(report)
   return nil
 end
 
+-- "unsigned-field: ..." when the message reader flagged the header section
+-- (message_problem: a line that is not a field, say "Subject" folded before
+-- its colon).  DKIM counts no copy of a field in such a line, but a client
+-- that unfolds first may show it as one, above the signed copy.
+local function header_refusal(report)
+  local problem = report.message_problem
+  if problem == nil or problem == false then return nil end
+  return refuse("unsigned-field", ("the header section is not read cleanly (%s): a line "
+                .. "no signature covers may be shown as a field"):format(tostring(problem)))
+end
+
+-- What the message's own DKIM-Signatures of d leave uncovered, whatever
+-- their result, as a refusal or nil.  The ARC path rests on Microsoft's
+-- dkim=pass of d, which says nothing of l= or of added copies: a tenant
+-- signature with l= still passes there after text is appended to the
+-- body, and Microsoft's seal then signs that text as its own.  The
+-- signature must still be there: Microsoft's AMS does not sign
+-- DKIM-Signature fields, so a hop after the seal can remove the one that
+-- would show the l=.
+local function signatures_refusal(dkim, d, now, skew)
+  local seen = false
+  for _, sig in ipairs(type(dkim) == "table" and dkim or {}) do
+    if type(sig) == "table" and lower(sig.domain) == d then
+      local bad = coverage_refusal(sig, "DKIM signature of " .. d .. " (reported by ARC)", now, skew)
+      if bad then return bad end
+      seen = true
+    end
+  end
+  if not seen then
+    return refuse("arc", ("the ARC-Authentication-Results report dkim=pass of %s, but the "
+                          .. "message carries no DKIM-Signature of it (removed after the seal?)")
+                         :format(d))
+  end
+  return nil
+end
+
 -- The dkim=pass results with one header.d of an AAR read in Microsoft's
 -- dialect, or nil, why.
 local function aar_dkim_passes(text, instance)
@@ -315,6 +363,8 @@ local function arc_trust(report, tenants, from, shared, now, skew, evidence)
   if not passes then return nil, refuse("arc", why) end
   for _, d in ipairs(passes) do
     local t = tenant_for(tenants, d, from, shared)
+    local bad = t and signatures_refusal(report.dkim, d, now, skew)
+    if bad then return nil, bad end
     if t then
       evidence:add("arc_dkim_domain", d, true)
       return t, ("ARC sealed by %s reports dkim=pass of %s, matching From %s"):format(ARC_SEALER, d, from)
@@ -366,7 +416,7 @@ function M.trust(report, opts)
              code = r.code }
   end
   local function trusted(t, via, why)
-    local bad = author_refusal(report)
+    local bad = author_refusal(report) or header_refusal(report)
     if bad then return refused(bad) end
     return { trusted = true, tenant = t.name, via = via, evidence = evidence, reason = why }
   end

@@ -18,10 +18,11 @@
  * organisations).
  *
  * Shared parents: onmicrosoft.com (every Microsoft 365 tenant's initial
- * domain is <tenant>.onmicrosoft.com) is not in the public suffix list, so
+ * domain is <tenant>.onmicrosoft.com; in the other clouds onmicrosoft.us,
+ * onmicrosoft.de, partner.onmschina.cn) is not in the public suffix list, so
  * by RFC 7489 §3.2 alone all tenants would be one organisation and
  * d=evil.onmicrosoft.com would align with From: ceo@contoso.onmicrosoft.com.
- * It and every shared_domains entry count as a public suffix for the
+ * Each of them and every shared_domains entry counts as a public suffix for the
  * Organizational Domain in both modes (the name one label below it is the
  * organisation); the result names it as shared_parent.
  *
@@ -52,6 +53,18 @@
 #define TREE_MAX_QUERIES 8	/* RFC 9989 §4.10 */
 #define LOOKUP_MAX 96		/* tree walks of From + identifiers */
 #define SHARED_MAX 64		/* shared_domains entries read */
+
+/*
+ * The built-in shared parents: the initial-domain parents of Microsoft 365
+ * in each of its clouds (worldwide, US Government GCC High/DoD, Germany,
+ * 21Vianet China).  None is in the public suffix list, so each would make
+ * every tenant of that cloud one organisation, as onmicrosoft.com would.
+ */
+static const char *const builtin_shared[] = {
+	"onmicrosoft.com", "onmicrosoft.us", "onmicrosoft.de",
+	"partner.onmschina.cn",
+};
+#define SHARED_BUILTIN (sizeof builtin_shared / sizeof builtin_shared[0])
 
 enum { POL_ABSENT = -1, POL_INVALID = -2, POL_NONE = 0, POL_QUARANTINE,
        POL_REJECT };
@@ -115,7 +128,7 @@ typedef struct {
 	record rec;
 	const char *from_org;	/* NULL: the walk could not settle it */
 	/* public suffixes by operator decision: onmicrosoft.com + shared_domains */
-	const char *shared[SHARED_MAX + 1];
+	const char *shared[SHARED_MAX + SHARED_BUILTIN];
 	size_t nshared;
 	const char *from_shared;	/* the one From's org domain sits under */
 } dmarc_state;
@@ -1202,14 +1215,14 @@ static int read_from(mauth_check *c, dmarc_state *st, const params *p,
 	return 0;
 }
 
-/* onmicrosoft.com, then shared_domains.1, .2, ... (at most SHARED_MAX). */
+/* builtin_shared, then shared_domains.1, .2, ... (at most SHARED_MAX). */
 static int read_shared(mauth_check *c, dmarc_state *st, const params *p,
 		       char *err, size_t errlen)
 {
 	size_t i, len;
 
-	st->shared[0] = "onmicrosoft.com";
-	st->nshared = 1;
+	for (st->nshared = 0; st->nshared < SHARED_BUILTIN; st->nshared++)
+		st->shared[st->nshared] = builtin_shared[st->nshared];
 	for (i = 1;; i++) {
 		char key[48];
 		const char *s;
@@ -1371,7 +1384,9 @@ static const mauth_option dmarc_options[] = {
 	OPT_BOOL("org_domain_compare", "false"),
 	OPT_STR("psl_file", 0, PSL_DEFAULT_FILE, "psl"),
 	OPT_INT("pct_roll", 0, 99, "none: pct=100 only"),
-	OPT_LIST("shared_domains", MAUTH_V_STR, "onmicrosoft.com", "shared"),
+	OPT_LIST("shared_domains", MAUTH_V_STR,
+		 "onmicrosoft.com, onmicrosoft.us, onmicrosoft.de, partner.onmschina.cn",
+		 "shared"),
 	OPT_END
 };
 

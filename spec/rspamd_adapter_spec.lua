@@ -61,4 +61,36 @@ describe("mailauth.rspamd", function()
     adapter.add_header(lf, "Authentication-Results: mx.example.org;\r\n\tarc=none")
     assert.are.equal("mx.example.org;\n\tarc=none", lf.replies[1].add_headers["Authentication-Results"].value)
   end)
+
+  -- RFC 8601 §5.  Without remove_claims a forged field that names our
+  -- authserv-id reaches the mailbox beside ours: these cases then see no
+  -- remove_headers in the reply.
+  it("removes the Authentication-Results fields that claim our authserv-id", function()
+    local body = "From: a@b.example\r\nSubject: x\r\n\r\nbody\r\n"
+    local forged = "Authentication-Results: MX.example.org; dmarc=pass header.from=b.example\r\n"
+    local theirs = "Authentication-Results: gw.other.example; spf=pass smtp.mailfrom=b.example\r\n"
+    -- one claim, below another ADMD's field: by its position
+    local t = fake_task()
+    assert.are.equal(1, adapter.remove_claims(t, theirs .. forged .. body, "mx.example.org"))
+    assert.are.same({ remove_headers = { ["Authentication-Results"] = 2 } }, t.replies[1])
+    -- two claims: every field goes (one position per name in the reply)
+    t = fake_task()
+    assert.are.equal(2, adapter.remove_claims(t, forged .. theirs .. forged .. body, "mx.example.org"))
+    assert.are.same({ remove_headers = { ["Authentication-Results"] = 0 } }, t.replies[1])
+    -- a name folded before its colon: others may not count it, so all go
+    t = fake_task()
+    local folded = "Authentication-Results\r\n : mx.example.org; dkim=pass header.d=b.example\r\n"
+    assert.are.equal(1, adapter.remove_claims(t, theirs .. folded .. body, "mx.example.org"))
+    assert.are.same({ remove_headers = { ["Authentication-Results"] = 0 } }, t.replies[1])
+    -- none claimed, and a field in the body is not a field: nothing asked
+    t = fake_task()
+    assert.are.equal(0, adapter.remove_claims(t, theirs .. body .. forged, "mx.example.org"))
+    assert.are.equal(0, #t.replies)
+    helpers.assert_errors {
+      { function() adapter.remove_claims(fake_task(), nil, "mx.example.org") end,
+        "bad argument #2 to 'mailauth.rspamd.remove_claims'" },
+      { function() adapter.remove_claims(fake_task(), body, "") end,
+        "bad argument #3 to 'mailauth.rspamd.remove_claims'" },
+    }
+  end)
 end)

@@ -411,6 +411,28 @@ rspamd_config:register_symbol { name = "MAILAUTH_DEAD_ASYNC", score = 0.0, type 
     assert.is_true(compared >= 20, "compared: " .. compared)
   end)
 
+  -- RFC 8601 §5: a forged field naming our authserv-id is removed through
+  -- the milter reply (adapter.remove_claims).  Without it the reply asks
+  -- nothing removed, and the forger's dkim=pass reaches the mailbox.
+  it("removes a forged Authentication-Results field that names our authserv-id", function()
+    local m = messages()[1] -- mailauth-signed
+    local forged = os.tmpname()
+    helpers.write(forged, "Authentication-Results: gw.other.example; spf=pass smtp.mailfrom=x\r\n"
+                          .. "Authentication-Results: " .. AUTHSERV
+                          .. "; dkim=pass header.d=bank.example; dmarc=pass header.from=bank.example\r\n"
+                          .. helpers.read(m.file))
+    local _, doc, raw = scan({ id = m.id, file = forged, ip = m.ip, helo = m.helo, sender = m.sender })
+    os.remove(forged)
+    local milter = doc.milter or {}
+    assert(milter.remove_headers, "no remove_headers in " .. raw)
+    assert.are.equal(2, milter.remove_headers["Authentication-Results"])
+    local ar = milter.add_headers and milter.add_headers["Authentication-Results"]
+    assert(ar, "no header added in " .. raw)
+    -- the same message without the forged field: nothing removed
+    local _, plain = scan(m)
+    assert.is_nil((plain.milter or {}).remove_headers)
+  end)
+
   it("gives defined results for hosts' bad input: no HELO, IPv6, a dead nameserver, no message", function()
     local m = messages()[1] -- mailauth-signed, from megan@example.com
     assert.are.equal("mailauth-signed", m.id)

@@ -115,5 +115,92 @@ function M.format(report, authserv_id, opts)
   return text
 end
 
+-- ---- fields that claim to be ours (RFC 8601 §5) ----
+
+-- The first word of an Authentication-Results value as a lenient reader
+-- takes its authserv-id: after whitespace and comments (nested, with
+-- quoted pairs), a quoted string's contents, or the text up to ";",
+-- whitespace or "(".  nil when the value ends first.
+local function first_word(v)
+  local i, n, depth = 1, #v, 0
+  while i <= n do
+    local c = v:byte(i)
+    if depth > 0 then
+      if c == 92 then i = i + 1 -- a backslash: the next byte is quoted
+      elseif c == 40 then depth = depth + 1
+      elseif c == 41 then depth = depth - 1 end
+    elseif c == 40 then depth = 1
+    elseif c ~= 32 and c ~= 9 and c ~= 13 and c ~= 10 then break end
+    i = i + 1
+  end
+  if i > n then return nil end
+  if v:byte(i) == 34 then -- a quoted string
+    local out, j = {}, i + 1
+    while j <= n and v:byte(j) ~= 34 do
+      if v:byte(j) == 92 then j = j + 1 end
+      out[#out + 1] = v:sub(j, j)
+      j = j + 1
+    end
+    return table.concat(out)
+  end
+  return v:match("^[^;%s(]*", i)
+end
+
+local function same_id(a, b)
+  return a ~= nil and (a:lower():gsub("%.$", "")) == (b:lower():gsub("%.$", ""))
+end
+
+--- claims(message, authserv_id) -> { position, ... }, odd
+-- RFC 8601 §5: anyone can write an Authentication-Results field, so a
+-- border MTA deletes (or obscures) those that claim to be from its own
+-- ADMD before adding its own.  The positions (1: the topmost
+-- Authentication-Results field of the header section, as a milter counts
+-- them) of the fields whose authserv-id is authserv_id: compared without
+-- case and a final dot, and read leniently (first_word), so that a field
+-- no strict parser accepts but a reader downstream might still take for
+-- ours is among them.  odd: true when one of them has blanks before its
+-- colon or its name folded, so that another reader may count the fields
+-- otherwise (remove them all, then, not one by its position).
+function M.claims(message, authserv_id)
+  if type(message) ~= "string" then
+    error(("bad argument #1 to 'mailauth.authres.claims' (string expected, got %s)")
+          :format(type(message)), 2)
+  end
+  if type(authserv_id) ~= "string" or authserv_id == "" then
+    error("bad argument #2 to 'mailauth.authres.claims' (authserv-id string expected)", 2)
+  end
+  local out, nth, odd, parts, np = {}, 0, false, {}, 0
+  -- a field as a reader that unfolds first sees it (its lines gathered
+  -- in parts: joined once, so a long folded field costs its length)
+  local function close_field()
+    if np == 0 then return end
+    local field = table.concat(parts, "", 1, np)
+    np = 0
+    local name, blank, value = field:match("^([^:]-)([ \t]*):(.*)$")
+    if name and name:lower() == "authentication-results" then
+      nth = nth + 1
+      if same_id(first_word(value), authserv_id) then
+        out[#out + 1] = nth
+        -- blanks before the colon, or the name folded before it: a
+        -- reader may not count this field where we do
+        odd = odd or blank ~= "" or name:find("[ \t]") ~= nil
+      end
+    end
+  end
+  local pos, len = 1, #message
+  while pos <= len do
+    local e = message:find("\n", pos, true) or len + 1
+    local line = message:sub(pos, e - 1):gsub("\r$", "")
+    pos = e + 1
+    if line == "" then break end -- the end of the header section
+    local c = line:byte(1)
+    if not ((c == 32 or c == 9) and np > 0) then close_field() end
+    np = np + 1
+    parts[np] = line
+  end
+  close_field()
+  return out, odd
+end
+
 M._lower = lower
 return M

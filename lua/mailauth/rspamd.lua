@@ -326,7 +326,12 @@ local function run(task, opts, c)
   worker_stats.round_trips = worker_stats.round_trips + s.batches
   worker_stats.queries = worker_stats.queries + s.queries
   worker_stats.connections = worker_stats.connections + s.connections
-  if opts.header then M.add_header(task, report.authentication_results) end
+  if opts.header then
+    -- RFC 8601 §5: the claims of a forger go before ours comes
+    report.rspamd.removed_claims = M.remove_claims(task, c.message,
+                                                   c.copts.authserv_id or "localhost")
+    M.add_header(task, report.authentication_results)
+  end
   return true, report
 end
 
@@ -338,7 +343,9 @@ end
 -- cache (answers kept per worker, default 10000), max_ttl (default 3600),
 -- header (true: add the Authentication-Results field through the milter
 -- reply), authserv_id and the other options of mailauth.check.
--- report.rspamd: { round_trips, queries, cache_hits } of this message.
+-- report.rspamd: { round_trips, queries, cache_hits } of this message, and
+-- with header, removed_claims (adapter.remove_claims: how many of the
+-- message's Authentication-Results fields claimed authserv_id).
 -- nil, reason: the task has no raw message to check.
 -- Without a callback the symbol must be registered with flags = "coro"
 -- (DNS through rspamd_tcp's synchronous API, which yields the symbol's
@@ -397,6 +404,31 @@ function M.add_header(task, field)
   local nl = task.get_newlines_type and task:get_newlines_type()
   if nl == "lf" then value = value:gsub("\r\n", "\n") end
   task:set_milter_reply({ add_headers = { [name] = { value = value, order = 0 } } })
+end
+
+--- adapter.remove_claims(task, message, authserv_id) -> n
+-- RFC 8601 §5 at the border: the message's Authentication-Results fields
+-- that claim authserv_id (mailauth.authres.claims: anyone can write one)
+-- are removed through the milter reply, so that nothing downstream takes
+-- a forger's for ours.  One goes by its position.  Several, or one whose
+-- position another reader may count otherwise (blanks before its colon,
+-- its name folded), take every Authentication-Results field with them:
+-- the milter reply names one position per field name, and RFC 8601 §5
+-- lets a border MTA remove them all.  n: how many claimed (0: nothing
+-- asked of the milter).
+function M.remove_claims(task, message, authserv_id)
+  if type(message) ~= "string" then
+    error(("bad argument #2 to 'mailauth.rspamd.remove_claims' (message string expected, got %s)")
+          :format(type(message)), 2)
+  end
+  if type(authserv_id) ~= "string" or authserv_id == "" then
+    error("bad argument #3 to 'mailauth.rspamd.remove_claims' (authserv-id string expected)", 2)
+  end
+  local claims, odd = require("mailauth.authres").claims(message, authserv_id)
+  if #claims == 0 then return 0 end
+  local position = (#claims == 1 and not odd) and claims[1] or 0 -- 0: all of them
+  task:set_milter_reply({ remove_headers = { ["Authentication-Results"] = position } })
+  return #claims
 end
 
 --- adapter.report_client(task, host [, { timeout = }]) -> a client for

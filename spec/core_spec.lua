@@ -202,6 +202,39 @@ describe("the DNS wire helpers", function()
     assert.has_error(function() mailauth.dns.parse_wire(nil) end)
   end)
 
+  it("refuse records whose data does not fill RDLENGTH, and TSIG records", function()
+    -- ldns_wire2pkt stops reading an RDATA once its type's fields are read,
+    -- so octets left in it are read as further records no other resolver
+    -- would see.  Two TSIG records hidden after an MX's name were kept as
+    -- one and the other leaked (found by fuzz_parse_wire).  Without the
+    -- check both replies below parsed as good answers.
+    local function u16(n) return string.char(math.floor(n / 256), n % 256) end
+    local name = "\7example\3com\0"
+    local function reply(qtype, nan, nar, records)
+      return u16(0x1234) .. u16(0x8180) .. u16(1) .. u16(nan) .. u16(0) .. u16(nar)
+        .. name .. u16(qtype) .. u16(1) .. records
+    end
+    local function rr(rtype, rdata)
+      return "\192\12" .. u16(rtype) .. u16(1) .. "\0\0\1\44" .. u16(#rdata) .. rdata
+    end
+    local tsig = "\0" .. u16(250) .. u16(255) .. "\0\0\0\0" .. u16(0)
+    local hidden = reply(15, 1, 2, rr(15, u16(10) .. "\4mail\192\12" .. tsig .. tsig))
+    local a, err = mailauth.dns.parse_wire(hidden)
+    assert.is_nil(a)
+    assert.are.equal("malformed DNS message: a record's data does not fill its RDLENGTH", err)
+    -- An A record of 8 octets: ldns read a second A record, 5.6.7.8, from it.
+    a, err = mailauth.dns.parse_wire(reply(1, 1, 0, rr(1, "\1\2\3\4\5\6\7\8")))
+    assert.is_nil(a)
+    assert.matches("RDLENGTH", err)
+    -- A TSIG record standing as one: still refused, we sign no query.
+    a, err = mailauth.dns.parse_wire(reply(1, 1, 1, rr(1, "\1\2\3\4") .. tsig))
+    assert.is_nil(a)
+    assert.matches("a TSIG record", err)
+    -- Records of types ldns does not know are read to their RDLENGTH.
+    a = assert(mailauth.dns.parse_wire(reply(1, 1, 1, rr(1, "\1\2\3\4") .. rr(65280, "\9\9\9"))))
+    assert.are.same({ "1.2.3.4" }, a.records)
+  end)
+
   it("refuse names that cannot be asked", function()
     local long_label = string.rep("a", 64) .. ".example"
     local long_name = string.rep("abcdefghi.", 26) .. "com" -- 263 octets
